@@ -1,0 +1,189 @@
+package pixpool
+
+import (
+	"net/mail"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// User is an account. Username is unique without regard to case and is
+// kept as the user typed it.
+type User struct {
+	ID        int64
+	Username  string
+	FirstName string
+	LastName  string
+	Email     string
+	Birthday  time.Time // a date; the time of day is zero, in UTC
+	Phone     string
+	Admin     bool
+	Disabled  bool // a disabled user's sessions and API keys stop working
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Profile limits.
+const (
+	MinPasswordLen = 8
+	MaxPasswordLen = 256 // bounds the hashing work one request can ask for
+	MaxNameLen     = 100
+	MaxEmailLen    = 254
+)
+
+var (
+	usernameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$`)
+	phoneRE    = regexp.MustCompile(`^\+?[0-9 ().-]+$`)
+)
+
+// ValidateUsername reports whether name can be a username: 3 to 32
+// characters of letters, digits, '_', '.' and '-', starting with a letter or
+// digit.
+func ValidateUsername(name string) error {
+	if name == "" {
+		return Errorf(EINVALID, "Username is required.")
+	}
+	if !usernameRE.MatchString(name) {
+		return Errorf(EINVALID, "Username must be 3 to 32 letters, digits, '_', '.' or '-', starting with a letter or digit.")
+	}
+	return nil
+}
+
+// ValidatePassword reports whether password is acceptable for username.
+func ValidatePassword(password, username string) error {
+	switch {
+	case password == "":
+		return Errorf(EINVALID, "Password is required.")
+	case len(password) < MinPasswordLen:
+		return Errorf(EINVALID, "Password must be at least %d characters.", MinPasswordLen)
+	case len(password) > MaxPasswordLen:
+		return Errorf(EINVALID, "Password must be at most %d bytes.", MaxPasswordLen)
+	case !utf8.ValidString(password):
+		return Errorf(EINVALID, "Password must be valid UTF-8 text.")
+	case username != "" && strings.EqualFold(password, username):
+		return Errorf(EINVALID, "Password must not be your username.")
+	}
+	return nil
+}
+
+// Validate checks every profile field and returns the first problem as an
+// EINVALID error whose message names the field. now bounds the birthday.
+func (u *User) Validate(now time.Time) error {
+	if err := ValidateUsername(u.Username); err != nil {
+		return err
+	}
+	if err := validateName("First name", u.FirstName); err != nil {
+		return err
+	}
+	if err := validateName("Last name", u.LastName); err != nil {
+		return err
+	}
+	if err := ValidateEmail(u.Email); err != nil {
+		return err
+	}
+	if err := ValidateBirthday(u.Birthday, now); err != nil {
+		return err
+	}
+	return ValidatePhone(u.Phone)
+}
+
+func validateName(field, s string) error {
+	switch {
+	case strings.TrimSpace(s) == "":
+		return Errorf(EINVALID, "%s is required.", field)
+	case !utf8.ValidString(s):
+		return Errorf(EINVALID, "%s must be valid UTF-8 text.", field)
+	case utf8.RuneCountInString(s) > MaxNameLen:
+		return Errorf(EINVALID, "%s must be at most %d characters.", field, MaxNameLen)
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		return Errorf(EINVALID, "%s must not contain control characters.", field)
+	}
+	return nil
+}
+
+// ValidateEmail accepts a bare address such as "ada@example.org".
+func ValidateEmail(s string) error {
+	if s == "" {
+		return Errorf(EINVALID, "Email is required.")
+	}
+	if len(s) > MaxEmailLen {
+		return Errorf(EINVALID, "Email must be at most %d characters.", MaxEmailLen)
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
+		return Errorf(EINVALID, "Email must be an address like name@example.org.")
+	}
+	at := strings.LastIndexByte(s, '@')
+	if domain := s[at+1:]; !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
+		return Errorf(EINVALID, "Email must be an address like name@example.org.")
+	}
+	return nil
+}
+
+// ValidateBirthday accepts a date between 1900-01-01 and now.
+func ValidateBirthday(d, now time.Time) error {
+	switch {
+	case d.IsZero():
+		return Errorf(EINVALID, "Birthday is required.")
+	case d.Year() < 1900:
+		return Errorf(EINVALID, "Birthday must be in 1900 or later.")
+	case d.After(now):
+		return Errorf(EINVALID, "Birthday must not be in the future.")
+	}
+	return nil
+}
+
+// ParseBirthday parses a date written as YYYY-MM-DD.
+func ParseBirthday(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, Errorf(EINVALID, "Birthday is required.")
+	}
+	d, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return time.Time{}, Errorf(EINVALID, "Birthday must be a date written as YYYY-MM-DD.")
+	}
+	return d, nil
+}
+
+// ValidatePhone accepts 7 to 15 digits, optionally with a leading '+' and
+// spaces, dots, dashes and parentheses between them.
+func ValidatePhone(s string) error {
+	if s == "" {
+		return Errorf(EINVALID, "Phone is required.")
+	}
+	digits := 0
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			digits++
+		}
+	}
+	if len(s) > 32 || !phoneRE.MatchString(s) || digits < 7 || digits > 15 {
+		return Errorf(EINVALID, "Phone must be 7 to 15 digits, optionally with a leading + and spaces or dashes.")
+	}
+	return nil
+}
+
+// Session is a logged-in browser. The cookie holds a random token; the
+// store keeps only its SHA-256 (TokenHash), so a database leak does not
+// leak sessions.
+type Session struct {
+	TokenHash string
+	UserID    int64
+	CSRFToken string // sent back in every state-changing form
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// APIKey is a personal key for /api/v1, sent as "Authorization: Bearer".
+// The secret is shown once at creation; the store keeps its SHA-256.
+type APIKey struct {
+	ID         int64
+	UserID     int64
+	Name       string
+	Prefix     string // the first characters of the secret, to tell keys apart
+	Hash       string
+	CreatedAt  time.Time
+	LastUsedAt time.Time // zero if never used
+}
