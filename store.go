@@ -10,8 +10,10 @@ import (
 // store/storetest is the conformance suite every implementation passes.
 //
 // Errors: lookups of a missing row return code ENOTFOUND; a unique
-// constraint (username, image key per owner) returns ECONFLICT. Times are
-// stored with at least millisecond precision and returned in UTC.
+// constraint (username, image key per owner) returns ECONFLICT; updating a
+// missing row (UpdateUser, SetPasswordHash, TouchAPIKey) returns ENOTFOUND.
+// Times are stored with at least millisecond precision and returned in UTC.
+// A limit of 0 means no limit. Image keys compare bytewise (case-sensitive).
 type Store interface {
 	// CreateUser inserts u with the given password hash and sets u.ID,
 	// u.CreatedAt and u.UpdatedAt. A username that differs from an existing
@@ -59,8 +61,9 @@ type Store interface {
 	DeleteAPIKey(ctx context.Context, userID, id int64) error
 
 	// PutImage inserts img, or replaces the row with the same (OwnerID, Key),
-	// in one transaction. It sets img.ID and returns the replaced row (nil
-	// if there was none) so the caller can delete the old bytes.
+	// in one transaction. A replaced row keeps its ID. It sets img.ID (and
+	// CreatedAt, if zero) and returns the replaced row (nil if there was
+	// none) so the caller can delete the old bytes.
 	PutImage(ctx context.Context, img *Image) (replaced *Image, err error)
 	// Image returns an owner's image by key.
 	Image(ctx context.Context, ownerID int64, key string) (*Image, error)

@@ -1,0 +1,143 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations are the schema changes, oldest first. Migration i brings the
+// schema to version i+1. Append to the list; never edit an entry that has
+// been released, since databases in the field record only the version.
+//
+// Times are integer Unix milliseconds; booleans are 0 or 1; birthday is a
+// 'YYYY-MM-DD' text. Image keys use SQLite's default BINARY collation, so
+// they compare and sort bytewise, and case-sensitively.
+var migrations = []string{
+	// 1: the initial schema.
+	`
+CREATE TABLE users (
+	id            INTEGER PRIMARY KEY,
+	username      TEXT    NOT NULL,
+	first_name    TEXT    NOT NULL,
+	last_name     TEXT    NOT NULL,
+	email         TEXT    NOT NULL,
+	birthday      TEXT    NOT NULL,
+	phone         TEXT    NOT NULL,
+	admin         INTEGER NOT NULL DEFAULT 0,
+	disabled      INTEGER NOT NULL DEFAULT 0,
+	password_hash TEXT    NOT NULL,
+	created_at    INTEGER NOT NULL,
+	updated_at    INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX users_username ON users (lower(username));
+
+CREATE TABLE sessions (
+	token_hash TEXT    PRIMARY KEY,
+	user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+	csrf_token TEXT    NOT NULL,
+	created_at INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL
+);
+CREATE INDEX sessions_user_id ON sessions (user_id);
+CREATE INDEX sessions_expires_at ON sessions (expires_at);
+
+CREATE TABLE api_keys (
+	id           INTEGER PRIMARY KEY,
+	user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+	name         TEXT    NOT NULL,
+	prefix       TEXT    NOT NULL,
+	hash         TEXT    NOT NULL UNIQUE,
+	created_at   INTEGER NOT NULL,
+	last_used_at INTEGER
+);
+CREATE INDEX api_keys_user_id ON api_keys (user_id);
+
+CREATE TABLE images (
+	id           INTEGER PRIMARY KEY,
+	owner_id     INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+	key          TEXT    NOT NULL,
+	blob_key     TEXT    NOT NULL,
+	thumb_key    TEXT    NOT NULL,
+	size         INTEGER NOT NULL,
+	content_type TEXT    NOT NULL,
+	width        INTEGER NOT NULL,
+	height       INTEGER NOT NULL,
+	checksum     TEXT    NOT NULL,
+	created_at   INTEGER NOT NULL,
+	UNIQUE (owner_id, key)
+);
+
+CREATE TABLE settings (
+	name  TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+
+CREATE TABLE login_failures (
+	key TEXT    NOT NULL,
+	at  INTEGER NOT NULL
+);
+CREATE INDEX login_failures_key_at ON login_failures (key, at);
+CREATE INDEX login_failures_at ON login_failures (at);
+`,
+}
+
+// migrate brings the schema up to date, one migration per transaction, and
+// records each in schema_migrations. Because write transactions begin
+// IMMEDIATE, two processes opening one new database at once take turns, and
+// the second finds the work done.
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    INTEGER PRIMARY KEY,
+	applied_at INTEGER NOT NULL
+)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for {
+		done, err := s.migrateOne(ctx)
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+// migrateOne applies the next pending migration, reporting done if there
+// was none.
+func (s *Store) migrateOne(ctx context.Context) (done bool, err error) {
+	err = s.withTx(ctx, func(tx *sql.Tx) error {
+		v, err := schemaVersion(ctx, tx)
+		if err != nil {
+			return err
+		}
+		switch {
+		case v > len(migrations):
+			return fmt.Errorf("database schema version %d is newer than this build of pixpool knows (%d); run a newer pixpool", v, len(migrations))
+		case v == len(migrations):
+			done = true
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			return fmt.Errorf("migration %d: %w", v+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, v+1, millis(timeNow())); err != nil {
+			return fmt.Errorf("migration %d: %w", v+1, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("migrate: %w", err)
+	}
+	return done, nil
+}
+
+// schemaVersion returns the number of migrations applied.
+func schemaVersion(ctx context.Context, tx *sql.Tx) (int, error) {
+	var v int
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+		return 0, err
+	}
+	return v, nil
+}

@@ -1,0 +1,86 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pixpool/pixpool"
+)
+
+// Setting returns a named setting's value, or ENOTFOUND.
+func (s *Store) Setting(ctx context.Context, name string) (string, error) {
+	var value string
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, name).Scan(&value)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", pixpool.Errorf(pixpool.ENOTFOUND, "setting %q not found", name)
+	} else if err != nil {
+		return "", fmt.Errorf("sqlite: setting %q: %w", name, err)
+	}
+	return value, nil
+}
+
+// SetSetting creates or replaces a setting.
+func (s *Store) SetSetting(ctx context.Context, name, value string) error {
+	_, err := s.db.ExecContext(ctx, `
+		INSERT INTO settings (name, value) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value)
+	if err != nil {
+		return fmt.Errorf("sqlite: set setting %q: %w", name, err)
+	}
+	return nil
+}
+
+// DeleteSetting removes a setting; a missing one is not an error.
+func (s *Store) DeleteSetting(ctx context.Context, name string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM settings WHERE name = ?`, name); err != nil {
+		return fmt.Errorf("sqlite: delete setting %q: %w", name, err)
+	}
+	return nil
+}
+
+// RecordLoginFailure notes a failed login at t under each of keys, in one
+// transaction.
+func (s *Store) RecordLoginFailure(ctx context.Context, keys []string, t time.Time) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO login_failures (key, at) VALUES (?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, k := range keys {
+			if _, err := stmt.ExecContext(ctx, k, millis(t)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: record login failure: %w", err)
+	}
+	return nil
+}
+
+// LoginFailures counts the failures noted under key at or after since.
+func (s *Store) LoginFailures(ctx context.Context, key string, since time.Time) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM login_failures WHERE key = ? AND at >= ?`, key, millis(since)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: login failures: %w", err)
+	}
+	return n, nil
+}
+
+// ClearLoginFailures forgets key's failures and every failure older than
+// before.
+func (s *Store) ClearLoginFailures(ctx context.Context, key string, before time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM login_failures WHERE key = ? OR at < ?`, key, millis(before)); err != nil {
+		return fmt.Errorf("sqlite: clear login failures: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,143 @@
+// Package sqlite implements pixpool.Store on a SQLite database file, using
+// the pure-Go modernc.org/sqlite driver.
+//
+// The database runs in WAL mode, so readers never wait for the writer.
+// Write transactions begin IMMEDIATE (they take the write lock at BEGIN
+// rather than on their first write), and every connection waits up to
+// busyTimeout for that lock: concurrent writers queue up instead of failing
+// with SQLITE_BUSY, and a read-modify-write transaction such as PutImage
+// cannot lose its snapshot half-way.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/pixpool/pixpool"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// busyTimeout bounds how long a statement waits for another connection's
+// lock before failing with SQLITE_BUSY.
+const busyTimeout = 5 * time.Second
+
+var _ pixpool.Store = (*Store)(nil)
+
+// Store is a pixpool.Store kept in one SQLite database file. It is safe for
+// concurrent use.
+type Store struct {
+	db *sql.DB
+}
+
+// Open opens the database file at path, creating it if it does not exist,
+// and applies any pending schema migrations. It refuses a database whose
+// schema is newer than this build knows. path is a plain file path, not a
+// URI, and may not contain '?'.
+func Open(path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: open: empty path")
+	}
+	if strings.Contains(path, "?") || strings.HasPrefix(path, "file:") || path == ":memory:" {
+		// The driver would read a query or URI out of such a name; and an
+		// in-memory database would be a different one on each pooled
+		// connection.
+		return nil, fmt.Errorf("sqlite: open %q: want a plain file path", path)
+	}
+	db, err := sql.Open("sqlite", path+"?"+dsnParams())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	s := &Store{db: db}
+	ctx := context.Background()
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	}
+	return s, nil
+}
+
+// dsnParams are the connection settings. They go in the DSN, not in
+// statements run after opening, because database/sql opens connections as
+// it needs them and each must get them.
+func dsnParams() string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	return q.Encode()
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.db.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}
+
+// withTx runs fn in a transaction, which begins IMMEDIATE (see the package
+// comment), and commits if fn returns nil.
+func (s *Store) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// isUnique reports whether err is a violated UNIQUE or PRIMARY KEY
+// constraint.
+func isUnique(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+// timeNow is the current time as the database keeps it: UTC, whole
+// milliseconds.
+func timeNow() time.Time {
+	return time.Now().UTC().Truncate(time.Millisecond)
+}
+
+// millis converts t for storage as integer Unix milliseconds, which sort
+// and compare as numbers and read the same in any time zone.
+func millis(t time.Time) int64 {
+	return t.UnixMilli()
+}
+
+// fromMillis is the inverse of millis.
+func fromMillis(ms int64) time.Time {
+	return time.UnixMilli(ms).UTC()
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
