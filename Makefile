@@ -1,0 +1,36 @@
+# pixpool: `make test` runs every test (what CI runs), `make serve` runs the
+# server on embedded defaults.
+
+GO      ?= go
+FUZZTIME ?= 10s
+
+.PHONY: all build serve test test-deps vet unit fuzz bench
+
+all: build
+
+build:
+	$(GO) build -o bin/pixpool ./cmd/pixpool
+
+serve:
+	$(GO) run ./cmd/pixpool serve
+
+# test installs what the tests need (idempotent), then vets, runs every
+# test with the race detector, and runs each fuzzer briefly.
+test: test-deps vet unit fuzz
+
+test-deps:
+	./scripts/test-deps.sh
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzValidateKey$$' -fuzztime=$(FUZZTIME) .
+	$(GO) test -run='^$$' -fuzz='^FuzzInspect$$' -fuzztime=$(FUZZTIME) ./imaging
+	$(GO) test -run='^$$' -fuzz='^FuzzUpload$$' -fuzztime=$(FUZZTIME) ./http
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...

@@ -1,0 +1,73 @@
+// Command pixpool is the whole of pixpool in one binary: the web server,
+// and the tools to manage users and API keys.
+//
+//	pixpool serve [flags]           run the web tier on embedded stores
+//	pixpool user create [--admin] NAME
+//	pixpool user list
+//	pixpool user set-password NAME
+//	pixpool apikey create [--name N] USER
+//	pixpool version
+//
+// Every flag can also be set by an environment variable: --compat-user is
+// PIXPOOL_COMPAT_USER.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/pixpool/pixpool"
+)
+
+const usage = `pixpool: a self-hostable image store with an elastic cache tier.
+
+Usage:
+  pixpool serve [flags]                 run the web server (see pixpool serve -h)
+  pixpool user create [--admin] NAME    create an account (password from PIXPOOL_PASSWORD or stdin)
+  pixpool user list                     list accounts
+  pixpool user set-password NAME        set a password (from PIXPOOL_PASSWORD or stdin)
+  pixpool apikey create [--name N] USER create an API key and print its secret once
+  pixpool version                       print the version
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "pixpool:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// run dispatches a command line; it is main without the process.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		return runServe(ctx, rest, stderr)
+	case "user":
+		return runUser(ctx, rest, stdin, stdout, stderr)
+	case "apikey":
+		return runAPIKey(ctx, rest, stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "pixpool", pixpool.Version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}

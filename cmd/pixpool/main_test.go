@@ -1,0 +1,560 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pixpool/pixpool/password"
+)
+
+// server is a `pixpool serve` running in the test on 127.0.0.1:0.
+type server struct {
+	*Main
+	url  string
+	stop func() error
+}
+
+func startServer(t *testing.T, c Config, opts ...func(*Main)) *server {
+	t.Helper()
+	if c.Data == "" {
+		c.Data = t.TempDir()
+	}
+	c.Addr = "127.0.0.1:0"
+	if c.MaxUpload == 0 {
+		c.MaxUpload = 1 << 20
+	}
+	m := &Main{Config: c, Logger: slog.New(slog.NewTextHandler(testLogOut, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := m.Open(ctx); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	m.Accounts.Password = password.Params{Memory: 1024, Time: 1, Threads: 1} // fast tests
+	for _, o := range opts {
+		o(m)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		return <-done
+	}
+	t.Cleanup(func() { stop() })
+	return &server{Main: m, url: m.URL(), stop: stop}
+}
+
+// cli runs a pixpool command line against data and returns its stdout.
+func cli(t *testing.T, data, stdin string, args ...string) string {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	args = append(args[:2:2], append([]string{"--data", data}, args[2:]...)...)
+	if err := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut); err != nil {
+		t.Fatalf("pixpool %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+	}
+	return out.String()
+}
+
+// newUser creates an account with the command line and returns an API key.
+func newUser(t *testing.T, s *server, name string, admin bool) string {
+	t.Helper()
+	args := []string{"user", "create"}
+	if admin {
+		args = append(args, "--admin")
+	}
+	cli(t, s.Config.Data, "password123\n", append(args, name)...)
+	return strings.TrimSpace(cli(t, s.Config.Data, "", "apikey", "create", name))
+}
+
+func pngBytes(t testing.TB, w, h int, c color.Color) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.Set(x, y, c)
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+type client struct {
+	t    *testing.T
+	base string
+	key  string
+}
+
+func (c *client) do(method, path string, body io.Reader, hdr ...string) *http.Response {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.base+path, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if c.key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.key)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return resp
+}
+
+func readAll(t *testing.T, resp *http.Response) []byte {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func expect(t *testing.T, resp *http.Response, status int) []byte {
+	t.Helper()
+	b := readAll(t, resp)
+	if resp.StatusCode != status {
+		t.Fatalf("%s %s: status %d, want %d; body %s", resp.Request.Method, resp.Request.URL, resp.StatusCode, status, b)
+	}
+	return b
+}
+
+// apiError decodes an /api/v1 error body.
+func apiError(t *testing.T, b []byte) (code, message string) {
+	t.Helper()
+	var e struct {
+		Error struct{ Code, Message string }
+	}
+	if err := json.Unmarshal(b, &e); err != nil || e.Error.Code == "" || e.Error.Message == "" {
+		t.Fatalf("not an API error body: %s", b)
+	}
+	return e.Error.Code, e.Error.Message
+}
+
+func keyPath(key string) string { return "/api/v1/images/" + url.PathEscape(key) }
+
+func TestServe_API(t *testing.T) {
+	s := startServer(t, Config{})
+	ada := &client{t, s.url, newUser(t, s, "ada", false)}
+	red, blue := pngBytes(t, 40, 30, color.RGBA{255, 0, 0, 255}), pngBytes(t, 20, 20, color.RGBA{0, 0, 255, 255})
+
+	t.Run("PutGet", func(t *testing.T) {
+		b := expect(t, ada.do("PUT", keyPath("cat"), bytes.NewReader(red)), http.StatusCreated)
+		var img struct {
+			Key           string
+			ContentType   string `json:"content_type"`
+			Width, Height int
+			Size          int64
+		}
+		json.Unmarshal(b, &img)
+		if img.Width != 40 || img.Height != 30 || img.Size != int64(len(red)) {
+			t.Fatalf("metadata %s", b)
+		}
+		resp := ada.do("GET", keyPath("cat"), nil)
+		got := expect(t, resp, http.StatusOK)
+		if !bytes.Equal(got, red) || resp.Header.Get("Content-Type") != "image/png" {
+			t.Fatalf("GET: %d bytes of %s", len(got), resp.Header.Get("Content-Type"))
+		}
+		etag, lastMod := resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
+		if etag == "" || lastMod == "" {
+			t.Fatalf("no validators: ETag %q Last-Modified %q", etag, lastMod)
+		}
+		expect(t, ada.do("GET", keyPath("cat"), nil, "If-None-Match", etag), http.StatusNotModified)
+		expect(t, ada.do("GET", keyPath("cat"), nil, "If-Modified-Since", lastMod), http.StatusNotModified)
+		expect(t, ada.do("GET", keyPath("Cat"), nil), http.StatusNotFound) // case-sensitive
+	})
+
+	t.Run("Replace", func(t *testing.T) {
+		expect(t, ada.do("PUT", keyPath("cat"), bytes.NewReader(blue)), http.StatusCreated)
+		if got := expect(t, ada.do("GET", keyPath("cat"), nil), http.StatusOK); !bytes.Equal(got, blue) {
+			t.Fatal("GET after replace returned the old bytes")
+		}
+	})
+
+	t.Run("MultipartAndOddKeys", func(t *testing.T) {
+		for _, key := range []string{"holiday/2024 beach #1?.png", "猫", `quote"s & <tags>`, strings.Repeat("k", 250)} {
+			body, ct := multipartBody(t, map[string]string{"key": key}, red)
+			expect(t, ada.do("POST", "/api/v1/images", body, "Content-Type", ct), http.StatusCreated)
+			if got := expect(t, ada.do("GET", keyPath(key), nil), http.StatusOK); !bytes.Equal(got, red) {
+				t.Fatalf("key %q: wrong bytes", key)
+			}
+		}
+	})
+
+	t.Run("ListPaged", func(t *testing.T) {
+		var keys []string
+		after := ""
+		for range 10 {
+			b := expect(t, ada.do("GET", "/api/v1/images?limit=2&after="+url.QueryEscape(after), nil), http.StatusOK)
+			var page struct {
+				Images []struct{ Key string }
+				Next   string
+			}
+			json.Unmarshal(b, &page)
+			for _, img := range page.Images {
+				keys = append(keys, img.Key)
+			}
+			if page.Next == "" {
+				break
+			}
+			after = page.Next
+		}
+		if len(keys) != 5 || keys[0] != "cat" {
+			t.Fatalf("listed %q, want 5 keys starting with cat", keys)
+		}
+		expect(t, ada.do("GET", "/api/v1/images?limit=0", nil), http.StatusBadRequest)
+	})
+
+	t.Run("Isolation", func(t *testing.T) {
+		bob := &client{t, s.url, newUser(t, s, "bob", false)}
+		b := expect(t, bob.do("GET", keyPath("cat"), nil), http.StatusNotFound)
+		if _, msg := apiError(t, b); strings.Contains(msg, "bob") {
+			t.Fatalf("message %q", msg)
+		}
+		expect(t, bob.do("DELETE", keyPath("cat"), nil), http.StatusNotFound)
+		expect(t, bob.do("PUT", keyPath("cat"), bytes.NewReader(red)), http.StatusCreated)
+		if got := expect(t, ada.do("GET", keyPath("cat"), nil), http.StatusOK); !bytes.Equal(got, blue) {
+			t.Fatal("bob's upload changed ada's image")
+		}
+		if got := expect(t, bob.do("GET", keyPath("cat"), nil), http.StatusOK); !bytes.Equal(got, red) {
+			t.Fatal("bob reads the wrong bytes")
+		}
+	})
+
+	t.Run("BadInput", func(t *testing.T) {
+		for _, tt := range []struct {
+			name   string
+			key    string
+			body   []byte
+			status int
+			code   string
+		}{
+			{"NotAnImage", "fake.jpg", []byte("this is not an image, only text named .jpg"), 415, "unsupported"},
+			{"Truncated", "half", red[:len(red)/2], 400, "invalid"},
+			{"Empty", "empty", nil, 400, "invalid"},
+			{"TooLarge", "big", bytes.Repeat([]byte{0xff}, 1<<20+1), 413, "too_large"},
+			{"EmptyKey", "", red, 400, "invalid"},
+			{"LongKey", strings.Repeat("k", 251), red, 400, "invalid"},
+			{"ControlKey", "a\nb", red, 400, "invalid"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				b := expect(t, ada.do("PUT", keyPath(tt.key), bytes.NewReader(tt.body)), tt.status)
+				if code, _ := apiError(t, b); code != tt.code {
+					t.Fatalf("code %q, want %q", code, tt.code)
+				}
+				if tt.key != "" && pixpoolValidKey(tt.key) {
+					expect(t, ada.do("GET", keyPath(tt.key), nil), http.StatusNotFound)
+				}
+			})
+		}
+		body, ct := multipartBody(t, map[string]string{}, red)
+		expect(t, ada.do("POST", "/api/v1/images", body, "Content-Type", ct), http.StatusBadRequest)
+		body, ct = multipartBody(t, map[string]string{"key": "nofile"}, nil)
+		expect(t, ada.do("POST", "/api/v1/images", body, "Content-Type", ct), http.StatusBadRequest)
+		expect(t, ada.do("POST", "/api/v1/images", strings.NewReader("x"), "Content-Type", "text/plain"), http.StatusBadRequest)
+	})
+
+	t.Run("Auth", func(t *testing.T) {
+		anon := &client{t, s.url, ""}
+		expect(t, anon.do("GET", keyPath("cat"), nil), http.StatusUnauthorized)
+		bad := &client{t, s.url, "pp_notakey"}
+		expect(t, bad.do("GET", "/api/v1/me", nil), http.StatusUnauthorized)
+		expect(t, ada.do("GET", "/api/v1/nope", nil), http.StatusNotFound)
+	})
+
+	t.Run("APIKeys", func(t *testing.T) {
+		b := expect(t, ada.do("POST", "/api/v1/apikeys", strings.NewReader(`{"name":"laptop"}`)), http.StatusCreated)
+		var k struct {
+			ID     int64
+			Secret string
+		}
+		json.Unmarshal(b, &k)
+		second := &client{t, s.url, k.Secret}
+		expect(t, second.do("GET", "/api/v1/me", nil), http.StatusOK)
+		expect(t, ada.do("DELETE", fmt.Sprintf("/api/v1/apikeys/%d", k.ID), nil), http.StatusNoContent)
+		expect(t, second.do("GET", "/api/v1/me", nil), http.StatusUnauthorized)
+		if b := expect(t, ada.do("GET", "/api/v1/apikeys", nil), http.StatusOK); strings.Contains(string(b), "pp_") && strings.Contains(string(b), "secret") {
+			t.Fatalf("listing shows secrets: %s", b)
+		}
+	})
+
+	t.Run("Delete", func(t *testing.T) {
+		expect(t, ada.do("DELETE", keyPath("cat"), nil), http.StatusNoContent)
+		expect(t, ada.do("GET", keyPath("cat"), nil), http.StatusNotFound)
+		expect(t, ada.do("DELETE", keyPath("cat"), nil), http.StatusNotFound)
+	})
+
+	t.Run("Health", func(t *testing.T) {
+		anon := &client{t, s.url, ""}
+		expect(t, anon.do("GET", "/healthz", nil), http.StatusOK)
+		expect(t, anon.do("GET", "/readyz", nil), http.StatusOK)
+	})
+}
+
+// noisyPNG is a PNG that does not compress, about 4 bytes a pixel.
+func noisyPNG(t testing.TB, w, h int) []byte {
+	t.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range img.Pix {
+		img.Pix[i] = byte(rng.Uint32())
+		if i%4 == 3 {
+			img.Pix[i] = 255
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func pixpoolValidKey(k string) bool { return k != "" && len(k) <= 250 && !strings.ContainsAny(k, "\n") }
+
+func multipartBody(t *testing.T, fields map[string]string, file []byte) (io.Reader, string) {
+	t.Helper()
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	for k, v := range fields {
+		mw.WriteField(k, v)
+	}
+	if file != nil {
+		fw, _ := mw.CreateFormFile("file", "upload.png")
+		fw.Write(file)
+	}
+	mw.Close()
+	return &b, mw.FormDataContentType()
+}
+
+func TestServe_Compat(t *testing.T) {
+	s := startServer(t, Config{CompatUser: "tester"})
+	newUser(t, s, "tester", true)
+	anon := &client{t, s.url, ""}
+	img := pngBytes(t, 8, 8, color.White)
+
+	compat := func(method, path string, body io.Reader, status int, hdr ...string) map[string]any {
+		t.Helper()
+		b := expect(t, anon.do(method, path, body, hdr...), status)
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%s: %s", path, b)
+		}
+		return m
+	}
+	expect(t, anon.do("POST", "/api/delete_all", nil), http.StatusOK)
+	for _, key := range []string{"k1", "k2", "k 3"} {
+		body, ct := multipartBody(t, map[string]string{"key": key}, img)
+		m := compat("POST", "/api/upload", body, 200, "Content-Type", ct)
+		if m["success"] != "true" || m["key"] != key {
+			t.Fatalf("upload: %v", m)
+		}
+	}
+	m := compat("GET", "/api/list_keys", nil, 200)
+	if fmt.Sprint(m["keys"]) != "[k 3 k1 k2]" || m["success"] != "true" {
+		t.Fatalf("list_keys: %v", m)
+	}
+	m = compat("POST", "/api/key/"+url.PathEscape("k 3"), nil, 200)
+	got, _ := base64.StdEncoding.DecodeString(fmt.Sprint(m["content"]))
+	if !bytes.Equal(got, img) || m["key"] != "k 3" || m["success"] != "true" {
+		t.Fatalf("key: %v", m["key"])
+	}
+	m = compat("GET", "/api/key/missing", nil, 404)
+	if m["success"] != "false" || fmt.Sprint(m["error"].(map[string]any)["code"]) != "404" {
+		t.Fatalf("missing key: %v", m)
+	}
+	body, ct := multipartBody(t, map[string]string{"key": "bad"}, []byte("GIF89a but not really"))
+	m = compat("POST", "/api/upload", body, 400, "Content-Type", ct)
+	if m["success"] != "false" {
+		t.Fatalf("bad upload: %v", m)
+	}
+	if b := expect(t, anon.do("POST", "/api/delete_all", nil), 200); strings.TrimSpace(string(b)) != `{"success":"true"}` {
+		t.Fatalf("delete_all body %s", b)
+	}
+	if m := compat("POST", "/api/list_keys", nil, 200); fmt.Sprint(m["keys"]) != "[]" {
+		t.Fatalf("after delete_all: %v", m)
+	}
+	// /api/v1 never accepts anonymous calls, whatever the setting.
+	expect(t, anon.do("GET", "/api/v1/images", nil), http.StatusUnauthorized)
+}
+
+func TestServe_CompatOffByDefault(t *testing.T) {
+	s := startServer(t, Config{})
+	anon := &client{t, s.url, ""}
+	b := expect(t, anon.do("GET", "/api/list_keys", nil), http.StatusUnauthorized)
+	if !strings.Contains(string(b), `"success":"false"`) || !strings.Contains(string(b), `"code":401`) {
+		t.Fatalf("body %s", b)
+	}
+	key := newUser(t, s, "ada", false)
+	withKey := &client{t, s.url, key}
+	expect(t, withKey.do("GET", "/api/list_keys", nil), http.StatusOK)
+}
+
+func TestServe_AdminBootstrap(t *testing.T) {
+	t.Run("SetupLink", func(t *testing.T) {
+		s := startServer(t, Config{})
+		if !strings.HasPrefix(s.SetupURL, s.url+"/setup?token=") {
+			t.Fatalf("SetupURL=%q", s.SetupURL)
+		}
+		u, _ := url.Parse(s.SetupURL)
+		token := u.Query().Get("token")
+		if _, _, _, err := s.Accounts.SetupAdmin(context.Background(), "wrong", "adminpass1"); err == nil {
+			t.Fatal("wrong setup token accepted")
+		}
+		admin, _, _, err := s.Accounts.SetupAdmin(context.Background(), token, "adminpass1")
+		if err != nil || !admin.Admin {
+			t.Fatalf("SetupAdmin: %v %+v", err, admin)
+		}
+		if _, _, _, err := s.Accounts.SetupAdmin(context.Background(), token, "adminpass2"); err == nil {
+			t.Fatal("setup token worked twice")
+		}
+		if _, _, _, err := s.Accounts.Login(context.Background(), "admin", "adminpass1", "127.0.0.1"); err != nil {
+			t.Fatalf("admin login: %v", err)
+		}
+	})
+	t.Run("Password", func(t *testing.T) {
+		s := startServer(t, Config{AdminPassword: "from-the-env"})
+		if s.SetupURL != "" {
+			t.Fatalf("SetupURL=%q with an admin password given", s.SetupURL)
+		}
+		u, _, _, err := s.Accounts.Login(context.Background(), "admin", "from-the-env", "127.0.0.1")
+		if err != nil || !u.Admin {
+			t.Fatalf("admin login: %v", err)
+		}
+	})
+}
+
+func TestServe_RestartKeepsData(t *testing.T) {
+	data := t.TempDir()
+	s := startServer(t, Config{Data: data})
+	ada := &client{t, s.url, newUser(t, s, "ada", false)}
+	img := pngBytes(t, 5, 5, color.Black)
+	expect(t, ada.do("PUT", keyPath("keep"), bytes.NewReader(img)), http.StatusCreated)
+	if err := s.stop(); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	s2 := startServer(t, Config{Data: data})
+	ada.base = s2.url
+	if got := expect(t, ada.do("GET", keyPath("keep"), nil), http.StatusOK); !bytes.Equal(got, img) {
+		t.Fatal("image lost across restart")
+	}
+	if s2.SetupURL != "" && s.SetupURL == "" {
+		t.Fatal("setup state changed across restart")
+	}
+}
+
+// TestServe_GracefulShutdown stops the server while an upload is half
+// sent: the upload still completes.
+func TestServe_GracefulShutdown(t *testing.T) {
+	active := make(chan struct{}, 1)
+	s := startServer(t, Config{}, func(m *Main) {
+		m.connState = func(_ net.Conn, st http.ConnState) {
+			if st == http.StateActive {
+				select {
+				case active <- struct{}{}:
+				default:
+				}
+			}
+		}
+	})
+	key := newUser(t, s, "ada", false)
+	img := noisyPNG(t, 256, 256) // large enough that half of it crosses the wire at once
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest("PUT", s.url+keyPath("slow"), pr)
+	req.ContentLength = int64(len(img))
+	req.Header.Set("Authorization", "Bearer "+key)
+	respc := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+		}
+		respc <- resp
+	}()
+	pw.Write(img[:len(img)/2])
+	<-active // the server is reading the request
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.stop() }()
+	time.Sleep(50 * time.Millisecond) // let Shutdown begin; the outcome does not depend on it
+	pw.Write(img[len(img)/2:])
+	pw.Close()
+	resp := <-respc
+	if resp == nil {
+		t.FailNow()
+	}
+	expect(t, resp, http.StatusCreated)
+	if err := <-stopped; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+}
+
+func TestParseFlags_Env(t *testing.T) {
+	t.Setenv("PIXPOOL_MAX_UPLOAD", "5MiB")
+	t.Setenv("PIXPOOL_COMPAT_USER", "tester")
+	t.Setenv("PIXPOOL_ADDR", "127.0.0.1:9999")
+	var c Config
+	fs := newFlagSet()
+	c.flags(fs)
+	if err := parseFlags(fs, []string{"--addr", "127.0.0.1:1234"}); err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxUpload != 5<<20 || c.CompatUser != "tester" || c.Addr != "127.0.0.1:1234" {
+		t.Fatalf("config %+v", c)
+	}
+	t.Setenv("PIXPOOL_MAX_UPLOAD", "lots")
+	fs = newFlagSet()
+	c.flags(fs)
+	if err := parseFlags(fs, nil); err == nil || !strings.Contains(err.Error(), "PIXPOOL_MAX_UPLOAD") {
+		t.Fatalf("bad env value: %v", err)
+	}
+}
+
+func TestCLI_Errors(t *testing.T) {
+	data := t.TempDir()
+	var out, errOut bytes.Buffer
+	ctx := context.Background()
+	os.Setenv("PIXPOOL_PASSWORD", "short")
+	defer os.Unsetenv("PIXPOOL_PASSWORD")
+	err := run(ctx, []string{"user", "create", "--data", data, "ada"}, strings.NewReader(""), &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "Password must be at least") {
+		t.Fatalf("short password: %v", err)
+	}
+	if err := run(ctx, []string{"frobnicate"}, nil, &out, &errOut); err == nil {
+		t.Fatal("unknown command accepted")
+	}
+	if err := run(ctx, []string{"apikey", "create", "--data", data, "nobody"}, nil, &out, &errOut); err == nil {
+		t.Fatal("apikey for a missing user")
+	}
+	if _, err := os.Stat(filepath.Join(data, "pixpool.db")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var testLogOut io.Writer = io.Discard

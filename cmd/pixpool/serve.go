@@ -1,0 +1,262 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	nethttp "net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pixpool/pixpool"
+	blobfs "github.com/pixpool/pixpool/blob/fs"
+	"github.com/pixpool/pixpool/http"
+	"github.com/pixpool/pixpool/service"
+	"github.com/pixpool/pixpool/store/sqlite"
+)
+
+// Config is what `pixpool serve` runs with; zero values are the defaults
+// documented on the flags.
+type Config struct {
+	Addr          string
+	Data          string
+	MaxUpload     int64
+	CompatUser    string
+	AdminPassword string
+	SessionTTL    time.Duration
+	SecureCookies bool
+	TrustProxy    bool
+	TLSCert       string
+	TLSKey        string
+	SweepGrace    time.Duration
+	LogLevel      slog.Level
+	LogJSON       bool
+}
+
+func (c *Config) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Addr, "addr", "localhost:8080", "address to listen on (host:port; :0 picks a free port)")
+	fs.StringVar(&c.Data, "data", "./pixpool-data", "folder holding the SQLite database and the image files")
+	c.MaxUpload = service.DefaultMaxBytes
+	fs.Var((*byteSize)(&c.MaxUpload), "max-upload", "largest image accepted, e.g. 20MiB (larger uploads get 413)")
+	fs.StringVar(&c.CompatUser, "compat-user", "", "account that credential-less /api/... calls act as (off when empty)")
+	fs.DurationVar(&c.SessionTTL, "session-ttl", 30*24*time.Hour, "how long a login lasts")
+	fs.BoolVar(&c.SecureCookies, "secure-cookies", false, "mark cookies Secure (set when a proxy terminates TLS)")
+	fs.BoolVar(&c.TrustProxy, "trust-proxy", false, "take client addresses from X-Forwarded-For")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "certificate file (PEM) to serve HTTPS with")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "private key file (PEM) of --tls-cert")
+	fs.DurationVar(&c.SweepGrace, "sweep-grace", 10*time.Minute, "age after which unreferenced image files are removed")
+	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
+	fs.BoolVar(&c.LogJSON, "log-json", false, "log JSON lines instead of text")
+}
+
+// Main is a running `pixpool serve`: open it, then Run until the context
+// ends. Tests run it on 127.0.0.1:0 with a temp data folder.
+type Main struct {
+	Config Config
+	Logger *slog.Logger
+	// SetupURL is set by Open when no admin exists and no admin password
+	// was given: the one-time link that sets the admin password.
+	SetupURL string
+
+	Store    *sqlite.Store
+	Blobs    *blobfs.Store
+	Accounts *service.Accounts
+	Images   *service.Images
+	HTTP     *http.Server
+
+	ln     net.Listener
+	server *nethttp.Server
+	// connState, if set, observes connections (tests wait on it).
+	connState func(net.Conn, nethttp.ConnState)
+}
+
+// Open opens the stores, makes sure an admin can exist and starts
+// listening (but not serving).
+func (m *Main) Open(ctx context.Context) (err error) {
+	c := &m.Config
+	if m.Logger == nil {
+		m.Logger = slog.Default()
+	}
+	if c.Data == "" {
+		return errors.New("--data must name a folder")
+	}
+	if err := os.MkdirAll(c.Data, 0o750); err != nil {
+		return fmt.Errorf("data folder: %w", err)
+	}
+	if m.Store, err = sqlite.Open(filepath.Join(c.Data, "pixpool.db")); err != nil {
+		return err
+	}
+	if m.Blobs, err = blobfs.Open(filepath.Join(c.Data, "blobs")); err != nil {
+		return err
+	}
+	m.Accounts = &service.Accounts{Store: m.Store, Logger: m.Logger, SessionTTL: c.SessionTTL}
+	m.Images = &service.Images{Store: m.Store, Blobs: m.Blobs, Logger: m.Logger, MaxBytes: c.MaxUpload}
+	m.HTTP = &http.Server{
+		Accounts:      m.Accounts,
+		Images:        m.Images,
+		Store:         m.Store,
+		Logger:        m.Logger,
+		CompatUser:    c.CompatUser,
+		SecureCookies: c.SecureCookies,
+		TrustProxy:    c.TrustProxy,
+	}
+
+	// Leftovers of a crash: temporary files and bytes no row points at.
+	if _, err := m.Blobs.SweepTemp(0); err != nil {
+		return err
+	}
+	if _, err := m.Images.SweepOrphans(ctx, c.SweepGrace); err != nil {
+		return err
+	}
+
+	if m.ln, err = net.Listen("tcp", c.Addr); err != nil {
+		return err
+	}
+	token, err := m.Accounts.Bootstrap(ctx, c.AdminPassword)
+	if err != nil {
+		return fmt.Errorf("admin bootstrap: %w", err)
+	}
+	if token != "" {
+		m.SetupURL = m.URL() + "/setup?token=" + token
+		m.Logger.Warn("no admin account yet: open the setup link to set the admin password", "url", m.SetupURL)
+	}
+	return nil
+}
+
+// URL is the base URL the server listens on.
+func (m *Main) URL() string {
+	scheme := "http"
+	if m.Config.TLSCert != "" {
+		scheme = "https"
+	}
+	host, port, _ := net.SplitHostPort(m.ln.Addr().String())
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+// Run serves until ctx ends, then shuts down gracefully: it stops
+// accepting, lets requests in flight finish (up to 30 s) and closes the
+// stores.
+func (m *Main) Run(ctx context.Context) error {
+	m.server = &nethttp.Server{
+		Handler:           m.HTTP.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ConnState:         m.connState,
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if m.Config.TLSCert != "" {
+			errc <- m.server.ServeTLS(m.ln, m.Config.TLSCert, m.Config.TLSKey)
+		} else {
+			errc <- m.server.Serve(m.ln)
+		}
+	}()
+	go m.housekeeping(ctx)
+	m.Logger.Info("pixpool serving", "url", m.URL(), "data", m.Config.Data, "version", pixpool.Version)
+
+	select {
+	case err := <-errc:
+		m.closeStores()
+		return err
+	case <-ctx.Done():
+	}
+	m.Logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := m.server.Shutdown(sctx)
+	m.closeStores()
+	return err
+}
+
+func (m *Main) closeStores() {
+	if m.Store != nil {
+		if err := m.Store.Close(); err != nil {
+			m.Logger.Error("close store", "err", err)
+		}
+	}
+}
+
+// Close releases what Open took, for a Main that never ran.
+func (m *Main) Close() error {
+	if m.ln != nil {
+		m.ln.Close()
+	}
+	m.closeStores()
+	return nil
+}
+
+// housekeeping removes expired sessions, old login failures and orphaned
+// image files every hour.
+func (m *Main) housekeeping(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		if n, err := m.Store.DeleteExpiredSessions(ctx, now); err != nil {
+			m.Logger.Warn("sweep sessions", "err", err)
+		} else if n > 0 {
+			m.Logger.Info("expired sessions removed", "count", n)
+		}
+		if err := m.Store.ClearLoginFailures(ctx, "", now.Add(-24*time.Hour)); err != nil {
+			m.Logger.Warn("sweep login failures", "err", err)
+		}
+		if _, err := m.Images.SweepOrphans(ctx, m.Config.SweepGrace); err != nil {
+			m.Logger.Warn("sweep orphans", "err", err)
+		}
+	}
+}
+
+func newLogger(w io.Writer, c *Config) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func runServe(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var m Main
+	m.Config.flags(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: pixpool serve [flags]\n\nEvery flag can also be set by PIXPOOL_<NAME> (e.g. PIXPOOL_MAX_UPLOAD=50MiB).\nPIXPOOL_ADMIN_PASSWORD, if set, creates the \"admin\" account at first start.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve takes no arguments, got %q", strings.Join(fs.Args(), " "))
+	}
+	if (m.Config.TLSCert == "") != (m.Config.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	m.Config.AdminPassword = os.Getenv("PIXPOOL_ADMIN_PASSWORD")
+	m.Logger = newLogger(stderr, &m.Config)
+	slog.SetDefault(m.Logger)
+	if err := m.Open(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	if m.SetupURL != "" {
+		fmt.Fprintf(stderr, "\n  No admin account yet. Open this one-time link to set the admin password:\n\n    %s\n\n", m.SetupURL)
+	}
+	return m.Run(ctx)
+}

@@ -1,0 +1,217 @@
+package http
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/pixpool/pixpool"
+)
+
+// imageJSON is an image's metadata in /api/v1.
+type imageJSON struct {
+	Key         string    `json:"key"`
+	Size        int64     `json:"size"`
+	ContentType string    `json:"content_type"`
+	Width       int       `json:"width"`
+	Height      int       `json:"height"`
+	SHA256      string    `json:"sha256"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+func toImageJSON(img *pixpool.Image) imageJSON {
+	return imageJSON{img.Key, img.Size, img.ContentType, img.Width, img.Height, img.Checksum, img.CreatedAt}
+}
+
+type userJSON struct {
+	Username  string `json:"username"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+	Email     string `json:"email"`
+	Birthday  string `json:"birthday"`
+	Phone     string `json:"phone"`
+	Admin     bool   `json:"admin"`
+}
+
+func (s *Server) handleAPIMe(w http.ResponseWriter, r *http.Request) {
+	u := authFrom(r.Context()).user
+	writeJSON(w, http.StatusOK, userJSON{u.Username, u.FirstName, u.LastName, u.Email,
+		u.Birthday.Format(time.DateOnly), u.Phone, u.Admin})
+}
+
+func (s *Server) handleAPIPut(w http.ResponseWriter, r *http.Request) {
+	u := authFrom(r.Context()).user
+	data, err := readBody(w, r, s.Images.MaxBytesLimit())
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	s.apiStore(w, r, u, r.PathValue("key"), data)
+}
+
+func (s *Server) handleAPIUploadForm(w http.ResponseWriter, r *http.Request) {
+	u := authFrom(r.Context()).user
+	f, err := readUploadForm(w, r, s.Images.MaxBytesLimit())
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	s.apiStore(w, r, u, f.Key, f.Data)
+}
+
+func (s *Server) apiStore(w http.ResponseWriter, r *http.Request, u *pixpool.User, key string, data []byte) {
+	img, err := s.Images.Put(r.Context(), u.ID, key, data)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", etag(img))
+	writeJSON(w, http.StatusCreated, toImageJSON(img))
+}
+
+func etag(img *pixpool.Image) string { return `"` + img.Checksum + `"` }
+
+func (s *Server) handleAPIGet(w http.ResponseWriter, r *http.Request) {
+	u := authFrom(r.Context()).user
+	img, data, err := s.Images.Get(r.Context(), u.ID, r.PathValue("key"))
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	serveImage(w, r, img, data, img.ContentType)
+}
+
+// serveImage writes image bytes with validators, so conditional and range
+// requests work (http.ServeContent answers If-None-Match,
+// If-Modified-Since and Range).
+func serveImage(w http.ResponseWriter, r *http.Request, img *pixpool.Image, data []byte, contentType string) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("ETag", etag(img))
+	h.Set("Cache-Control", "private, no-cache")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox")
+	http.ServeContent(w, r, "", img.CreatedAt, bytesReader(data))
+}
+
+func (s *Server) handleAPIInfo(w http.ResponseWriter, r *http.Request) {
+	u := authFrom(r.Context()).user
+	img, err := s.Images.Info(r.Context(), u.ID, r.PathValue("key"))
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toImageJSON(img))
+}
+
+func (s *Server) handleAPIDelete(w http.ResponseWriter, r *http.Request) {
+	u := authFrom(r.Context()).user
+	if err := s.Images.Delete(r.Context(), u.ID, r.PathValue("key")); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleAPIList pages through the caller's images in key order:
+// ?prefix=&after=&limit= (limit 1..1000, default 100); "next" is the after
+// value for the next page, absent on the last.
+func (s *Server) handleAPIList(w http.ResponseWriter, r *http.Request) {
+	u := authFrom(r.Context()).user
+	q := r.URL.Query()
+	limit := 100
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			s.Error(w, r, pixpool.Errorf(pixpool.EINVALID, "limit must be a number from 1 to 1000."))
+			return
+		}
+		limit = n
+	}
+	imgs, err := s.Images.List(r.Context(), u.ID, q.Get("prefix"), q.Get("after"), limit+1)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	resp := struct {
+		Images []imageJSON `json:"images"`
+		Next   string      `json:"next,omitempty"`
+	}{Images: []imageJSON{}}
+	if len(imgs) > limit {
+		imgs = imgs[:limit]
+		resp.Next = imgs[limit-1].Key
+	}
+	for _, img := range imgs {
+		resp.Images = append(resp.Images, toImageJSON(img))
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+type apiKeyJSON struct {
+	ID         int64      `json:"id"`
+	Name       string     `json:"name"`
+	Prefix     string     `json:"prefix"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	Secret     string     `json:"secret,omitempty"` // only when created
+}
+
+func toAPIKeyJSON(k *pixpool.APIKey) apiKeyJSON {
+	j := apiKeyJSON{ID: k.ID, Name: k.Name, Prefix: k.Prefix, CreatedAt: k.CreatedAt}
+	if !k.LastUsedAt.IsZero() {
+		t := k.LastUsedAt
+		j.LastUsedAt = &t
+	}
+	return j
+}
+
+func (s *Server) handleAPIKeysList(w http.ResponseWriter, r *http.Request) {
+	u := authFrom(r.Context()).user
+	keys, err := s.Store.APIKeys(r.Context(), u.ID)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	out := []apiKeyJSON{}
+	for _, k := range keys {
+		out = append(out, toAPIKeyJSON(k))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"api_keys": out})
+}
+
+func (s *Server) handleAPIKeysCreate(w http.ResponseWriter, r *http.Request) {
+	u := authFrom(r.Context()).user
+	var body struct {
+		Name string `json:"name"`
+	}
+	if err := decodeJSON(w, r, &body); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	k, secret, err := s.Accounts.CreateAPIKey(r.Context(), u.ID, body.Name)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	j := toAPIKeyJSON(k)
+	j.Secret = secret
+	writeJSON(w, http.StatusCreated, j)
+}
+
+func (s *Server) handleAPIKeysDelete(w http.ResponseWriter, r *http.Request) {
+	u := authFrom(r.Context()).user
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		s.Error(w, r, pixpool.Errorf(pixpool.ENOTFOUND, "API key not found."))
+		return
+	}
+	if err := s.Store.DeleteAPIKey(r.Context(), u.ID, id); err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleAPINotFound(w http.ResponseWriter, r *http.Request) {
+	s.Error(w, r, pixpool.Errorf(pixpool.ENOTFOUND, "No such API route: %s %s.", r.Method, r.URL.Path))
+}

@@ -1,0 +1,62 @@
+package http
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+
+	"github.com/pixpool/pixpool"
+)
+
+// codes maps error codes to HTTP statuses. It is the only such map.
+var codes = map[string]int{
+	pixpool.ECONFLICT:     http.StatusConflict,
+	pixpool.EINVALID:      http.StatusBadRequest,
+	pixpool.ENOTFOUND:     http.StatusNotFound,
+	pixpool.EUNAUTHORIZED: http.StatusUnauthorized,
+	pixpool.EFORBIDDEN:    http.StatusForbidden,
+	pixpool.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	pixpool.ETOOMANY:      http.StatusTooManyRequests,
+	pixpool.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	pixpool.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
+	pixpool.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// ErrorStatus returns the HTTP status for err's code.
+func ErrorStatus(err error) int {
+	if s, ok := codes[pixpool.ErrorCode(err)]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// logError logs internal errors with their cause; user errors are the
+// client's business and only logged at debug level.
+func (s *Server) logError(r *http.Request, err error) {
+	if pixpool.ErrorCode(err) == pixpool.EINTERNAL {
+		s.logger().Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	} else {
+		s.logger().Debug("request refused", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+}
+
+// Error writes err as the JSON error of /api/v1:
+// {"error":{"code":"...","message":"..."}}.
+func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
+	s.logError(r, err)
+	code := pixpool.ErrorCode(err)
+	writeJSON(w, ErrorStatus(err), map[string]any{
+		"error": map[string]string{"code": code, "message": pixpool.ErrorMessage(err)},
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		slog.Debug("write json", "err", err)
+	}
+}

@@ -1,0 +1,242 @@
+// Package http is pixpool's web tier: the server-rendered web UI, the JSON
+// API /api/v1 and the course's compatibility API /api. It keeps no state
+// of its own (sessions live in the store), so any number of replicas can
+// serve one user.
+package http
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pixpool/pixpool"
+	"github.com/pixpool/pixpool/service"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Server serves every HTTP route. Set the fields, then use Handler.
+type Server struct {
+	Accounts *service.Accounts
+	Images   *service.Images
+	// Store is pinged by /readyz.
+	Store pixpool.Store
+	// Logger; if nil, slog.Default().
+	Logger *slog.Logger
+	// CompatUser, if set, names the account that credential-less /api
+	// calls act as. Off by default: /api then needs an API key or session.
+	CompatUser string
+	// SecureCookies marks cookies Secure even for plain-HTTP requests, as
+	// behind a proxy that terminates TLS. Under TLS they always are.
+	SecureCookies bool
+	// TrustProxy takes the client address from X-Forwarded-For (for login
+	// throttling) instead of the connection.
+	TrustProxy bool
+
+	once      sync.Once
+	handler   http.Handler
+	pages     map[string]*template.Template
+	apiRoutes []string // patterns of /api/v1, for the OpenAPI test
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+// Handler returns the server's root handler, built on first use.
+func (s *Server) Handler() http.Handler {
+	s.once.Do(func() {
+		s.pages = parsePages()
+		mux := http.NewServeMux()
+		s.routes(mux)
+		// Cross-origin protection refuses state-changing requests that a
+		// browser marks as coming from another site (Sec-Fetch-Site,
+		// Origin); the forms carry a per-session token as well.
+		cop := http.NewCrossOriginProtection()
+		cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			err := pixpool.Errorf(pixpool.EFORBIDDEN, "Cross-site request refused.")
+			s.fail(w, r, err)
+		}))
+		s.handler = s.recoverer(s.logRequests(cop.Handler(s.authenticate(mux))))
+	})
+	return s.handler
+}
+
+func (s *Server) routes(mux *http.ServeMux) {
+	// Health.
+	mux.HandleFunc("GET /healthz", s.handleHealthz)
+	mux.HandleFunc("GET /readyz", s.handleReadyz)
+	static, _ := fs.Sub(staticFS, "static")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheForever(http.FileServerFS(static))))
+
+	// Web UI: pages take keys in the query string, so that any key, even
+	// one with slashes or dots, has a stable URL.
+	mux.HandleFunc("GET /{$}", s.handleHome)
+	mux.HandleFunc("GET /signup", s.handleSignupForm)
+	mux.HandleFunc("POST /signup", s.handleSignup)
+	mux.HandleFunc("GET /login", s.handleLoginForm)
+	mux.HandleFunc("POST /login", s.handleLogin)
+	mux.HandleFunc("POST /logout", s.handleLogout)
+	mux.HandleFunc("GET /setup", s.handleSetupForm)
+	mux.HandleFunc("POST /setup", s.handleSetup)
+	mux.HandleFunc("GET /upload", s.requireUser(s.handleUploadForm))
+	mux.HandleFunc("POST /upload", s.requireUser(s.handleUpload))
+	mux.HandleFunc("GET /get", s.requireUser(s.handleGetForm))
+	mux.HandleFunc("GET /images", s.requireUser(s.handleGallery))
+	mux.HandleFunc("GET /image", s.requireUser(s.handleImagePage))
+	mux.HandleFunc("GET /raw", s.requireUser(s.handleRaw))
+	mux.HandleFunc("GET /thumb", s.requireUser(s.handleThumb))
+	mux.HandleFunc("POST /image/delete", s.requireUser(s.handleImageDelete))
+	mux.HandleFunc("GET /profile", s.requireUser(s.handleProfile))
+	mux.HandleFunc("POST /profile", s.requireUser(s.handleProfileSave))
+	mux.HandleFunc("POST /profile/password", s.requireUser(s.handlePasswordChange))
+	mux.HandleFunc("POST /profile/apikeys", s.requireUser(s.handleAPIKeyCreate))
+	mux.HandleFunc("POST /profile/apikeys/delete", s.requireUser(s.handleAPIKeyDelete))
+
+	// JSON API; every route here must be in openapi.json (a test checks).
+	api := func(pattern string, h http.HandlerFunc) {
+		s.apiRoutes = append(s.apiRoutes, pattern)
+		mux.HandleFunc(pattern, s.requireAPIUser(h))
+	}
+	mux.HandleFunc("GET /api/v1/openapi.json", s.handleOpenAPI)
+	api("GET /api/v1/me", s.handleAPIMe)
+	api("GET /api/v1/images", s.handleAPIList)
+	api("POST /api/v1/images", s.handleAPIUploadForm)
+	api("PUT /api/v1/images/{key...}", s.handleAPIPut)
+	api("GET /api/v1/images/{key...}", s.handleAPIGet)
+	api("DELETE /api/v1/images/{key...}", s.handleAPIDelete)
+	api("GET /api/v1/info/{key...}", s.handleAPIInfo)
+	api("GET /api/v1/apikeys", s.handleAPIKeysList)
+	api("POST /api/v1/apikeys", s.handleAPIKeysCreate)
+	api("DELETE /api/v1/apikeys/{id}", s.handleAPIKeysDelete)
+	mux.HandleFunc("/api/v1/", s.handleAPINotFound)
+
+	// The course's compatibility API: any method, exact shapes.
+	mux.HandleFunc("/api/upload", s.compat(s.handleCompatUpload))
+	mux.HandleFunc("/api/list_keys", s.compat(s.handleCompatListKeys))
+	mux.HandleFunc("/api/key/{key...}", s.compat(s.handleCompatKey))
+	mux.HandleFunc("/api/delete_all", s.compat(s.handleCompatDeleteAll))
+}
+
+func cacheForever(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, "ok")
+}
+
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := s.Store.Ping(ctx); err != nil {
+		s.logger().Warn("not ready", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "metadata store unavailable")
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+// statusWriter records the status and size of a response for the log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		s.logger().Debug("http", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+			"bytes", sw.bytes, "dur", time.Since(start).Round(time.Microsecond))
+	})
+}
+
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.logger().Error("panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				http.Error(w, "internal error", http.StatusInternalServerError)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// clientIP is the address login throttling counts against.
+func (s *Server) clientIP(r *http.Request) string {
+	if s.TrustProxy {
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			first, _, _ := strings.Cut(xff, ",")
+			return strings.TrimSpace(first)
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// fail answers an error in the form the route speaks: JSON under /api/v1,
+// the compatibility shape under /api, an HTML page elsewhere.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/api/v1/"):
+		s.Error(w, r, err)
+	case strings.HasPrefix(r.URL.Path, "/api/"):
+		s.compatError(w, r, err)
+	default:
+		s.errorPage(w, r, err)
+	}
+}

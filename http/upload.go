@@ -1,0 +1,111 @@
+package http
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/pixpool/pixpool"
+	"github.com/pixpool/pixpool/service"
+)
+
+// maxFieldBytes bounds a non-file form field such as the key.
+const maxFieldBytes = 4 << 10
+
+// readBody reads a raw request body of at most limit bytes; more is
+// ETOOLARGE, answered without reading the rest.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, service.TooLarge(limit)
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, service.TooLarge(limit)
+	}
+	if err != nil {
+		return nil, pixpool.Errorf(pixpool.EINVALID, "The upload was interrupted.")
+	}
+	return data, nil
+}
+
+// uploadForm is a parsed multipart upload.
+type uploadForm struct {
+	Key      string
+	Data     []byte
+	Filename string
+	Fields   map[string]string // other small fields, such as csrf
+}
+
+// readUploadForm streams a multipart form with a "key" field and a "file"
+// part, holding at most limit bytes of the file in memory. Parts may come
+// in any order.
+func readUploadForm(w http.ResponseWriter, r *http.Request, limit int64) (*uploadForm, error) {
+	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || ct != "multipart/form-data" {
+		return nil, pixpool.Errorf(pixpool.EINVALID, "Send the upload as multipart/form-data with fields \"key\" and \"file\".")
+	}
+	// The whole body: the file plus room for the other fields and headers.
+	r.Body = http.MaxBytesReader(w, r.Body, limit+64<<10)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, pixpool.Errorf(pixpool.EINVALID, "The form is malformed: %v.", err)
+	}
+	f := &uploadForm{Fields: map[string]string{}}
+	gotFile := false
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, formErr(err, limit)
+		}
+		name := p.FormName()
+		switch {
+		case name == "file" || (p.FileName() != "" && !gotFile):
+			if gotFile {
+				return nil, pixpool.Errorf(pixpool.EINVALID, "Send one file per upload.")
+			}
+			gotFile = true
+			f.Filename = p.FileName()
+			f.Data, err = io.ReadAll(io.LimitReader(p, limit+1))
+			if err != nil {
+				return nil, formErr(err, limit)
+			}
+			if int64(len(f.Data)) > limit {
+				return nil, service.TooLarge(limit)
+			}
+		default:
+			b, err := io.ReadAll(io.LimitReader(p, maxFieldBytes+1))
+			if err != nil {
+				return nil, formErr(err, limit)
+			}
+			if len(b) > maxFieldBytes {
+				return nil, pixpool.Errorf(pixpool.EINVALID, "The form field %q is too long.", name)
+			}
+			f.Fields[name] = string(b)
+		}
+	}
+	f.Key = f.Fields["key"]
+	if _, ok := f.Fields["key"]; !ok {
+		return nil, pixpool.Errorf(pixpool.EINVALID, "The form has no \"key\" field.")
+	}
+	if !gotFile {
+		return nil, pixpool.Errorf(pixpool.EINVALID, "The form has no \"file\" field.")
+	}
+	return f, nil
+}
+
+func formErr(err error, limit int64) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return service.TooLarge(limit)
+	}
+	if strings.Contains(err.Error(), "multipart") {
+		return pixpool.Errorf(pixpool.EINVALID, "The form is malformed.")
+	}
+	return pixpool.Errorf(pixpool.EINVALID, "The upload was interrupted.")
+}

@@ -1,0 +1,172 @@
+// Package imaging checks uploaded images and makes thumbnails of them, with
+// the standard library's decoders and golang.org/x/image/webp.
+package imaging
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"io"
+
+	"golang.org/x/image/draw"
+	"golang.org/x/image/webp"
+
+	"github.com/pixpool/pixpool"
+)
+
+// DefaultMaxPixels is Inspect's pixel limit when it is given 0. Decoding an
+// image that size takes 150 MB (a JPEG) to 800 MB (a 16-bit PNG).
+const DefaultMaxPixels = 100_000_000
+
+// Info describes an image that Inspect accepted.
+type Info struct {
+	ContentType string // image/jpeg, image/png, image/gif or image/webp
+	Format      string // jpeg, png, gif or webp
+	Width       int
+	Height      int
+}
+
+// format is one image format that pixpool takes.
+type format struct {
+	name, contentType string
+	magic             func([]byte) bool
+	decodeConfig      func(io.Reader) (image.Config, error)
+	decode            func(io.Reader) (image.Image, error)
+}
+
+// formats are called directly, after our own magic check, rather than
+// through image.Decode's process-wide registry: what we sniffed is what
+// decodes, whatever else a program links in.
+var formats = []format{
+	{"jpeg", "image/jpeg", hasPrefix("\xff\xd8\xff"), jpeg.DecodeConfig, jpeg.Decode},
+	{"png", "image/png", hasPrefix("\x89PNG\r\n\x1a\n"), png.DecodeConfig, png.Decode},
+	{"gif", "image/gif", isGIF, gif.DecodeConfig, gif.Decode},
+	{"webp", "image/webp", isWebP, webp.DecodeConfig, webp.Decode},
+}
+
+func hasPrefix(magic string) func([]byte) bool {
+	return func(b []byte) bool { return bytes.HasPrefix(b, []byte(magic)) }
+}
+
+func isGIF(b []byte) bool {
+	return bytes.HasPrefix(b, []byte("GIF87a")) || bytes.HasPrefix(b, []byte("GIF89a"))
+}
+
+func isWebP(b []byte) bool {
+	return len(b) >= 12 && string(b[0:4]) == "RIFF" && string(b[8:12]) == "WEBP"
+}
+
+// Inspect checks that data is a whole JPEG, PNG, GIF or WebP image of at most
+// maxPixels pixels (0 means DefaultMaxPixels), judging by content alone, and
+// returns what it is together with the decoded image, so that a thumbnail
+// needs no second decoding. For an animated GIF the image is the first frame.
+//
+// Every error is a *pixpool.Error whose message can be shown to the user:
+// EUNSUPPORTED for other formats, animated WebP and the rare JPEG and PNG
+// features Go does not decode (arithmetic coding, 12-bit samples); EINVALID
+// for an image that is too large, damaged or truncated.
+func Inspect(data []byte, maxPixels int) (Info, image.Image, error) {
+	if maxPixels <= 0 {
+		maxPixels = DefaultMaxPixels
+	}
+	var f *format
+	for i := range formats {
+		if formats[i].magic(data) {
+			f = &formats[i]
+			break
+		}
+	}
+	if f == nil {
+		return Info{}, nil, pixpool.Errorf(pixpool.EUNSUPPORTED, "The file is not a JPEG, PNG, GIF or WebP image.")
+	}
+
+	// The header alone tells the size; refuse large images before decoding
+	// allocates for them, so a small file claiming a huge size (a
+	// decompression bomb) costs nothing.
+	cfg, err := f.decodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return Info{}, nil, damaged(err)
+	}
+	w, h := cfg.Width, cfg.Height
+	if w <= 0 || h <= 0 {
+		return Info{}, nil, pixpool.Errorf(pixpool.EINVALID, "The image is empty: %d×%d pixels.", w, h)
+	}
+	if int64(w)*int64(h) > int64(maxPixels) {
+		return Info{}, nil, pixpool.Errorf(pixpool.EINVALID, "The image is too large: %d×%d pixels (at most %s).", w, h, pixels(maxPixels))
+	}
+
+	if f.name == "webp" && isAnimatedWebP(data) {
+		// x/image/webp decodes still images only.
+		return Info{}, nil, pixpool.Errorf(pixpool.EUNSUPPORTED, "Animated WebP images are not supported.")
+	}
+
+	// Decode it all: headers can be whole while the pixels are cut short.
+	img, err := f.decode(bytes.NewReader(data))
+	if err != nil {
+		return Info{}, nil, damaged(err)
+	}
+	if f.name == "gif" {
+		// gif.Decode stops after the first frame; make sure the rest is
+		// there too.
+		if err := checkGIF(data); err != nil {
+			return Info{}, nil, damaged(err)
+		}
+		img = gifCanvas(img, w, h)
+	}
+	if b := img.Bounds(); b.Dx() != w || b.Dy() != h {
+		return Info{}, nil, damaged(fmt.Errorf("the header says %d×%d pixels but the image is %d×%d", w, h, b.Dx(), b.Dy()))
+	}
+	return Info{ContentType: f.contentType, Format: f.name, Width: w, Height: h}, img, nil
+}
+
+// gifCanvas returns a GIF's first frame on the full logical screen. A frame
+// may cover only part of the screen; the rest is transparent.
+func gifCanvas(frame image.Image, w, h int) image.Image {
+	screen := image.Rect(0, 0, w, h)
+	if frame.Bounds() == screen {
+		return frame
+	}
+	m := image.NewNRGBA(screen)
+	draw.Draw(m, frame.Bounds(), frame, frame.Bounds().Min, draw.Src)
+	return m
+}
+
+// isAnimatedWebP reports whether a WebP file has an extended header (VP8X)
+// with the animation flag set.
+func isAnimatedWebP(b []byte) bool {
+	return len(b) > 20 && string(b[12:16]) == "VP8X" && b[20]&0x02 != 0
+}
+
+// damaged returns the error for an image that does not decode: EUNSUPPORTED
+// if the decoder does not know a feature, else EINVALID.
+func damaged(err error) error {
+	var ju jpeg.UnsupportedError
+	if errors.As(err, &ju) {
+		return pixpool.Errorf(pixpool.EUNSUPPORTED, "The image uses a JPEG feature that is not supported: %s.", string(ju))
+	}
+	var pu png.UnsupportedError
+	if errors.As(err, &pu) {
+		return pixpool.Errorf(pixpool.EUNSUPPORTED, "The image uses a PNG feature that is not supported: %s.", string(pu))
+	}
+	reason := err.Error()
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		reason = "the file ends too early"
+	}
+	return pixpool.Errorf(pixpool.EINVALID, "The image is damaged or truncated: %s.", reason)
+}
+
+// pixels formats a pixel count for people: "100 million", "2.5 million",
+// "4096 pixels".
+func pixels(n int) string {
+	switch {
+	case n >= 1_000_000 && n%1_000_000 == 0:
+		return fmt.Sprintf("%d million", n/1_000_000)
+	case n >= 1_000_000:
+		return fmt.Sprintf("%.1f million", float64(n)/1e6)
+	}
+	return fmt.Sprintf("%d pixels", n)
+}

@@ -1,0 +1,189 @@
+package service
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pixpool/pixpool"
+	"github.com/pixpool/pixpool/password"
+	"github.com/pixpool/pixpool/store/sqlite"
+)
+
+type clock struct{ t time.Time }
+
+func (c *clock) Now() time.Time { return c.t }
+
+func newAccounts(t *testing.T) (*Accounts, *clock) {
+	t.Helper()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	c := &clock{time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
+	return &Accounts{Store: st, Now: c.Now, Password: password.Params{Memory: 1024, Time: 1, Threads: 1}}, c
+}
+
+func ada() *pixpool.User {
+	return &pixpool.User{Username: "Ada", FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.org",
+		Birthday: time.Date(1990, 12, 10, 0, 0, 0, 0, time.UTC), Phone: "+44 20 7946 0958"}
+}
+
+func TestAccounts_SignUpLogin(t *testing.T) {
+	ctx := context.Background()
+	a, _ := newAccounts(t)
+	if err := a.SignUp(ctx, ada(), "correct horse"); err != nil {
+		t.Fatal(err)
+	}
+	dup := ada()
+	dup.Username = "ADA"
+	if err := a.SignUp(ctx, dup, "correct horse"); pixpool.ErrorCode(err) != pixpool.ECONFLICT {
+		t.Fatalf("duplicate username in other case: %v, want conflict", err)
+	}
+	admin := ada()
+	admin.Username = "Admin"
+	if err := a.SignUp(ctx, admin, "correct horse"); pixpool.ErrorCode(err) != pixpool.ECONFLICT {
+		t.Fatalf("reserved username: %v", err)
+	}
+	sneaky := ada()
+	sneaky.Username, sneaky.Admin = "eve", true
+	if err := a.SignUp(ctx, sneaky, "correct horse"); err != nil || sneaky.Admin {
+		t.Fatalf("sign-up made an admin: %v %v", err, sneaky.Admin)
+	}
+
+	u, s, token, err := a.Login(ctx, "ada", "correct horse", "192.0.2.1")
+	if err != nil || u.Username != "Ada" {
+		t.Fatalf("Login: %v", err)
+	}
+	if s.TokenHash == token || s.TokenHash != HashToken(token) {
+		t.Fatal("the store must hold the token's hash, not the token")
+	}
+	if got, _, err := a.Authenticate(ctx, token); err != nil || got.ID != u.ID {
+		t.Fatalf("Authenticate: %v", err)
+	}
+	for _, tt := range []struct{ user, pw string }{{"ada", "wrong horse"}, {"nobody", "correct horse"}} {
+		_, _, _, err := a.Login(ctx, tt.user, tt.pw, "192.0.2.1")
+		if pixpool.ErrorCode(err) != pixpool.EUNAUTHORIZED || pixpool.ErrorMessage(err) != "Wrong username or password." {
+			t.Fatalf("Login(%s, %s)=%v", tt.user, tt.pw, err)
+		}
+	}
+}
+
+func TestAccounts_Sessions(t *testing.T) {
+	ctx := context.Background()
+	a, clk := newAccounts(t)
+	a.SessionTTL = time.Hour
+	a.SignUp(ctx, ada(), "correct horse")
+	_, _, token, err := a.Login(ctx, "ada", "correct horse", "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, forged := range []string{"", "forged", token + "x", string(make([]byte, 500))} {
+		if _, _, err := a.Authenticate(ctx, forged); pixpool.ErrorCode(err) != pixpool.EUNAUTHORIZED {
+			t.Fatalf("Authenticate(forged %q)=%v", forged, err)
+		}
+	}
+	clk.t = clk.t.Add(time.Hour)
+	if _, _, err := a.Authenticate(ctx, token); pixpool.ErrorCode(err) != pixpool.EUNAUTHORIZED {
+		t.Fatalf("expired session accepted: %v", err)
+	}
+}
+
+func TestAccounts_ChangePasswordEndsOtherSessions(t *testing.T) {
+	ctx := context.Background()
+	a, _ := newAccounts(t)
+	a.SignUp(ctx, ada(), "correct horse")
+	u, mine, myToken, _ := a.Login(ctx, "ada", "correct horse", "192.0.2.1")
+	_, _, otherToken, _ := a.Login(ctx, "ada", "correct horse", "192.0.2.2")
+	if err := a.ChangePassword(ctx, u.ID, "wrong", "battery staple", mine.TokenHash); pixpool.ErrorCode(err) != pixpool.EINVALID {
+		t.Fatalf("wrong current password: %v", err)
+	}
+	if err := a.ChangePassword(ctx, u.ID, "correct horse", "battery staple", mine.TokenHash); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.Authenticate(ctx, myToken); err != nil {
+		t.Fatalf("own session ended: %v", err)
+	}
+	if _, _, err := a.Authenticate(ctx, otherToken); err == nil {
+		t.Fatal("other session survived a password change")
+	}
+	if _, _, _, err := a.Login(ctx, "ada", "battery staple", "192.0.2.1"); err != nil {
+		t.Fatalf("login with new password: %v", err)
+	}
+}
+
+func TestAccounts_Throttle(t *testing.T) {
+	ctx := context.Background()
+	a, clk := newAccounts(t)
+	a.SignUp(ctx, ada(), "correct horse")
+	for i := range 5 {
+		if _, _, _, err := a.Login(ctx, "ada", "guess", "192.0.2.1"); pixpool.ErrorCode(err) != pixpool.EUNAUTHORIZED {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+	}
+	// Locked per account, even with the right password and another address.
+	if _, _, _, err := a.Login(ctx, "ADA", "correct horse", "198.51.100.7"); pixpool.ErrorCode(err) != pixpool.ETOOMANY {
+		t.Fatalf("6th attempt: %v, want too_many", err)
+	}
+	clk.t = clk.t.Add(16 * time.Minute)
+	if _, _, _, err := a.Login(ctx, "ada", "correct horse", "192.0.2.1"); err != nil {
+		t.Fatalf("after the window: %v", err)
+	}
+
+	// Per address, across accounts.
+	for i := range 20 {
+		a.Login(ctx, "user"+string(rune('a'+i)), "guess", "203.0.113.9")
+	}
+	if _, _, _, err := a.Login(ctx, "ada", "correct horse", "203.0.113.9"); pixpool.ErrorCode(err) != pixpool.ETOOMANY {
+		t.Fatalf("address over its limit: %v", err)
+	}
+}
+
+func TestAccounts_Disabled(t *testing.T) {
+	ctx := context.Background()
+	a, _ := newAccounts(t)
+	u := ada()
+	a.SignUp(ctx, u, "correct horse")
+	_, _, token, _ := a.Login(ctx, "ada", "correct horse", "192.0.2.1")
+	_, secret, _ := a.CreateAPIKey(ctx, u.ID, "k")
+	if _, err := a.AuthenticateAPIKey(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	u.Disabled = true
+	if err := a.Store.UpdateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.Authenticate(ctx, token); pixpool.ErrorCode(err) != pixpool.EUNAUTHORIZED {
+		t.Fatalf("disabled user's session: %v", err)
+	}
+	if _, err := a.AuthenticateAPIKey(ctx, secret); pixpool.ErrorCode(err) != pixpool.EUNAUTHORIZED {
+		t.Fatalf("disabled user's API key: %v", err)
+	}
+	if _, _, _, err := a.Login(ctx, "ada", "correct horse", "192.0.2.1"); err == nil {
+		t.Fatal("disabled user logged in")
+	}
+}
+
+func TestAccounts_APIKeys(t *testing.T) {
+	ctx := context.Background()
+	a, _ := newAccounts(t)
+	u := ada()
+	a.SignUp(ctx, u, "correct horse")
+	k, secret, err := a.CreateAPIKey(ctx, u.ID, "laptop")
+	if err != nil || len(secret) < 40 || k.Hash == secret || secret[:len(k.Prefix)] != k.Prefix {
+		t.Fatalf("CreateAPIKey: %+v %q %v", k, secret, err)
+	}
+	for _, bad := range []string{"", "pp_", secret + "x", "Bearer " + secret, "xx" + secret[2:]} {
+		if _, err := a.AuthenticateAPIKey(ctx, bad); pixpool.ErrorCode(err) != pixpool.EUNAUTHORIZED {
+			t.Fatalf("AuthenticateAPIKey(%q)=%v", bad, err)
+		}
+	}
+	if err := a.Store.DeleteAPIKey(ctx, u.ID, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.AuthenticateAPIKey(ctx, secret); err == nil {
+		t.Fatal("revoked key works")
+	}
+}

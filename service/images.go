@@ -1,0 +1,462 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/pixpool/pixpool"
+	"github.com/pixpool/pixpool/imaging"
+)
+
+// Images stores and serves images: bytes in the blob store, metadata in
+// the store, and a read-through cache in front of both.
+type Images struct {
+	Store pixpool.Store
+	Blobs pixpool.BlobStore
+	// Cache is read before the stores and filled on a miss. If nil, reads
+	// go to the stores.
+	Cache pixpool.Cache
+	// Logger; if nil, slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. If nil, time.Now.
+	Now func() time.Time
+	// MaxBytes bounds one image. If zero, 20 MiB.
+	MaxBytes int64
+	// MaxPixels bounds width×height. If zero, 100 million.
+	MaxPixels int
+	// ThumbSide is the longest side of gallery thumbnails. If zero, 320.
+	ThumbSide int
+
+	// beforeCommit, if set, runs after the bytes are stored and before the
+	// row is committed; tests use it to inject a crash.
+	beforeCommit func() error
+
+	loads singleflight.Group // one store read per key at a time
+}
+
+// DefaultMaxBytes is the default image size limit.
+const DefaultMaxBytes = 20 << 20
+
+// MaxBytesLimit returns the effective size limit.
+func (s *Images) MaxBytesLimit() int64 {
+	if s.MaxBytes > 0 {
+		return s.MaxBytes
+	}
+	return DefaultMaxBytes
+}
+
+func (s *Images) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *Images) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+// Put stores data as ownerID's image under key, replacing any image there.
+// The bytes are written (atomically) before the row is committed, so a
+// failure at any point leaves either the old image or the new one, never a
+// row without bytes; unreferenced bytes are removed by SweepOrphans.
+func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte) (*pixpool.Image, error) {
+	if err := pixpool.ValidateKey(key); err != nil {
+		return nil, err
+	}
+	if len(data) == 0 {
+		return nil, pixpool.Errorf(pixpool.EINVALID, "The file is empty.")
+	}
+	if limit := s.MaxBytesLimit(); int64(len(data)) > limit {
+		return nil, TooLarge(limit)
+	}
+	info, decoded, err := imaging.Inspect(data, s.MaxPixels)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	id := newBlobID()
+	img := &pixpool.Image{
+		OwnerID:     ownerID,
+		Key:         key,
+		BlobKey:     "img/" + id[:2] + "/" + id + "." + info.Format,
+		Size:        int64(len(data)),
+		ContentType: info.ContentType,
+		Width:       info.Width,
+		Height:      info.Height,
+		Checksum:    hex.EncodeToString(sum[:]),
+		CreatedAt:   s.now(),
+	}
+	if err := s.Blobs.Put(ctx, img.BlobKey, bytes.NewReader(data)); err != nil {
+		return nil, err
+	}
+	written := []string{img.BlobKey}
+	if thumb, err := imaging.Thumbnail(decoded, s.thumbSide()); err != nil {
+		s.logger().Warn("thumbnail", "key", key, "err", err) // the gallery falls back to the image
+	} else {
+		tk := "thumb/" + id[:2] + "/" + id + ".jpg"
+		if err := s.Blobs.Put(ctx, tk, bytes.NewReader(thumb)); err != nil {
+			s.removeBlobs(written...)
+			return nil, err
+		}
+		img.ThumbKey = tk
+		written = append(written, tk)
+	}
+
+	if s.beforeCommit != nil {
+		if err := s.beforeCommit(); err != nil {
+			return nil, err // as a crash would: the bytes stay for the sweeper
+		}
+	}
+	old, err := s.Store.PutImage(ctx, img)
+	if err != nil {
+		s.removeBlobs(written...)
+		return nil, err
+	}
+	// The new row is committed: readers now load the new bytes. Write them
+	// through, so a reader that loaded the old row before the commit cannot
+	// put it back with its Add.
+	s.fill(ctx, img, data, true)
+	if old != nil {
+		s.removeBlobs(old.BlobKey, old.ThumbKey)
+	}
+	s.logger().Info("image stored", "owner", ownerID, "key", key, "bytes", img.Size, "type", img.ContentType, "replaced", old != nil)
+	return img, nil
+}
+
+func (s *Images) thumbSide() int {
+	if s.ThumbSide > 0 {
+		return s.ThumbSide
+	}
+	return 320
+}
+
+// TooLarge is the error for an image over limit bytes.
+func TooLarge(limit int64) error {
+	return pixpool.Errorf(pixpool.ETOOLARGE, "The image is larger than the limit of %s.", FormatBytes(limit))
+}
+
+// FormatBytes writes n as a short human size such as "20 MiB".
+func FormatBytes(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	case n >= 1<<20:
+		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MiB"
+	case n >= 1<<10:
+		return strconv.FormatFloat(float64(n)/(1<<10), 'f', 1, 64) + " KiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
+}
+
+// removeBlobs deletes blobs in the background of a request: a failure is
+// only logged, since the sweeper will find the orphan later.
+func (s *Images) removeBlobs(keys ...string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, k := range keys {
+		if k == "" {
+			continue
+		}
+		if err := s.Blobs.Delete(ctx, k); err != nil {
+			s.logger().Warn("delete blob", "blob", k, "err", err)
+		}
+	}
+}
+
+// Get returns ownerID's image under key and its bytes, from the cache if
+// it has them, else from the stores (filling the cache). Another user's
+// key is ENOTFOUND, exactly like a missing one.
+func (s *Images) Get(ctx context.Context, ownerID int64, key string) (*pixpool.Image, []byte, error) {
+	if err := pixpool.ValidateKey(key); err != nil {
+		return nil, nil, err
+	}
+	ck := CacheKey(ownerID, key)
+	if s.Cache != nil {
+		if v, err := s.Cache.Get(ctx, ck); err == nil {
+			if img, data, err := decodeEntry(v); err == nil {
+				img.OwnerID, img.Key = ownerID, key
+				return img, data, nil
+			}
+			s.logger().Warn("cache entry unreadable", "cache_key", ck)
+		} else if !errors.Is(err, pixpool.ErrCacheMiss) {
+			s.logger().Debug("cache get", "cache_key", ck, "err", err)
+		}
+	}
+	type loaded struct {
+		img  *pixpool.Image
+		data []byte
+	}
+	// Concurrent misses on one key share one load; the load must not be
+	// cut short by the first caller's context.
+	v, err, _ := s.loads.Do(ck, func() (any, error) {
+		lctx := context.WithoutCancel(ctx)
+		img, err := s.Store.Image(lctx, ownerID, key)
+		if err != nil {
+			return nil, err
+		}
+		data, err := s.readBlob(lctx, img.BlobKey)
+		if err != nil {
+			return nil, err
+		}
+		s.fill(lctx, img, data, false)
+		return loaded{img, data}, nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	l := v.(loaded)
+	return l.img, l.data, nil
+}
+
+// Info returns the metadata of ownerID's image under key.
+func (s *Images) Info(ctx context.Context, ownerID int64, key string) (*pixpool.Image, error) {
+	if err := pixpool.ValidateKey(key); err != nil {
+		return nil, err
+	}
+	return s.Store.Image(ctx, ownerID, key)
+}
+
+// Thumbnail returns the gallery thumbnail (JPEG) of an image, or the
+// image itself when it has none.
+func (s *Images) Thumbnail(ctx context.Context, ownerID int64, key string) (*pixpool.Image, []byte, string, error) {
+	img, err := s.Info(ctx, ownerID, key)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if img.ThumbKey == "" {
+		img, data, err := s.Get(ctx, ownerID, key)
+		return img, data, "", err
+	}
+	data, err := s.readBlob(ctx, img.ThumbKey)
+	return img, data, "image/jpeg", err
+}
+
+func (s *Images) readBlob(ctx context.Context, key string) ([]byte, error) {
+	rc, err := s.Blobs.Get(ctx, key)
+	if err != nil {
+		if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
+			// A row whose bytes are gone is damage, not a user error.
+			return nil, fmt.Errorf("image bytes missing: %w", err)
+		}
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
+}
+
+// fill puts an image into the cache: with Set for writers (the newest
+// bytes win) and Add for readers (never overwriting a writer's value).
+func (s *Images) fill(ctx context.Context, img *pixpool.Image, data []byte, writer bool) {
+	if s.Cache == nil {
+		return
+	}
+	ck := CacheKey(img.OwnerID, img.Key)
+	entry := encodeEntry(img, data)
+	var err error
+	if writer {
+		err = s.Cache.Set(ctx, ck, entry)
+		if err != nil {
+			// Leave no old value behind when the new one cannot be set.
+			err = errors.Join(err, s.Cache.Delete(ctx, ck))
+		}
+	} else {
+		err = s.Cache.Add(ctx, ck, entry)
+	}
+	if err != nil {
+		s.logger().Debug("cache fill", "cache_key", ck, "err", err)
+	}
+}
+
+// List returns a page of ownerID's images ordered by key.
+func (s *Images) List(ctx context.Context, ownerID int64, prefix, after string, limit int) ([]*pixpool.Image, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	return s.Store.Images(ctx, pixpool.ImageFilter{OwnerID: ownerID, Prefix: prefix, After: after, Limit: limit})
+}
+
+// Count counts ownerID's images.
+func (s *Images) Count(ctx context.Context, ownerID int64) (int, error) {
+	return s.Store.CountImages(ctx, pixpool.ImageFilter{OwnerID: ownerID})
+}
+
+// Delete removes ownerID's image under key: the row first (so no reader
+// finds it), then the cache entry and the bytes.
+func (s *Images) Delete(ctx context.Context, ownerID int64, key string) error {
+	if err := pixpool.ValidateKey(key); err != nil {
+		return err
+	}
+	img, err := s.Store.DeleteImage(ctx, ownerID, key)
+	if err != nil {
+		return err
+	}
+	s.invalidate(ctx, ownerID, key)
+	s.removeBlobs(img.BlobKey, img.ThumbKey)
+	s.logger().Info("image deleted", "owner", ownerID, "key", key)
+	return nil
+}
+
+func (s *Images) invalidate(ctx context.Context, ownerID int64, key string) {
+	if s.Cache == nil {
+		return
+	}
+	if err := s.Cache.Delete(ctx, CacheKey(ownerID, key)); err != nil {
+		s.logger().Warn("cache delete", "owner", ownerID, "key", key, "err", err)
+	}
+}
+
+// DeleteOwned removes every image of one owner and reports how many.
+func (s *Images) DeleteOwned(ctx context.Context, ownerID int64) (int, error) {
+	n := 0
+	for {
+		page, err := s.Store.Images(ctx, pixpool.ImageFilter{OwnerID: ownerID, Limit: 500})
+		if err != nil || len(page) == 0 {
+			return n, err
+		}
+		for _, img := range page {
+			if err := s.Delete(ctx, ownerID, img.Key); err != nil && pixpool.ErrorCode(err) != pixpool.ENOTFOUND {
+				return n, err
+			}
+			n++
+		}
+	}
+}
+
+// Flusher is a Cache that can drop everything at once.
+type Flusher interface {
+	Flush(ctx context.Context) error
+}
+
+// DeleteAll removes every image of every user: all rows in one statement,
+// then the cache, then the bytes (any left behind by a crash are swept).
+func (s *Images) DeleteAll(ctx context.Context) (int, error) {
+	var keys []string
+	if err := s.Store.ImageBlobKeys(ctx, func(k string) error { keys = append(keys, k); return nil }); err != nil {
+		return 0, err
+	}
+	n, err := s.Store.DeleteAllImages(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if f, ok := s.Cache.(Flusher); ok {
+		if err := f.Flush(ctx); err != nil {
+			s.logger().Warn("cache flush", "err", err)
+		}
+	}
+	s.removeBlobs(keys...)
+	s.logger().Info("all images deleted", "images", n)
+	return n, nil
+}
+
+// SweepOrphans deletes stored bytes that no image row references and that
+// are older than grace (younger ones may belong to an upload in flight on
+// another replica). It reports how many it removed.
+func (s *Images) SweepOrphans(ctx context.Context, grace time.Duration) (int, error) {
+	live := make(map[string]bool)
+	if err := s.Store.ImageBlobKeys(ctx, func(k string) error { live[k] = true; return nil }); err != nil {
+		return 0, err
+	}
+	cutoff := s.now().Add(-grace)
+	var orphans []string
+	for _, prefix := range []string{"img/", "thumb/"} {
+		err := s.Blobs.List(ctx, prefix, func(b pixpool.BlobInfo) error {
+			if !live[b.Key] && !b.ModTime.After(cutoff) {
+				orphans = append(orphans, b.Key)
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	n := 0
+	for _, k := range orphans {
+		if err := s.Blobs.Delete(ctx, k); err != nil {
+			return n, err
+		}
+		n++
+	}
+	if n > 0 {
+		s.logger().Info("swept orphaned blobs", "count", n)
+	}
+	return n, nil
+}
+
+func newBlobID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// CacheKey maps an owner's image key to a cache key that fits memcached's
+// rules (at most 250 bytes, no spaces or control characters): the key in
+// URL-safe base64 when short enough, else its SHA-256.
+func CacheKey(ownerID int64, key string) string {
+	prefix := "i:" + strconv.FormatInt(ownerID, 10) + ":"
+	enc := base64.RawURLEncoding.EncodeToString([]byte(key))
+	if len(prefix)+len(enc) <= 200 {
+		return prefix + enc
+	}
+	sum := sha256.Sum256([]byte(key))
+	return prefix + "#" + hex.EncodeToString(sum[:])
+}
+
+// cache entries: magic, then a length-prefixed JSON header, then the bytes.
+var entryMagic = []byte("PXC1")
+
+type entryHeader struct {
+	ID       int64  `json:"id"`
+	Type     string `json:"t"`
+	Width    int    `json:"w"`
+	Height   int    `json:"h"`
+	Checksum string `json:"c"`
+	Created  int64  `json:"at"`
+}
+
+func encodeEntry(img *pixpool.Image, data []byte) []byte {
+	h, _ := json.Marshal(entryHeader{img.ID, img.ContentType, img.Width, img.Height, img.Checksum, img.CreatedAt.UnixMilli()})
+	out := make([]byte, 0, len(entryMagic)+4+len(h)+len(data))
+	out = append(out, entryMagic...)
+	out = binary.BigEndian.AppendUint32(out, uint32(len(h)))
+	out = append(out, h...)
+	return append(out, data...)
+}
+
+func decodeEntry(v []byte) (*pixpool.Image, []byte, error) {
+	if !bytes.HasPrefix(v, entryMagic) || len(v) < len(entryMagic)+4 {
+		return nil, nil, errors.New("bad cache entry")
+	}
+	v = v[len(entryMagic):]
+	n := binary.BigEndian.Uint32(v)
+	v = v[4:]
+	if uint64(n) > uint64(len(v)) {
+		return nil, nil, errors.New("bad cache entry length")
+	}
+	var h entryHeader
+	if err := json.Unmarshal(v[:n], &h); err != nil {
+		return nil, nil, err
+	}
+	data := v[n:]
+	return &pixpool.Image{
+		ID: h.ID, ContentType: h.Type, Width: h.Width, Height: h.Height, Checksum: h.Checksum,
+		Size: int64(len(data)), CreatedAt: time.UnixMilli(h.Created).UTC(),
+	}, data, nil
+}
