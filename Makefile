@@ -28,9 +28,9 @@ unit:
 	$(GO) test -race -count=1 ./...
 
 fuzz:
-	$(GO) test -run='^$$' -fuzz='^FuzzValidateKey$$' -fuzztime=$(FUZZTIME) .
-	$(GO) test -run='^$$' -fuzz='^FuzzInspect$$' -fuzztime=$(FUZZTIME) ./imaging
-	$(GO) test -run='^$$' -fuzz='^FuzzUpload$$' -fuzztime=$(FUZZTIME) ./http
+	$(GO) test -run='^$$' -fuzz='^FuzzValidateKey$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s .
+	$(GO) test -run='^$$' -fuzz='^FuzzInspect$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./imaging
+	$(GO) test -run='^$$' -fuzz='^FuzzUpload$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./http
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...

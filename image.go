@@ -49,11 +49,12 @@ func isControl(r rune) bool {
 }
 
 // ImageFilter selects images for a listing. Images come ordered by owner,
-// then key (bytewise).
+// then key (bytewise), or newest first.
 type ImageFilter struct {
 	OwnerID int64  // 0: every owner
 	Prefix  string // only keys starting with this
-	After   string // only keys after this one (a cursor within one owner)
+	After   string // only keys after this one (a cursor within one owner); not with Newest
+	Newest  bool   // order by upload time, newest first
 	Offset  int
 	Limit   int // 0: no limit
 }

@@ -18,12 +18,12 @@ const maxFieldBytes = 4 << 10
 // ETOOLARGE, answered without reading the rest.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
-		return nil, service.TooLarge(limit)
+		return nil, tooLarge(w, limit)
 	}
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return nil, service.TooLarge(limit)
+		return nil, tooLarge(w, limit)
 	}
 	if err != nil {
 		return nil, pixpool.Errorf(pixpool.EINVALID, "The upload was interrupted.")
@@ -61,7 +61,7 @@ func readUploadForm(w http.ResponseWriter, r *http.Request, limit int64) (*uploa
 			break
 		}
 		if err != nil {
-			return nil, formErr(err, limit)
+			return nil, formErr(w, err, limit)
 		}
 		name := p.FormName()
 		switch {
@@ -73,15 +73,15 @@ func readUploadForm(w http.ResponseWriter, r *http.Request, limit int64) (*uploa
 			f.Filename = p.FileName()
 			f.Data, err = io.ReadAll(io.LimitReader(p, limit+1))
 			if err != nil {
-				return nil, formErr(err, limit)
+				return nil, formErr(w, err, limit)
 			}
 			if int64(len(f.Data)) > limit {
-				return nil, service.TooLarge(limit)
+				return nil, tooLarge(w, limit)
 			}
 		default:
 			b, err := io.ReadAll(io.LimitReader(p, maxFieldBytes+1))
 			if err != nil {
-				return nil, formErr(err, limit)
+				return nil, formErr(w, err, limit)
 			}
 			if len(b) > maxFieldBytes {
 				return nil, pixpool.Errorf(pixpool.EINVALID, "The form field %q is too long.", name)
@@ -99,10 +99,18 @@ func readUploadForm(w http.ResponseWriter, r *http.Request, limit int64) (*uploa
 	return f, nil
 }
 
-func formErr(err error, limit int64) error {
+// tooLarge answers an upload over the limit. The rest of the body is not
+// read, so the connection closes after the answer rather than being kept
+// for another request.
+func tooLarge(w http.ResponseWriter, limit int64) error {
+	w.Header().Set("Connection", "close")
+	return service.TooLarge(limit)
+}
+
+func formErr(w http.ResponseWriter, err error, limit int64) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return service.TooLarge(limit)
+		return tooLarge(w, limit)
 	}
 	if strings.Contains(err.Error(), "multipart") {
 		return pixpool.Errorf(pixpool.EINVALID, "The form is malformed.")

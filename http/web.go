@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"path"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -275,15 +274,12 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, err)
 		return
 	}
-	// The store lists by key; the newest few are found among the first
-	// thousand, which is every image for all but the busiest users.
-	imgs, err := s.Images.List(r.Context(), d.User.ID, "", "", 1000)
+	imgs, err := s.Images.Newest(r.Context(), d.User.ID, recentCount)
 	if err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
-	slices.SortFunc(imgs, func(a, b *pixpool.Image) int { return b.CreatedAt.Compare(a.CreatedAt) })
-	d.Thumbs = s.thumbs(imgs[:min(len(imgs), recentCount)])
+	d.Thumbs = s.thumbs(imgs)
 	s.render(w, r, http.StatusOK, "home.html", d)
 }
 
@@ -545,12 +541,14 @@ func downloadName(key, contentType string) string {
 func (s *Server) handleThumb(w http.ResponseWriter, r *http.Request) {
 	u := authFrom(r.Context()).user
 	key := r.URL.Query().Get("key")
-	img, data, ct, err := s.Images.Thumbnail(r.Context(), u.ID, key)
+	img, data, err := s.Images.Thumbnail(r.Context(), u.ID, key)
 	if err != nil {
 		s.errorPage(w, r, keyNotFound(err, key))
 		return
 	}
-	serveImage(w, r, img, data, cmp.Or(ct, img.ContentType))
+	thumb := *img
+	thumb.Checksum += "-thumb" // its own ETag
+	serveImage(w, r, &thumb, data, "image/jpeg")
 }
 
 // handleImageDelete deletes an image once the box saying so is ticked.

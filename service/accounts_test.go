@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ func newAccounts(t *testing.T) (*Accounts, *clock) {
 	}
 	t.Cleanup(func() { st.Close() })
 	c := &clock{time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
-	return &Accounts{Store: st, Now: c.Now, Password: password.Params{Memory: 1024, Time: 1, Threads: 1}}, c
+	return &Accounts{Store: st, Now: c.Now, Logger: slog.New(slog.DiscardHandler), Password: password.Params{Memory: 1024, Time: 1, Threads: 1}}, c
 }
 
 func ada() *pixpool.User {

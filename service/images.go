@@ -11,9 +11,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -45,7 +47,10 @@ type Images struct {
 	// row is committed; tests use it to inject a crash.
 	beforeCommit func() error
 
-	loads singleflight.Group // one store read per key at a time
+	loads      singleflight.Group // one store read per key at a time
+	background sync.WaitGroup     // thumbnails being made
+	slotsOnce  sync.Once
+	slots      chan struct{} // bounds background thumbnails
 }
 
 // DefaultMaxBytes is the default image size limit.
@@ -107,27 +112,17 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 	if err := s.Blobs.Put(ctx, img.BlobKey, bytes.NewReader(data)); err != nil {
 		return nil, err
 	}
-	written := []string{img.BlobKey}
-	if thumb, err := imaging.Thumbnail(decoded, s.thumbSide()); err != nil {
-		s.logger().Warn("thumbnail", "key", key, "err", err) // the gallery falls back to the image
-	} else {
-		tk := "thumb/" + id[:2] + "/" + id + ".jpg"
-		if err := s.Blobs.Put(ctx, tk, bytes.NewReader(thumb)); err != nil {
-			s.removeBlobs(written...)
-			return nil, err
-		}
-		img.ThumbKey = tk
-		written = append(written, tk)
-	}
-
 	if s.beforeCommit != nil {
 		if err := s.beforeCommit(); err != nil {
 			return nil, err // as a crash would: the bytes stay for the sweeper
 		}
 	}
+	// The thumbnail is named now and made after the commit, off the
+	// request's path; Thumbnail makes it on demand if that has not happened.
+	img.ThumbKey = "thumb/" + id[:2] + "/" + id + ".jpg"
 	old, err := s.Store.PutImage(ctx, img)
 	if err != nil {
-		s.removeBlobs(written...)
+		s.removeBlobs(img.BlobKey)
 		return nil, err
 	}
 	// The new row is committed: readers now load the new bytes. Write them
@@ -137,6 +132,7 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 	if old != nil {
 		s.removeBlobs(old.BlobKey, old.ThumbKey)
 	}
+	s.makeThumbnailLater(img, decoded)
 	s.logger().Info("image stored", "owner", ownerID, "key", key, "bytes", img.Size, "type", img.ContentType, "replaced", old != nil)
 	return img, nil
 }
@@ -234,20 +230,79 @@ func (s *Images) Info(ctx context.Context, ownerID int64, key string) (*pixpool.
 	return s.Store.Image(ctx, ownerID, key)
 }
 
-// Thumbnail returns the gallery thumbnail (JPEG) of an image, or the
-// image itself when it has none.
-func (s *Images) Thumbnail(ctx context.Context, ownerID int64, key string) (*pixpool.Image, []byte, string, error) {
+// Thumbnail returns the gallery thumbnail (JPEG) of an image, making and
+// keeping it if it does not exist yet.
+func (s *Images) Thumbnail(ctx context.Context, ownerID int64, key string) (*pixpool.Image, []byte, error) {
 	img, err := s.Info(ctx, ownerID, key)
 	if err != nil {
-		return nil, nil, "", err
-	}
-	if img.ThumbKey == "" {
-		img, data, err := s.Get(ctx, ownerID, key)
-		return img, data, "", err
+		return nil, nil, err
 	}
 	data, err := s.readBlob(ctx, img.ThumbKey)
-	return img, data, "image/jpeg", err
+	if err == nil {
+		return img, data, nil
+	}
+	v, err, _ := s.loads.Do("thumb:"+img.ThumbKey, func() (any, error) {
+		lctx := context.WithoutCancel(ctx)
+		orig, err := s.readBlob(lctx, img.BlobKey)
+		if err != nil {
+			return nil, err
+		}
+		_, decoded, err := imaging.Inspect(orig, s.MaxPixels)
+		if err != nil {
+			return nil, err
+		}
+		return s.makeThumbnail(lctx, img.ThumbKey, decoded)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return img, v.([]byte), nil
 }
+
+// makeThumbnailLater makes a thumbnail in the background, at most a few
+// at a time; when all are busy it leaves the work to Thumbnail.
+func (s *Images) makeThumbnailLater(img *pixpool.Image, decoded image.Image) {
+	select {
+	case s.thumbSlots() <- struct{}{}:
+	default:
+		return
+	}
+	s.background.Go(func() {
+		defer func() { <-s.thumbSlots() }()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, err := s.makeThumbnail(ctx, img.ThumbKey, decoded); err != nil {
+			s.logger().Warn("thumbnail", "blob", img.ThumbKey, "err", err)
+			return
+		}
+		// The image may have been replaced or deleted meanwhile, its old
+		// thumbnail removed before this one was written: do not leave it.
+		if cur, err := s.Store.Image(ctx, img.OwnerID, img.Key); err == nil && cur.ThumbKey == img.ThumbKey {
+			return
+		} else if err == nil || pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
+			s.removeBlobs(img.ThumbKey)
+		}
+	})
+}
+
+func (s *Images) thumbSlots() chan struct{} {
+	s.slotsOnce.Do(func() { s.slots = make(chan struct{}, 2) })
+	return s.slots
+}
+
+func (s *Images) makeThumbnail(ctx context.Context, key string, decoded image.Image) ([]byte, error) {
+	thumb, err := imaging.Thumbnail(decoded, s.thumbSide())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Blobs.Put(ctx, key, bytes.NewReader(thumb)); err != nil {
+		return nil, err
+	}
+	return thumb, nil
+}
+
+// Wait waits for background work (thumbnails) to finish.
+func (s *Images) Wait() { s.background.Wait() }
 
 func (s *Images) readBlob(ctx context.Context, key string) ([]byte, error) {
 	rc, err := s.Blobs.Get(ctx, key)
@@ -291,6 +346,11 @@ func (s *Images) List(ctx context.Context, ownerID int64, prefix, after string, 
 		limit = 1000
 	}
 	return s.Store.Images(ctx, pixpool.ImageFilter{OwnerID: ownerID, Prefix: prefix, After: after, Limit: limit})
+}
+
+// Newest returns ownerID's n most recently uploaded images, newest first.
+func (s *Images) Newest(ctx context.Context, ownerID int64, n int) ([]*pixpool.Image, error) {
+	return s.Store.Images(ctx, pixpool.ImageFilter{OwnerID: ownerID, Newest: true, Limit: n})
 }
 
 // Count counts ownerID's images.

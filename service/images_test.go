@@ -6,7 +6,9 @@ import (
 	"errors"
 	"image"
 	"image/color"
+	_ "image/jpeg"
 	"image/png"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -52,7 +54,7 @@ func open(t testing.TB, dir string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{dir: dir, store: st, blobs: bl, images: &Images{Store: st, Blobs: bl}}
+	f := &fixture{dir: dir, store: st, blobs: bl, images: &Images{Store: st, Blobs: bl, Logger: slog.New(slog.DiscardHandler)}}
 	u, err := st.UserByUsername(context.Background(), "ada")
 	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
 		u = &pixpool.User{Username: "ada", FirstName: "Ada", LastName: "L", Email: "ada@example.org",
@@ -84,6 +86,7 @@ func TestImages_CrashBeforeCommit(t *testing.T) {
 	if _, err := f.images.Put(ctx, f.owner, "k", old); err != nil {
 		t.Fatal(err)
 	}
+	f.images.Wait()
 	before := f.blobKeys(t)
 
 	crash := errors.New("crash")
@@ -100,8 +103,9 @@ func TestImages_CrashBeforeCommit(t *testing.T) {
 
 	// Restart: open the same folders and sweep as serve does at start.
 	f2 := open(t, dir)
-	if n, err := f2.images.SweepOrphans(ctx, 0); err != nil || n != 4 {
-		t.Fatalf("SweepOrphans=%d, %v; want 4 (two images, two thumbnails)", n, err)
+	f.images.Wait()
+	if n, err := f2.images.SweepOrphans(ctx, 0); err != nil || n != 2 {
+		t.Fatalf("SweepOrphans=%d, %v; want 2 (the two images' bytes)", n, err)
 	}
 	if got := f2.blobKeys(t); len(got) != len(before) {
 		t.Fatalf("blobs after sweep %q, want %q", got, before)
@@ -133,12 +137,14 @@ func TestImages_ReplaceRemovesOldBytes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	f.images.Wait()
 	if got := f.blobKeys(t); len(got) != 2 {
 		t.Fatalf("blobs %q, want one image and one thumbnail", got)
 	}
 	if err := f.images.Delete(ctx, f.owner, "k"); err != nil {
 		t.Fatal(err)
 	}
+	f.images.Wait()
 	if got := f.blobKeys(t); len(got) != 0 {
 		t.Fatalf("blobs after delete %q", got)
 	}
@@ -201,6 +207,36 @@ func (s *countingStore) Image(ctx context.Context, owner int64, key string) (*pi
 	return s.Store.Image(ctx, owner, key)
 }
 
+func TestImages_ThumbnailOnDemand(t *testing.T) {
+	ctx := context.Background()
+	f := open(t, t.TempDir())
+	img, err := f.images.Put(ctx, f.owner, "k", pngOf(t, 1000, 500, color.White))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.images.Wait()
+	// Lose the thumbnail, as a crash before it was written would.
+	if err := f.blobs.Delete(ctx, img.ThumbKey); err != nil {
+		t.Fatal(err)
+	}
+	_, thumb, err := f.images.Thumbnail(ctx, f.owner, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(thumb))
+	if err != nil || format != "jpeg" || cfg.Width != 320 || cfg.Height != 160 {
+		t.Fatalf("thumbnail %s %dx%d, %v; want a 320x160 JPEG", format, cfg.Width, cfg.Height, err)
+	}
+	if rc, err := f.blobs.Get(ctx, img.ThumbKey); err != nil {
+		t.Fatalf("thumbnail not kept: %v", err)
+	} else {
+		rc.Close()
+	}
+	if _, _, err := f.images.Thumbnail(ctx, f.owner, "nope"); pixpool.ErrorCode(err) != pixpool.ENOTFOUND {
+		t.Fatalf("Thumbnail(missing)=%v", err)
+	}
+}
+
 func TestImages_ReadThrough(t *testing.T) {
 	ctx := context.Background()
 	f := open(t, t.TempDir())
@@ -211,7 +247,9 @@ func TestImages_ReadThrough(t *testing.T) {
 	if _, err := f.images.Put(ctx, f.owner, "k", img); err != nil {
 		t.Fatal(err)
 	}
+	f.images.Wait()
 	cache.Delete(ctx, CacheKey(f.owner, "k")) // start cold
+	cs.lookups.Store(0)
 
 	t.Run("SingleflightOnMiss", func(t *testing.T) {
 		cs.gate = make(chan struct{})

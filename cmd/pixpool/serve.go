@@ -172,6 +172,7 @@ func (m *Main) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	m.Logger.Info("shutting down")
+	defer m.Images.Wait()
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := m.server.Shutdown(sctx)

@@ -81,10 +81,15 @@ func (s *Store) Image(ctx context.Context, ownerID int64, key string) (*pixpool.
 	return img, nil
 }
 
-// Images lists images matching f, ordered by owner id then key, bytewise.
+// Images lists images matching f, ordered by owner id then key, bytewise,
+// or newest first.
 func (s *Store) Images(ctx context.Context, f pixpool.ImageFilter) ([]*pixpool.Image, error) {
-	where, args := imageWhere(f, true)
-	q := `SELECT ` + imageColumns + ` FROM images` + where + ` ORDER BY owner_id, key`
+	where, args := imageWhere(f, !f.Newest)
+	order := ` ORDER BY owner_id, key`
+	if f.Newest {
+		order = ` ORDER BY created_at DESC, id DESC`
+	}
+	q := `SELECT ` + imageColumns + ` FROM images` + where + order
 	if f.Limit > 0 || f.Offset > 0 {
 		q += ` LIMIT ? OFFSET ?`
 		args = append(args, sqlLimit(f.Limit), max(f.Offset, 0))

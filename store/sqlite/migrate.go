@@ -80,6 +80,8 @@ CREATE TABLE login_failures (
 CREATE INDEX login_failures_key_at ON login_failures (key, at);
 CREATE INDEX login_failures_at ON login_failures (at);
 `,
+	// 2: the newest images of an owner, for the home page.
+	`CREATE INDEX images_owner_created ON images (owner_id, created_at, id);`,
 }
 
 // migrate brings the schema up to date, one migration per transaction, and

@@ -585,3 +585,24 @@ func testImageBlobKeys(t *testing.T, s pixpool.Store) {
 		t.Fatalf("fn called %d times after returning an error, want 1", calls)
 	}
 }
+
+func testImagesNewest(t *testing.T, s pixpool.Store) {
+	ada := createUser(t, s, "ada")
+	bob := createUser(t, s, "bob")
+	for i, key := range []string{"m", "a", "z", "b"} {
+		img := newImage(ada.ID, key, 1)
+		img.CreatedAt = t0.Add(time.Duration(i) * time.Hour)
+		if _, err := s.PutImage(t.Context(), img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	putImage(t, s, bob.ID, "newest-of-bob")
+	f := pixpool.ImageFilter{OwnerID: ada.ID, Newest: true, Limit: 3}
+	if got, want := listKeys(t, s, f), []string{"b", "z", "a"}; !slices.Equal(got, want) {
+		t.Fatalf("Images(%+v)=%q, want %q", f, got, want)
+	}
+	f = pixpool.ImageFilter{OwnerID: ada.ID, Newest: true, Prefix: "a"}
+	if got, want := listKeys(t, s, f), []string{"a"}; !slices.Equal(got, want) {
+		t.Fatalf("Images(%+v)=%q, want %q", f, got, want)
+	}
+}

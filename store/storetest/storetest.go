@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) pixpool.Store) {
 		{"Images/Order", testImagesOrder},
 		{"Images/Prefix", testImagesPrefix},
 		{"Images/Paging", testImagesPaging},
+		{"Images/Newest", testImagesNewest},
 		{"DeleteImage", testDeleteImage},
 		{"DeleteAllImages", testDeleteAllImages},
 		{"ImageBlobKeys", testImageBlobKeys},

@@ -1,0 +1,222 @@
+package http
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image"
+	"image/jpeg"
+	"log/slog"
+	"math/rand/v2"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pixpool/pixpool"
+	blobfs "github.com/pixpool/pixpool/blob/fs"
+	"github.com/pixpool/pixpool/password"
+	"github.com/pixpool/pixpool/service"
+	"github.com/pixpool/pixpool/store/sqlite"
+)
+
+// apiFixture is a Server with one user and an API key, driven through its
+// handler directly (no sockets), for fuzzing and benchmarks.
+type apiFixture struct {
+	srv     *Server
+	handler http.Handler
+	bearer  string
+}
+
+func newAPIFixture(tb testing.TB, maxBytes int64) *apiFixture {
+	tb.Helper()
+	store, err := sqlite.Open(filepath.Join(tb.TempDir(), "db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { store.Close() })
+	blobs, err := blobfs.Open(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	srv := &Server{
+		Accounts: &service.Accounts{Store: store, Logger: quiet, Password: password.Params{Memory: 1024, Time: 1, Threads: 1}},
+		Images:   &service.Images{Store: store, Blobs: blobs, Logger: quiet, MaxBytes: maxBytes},
+		Store:    store,
+		Logger:   quiet,
+	}
+	ctx := context.Background()
+	u := &pixpool.User{Username: "ada", FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.org",
+		Birthday: time.Date(1990, 1, 2, 0, 0, 0, 0, time.UTC), Phone: "+1 555 010 0000"}
+	if err := srv.Accounts.CreateUser(ctx, u, "correct horse"); err != nil {
+		tb.Fatal(err)
+	}
+	_, secret, err := srv.Accounts.CreateAPIKey(ctx, u.ID, "test")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &apiFixture{srv: srv, handler: srv.Handler(), bearer: "Bearer " + secret}
+}
+
+func (f *apiFixture) serve(req *http.Request) *httptest.ResponseRecorder {
+	req.Header.Set("Authorization", f.bearer)
+	rec := httptest.NewRecorder()
+	f.handler.ServeHTTP(rec, req)
+	return rec
+}
+
+// photo100KB is a JPEG of about 100 KB.
+func photo100KB(tb testing.TB) []byte {
+	tb.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 400, 400))
+	rng := rand.New(rand.NewPCG(7, 7))
+	for i := range img.Pix {
+		img.Pix[i] = byte(rng.Uint32())
+	}
+	var b bytes.Buffer
+	jpeg.Encode(&b, img, &jpeg.Options{Quality: 75})
+	if n := b.Len(); n < 80<<10 || n > 130<<10 {
+		tb.Fatalf("test photo is %d bytes, want about 100 KB", n)
+	}
+	return b.Bytes()
+}
+
+func uploadRequest(key string, file []byte) *http.Request {
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("key", key)
+	fw, _ := mw.CreateFormFile("file", "f")
+	fw.Write(file)
+	mw.Close()
+	req := httptest.NewRequest("POST", "/api/v1/images", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	return req
+}
+
+// FuzzUpload throws arbitrary keys and bodies at the multipart and raw
+// upload routes: the server must never fail with 500 or panic, must answer
+// with a JSON error for anything it refuses, and must return exactly the
+// stored bytes for anything it accepts.
+func FuzzUpload(f *testing.F) {
+	fx := newAPIFixture(f, 256<<10)
+	var png1 bytes.Buffer
+	jpeg.Encode(&png1, image.NewGray(image.Rect(0, 0, 3, 3)), nil)
+	f.Add("cat", png1.Bytes(), true)
+	f.Add("a/b c", png1.Bytes()[:20], false)
+	f.Add("", []byte("GIF89a"), true)
+	f.Add("k\x00", []byte{0x89, 'P', 'N', 'G'}, false)
+	f.Fuzz(func(t *testing.T, key string, data []byte, multipartForm bool) {
+		var req *http.Request
+		if multipartForm {
+			req = uploadRequest(key, data)
+		} else {
+			req = httptest.NewRequest("PUT", "/api/v1/images/x", bytes.NewReader(data))
+			req.URL.Path = "/api/v1/images/" + key
+			req.URL.RawPath = ""
+		}
+		rec := fx.serve(req)
+		switch {
+		case rec.Code == http.StatusCreated:
+			var img struct{ Key string }
+			json.Unmarshal(rec.Body.Bytes(), &img)
+			get := httptest.NewRequest("GET", "/api/v1/images/x", nil)
+			get.URL.Path = "/api/v1/images/" + img.Key
+			got := fx.serve(get)
+			if got.Code == http.StatusOK && !bytes.Equal(got.Body.Bytes(), data) {
+				t.Fatalf("stored %d bytes, read back %d different ones", len(data), got.Body.Len())
+			}
+		case rec.Code >= 500:
+			t.Fatalf("status %d for key %q and %d bytes: %s", rec.Code, key, len(data), rec.Body)
+		default:
+			if !strings.Contains(rec.Body.String(), `"error"`) {
+				t.Fatalf("status %d without a JSON error: %s", rec.Code, rec.Body)
+			}
+		}
+	})
+}
+
+func TestOpenAPI_Complete(t *testing.T) {
+	srv, ts := newTestServer(t)
+	resp, err := http.Get(ts.URL + "/api/v1/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		OpenAPI string
+		Paths   map[string]map[string]json.RawMessage
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Fatalf("not an OpenAPI 3 document: %v", err)
+	}
+	if len(srv.apiRoutes) < 10 {
+		t.Fatalf("only %d API routes recorded", len(srv.apiRoutes))
+	}
+	wildcard := regexp.MustCompile(`\{(\w+)\.\.\.\}`)
+	for _, route := range srv.apiRoutes {
+		method, path, _ := strings.Cut(route, " ")
+		path = wildcard.ReplaceAllString(strings.TrimPrefix(path, "/api/v1"), "{$1}")
+		if _, ok := doc.Paths[path][strings.ToLower(method)]; !ok {
+			t.Errorf("route %s is missing from openapi.json (as %s %s)", route, strings.ToLower(method), path)
+		}
+	}
+}
+
+func TestAPI_KeyWithSlashesAndEscapes(t *testing.T) {
+	fx := newAPIFixture(t, 0)
+	photo := photo100KB(t)
+	for _, key := range []string{"a/b/c.jpg", "a%2Fb", "with space", "q?x=1#frag", "ünï/cödé"} {
+		req := httptest.NewRequest("PUT", "/api/v1/images/"+url.PathEscape(key), bytes.NewReader(photo))
+		if rec := fx.serve(req); rec.Code != http.StatusCreated {
+			t.Fatalf("PUT %q: %d %s", key, rec.Code, rec.Body)
+		}
+		rec := fx.serve(httptest.NewRequest("GET", "/api/v1/info/"+url.PathEscape(key), nil))
+		var img struct{ Key string }
+		json.Unmarshal(rec.Body.Bytes(), &img)
+		if rec.Code != http.StatusOK || img.Key != key {
+			t.Fatalf("info %q: %d, key %q", key, rec.Code, img.Key)
+		}
+	}
+}
+
+// BenchmarkUpload100KB measures a PUT of a 100 KB JPEG through the whole
+// handler: auth, content check (full decode), thumbnail, fsync'd blob
+// write and SQLite commit.
+func BenchmarkUpload100KB(b *testing.B) {
+	fx := newAPIFixture(b, 0)
+	photo := photo100KB(b)
+	b.SetBytes(int64(len(photo)))
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		req := httptest.NewRequest("PUT", "/api/v1/images/k"+string(rune('a'+i%26)), bytes.NewReader(photo))
+		if rec := fx.serve(req); rec.Code != http.StatusCreated {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+	}
+}
+
+// BenchmarkGet100KB measures a GET of a 100 KB image through the handler
+// with no cache configured: auth, metadata lookup and a blob read.
+func BenchmarkGet100KB(b *testing.B) {
+	fx := newAPIFixture(b, 0)
+	photo := photo100KB(b)
+	if rec := fx.serve(httptest.NewRequest("PUT", "/api/v1/images/k", bytes.NewReader(photo))); rec.Code != http.StatusCreated {
+		b.Fatal(rec.Body)
+	}
+	b.SetBytes(int64(len(photo)))
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := fx.serve(httptest.NewRequest("GET", "/api/v1/images/k", nil))
+		if rec.Code != http.StatusOK || rec.Body.Len() != len(photo) {
+			b.Fatalf("status %d", rec.Code)
+		}
+	}
+}
