@@ -3,15 +3,15 @@ module github.com/pixpool/pixpool
 go 1.26.8
 
 require (
-	golang.org/x/crypto v0.59.0
-	golang.org/x/image v0.48.0
-	golang.org/x/sync v0.25.0
-	modernc.org/sqlite v1.62.0
+	github.com/chromedp/cdproto v0.159.0 // tests: Chrome DevTools types for chromedp
+	github.com/chromedp/chromedp v0.23.0 // tests: drives headless Chromium for the web UI tests (e2e/)
+	golang.org/x/crypto v0.59.0 // argon2id password hashing
+	golang.org/x/image v0.48.0 // WebP decoding and thumbnail scaling (draw)
+	golang.org/x/sync v0.25.0 // singleflight: concurrent cache misses on one key load it once
+	modernc.org/sqlite v1.62.0 // SQLite without cgo: the default metadata store
 )
 
 require (
-	github.com/chromedp/cdproto v0.159.0 // indirect
-	github.com/chromedp/chromedp v0.23.0 // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/google/uuid v1.6.0 // indirect
