@@ -46,7 +46,7 @@ func (s *Server) handleAPIPut(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	s.apiStore(w, r, u, r.PathValue("key"), data)
+	s.apiStore(w, r, u, pathKey(r), data)
 }
 
 func (s *Server) handleAPIUploadForm(w http.ResponseWriter, r *http.Request) {
@@ -73,7 +73,7 @@ func etag(img *pixpool.Image) string { return `"` + img.Checksum + `"` }
 
 func (s *Server) handleAPIGet(w http.ResponseWriter, r *http.Request) {
 	u := authFrom(r.Context()).user
-	img, data, err := s.Images.Get(r.Context(), u.ID, r.PathValue("key"))
+	img, data, err := s.Images.Get(r.Context(), u.ID, pathKey(r))
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -96,7 +96,7 @@ func serveImage(w http.ResponseWriter, r *http.Request, img *pixpool.Image, data
 
 func (s *Server) handleAPIInfo(w http.ResponseWriter, r *http.Request) {
 	u := authFrom(r.Context()).user
-	img, err := s.Images.Info(r.Context(), u.ID, r.PathValue("key"))
+	img, err := s.Images.Info(r.Context(), u.ID, pathKey(r))
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -106,7 +106,7 @@ func (s *Server) handleAPIInfo(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleAPIDelete(w http.ResponseWriter, r *http.Request) {
 	u := authFrom(r.Context()).user
-	if err := s.Images.Delete(r.Context(), u.ID, r.PathValue("key")); err != nil {
+	if err := s.Images.Delete(r.Context(), u.ID, pathKey(r)); err != nil {
 		s.Error(w, r, err)
 		return
 	}

@@ -171,18 +171,28 @@ func TestOpenAPI_Complete(t *testing.T) {
 func TestAPI_KeyWithSlashesAndEscapes(t *testing.T) {
 	fx := newAPIFixture(t, 0)
 	photo := photo100KB(t)
-	for _, key := range []string{"a/b/c.jpg", "a%2Fb", "with space", "q?x=1#frag", "ünï/cödé"} {
-		req := httptest.NewRequest("PUT", "/api/v1/images/"+url.PathEscape(key), bytes.NewReader(photo))
+	for _, key := range []string{"a/b/c.jpg", "a%2Fb", "with space", "q?x=1#frag", "ünï/cödé", ".", "..", "a//b", "a/../b", "/lead", "trail/", "%zz"} {
+		req := httptest.NewRequest("PUT", "/api/v1/images/"+escapeKey(key), bytes.NewReader(photo))
 		if rec := fx.serve(req); rec.Code != http.StatusCreated {
 			t.Fatalf("PUT %q: %d %s", key, rec.Code, rec.Body)
 		}
-		rec := fx.serve(httptest.NewRequest("GET", "/api/v1/info/"+url.PathEscape(key), nil))
+		rec := fx.serve(httptest.NewRequest("GET", "/api/v1/info/"+escapeKey(key), nil))
 		var img struct{ Key string }
 		json.Unmarshal(rec.Body.Bytes(), &img)
 		if rec.Code != http.StatusOK || img.Key != key {
 			t.Fatalf("info %q: %d, key %q", key, rec.Code, img.Key)
 		}
 	}
+}
+
+// escapeKey escapes a key for a path the way most clients do: every
+// segment escaped, slashes kept.
+func escapeKey(key string) string {
+	parts := strings.Split(key, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
 }
 
 // BenchmarkUpload100KB measures a PUT of a 100 KB JPEG through the whole

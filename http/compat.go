@@ -58,7 +58,7 @@ func (s *Server) handleCompatListKeys(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleCompatKey(w http.ResponseWriter, r *http.Request) {
 	u := authFrom(r.Context()).user
-	key := r.PathValue("key")
+	key := pathKey(r)
 	_, data, err := s.Images.Get(r.Context(), u.ID, key)
 	if err != nil {
 		s.compatError(w, r, err)

@@ -73,7 +73,7 @@ func (s *Server) Handler() http.Handler {
 			err := pixpool.Errorf(pixpool.EFORBIDDEN, "Cross-site request refused.")
 			s.fail(w, r, err)
 		}))
-		s.handler = s.recoverer(s.logRequests(cop.Handler(s.authenticate(mux))))
+		s.handler = s.recoverer(s.logRequests(cop.Handler(s.authenticate(keyPaths(mux)))))
 	})
 	return s.handler
 }
