@@ -121,6 +121,7 @@ func startServer(t *testing.T, rec *uploadRecorder) string {
 		Store:    store,
 		Logger:   quiet,
 	}
+	t.Cleanup(srv.Images.Wait) // background thumbnails, before the folders go
 	ts := httptest.NewServer(rec.wrap(srv.Handler()))
 	t.Cleanup(ts.Close)
 	return ts.URL

@@ -51,6 +51,7 @@ func newAPIFixture(tb testing.TB, maxBytes int64) *apiFixture {
 		Store:    store,
 		Logger:   quiet,
 	}
+	tb.Cleanup(srv.Images.Wait) // background thumbnails, before the folders go
 	ctx := context.Background()
 	u := &pixpool.User{Username: "ada", FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.org",
 		Birthday: time.Date(1990, 1, 2, 0, 0, 0, 0, time.UTC), Phone: "+1 555 010 0000"}

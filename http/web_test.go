@@ -49,6 +49,7 @@ func newTestServer(t *testing.T) (*Server, *httptest.Server) {
 		Store:    store,
 		Logger:   quiet,
 	}
+	t.Cleanup(srv.Images.Wait) // background thumbnails, before the folders go
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	return srv, ts

@@ -55,6 +55,7 @@ func open(t testing.TB, dir string) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{dir: dir, store: st, blobs: bl, images: &Images{Store: st, Blobs: bl, Logger: slog.New(slog.DiscardHandler)}}
+	t.Cleanup(f.images.Wait)
 	u, err := st.UserByUsername(context.Background(), "ada")
 	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
 		u = &pixpool.User{Username: "ada", FirstName: "Ada", LastName: "L", Email: "ada@example.org",
