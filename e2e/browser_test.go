@@ -13,7 +13,6 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -28,11 +27,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	blobfs "github.com/pixpool/pixpool/blob/fs"
 	pixhttp "github.com/pixpool/pixpool/http"
-	"github.com/pixpool/pixpool/password"
-	"github.com/pixpool/pixpool/service"
-	"github.com/pixpool/pixpool/store/sqlite"
+	"github.com/pixpool/pixpool/pixpooltest"
 )
 
 const (
@@ -101,27 +97,11 @@ func (u *uploadRecorder) last() (n int, xhr bool) {
 	return len(u.xhr), u.xhr[len(u.xhr)-1]
 }
 
-// startServer runs the web tier as http/web_test.go builds it: a fresh
-// SQLite database and blob folder, cheap password hashing.
+// startServer runs the web tier over pixpooltest's embedded stores.
 func startServer(t *testing.T, rec *uploadRecorder) string {
 	t.Helper()
-	store, err := sqlite.Open(filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	blobs, err := blobfs.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	quiet := slog.New(slog.DiscardHandler)
-	srv := &pixhttp.Server{
-		Accounts: &service.Accounts{Store: store, Logger: quiet, Password: password.Params{Memory: 1024, Time: 1, Threads: 1}},
-		Images:   &service.Images{Store: store, Blobs: blobs, Logger: quiet},
-		Store:    store,
-		Logger:   quiet,
-	}
-	t.Cleanup(srv.Images.Wait) // background thumbnails, before the folders go
+	env := pixpooltest.New(t)
+	srv := &pixhttp.Server{Accounts: env.Accounts, Images: env.Images, Store: env.Store, Logger: env.Logger}
 	ts := httptest.NewServer(rec.wrap(srv.Handler()))
 	t.Cleanup(ts.Close)
 	return ts.URL

@@ -6,23 +6,18 @@ import (
 	"encoding/json"
 	"image"
 	"image/jpeg"
-	"log/slog"
 	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pixpool/pixpool"
-	blobfs "github.com/pixpool/pixpool/blob/fs"
-	"github.com/pixpool/pixpool/password"
-	"github.com/pixpool/pixpool/service"
-	"github.com/pixpool/pixpool/store/sqlite"
+	"github.com/pixpool/pixpool/pixpooltest"
 )
 
 // apiFixture is a Server with one user and an API key, driven through its
@@ -35,23 +30,9 @@ type apiFixture struct {
 
 func newAPIFixture(tb testing.TB, maxBytes int64) *apiFixture {
 	tb.Helper()
-	store, err := sqlite.Open(filepath.Join(tb.TempDir(), "db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { store.Close() })
-	blobs, err := blobfs.Open(tb.TempDir())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	quiet := slog.New(slog.DiscardHandler)
-	srv := &Server{
-		Accounts: &service.Accounts{Store: store, Logger: quiet, Password: password.Params{Memory: 1024, Time: 1, Threads: 1}},
-		Images:   &service.Images{Store: store, Blobs: blobs, Logger: quiet, MaxBytes: maxBytes},
-		Store:    store,
-		Logger:   quiet,
-	}
-	tb.Cleanup(srv.Images.Wait) // background thumbnails, before the folders go
+	env := pixpooltest.New(tb)
+	env.Images.MaxBytes = maxBytes
+	srv := &Server{Accounts: env.Accounts, Images: env.Images, Store: env.Store, Logger: env.Logger}
 	ctx := context.Background()
 	u := &pixpool.User{Username: "ada", FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.org",
 		Birthday: time.Date(1990, 1, 2, 0, 0, 0, 0, time.UTC), Phone: "+1 555 010 0000"}

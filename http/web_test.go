@@ -8,48 +8,24 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
-	"image"
-	"image/color"
-	"image/png"
 	"io"
-	"log/slog"
-	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
-	blobfs "github.com/pixpool/pixpool/blob/fs"
-	"github.com/pixpool/pixpool/password"
-	"github.com/pixpool/pixpool/service"
-	"github.com/pixpool/pixpool/store/sqlite"
+	"github.com/pixpool/pixpool/pixpooltest"
 )
 
 // newTestServer runs a Server on a fresh SQLite database and blob folder.
 func newTestServer(t *testing.T) (*Server, *httptest.Server) {
 	t.Helper()
-	store, err := sqlite.Open(filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	blobs, err := blobfs.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	quiet := slog.New(slog.DiscardHandler)
-	srv := &Server{
-		Accounts: &service.Accounts{Store: store, Logger: quiet, Password: password.Params{Memory: 1024, Time: 1, Threads: 1}},
-		Images:   &service.Images{Store: store, Blobs: blobs, Logger: quiet},
-		Store:    store,
-		Logger:   quiet,
-	}
-	t.Cleanup(srv.Images.Wait) // background thumbnails, before the folders go
+	env := pixpooltest.New(t)
+	srv := &Server{Accounts: env.Accounts, Images: env.Images, Store: env.Store, Logger: env.Logger}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	return srv, ts
@@ -177,35 +153,9 @@ func (b *browser) login(username, pw, next string) *http.Response {
 }
 
 // testPNG makes a w×h PNG whose pixels depend on seed.
-func testPNG(t *testing.T, w, h int, seed uint8) []byte {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			img.Set(x, y, color.RGBA{uint8(x*4) + seed, uint8(y * 4), seed, 255})
-		}
-	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
+func testPNG(t *testing.T, w, h int, seed uint8) []byte { return pixpooltest.PNG(t, w, h, seed) }
 
-// noisyPNG makes a PNG that does not compress: about 4 bytes a pixel.
-func noisyPNG(t *testing.T, w, h int) []byte {
-	t.Helper()
-	rng := rand.New(rand.NewPCG(1, 2))
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for i := range img.Pix {
-		img.Pix[i] = uint8(rng.Uint32())
-	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
+func noisyPNG(t *testing.T, w, h int) []byte { return pixpooltest.NoisyPNG(t, w, h) }
 
 func sha(b []byte) string {
 	sum := sha256.Sum256(b)

@@ -6,12 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -22,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pixpool/pixpool/password"
+	"github.com/pixpool/pixpool/pixpooltest"
 )
 
 // server is a `pixpool serve` running in the test on 127.0.0.1:0.
@@ -47,7 +43,7 @@ func startServer(t *testing.T, c Config, opts ...func(*Main)) *server {
 		cancel()
 		t.Fatal(err)
 	}
-	m.Accounts.Password = password.Params{Memory: 1024, Time: 1, Threads: 1} // fast tests
+	m.Accounts.Password = pixpooltest.CheapPasswords
 	for _, o := range opts {
 		o(m)
 	}
@@ -86,21 +82,6 @@ func newUser(t *testing.T, s *server, name string, admin bool) string {
 	}
 	cli(t, s.Config.Data, "password123\n", append(args, name)...)
 	return strings.TrimSpace(cli(t, s.Config.Data, "", "apikey", "create", name))
-}
-
-func pngBytes(t testing.TB, w, h int, c color.Color) []byte {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			img.Set(x, y, c)
-		}
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
 }
 
 type client struct {
@@ -164,7 +145,7 @@ func keyPath(key string) string { return "/api/v1/images/" + url.PathEscape(key)
 func TestServe_API(t *testing.T) {
 	s := startServer(t, Config{})
 	ada := &client{t, s.url, newUser(t, s, "ada", false)}
-	red, blue := pngBytes(t, 40, 30, color.RGBA{255, 0, 0, 255}), pngBytes(t, 20, 20, color.RGBA{0, 0, 255, 255})
+	red, blue := pixpooltest.PNG(t, 40, 30, 1), pixpooltest.PNG(t, 20, 20, 2)
 
 	t.Run("PutGet", func(t *testing.T) {
 		b := expect(t, ada.do("PUT", keyPath("cat"), bytes.NewReader(red)), http.StatusCreated)
@@ -319,24 +300,6 @@ func TestServe_API(t *testing.T) {
 	})
 }
 
-// noisyPNG is a PNG that does not compress, about 4 bytes a pixel.
-func noisyPNG(t testing.TB, w, h int) []byte {
-	t.Helper()
-	img := image.NewNRGBA(image.Rect(0, 0, w, h))
-	rng := rand.New(rand.NewPCG(1, 2))
-	for i := range img.Pix {
-		img.Pix[i] = byte(rng.Uint32())
-		if i%4 == 3 {
-			img.Pix[i] = 255
-		}
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
 func pixpoolValidKey(k string) bool { return k != "" && len(k) <= 250 && !strings.ContainsAny(k, "\n") }
 
 func multipartBody(t *testing.T, fields map[string]string, file []byte) (io.Reader, string) {
@@ -358,7 +321,7 @@ func TestServe_Compat(t *testing.T) {
 	s := startServer(t, Config{CompatUser: "tester"})
 	newUser(t, s, "tester", true)
 	anon := &client{t, s.url, ""}
-	img := pngBytes(t, 8, 8, color.White)
+	img := pixpooltest.PNG(t, 8, 8, 3)
 
 	compat := func(method, path string, body io.Reader, status int, hdr ...string) map[string]any {
 		t.Helper()
@@ -455,7 +418,7 @@ func TestServe_RestartKeepsData(t *testing.T) {
 	data := t.TempDir()
 	s := startServer(t, Config{Data: data})
 	ada := &client{t, s.url, newUser(t, s, "ada", false)}
-	img := pngBytes(t, 5, 5, color.Black)
+	img := pixpooltest.PNG(t, 5, 5, 4)
 	expect(t, ada.do("PUT", keyPath("keep"), bytes.NewReader(img)), http.StatusCreated)
 	if err := s.stop(); err != nil {
 		t.Fatalf("shutdown: %v", err)
@@ -485,7 +448,7 @@ func TestServe_GracefulShutdown(t *testing.T) {
 		}
 	})
 	key := newUser(t, s, "ada", false)
-	img := noisyPNG(t, 256, 256) // large enough that half of it crosses the wire at once
+	img := pixpooltest.NoisyPNG(t, 256, 256) // large enough that half of it crosses the wire at once
 	pr, pw := io.Pipe()
 	req, _ := http.NewRequest("PUT", s.url+keyPath("slow"), pr)
 	req.ContentLength = int64(len(img))

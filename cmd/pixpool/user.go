@@ -27,6 +27,15 @@ func openStore(data string) (*sqlite.Store, error) {
 	return sqlite.Open(path)
 }
 
+// openAccounts opens the accounts of a data folder for the admin tools.
+func openAccounts(data string) (*service.Accounts, func() error, error) {
+	st, err := openStore(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &service.Accounts{Store: st, Logger: discardLogger()}, st.Close, nil
+}
+
 func dataFlag(fs *flag.FlagSet) *string {
 	return fs.String("data", "./pixpool-data", "data folder of the server")
 }
@@ -81,12 +90,11 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		if err != nil {
 			return err
 		}
-		st, err := openStore(*data)
+		accounts, closeStore, err := openAccounts(*data)
 		if err != nil {
 			return err
 		}
-		defer st.Close()
-		accounts := &service.Accounts{Store: st, Logger: discardLogger()}
+		defer closeStore()
 		if err := accounts.CreateUser(ctx, u, pw); err != nil {
 			return userErr(err)
 		}
@@ -130,12 +138,11 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		if err != nil {
 			return err
 		}
-		st, err := openStore(*data)
+		accounts, closeStore, err := openAccounts(*data)
 		if err != nil {
 			return err
 		}
-		defer st.Close()
-		accounts := &service.Accounts{Store: st, Logger: discardLogger()}
+		defer closeStore()
 		if err := accounts.ResetPassword(ctx, fs.Arg(0), pw); err != nil {
 			return userErr(err)
 		}
@@ -167,16 +174,15 @@ func runAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if fs.NArg() != 1 {
 		return errors.New("usage: pixpool apikey create [--name NAME] USER")
 	}
-	st, err := openStore(*data)
+	accounts, closeStore, err := openAccounts(*data)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	u, err := st.UserByUsername(ctx, fs.Arg(0))
+	defer closeStore()
+	u, err := accounts.Store.UserByUsername(ctx, fs.Arg(0))
 	if err != nil {
 		return userErr(err)
 	}
-	accounts := &service.Accounts{Store: st, Logger: discardLogger()}
 	_, secret, err := accounts.CreateAPIKey(ctx, u.ID, *name)
 	if err != nil {
 		return userErr(err)
