@@ -11,6 +11,8 @@ require (
 	modernc.org/sqlite v1.62.0 // SQLite without cgo: the default metadata store
 )
 
+require github.com/bradfitz/gomemcache v0.0.0-20260422231931-4d751bb6e37c
+
 require (
 	github.com/dustin/go-humanize v1.1.0 // indirect
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect

@@ -11,11 +11,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"image"
 	"io"
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -48,6 +50,7 @@ type Images struct {
 	beforeCommit func() error
 
 	loads      singleflight.Group // one store read per key at a time
+	writes     writeLog           // recent writes, so stale reads do not fill the cache
 	background sync.WaitGroup     // thumbnails being made
 	slotsOnce  sync.Once
 	slots      chan struct{} // bounds background thumbnails
@@ -127,7 +130,9 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 	}
 	// The new row is committed: readers now load the new bytes. Write them
 	// through, so a reader that loaded the old row before the commit cannot
-	// put it back with its Add.
+	// put it back with its Add, and note the write, so that such a reader
+	// does not fill the cache even if this value is evicted at once.
+	s.writes.note(CacheKey(ownerID, key))
 	s.fill(ctx, img, data, true)
 	if old != nil {
 		s.removeBlobs(old.BlobKey, old.ThumbKey)
@@ -204,15 +209,14 @@ func (s *Images) Get(ctx context.Context, ownerID int64, key string) (*pixpool.I
 	// cut short by the first caller's context.
 	v, err, _ := s.loads.Do(ck, func() (any, error) {
 		lctx := context.WithoutCancel(ctx)
-		img, err := s.Store.Image(lctx, ownerID, key)
+		since := s.writes.now()
+		img, data, err := s.load(lctx, ownerID, key)
 		if err != nil {
 			return nil, err
 		}
-		data, err := s.readBlob(lctx, img.BlobKey)
-		if err != nil {
-			return nil, err
+		if !s.writes.since(ck, since) {
+			s.fill(lctx, img, data, false)
 		}
-		s.fill(lctx, img, data, false)
 		return loaded{img, data}, nil
 	})
 	if err != nil {
@@ -304,12 +308,35 @@ func (s *Images) makeThumbnail(ctx context.Context, key string, decoded image.Im
 // Wait waits for background work (thumbnails) to finish.
 func (s *Images) Wait() { s.background.Wait() }
 
+// load reads an image's row and bytes. A replace or delete between the two
+// removes the bytes the row named; then the row is read again, so a read
+// racing a write answers with the new image (or not found), never fails.
+func (s *Images) load(ctx context.Context, ownerID int64, key string) (*pixpool.Image, []byte, error) {
+	for attempt := 0; ; attempt++ {
+		img, err := s.Store.Image(ctx, ownerID, key)
+		if err != nil {
+			return nil, nil, err
+		}
+		data, err := s.readBlob(ctx, img.BlobKey)
+		if err == nil {
+			return img, data, nil
+		}
+		if !errors.Is(err, errBytesMissing) || attempt == 2 {
+			return nil, nil, err
+		}
+	}
+}
+
+// errBytesMissing marks a row whose bytes are gone: damage, or a row read
+// just before a replace or delete removed them.
+var errBytesMissing = errors.New("image bytes missing")
+
 func (s *Images) readBlob(ctx context.Context, key string) ([]byte, error) {
 	rc, err := s.Blobs.Get(ctx, key)
 	if err != nil {
 		if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
 			// A row whose bytes are gone is damage, not a user error.
-			return nil, fmt.Errorf("image bytes missing: %w", err)
+			return nil, fmt.Errorf("%w: %w", errBytesMissing, err)
 		}
 		return nil, err
 	}
@@ -375,6 +402,7 @@ func (s *Images) Delete(ctx context.Context, ownerID int64, key string) error {
 }
 
 func (s *Images) invalidate(ctx context.Context, ownerID int64, key string) {
+	s.writes.note(CacheKey(ownerID, key))
 	if s.Cache == nil {
 		return
 	}
@@ -459,6 +487,29 @@ func (s *Images) SweepOrphans(ctx context.Context, grace time.Duration) (int, er
 	}
 	return n, nil
 }
+
+// writeLog remembers, for each of a fixed number of slots that cache keys
+// hash to, the sequence number of the last write. A read notes the
+// sequence before it loads from the stores and fills the cache only if no
+// write to its slot came since: its bytes may be older than that write's.
+// Two keys sharing a slot only cost a skipped fill.
+type writeLog struct {
+	seq   atomic.Uint64
+	slots [4096]atomic.Uint64
+}
+
+func (w *writeLog) now() uint64 { return w.seq.Load() }
+
+func (w *writeLog) slot(key string) *atomic.Uint64 {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return &w.slots[h.Sum32()%uint32(len(w.slots))]
+}
+
+func (w *writeLog) note(key string) { w.slot(key).Store(w.seq.Add(1)) }
+
+// since reports whether key's slot was written after seq.
+func (w *writeLog) since(key string, seq uint64) bool { return w.slot(key).Load() > seq }
 
 func newBlobID() string {
 	b := make([]byte, 16)

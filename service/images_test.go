@@ -329,3 +329,66 @@ func TestEntryRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// gatedStore pauses the first read of an image row after it is armed,
+// after the row is read, so a test can write between a reader's row and
+// its bytes.
+type gatedStore struct {
+	pixpool.Store
+	armed atomic.Bool
+	read  chan struct{} // closed when the paused read has its row
+	gate  chan struct{} // the paused read goes on when this is closed
+}
+
+func (s *gatedStore) Image(ctx context.Context, owner int64, key string) (*pixpool.Image, error) {
+	img, err := s.Store.Image(ctx, owner, key)
+	if s.armed.CompareAndSwap(true, false) {
+		close(s.read)
+		<-s.gate
+	}
+	return img, err
+}
+
+// TestImages_ReadRacingReplace: a read that got the old row before a
+// replace neither fails (its bytes are gone) nor fills the cache with old
+// bytes, even when the writer's value was evicted at once.
+func TestImages_ReadRacingReplace(t *testing.T) {
+	ctx := context.Background()
+	f := open(t, t.TempDir())
+	cache := &mapCache{m: map[string][]byte{}}
+	gs := &gatedStore{Store: f.store, read: make(chan struct{}), gate: make(chan struct{})}
+	f.images.Store, f.images.Cache = gs, cache
+	oldImg, newImg := pngOf(t, 8, 8, color.White), pngOf(t, 9, 9, color.Black)
+	if _, err := f.images.Put(ctx, f.owner, "k", oldImg); err != nil {
+		t.Fatal(err)
+	}
+	f.images.Wait()
+	cache.Delete(ctx, CacheKey(f.owner, "k"))
+
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result)
+	gs.armed.Store(true)
+	go func() {
+		_, data, err := f.images.Get(ctx, f.owner, "k")
+		done <- result{data, err}
+	}()
+	<-gs.read // the reader holds the old row
+	if _, err := f.images.Put(ctx, f.owner, "k", newImg); err != nil {
+		t.Fatal(err)
+	}
+	cache.Delete(ctx, CacheKey(f.owner, "k")) // evicted at once
+	close(gs.gate)
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("read racing a replace failed: %v", r.err)
+	}
+	if !bytes.Equal(r.data, newImg) {
+		t.Fatal("read racing a replace returned bytes other than the new ones")
+	}
+	if _, ok := cache.m[CacheKey(f.owner, "k")]; ok {
+		t.Fatal("a read that started before a write filled the cache")
+	}
+}

@@ -1,0 +1,372 @@
+// Package manager runs the cache pool: it starts and stops nodes through a
+// Provider, keeps the pool's state (nodes, layout epoch, capacity, policy)
+// in the metadata store so a restart keeps it, restarts nodes that die,
+// and resizes the pool through pool.Client.Resize.
+package manager
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pixpool/pixpool"
+	"github.com/pixpool/pixpool/pool"
+)
+
+// Defaults of a new pool.
+const (
+	DefaultNodes      = 2
+	DefaultCapacityMB = 64
+	DefaultPolicy     = "lru"
+	DefaultMaxNodes   = 8
+)
+
+// stateSetting names the store setting that holds the pool's State.
+const stateSetting = "pool.state"
+
+// State is the pool as the manager last arranged it.
+type State struct {
+	Epoch      int64           `json:"epoch"` // bumped by every layout change
+	Nodes      []pool.NodeInfo `json:"nodes"`
+	CapacityMB int             `json:"capacity_mb"`
+	Policy     string          `json:"policy"`
+	NextID     int             `json:"next_id"` // numbers new node ids
+	Resizes    []Resize        `json:"resizes,omitempty"`
+}
+
+// Resize is one entry of the pool's resize history.
+type Resize struct {
+	At     time.Time     `json:"at"`
+	From   int           `json:"from"`
+	To     int           `json:"to"`
+	Reason string        `json:"reason"`
+	Moved  int           `json:"moved"`
+	Took   time.Duration `json:"took"`
+}
+
+// maxHistory bounds the resize history kept in the state.
+const maxHistory = 100
+
+// Manager owns the pool. Set the fields, then Open; Close stops the nodes
+// it started.
+type Manager struct {
+	Store pixpool.Store
+	Pool  *pool.Client
+	// Provider starts nodes. If nil, the pool is the fixed list Static.
+	Provider Provider
+	// Static lists existing nodes (host:port), used when Provider is nil;
+	// stock memcached servers work. Their number cannot change.
+	Static []string
+	// Logger; if nil, slog.Default().
+	Logger *slog.Logger
+	// New pools start with these; zero means the defaults above.
+	Nodes      int
+	CapacityMB int
+	Policy     string
+	// MaxNodes bounds the pool. If zero, 8.
+	MaxNodes int
+	// ResizeTimeout bounds the copying of keys in a resize. If zero, 60 s.
+	ResizeTimeout time.Duration
+
+	mu     sync.Mutex // serializes changes; guards state
+	state  State
+	closed bool
+}
+
+func (m *Manager) logger() *slog.Logger {
+	if m.Logger != nil {
+		return m.Logger
+	}
+	return slog.Default()
+}
+
+// MaxSize is the largest pool size allowed.
+func (m *Manager) MaxSize() int {
+	if m.MaxNodes > 0 {
+		return m.MaxNodes
+	}
+	return DefaultMaxNodes
+}
+
+// Open loads the pool's state (or makes a new one), starts its nodes and
+// publishes the layout.
+func (m *Manager) Open(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st, err := m.load(ctx)
+	if err != nil {
+		return err
+	}
+	if lp, ok := m.Provider.(*LocalProvider); ok && lp.Exited == nil {
+		lp.Exited = m.nodeExited
+	}
+	if m.Provider == nil {
+		if len(m.Static) == 0 {
+			return errors.New("manager: no provider and no static nodes")
+		}
+		ids := make([]string, 0, len(m.Static))
+		nodes := make([]pool.NodeInfo, 0, len(m.Static))
+		for _, addr := range m.Static {
+			nodes = append(nodes, pool.NodeInfo{ID: addr, Addr: addr})
+			ids = append(ids, addr)
+		}
+		if !slices.Equal(nodeIDs(st.Nodes), ids) {
+			st.Epoch++
+		}
+		st.Nodes = nodes
+		m.state = st
+		m.Pool.SetLayout(st.Epoch, st.Nodes)
+		// Stock memcached may refuse the policy command; capacity it knows.
+		if err := m.Pool.SetCapacity(ctx, st.CapacityMB); err != nil {
+			m.logger().Warn("set capacity on static nodes", "err", err)
+		}
+		return m.save(ctx)
+	}
+
+	// Local nodes do not survive the server: start the same ids afresh.
+	n := len(st.Nodes)
+	if n == 0 {
+		n = cmpOr(m.Nodes, DefaultNodes)
+	}
+	ids := nodeIDs(st.Nodes)
+	for len(ids) < n {
+		st.NextID++
+		ids = append(ids, "node-"+strconv.Itoa(st.NextID))
+	}
+	st.Nodes = st.Nodes[:0]
+	for _, id := range ids {
+		addr, err := m.Provider.Start(ctx, id, st.config())
+		if err != nil {
+			m.Provider.Close()
+			return err
+		}
+		st.Nodes = append(st.Nodes, pool.NodeInfo{ID: id, Addr: addr})
+	}
+	st.Epoch++
+	m.state = st
+	m.Pool.SetLayout(st.Epoch, st.Nodes)
+	return m.save(ctx)
+}
+
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v != zero {
+		return v
+	}
+	return def
+}
+
+func nodeIDs(nodes []pool.NodeInfo) []string {
+	ids := make([]string, len(nodes))
+	for i, n := range nodes {
+		ids[i] = n.ID
+	}
+	return ids
+}
+
+func (s State) config() NodeConfig { return NodeConfig{CapacityMB: s.CapacityMB, Policy: s.Policy} }
+
+func (m *Manager) load(ctx context.Context) (State, error) {
+	st := State{CapacityMB: cmpOr(m.CapacityMB, DefaultCapacityMB), Policy: cmpOr(m.Policy, DefaultPolicy)}
+	v, err := m.Store.Setting(ctx, stateSetting)
+	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
+		return st, nil
+	} else if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal([]byte(v), &st); err != nil {
+		return st, fmt.Errorf("manager: pool state: %w", err)
+	}
+	return st, nil
+}
+
+func (m *Manager) save(ctx context.Context) error {
+	b, err := json.Marshal(m.state)
+	if err != nil {
+		return err
+	}
+	return m.Store.SetSetting(context.WithoutCancel(ctx), stateSetting, string(b))
+}
+
+// State returns a copy of the pool's state.
+func (m *Manager) State() State {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.state
+	st.Nodes = slices.Clone(st.Nodes)
+	st.Resizes = slices.Clone(st.Resizes)
+	return st
+}
+
+// Size is the number of nodes.
+func (m *Manager) Size() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.state.Nodes)
+}
+
+// Resize grows or shrinks the pool to n nodes and returns when the new
+// layout is in effect: new nodes start with the current settings, keys
+// that change owner are copied to it, and removed nodes are stopped.
+// reason is kept in the resize history ("manual", "auto", ...).
+func (m *Manager) Resize(ctx context.Context, n int, reason string) (pool.ResizeReport, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return pool.ResizeReport{}, pixpool.Errorf(pixpool.EUNAVAILABLE, "The cache pool is shutting down.")
+	}
+	if n < 1 || n > m.MaxSize() {
+		return pool.ResizeReport{}, pixpool.Errorf(pixpool.EINVALID, "The pool size must be 1 to %d nodes.", m.MaxSize())
+	}
+	cur := len(m.state.Nodes)
+	if n == cur {
+		return pool.ResizeReport{From: cur, To: n}, nil
+	}
+	if m.Provider == nil {
+		return pool.ResizeReport{}, pixpool.Errorf(pixpool.EINVALID, "%s.", capitalize(ErrFixedPool.Error()))
+	}
+	st := m.state
+	nodes := slices.Clone(st.Nodes)
+	var removed []pool.NodeInfo
+	if n > cur {
+		for range n - cur {
+			st.NextID++
+			id := "node-" + strconv.Itoa(st.NextID)
+			addr, err := m.Provider.Start(ctx, id, st.config())
+			if err != nil {
+				for _, nd := range nodes[cur:] {
+					m.Provider.Stop(ctx, nd.ID)
+				}
+				return pool.ResizeReport{}, err
+			}
+			nodes = append(nodes, pool.NodeInfo{ID: id, Addr: addr})
+		}
+	} else {
+		// Remove the newest nodes first, so long-lived ones keep their keys.
+		nodes, removed = nodes[:n], nodes[n:]
+	}
+	st.Epoch++
+	st.Nodes = nodes
+	rctx, cancel := context.WithTimeout(ctx, cmpOr(m.ResizeTimeout, 60*time.Second))
+	rep := m.Pool.Resize(rctx, st.Epoch, nodes)
+	cancel()
+	st.Resizes = append(st.Resizes, Resize{At: time.Now().UTC(), From: cur, To: n, Reason: reason, Moved: rep.Moved, Took: rep.Took})
+	if len(st.Resizes) > maxHistory {
+		st.Resizes = st.Resizes[len(st.Resizes)-maxHistory:]
+	}
+	m.state = st
+	err := m.save(ctx)
+	for _, nd := range removed {
+		if serr := m.Provider.Stop(context.WithoutCancel(ctx), nd.ID); serr != nil {
+			m.logger().Warn("stop cache node", "node", nd.ID, "err", serr)
+		}
+	}
+	return rep, err
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// SetCapacity sets every node's capacity (MB) at once; new nodes start
+// with it too.
+func (m *Manager) SetCapacity(ctx context.Context, mb int) error {
+	if mb < 1 || mb > 1<<20 {
+		return pixpool.Errorf(pixpool.EINVALID, "The capacity must be 1 to %d MB.", 1<<20)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.Pool.SetCapacity(ctx, mb); err != nil {
+		return fmt.Errorf("set capacity: %w", err)
+	}
+	m.state.CapacityMB = mb
+	m.logger().Info("cache capacity set", "mb", mb)
+	return m.save(ctx)
+}
+
+// ParsePolicy accepts "lru" or "rr" in any case.
+func ParsePolicy(s string) (string, error) {
+	switch p := strings.ToLower(s); p {
+	case "lru", "rr":
+		return p, nil
+	}
+	return "", pixpool.Errorf(pixpool.EINVALID, "The policy must be LRU or RR, not %q.", s)
+}
+
+// SetPolicy sets every node's replacement policy at once ("lru" or "rr");
+// nodes keep their contents.
+func (m *Manager) SetPolicy(ctx context.Context, policy string) error {
+	p, err := ParsePolicy(policy)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.Pool.SetPolicy(ctx, p); err != nil {
+		return fmt.Errorf("set policy: %w", err)
+	}
+	m.state.Policy = p
+	m.logger().Info("cache policy set", "policy", p)
+	return m.save(ctx)
+}
+
+// Clear empties every node.
+func (m *Manager) Clear(ctx context.Context) error {
+	return m.Pool.Flush(ctx)
+}
+
+// nodeExited restarts a local node that died, under the same id (so its
+// keys map to it again) at a new address, after a pause that grows if it
+// keeps dying.
+func (m *Manager) nodeExited(id string, _ error) {
+	delay := 100 * time.Millisecond
+	for {
+		m.mu.Lock()
+		if m.closed || !slices.Contains(nodeIDs(m.state.Nodes), id) {
+			m.mu.Unlock()
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		addr, err := m.Provider.Start(ctx, id, m.state.config())
+		if err == nil {
+			for i := range m.state.Nodes {
+				if m.state.Nodes[i].ID == id {
+					m.state.Nodes[i].Addr = addr
+				}
+			}
+			m.state.Epoch++
+			m.Pool.SetLayout(m.state.Epoch, m.state.Nodes)
+			err = m.save(ctx)
+		}
+		cancel()
+		m.mu.Unlock()
+		if err == nil {
+			m.logger().Info("cache node restarted", "node", id, "addr", addr)
+			return
+		}
+		m.logger().Error("restart cache node", "node", id, "err", err)
+		time.Sleep(delay)
+		delay = min(2*delay, 30*time.Second)
+	}
+}
+
+// Close stops the nodes the manager started.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+	if m.Provider != nil {
+		return m.Provider.Close()
+	}
+	return nil
+}

@@ -1,0 +1,368 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+
+	"github.com/pixpool/pixpool"
+)
+
+// Client is a pixpool.Cache over the pool's nodes. A node that fails
+// FailAfter times in a row is marked down: its keys are misses (served
+// from the stores) and writes to it are skipped, until a probe finds it
+// healthy again; it is flushed before it comes back, so nothing it held
+// from before can be read. Its keys are deliberately not re-homed on
+// other nodes meanwhile: those copies would go stale when it returns.
+//
+// Set the fields before first use.
+type Client struct {
+	// Timeout bounds one operation on a node. If zero, 500 ms.
+	Timeout time.Duration
+	// FailAfter consecutive failures mark a node down. If zero, 3.
+	FailAfter int
+	// ProbeEvery is how often a down node is tried. If zero, 1 s.
+	ProbeEvery time.Duration
+	// Logger; if nil, slog.Default().
+	Logger *slog.Logger
+
+	// mu orders writes against layout changes: Set, Add and Delete hold
+	// it shared, publishing a layout holds it exclusively, so no write
+	// lands on a node by a layout that is no longer current.
+	mu  sync.RWMutex
+	lay atomic.Pointer[layout]
+	mig atomic.Pointer[migration] // non-nil while Resize copies keys
+
+	closeOnce sync.Once
+	closed    chan struct{}
+	probes    sync.WaitGroup
+
+	hits, misses, failures atomic.Int64
+}
+
+var _ pixpool.Cache = (*Client)(nil)
+
+// layout is one published arrangement of the pool; it never changes.
+type layout struct {
+	epoch int64
+	nodes map[string]*node // by id
+	ring  *Ring
+}
+
+func (c *Client) timeout() time.Duration {
+	if c.Timeout > 0 {
+		return c.Timeout
+	}
+	return 500 * time.Millisecond
+}
+
+func (c *Client) logger() *slog.Logger {
+	if c.Logger != nil {
+		return c.Logger
+	}
+	return slog.Default()
+}
+
+func (c *Client) done() chan struct{} {
+	c.closeOnce.Do(func() { c.closed = make(chan struct{}) })
+	return c.closed
+}
+
+// Close stops the health probes.
+func (c *Client) Close() error {
+	done := c.done()
+	select {
+	case <-done:
+	default:
+		close(done)
+	}
+	c.probes.Wait()
+	return nil
+}
+
+// buildLayout makes a layout of nodes, reusing the connections and health
+// of nodes of the current layout that have not moved.
+func (c *Client) buildLayout(epoch int64, infos []NodeInfo) *layout {
+	cur := c.lay.Load()
+	l := &layout{epoch: epoch, nodes: make(map[string]*node, len(infos))}
+	ids := make([]string, 0, len(infos))
+	for _, info := range infos {
+		if cur != nil {
+			if n, ok := cur.nodes[info.ID]; ok && n.Addr == info.Addr {
+				l.nodes[info.ID] = n
+				ids = append(ids, info.ID)
+				continue
+			}
+		}
+		l.nodes[info.ID] = newNode(info, c.timeout())
+		ids = append(ids, info.ID)
+	}
+	l.ring = NewRing(ids...)
+	return l
+}
+
+// SetLayout publishes a layout at once, without moving keys: at start, or
+// when a node restarted at a new address (it comes back empty).
+func (c *Client) SetLayout(epoch int64, nodes []NodeInfo) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lay.Store(c.buildLayout(epoch, nodes))
+}
+
+// Layout returns the current layout's epoch and nodes, sorted by id.
+func (c *Client) Layout() (int64, []NodeInfo) {
+	l := c.lay.Load()
+	if l == nil {
+		return 0, nil
+	}
+	out := make([]NodeInfo, 0, len(l.nodes))
+	for _, id := range l.ring.IDs() {
+		out = append(out, l.nodes[id].NodeInfo)
+	}
+	return l.epoch, out
+}
+
+// Owner returns the id of the node that owns key in the current layout.
+func (c *Client) Owner(key string) string {
+	if l := c.lay.Load(); l != nil {
+		return l.ring.Get(key)
+	}
+	return ""
+}
+
+// owner returns key's node, or nil when there is none or it is down.
+func (l *layout) owner(key string) *node {
+	if l == nil {
+		return nil
+	}
+	n := l.nodes[l.ring.Get(key)]
+	if n == nil || n.down.Load() {
+		return nil
+	}
+	return n
+}
+
+var errNoNode = errors.New("pool: no healthy node for key")
+
+// Get returns key's value from its node, or pixpool.ErrCacheMiss.
+func (c *Client) Get(ctx context.Context, key string) ([]byte, error) {
+	n := c.lay.Load().owner(key)
+	if n == nil {
+		c.misses.Add(1)
+		return nil, pixpool.ErrCacheMiss
+	}
+	it, err := n.mc.Get(key)
+	if err != nil {
+		c.misses.Add(1)
+		if errors.Is(err, memcache.ErrCacheMiss) {
+			c.ok(n)
+			return nil, pixpool.ErrCacheMiss
+		}
+		c.fail(n, err)
+		return nil, fmt.Errorf("pool: get from %s: %w", n.ID, err)
+	}
+	c.ok(n)
+	c.hits.Add(1)
+	return it.Value, nil
+}
+
+// Set stores value under key on its node.
+func (c *Client) Set(ctx context.Context, key string, value []byte) error {
+	return c.write(key, func(n *node) error { return n.mc.Set(&memcache.Item{Key: key, Value: value}) })
+}
+
+// Add stores value under key only if its node does not hold key.
+func (c *Client) Add(ctx context.Context, key string, value []byte) error {
+	return c.write(key, func(n *node) error { return n.mc.Add(&memcache.Item{Key: key, Value: value}) })
+}
+
+// Delete removes key from its node.
+func (c *Client) Delete(ctx context.Context, key string) error {
+	return c.write(key, func(n *node) error { return n.mc.Delete(key) })
+}
+
+func (c *Client) write(key string, op func(*node) error) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if m := c.mig.Load(); m != nil {
+		m.touch(key)
+	}
+	n := c.lay.Load().owner(key)
+	if n == nil {
+		return errNoNode
+	}
+	if err := op(n); err != nil {
+		if isMiss(err) {
+			c.ok(n)
+			return nil
+		}
+		c.fail(n, err)
+		return fmt.Errorf("pool: write to %s: %w", n.ID, err)
+	}
+	c.ok(n)
+	return nil
+}
+
+// Flush empties every node (those down are flushed when they return).
+func (c *Client) Flush(ctx context.Context) error {
+	l := c.lay.Load()
+	if l == nil {
+		return nil
+	}
+	var errs []error
+	for _, n := range l.nodes {
+		if n.down.Load() {
+			continue
+		}
+		if err := n.flush(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("pool: flush %s: %w", n.ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Counters are the client's own view of its traffic.
+type Counters struct {
+	Hits, Misses, Failures int64
+}
+
+// Counters returns the hits, misses and failed operations seen so far.
+func (c *Client) Counters() Counters {
+	return Counters{c.hits.Load(), c.misses.Load(), c.failures.Load()}
+}
+
+func (c *Client) ok(n *node) {
+	if n.fails.Load() != 0 {
+		n.fails.Store(0)
+	}
+}
+
+func (c *Client) failAfter() int32 {
+	if c.FailAfter > 0 {
+		return int32(c.FailAfter)
+	}
+	return 3
+}
+
+// fail counts a failure; past FailAfter in a row the node goes down and a
+// probe starts.
+func (c *Client) fail(n *node, err error) {
+	c.failures.Add(1)
+	if n.fails.Add(1) < c.failAfter() || !n.down.CompareAndSwap(false, true) {
+		return
+	}
+	c.logger().Warn("cache node down; its keys are served from the stores", "node", n.ID, "addr", n.Addr, "err", err)
+	c.probes.Add(1)
+	go c.probe(n)
+}
+
+// probe tries a down node until it answers, flushes it, and brings it
+// back. It gives up when the node leaves the layout or the client closes.
+func (c *Client) probe(n *node) {
+	defer c.probes.Done()
+	every := c.ProbeEvery
+	if every <= 0 {
+		every = time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.done():
+			return
+		case <-t.C:
+		}
+		if l := c.lay.Load(); l == nil || l.nodes[n.ID] != n {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*c.timeout())
+		err := n.flush(ctx)
+		cancel()
+		if err == nil {
+			n.fails.Store(0)
+			n.down.Store(false)
+			c.logger().Info("cache node back", "node", n.ID, "addr", n.Addr)
+			return
+		}
+	}
+}
+
+// Stats returns every node's stats, sorted by id; a node that does not
+// answer is reported with Up false.
+func (c *Client) Stats(ctx context.Context) []NodeStats {
+	l := c.lay.Load()
+	if l == nil {
+		return nil
+	}
+	out := make([]NodeStats, len(l.nodes))
+	var wg sync.WaitGroup
+	for i, id := range l.ring.IDs() {
+		n := l.nodes[id]
+		wg.Go(func() {
+			s, err := n.stats(ctx)
+			if err != nil || n.down.Load() {
+				s = NodeStats{NodeInfo: n.NodeInfo}
+			}
+			out[i] = s
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// Keys returns a node's keys in LRU order, least recently used first.
+func (c *Client) Keys(ctx context.Context, id string) ([]KeyInfo, error) {
+	n, err := c.node(id)
+	if err != nil {
+		return nil, err
+	}
+	return n.keys(ctx)
+}
+
+// SetCapacity sets every node's capacity in MB at once.
+func (c *Client) SetCapacity(ctx context.Context, mb int) error {
+	return c.each(ctx, func(n *node) error { return n.setCapacity(ctx, mb) })
+}
+
+// SetPolicy sets every node's replacement policy ("lru" or "rr").
+func (c *Client) SetPolicy(ctx context.Context, policy string) error {
+	return c.each(ctx, func(n *node) error { return n.setPolicy(ctx, policy) })
+}
+
+func (c *Client) each(ctx context.Context, fn func(*node) error) error {
+	l := c.lay.Load()
+	if l == nil {
+		return nil
+	}
+	ids := l.ring.IDs()
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		n := l.nodes[id]
+		wg.Go(func() {
+			if err := fn(n); err != nil {
+				errs[i] = fmt.Errorf("node %s: %w", id, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (c *Client) node(id string) (*node, error) {
+	l := c.lay.Load()
+	if l == nil || l.nodes[id] == nil {
+		var ids []string
+		if l != nil {
+			ids = l.ring.IDs()
+		}
+		return nil, pixpool.Errorf(pixpool.ENOTFOUND, "No cache node %q (nodes: %v).", id, ids)
+	}
+	return l.nodes[id], nil
+}
