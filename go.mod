@@ -3,6 +3,7 @@ module github.com/pixpool/pixpool
 go 1.26.8
 
 require (
+	github.com/bradfitz/gomemcache v0.0.0-20260422231931-4d751bb6e37c // memcached client: the pool talks to cache nodes (ours or stock memcached)
 	github.com/chromedp/cdproto v0.159.0 // tests: Chrome DevTools types for chromedp
 	github.com/chromedp/chromedp v0.23.0 // tests: drives headless Chromium for the web UI tests (e2e/)
 	golang.org/x/crypto v0.59.0 // argon2id password hashing
@@ -10,8 +11,6 @@ require (
 	golang.org/x/sync v0.25.0 // singleflight: concurrent cache misses on one key load it once
 	modernc.org/sqlite v1.62.0 // SQLite without cgo: the default metadata store
 )
-
-require github.com/bradfitz/gomemcache v0.0.0-20260422231931-4d751bb6e37c
 
 require (
 	github.com/dustin/go-humanize v1.1.0 // indirect

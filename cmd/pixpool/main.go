@@ -2,6 +2,7 @@
 // and the tools to manage users and API keys.
 //
 //	pixpool serve [flags]           run the web tier on embedded stores
+//	pixpool cachenode [flags]       run one cache node (memcached protocol)
 //	pixpool user create [--admin] NAME
 //	pixpool user list
 //	pixpool user set-password NAME
@@ -29,6 +30,7 @@ const usage = `pixpool: a self-hostable image store with an elastic cache tier.
 
 Usage:
   pixpool serve [flags]                 run the web server (see pixpool serve -h)
+  pixpool cachenode [flags]             run one cache node speaking the memcached protocol
   pixpool user create [--admin] NAME    create an account (password from PIXPOOL_PASSWORD or stdin)
   pixpool user list                     list accounts
   pixpool user set-password NAME        set a password (from PIXPOOL_PASSWORD or stdin)
@@ -56,6 +58,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "serve":
 		return runServe(ctx, rest, stderr)
+	case "cachenode":
+		return runCachenode(ctx, rest, stdout, stderr)
 	case "user":
 		return runUser(ctx, rest, stdin, stdout, stderr)
 	case "apikey":
