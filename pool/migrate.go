@@ -36,7 +36,7 @@ type ResizeReport struct {
 // held for a moment, copies of keys written since are dropped and the new
 // layout is published; last, the moved keys are deleted from the nodes
 // they left. The caller starts new nodes before and stops removed ones
-// after. If ctx ends while copying, Resize publishes with the keys copied
+// after; a joining node is flushed first. If ctx ends while copying, Resize publishes with the keys copied
 // so far: fewer hits for a while, never wrong answers.
 //
 // Reads stay on the old layout until the new one is published; writes go
@@ -50,6 +50,15 @@ func (c *Client) Resize(ctx context.Context, epoch int64, nodes []NodeInfo) Resi
 
 	if old != nil {
 		rep.From = len(old.nodes)
+		// A joining node must hold nothing from an earlier life in the
+		// pool: such leftovers would be read once the node owns them.
+		for id, n := range next.nodes {
+			if old.nodes[id] != n {
+				if err := n.flush(ctx); err != nil {
+					c.logger().Warn("resize: flush joining node", "node", id, "err", err)
+				}
+			}
+		}
 		m := &migration{dirty: make(map[string]struct{})}
 		c.mig.Store(m)
 		rep.Moved = c.copyMoved(ctx, old, next)
