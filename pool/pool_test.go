@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/pixpool/pixpool"
 	"github.com/pixpool/pixpool/cache"
+	"github.com/pixpool/pixpool/pixpooltest"
 )
 
 // testNode is a real cache node served in the test on 127.0.0.1.
@@ -295,5 +295,56 @@ func TestClient_NoLayout(t *testing.T) {
 	if err := c.Set(context.Background(), "k", nil); err == nil {
 		t.Fatal("Set with no layout succeeded")
 	}
-	_ = io.Discard
+}
+
+func startMemcached(t *testing.T) NodeInfo {
+	addr := pixpooltest.Memcached(t)
+	return NodeInfo{ID: addr, Addr: addr}
+}
+
+// TestClient_StockMemcached: the pool works over stock memcached nodes
+// (--cache-nodes): data, stats, keys in LRU order, capacity, flush, and a
+// resize that migrates; only the policy extension is refused.
+func TestClient_StockMemcached(t *testing.T) {
+	ctx := context.Background()
+	a, b := startMemcached(t), startMemcached(t)
+	c := newTestClient(t)
+	c.SetLayout(1, []NodeInfo{a})
+	var keys []string
+	for i := range 300 {
+		k := "i:1:" + strconv.Itoa(i)
+		keys = append(keys, k)
+		if err := c.Set(ctx, k, []byte(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, err := c.Get(ctx, "i:1:7"); err != nil || string(v) != "i:1:7" {
+		t.Fatalf("Get=%q, %v", v, err)
+	}
+	// memcached's crawler may skip an item being bumped as it passes.
+	ks, err := c.Keys(ctx, a.ID)
+	if err != nil || len(ks) < 290 || len(ks) > 300 {
+		t.Fatalf("Keys: %d of 300, %v", len(ks), err)
+	}
+	// (memcached's own order is only roughly LRU: it bumps an item at most
+	// once a minute and keeps hot, warm and cold segments.)
+	if err := c.SetCapacity(ctx, 32); err != nil {
+		t.Fatalf("cache_memlimit on memcached: %v", err)
+	}
+	if st := c.Stats(ctx); len(st) != 1 || st[0].Capacity != 32<<20 || st[0].Items != 300 || !st[0].Up {
+		t.Fatalf("Stats=%+v", st)
+	}
+	if err := c.SetPolicy(ctx, "rr"); err == nil {
+		t.Fatal("stock memcached accepted the policy extension")
+	}
+	rep := c.Resize(ctx, 2, []NodeInfo{a, b})
+	if got := hitRate(t, c, keys); got < 0.99 {
+		t.Fatalf("hit rate %.2f after resize over memcached (moved %d)", got, rep.Moved)
+	}
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := hitRate(t, c, keys); got != 0 {
+		t.Fatalf("hit rate %.2f after flush", got)
+	}
 }

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs, skipping whatever is already there:
-# headless Chromium for the web UI tests. Safe to run again and again.
+# headless Chromium for the web UI tests, memcached for the cache node's
+# interoperability tests. Safe to run again and again.
 set -euo pipefail
 
 need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v memcached >/dev/null 2>&1 || need_apt+=(memcached)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
 
 if ((${#need_apt[@]})); then
@@ -16,5 +18,10 @@ if ((${#need_apt[@]})); then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+	# The tests start their own memcached on loopback ports; the service
+	# the package may have just started is not needed.
+	if [[ " ${need_apt[*]} " == *" memcached "* ]] && command -v service >/dev/null 2>&1; then
+		service memcached stop >/dev/null 2>&1 || true
+	fi
 fi
 echo "test-deps: ok"

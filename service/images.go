@@ -206,8 +206,11 @@ func (s *Images) Get(ctx context.Context, ownerID int64, key string) (*pixpool.I
 		data []byte
 	}
 	// Concurrent misses on one key share one load; the load must not be
-	// cut short by the first caller's context.
-	v, err, _ := s.loads.Do(ck, func() (any, error) {
+	// cut short by the first caller's context. A read that comes after a
+	// write to the key must not join a load that began before it, so the
+	// flight is named by the key's last write too.
+	flight := ck + "\x00" + strconv.FormatUint(s.writes.last(ck), 10)
+	v, err, _ := s.loads.Do(flight, func() (any, error) {
 		lctx := context.WithoutCancel(ctx)
 		since := s.writes.now()
 		img, data, err := s.load(lctx, ownerID, key)
@@ -507,6 +510,9 @@ func (w *writeLog) slot(key string) *atomic.Uint64 {
 }
 
 func (w *writeLog) note(key string) { w.slot(key).Store(w.seq.Add(1)) }
+
+// last returns the sequence number of key's slot's last write.
+func (w *writeLog) last(key string) uint64 { return w.slot(key).Load() }
 
 // since reports whether key's slot was written after seq.
 func (w *writeLog) since(key string, seq uint64) bool { return w.slot(key).Load() > seq }

@@ -3,6 +3,7 @@
 //
 //	pixpool serve [flags]           run the web tier on embedded stores
 //	pixpool cachenode [flags]       run one cache node (memcached protocol)
+//	pixpool pool status|resize N|capacity MB|policy P|clear|keys NODE
 //	pixpool user create [--admin] NAME
 //	pixpool user list
 //	pixpool user set-password NAME
@@ -31,6 +32,7 @@ const usage = `pixpool: a self-hostable image store with an elastic cache tier.
 Usage:
   pixpool serve [flags]                 run the web server (see pixpool serve -h)
   pixpool cachenode [flags]             run one cache node speaking the memcached protocol
+  pixpool pool COMMAND                  inspect and change the running server's cache pool (pixpool pool -h)
   pixpool user create [--admin] NAME    create an account (password from PIXPOOL_PASSWORD or stdin)
   pixpool user list                     list accounts
   pixpool user set-password NAME        set a password (from PIXPOOL_PASSWORD or stdin)
@@ -60,6 +62,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runServe(ctx, rest, stderr)
 	case "cachenode":
 		return runCachenode(ctx, rest, stdout, stderr)
+	case "pool":
+		return runPool(ctx, rest, stdout, stderr)
 	case "user":
 		return runUser(ctx, rest, stdin, stdout, stderr)
 	case "apikey":

@@ -66,7 +66,11 @@ func startServer(t *testing.T, c Config, opts ...func(*Main)) *server {
 func cli(t *testing.T, data, stdin string, args ...string) string {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	args = append(args[:2:2], append([]string{"--data", data}, args[2:]...)...)
+	at := 2 // after the command and subcommand: pixpool user create --data ...
+	if args[0] == "pool" {
+		at = 1 // pool's subcommands are arguments: pixpool pool --data ... status
+	}
+	args = append(args[:at:at], append([]string{"--data", data}, args[at:]...)...)
 	if err := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut); err != nil {
 		t.Fatalf("pixpool %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -17,6 +18,8 @@ import (
 	"github.com/pixpool/pixpool"
 	blobfs "github.com/pixpool/pixpool/blob/fs"
 	"github.com/pixpool/pixpool/http"
+	"github.com/pixpool/pixpool/manager"
+	"github.com/pixpool/pixpool/pool"
 	"github.com/pixpool/pixpool/service"
 	"github.com/pixpool/pixpool/store/sqlite"
 )
@@ -37,6 +40,12 @@ type Config struct {
 	SweepGrace    time.Duration
 	LogLevel      slog.Level
 	LogJSON       bool
+
+	CacheNodes    string // existing nodes, host:port,...
+	CacheSize     int    // local nodes of a new pool; 0: no cache
+	CacheCapacity int    // MB per node
+	CachePolicy   string
+	CacheMaxNodes int
 }
 
 func (c *Config) flags(fs *flag.FlagSet) {
@@ -51,6 +60,11 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "certificate file (PEM) to serve HTTPS with")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "private key file (PEM) of --tls-cert")
 	fs.DurationVar(&c.SweepGrace, "sweep-grace", 10*time.Minute, "age after which unreferenced image files are removed")
+	fs.StringVar(&c.CacheNodes, "cache-nodes", "", "use these existing cache nodes (host:port,...; stock memcached works) instead of starting local ones")
+	fs.IntVar(&c.CacheSize, "cache-size", manager.DefaultNodes, "local cache nodes of a new pool (a restart keeps the pool's size); 0 runs without a cache")
+	fs.IntVar(&c.CacheCapacity, "cache-capacity", manager.DefaultCapacityMB, "capacity of each cache node of a new pool, in MB")
+	fs.StringVar(&c.CachePolicy, "cache-policy", manager.DefaultPolicy, "replacement policy of a new pool: lru or rr")
+	fs.IntVar(&c.CacheMaxNodes, "cache-max-nodes", manager.DefaultMaxNodes, "largest pool size allowed")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	fs.BoolVar(&c.LogJSON, "log-json", false, "log JSON lines instead of text")
 }
@@ -69,6 +83,9 @@ type Main struct {
 	Accounts *service.Accounts
 	Images   *service.Images
 	HTTP     *http.Server
+	Pool     *pool.Client     // nil without a cache
+	Manager  *manager.Manager // nil without a cache
+	Nodes    *manager.LocalProvider
 
 	ln     net.Listener
 	server *nethttp.Server
@@ -107,6 +124,10 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		TrustProxy:    c.TrustProxy,
 	}
 
+	if err := m.openPool(ctx); err != nil {
+		return err
+	}
+
 	// Leftovers of a crash: temporary files and bytes no row points at.
 	if _, err := m.Blobs.SweepTemp(0); err != nil {
 		return err
@@ -126,6 +147,43 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		m.SetupURL = m.URL() + "/setup?token=" + token
 		m.Logger.Warn("no admin account yet: open the setup link to set the admin password", "url", m.SetupURL)
 	}
+	return nil
+}
+
+// openPool starts the cache pool: local nodes by default, or the given
+// existing ones; the pool's state in the store, if any, wins over the
+// flags, which only shape a new pool.
+func (m *Main) openPool(ctx context.Context) error {
+	c := &m.Config
+	var static []string
+	for a := range strings.SplitSeq(c.CacheNodes, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			static = append(static, a)
+		}
+	}
+	if len(static) == 0 && c.CacheSize <= 0 {
+		m.Logger.Info("running without a cache pool (--cache-size 0)")
+		return nil
+	}
+	policy, err := manager.ParsePolicy(cmp.Or(c.CachePolicy, manager.DefaultPolicy))
+	if err != nil {
+		return errors.New(pixpool.ErrorMessage(err))
+	}
+	m.Pool = &pool.Client{Logger: m.Logger}
+	m.Manager = &manager.Manager{
+		Store: m.Store, Pool: m.Pool, Static: static, Logger: m.Logger,
+		Nodes: c.CacheSize, CapacityMB: c.CacheCapacity, Policy: policy, MaxNodes: c.CacheMaxNodes,
+	}
+	if len(static) == 0 {
+		m.Nodes = &manager.LocalProvider{Logger: m.Logger}
+		m.Manager.Provider = m.Nodes
+	}
+	if err := m.Manager.Open(ctx); err != nil {
+		return fmt.Errorf("cache pool: %w", err)
+	}
+	m.Images.Cache = m.Pool
+	st := m.Manager.State()
+	m.Logger.Info("cache pool ready", "nodes", len(st.Nodes), "capacity_mb", st.CapacityMB, "policy", st.Policy, "epoch", st.Epoch)
 	return nil
 }
 
@@ -163,6 +221,9 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}()
 	go m.housekeeping(ctx)
+	if m.Manager != nil {
+		go m.Manager.Watch(ctx, time.Second)
+	}
 	m.Logger.Info("pixpool serving", "url", m.URL(), "data", m.Config.Data, "version", pixpool.Version)
 
 	select {
@@ -181,6 +242,12 @@ func (m *Main) Run(ctx context.Context) error {
 }
 
 func (m *Main) closeStores() {
+	if m.Manager != nil {
+		m.Manager.Close()
+	}
+	if m.Pool != nil {
+		m.Pool.Close()
+	}
 	if m.Store != nil {
 		if err := m.Store.Close(); err != nil {
 			m.Logger.Error("close store", "err", err)

@@ -1,0 +1,210 @@
+package manager
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pixpool/pixpool"
+	"github.com/pixpool/pixpool/cache"
+	"github.com/pixpool/pixpool/pool"
+	"github.com/pixpool/pixpool/store/sqlite"
+)
+
+// TestMain stands in for `pixpool cachenode` when the local provider runs
+// this test binary as a node.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "cachenode" {
+		os.Exit(testNode(os.Args[2:]))
+	}
+	os.Exit(m.Run())
+}
+
+func testNode(args []string) int {
+	fs := flag.NewFlagSet("cachenode", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:0", "")
+	capacity := fs.Int("capacity", 64, "")
+	policy := fs.String("policy", "lru", "")
+	fs.Parse(args)
+	p, err := cache.ParsePolicy(*policy)
+	if err != nil {
+		return 2
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return 2
+	}
+	srv := &cache.Server{Store: cache.NewStore(cache.StoreConfig{Capacity: int64(*capacity) << 20, Policy: p})}
+	fmt.Printf("listening on %s\n", ln.Addr())
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	go srv.Serve(ln)
+	<-ctx.Done()
+	srv.Close()
+	return 0
+}
+
+func openStore(t *testing.T, dir string) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(filepath.Join(dir, "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func newManager(t *testing.T, st pixpool.Store) *Manager {
+	t.Helper()
+	quiet := slog.New(slog.DiscardHandler)
+	m := &Manager{
+		Store:    st,
+		Pool:     &pool.Client{Logger: quiet, ProbeEvery: 20 * time.Millisecond},
+		Provider: &LocalProvider{Logger: quiet},
+		Logger:   quiet,
+		Nodes:    2, CapacityMB: 8,
+	}
+	if err := m.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(); m.Pool.Close() })
+	return m
+}
+
+func TestManager_Lifecycle(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	m := newManager(t, st)
+	if got := m.Size(); got != 2 {
+		t.Fatalf("Size()=%d, want 2", got)
+	}
+	for _, ns := range m.Pool.Stats(ctx) {
+		if !ns.Up || ns.Capacity != 8<<20 || ns.Policy != "lru" {
+			t.Fatalf("node %+v", ns)
+		}
+	}
+
+	t.Run("Resize", func(t *testing.T) {
+		for _, n := range []int{3, 1, 2} {
+			if _, err := m.Resize(ctx, n, "test"); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(m.Pool.Stats(ctx)); got != n || m.Size() != n {
+				t.Fatalf("after Resize(%d): %d nodes answer, Size()=%d", n, got, m.Size())
+			}
+		}
+		for _, bad := range []int{0, -1, 9} {
+			if _, err := m.Resize(ctx, bad, "test"); pixpool.ErrorCode(err) != pixpool.EINVALID {
+				t.Fatalf("Resize(%d)=%v, want invalid", bad, err)
+			}
+		}
+		if h := m.State().Resizes; len(h) != 3 || h[1].From != 3 || h[1].To != 1 || h[1].Reason != "test" {
+			t.Fatalf("history %+v", h)
+		}
+	})
+
+	t.Run("Settings", func(t *testing.T) {
+		if err := m.SetCapacity(ctx, 4); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.SetPolicy(ctx, "RR"); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.SetPolicy(ctx, "fifo"); pixpool.ErrorCode(err) != pixpool.EINVALID {
+			t.Fatalf("SetPolicy(fifo)=%v", err)
+		}
+		if err := m.SetCapacity(ctx, 0); pixpool.ErrorCode(err) != pixpool.EINVALID {
+			t.Fatalf("SetCapacity(0)=%v", err)
+		}
+		// A new node starts with the latest settings.
+		if _, err := m.Resize(ctx, 3, "test"); err != nil {
+			t.Fatal(err)
+		}
+		for _, ns := range m.Pool.Stats(ctx) {
+			if ns.Capacity != 4<<20 || ns.Policy != "rr" {
+				t.Fatalf("node %s: %d bytes, %s", ns.ID, ns.Capacity, ns.Policy)
+			}
+		}
+	})
+
+	t.Run("Restart", func(t *testing.T) {
+		before := m.State()
+		victim := before.Nodes[1]
+		if err := m.Provider.(*LocalProvider).Kill(victim.ID); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for m.State().Nodes[1].Addr == victim.Addr {
+			if time.Now().After(deadline) {
+				t.Fatal("node not restarted")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if got := m.State().Nodes[1].ID; got != victim.ID {
+			t.Fatalf("restarted as %s, want the same id %s", got, victim.ID)
+		}
+	})
+
+	t.Run("Requests", func(t *testing.T) {
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go m.Watch(wctx, 20*time.Millisecond)
+		actx, acancel := context.WithTimeout(ctx, 30*time.Second)
+		defer acancel()
+		res, err := Ask(actx, st, "resize", "2")
+		if err != nil || len(res.State.Nodes) != 2 {
+			t.Fatalf("Ask(resize 2)=%+v, %v", res, err)
+		}
+		if _, err := Ask(actx, st, "resize", "nine"); err == nil || !strings.Contains(err.Error(), "number") {
+			t.Fatalf("Ask(resize nine)=%v", err)
+		}
+		if _, err := Ask(actx, st, "shuffle", ""); err == nil {
+			t.Fatal("unknown op accepted")
+		}
+	})
+
+	// The state survives: a new manager on the same store starts the same
+	// node ids with the same settings.
+	want := m.State()
+	m.Close()
+	m2 := newManager(t, st)
+	got := m2.State()
+	if len(got.Nodes) != len(want.Nodes) || got.CapacityMB != 4 || got.Policy != "rr" || got.Epoch <= want.Epoch {
+		t.Fatalf("state after reopen %+v, before %+v", got, want)
+	}
+	for i := range got.Nodes {
+		if got.Nodes[i].ID != want.Nodes[i].ID {
+			t.Fatalf("node ids changed: %v -> %v", want.Nodes, got.Nodes)
+		}
+	}
+}
+
+func TestManager_Static(t *testing.T) {
+	ctx := context.Background()
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	srv := &cache.Server{Store: cache.NewStore(cache.StoreConfig{})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	quiet := slog.New(slog.DiscardHandler)
+	m := &Manager{Store: openStore(t, t.TempDir()), Pool: &pool.Client{Logger: quiet}, Static: []string{ln.Addr().String()}, Logger: quiet, CapacityMB: 16}
+	if err := m.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Pool.Close()
+	if _, err := m.Resize(ctx, 2, "test"); err == nil || !strings.Contains(pixpool.ErrorMessage(err), "--cache-nodes") {
+		t.Fatalf("Resize of a static pool=%v", err)
+	}
+	if st := m.Pool.Stats(ctx); len(st) != 1 || st[0].Capacity != 16<<20 {
+		t.Fatalf("static node stats %+v", st)
+	}
+}
