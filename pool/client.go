@@ -198,7 +198,7 @@ func (c *Client) write(key string, op func(*node) error) error {
 		return errNoNode
 	}
 	if err := op(n); err != nil {
-		if isMiss(err) {
+		if isAnswer(err) {
 			c.ok(n)
 			return nil
 		}

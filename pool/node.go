@@ -193,7 +193,10 @@ func (n *node) flush(ctx context.Context) error {
 	return err
 }
 
-// isMiss reports the errors that are answers, not failures.
-func isMiss(err error) bool {
-	return errors.Is(err, memcache.ErrCacheMiss) || errors.Is(err, memcache.ErrNotStored)
+// isAnswer reports the errors that are the node's answers, not failures
+// of the node: a miss, "not stored", or a SERVER_ERROR such as "object too
+// large for cache" (an image over the node's item size limit).
+func isAnswer(err error) bool {
+	return errors.Is(err, memcache.ErrCacheMiss) || errors.Is(err, memcache.ErrNotStored) ||
+		strings.Contains(err.Error(), "SERVER_ERROR")
 }

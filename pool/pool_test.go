@@ -348,3 +348,23 @@ func TestClient_StockMemcached(t *testing.T) {
 		t.Fatalf("hit rate %.2f after flush", got)
 	}
 }
+
+// TestClient_TooLargeIsNotAFailure: a value over a node's item limit is
+// refused by the node; that is an answer, and the node stays in use.
+func TestClient_TooLargeIsNotAFailure(t *testing.T) {
+	ctx := context.Background()
+	addr := pixpooltest.Memcached(t) // stock memcached: 1 MiB items
+	c := newTestClient(t)
+	c.SetLayout(1, []NodeInfo{{ID: addr, Addr: addr}})
+	for range 5 {
+		if err := c.Set(ctx, "big", make([]byte, 2<<20)); err != nil {
+			t.Fatalf("Set of a too-large value: %v", err)
+		}
+	}
+	if err := c.Set(ctx, "small", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.Get(ctx, "small"); err != nil || string(v) != "x" {
+		t.Fatalf("node unusable after too-large values: %q, %v", v, err)
+	}
+}
