@@ -95,6 +95,8 @@ type Store interface {
 	// every failure older than before.
 	ClearLoginFailures(ctx context.Context, key string, before time.Time) error
 
+	StatsStore
+
 	// Ping checks that the store answers (for /readyz).
 	Ping(ctx context.Context) error
 	Close() error

@@ -82,6 +82,34 @@ CREATE INDEX login_failures_at ON login_failures (at);
 `,
 	// 2: the newest images of an owner, for the home page.
 	`CREATE INDEX images_owner_created ON images (owner_id, created_at, id);`,
+	// 3: the cache pool's stats history.
+	`
+CREATE TABLE pool_samples (
+	at     INTEGER PRIMARY KEY, -- Unix milliseconds
+	nodes  INTEGER NOT NULL,
+	up     INTEGER NOT NULL,
+	items  INTEGER NOT NULL,
+	bytes  INTEGER NOT NULL,
+	gets   INTEGER NOT NULL,
+	hits   INTEGER NOT NULL,
+	misses INTEGER NOT NULL,
+	sets   INTEGER NOT NULL
+);
+CREATE TABLE node_samples (
+	at        INTEGER NOT NULL,
+	node      TEXT NOT NULL,
+	up        INTEGER NOT NULL,
+	items     INTEGER NOT NULL,
+	bytes     INTEGER NOT NULL,
+	capacity  INTEGER NOT NULL,
+	gets      INTEGER NOT NULL,
+	hits      INTEGER NOT NULL,
+	misses    INTEGER NOT NULL,
+	sets      INTEGER NOT NULL,
+	evictions INTEGER NOT NULL,
+	PRIMARY KEY (at, node)
+);
+`,
 }
 
 // migrate brings the schema up to date, one migration per transaction, and

@@ -66,6 +66,9 @@ func Run(t *testing.T, open func(t *testing.T) pixpool.Store) {
 
 		{"Setting", testSetting},
 		{"LoginFailures", testLoginFailures},
+
+		{"Stats", testStats},
+		{"Stats/Retention", testStatsRetention},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
