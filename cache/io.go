@@ -34,6 +34,7 @@ var errLineTooLong = errors.New("cache: command line too long")
 // does) and read a value straight into its destination.
 type reader struct {
 	nc      net.Conn
+	raw     *rawIO // if not nil, does the reads
 	buf     []byte
 	r, w    int           // buf[r:w] is buffered input
 	timeout time.Duration // if set, each read must make progress within it
@@ -44,7 +45,13 @@ func (b *reader) read(p []byte) (int, error) {
 	if b.timeout > 0 {
 		b.nc.SetReadDeadline(time.Now().Add(b.timeout))
 	}
-	n, err := b.nc.Read(p)
+	var n int
+	var err error
+	if b.raw != nil {
+		n, err = b.raw.read(p)
+	} else {
+		n, err = b.nc.Read(p)
+	}
 	b.n.Add(uint64(n))
 	return n, err
 }
@@ -164,6 +171,7 @@ func (b *reader) discard(n int64) error {
 // (immutable), and everything goes out in one writev on flush.
 type writer struct {
 	nc      net.Conn
+	raw     *rawIO // if not nil, does the writes
 	buf     []byte
 	mark    int           // buf[mark:] is not yet queued in segs
 	segs    net.Buffers   // queued output, in order, when a large value is pending
@@ -212,11 +220,19 @@ func (w *writer) flush() error {
 	}
 	var n int64
 	var err error
-	if len(w.segs) == 0 {
+	switch {
+	case w.raw != nil:
+		if w.mark < len(w.buf) {
+			w.segs = append(w.segs, w.buf[w.mark:])
+		}
+		n, err = w.raw.writev(w.segs)
+		clear(w.segs) // drop the references to values
+		w.segs = w.segs[:0]
+	case len(w.segs) == 0:
 		var m int
 		m, err = w.nc.Write(w.buf)
 		n = int64(m)
-	} else {
+	default:
 		if w.mark < len(w.buf) {
 			w.segs = append(w.segs, w.buf[w.mark:])
 		}

@@ -292,7 +292,10 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{srv: s, st: s.Store, nc: nc}
+	raw := newRawIO(nc)
 	c.rd.nc = nc
+	c.rd.raw = raw
+	c.wr.raw = raw
 	c.rd.buf = make([]byte, readBufSize)
 	c.rd.timeout = s.IdleTimeout
 	c.wr.nc = nc
