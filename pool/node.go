@@ -91,6 +91,7 @@ type NodeStats struct {
 	Bytes          int64  `json:"bytes"`
 	Capacity       int64  `json:"capacity"`
 	Gets           int64  `json:"gets"`
+	Sets           int64  `json:"sets"`
 	Hits           int64  `json:"hits"`
 	Misses         int64  `json:"misses"`
 	Evictions      int64  `json:"evictions"`
@@ -120,6 +121,8 @@ func (n *node) stats(ctx context.Context) (NodeStats, error) {
 			s.Capacity = v
 		case "cmd_get":
 			s.Gets = v
+		case "cmd_set":
+			s.Sets = v
 		case "get_hits":
 			s.Hits = v
 		case "get_misses":
