@@ -168,3 +168,27 @@ func (s *Server) compat(h http.HandlerFunc) http.HandlerFunc {
 		h(w, r)
 	}
 }
+
+// requireAdmin guards an admin page: logged-out visitors go to the login
+// page, everyone but admins gets 404, as if the page did not exist.
+func (s *Server) requireAdmin(h http.HandlerFunc) http.HandlerFunc {
+	return s.requireUser(func(w http.ResponseWriter, r *http.Request) {
+		if !authFrom(r.Context()).user.Admin {
+			s.errorPage(w, r, pixpool.Errorf(pixpool.ENOTFOUND, "Page not found."))
+			return
+		}
+		h(w, r)
+	})
+}
+
+// requireAPIAdmin guards /api/v1/admin (inside requireAPIUser): 404 to
+// everyone but admins.
+func (s *Server) requireAPIAdmin(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !authFrom(r.Context()).user.Admin {
+			s.handleAPINotFound(w, r)
+			return
+		}
+		h(w, r)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/pixpool/pixpool"
+	"github.com/pixpool/pixpool/manager"
 	"github.com/pixpool/pixpool/service"
 )
 
@@ -32,8 +33,11 @@ var staticFS embed.FS
 type Server struct {
 	Accounts *service.Accounts
 	Images   *service.Images
-	// Store is pinged by /readyz.
+	// Store is pinged by /readyz; the admin pages list images and users
+	// and read the stats history from it.
 	Store pixpool.Store
+	// Pool manages the cache pool; nil when serve runs without a cache.
+	Pool *manager.Manager
 	// Logger; if nil, slog.Default().
 	Logger *slog.Logger
 	// CompatUser, if set, names the account that credential-less /api
@@ -108,6 +112,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /profile/password", s.requireUser(s.handlePasswordChange))
 	mux.HandleFunc("POST /profile/apikeys", s.requireUser(s.handleAPIKeyCreate))
 	mux.HandleFunc("POST /profile/apikeys/delete", s.requireUser(s.handleAPIKeyDelete))
+	s.adminRoutes(mux)
 
 	// JSON API; every route here must be in openapi.json (a test checks).
 	api := func(pattern string, h http.HandlerFunc) {
@@ -125,6 +130,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	api("GET /api/v1/apikeys", s.handleAPIKeysList)
 	api("POST /api/v1/apikeys", s.handleAPIKeysCreate)
 	api("DELETE /api/v1/apikeys/{id}", s.handleAPIKeysDelete)
+	s.adminAPIRoutes(api)
 	mux.HandleFunc("/api/v1/", s.handleAPINotFound)
 
 	// The course's compatibility API: any method, exact shapes.

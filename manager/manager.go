@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pixpool/pixpool"
+	"github.com/pixpool/pixpool/autoscale"
 	"github.com/pixpool/pixpool/pool"
 )
 
@@ -39,7 +40,17 @@ type State struct {
 	Policy     string          `json:"policy"`
 	NextID     int             `json:"next_id"` // numbers new node ids
 	Resizes    []Resize        `json:"resizes,omitempty"`
+	// Mode is "manual" (the admin sets the size) or "auto" (the
+	// auto-scaler does, with Auto).
+	Mode string           `json:"mode"`
+	Auto autoscale.Params `json:"auto"`
 }
+
+// Pool modes.
+const (
+	ModeManual = "manual"
+	ModeAuto   = "auto"
+)
 
 // Resize is one entry of the pool's resize history.
 type Resize struct {
@@ -174,7 +185,9 @@ func nodeIDs(nodes []pool.NodeInfo) []string {
 func (s State) config() NodeConfig { return NodeConfig{CapacityMB: s.CapacityMB, Policy: s.Policy} }
 
 func (m *Manager) load(ctx context.Context) (State, error) {
-	st := State{CapacityMB: cmpOr(m.CapacityMB, DefaultCapacityMB), Policy: cmpOr(m.Policy, DefaultPolicy)}
+	auto := autoscale.DefaultParams
+	auto.MaxNodes = min(auto.MaxNodes, m.MaxSize())
+	st := State{CapacityMB: cmpOr(m.CapacityMB, DefaultCapacityMB), Policy: cmpOr(m.Policy, DefaultPolicy), Mode: ModeManual, Auto: auto}
 	v, err := m.Store.Setting(ctx, stateSetting)
 	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
 		return st, nil
@@ -318,6 +331,76 @@ func (m *Manager) SetPolicy(ctx context.Context, policy string) error {
 	m.state.Policy = p
 	m.logger().Info("cache policy set", "policy", p)
 	return m.save(ctx)
+}
+
+// SetMode switches between manual and automatic sizing; in automatic mode
+// p are the auto-scaler's settings (validated), in manual mode p, if
+// valid, is kept for later.
+func (m *Manager) SetMode(ctx context.Context, mode string, p autoscale.Params) error {
+	switch mode {
+	case ModeManual, ModeAuto:
+	default:
+		return pixpool.Errorf(pixpool.EINVALID, "The mode must be manual or auto, not %q.", mode)
+	}
+	if err := p.Validate(m.MaxSize()); err != nil {
+		return err
+	}
+	if m.Provider == nil && mode == ModeAuto {
+		return pixpool.Errorf(pixpool.EINVALID, "%s.", capitalize(ErrFixedPool.Error()))
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.state.Mode, m.state.Auto = mode, p
+	m.logger().Info("pool mode set", "mode", mode, "params", p)
+	return m.save(ctx)
+}
+
+// Auto reports whether the auto-scaler is on, and its settings.
+func (m *Manager) Auto() (bool, autoscale.Params) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.state.Mode == ModeAuto, m.state.Auto
+}
+
+// LastResize is when the pool last changed size (zero if never).
+func (m *Manager) LastResize() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if n := len(m.state.Resizes); n > 0 {
+		return m.state.Resizes[n-1].At
+	}
+	return time.Time{}
+}
+
+// Stats returns every node's live stats.
+func (m *Manager) Stats(ctx context.Context) []pool.NodeStats { return m.Pool.Stats(ctx) }
+
+// Keys returns a node's keys in LRU order, least recently used first.
+func (m *Manager) Keys(ctx context.Context, node string) ([]pool.KeyInfo, error) {
+	return m.Pool.Keys(ctx, node)
+}
+
+// Scaler returns the auto-scaler for this pool, reading its traffic from
+// the stats history in the store.
+func (m *Manager) Scaler() *autoscale.Scaler {
+	return &autoscale.Scaler{
+		Pool: scalable{m},
+		Window: func(ctx context.Context, since, now time.Time) (autoscale.Stats, error) {
+			return Window(ctx, m.Store, since, now)
+		},
+		Settings: m.Auto,
+		Logger:   m.logger(),
+	}
+}
+
+// scalable adapts a Manager to autoscale.Pool.
+type scalable struct{ m *Manager }
+
+func (s scalable) Size() int             { return s.m.Size() }
+func (s scalable) LastResize() time.Time { return s.m.LastResize() }
+func (s scalable) Resize(ctx context.Context, n int, reason string) error {
+	_, err := s.m.Resize(ctx, n, reason)
+	return err
 }
 
 // Clear empties every node.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pixpool/pixpool"
+	"github.com/pixpool/pixpool/autoscale"
 	blobfs "github.com/pixpool/pixpool/blob/fs"
 	"github.com/pixpool/pixpool/http"
 	"github.com/pixpool/pixpool/manager"
@@ -46,6 +47,10 @@ type Config struct {
 	CacheCapacity int    // MB per node
 	CachePolicy   string
 	CacheMaxNodes int
+
+	StatsInterval     time.Duration
+	StatsRetention    time.Duration
+	AutoscaleInterval time.Duration
 }
 
 func (c *Config) flags(fs *flag.FlagSet) {
@@ -65,6 +70,9 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.CacheCapacity, "cache-capacity", manager.DefaultCapacityMB, "capacity of each cache node of a new pool, in MB")
 	fs.StringVar(&c.CachePolicy, "cache-policy", manager.DefaultPolicy, "replacement policy of a new pool: lru or rr")
 	fs.IntVar(&c.CacheMaxNodes, "cache-max-nodes", manager.DefaultMaxNodes, "largest pool size allowed")
+	fs.DurationVar(&c.StatsInterval, "stats-interval", 5*time.Second, "how often the cache nodes' stats are sampled")
+	fs.DurationVar(&c.StatsRetention, "stats-retention", 24*time.Hour, "how long stats samples are kept")
+	fs.DurationVar(&c.AutoscaleInterval, "autoscale-interval", time.Minute, "how often the auto-scaler decides (in automatic mode)")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	fs.BoolVar(&c.LogJSON, "log-json", false, "log JSON lines instead of text")
 }
@@ -86,6 +94,8 @@ type Main struct {
 	Pool     *pool.Client     // nil without a cache
 	Manager  *manager.Manager // nil without a cache
 	Nodes    *manager.LocalProvider
+	Stats    *manager.Collector // nil without a cache
+	Scaler   *autoscale.Scaler  // nil without a cache
 
 	ln     net.Listener
 	server *nethttp.Server
@@ -182,6 +192,10 @@ func (m *Main) openPool(ctx context.Context) error {
 		return fmt.Errorf("cache pool: %w", err)
 	}
 	m.Images.Cache = m.Pool
+	m.HTTP.Pool = m.Manager
+	m.Stats = &manager.Collector{Store: m.Store, Pool: m.Pool, Interval: c.StatsInterval, Retention: c.StatsRetention, Logger: m.Logger}
+	m.Scaler = m.Manager.Scaler()
+	m.Scaler.Interval = c.AutoscaleInterval
 	st := m.Manager.State()
 	m.Logger.Info("cache pool ready", "nodes", len(st.Nodes), "capacity_mb", st.CapacityMB, "policy", st.Policy, "epoch", st.Epoch)
 	return nil
@@ -223,6 +237,8 @@ func (m *Main) Run(ctx context.Context) error {
 	go m.housekeeping(ctx)
 	if m.Manager != nil {
 		go m.Manager.Watch(ctx, time.Second)
+		go m.Stats.Run(ctx)
+		go m.Scaler.Run(ctx)
 	}
 	m.Logger.Info("pixpool serving", "url", m.URL(), "data", m.Config.Data, "version", pixpool.Version)
 
