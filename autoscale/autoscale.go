@@ -105,6 +105,8 @@ type Scaler struct {
 	Settings func() (enabled bool, p Params)
 	// Interval between decisions. If zero, 60 s.
 	Interval time.Duration
+	// Span is how far back the traffic window reaches. If zero, 1 minute.
+	Span time.Duration
 	// Now is the clock. If nil, time.Now.
 	Now func() time.Time
 	// Logger; if nil, slog.Default().
@@ -156,7 +158,11 @@ func (s *Scaler) Step(ctx context.Context) int {
 		log.Debug("autoscale: cooling down", "since_resize", now.Sub(last).Round(time.Second), "cooldown", p.Cooldown)
 		return n
 	}
-	w, err := s.Window(ctx, now.Add(-time.Minute), now)
+	span := s.Span
+	if span <= 0 {
+		span = time.Minute
+	}
+	w, err := s.Window(ctx, now.Add(-span), now)
 	if err != nil {
 		log.Warn("autoscale: no stats", "err", err)
 		return n
@@ -168,7 +174,7 @@ func (s *Scaler) Step(ctx context.Context) int {
 	if next == n {
 		return n
 	}
-	reason := fmt.Sprintf("auto: miss rate %.2f over the last minute (%d lookups)", w.MissRate(), w.Lookups)
+	reason := fmt.Sprintf("auto: miss rate %.2f over the last %v (%d lookups)", w.MissRate(), span, w.Lookups)
 	if next > n {
 		reason += fmt.Sprintf(" > max %.2f", p.MaxMiss)
 	} else {

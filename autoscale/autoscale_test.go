@@ -102,7 +102,7 @@ func TestScaler_Step(t *testing.T) {
 	if got := s.Step(ctx); got != 4 || pool.n != 4 {
 		t.Fatalf("Step()=%d, want growth to 4", got)
 	}
-	if !strings.Contains(pool.reasons[0], "miss rate 0.80") || !strings.Contains(pool.reasons[0], "> max 0.50") {
+	if !strings.Contains(pool.reasons[0], "miss rate 0.80 over the last 1m0s") || !strings.Contains(pool.reasons[0], "> max 0.50") {
 		t.Fatalf("reason %q", pool.reasons[0])
 	}
 	pool.last = now
