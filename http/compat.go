@@ -11,10 +11,13 @@ import (
 // automated tester expects, with "success" as the string "true"/"false".
 
 // compatError writes {"success":"false","error":{"code":N,"message":"..."}}
-// with HTTP status N.
+// with HTTP status N. The contract knows 400 for bad input, 401/403 for
+// auth, 404 for an unknown key and 500 otherwise, so other client errors
+// (413 too large, 415 not an image, 409, 429) are 400 here and server
+// errors (503) are 500.
 func (s *Server) compatError(w http.ResponseWriter, r *http.Request, err error) {
 	s.logError(r, err)
-	status := ErrorStatus(err)
+	status := compatStatus(ErrorStatus(err))
 	writeJSON(w, status, map[string]any{
 		"success": "false",
 		"error":   map[string]any{"code": status, "message": pixpool.ErrorMessage(err)},
@@ -87,4 +90,14 @@ func (s *Server) handleCompatDeleteAll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"success": "true"})
+}
+
+func compatStatus(status int) int {
+	switch {
+	case status == http.StatusUnauthorized, status == http.StatusForbidden, status == http.StatusNotFound:
+		return status
+	case status >= 500:
+		return http.StatusInternalServerError
+	}
+	return http.StatusBadRequest
 }

@@ -54,6 +54,7 @@ type Server struct {
 	handler   http.Handler
 	pages     map[string]*template.Template
 	apiRoutes []string // patterns of /api/v1, for the OpenAPI test
+	metrics   metrics  // Prometheus registry and instruments (metrics.go)
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -77,7 +78,7 @@ func (s *Server) Handler() http.Handler {
 			err := pixpool.Errorf(pixpool.EFORBIDDEN, "Cross-site request refused.")
 			s.fail(w, r, err)
 		}))
-		s.handler = s.recoverer(s.logRequests(cop.Handler(s.authenticate(keyPaths(mux)))))
+		s.handler = s.instrument(s.recoverer(s.logRequests(cop.Handler(s.authenticate(keyPaths(matched(mux)))))))
 	})
 	return s.handler
 }
@@ -86,6 +87,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	// Health.
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
+	mux.HandleFunc("GET /metrics", s.handleMetrics) // admins only; see metrics.go
 	static, _ := fs.Sub(staticFS, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheForever(http.FileServerFS(static))))
 
@@ -138,6 +140,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("/api/list_keys", s.compat(s.handleCompatListKeys))
 	mux.HandleFunc("/api/key/{key...}", s.compat(s.handleCompatKey))
 	mux.HandleFunc("/api/delete_all", s.compat(s.handleCompatDeleteAll))
+	mux.HandleFunc("/api/getNumNodes", s.compatAdmin(s.handleCompatNumNodes))
+	mux.HandleFunc("/api/getRate", s.compatAdmin(s.handleCompatRate))
+	mux.HandleFunc("/api/getRate/{$}", s.compatAdmin(s.handleCompatRate))
+	mux.HandleFunc("/api/configure_cache", s.compatAdmin(s.handleCompatConfigure))
 }
 
 func cacheForever(h http.Handler) http.Handler {

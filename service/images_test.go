@@ -139,6 +139,11 @@ func TestImages_ReplaceRemovesOldBytes(t *testing.T) {
 		}
 	}
 	f.images.Wait()
+	// Background thumbnails may have been skipped while busy; this makes
+	// the current one if so.
+	if _, _, err := f.images.Thumbnail(ctx, f.owner, "k"); err != nil {
+		t.Fatal(err)
+	}
 	if got := f.blobKeys(t); len(got) != 2 {
 		t.Fatalf("blobs %q, want one image and one thumbnail", got)
 	}

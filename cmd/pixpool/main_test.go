@@ -357,10 +357,12 @@ func TestServe_Compat(t *testing.T) {
 	if m["success"] != "false" || fmt.Sprint(m["error"].(map[string]any)["code"]) != "404" {
 		t.Fatalf("missing key: %v", m)
 	}
-	body, ct := multipartBody(t, map[string]string{"key": "bad"}, []byte("GIF89a but not really"))
-	m = compat("POST", "/api/upload", body, 400, "Content-Type", ct)
-	if m["success"] != "false" {
-		t.Fatalf("bad upload: %v", m)
+	for _, bad := range [][]byte{[]byte("GIF89a but not really"), []byte("plain text, not an image")} {
+		body, ct := multipartBody(t, map[string]string{"key": "bad"}, bad)
+		m = compat("POST", "/api/upload", body, 400, "Content-Type", ct)
+		if m["success"] != "false" || fmt.Sprint(m["error"].(map[string]any)["code"]) != "400" {
+			t.Fatalf("bad upload: %v", m)
+		}
 	}
 	if b := expect(t, anon.do("POST", "/api/delete_all", nil), 200); strings.TrimSpace(string(b)) != `{"success":"true"}` {
 		t.Fatalf("delete_all body %s", b)

@@ -51,6 +51,8 @@ type Config struct {
 	StatsInterval     time.Duration
 	StatsRetention    time.Duration
 	AutoscaleInterval time.Duration
+
+	MetricsAddr string // serves /metrics without auth; "" is off
 }
 
 func (c *Config) flags(fs *flag.FlagSet) {
@@ -73,6 +75,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.StatsInterval, "stats-interval", 5*time.Second, "how often the cache nodes' stats are sampled")
 	fs.DurationVar(&c.StatsRetention, "stats-retention", 24*time.Hour, "how long stats samples are kept")
 	fs.DurationVar(&c.AutoscaleInterval, "autoscale-interval", time.Minute, "how often the auto-scaler decides (in automatic mode)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "also serve Prometheus /metrics WITHOUT authentication on this address; use a private one, e.g. 127.0.0.1:9090 (off when empty; admins can always scrape /metrics on --addr with an API key)")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	fs.BoolVar(&c.LogJSON, "log-json", false, "log JSON lines instead of text")
 }
@@ -226,6 +229,11 @@ func (m *Main) Run(ctx context.Context) error {
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		ConnState:         m.connState,
 	}
+	stopMetrics, merr := m.serveMetrics()
+	if merr != nil {
+		m.closeStores()
+		return merr
+	}
 	errc := make(chan error, 1)
 	go func() {
 		if m.Config.TLSCert != "" {
@@ -244,17 +252,42 @@ func (m *Main) Run(ctx context.Context) error {
 
 	select {
 	case err := <-errc:
+		stopMetrics()
 		m.closeStores()
 		return err
 	case <-ctx.Done():
 	}
 	m.Logger.Info("shutting down")
+	stopMetrics()
 	defer m.Images.Wait()
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := m.server.Shutdown(sctx)
 	m.closeStores()
 	return err
+}
+
+// serveMetrics serves /metrics on --metrics-addr, if set, without
+// authentication: that address should be private (loopback or an internal
+// network). stop closes the listener.
+func (m *Main) serveMetrics() (stop func(), err error) {
+	if m.Config.MetricsAddr == "" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", m.Config.MetricsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-addr: %w", err)
+	}
+	mux := nethttp.NewServeMux()
+	mux.Handle("GET /metrics", m.HTTP.MetricsHandler())
+	srv := &nethttp.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelDebug),
+	}
+	go srv.Serve(ln)
+	m.Logger.Info("serving metrics without authentication", "url", "http://"+ln.Addr().String()+"/metrics")
+	return func() { srv.Close() }, nil
 }
 
 func (m *Main) closeStores() {

@@ -1,0 +1,332 @@
+package http
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pixpool/pixpool"
+	"github.com/pixpool/pixpool/autoscale"
+	"github.com/pixpool/pixpool/manager"
+	"github.com/pixpool/pixpool/pool"
+	"github.com/pixpool/pixpool/service"
+)
+
+// The pool endpoints of the compatibility API (shared/COMPAT_API.md):
+// getNumNodes, getRate and configure_cache. They are admin endpoints.
+
+// errPoolUnavailable answers the APIs' pool and cache actions when serve
+// runs without a cache.
+var errPoolUnavailable = pixpool.Errorf(pixpool.EUNAVAILABLE, "The cache pool is off (--cache-size 0).")
+
+// compatAdmin guards the compatibility API's pool endpoints: they need an
+// admin's API key or session, and an authenticated non-admin gets 403.
+// A credential-less call, when CompatUser is set, acts as that account if
+// it is an admin, else as the "admin" account if that exists and is an
+// admin (so a tester can run with CompatUser naming an ordinary account);
+// otherwise it gets 401.
+func (s *Server) compatAdmin(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		a := authFrom(r.Context())
+		if a.user == nil && a.err == nil && s.CompatUser != "" {
+			u, err := s.compatAdminUser(r.Context())
+			if err != nil {
+				s.compatError(w, r, err)
+				return
+			}
+			a = &auth{user: u}
+			r = r.WithContext(context.WithValue(r.Context(), authKey, a))
+		}
+		if a.user == nil {
+			err := a.err
+			if err == nil {
+				err = pixpool.Errorf(pixpool.EUNAUTHORIZED, "Authentication required: send Authorization: Bearer <an admin's API key>.")
+			}
+			s.compatError(w, r, err)
+			return
+		}
+		if !a.user.Admin {
+			s.compatError(w, r, pixpool.Errorf(pixpool.EFORBIDDEN, "Only admins can read or change the cache pool."))
+			return
+		}
+		h(w, r)
+	}
+}
+
+// compatAdminUser is the account a credential-less pool call acts as: the
+// CompatUser account if it is an enabled admin, else the "admin" account
+// if it is one.
+func (s *Server) compatAdminUser(ctx context.Context) (*pixpool.User, error) {
+	for _, name := range []string{s.CompatUser, service.AdminUsername} {
+		u, err := s.Accounts.Store.UserByUsername(ctx, name)
+		if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		if u.Admin && !u.Disabled {
+			return u, nil
+		}
+	}
+	return nil, pixpool.Errorf(pixpool.EUNAUTHORIZED,
+		"The pool endpoints need an admin: neither the compatibility account %q nor %q is an enabled admin.",
+		s.CompatUser, service.AdminUsername)
+}
+
+// compatParams are a compatibility call's parameters: the query string,
+// and for a form-encoded POST the form too (the query wins).
+func compatParams(w http.ResponseWriter, r *http.Request) url.Values {
+	q := r.URL.Query()
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		if err := r.ParseForm(); err == nil {
+			for k, v := range r.PostForm {
+				if _, ok := q[k]; !ok {
+					q[k] = v
+				}
+			}
+		}
+	}
+	return q
+}
+
+// handleCompatNumNodes answers {"success":"true","numNodes":N}; without a
+// pool N is 0.
+func (s *Server) handleCompatNumNodes(w http.ResponseWriter, r *http.Request) {
+	n := 0
+	if s.Pool != nil {
+		n = s.Pool.Size()
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Success  string `json:"success"`
+		NumNodes int    `json:"numNodes"`
+	}{"true", n})
+}
+
+// handleCompatRate answers {"success":"true","rate":"miss","value":0.25}:
+// the pool-wide miss (or hit) rate over the last 60 seconds of stats
+// samples, weighted by requests; 0 without lookups.
+func (s *Server) handleCompatRate(w http.ResponseWriter, r *http.Request) {
+	rate := strings.ToLower(compatParams(w, r).Get("rate"))
+	if rate != "miss" && rate != "hit" {
+		s.compatError(w, r, pixpool.Errorf(pixpool.EINVALID, `The rate parameter must be "miss" or "hit".`))
+		return
+	}
+	now := time.Now()
+	win, err := manager.Window(r.Context(), s.Store, now.Add(-time.Minute), now)
+	if err != nil {
+		s.compatError(w, r, err)
+		return
+	}
+	value := win.MissRate()
+	if rate == "hit" && win.Lookups > 0 {
+		value = float64(win.Lookups-win.Misses) / float64(win.Lookups)
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Success string  `json:"success"`
+		Rate    string  `json:"rate"`
+		Value   float64 `json:"value"`
+	}{"true", rate, value})
+}
+
+// handleCompatConfigure changes the pool from
+// ?mode=&numNodes=&cacheSize=&policy=&expRatio=&shrinkRatio=&maxMiss=&minMiss=
+// (all optional; an empty value counts as absent). Everything is checked
+// before anything changes, and a resize has finished when it answers.
+func (s *Server) handleCompatConfigure(w http.ResponseWriter, r *http.Request) {
+	m := s.Pool
+	if m == nil {
+		s.compatError(w, r, errPoolUnavailable)
+		return
+	}
+	q := compatParams(w, r)
+	c := poolChange{mode: strings.ToLower(q.Get("mode")), policy: q.Get("policy"), reason: "manual: /api/configure_cache"}
+	var err error
+	if c.nodes, err = intParam(q, "numNodes"); err != nil {
+		s.compatError(w, r, err)
+		return
+	}
+	if c.capacityMB, err = intParam(q, "cacheSize"); err != nil {
+		s.compatError(w, r, err)
+		return
+	}
+	_, p := m.Auto()
+	touched := false
+	for _, f := range []struct {
+		name string
+		dst  *float64
+	}{{"maxMiss", &p.MaxMiss}, {"minMiss", &p.MinMiss}, {"expRatio", &p.Expand}, {"shrinkRatio", &p.Shrink}} {
+		v, ok, err := floatParam(q, f.name)
+		if err != nil {
+			s.compatError(w, r, err)
+			return
+		}
+		if ok {
+			*f.dst, touched = v, true
+		}
+	}
+	if touched {
+		c.params = &p
+	}
+	if _, err := s.applyPoolChange(r.Context(), c); err != nil {
+		s.compatError(w, r, err)
+		return
+	}
+	st := m.State()
+	writeJSON(w, http.StatusOK, struct {
+		Success   string `json:"success"`
+		Mode      string `json:"mode"`
+		NumNodes  int    `json:"numNodes"`
+		CacheSize int    `json:"cacheSize"`
+		Policy    string `json:"policy"`
+	}{"true", st.Mode, len(st.Nodes), st.CapacityMB, strings.ToUpper(st.Policy)})
+}
+
+// intParam parses an optional whole-number parameter strictly; absent or
+// empty is 0.
+func intParam(q url.Values, name string) (int, error) {
+	v := q.Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, pixpool.Errorf(pixpool.EINVALID, "%s must be a whole number, not %q.", name, v)
+	}
+	if n == 0 {
+		// 0 would read as "unchanged" below; it is out of every range.
+		return 0, pixpool.Errorf(pixpool.EINVALID, "%s must be at least 1.", name)
+	}
+	return n, nil
+}
+
+// floatParam parses an optional finite number strictly.
+func floatParam(q url.Values, name string) (float64, bool, error) {
+	v := q.Get(name)
+	if v == "" {
+		return 0, false, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false, pixpool.Errorf(pixpool.EINVALID, "%s must be a number, not %q.", name, v)
+	}
+	return f, true, nil
+}
+
+// maxCapacityMB bounds a node's capacity, as manager.SetCapacity does.
+const maxCapacityMB = 1 << 20
+
+// poolChange is a set of changes to the pool, made by configure_cache
+// and the admin API. Zero fields change nothing.
+type poolChange struct {
+	mode       string            // manager.ModeManual or ModeAuto
+	params     *autoscale.Params // the auto-scaler's settings, complete
+	nodes      int               // the pool's size
+	capacityMB int               // every node's capacity
+	policy     string            // "lru" or "rr", any case
+	reason     string            // for the resize history
+}
+
+// validate reports the first thing wrong with c for pool m, as an
+// EINVALID error, before anything is changed.
+func (c *poolChange) validate(m *manager.Manager) error {
+	fixed := m.Provider == nil
+	switch c.mode {
+	case "", manager.ModeManual, manager.ModeAuto:
+	default:
+		return pixpool.Errorf(pixpool.EINVALID, "The mode must be manual or auto, not %q.", c.mode)
+	}
+	if c.nodes != 0 {
+		if c.nodes < 1 || c.nodes > m.MaxSize() {
+			return pixpool.Errorf(pixpool.EINVALID, "The pool size must be 1 to %d nodes.", m.MaxSize())
+		}
+		if fixed && c.nodes != m.Size() {
+			return pixpool.Errorf(pixpool.EINVALID, "The pool's size is fixed: %s.", manager.ErrFixedPool)
+		}
+	}
+	if c.capacityMB != 0 && (c.capacityMB < 1 || c.capacityMB > maxCapacityMB) {
+		return pixpool.Errorf(pixpool.EINVALID, "The capacity must be 1 to %d MB.", maxCapacityMB)
+	}
+	if c.policy != "" {
+		p, err := manager.ParsePolicy(c.policy)
+		if err != nil {
+			return err
+		}
+		c.policy = p
+	}
+	if c.params != nil {
+		if err := c.params.Validate(m.MaxSize()); err != nil {
+			return err
+		}
+	}
+	if c.mode == manager.ModeAuto && fixed {
+		return pixpool.Errorf(pixpool.EINVALID, "Automatic mode needs a pool pixpool can resize: %s.", manager.ErrFixedPool)
+	}
+	return nil
+}
+
+// applyPoolChange validates c, then applies it: policy, capacity, mode and
+// settings, size. Switching to manual happens before the resize (so the
+// auto-scaler does not fight it), switching to auto after. It returns the
+// resize's report when the size was asked for. The changes outlive the
+// request: a client that hangs up does not stop them half-way.
+func (s *Server) applyPoolChange(ctx context.Context, c poolChange) (*pool.ResizeReport, error) {
+	m := s.Pool
+	if m == nil {
+		return nil, errPoolUnavailable
+	}
+	if err := c.validate(m); err != nil {
+		return nil, err
+	}
+	ctx = context.WithoutCancel(ctx)
+	if c.policy != "" {
+		if err := m.SetPolicy(ctx, c.policy); err != nil {
+			return nil, err
+		}
+	}
+	if c.capacityMB != 0 {
+		if err := m.SetCapacity(ctx, c.capacityMB); err != nil {
+			return nil, err
+		}
+	}
+	setMode := func() error {
+		if c.mode == "" && c.params == nil {
+			return nil
+		}
+		auto, p := m.Auto()
+		mode := manager.ModeManual
+		if auto {
+			mode = manager.ModeAuto
+		}
+		if c.mode != "" {
+			mode = c.mode
+		}
+		if c.params != nil {
+			p = *c.params
+		}
+		return m.SetMode(ctx, mode, p)
+	}
+	if c.mode == manager.ModeManual {
+		if err := setMode(); err != nil {
+			return nil, err
+		}
+	}
+	var rep *pool.ResizeReport
+	if c.nodes != 0 {
+		r, err := m.Resize(ctx, c.nodes, c.reason)
+		if err != nil {
+			return nil, err
+		}
+		rep = &r
+	}
+	if c.mode != manager.ModeManual {
+		if err := setMode(); err != nil {
+			return nil, err
+		}
+	}
+	return rep, nil
+}

@@ -1,0 +1,331 @@
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pixpool/pixpool"
+	"github.com/pixpool/pixpool/autoscale"
+	"github.com/pixpool/pixpool/manager"
+)
+
+// wantCompatError checks a compatibility error: exactly
+// {"success":"false","error":{"code":status,"message":"..."}} with that
+// HTTP status.
+func wantCompatError(t *testing.T, status int, b []byte, want int) {
+	t.Helper()
+	if status != want {
+		t.Fatalf("status %d, want %d: %s", status, want, b)
+	}
+	var e map[string]any
+	if err := json.Unmarshal(b, &e); err != nil {
+		t.Fatalf("body %s: %v", b, err)
+	}
+	inner, _ := e["error"].(map[string]any)
+	msg, _ := inner["message"].(string)
+	if len(e) != 2 || e["success"] != "false" || len(inner) != 2 || inner["code"] != float64(want) || msg == "" {
+		t.Fatalf("not a compatibility error with code %d: %s", want, b)
+	}
+}
+
+// addSample stores one pool-wide stats sample taken ago before now.
+func addSample(t *testing.T, f *poolFixture, ago time.Duration, hits, misses int64) {
+	t.Helper()
+	s := pixpool.PoolSample{At: time.Now().Add(-ago), Nodes: 1, Up: 1, Gets: hits + misses, Hits: hits, Misses: misses}
+	if err := f.env.Store.AddStats(context.Background(), s, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCompat_NumNodesAndRate(t *testing.T) {
+	f := newPoolFixture(t, fixtureConfig{pool: staticPool})
+	for _, method := range []string{"GET", "POST"} {
+		status, b := f.do(method, "/api/getNumNodes", f.adminKey, "")
+		if status != 200 {
+			t.Fatalf("%s getNumNodes: %d %s", method, status, b)
+		}
+		wantJSON(t, b, `{"success":"true","numNodes":2}`)
+	}
+
+	// No lookups yet: both rates are 0.
+	for _, rate := range []string{"miss", "hit"} {
+		status, b := f.do("POST", "/api/getRate?rate="+rate, f.adminKey, "")
+		if status != 200 {
+			t.Fatalf("getRate: %d %s", status, b)
+		}
+		wantJSON(t, b, `{"success":"true","rate":"`+rate+`","value":0}`)
+	}
+
+	// 30 misses of 100 lookups in the last minute, over two samples, and
+	// traffic before the window that must not count.
+	addSample(t, f, 10*time.Minute, 0, 500)
+	addSample(t, f, 70*time.Second, 0, 500)
+	addSample(t, f, 40*time.Second, 50, 20)
+	addSample(t, f, 10*time.Second, 20, 10)
+	for _, c := range []struct{ path, want string }{
+		{"/api/getRate?rate=miss", `{"success":"true","rate":"miss","value":0.3}`},
+		{"/api/getRate/?rate=miss", `{"success":"true","rate":"miss","value":0.3}`},
+		{"/api/getRate?rate=hit", `{"success":"true","rate":"hit","value":0.7}`},
+		{"/api/getRate/?rate=hit", `{"success":"true","rate":"hit","value":0.7}`},
+	} {
+		for _, method := range []string{"GET", "POST"} {
+			status, b := f.do(method, c.path, f.adminKey, "")
+			if status != 200 {
+				t.Fatalf("%s %s: %d %s", method, c.path, status, b)
+			}
+			wantJSON(t, b, c.want)
+		}
+	}
+	// A form-encoded POST body works too.
+	status, b := f.do("POST", "/api/getRate", f.adminKey, "rate=miss", "Content-Type", "application/x-www-form-urlencoded")
+	if status != 200 {
+		t.Fatalf("form: %d %s", status, b)
+	}
+	wantJSON(t, b, `{"success":"true","rate":"miss","value":0.3}`)
+
+	for _, path := range []string{"/api/getRate", "/api/getRate/", "/api/getRate?rate=", "/api/getRate?rate=both", "/api/getRate/?rate=misses"} {
+		status, b := f.do("POST", path, f.adminKey, "")
+		wantCompatError(t, status, b, 400)
+	}
+}
+
+func TestCompat_Auth(t *testing.T) {
+	paths := []string{"/api/getNumNodes", "/api/getRate?rate=miss", "/api/configure_cache"}
+
+	t.Run("Off", func(t *testing.T) {
+		f := newPoolFixture(t, fixtureConfig{pool: staticPool})
+		for _, p := range paths {
+			status, b := f.do("POST", p, "", "")
+			wantCompatError(t, status, b, 401)
+			status, b = f.do("POST", p, f.aliceKey, "")
+			wantCompatError(t, status, b, 403)
+			status, b = f.do("POST", p, "pp_forged", "")
+			wantCompatError(t, status, b, 401)
+			if status, b := f.do("POST", p, f.adminKey, ""); status != 200 {
+				t.Fatalf("admin: %d %s", status, b)
+			}
+		}
+		// An admin's session works as well as a key.
+		_, _, token, err := f.env.Accounts.Login(context.Background(), "admin", "correct horse", "192.0.2.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status, b := f.do("POST", "/api/getNumNodes", "", "", "Cookie", SessionCookie+"="+token); status != 200 {
+			t.Fatalf("admin session: %d %s", status, b)
+		}
+	})
+
+	t.Run("CompatUserAdmin", func(t *testing.T) {
+		f := newPoolFixture(t, fixtureConfig{pool: staticPool, compatUser: "root", adminName: "root"})
+		for _, p := range paths {
+			if status, b := f.do("POST", p, "", ""); status != 200 {
+				t.Fatalf("credential-less %s: %d %s", p, status, b)
+			}
+			// Credentials given are still checked.
+			status, b := f.do("POST", p, f.aliceKey, "")
+			wantCompatError(t, status, b, 403)
+			status, b = f.do("POST", p, "pp_forged", "")
+			wantCompatError(t, status, b, 401)
+		}
+	})
+
+	t.Run("CompatUserNotAdmin", func(t *testing.T) {
+		// The compatibility account is ordinary: pool calls act as "admin".
+		f := newPoolFixture(t, fixtureConfig{pool: staticPool, compatUser: "alice"})
+		for _, p := range paths {
+			if status, b := f.do("POST", p, "", ""); status != 200 {
+				t.Fatalf("credential-less %s: %d %s", p, status, b)
+			}
+		}
+		// The other compatibility routes still act as alice.
+		status, b := f.do("POST", "/api/list_keys", "", "")
+		if status != 200 {
+			t.Fatalf("list_keys: %d %s", status, b)
+		}
+		wantJSON(t, b, `{"success":"true","keys":[]}`)
+	})
+
+	t.Run("NoAdminAccount", func(t *testing.T) {
+		// alice is no admin, and the admin is not called "admin".
+		f := newPoolFixture(t, fixtureConfig{pool: staticPool, compatUser: "alice", adminName: "root"})
+		for _, p := range paths {
+			status, b := f.do("POST", p, "", "")
+			wantCompatError(t, status, b, 401)
+		}
+	})
+
+	t.Run("DisabledAdmin", func(t *testing.T) {
+		f := newPoolFixture(t, fixtureConfig{pool: staticPool, compatUser: "root", adminName: "root"})
+		f.admin.Disabled = true
+		if err := f.env.Store.UpdateUser(context.Background(), f.admin); err != nil {
+			t.Fatal(err)
+		}
+		status, b := f.do("POST", "/api/getNumNodes", "", "")
+		wantCompatError(t, status, b, 401)
+	})
+
+	t.Run("NoPool", func(t *testing.T) {
+		f := newPoolFixture(t, fixtureConfig{pool: noPool})
+		status, b := f.do("POST", "/api/getNumNodes", f.adminKey, "")
+		if status != 200 {
+			t.Fatalf("getNumNodes: %d %s", status, b)
+		}
+		wantJSON(t, b, `{"success":"true","numNodes":0}`)
+		status, b = f.do("POST", "/api/getRate?rate=miss", f.adminKey, "")
+		if status != 200 {
+			t.Fatalf("getRate: %d %s", status, b)
+		}
+		wantJSON(t, b, `{"success":"true","rate":"miss","value":0}`)
+		status, b = f.do("POST", "/api/configure_cache?numNodes=2", f.adminKey, "")
+		wantCompatError(t, status, b, 500) // the contract: 500 for anything but bad input, auth and unknown keys
+	})
+}
+
+// poolSettings is what configure_cache may change.
+type poolSettings struct {
+	mode     string
+	auto     autoscale.Params
+	nodes    int
+	capacity int
+	policy   string
+}
+
+func settingsOf(m *manager.Manager) poolSettings {
+	st := m.State()
+	return poolSettings{st.Mode, st.Auto, len(st.Nodes), st.CapacityMB, st.Policy}
+}
+
+func TestCompat_ConfigureCache(t *testing.T) {
+	ctx := context.Background()
+	f := newPoolFixture(t, fixtureConfig{pool: localPool})
+	m := f.mgr
+	configure := func(query string) []byte {
+		t.Helper()
+		status, b := f.do("POST", "/api/configure_cache?"+query, f.adminKey, "")
+		if status != 200 {
+			t.Fatalf("configure_cache?%s: %d %s", query, status, b)
+		}
+		return b
+	}
+
+	// No parameters: the settings as they are.
+	wantJSON(t, configure(""), `{"success":"true","mode":"manual","numNodes":1,"cacheSize":8,"policy":"LRU"}`)
+
+	t.Run("Resize", func(t *testing.T) {
+		for _, n := range []int{4, 2, 1} {
+			b := configure("mode=manual&numNodes=" + strconv.Itoa(n))
+			// It answers after the resize: the pool has its size now.
+			if got := m.Size(); got != n {
+				t.Fatalf("Size()=%d right after configure_cache numNodes=%d", got, n)
+			}
+			wantJSON(t, b, `{"success":"true","mode":"manual","numNodes":`+strconv.Itoa(n)+`,"cacheSize":8,"policy":"LRU"}`)
+			up := 0
+			for _, ns := range m.Stats(ctx) {
+				if ns.Up {
+					up++
+				}
+			}
+			if up != n {
+				t.Fatalf("%d nodes answer, want %d", up, n)
+			}
+		}
+		h := m.State().Resizes
+		if len(h) != 3 || !strings.HasPrefix(h[0].Reason, "manual") {
+			t.Fatalf("history %+v", h)
+		}
+	})
+
+	t.Run("CacheSettings", func(t *testing.T) {
+		wantJSON(t, configure("cacheSize=4&policy=RR"), `{"success":"true","mode":"manual","numNodes":1,"cacheSize":4,"policy":"RR"}`)
+		for _, ns := range m.Stats(ctx) {
+			if ns.Capacity != 4<<20 || ns.Policy != "rr" {
+				t.Fatalf("node %s: %d bytes, %s", ns.ID, ns.Capacity, ns.Policy)
+			}
+		}
+		wantJSON(t, configure("policy=lru&numNodes="), `{"success":"true","mode":"manual","numNodes":1,"cacheSize":4,"policy":"LRU"}`)
+	})
+
+	t.Run("Auto", func(t *testing.T) {
+		b := configure("mode=auto&maxMiss=0.8&minMiss=0.2&expRatio=3&shrinkRatio=0.25")
+		wantJSON(t, b, `{"success":"true","mode":"auto","numNodes":1,"cacheSize":4,"policy":"LRU"}`)
+		want := autoscale.DefaultParams
+		want.MaxMiss, want.MinMiss, want.Expand, want.Shrink = 0.8, 0.2, 3, 0.25
+		if on, p := m.Auto(); !on || p != want {
+			t.Fatalf("Auto()=%v %+v, want %+v", on, p, want)
+		}
+		// Given settings merge over the current ones.
+		configure("mode=auto&maxMiss=0.9")
+		want.MaxMiss = 0.9
+		if on, p := m.Auto(); !on || p != want {
+			t.Fatalf("Auto()=%v %+v, want %+v", on, p, want)
+		}
+		// Manual with a size switches the auto-scaler off first.
+		wantJSON(t, configure("mode=manual&numNodes=2"), `{"success":"true","mode":"manual","numNodes":2,"cacheSize":4,"policy":"LRU"}`)
+		if on, p := m.Auto(); on || p != want || m.Size() != 2 {
+			t.Fatalf("Auto()=%v %+v, Size()=%d", on, p, m.Size())
+		}
+	})
+
+	t.Run("Refused", func(t *testing.T) {
+		before := settingsOf(m)
+		for _, q := range []string{
+			"minMiss=0.5&maxMiss=0.5",
+			"mode=auto&minMiss=0.6&maxMiss=0.5",
+			"expRatio=1",
+			"expRatio=0.5",
+			"shrinkRatio=1",
+			"shrinkRatio=0",
+			"shrinkRatio=-0.5",
+			"maxMiss=1.5",
+			"numNodes=0",
+			"numNodes=9",
+			"numNodes=-1",
+			"mode=manual&numNodes=12",
+			"policy=FIFO",
+			"mode=turbo",
+			"numNodes=abc",
+			"numNodes=3.0",
+			"numNodes=%203",
+			"cacheSize=1.5",
+			"cacheSize=0",
+			"cacheSize=lots",
+			"maxMiss=NaN",
+			"expRatio=inf",
+			"minMiss=0.1x",
+			// One bad part refuses the good ones too.
+			"mode=manual&numNodes=3&policy=FIFO",
+			"numNodes=3&cacheSize=2&expRatio=0.9",
+			"mode=auto&numNodes=4&cacheSize=0",
+			"cacheSize=2&mode=sideways",
+		} {
+			status, b := f.do("POST", "/api/configure_cache?"+q, f.adminKey, "")
+			wantCompatError(t, status, b, 400)
+			if got := settingsOf(m); got != before {
+				t.Fatalf("configure_cache?%s changed %+v to %+v", q, before, got)
+			}
+		}
+	})
+}
+
+func TestCompat_ConfigureFixedPool(t *testing.T) {
+	f := newPoolFixture(t, fixtureConfig{pool: staticPool})
+	before := settingsOf(f.mgr)
+	for _, q := range []string{"mode=auto", "numNodes=3", "mode=manual&numNodes=1"} {
+		status, b := f.do("POST", "/api/configure_cache?"+q, f.adminKey, "")
+		wantCompatError(t, status, b, 400)
+		if got := settingsOf(f.mgr); got != before {
+			t.Fatalf("configure_cache?%s changed %+v to %+v", q, before, got)
+		}
+	}
+	// Its own size is fine, and so are the cache settings.
+	status, b := f.do("GET", "/api/configure_cache?mode=manual&numNodes=2&cacheSize=2&policy=rr", f.adminKey, "")
+	if status != http.StatusOK {
+		t.Fatalf("status %d: %s", status, b)
+	}
+	wantJSON(t, b, `{"success":"true","mode":"manual","numNodes":2,"cacheSize":2,"policy":"RR"}`)
+}
