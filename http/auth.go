@@ -139,19 +139,33 @@ func (s *Server) requireAPIUser(h http.HandlerFunc) http.HandlerFunc {
 // compat guards the compatibility API: an API key or a session, or, when
 // CompatUser is set and no credentials came, that account.
 func (s *Server) compat(h http.HandlerFunc) http.HandlerFunc {
+	return s.compatAuth(h, s.compatUser, false)
+}
+
+// compatUser is the account a credential-less call acts as.
+func (s *Server) compatUser(ctx context.Context) (*pixpool.User, error) {
+	u, err := s.Accounts.Store.UserByUsername(ctx, s.CompatUser)
+	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
+		return nil, pixpool.Errorf(pixpool.EUNAUTHORIZED, "The compatibility account %q does not exist.", s.CompatUser)
+	} else if err != nil {
+		return nil, err
+	}
+	if u.Disabled {
+		return nil, pixpool.Errorf(pixpool.EUNAUTHORIZED, "The compatibility account is disabled.")
+	}
+	return u, nil
+}
+
+// compatAuth lets a compatibility call through with its credentials, or,
+// without any and with CompatUser set, as the account resolve returns;
+// admin routes also need that caller to be an admin (else 403).
+func (s *Server) compatAuth(h http.HandlerFunc, resolve func(context.Context) (*pixpool.User, error), admin bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		a := authFrom(r.Context())
 		if a.user == nil && a.err == nil && s.CompatUser != "" {
-			u, err := s.Accounts.Store.UserByUsername(r.Context(), s.CompatUser)
+			u, err := resolve(r.Context())
 			if err != nil {
-				if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
-					err = pixpool.Errorf(pixpool.EUNAUTHORIZED, "The compatibility account %q does not exist.", s.CompatUser)
-				}
 				s.compatError(w, r, err)
-				return
-			}
-			if u.Disabled {
-				s.compatError(w, r, pixpool.Errorf(pixpool.EUNAUTHORIZED, "The compatibility account is disabled."))
 				return
 			}
 			a = &auth{user: u}
@@ -163,6 +177,10 @@ func (s *Server) compat(h http.HandlerFunc) http.HandlerFunc {
 				err = pixpool.Errorf(pixpool.EUNAUTHORIZED, "Authentication required: send Authorization: Bearer <API key>.")
 			}
 			s.compatError(w, r, err)
+			return
+		}
+		if admin && !a.user.Admin {
+			s.compatError(w, r, pixpool.Errorf(pixpool.EFORBIDDEN, "Only admins can read or change the cache pool."))
 			return
 		}
 		h(w, r)

@@ -30,31 +30,7 @@ var errPoolUnavailable = pixpool.Errorf(pixpool.EUNAVAILABLE, "The cache pool is
 // admin (so a tester can run with CompatUser naming an ordinary account);
 // otherwise it gets 401.
 func (s *Server) compatAdmin(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		a := authFrom(r.Context())
-		if a.user == nil && a.err == nil && s.CompatUser != "" {
-			u, err := s.compatAdminUser(r.Context())
-			if err != nil {
-				s.compatError(w, r, err)
-				return
-			}
-			a = &auth{user: u}
-			r = r.WithContext(context.WithValue(r.Context(), authKey, a))
-		}
-		if a.user == nil {
-			err := a.err
-			if err == nil {
-				err = pixpool.Errorf(pixpool.EUNAUTHORIZED, "Authentication required: send Authorization: Bearer <an admin's API key>.")
-			}
-			s.compatError(w, r, err)
-			return
-		}
-		if !a.user.Admin {
-			s.compatError(w, r, pixpool.Errorf(pixpool.EFORBIDDEN, "Only admins can read or change the cache pool."))
-			return
-		}
-		h(w, r)
-	}
+	return s.compatAuth(h, s.compatAdminUser, true)
 }
 
 // compatAdminUser is the account a credential-less pool call acts as: the

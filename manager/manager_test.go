@@ -2,55 +2,25 @@ package manager
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pixpool/pixpool"
 	"github.com/pixpool/pixpool/cache"
+	"github.com/pixpool/pixpool/pixpooltest"
 	"github.com/pixpool/pixpool/pool"
 	"github.com/pixpool/pixpool/store/sqlite"
 )
 
-// TestMain stands in for `pixpool cachenode` when the local provider runs
-// this test binary as a node.
+// TestMain lets the local provider run this test binary as a cache node.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "cachenode" {
-		os.Exit(testNode(os.Args[2:]))
-	}
+	pixpooltest.RunCacheNodeIfAsked()
 	os.Exit(m.Run())
-}
-
-func testNode(args []string) int {
-	fs := flag.NewFlagSet("cachenode", flag.ExitOnError)
-	addr := fs.String("addr", "127.0.0.1:0", "")
-	capacity := fs.Int("capacity", 64, "")
-	policy := fs.String("policy", "lru", "")
-	fs.Parse(args)
-	p, err := cache.ParsePolicy(*policy)
-	if err != nil {
-		return 2
-	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return 2
-	}
-	srv := &cache.Server{Store: cache.NewStore(cache.StoreConfig{Capacity: int64(*capacity) << 20, Policy: p})}
-	fmt.Printf("listening on %s\n", ln.Addr())
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	go srv.Serve(ln)
-	<-ctx.Done()
-	srv.Close()
-	return 0
 }
 
 func openStore(t *testing.T, dir string) *sqlite.Store {
