@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"image"
 	"image/jpeg"
+	"log/slog"
 	"math/rand/v2"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,7 +19,9 @@ import (
 	"time"
 
 	"github.com/pixpool/pixpool"
+	"github.com/pixpool/pixpool/cache"
 	"github.com/pixpool/pixpool/pixpooltest"
+	"github.com/pixpool/pixpool/pool"
 )
 
 // apiFixture is a Server with one user and an API key, driven through its
@@ -210,5 +214,37 @@ func BenchmarkGet100KB(b *testing.B) {
 		if rec.Code != http.StatusOK || rec.Body.Len() != len(photo) {
 			b.Fatalf("status %d", rec.Code)
 		}
+	}
+}
+
+// BenchmarkGet100KBCached is BenchmarkGet100KB with the image in a cache
+// node (served in-process over loopback): auth, a pool hit, no stores.
+func BenchmarkGet100KBCached(b *testing.B) {
+	fx := newAPIFixture(b, 0)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	node := &cache.Server{Store: cache.NewStore(cache.StoreConfig{Capacity: 64 << 20}), Logger: slog.New(slog.DiscardHandler)}
+	go node.Serve(ln)
+	b.Cleanup(func() { node.Close() })
+	c := &pool.Client{Logger: slog.New(slog.DiscardHandler)}
+	b.Cleanup(func() { c.Close() })
+	c.SetLayout(1, []pool.NodeInfo{{ID: "n1", Addr: ln.Addr().String()}})
+	fx.srv.Images.Cache = c
+	photo := photo100KB(b)
+	if rec := fx.serve(httptest.NewRequest("PUT", "/api/v1/images/k", bytes.NewReader(photo))); rec.Code != http.StatusCreated {
+		b.Fatal(rec.Body)
+	}
+	b.SetBytes(int64(len(photo)))
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := fx.serve(httptest.NewRequest("GET", "/api/v1/images/k", nil))
+		if rec.Code != http.StatusOK || rec.Body.Len() != len(photo) {
+			b.Fatalf("status %d", rec.Code)
+		}
+	}
+	if got := c.Counters(); got.Misses > 0 {
+		b.Fatalf("%d misses; the benchmark should read from the cache", got.Misses)
 	}
 }
