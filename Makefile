@@ -15,7 +15,8 @@ serve:
 	$(GO) run ./cmd/pixpool serve
 
 # test installs what the tests need (idempotent), then vets, runs every
-# test with the race detector, and runs each fuzzer briefly.
+# test with the race detector against real PostgreSQL and S3 servers it
+# starts and stops, and runs each fuzzer briefly.
 test: test-deps vet unit fuzz
 
 test-deps:
@@ -24,8 +25,9 @@ test-deps:
 vet:
 	$(GO) vet ./...
 
+# unit runs every test with a throwaway PostgreSQL and S3 server up.
 unit:
-	$(GO) test -race -count=1 ./...
+	./scripts/with-services.sh $(GO) test -race -count=1 ./...
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzValidateKey$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s .

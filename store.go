@@ -6,8 +6,9 @@ import (
 )
 
 // Store is the metadata store: accounts, sessions, API keys, image
-// metadata, settings and login throttling. store/sqlite implements it, and
-// store/storetest is the conformance suite every implementation passes.
+// metadata, settings, login throttling and the pool's stats history.
+// store/sqlite and store/postgres implement it, and store/storetest is the
+// conformance suite both pass.
 //
 // Errors: lookups of a missing row return code ENOTFOUND; a unique
 // constraint (username, image key per owner) returns ECONFLICT; updating a

@@ -1,0 +1,450 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pixpool/pixpool"
+	"github.com/pixpool/pixpool/store/storetest"
+)
+
+// The tests need a PostgreSQL server, named by this variable: a DSN of a
+// database whose role may create and drop databases, such as the one
+//
+//	scripts/postgres-test.sh start DIR
+//
+// prints. Each test gets a database of its own, dropped at its end.
+const dsnEnv = "PIXPOOL_TEST_POSTGRES"
+
+var admin struct {
+	once sync.Once
+	pool *pgxpool.Pool // on the database named by dsnEnv; for CREATE and DROP DATABASE
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if admin.pool != nil {
+		admin.pool.Close()
+	}
+	os.Exit(code)
+}
+
+// server returns the DSN in dsnEnv and a pool connected to it. Without
+// one, the test is skipped, unless it runs in CI (CI is set), where a
+// skipped backend would pass unnoticed.
+func server(t *testing.T) (string, *pgxpool.Pool) {
+	t.Helper()
+	dsn := os.Getenv(dsnEnv)
+	if dsn == "" {
+		msg := dsnEnv + " is not set; start a throwaway server with " +
+			dsnEnv + "=$(scripts/postgres-test.sh start /tmp/pgtest), stop it with scripts/postgres-test.sh stop /tmp/pgtest"
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	admin.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		admin.pool, admin.err = pgxpool.New(ctx, dsn)
+		if admin.err == nil {
+			admin.err = admin.pool.Ping(ctx)
+		}
+	})
+	if admin.err != nil {
+		t.Fatalf("connect to %s: %v", dsnEnv, admin.err)
+	}
+	return dsn, admin.pool
+}
+
+// newDatabase creates an empty database for t, dropped when t ends, and
+// returns its DSN. Its default collation is ICU's English one, if the
+// server has ICU, so that a query sorting keys without COLLATE "C" would
+// give a linguistic order and fail the suite.
+func newDatabase(t *testing.T) string {
+	t.Helper()
+	dsn, err := createDatabase(t, `ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'`)
+	if err != nil {
+		t.Logf("CREATE DATABASE with an ICU collation: %v; using the server's default", err)
+		dsn, err = createDatabase(t, `ENCODING 'UTF8'`)
+	}
+	if err != nil {
+		t.Fatalf("CREATE DATABASE: %v", err)
+	}
+	return dsn
+}
+
+// createDatabase creates a database from template0 with the given options,
+// dropped when t ends, and returns its DSN.
+func createDatabase(t *testing.T, options string) (string, error) {
+	t.Helper()
+	dsn, pool := server(t)
+	name := "pixpool_test_" + strings.ToLower(rand.Text()[:12])
+	if _, err := pool.Exec(context.Background(), `CREATE DATABASE `+name+` TEMPLATE template0 `+options); err != nil {
+		return "", err
+	}
+	t.Cleanup(func() {
+		if _, err := pool.Exec(context.Background(), `DROP DATABASE `+name+` WITH (FORCE)`); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	return withDatabase(t, dsn, name), nil
+}
+
+// withDatabase returns dsn naming database name instead.
+func withDatabase(t *testing.T, dsn, name string) string {
+	t.Helper()
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		return dsn + " dbname=" + name // key=value form: the last setting wins
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("parse %s: %v", dsnEnv, err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// open opens a store on a new database.
+func open(t *testing.T) *Store {
+	t.Helper()
+	return openDSN(t, newDatabase(t))
+}
+
+func openDSN(t *testing.T, dsn string) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatalf("Open()=%v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close()=%v", err)
+		}
+	})
+	return s
+}
+
+func TestStore(t *testing.T) {
+	server(t) // skip once, not in every subtest
+	storetest.Run(t, func(t *testing.T) pixpool.Store { return open(t) })
+}
+
+// versions returns the versions in schema_migrations.
+func versions(t *testing.T, s *Store) []int {
+	t.Helper()
+	rows, err := s.pool.Query(t.Context(), `SELECT version FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		t.Fatalf("query schema_migrations: %v", err)
+	}
+	vs, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		t.Fatalf("query schema_migrations: %v", err)
+	}
+	return vs
+}
+
+// checkVersions fails t unless s's schema has had every migration, once.
+func checkVersions(t *testing.T, s *Store) {
+	t.Helper()
+	var want []int
+	for i := range migrations {
+		want = append(want, i+1)
+	}
+	if got := versions(t, s); !slices.Equal(got, want) {
+		t.Fatalf("versions=%v, want %v", got, want)
+	}
+}
+
+func TestOpen_Migrations(t *testing.T) {
+	dsn := newDatabase(t)
+	s, err := Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatalf("Open()=%v", err)
+	}
+	checkVersions(t, s)
+	u := &pixpool.User{Username: "ada"}
+	if err := s.CreateUser(t.Context(), u, "hash"); err != nil {
+		t.Fatalf("CreateUser()=%v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close()=%v", err)
+	}
+
+	// Reopening applies nothing again and keeps the data.
+	s = openDSN(t, dsn)
+	checkVersions(t, s)
+	if _, err := s.UserByUsername(t.Context(), "ada"); err != nil {
+		t.Fatalf("UserByUsername() after reopening=%v", err)
+	}
+}
+
+func TestOpen_NewerSchema(t *testing.T) {
+	dsn := newDatabase(t)
+	s, err := Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatalf("Open()=%v", err)
+	}
+	newer := len(migrations) + 1
+	if _, err := s.pool.Exec(t.Context(), `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, now())`, newer); err != nil {
+		t.Fatalf("insert version: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close()=%v", err)
+	}
+
+	s, err = Open(t.Context(), dsn)
+	if err == nil {
+		s.Close()
+		t.Fatalf("Open() of a schema newer than the code=nil, want an error")
+	}
+	if want := fmt.Sprintf("version %d is newer", newer); !strings.Contains(err.Error(), want) {
+		t.Fatalf("Open()=%v, want an error saying %q", err, want)
+	}
+}
+
+// TestOpen_Concurrent opens one new database from several stores at once,
+// as replicas starting together do: each must succeed, and the migrations
+// must run once.
+func TestOpen_Concurrent(t *testing.T) {
+	dsn := newDatabase(t)
+	const n = 8
+	stores := make([]*Store, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { stores[i], errs[i] = Open(t.Context(), dsn) })
+	}
+	wg.Wait()
+	for _, s := range stores {
+		if s != nil {
+			t.Cleanup(func() { s.Close() })
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("concurrent Open: %v", err)
+	}
+	checkVersions(t, stores[0])
+	// Every store works on the one schema.
+	for i, s := range stores {
+		u := &pixpool.User{Username: fmt.Sprintf("user%d", i)}
+		if err := s.CreateUser(t.Context(), u, "hash"); err != nil {
+			t.Fatalf("CreateUser() on store %d=%v", i, err)
+		}
+	}
+	if users, err := stores[0].Users(t.Context(), 0, 0); err != nil || len(users) != n {
+		t.Fatalf("Users()=%d users, %v, want %d", len(users), err, n)
+	}
+}
+
+func TestOpen_Unreachable(t *testing.T) {
+	// Port 1 on loopback refuses at once; connect_timeout bounds the rest.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	s, err := Open(ctx, "postgres://pixpool:secret-pw@127.0.0.1:1/pixpool?sslmode=disable&connect_timeout=5")
+	if err == nil {
+		s.Close()
+		t.Fatalf("Open(unreachable)=nil, want an error")
+	}
+	if !strings.HasPrefix(err.Error(), "postgres: open: ") || strings.Contains(err.Error(), "secret-pw") {
+		t.Fatalf("Open(unreachable)=%v, want a postgres: open: error without the password", err)
+	}
+}
+
+func TestOpen_BadDSN(t *testing.T) {
+	s, err := Open(t.Context(), "postgres://pixpool:secret-pw@127.0.0.1/pixpool?pool_max_conns=none")
+	if err == nil {
+		s.Close()
+		t.Fatalf("Open(bad pool_max_conns)=nil, want an error")
+	}
+	if strings.Contains(err.Error(), "secret-pw") {
+		t.Fatalf("Open()=%v, shows the password", err)
+	}
+}
+
+// TestStore_Unstorable checks text PostgreSQL cannot hold (NUL, invalid
+// UTF-8), which SQLite takes: lookups by it find nothing, a failed login
+// under it is still counted, filters by it compare bytewise, and writing
+// it is EINVALID rather than an internal error.
+func TestStore_Unstorable(t *testing.T) {
+	s := open(t)
+	ctx := t.Context()
+	u := &pixpool.User{Username: "ada"}
+	if err := s.CreateUser(ctx, u, "hash"); err != nil {
+		t.Fatalf("CreateUser()=%v", err)
+	}
+	for _, key := range []string{"é1.png", "é2.png", "e.png"} {
+		img := &pixpool.Image{OwnerID: u.ID, Key: key, BlobKey: "b/" + key, ContentType: "image/png"}
+		if _, err := s.PutImage(ctx, img); err != nil {
+			t.Fatalf("PutImage(%q)=%v", key, err)
+		}
+	}
+	for _, bad := range []string{"nul\x00", "bad\xff", "\xc3"} {
+		if _, err := s.UserByUsername(ctx, bad); pixpool.ErrorCode(err) != pixpool.ENOTFOUND {
+			t.Fatalf("UserByUsername(%q)=%v, want ENOTFOUND", bad, err)
+		}
+		if _, err := s.Image(ctx, u.ID, bad); pixpool.ErrorCode(err) != pixpool.ENOTFOUND {
+			t.Fatalf("Image(%q)=%v, want ENOTFOUND", bad, err)
+		}
+		if _, err := s.Setting(ctx, bad); pixpool.ErrorCode(err) != pixpool.ENOTFOUND {
+			t.Fatalf("Setting(%q)=%v, want ENOTFOUND", bad, err)
+		}
+		if err := s.SetSetting(ctx, "name", bad); pixpool.ErrorCode(err) != pixpool.EINVALID {
+			t.Fatalf("SetSetting(value %q)=%v, want EINVALID", bad, err)
+		}
+		key := "user:" + bad
+		if err := s.RecordLoginFailure(ctx, []string{key}, time.Now()); err != nil {
+			t.Fatalf("RecordLoginFailure(%q)=%v", key, err)
+		}
+		if n, err := s.LoginFailures(ctx, key, time.Now().Add(-time.Hour)); err != nil || n < 1 {
+			t.Fatalf("LoginFailures(%q)=%d, %v, want at least 1", key, n, err)
+		}
+		if err := s.ClearLoginFailures(ctx, key, time.Now().Add(-time.Hour)); err != nil {
+			t.Fatalf("ClearLoginFailures(%q)=%v", key, err)
+		}
+	}
+	tests := []struct {
+		f    pixpool.ImageFilter
+		want []string
+	}{
+		{pixpool.ImageFilter{Prefix: "\xc3"}, []string{"é1.png", "é2.png"}}, // the first byte of é
+		{pixpool.ImageFilter{Prefix: "e\x00"}, nil},
+		{pixpool.ImageFilter{After: "\xc3\xa91\xff"}, []string{"é2.png"}},
+		{pixpool.ImageFilter{Prefix: "\xc3", After: "\xc3\xa91\xff"}, []string{"é2.png"}},
+	}
+	for _, tt := range tests {
+		images, err := s.Images(ctx, tt.f)
+		if err != nil {
+			t.Fatalf("Images(%+v)=%v", tt.f, err)
+		}
+		var got []string
+		for _, img := range images {
+			got = append(got, img.Key)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Fatalf("Images(%+v)=%q, want %q", tt.f, got, tt.want)
+		}
+	}
+	if n, err := s.CountImages(ctx, pixpool.ImageFilter{Prefix: "\xc3"}); err != nil || n != 2 {
+		t.Fatalf("CountImages(Prefix: %q)=%d, %v, want 2", "\xc3", n, err)
+	}
+}
+
+// TestStore_PutImageRace puts one key from many stores, as replicas do, with
+// deletes between, and checks that every replaced row is reported exactly
+// once: a row replaced but not returned would leak its blob.
+func TestStore_PutImageRace(t *testing.T) {
+	dsn := newDatabase(t)
+	stores := []*Store{openDSN(t, dsn), openDSN(t, dsn), openDSN(t, dsn)}
+	ctx := t.Context()
+	u := &pixpool.User{Username: "ada"}
+	if err := stores[0].CreateUser(ctx, u, "hash"); err != nil {
+		t.Fatalf("CreateUser()=%v", err)
+	}
+	const perWorker = 30
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex          // guards put, gone, errs
+		put      = map[string]bool{} // blob keys stored
+		gone     = map[string]int{}  // blob keys reported replaced or deleted, and how often
+		errs     []error
+		workers  = 6
+		blobName = func(w, i int) string { return fmt.Sprintf("blob-%d-%d", w, i) }
+	)
+	for w := range workers {
+		s := stores[w%len(stores)]
+		wg.Go(func() {
+			for i := range perWorker {
+				img := &pixpool.Image{OwnerID: u.ID, Key: "shared", BlobKey: blobName(w, i), ContentType: "image/png"}
+				old, err := s.PutImage(ctx, img)
+				var deleted *pixpool.Image
+				if err == nil && i%5 == 4 {
+					deleted, err = s.DeleteImage(ctx, u.ID, "shared")
+					if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
+						err = nil // another worker's delete came first
+					}
+				}
+				mu.Lock()
+				put[img.BlobKey] = true
+				for _, r := range []*pixpool.Image{old, deleted} {
+					if r != nil {
+						gone[r.BlobKey]++
+					}
+				}
+				if err != nil {
+					errs = append(errs, err)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	left, err := stores[0].Images(ctx, pixpool.ImageFilter{})
+	if err != nil {
+		t.Fatalf("Images()=%v", err)
+	}
+	for _, img := range left {
+		gone[img.BlobKey]++
+	}
+	for key := range put {
+		if gone[key] != 1 {
+			t.Fatalf("blob %q was reported replaced, deleted or left %d times, want once", key, gone[key])
+		}
+	}
+}
+
+func TestOpen_NotUTF8(t *testing.T) {
+	dsn, err := createDatabase(t, `ENCODING 'SQL_ASCII' LOCALE 'C'`)
+	if err != nil {
+		t.Fatalf("CREATE DATABASE: %v", err)
+	}
+	s, err := Open(t.Context(), dsn)
+	if err == nil {
+		s.Close()
+		t.Fatalf("Open(SQL_ASCII database)=nil, want an error")
+	}
+	if !strings.Contains(err.Error(), "UTF8") {
+		t.Fatalf("Open(SQL_ASCII database)=%v, want an error naming UTF8", err)
+	}
+}
+
+func TestPrefixEnd(t *testing.T) {
+	tests := []struct {
+		prefix, want string
+		ok           bool
+	}{
+		{"a", "b", true},
+		{"ab", "ac", true},
+		{"a%", "a&", true},
+		{"é", "ê", true},
+		{"¿", "À", true}, // U+00BF: the last byte would become 0xc0, which is not UTF-8
+		{"\u007f", "\u0080", true},
+		{"\u07ff", "\u0800", true},
+		{"\ud7ff", "\ue000", true}, // past the surrogates
+		{"\uffff", "\U00010000", true},
+		{"x\U0010ffff", "y", true},
+		{"\U0010ffff\U0010ffff", "", false},
+		{"", "", false},
+	}
+	for _, tt := range tests {
+		got, ok := prefixEnd(tt.prefix)
+		if got != tt.want || ok != tt.ok {
+			t.Fatalf("prefixEnd(%q)=%q, %v, want %q, %v", tt.prefix, got, ok, tt.want, tt.ok)
+		}
+	}
+}

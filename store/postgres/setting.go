@@ -1,0 +1,97 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pixpool/pixpool"
+)
+
+// Setting returns a named setting's value, or ENOTFOUND.
+func (s *Store) Setting(ctx context.Context, name string) (string, error) {
+	notFound := pixpool.Errorf(pixpool.ENOTFOUND, "setting %q not found", name)
+	if !storable(name) {
+		return "", notFound
+	}
+	var value string
+	err := s.pool.QueryRow(ctx, `SELECT value FROM settings WHERE name = $1`, name).Scan(&value)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", notFound
+	} else if err != nil {
+		return "", wrap(fmt.Sprintf("setting %q", name), err)
+	}
+	return value, nil
+}
+
+// SetSetting creates or replaces a setting.
+func (s *Store) SetSetting(ctx context.Context, name, value string) error {
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO settings (name, value) VALUES ($1, $2)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value)
+	if err != nil {
+		return wrap(fmt.Sprintf("set setting %q", name), err)
+	}
+	return nil
+}
+
+// DeleteSetting removes a setting; a missing one is not an error.
+func (s *Store) DeleteSetting(ctx context.Context, name string) error {
+	if !storable(name) {
+		return nil
+	}
+	if _, err := s.pool.Exec(ctx, `DELETE FROM settings WHERE name = $1`, name); err != nil {
+		return wrap(fmt.Sprintf("delete setting %q", name), err)
+	}
+	return nil
+}
+
+// failureKey makes a login-failure key storable. Keys hold what a client
+// typed ("user:" + a username never validated), so unlike other text they
+// may be anything, and a failed login must still be counted rather than
+// fail. NUL and invalid UTF-8 become U+FFFD, which merges only keys that
+// no valid username or address could produce.
+func failureKey(key string) string {
+	if storable(key) {
+		return key
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(key, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// RecordLoginFailure notes a failed login at t under each of keys, in one
+// statement.
+func (s *Store) RecordLoginFailure(ctx context.Context, keys []string, t time.Time) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	fixed := make([]string, len(keys))
+	for i, k := range keys {
+		fixed[i] = failureKey(k)
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO login_failures (key, at) SELECT k, $2 FROM unnest($1::text[]) AS k`, fixed, ts(t)); err != nil {
+		return wrap("record login failure", err)
+	}
+	return nil
+}
+
+// LoginFailures counts the failures noted under key at or after since.
+func (s *Store) LoginFailures(ctx context.Context, key string, since time.Time) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM login_failures WHERE key = $1 AND at >= $2`, failureKey(key), ts(since)).Scan(&n)
+	if err != nil {
+		return 0, wrap("login failures", err)
+	}
+	return n, nil
+}
+
+// ClearLoginFailures forgets key's failures and every failure older than
+// before.
+func (s *Store) ClearLoginFailures(ctx context.Context, key string, before time.Time) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM login_failures WHERE key = $1 OR at < $2`, failureKey(key), ts(before)); err != nil {
+		return wrap("clear login failures", err)
+	}
+	return nil
+}
