@@ -527,3 +527,34 @@ func TestCLI_Errors(t *testing.T) {
 }
 
 var testLogOut io.Writer = io.Discard
+
+// TestServe_Postgres runs serve on PostgreSQL (--db): accounts and images
+// work as on SQLite, and the admin tools reach the same store.
+func TestServe_Postgres(t *testing.T) {
+	dsn, err := pixpooltest.PostgresDatabase(t, "ENCODING 'UTF8'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, Config{DB: dsn})
+	var out, errOut bytes.Buffer
+	t.Setenv("PIXPOOL_PASSWORD", "password123")
+	if err := run(context.Background(), []string{"user", "create", "--db", dsn, "ada"}, nil, &out, &errOut); err != nil {
+		t.Fatalf("user create: %v %s", err, errOut.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"apikey", "create", "--db", dsn, "ada"}, nil, &out, &errOut); err != nil {
+		t.Fatalf("apikey create: %v %s", err, errOut.String())
+	}
+	ada := &client{t, s.url, strings.TrimSpace(out.String())}
+	img := pixpooltest.PNG(t, 30, 20, 7)
+	expect(t, ada.do("PUT", keyPath("on/postgres"), bytes.NewReader(img)), http.StatusCreated)
+	if got := expect(t, ada.do("GET", keyPath("on/postgres"), nil), http.StatusOK); !bytes.Equal(got, img) {
+		t.Fatal("wrong bytes back from a PostgreSQL-backed server")
+	}
+	if b := expect(t, ada.do("GET", "/api/v1/images", nil), http.StatusOK); !strings.Contains(string(b), `"on/postgres"`) {
+		t.Fatalf("list: %s", b)
+	}
+	if _, err := os.Stat(filepath.Join(s.Config.Data, "pixpool.db")); err == nil {
+		t.Fatal("a SQLite database was made beside PostgreSQL")
+	}
+}

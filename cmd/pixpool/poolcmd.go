@@ -28,7 +28,7 @@ Changes go to the running server through its database; it answers within seconds
 func runPool(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("pool", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	data := dataFlag(fs)
+	sf := addStoreFlags(fs)
 	limit := fs.Int("limit", 100, "with keys: at most this many (0: all)")
 	fs.Usage = func() { fmt.Fprintln(stderr, poolUsage) }
 	if err := parseFlags(fs, args); err != nil {
@@ -37,7 +37,7 @@ func runPool(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if fs.NArg() == 0 {
 		return errors.New(poolUsage)
 	}
-	st, err := openStore(*data)
+	st, err := sf.open(ctx)
 	if err != nil {
 		return err
 	}

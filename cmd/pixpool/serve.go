@@ -22,7 +22,6 @@ import (
 	"github.com/pixpool/pixpool/manager"
 	"github.com/pixpool/pixpool/pool"
 	"github.com/pixpool/pixpool/service"
-	"github.com/pixpool/pixpool/store/sqlite"
 )
 
 // Config is what `pixpool serve` runs with; zero values are the defaults
@@ -30,6 +29,7 @@ import (
 type Config struct {
 	Addr          string
 	Data          string
+	DB            string // "" is SQLite in Data
 	MaxUpload     int64
 	CompatUser    string
 	AdminPassword string
@@ -58,6 +58,7 @@ type Config struct {
 func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", "localhost:8080", "address to listen on (host:port; :0 picks a free port)")
 	fs.StringVar(&c.Data, "data", "./pixpool-data", "folder holding the SQLite database and the image files")
+	fs.StringVar(&c.DB, "db", "", "metadata store: empty for SQLite in --data, or a PostgreSQL URL (postgres://user:password@host:5432/db?pool_max_conns=10)")
 	c.MaxUpload = service.DefaultMaxBytes
 	fs.Var((*byteSize)(&c.MaxUpload), "max-upload", "largest image accepted, e.g. 20MiB (larger uploads get 413)")
 	fs.StringVar(&c.CompatUser, "compat-user", "", "account that credential-less /api/... calls act as (off when empty)")
@@ -89,7 +90,7 @@ type Main struct {
 	// was given: the one-time link that sets the admin password.
 	SetupURL string
 
-	Store    *sqlite.Store
+	Store    pixpool.Store
 	Blobs    *blobfs.Store
 	Accounts *service.Accounts
 	Images   *service.Images
@@ -119,7 +120,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err := os.MkdirAll(c.Data, 0o750); err != nil {
 		return fmt.Errorf("data folder: %w", err)
 	}
-	if m.Store, err = sqlite.Open(filepath.Join(c.Data, "pixpool.db")); err != nil {
+	if m.Store, err = openDB(ctx, c.Data, c.DB); err != nil {
 		return err
 	}
 	if m.Blobs, err = blobfs.Open(filepath.Join(c.Data, "blobs")); err != nil {

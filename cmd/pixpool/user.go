@@ -8,36 +8,21 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/pixpool/pixpool"
 	"github.com/pixpool/pixpool/service"
-	"github.com/pixpool/pixpool/store/sqlite"
 )
 
-// openStore opens the metadata store of a data folder for the admin tools.
-func openStore(data string) (*sqlite.Store, error) {
-	path := filepath.Join(data, "pixpool.db")
-	if _, err := os.Stat(data); err != nil {
-		return nil, fmt.Errorf("data folder %s: %w", data, err)
-	}
-	return sqlite.Open(path)
-}
-
-// openAccounts opens the accounts of a data folder for the admin tools.
-func openAccounts(data string) (*service.Accounts, func() error, error) {
-	st, err := openStore(data)
+// openAccounts opens the accounts of the server's store for the admin tools.
+func openAccounts(ctx context.Context, sf storeFlags) (*service.Accounts, func() error, error) {
+	st, err := sf.open(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	return &service.Accounts{Store: st, Logger: discardLogger()}, st.Close, nil
-}
-
-func dataFlag(fs *flag.FlagSet) *string {
-	return fs.String("data", "./pixpool-data", "data folder of the server")
 }
 
 // readPassword takes PIXPOOL_PASSWORD, or the first line of stdin.
@@ -59,7 +44,7 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	fs := flag.NewFlagSet("user "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	data := dataFlag(fs)
+	sf := addStoreFlags(fs)
 	switch args[0] {
 	case "create":
 		u := &pixpool.User{}
@@ -90,7 +75,7 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		if err != nil {
 			return err
 		}
-		accounts, closeStore, err := openAccounts(*data)
+		accounts, closeStore, err := openAccounts(ctx, sf)
 		if err != nil {
 			return err
 		}
@@ -105,7 +90,7 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		if err := parseFlags(fs, args[1:]); err != nil {
 			return err
 		}
-		st, err := openStore(*data)
+		st, err := sf.open(ctx)
 		if err != nil {
 			return err
 		}
@@ -138,7 +123,7 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		if err != nil {
 			return err
 		}
-		accounts, closeStore, err := openAccounts(*data)
+		accounts, closeStore, err := openAccounts(ctx, sf)
 		if err != nil {
 			return err
 		}
@@ -166,7 +151,7 @@ func runAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fs := flag.NewFlagSet("apikey create", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	data := dataFlag(fs)
+	sf := addStoreFlags(fs)
 	name := fs.String("name", "command line", "a name to tell the key apart")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
@@ -174,7 +159,7 @@ func runAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if fs.NArg() != 1 {
 		return errors.New("usage: pixpool apikey create [--name NAME] USER")
 	}
-	accounts, closeStore, err := openAccounts(*data)
+	accounts, closeStore, err := openAccounts(ctx, sf)
 	if err != nil {
 		return err
 	}

@@ -2,11 +2,8 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -14,60 +11,15 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pixpool/pixpool"
+	"github.com/pixpool/pixpool/pixpooltest"
 	"github.com/pixpool/pixpool/store/storetest"
 )
 
-// The tests need a PostgreSQL server, named by this variable: a DSN of a
-// database whose role may create and drop databases, such as the one
-//
-//	scripts/postgres-test.sh start DIR
-//
+// The tests need a PostgreSQL server named by PIXPOOL_TEST_POSTGRES
+// (pixpooltest.PostgresEnv): a DSN of a database whose role may create and
+// drop databases, such as the one `scripts/postgres-test.sh start DIR`
 // prints. Each test gets a database of its own, dropped at its end.
-const dsnEnv = "PIXPOOL_TEST_POSTGRES"
-
-var admin struct {
-	once sync.Once
-	pool *pgxpool.Pool // on the database named by dsnEnv; for CREATE and DROP DATABASE
-	err  error
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if admin.pool != nil {
-		admin.pool.Close()
-	}
-	os.Exit(code)
-}
-
-// server returns the DSN in dsnEnv and a pool connected to it. Without
-// one, the test is skipped, unless it runs in CI (CI is set), where a
-// skipped backend would pass unnoticed.
-func server(t *testing.T) (string, *pgxpool.Pool) {
-	t.Helper()
-	dsn := os.Getenv(dsnEnv)
-	if dsn == "" {
-		msg := dsnEnv + " is not set; start a throwaway server with " +
-			dsnEnv + "=$(scripts/postgres-test.sh start /tmp/pgtest), stop it with scripts/postgres-test.sh stop /tmp/pgtest"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	admin.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		admin.pool, admin.err = pgxpool.New(ctx, dsn)
-		if admin.err == nil {
-			admin.err = admin.pool.Ping(ctx)
-		}
-	})
-	if admin.err != nil {
-		t.Fatalf("connect to %s: %v", dsnEnv, admin.err)
-	}
-	return dsn, admin.pool
-}
 
 // newDatabase creates an empty database for t, dropped when t ends, and
 // returns its DSN. Its default collation is ICU's English one, if the
@@ -75,46 +27,15 @@ func server(t *testing.T) (string, *pgxpool.Pool) {
 // give a linguistic order and fail the suite.
 func newDatabase(t *testing.T) string {
 	t.Helper()
-	dsn, err := createDatabase(t, `ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'`)
+	dsn, err := pixpooltest.PostgresDatabase(t, `ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'`)
 	if err != nil {
 		t.Logf("CREATE DATABASE with an ICU collation: %v; using the server's default", err)
-		dsn, err = createDatabase(t, `ENCODING 'UTF8'`)
+		dsn, err = pixpooltest.PostgresDatabase(t, `ENCODING 'UTF8'`)
 	}
 	if err != nil {
 		t.Fatalf("CREATE DATABASE: %v", err)
 	}
 	return dsn
-}
-
-// createDatabase creates a database from template0 with the given options,
-// dropped when t ends, and returns its DSN.
-func createDatabase(t *testing.T, options string) (string, error) {
-	t.Helper()
-	dsn, pool := server(t)
-	name := "pixpool_test_" + strings.ToLower(rand.Text()[:12])
-	if _, err := pool.Exec(context.Background(), `CREATE DATABASE `+name+` TEMPLATE template0 `+options); err != nil {
-		return "", err
-	}
-	t.Cleanup(func() {
-		if _, err := pool.Exec(context.Background(), `DROP DATABASE `+name+` WITH (FORCE)`); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	return withDatabase(t, dsn, name), nil
-}
-
-// withDatabase returns dsn naming database name instead.
-func withDatabase(t *testing.T, dsn, name string) string {
-	t.Helper()
-	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
-		return dsn + " dbname=" + name // key=value form: the last setting wins
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatalf("parse %s: %v", dsnEnv, err)
-	}
-	u.Path = "/" + name
-	return u.String()
 }
 
 // open opens a store on a new database.
@@ -138,7 +59,7 @@ func openDSN(t *testing.T, dsn string) *Store {
 }
 
 func TestStore(t *testing.T) {
-	server(t) // skip once, not in every subtest
+	newDatabase(t) // skip once, not in every subtest
 	storetest.Run(t, func(t *testing.T) pixpool.Store { return open(t) })
 }
 
@@ -409,7 +330,7 @@ func TestStore_PutImageRace(t *testing.T) {
 }
 
 func TestOpen_NotUTF8(t *testing.T) {
-	dsn, err := createDatabase(t, `ENCODING 'SQL_ASCII' LOCALE 'C'`)
+	dsn, err := pixpooltest.PostgresDatabase(t, `ENCODING 'SQL_ASCII' LOCALE 'C'`)
 	if err != nil {
 		t.Fatalf("CREATE DATABASE: %v", err)
 	}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/pixpool/pixpool"
+	"github.com/pixpool/pixpool/store/postgres"
+	"github.com/pixpool/pixpool/store/sqlite"
+)
+
+// openDB opens the metadata store: PostgreSQL for a postgres:// URL, else
+// SQLite, in the data folder when db is empty.
+func openDB(ctx context.Context, data, db string) (pixpool.Store, error) {
+	switch {
+	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
+		return postgres.Open(ctx, db)
+	case db == "":
+		if data == "" {
+			return nil, errors.New("--data must name a folder")
+		}
+		return sqlite.Open(filepath.Join(data, "pixpool.db"))
+	case strings.HasPrefix(db, "sqlite:"):
+		return sqlite.Open(strings.TrimPrefix(strings.TrimPrefix(db, "sqlite:"), "//"))
+	}
+	return nil, fmt.Errorf("--db %q: want a postgres:// URL, sqlite:PATH, or nothing for SQLite in --data", redact(db))
+}
+
+// redact hides a password in a URL-like string for error messages.
+func redact(s string) string {
+	if at := strings.LastIndexByte(s, '@'); at > 0 {
+		if i := strings.Index(s, "://"); i >= 0 && i < at {
+			if c := strings.IndexByte(s[i+3:at], ':'); c >= 0 {
+				return s[:i+3+c+1] + "***" + s[at:]
+			}
+		}
+	}
+	return s
+}
+
+// storeFlags are the flags by which the admin tools find the server's
+// metadata store.
+type storeFlags struct {
+	data, db *string
+}
+
+func addStoreFlags(fs *flag.FlagSet) storeFlags {
+	return storeFlags{
+		data: fs.String("data", "./pixpool-data", "data folder of the server"),
+		db:   fs.String("db", "", "metadata store of the server when not SQLite in --data (a postgres:// URL)"),
+	}
+}
+
+func (f storeFlags) open(ctx context.Context) (pixpool.Store, error) {
+	if *f.db == "" {
+		if _, err := os.Stat(*f.data); err != nil {
+			return nil, fmt.Errorf("data folder %s: %w", *f.data, err)
+		}
+	}
+	return openDB(ctx, *f.data, *f.db)
+}
