@@ -75,7 +75,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
 }
 
 func (s *Store) put(ctx context.Context, key string, r io.Reader) (err error) {
-	if err := validKey(key); err != nil {
+	if err := pixpool.ValidateBlobKey(key); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -168,7 +168,7 @@ func (s *Store) mkdirs(dir string) error {
 // Get returns the blob under key as an *os.File, or an error with code
 // ENOTFOUND.
 func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
-	if err := validKey(key); err != nil {
+	if err := pixpool.ValidateBlobKey(key); err != nil {
 		return nil, fmt.Errorf("blob/fs: get %q: %w", key, err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -203,7 +203,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 }
 
 func (s *Store) delete(ctx context.Context, key string) error {
-	if err := validKey(key); err != nil {
+	if err := pixpool.ValidateBlobKey(key); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -238,7 +238,7 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(pixpool.BlobInf
 	// key; a prefix such as "../" then cannot leave the store, and it matches
 	// nothing anyway.
 	root := s.dir
-	if i := strings.LastIndexByte(prefix, '/'); i > 0 && validKey(prefix[:i]) == nil {
+	if i := strings.LastIndexByte(prefix, '/'); i > 0 && pixpool.ValidateBlobKey(prefix[:i]) == nil {
 		root = s.path(prefix[:i])
 	}
 	var fnErr error // fn's error, returned unwrapped
@@ -263,13 +263,13 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(pixpool.BlobInf
 		key := filepath.ToSlash(rel)
 		if d.IsDir() {
 			// Skip .tmp, stray folders and those that cannot hold a match.
-			if validKey(key) != nil ||
+			if pixpool.ValidateBlobKey(key) != nil ||
 				!strings.HasPrefix(key, prefix) && !strings.HasPrefix(prefix, key+"/") {
 				return filepath.SkipDir
 			}
 			return nil
 		}
-		if !d.Type().IsRegular() || !strings.HasPrefix(key, prefix) || validKey(key) != nil {
+		if !d.Type().IsRegular() || !strings.HasPrefix(key, prefix) || pixpool.ValidateBlobKey(key) != nil {
 			return nil
 		}
 		fi, err := d.Info()

@@ -558,3 +558,40 @@ func TestServe_Postgres(t *testing.T) {
 		t.Fatal("a SQLite database was made beside PostgreSQL")
 	}
 }
+
+// TestServe_PostgresS3 runs serve on PostgreSQL and an S3 server (versitygw)
+// with the cache pool: uploads, reads (from the pool and the stores),
+// replace and delete work, and no image bytes land in the data folder.
+func TestServe_PostgresS3(t *testing.T) {
+	dsn, err := pixpooltest.PostgresDatabase(t, "ENCODING 'UTF8'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, Config{DB: dsn, Blob: pixpooltest.S3Bucket(t), CacheSize: 1, CacheCapacity: 8, CachePolicy: "lru"})
+	t.Setenv("PIXPOOL_PASSWORD", "password123")
+	var out, errOut bytes.Buffer
+	for _, args := range [][]string{{"user", "create", "--db", dsn, "ada"}, {"apikey", "create", "--db", dsn, "ada"}} {
+		out.Reset()
+		if err := run(context.Background(), args, nil, &out, &errOut); err != nil {
+			t.Fatalf("%v: %v %s", args, err, errOut.String())
+		}
+	}
+	ada := &client{t, s.url, strings.TrimSpace(out.String())}
+	v1, v2 := pixpooltest.NoisyPNG(t, 200, 100), pixpooltest.PNG(t, 20, 10, 3)
+	expect(t, ada.do("PUT", keyPath("s3/cat"), bytes.NewReader(v1)), http.StatusCreated)
+	for range 2 { // a miss, then a hit
+		if got := expect(t, ada.do("GET", keyPath("s3/cat"), nil), http.StatusOK); !bytes.Equal(got, v1) {
+			t.Fatal("wrong bytes")
+		}
+	}
+	s.Images.Cache.(interface{ Flush(context.Context) error }).Flush(context.Background())
+	expect(t, ada.do("PUT", keyPath("s3/cat"), bytes.NewReader(v2)), http.StatusCreated)
+	if got := expect(t, ada.do("GET", keyPath("s3/cat"), nil), http.StatusOK); !bytes.Equal(got, v2) {
+		t.Fatal("replace not read back")
+	}
+	expect(t, ada.do("DELETE", keyPath("s3/cat"), nil), http.StatusNoContent)
+	expect(t, ada.do("GET", keyPath("s3/cat"), nil), http.StatusNotFound)
+	if _, err := os.Stat(filepath.Join(s.Config.Data, "blobs")); err == nil {
+		t.Fatal("image bytes went to the data folder, not S3")
+	}
+}

@@ -11,7 +11,6 @@ import (
 	"net"
 	nethttp "net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -30,6 +29,7 @@ type Config struct {
 	Addr          string
 	Data          string
 	DB            string // "" is SQLite in Data
+	Blob          string // "" is a folder in Data
 	MaxUpload     int64
 	CompatUser    string
 	AdminPassword string
@@ -58,6 +58,7 @@ type Config struct {
 func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", "localhost:8080", "address to listen on (host:port; :0 picks a free port)")
 	fs.StringVar(&c.Data, "data", "./pixpool-data", "folder holding the SQLite database and the image files")
+	fs.StringVar(&c.Blob, "blob", "", "image bytes: empty for a folder in --data, or an S3-compatible bucket (s3://bucket/prefix?endpoint=http://host:9000&region=us-east-1; credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
 	fs.StringVar(&c.DB, "db", "", "metadata store: empty for SQLite in --data, or a PostgreSQL URL (postgres://user:password@host:5432/db?pool_max_conns=10)")
 	c.MaxUpload = service.DefaultMaxBytes
 	fs.Var((*byteSize)(&c.MaxUpload), "max-upload", "largest image accepted, e.g. 20MiB (larger uploads get 413)")
@@ -91,7 +92,7 @@ type Main struct {
 	SetupURL string
 
 	Store    pixpool.Store
-	Blobs    *blobfs.Store
+	Blobs    pixpool.BlobStore
 	Accounts *service.Accounts
 	Images   *service.Images
 	HTTP     *http.Server
@@ -123,7 +124,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.Store, err = openDB(ctx, c.Data, c.DB); err != nil {
 		return err
 	}
-	if m.Blobs, err = blobfs.Open(filepath.Join(c.Data, "blobs")); err != nil {
+	if m.Blobs, err = openBlobs(ctx, c.Data, c.Blob); err != nil {
 		return err
 	}
 	m.Accounts = &service.Accounts{Store: m.Store, Logger: m.Logger, SessionTTL: c.SessionTTL}
@@ -143,8 +144,10 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 
 	// Leftovers of a crash: temporary files and bytes no row points at.
-	if _, err := m.Blobs.SweepTemp(0); err != nil {
-		return err
+	if fs, ok := m.Blobs.(*blobfs.Store); ok {
+		if _, err := fs.SweepTemp(0); err != nil {
+			return err
+		}
 	}
 	if _, err := m.Images.SweepOrphans(ctx, c.SweepGrace); err != nil {
 		return err

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/pixpool/pixpool"
+	blobfs "github.com/pixpool/pixpool/blob/fs"
+	blobs3 "github.com/pixpool/pixpool/blob/s3"
 	"github.com/pixpool/pixpool/store/postgres"
 	"github.com/pixpool/pixpool/store/sqlite"
 )
@@ -29,6 +31,24 @@ func openDB(ctx context.Context, data, db string) (pixpool.Store, error) {
 		return sqlite.Open(strings.TrimPrefix(strings.TrimPrefix(db, "sqlite:"), "//"))
 	}
 	return nil, fmt.Errorf("--db %q: want a postgres:// URL, sqlite:PATH, or nothing for SQLite in --data", redact(db))
+}
+
+// openBlobs opens the blob store: an S3-compatible bucket for an s3:// URL,
+// else a folder, "blobs" in the data folder when blob is empty.
+func openBlobs(ctx context.Context, data, blob string) (pixpool.BlobStore, error) {
+	switch {
+	case strings.HasPrefix(blob, "s3://"):
+		cfg, err := blobs3.ParseURL(blob)
+		if err != nil {
+			return nil, err
+		}
+		return blobs3.Open(ctx, cfg)
+	case blob == "":
+		return blobfs.Open(filepath.Join(data, "blobs"))
+	case strings.HasPrefix(blob, "file:"):
+		return blobfs.Open(strings.TrimPrefix(strings.TrimPrefix(blob, "file:"), "//"))
+	}
+	return nil, fmt.Errorf("--blob %q: want an s3:// URL, file:PATH, or nothing for a folder in --data", redact(blob))
 }
 
 // redact hides a password in a URL-like string for error messages.

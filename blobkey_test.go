@@ -1,4 +1,4 @@
-package fs
+package pixpool_test
 
 import (
 	"strings"
@@ -7,7 +7,7 @@ import (
 	"github.com/pixpool/pixpool"
 )
 
-func TestValidKey(t *testing.T) {
+func TestValidateBlobKey(t *testing.T) {
 	for _, tt := range []struct {
 		key string
 		ok  bool
@@ -37,12 +37,12 @@ func TestValidKey(t *testing.T) {
 		{strings.Repeat("a", 256), false},
 		{strings.Repeat("a/", 512) + "a", false},
 	} {
-		err := validKey(tt.key)
+		err := pixpool.ValidateBlobKey(tt.key)
 		if tt.ok && err != nil {
-			t.Errorf("validKey(%.40q)=%v, want nil", tt.key, err)
+			t.Errorf("pixpool.ValidateBlobKey(%.40q)=%v, want nil", tt.key, err)
 		}
 		if !tt.ok && pixpool.ErrorCode(err) != pixpool.EINVALID {
-			t.Errorf("validKey(%.40q)=%v, want code %s", tt.key, err, pixpool.EINVALID)
+			t.Errorf("pixpool.ValidateBlobKey(%.40q)=%v, want code %s", tt.key, err, pixpool.EINVALID)
 		}
 	}
 }
