@@ -86,6 +86,20 @@ type Store interface {
 	SetSetting(ctx context.Context, name, value string) error
 	// DeleteSetting removes a setting; a missing one is not an error.
 	DeleteSetting(ctx context.Context, name string) error
+	// Settings returns every setting by name.
+	Settings(ctx context.Context) (map[string]string, error)
+
+	// AcquireLease takes or renews the lease name for holder until ttl
+	// from now, if nobody holds it, its term has run out, or holder has it
+	// already; it reports whether holder has it afterwards. Leases elect
+	// one process among those sharing the store for a role (the pool's
+	// manager); the term is measured by the store's own clock, so
+	// processes on hosts with skewed clocks agree. A ttl of zero or less
+	// is EINVALID.
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
+	// ReleaseLease ends holder's lease on name at once; a lease held by
+	// another is left alone.
+	ReleaseLease(ctx context.Context, name, holder string) error
 
 	// RecordLoginFailure notes a failed login at t under each of keys (such
 	// as "user:ada" and "ip:192.0.2.1").

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pixpool/pixpool"
@@ -86,9 +87,54 @@ type Manager struct {
 	// ResizeTimeout bounds the copying of keys in a resize. If zero, 60 s.
 	ResizeTimeout time.Duration
 
-	mu     sync.Mutex // serializes changes; guards state
-	state  State
-	closed bool
+	mu      sync.Mutex // serializes changes; guards state
+	state   State
+	closed  bool
+	leading atomic.Bool // this process runs the pool; others forward changes to it
+}
+
+// Leading reports whether this manager runs the pool. One that does not
+// (a follower, on another web replica) adopts the leader's layout from
+// the store (Follow) and forwards changes to it through the store.
+func (m *Manager) Leading() bool { return m.leading.Load() }
+
+// Follow adopts the pool's state from the store: the leader's nodes,
+// layout epoch and settings. Followers call it every second or so.
+func (m *Manager) Follow(ctx context.Context) error {
+	st, err := m.load(ctx)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.Leading() {
+		return nil
+	}
+	if epoch, _ := m.Pool.Layout(); epoch != st.Epoch || m.state.Epoch != st.Epoch {
+		m.Pool.SetLayout(st.Epoch, st.Nodes)
+		if m.state.Epoch != 0 {
+			m.logger().Info("cache pool layout adopted from the leader", "epoch", st.Epoch, "nodes", len(st.Nodes))
+		}
+	}
+	m.state = st
+	return nil
+}
+
+// forward asks the leader, through the store, to make a change.
+func (m *Manager) forward(ctx context.Context, op, arg string) (Result, error) {
+	actx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	res, err := Ask(actx, m.Store, op, arg)
+	if err != nil {
+		return res, pixpool.Errorf(pixpool.EINVALID, "%s", capitalize(err.Error()))
+	}
+	m.mu.Lock()
+	if !m.Leading() && res.State.Epoch >= m.state.Epoch {
+		m.state = res.State
+		m.Pool.SetLayout(res.State.Epoch, res.State.Nodes)
+	}
+	m.mu.Unlock()
+	return res, nil
 }
 
 func (m *Manager) logger() *slog.Logger {
@@ -111,6 +157,7 @@ func (m *Manager) MaxSize() int {
 func (m *Manager) Open(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.closed = false
 	st, err := m.load(ctx)
 	if err != nil {
 		return err
@@ -133,6 +180,7 @@ func (m *Manager) Open(ctx context.Context) error {
 		}
 		st.Nodes = nodes
 		m.state = st
+		m.leading.Store(true)
 		m.Pool.SetLayout(st.Epoch, st.Nodes)
 		// Stock memcached may refuse the policy command; capacity it knows.
 		if err := m.Pool.SetCapacity(ctx, st.CapacityMB); err != nil {
@@ -162,6 +210,7 @@ func (m *Manager) Open(ctx context.Context) error {
 	}
 	st.Epoch++
 	m.state = st
+	m.leading.Store(true)
 	m.Pool.SetLayout(st.Epoch, st.Nodes)
 	return m.save(ctx)
 }
@@ -230,6 +279,11 @@ func (m *Manager) Size() int {
 // that change owner are copied to it, and removed nodes are stopped.
 // reason is kept in the resize history ("manual", "auto", ...).
 func (m *Manager) Resize(ctx context.Context, n int, reason string) (pool.ResizeReport, error) {
+	if !m.Leading() {
+		from := m.Size()
+		res, err := m.forward(ctx, "resize", strconv.Itoa(n))
+		return pool.ResizeReport{From: from, To: len(res.State.Nodes)}, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -297,6 +351,10 @@ func (m *Manager) SetCapacity(ctx context.Context, mb int) error {
 	if mb < 1 || mb > 1<<20 {
 		return pixpool.Errorf(pixpool.EINVALID, "The capacity must be 1 to %d MB.", 1<<20)
 	}
+	if !m.Leading() {
+		_, err := m.forward(ctx, "capacity", strconv.Itoa(mb))
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.Pool.SetCapacity(ctx, mb); err != nil {
@@ -323,6 +381,10 @@ func (m *Manager) SetPolicy(ctx context.Context, policy string) error {
 	if err != nil {
 		return err
 	}
+	if !m.Leading() {
+		_, err := m.forward(ctx, "policy", p)
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.Pool.SetPolicy(ctx, p); err != nil {
@@ -347,6 +409,11 @@ func (m *Manager) SetMode(ctx context.Context, mode string, p autoscale.Params) 
 	}
 	if m.Provider == nil && mode == ModeAuto {
 		return pixpool.Errorf(pixpool.EINVALID, "%s.", capitalize(ErrFixedPool.Error()))
+	}
+	if !m.Leading() {
+		arg, _ := json.Marshal(modeRequest{Mode: mode, Auto: p})
+		_, err := m.forward(ctx, "mode", string(arg))
+		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -403,6 +470,12 @@ func (s scalable) Resize(ctx context.Context, n int, reason string) error {
 	return err
 }
 
+// modeRequest is the argument of a forwarded SetMode.
+type modeRequest struct {
+	Mode string           `json:"mode"`
+	Auto autoscale.Params `json:"auto"`
+}
+
 // Clear empties every node.
 func (m *Manager) Clear(ctx context.Context) error {
 	return m.Pool.Flush(ctx)
@@ -447,6 +520,7 @@ func (m *Manager) nodeExited(id string, _ error) {
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	m.closed = true
+	m.leading.Store(false)
 	m.mu.Unlock()
 	if m.Provider != nil {
 		return m.Provider.Close()

@@ -52,6 +52,12 @@ func (m *Manager) Apply(ctx context.Context, r Request) error {
 		return m.SetPolicy(ctx, r.Arg)
 	case "clear":
 		return m.Clear(ctx)
+	case "mode":
+		var mr modeRequest
+		if err := json.Unmarshal([]byte(r.Arg), &mr); err != nil {
+			return pixpool.Errorf(pixpool.EINVALID, "Malformed mode request.")
+		}
+		return m.SetMode(ctx, mr.Mode, mr.Auto)
 	}
 	return pixpool.Errorf(pixpool.EINVALID, "Unknown pool operation %q.", r.Op)
 }

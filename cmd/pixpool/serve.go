@@ -104,6 +104,10 @@ type Main struct {
 
 	ln     net.Listener
 	server *nethttp.Server
+	holder string // this process's name in the pool lease
+	// crash, in tests, keeps the lease at shutdown, as a process that dies
+	// would, so another replica must wait for it to run out.
+	crash bool
 	// connState, if set, observes connections (tests wait on it).
 	connState func(net.Conn, nethttp.ConnState)
 }
@@ -195,7 +199,16 @@ func (m *Main) openPool(ctx context.Context) error {
 		m.Nodes = &manager.LocalProvider{Logger: m.Logger}
 		m.Manager.Provider = m.Nodes
 	}
-	if err := m.Manager.Open(ctx); err != nil {
+	m.holder = newHolder()
+	won, err := m.Store.AcquireLease(ctx, leaseName, m.holder, leaseTTL)
+	if err != nil {
+		return fmt.Errorf("cache pool lease: %w", err)
+	}
+	if won {
+		if err := m.Manager.Open(ctx); err != nil {
+			return fmt.Errorf("cache pool: %w", err)
+		}
+	} else if err := m.Manager.Follow(ctx); err != nil {
 		return fmt.Errorf("cache pool: %w", err)
 	}
 	m.Images.Cache = m.Pool
@@ -204,7 +217,8 @@ func (m *Main) openPool(ctx context.Context) error {
 	m.Scaler = m.Manager.Scaler()
 	m.Scaler.Interval = c.AutoscaleInterval
 	st := m.Manager.State()
-	m.Logger.Info("cache pool ready", "nodes", len(st.Nodes), "capacity_mb", st.CapacityMB, "policy", st.Policy, "epoch", st.Epoch)
+	m.Logger.Info("cache pool ready", "nodes", len(st.Nodes), "capacity_mb", st.CapacityMB, "policy", st.Policy,
+		"epoch", st.Epoch, "leader", m.Manager.Leading())
 	return nil
 }
 
@@ -248,9 +262,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}()
 	go m.housekeeping(ctx)
 	if m.Manager != nil {
-		go m.Manager.Watch(ctx, time.Second)
-		go m.Stats.Run(ctx)
-		go m.Scaler.Run(ctx)
+		go m.lead(ctx)
 	}
 	m.Logger.Info("pixpool serving", "url", m.URL(), "data", m.Config.Data, "version", pixpool.Version)
 
@@ -296,7 +308,11 @@ func (m *Main) serveMetrics() (stop func(), err error) {
 
 func (m *Main) closeStores() {
 	if m.Manager != nil {
+		leading := m.Manager.Leading()
 		m.Manager.Close()
+		if leading && !m.crash { // let another replica take over at once
+			m.Store.ReleaseLease(context.Background(), leaseName, m.holder)
+		}
 	}
 	if m.Pool != nil {
 		m.Pool.Close()

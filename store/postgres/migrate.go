@@ -119,6 +119,14 @@ CREATE TABLE node_samples (
 	PRIMARY KEY (at, node)
 );
 `,
+	// 4: leases, which elect one process for a role (AcquireLease).
+	`
+CREATE TABLE leases (
+	name       text        PRIMARY KEY,
+	holder     text        NOT NULL,
+	expires_at timestamptz NOT NULL
+);
+`,
 }
 
 // migrateLock is the key of the transaction-scoped advisory lock that every

@@ -49,6 +49,27 @@ func (s *Store) DeleteSetting(ctx context.Context, name string) error {
 	return nil
 }
 
+// Settings returns every setting by name.
+func (s *Store) Settings(ctx context.Context) (map[string]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT name, value FROM settings`)
+	if err != nil {
+		return nil, wrap("settings", err)
+	}
+	defer rows.Close()
+	m := make(map[string]string)
+	for rows.Next() {
+		var name, value string
+		if err := rows.Scan(&name, &value); err != nil {
+			return nil, wrap("settings", err)
+		}
+		m[name] = value
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("settings", err)
+	}
+	return m, nil
+}
+
 // failureKey makes a login-failure key storable. Keys hold what a client
 // typed ("user:" + a username never validated), so unlike other text they
 // may be anything, and a failed login must still be counted rather than

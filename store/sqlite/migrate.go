@@ -110,6 +110,14 @@ CREATE TABLE node_samples (
 	PRIMARY KEY (at, node)
 );
 `,
+	// 4: leases, which elect one process for a role (AcquireLease).
+	`
+CREATE TABLE leases (
+	name       TEXT    PRIMARY KEY,
+	holder     TEXT    NOT NULL,
+	expires_at INTEGER NOT NULL -- Unix milliseconds
+);
+`,
 }
 
 // migrate brings the schema up to date, one migration per transaction, and

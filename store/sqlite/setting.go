@@ -41,6 +41,27 @@ func (s *Store) DeleteSetting(ctx context.Context, name string) error {
 	return nil
 }
 
+// Settings returns every setting by name.
+func (s *Store) Settings(ctx context.Context) (map[string]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT name, value FROM settings`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: settings: %w", err)
+	}
+	defer rows.Close()
+	m := make(map[string]string)
+	for rows.Next() {
+		var name, value string
+		if err := rows.Scan(&name, &value); err != nil {
+			return nil, fmt.Errorf("sqlite: settings: %w", err)
+		}
+		m[name] = value
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: settings: %w", err)
+	}
+	return m, nil
+}
+
 // RecordLoginFailure notes a failed login at t under each of keys, in one
 // transaction.
 func (s *Store) RecordLoginFailure(ctx context.Context, keys []string, t time.Time) error {

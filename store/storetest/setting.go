@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"maps"
 	"testing"
 	"time"
 
@@ -53,6 +54,42 @@ func testSetting(t *testing.T, s pixpool.Store) {
 		t.Fatalf("SetSetting()=%v", err)
 	}
 	check("site.name", "again")
+}
+
+func testSettings(t *testing.T, s pixpool.Store) {
+	ctx := t.Context()
+	check := func(want map[string]string) {
+		t.Helper()
+		got, err := s.Settings(ctx)
+		if err != nil {
+			t.Fatalf("Settings()=%v", err)
+		}
+		if got == nil {
+			t.Fatalf("Settings()=nil, want an empty map")
+		}
+		if !maps.Equal(got, want) {
+			t.Fatalf("Settings()=%q, want %q", got, want)
+		}
+	}
+	check(map[string]string{})
+
+	want := map[string]string{
+		"site.name":  "pixpool",
+		"site.motto": "Bilder für alle\n",
+		"empty":      "",
+	}
+	for name, value := range want {
+		if err := s.SetSetting(ctx, name, value); err != nil {
+			t.Fatalf("SetSetting(%q)=%v", name, err)
+		}
+	}
+	check(want)
+
+	if err := s.DeleteSetting(ctx, "site.name"); err != nil {
+		t.Fatalf("DeleteSetting()=%v", err)
+	}
+	delete(want, "site.name")
+	check(want)
 }
 
 func testLoginFailures(t *testing.T, s pixpool.Store) {

@@ -65,7 +65,12 @@ func Run(t *testing.T, open func(t *testing.T) pixpool.Store) {
 		{"ImageBlobKeys", testImageBlobKeys},
 
 		{"Setting", testSetting},
+		{"Settings", testSettings},
 		{"LoginFailures", testLoginFailures},
+
+		{"Lease", testLease},
+		{"Lease/Expiry", testLeaseExpiry},
+		{"Lease/Concurrent", testLeaseConcurrent},
 
 		{"Stats", testStats},
 		{"Stats/Retention", testStatsRetention},
