@@ -86,6 +86,10 @@ type Manager struct {
 	MaxNodes int
 	// ResizeTimeout bounds the copying of keys in a resize. If zero, 60 s.
 	ResizeTimeout time.Duration
+	// Fence, if set, is asked right before the leader changes the pool and
+	// must fail if this process may no longer act as the leader (its lease
+	// ran out), so that two managers never act at once.
+	Fence func(ctx context.Context) error
 
 	mu      sync.Mutex // serializes changes; guards state
 	state   State
@@ -291,6 +295,11 @@ func (m *Manager) Resize(ctx context.Context, n int, reason string) (pool.Resize
 	}
 	if n < 1 || n > m.MaxSize() {
 		return pool.ResizeReport{}, pixpool.Errorf(pixpool.EINVALID, "The pool size must be 1 to %d nodes.", m.MaxSize())
+	}
+	if m.Fence != nil {
+		if err := m.Fence(ctx); err != nil {
+			return pool.ResizeReport{}, err
+		}
 	}
 	cur := len(m.state.Nodes)
 	if n == cur {

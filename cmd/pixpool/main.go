@@ -4,6 +4,7 @@
 //	pixpool serve [flags]           run the web tier on embedded stores
 //	pixpool cachenode [flags]       run one cache node (memcached protocol)
 //	pixpool pool status|resize N|capacity MB|policy P|clear|keys NODE
+//	pixpool migrate --to-db URL --to-blob URL [--from-data DIR]
 //	pixpool user create [--admin] NAME
 //	pixpool user list
 //	pixpool user set-password NAME
@@ -33,6 +34,7 @@ Usage:
   pixpool serve [flags]                 run the web server (see pixpool serve -h)
   pixpool cachenode [flags]             run one cache node speaking the memcached protocol
   pixpool pool COMMAND                  inspect and change the running server's cache pool (pixpool pool -h)
+  pixpool migrate --to-db URL --to-blob URL   copy an install to other stores (SQLite+folder to PostgreSQL+S3)
   pixpool user create [--admin] NAME    create an account (password from PIXPOOL_PASSWORD or stdin)
   pixpool user list                     list accounts
   pixpool user set-password NAME        set a password (from PIXPOOL_PASSWORD or stdin)
@@ -64,6 +66,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runCachenode(ctx, rest, stdout, stderr)
 	case "pool":
 		return runPool(ctx, rest, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, rest, stdout, stderr)
 	case "user":
 		return runUser(ctx, rest, stdin, stdout, stderr)
 	case "apikey":

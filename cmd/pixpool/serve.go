@@ -200,6 +200,13 @@ func (m *Main) openPool(ctx context.Context) error {
 		m.Manager.Provider = m.Nodes
 	}
 	m.holder = newHolder()
+	m.Manager.Fence = func(ctx context.Context) error {
+		won, err := m.Store.AcquireLease(ctx, leaseName, m.holder, leaseTTL)
+		if err == nil && !won {
+			err = pixpool.Errorf(pixpool.EUNAVAILABLE, "This server no longer runs the cache pool; try again.")
+		}
+		return err
+	}
 	won, err := m.Store.AcquireLease(ctx, leaseName, m.holder, leaseTTL)
 	if err != nil {
 		return fmt.Errorf("cache pool lease: %w", err)
