@@ -45,6 +45,10 @@ type State struct {
 	// auto-scaler does, with Auto).
 	Mode string           `json:"mode"`
 	Auto autoscale.Params `json:"auto"`
+	// Pending is the layout a resize is moving to (epoch PendingEpoch),
+	// while it copies keys: every replica writes to it as well.
+	Pending      []pool.NodeInfo `json:"pending,omitempty"`
+	PendingEpoch int64           `json:"pending_epoch,omitempty"`
 }
 
 // Pool modes.
@@ -86,6 +90,10 @@ type Manager struct {
 	MaxNodes int
 	// ResizeTimeout bounds the copying of keys in a resize. If zero, 60 s.
 	ResizeTimeout time.Duration
+	// PendingWait is how long a resize waits, after announcing its target
+	// layout in the store, before copying keys, so that the other replicas
+	// (which poll the store) write to it too. Zero for a single process.
+	PendingWait time.Duration
 	// Fence, if set, is asked right before the leader changes the pool and
 	// must fail if this process may no longer act as the leader (its lease
 	// ran out), so that two managers never act at once.
@@ -113,6 +121,11 @@ func (m *Manager) Follow(ctx context.Context) error {
 	defer m.mu.Unlock()
 	if m.Leading() {
 		return nil
+	}
+	if st.Pending != nil {
+		m.Pool.SetPending(st.PendingEpoch, st.Pending)
+	} else {
+		m.Pool.SetPending(0, nil)
 	}
 	if epoch, _ := m.Pool.Layout(); epoch != st.Epoch || m.state.Epoch != st.Epoch {
 		m.Pool.SetLayout(st.Epoch, st.Nodes)
@@ -166,6 +179,7 @@ func (m *Manager) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	st.Pending, st.PendingEpoch = nil, 0 // a resize that died with its leader
 	if lp, ok := m.Provider.(*LocalProvider); ok && lp.Exited == nil {
 		lp.Exited = m.nodeExited
 	}
@@ -328,8 +342,20 @@ func (m *Manager) Resize(ctx context.Context, n int, reason string) (pool.Resize
 		// Remove the newest nodes first, so long-lived ones keep their keys.
 		nodes, removed = nodes[:n], nodes[n:]
 	}
-	st.Epoch++
+	// Announce the target layout, so every replica writes to it as well
+	// while keys are copied.
+	epoch := st.Epoch + 1
+	m.state.Pending, m.state.PendingEpoch = nodes, epoch
+	if err := m.save(ctx); err != nil {
+		return pool.ResizeReport{}, err
+	}
+	m.Pool.SetPending(epoch, nodes)
+	if m.PendingWait > 0 {
+		time.Sleep(m.PendingWait)
+	}
+	st.Epoch = epoch
 	st.Nodes = nodes
+	st.Pending, st.PendingEpoch = nil, 0
 	rctx, cancel := context.WithTimeout(ctx, cmpOr(m.ResizeTimeout, 60*time.Second))
 	rep := m.Pool.Resize(rctx, st.Epoch, nodes)
 	cancel()
@@ -483,6 +509,10 @@ func (s scalable) Resize(ctx context.Context, n int, reason string) error {
 type modeRequest struct {
 	Mode string           `json:"mode"`
 	Auto autoscale.Params `json:"auto"`
+	// Pending is the layout a resize is moving to (epoch PendingEpoch),
+	// while it copies keys: every replica writes to it as well.
+	Pending      []pool.NodeInfo `json:"pending,omitempty"`
+	PendingEpoch int64           `json:"pending_epoch,omitempty"`
 }
 
 // Clear empties every node.

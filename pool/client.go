@@ -38,6 +38,9 @@ type Client struct {
 	mu  sync.RWMutex
 	lay atomic.Pointer[layout]
 	mig atomic.Pointer[migration] // non-nil while Resize copies keys
+	// pending is the layout a resize (here or on another replica) is
+	// moving to; while set, writes go to a key's owner in it as well.
+	pending atomic.Pointer[layout]
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -113,6 +116,20 @@ func (c *Client) SetLayout(epoch int64, nodes []NodeInfo) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.lay.Store(c.buildLayout(epoch, nodes))
+}
+
+// SetPending announces the layout a resize is moving to, or with nil
+// nodes ends the announcement: until then every write also goes to the
+// key's owner in it. Followers set it from the leader's state.
+func (c *Client) SetPending(epoch int64, nodes []NodeInfo) {
+	if nodes == nil {
+		c.pending.Store(nil)
+		return
+	}
+	if p := c.pending.Load(); p != nil && p.epoch == epoch {
+		return
+	}
+	c.pending.Store(c.buildLayout(epoch, nodes))
 }
 
 // Layout returns the current layout's epoch and nodes, sorted by id.
@@ -193,7 +210,18 @@ func (c *Client) write(key string, op func(*node) error) error {
 	if m := c.mig.Load(); m != nil {
 		m.touch(key)
 	}
-	n := c.lay.Load().owner(key)
+	cur := c.lay.Load()
+	n := cur.owner(key)
+	// During a resize the key's next owner gets the write too, so a copy
+	// of an older value never outlives it (best effort: Resize checks the
+	// copies again before it publishes).
+	if p := c.pending.Load(); p != nil {
+		if next := p.owner(key); next != nil && next != n {
+			if err := op(next); err != nil && !isAnswer(err) {
+				c.logger().Debug("pool: write to next owner", "node", next.ID, "err", err)
+			}
+		}
+	}
 	if n == nil {
 		return errNoNode
 	}

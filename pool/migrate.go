@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"sync"
@@ -45,7 +46,10 @@ type ResizeReport struct {
 func (c *Client) Resize(ctx context.Context, epoch int64, nodes []NodeInfo) ResizeReport {
 	start := time.Now()
 	old := c.lay.Load()
-	next := c.buildLayout(epoch, nodes)
+	next := c.pending.Load()
+	if next == nil || next.epoch != epoch {
+		next = c.buildLayout(epoch, nodes)
+	}
 	rep := ResizeReport{To: len(next.nodes)}
 
 	if old != nil {
@@ -77,6 +81,7 @@ func (c *Client) Resize(ctx context.Context, epoch int64, nodes []NodeInfo) Resi
 		}
 		c.lay.Store(next)
 		c.mig.Store(nil)
+		c.pending.Store(nil)
 		c.mu.Unlock()
 	} else {
 		c.SetLayout(epoch, nodes)
@@ -116,6 +121,7 @@ func (c *Client) copyMoved(ctx context.Context, old, next *layout) int {
 				return
 			}
 			n := 0
+			var copied []string
 			for _, k := range slices.Backward(keys) {
 				if ctx.Err() != nil {
 					break
@@ -132,11 +138,27 @@ func (c *Client) copyMoved(ctx context.Context, old, next *layout) int {
 				if err != nil {
 					continue // evicted or deleted since the listing
 				}
-				if err := dst.mc.Set(&memcache.Item{Key: k.Key, Value: it.Value, Flags: it.Flags}); err != nil {
-					c.logger().Debug("resize: copy", "key", k.Key, "to", to, "err", err)
+				// Add, not Set: a write made meanwhile (on any replica, which
+				// writes to the next owner too) is newer than this copy.
+				if err := dst.mc.Add(&memcache.Item{Key: k.Key, Value: it.Value, Flags: it.Flags}); err != nil {
+					if !isAnswer(err) {
+						c.logger().Debug("resize: copy", "key", k.Key, "to", to, "err", err)
+					}
 					continue
 				}
+				copied = append(copied, k.Key)
 				n++
+			}
+			// A copy made before a write or delete on another replica
+			// reached the old owner may be stale; drop any that no longer
+			// matches the old owner's value.
+			for _, key := range copied {
+				dst := next.nodes[next.ring.Get(key)]
+				was, errOld := src.mc.Get(key)
+				now, errNew := dst.mc.Get(key)
+				if errNew == nil && (errOld != nil || !bytes.Equal(was.Value, now.Value)) {
+					_ = dst.mc.Delete(key)
+				}
 			}
 			mu.Lock()
 			moved += n

@@ -27,6 +27,8 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fromBlob := fs.String("from-blob", "", "source blob store (empty: the folder in --from-data)")
 	toDB := fs.String("to-db", "", "target metadata store, e.g. postgres://user:pass@host/db (required)")
 	toBlob := fs.String("to-blob", "", "target blob store, e.g. s3://bucket?endpoint=... (required)")
+	accessKey := fs.String("s3-access-key", "", "S3 access key for --to-blob (default: AWS_ACCESS_KEY_ID)")
+	secretKey := fs.String("s3-secret-key", "", "S3 secret key for --to-blob (default: AWS_SECRET_ACCESS_KEY)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: pixpool migrate --to-db URL --to-blob URL [--from-data DIR]\n\nCopies users, API keys, images and settings to other stores; safe to run again.\nStop the source server first, so nothing changes while it copies.\n\nFlags:")
 		fs.PrintDefaults()
@@ -42,7 +44,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("source store: %w", err)
 	}
 	defer src.Close()
-	srcBlobs, err := openBlobs(ctx, *fromData, *fromBlob)
+	srcBlobs, err := openBlobs(ctx, *fromData, *fromBlob, s3Keys{})
 	if err != nil {
 		return fmt.Errorf("source blobs: %w", err)
 	}
@@ -51,7 +53,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("target store: %w", err)
 	}
 	defer dst.Close()
-	dstBlobs, err := openBlobs(ctx, "", *toBlob)
+	dstBlobs, err := openBlobs(ctx, "", *toBlob, s3Keys{*accessKey, *secretKey})
 	if err != nil {
 		return fmt.Errorf("target blobs: %w", err)
 	}

@@ -30,6 +30,8 @@ type Config struct {
 	Data          string
 	DB            string // "" is SQLite in Data
 	Blob          string // "" is a folder in Data
+	S3AccessKey   string
+	S3SecretKey   string
 	MaxUpload     int64
 	CompatUser    string
 	AdminPassword string
@@ -59,6 +61,8 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", "localhost:8080", "address to listen on (host:port; :0 picks a free port)")
 	fs.StringVar(&c.Data, "data", "./pixpool-data", "folder holding the SQLite database and the image files")
 	fs.StringVar(&c.Blob, "blob", "", "image bytes: empty for a folder in --data, or an S3-compatible bucket (s3://bucket/prefix?endpoint=http://host:9000&region=us-east-1; credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+	fs.StringVar(&c.S3AccessKey, "s3-access-key", "", "S3 access key for --blob (default: AWS_ACCESS_KEY_ID)")
+	fs.StringVar(&c.S3SecretKey, "s3-secret-key", "", "S3 secret key for --blob (default: AWS_SECRET_ACCESS_KEY; prefer the environment variable PIXPOOL_S3_SECRET_KEY to a flag)")
 	fs.StringVar(&c.DB, "db", "", "metadata store: empty for SQLite in --data, or a PostgreSQL URL (postgres://user:password@host:5432/db?pool_max_conns=10)")
 	c.MaxUpload = service.DefaultMaxBytes
 	fs.Var((*byteSize)(&c.MaxUpload), "max-upload", "largest image accepted, e.g. 20MiB (larger uploads get 413)")
@@ -128,7 +132,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.Store, err = openDB(ctx, c.Data, c.DB); err != nil {
 		return err
 	}
-	if m.Blobs, err = openBlobs(ctx, c.Data, c.Blob); err != nil {
+	if m.Blobs, err = openBlobs(ctx, c.Data, c.Blob, s3Keys{c.S3AccessKey, c.S3SecretKey}); err != nil {
 		return err
 	}
 	m.Accounts = &service.Accounts{Store: m.Store, Logger: m.Logger, SessionTTL: c.SessionTTL}
@@ -200,6 +204,7 @@ func (m *Main) openPool(ctx context.Context) error {
 		m.Manager.Provider = m.Nodes
 	}
 	m.holder = newHolder()
+	m.Manager.PendingWait = 2 * followPoll
 	m.Manager.Fence = func(ctx context.Context) error {
 		won, err := m.Store.AcquireLease(ctx, leaseName, m.holder, leaseTTL)
 		if err == nil && !won {

@@ -33,14 +33,21 @@ func openDB(ctx context.Context, data, db string) (pixpool.Store, error) {
 	return nil, fmt.Errorf("--db %q: want a postgres:// URL, sqlite:PATH, or nothing for SQLite in --data", redact(db))
 }
 
+// s3Keys are S3 credentials given by flags; when empty, the usual AWS
+// environment variables are used.
+type s3Keys struct{ access, secret string }
+
 // openBlobs opens the blob store: an S3-compatible bucket for an s3:// URL,
 // else a folder, "blobs" in the data folder when blob is empty.
-func openBlobs(ctx context.Context, data, blob string) (pixpool.BlobStore, error) {
+func openBlobs(ctx context.Context, data, blob string, keys s3Keys) (pixpool.BlobStore, error) {
 	switch {
 	case strings.HasPrefix(blob, "s3://"):
 		cfg, err := blobs3.ParseURL(blob)
 		if err != nil {
 			return nil, err
+		}
+		if keys.access != "" || keys.secret != "" {
+			cfg.AccessKey, cfg.SecretKey = keys.access, keys.secret
 		}
 		return blobs3.Open(ctx, cfg)
 	case blob == "":
