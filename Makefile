@@ -3,6 +3,8 @@
 
 GO      ?= go
 FUZZTIME ?= 10s
+# Recognition models and test photos, fetched once and kept between runs.
+RECOGNITION_DIR ?= $(HOME)/.cache/pixpool
 
 .PHONY: all build serve test test-deps vet unit fuzz bench
 
@@ -21,13 +23,14 @@ test: test-deps vet unit fuzz
 
 test-deps:
 	./scripts/test-deps.sh
+	./scripts/setup-recognition.sh "$(RECOGNITION_DIR)"
 
 vet:
 	$(GO) vet ./...
 
 # unit runs every test with a throwaway PostgreSQL and S3 server up.
 unit:
-	./scripts/with-services.sh $(GO) test -race -count=1 ./...
+	PIXPOOL_RECOGNITION_DIR="$(RECOGNITION_DIR)" ./scripts/with-services.sh $(GO) test -race -count=1 ./...
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzValidateKey$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s .

@@ -1,0 +1,205 @@
+// Package text reads English text in images with the Tesseract 5 command
+// line program (Debian packages tesseract-ocr and tesseract-ocr-eng).
+//
+// Tesseract runs as a separate process per image, so a crash or a hang on a
+// hostile image costs one bounded process and never the server.
+package text
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// ErrNotInstalled is wrapped by the errors of Available and Read when the
+// tesseract program or its English data cannot be found.
+var ErrNotInstalled = errors.New("text: tesseract with English data is not installed")
+
+// ErrTimeout is wrapped by the error Read returns when an image takes longer
+// than the Reader's Timeout.
+var ErrTimeout = errors.New("text: tesseract timed out")
+
+// installHint tells an operator how to fix ErrNotInstalled.
+const installHint = "install it with: apt-get install tesseract-ocr tesseract-ocr-eng"
+
+// Line is one line of text found in an image.
+type Line struct {
+	// Text is the words of the line separated by single spaces.
+	Text string
+	// Confidence is the mean of the words' confidences, 0-100.
+	Confidence float64
+	// Box bounds the line in the coordinates of the image passed to Read.
+	Box image.Rectangle
+}
+
+// Reader reads English text with Tesseract. The zero value is ready to use;
+// a Reader holds no state between calls and is safe for concurrent use.
+type Reader struct {
+	// Command is the tesseract program to run. If empty, "tesseract" from PATH.
+	Command string
+	// Timeout bounds the work on one image, all Tesseract runs included.
+	// If zero, 30 seconds.
+	Timeout time.Duration
+	// MinConfidence drops lines whose confidence (0-100) is below it.
+	// If zero, every line is kept.
+	MinConfidence float64
+
+	// noDeskew turns the tilt correction off; tests use it to measure
+	// whether straightening helps.
+	noDeskew bool
+	// psms overrides the page segmentation modes tried, for measurements.
+	psms []int
+}
+
+func (r *Reader) command() string {
+	if r.Command == "" {
+		return "tesseract"
+	}
+	return r.Command
+}
+
+func (r *Reader) timeout() time.Duration {
+	if r.Timeout <= 0 {
+		return 30 * time.Second
+	}
+	return r.Timeout
+}
+
+// Available reports whether the tesseract program and its English data are
+// installed. The error wraps ErrNotInstalled and says how to install them.
+func Available() error {
+	return available(context.Background(), "tesseract")
+}
+
+func available(ctx context.Context, command string) error {
+	path, err := exec.LookPath(command)
+	if err != nil {
+		return fmt.Errorf("%w (%s not found); %s", ErrNotInstalled, command, installHint)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, "--list-langs")
+	cmd.Env = append(os.Environ(), "OMP_THREAD_LIMIT=1")
+	cmd.WaitDelay = time.Second
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%w (%s --list-langs: %v: %s); %s", ErrNotInstalled, path, err, firstLine(out), installHint)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.TrimSpace(l) == "eng" {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w (no English data \"eng\" for %s); %s", ErrNotInstalled, path, installHint)
+}
+
+// Page segmentation modes of Tesseract tried in turn: automatic layout
+// first, then sparse text, which finds scattered words (signs, photos) that
+// the layout analysis throws away.
+const (
+	psmAuto   = 3
+	psmSparse = 11
+)
+
+// Read returns every English line of text found in img, in reading order:
+// by Tesseract's block, paragraph and line numbers. An image without text
+// gives no lines and no error. The error wraps ErrTimeout when the image
+// took longer than Timeout, ErrNotInstalled when Tesseract is missing, and
+// ctx.Err() when ctx ended first.
+func (r *Reader) Read(ctx context.Context, img image.Image) ([]Line, error) {
+	if img == nil {
+		return nil, errors.New("text: nil image")
+	}
+	b := img.Bounds()
+	if b.Dx() < minSide || b.Dy() < minSide {
+		// Too small to hold a glyph; Tesseract would only complain.
+		return nil, nil
+	}
+	timeout := r.timeout()
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, ErrTimeout)
+	defer cancel()
+
+	p := prepare(img, !r.noDeskew)
+	var buf bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, p.img); err != nil {
+		return nil, fmt.Errorf("text: encode png: %w", err)
+	}
+	var lines []Line
+	psms := r.psms
+	if psms == nil {
+		psms = []int{psmAuto, psmSparse}
+	}
+	for _, psm := range psms {
+		out, err := r.run(ctx, buf.Bytes(), psm)
+		if err != nil {
+			if errors.Is(context.Cause(ctx), ErrTimeout) {
+				return nil, fmt.Errorf("%w after %v", ErrTimeout, timeout)
+			}
+			return nil, err
+		}
+		lines, err = parseTSV(out)
+		if err != nil {
+			return nil, err
+		}
+		if len(lines) > 0 {
+			break
+		}
+	}
+	kept := lines[:0]
+	for _, l := range lines {
+		if l.Confidence < r.MinConfidence {
+			continue
+		}
+		l.Box = p.toSource(l.Box)
+		kept = append(kept, l)
+	}
+	if len(kept) == 0 {
+		return nil, nil
+	}
+	return kept, nil
+}
+
+// run runs tesseract once on a PNG and returns its TSV output.
+func (r *Reader) run(ctx context.Context, pngData []byte, psm int) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, r.command(), "stdin", "stdout", "-l", "eng", "--psm", fmt.Sprint(psm), "tsv")
+	// Tesseract's OpenMP threads make one image barely faster and several
+	// concurrent images much slower; one thread per process is best.
+	cmd.Env = append(os.Environ(), "OMP_THREAD_LIMIT=1")
+	cmd.Stdin = bytes.NewReader(pngData)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	// Kill stops tesseract itself; WaitDelay stops Wait from waiting for
+	// pipes held open by anything it may have started.
+	cmd.WaitDelay = 2 * time.Second
+	err := cmd.Run()
+	if err == nil {
+		return stdout.Bytes(), nil
+	}
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("text: tesseract: %w", context.Cause(ctx))
+	}
+	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w (%v); %s", ErrNotInstalled, err, installHint)
+	}
+	msg := strings.TrimSpace(stderr.String())
+	if strings.Contains(msg, "Failed loading language") {
+		return nil, fmt.Errorf("%w (%s); %s", ErrNotInstalled, firstLine([]byte(msg)), installHint)
+	}
+	return nil, fmt.Errorf("text: tesseract --psm %d: %v: %s", psm, err, msg)
+}
+
+func firstLine(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
