@@ -5,6 +5,7 @@
 //	pixpool cachenode [flags]       run one cache node (memcached protocol)
 //	pixpool pool status|resize N|capacity MB|policy P|clear|keys NODE
 //	pixpool migrate --to-db URL --to-blob URL [--from-data DIR]
+//	pixpool analyze [--data DIR] FILE
 //	pixpool user create [--admin] NAME
 //	pixpool user list
 //	pixpool user set-password NAME
@@ -35,6 +36,7 @@ Usage:
   pixpool cachenode [flags]             run one cache node speaking the memcached protocol
   pixpool pool COMMAND                  inspect and change the running server's cache pool (pixpool pool -h)
   pixpool migrate --to-db URL --to-blob URL   copy an install to other stores (SQLite+folder to PostgreSQL+S3)
+  pixpool analyze [--data DIR] FILE     print the labels and text recognised in an image
   pixpool user create [--admin] NAME    create an account (password from PIXPOOL_PASSWORD or stdin)
   pixpool user list                     list accounts
   pixpool user set-password NAME        set a password (from PIXPOOL_PASSWORD or stdin)
@@ -68,6 +70,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runPool(ctx, rest, stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, rest, stdout, stderr)
+	case "analyze":
+		return runAnalyze(ctx, rest, stdout, stderr)
 	case "user":
 		return runUser(ctx, rest, stdin, stdout, stderr)
 	case "apikey":

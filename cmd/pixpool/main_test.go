@@ -655,3 +655,31 @@ func TestMigrate(t *testing.T) {
 		t.Fatalf("%d images in the target, want 8", n)
 	}
 }
+
+// TestAnalyze checks a recognition setup the way a user would: labels of a
+// real photo; an image that is not one is refused clearly.
+func TestAnalyze(t *testing.T) {
+	dir := os.Getenv("PIXPOOL_RECOGNITION_DIR")
+	if dir == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("PIXPOOL_RECOGNITION_DIR is not set (make test sets it)")
+		}
+		t.Skip("PIXPOOL_RECOGNITION_DIR is not set; run scripts/setup-recognition.sh DIR and set it")
+	}
+	var out, errOut bytes.Buffer
+	photo := filepath.Join(dir, "recognition", "testdata", "dog.jpg")
+	if err := run(context.Background(), []string{"analyze", "--data", dir, photo}, nil, &out, &errOut); err != nil {
+		t.Fatalf("analyze: %v %s", err, errOut.String())
+	}
+	for _, want := range []string{"image/jpeg, 768 x 576", "dog", "bicycle", "labels ("} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	notImage := filepath.Join(t.TempDir(), "x.jpg")
+	os.WriteFile(notImage, []byte("not an image"), 0o644)
+	err := run(context.Background(), []string{"analyze", "--data", dir, notImage}, nil, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "not a JPEG, PNG, GIF or WebP") {
+		t.Fatalf("analyze of a text file: %v", err)
+	}
+}
