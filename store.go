@@ -111,6 +111,7 @@ type Store interface {
 	ClearLoginFailures(ctx context.Context, key string, before time.Time) error
 
 	StatsStore
+	AnalysisStore
 
 	// Ping checks that the store answers (for /readyz).
 	Ping(ctx context.Context) error

@@ -127,6 +127,27 @@ CREATE TABLE leases (
 	expires_at timestamptz NOT NULL
 );
 `,
+	// 5: the recognition queue and results (AnalysisStore). search is the
+	// full-text index of a done analysis's label names and text lines
+	// (NULL otherwise), under the 'simple' configuration: whole words,
+	// case-insensitive, no stemming, as store/sqlite's FTS5 table.
+	`
+CREATE TABLE analyses (
+	image_id      bigint      PRIMARY KEY REFERENCES images (id) ON DELETE CASCADE,
+	checksum      text        NOT NULL,
+	status        text        NOT NULL,
+	labels        text        NOT NULL, -- JSON of []pixpool.Label
+	lines         text        NOT NULL, -- JSON of []pixpool.TextLine
+	error         text        NOT NULL,
+	attempts      integer     NOT NULL,
+	updated_at    timestamptz NOT NULL,
+	claimed_until timestamptz,          -- NULL when not leased
+	queued_at     timestamptz NOT NULL,
+	search        tsvector
+);
+CREATE INDEX analyses_queue ON analyses (status, queued_at, image_id);
+CREATE INDEX analyses_search ON analyses USING gin (search);
+`,
 }
 
 // migrateLock is the key of the transaction-scoped advisory lock that every

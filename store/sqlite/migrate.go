@@ -118,6 +118,35 @@ CREATE TABLE leases (
 	expires_at INTEGER NOT NULL -- Unix milliseconds
 );
 `,
+	// 5: the recognition queue and results (AnalysisStore), and their
+	// full-text index. analysis_search holds one row per done analysis,
+	// its rowid the image id, its doc the label names and text lines. It
+	// uses unicode61 without removing diacritics, to match whole words
+	// case-insensitively as PostgreSQL's 'simple' configuration does. The
+	// trigger removes an image's row with the image (a cascade from images
+	// would not reach a virtual table), since SQLite may reuse a deleted
+	// image's id.
+	`
+CREATE TABLE analyses (
+	image_id      INTEGER PRIMARY KEY REFERENCES images (id) ON DELETE CASCADE,
+	checksum      TEXT    NOT NULL,
+	status        TEXT    NOT NULL,
+	labels        TEXT    NOT NULL, -- JSON of []pixpool.Label
+	lines         TEXT    NOT NULL, -- JSON of []pixpool.TextLine
+	error         TEXT    NOT NULL,
+	attempts      INTEGER NOT NULL,
+	updated_at    INTEGER NOT NULL, -- Unix milliseconds
+	claimed_until INTEGER,          -- Unix milliseconds; NULL when not leased
+	queued_at     INTEGER NOT NULL  -- Unix milliseconds
+);
+CREATE INDEX analyses_queue ON analyses (status, queued_at, image_id);
+
+CREATE VIRTUAL TABLE analysis_search USING fts5(doc, tokenize = 'unicode61 remove_diacritics 0');
+
+CREATE TRIGGER images_delete_search AFTER DELETE ON images BEGIN
+	DELETE FROM analysis_search WHERE rowid = old.id;
+END;
+`,
 }
 
 // migrate brings the schema up to date, one migration per transaction, and

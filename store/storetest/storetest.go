@@ -74,6 +74,14 @@ func Run(t *testing.T, open func(t *testing.T) pixpool.Store) {
 
 		{"Stats", testStats},
 		{"Stats/Retention", testStatsRetention},
+
+		{"Analysis", testAnalysis},
+		{"Analysis/Failed", testAnalysisFailed},
+		{"Analysis/ClaimOrder", testAnalysisClaimOrder},
+		{"Analysis/Lease", testAnalysisLease},
+		{"Analysis/Concurrent", testAnalysisConcurrent},
+		{"Analysis/EnqueueResets", testAnalysisEnqueueResets},
+		{"SearchImages", testSearchImages},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
