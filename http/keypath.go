@@ -8,7 +8,7 @@ import (
 )
 
 // keyPrefixes are the routes whose path ends in an image key.
-var keyPrefixes = []string{"/api/v1/images/", "/api/v1/info/", "/api/key/"}
+var keyPrefixes = []string{"/api/v1/images/", "/api/v1/info/", "/api/v1/analysis/", "/api/key/"}
 
 const keyCtx ctxKey = 1
 
@@ -22,6 +22,14 @@ func keyPaths(next http.Handler) http.Handler {
 			raw, ok := strings.CutPrefix(r.URL.EscapedPath(), prefix)
 			if !ok {
 				continue
+			}
+			// GET and POST /api/v1/images/{key}/analysis are the analysis
+			// routes (so a key ending in "/analysis" is read through
+			// /api/v1/info or the web UI, not by GET here).
+			if prefix == "/api/v1/images/" && (r.Method == http.MethodGet || r.Method == http.MethodPost) {
+				if k, ok := strings.CutSuffix(raw, "/analysis"); ok {
+					raw, prefix = k, "/api/v1/analysis/"
+				}
 			}
 			key, err := url.PathUnescape(raw)
 			if err != nil {

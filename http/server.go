@@ -38,6 +38,8 @@ type Server struct {
 	Store pixpool.Store
 	// Pool manages the cache pool; nil when serve runs without a cache.
 	Pool *manager.Manager
+	// Analyzer holds the recognition results; nil when it is off.
+	Analyzer *service.Analyzer
 	// Logger; if nil, slog.Default().
 	Logger *slog.Logger
 	// CompatUser, if set, names the account that credential-less /api
@@ -129,6 +131,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	api("GET /api/v1/images/{key...}", s.handleAPIGet)
 	api("DELETE /api/v1/images/{key...}", s.handleAPIDelete)
 	api("GET /api/v1/info/{key...}", s.handleAPIInfo)
+	api("GET /api/v1/analysis/{key...}", s.handleAPIAnalysis)
+	api("POST /api/v1/analysis/{key...}", s.handleAPIReanalyze)
+	api("GET /api/v1/search", s.handleAPISearch)
 	api("GET /api/v1/apikeys", s.handleAPIKeysList)
 	api("POST /api/v1/apikeys", s.handleAPIKeysCreate)
 	api("DELETE /api/v1/apikeys/{id}", s.handleAPIKeysDelete)

@@ -44,6 +44,9 @@ type Images struct {
 	MaxPixels int
 	// ThumbSide is the longest side of gallery thumbnails. If zero, 320.
 	ThumbSide int
+	// Stored, if set, is called after an image is stored or replaced (the
+	// analysis queue hooks in here).
+	Stored func(ctx context.Context, img *pixpool.Image)
 
 	// beforeCommit, if set, runs after the bytes are stored and before the
 	// row is committed; tests use it to inject a crash.
@@ -138,6 +141,9 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 		s.removeBlobs(old.BlobKey, old.ThumbKey)
 	}
 	s.makeThumbnailLater(img, decoded)
+	if s.Stored != nil {
+		s.Stored(ctx, img)
+	}
 	s.logger().Info("image stored", "owner", ownerID, "key", key, "bytes", img.Size, "type", img.ContentType, "replaced", old != nil)
 	return img, nil
 }

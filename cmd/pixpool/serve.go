@@ -50,6 +50,8 @@ type Config struct {
 	CachePolicy   string
 	CacheMaxNodes int
 
+	Analyze           bool
+	AnalyzeWorkers    int
 	StatsInterval     time.Duration
 	StatsRetention    time.Duration
 	AutoscaleInterval time.Duration
@@ -78,6 +80,8 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.CacheCapacity, "cache-capacity", manager.DefaultCapacityMB, "capacity of each cache node of a new pool, in MB")
 	fs.StringVar(&c.CachePolicy, "cache-policy", manager.DefaultPolicy, "replacement policy of a new pool: lru or rr")
 	fs.IntVar(&c.CacheMaxNodes, "cache-max-nodes", manager.DefaultMaxNodes, "largest pool size allowed")
+	fs.BoolVar(&c.Analyze, "analyze", true, "analyse uploads for labels and text in the background (needs scripts/setup-recognition.sh --data and tesseract)")
+	fs.IntVar(&c.AnalyzeWorkers, "analyze-workers", 1, "images analysed at once")
 	fs.DurationVar(&c.StatsInterval, "stats-interval", 5*time.Second, "how often the cache nodes' stats are sampled")
 	fs.DurationVar(&c.StatsRetention, "stats-retention", 24*time.Hour, "how long stats samples are kept")
 	fs.DurationVar(&c.AutoscaleInterval, "autoscale-interval", time.Minute, "how often the auto-scaler decides (in automatic mode)")
@@ -103,6 +107,7 @@ type Main struct {
 	Pool     *pool.Client     // nil without a cache
 	Manager  *manager.Manager // nil without a cache
 	Nodes    *manager.LocalProvider
+	Analyzer *service.Analyzer  // nil with --analyze=false
 	Stats    *manager.Collector // nil without a cache
 	Scaler   *autoscale.Scaler  // nil without a cache
 
@@ -149,6 +154,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 
 	if err := m.openPool(ctx); err != nil {
 		return err
+	}
+	if c.Analyze {
+		m.Analyzer = newAnalyzer(m.Store, m.Blobs, c.Data, c.AnalyzeWorkers, m.Logger)
+		m.Images.Stored = m.Analyzer.Enqueue
+		m.HTTP.Analyzer = m.Analyzer
 	}
 
 	// Leftovers of a crash: temporary files and bytes no row points at.
@@ -275,6 +285,9 @@ func (m *Main) Run(ctx context.Context) error {
 	go m.housekeeping(ctx)
 	if m.Manager != nil {
 		go m.lead(ctx)
+	}
+	if m.Analyzer != nil {
+		go m.Analyzer.Run(ctx)
 	}
 	m.Logger.Info("pixpool serving", "url", m.URL(), "data", m.Config.Data, "version", pixpool.Version)
 

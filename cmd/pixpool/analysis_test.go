@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pixpool/pixpool/pixpooltest"
+)
+
+type analysisResp struct {
+	Status  string
+	Labels  []struct{ Name string }
+	Missing string
+	Error   string
+}
+
+func getAnalysis(t *testing.T, c *client, key string) analysisResp {
+	t.Helper()
+	var a analysisResp
+	if err := json.Unmarshal(expect(t, c.do("GET", keyPath(key)+"/analysis", nil), http.StatusOK), &a); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func waitAnalysed(t *testing.T, c *client, key string) analysisResp {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		a := getAnalysis(t, c, key)
+		if a.Status == "done" || a.Status == "failed" {
+			return a
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still %s after 90 s", key, a.Status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestServe_Analysis: an upload is analysed in the background; the result
+// is served and searchable, and can be asked for again.
+func TestServe_Analysis(t *testing.T) {
+	dir := os.Getenv("PIXPOOL_RECOGNITION_DIR")
+	if dir == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("PIXPOOL_RECOGNITION_DIR is not set (make test sets it)")
+		}
+		t.Skip("PIXPOOL_RECOGNITION_DIR is not set")
+	}
+	data := t.TempDir()
+	if err := os.Symlink(filepath.Join(dir, "recognition"), filepath.Join(data, "recognition")); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, Config{Data: data, Analyze: true, MaxUpload: 20 << 20})
+	ada := &client{t, s.url, newUser(t, s, "ada", false)}
+	photo, err := os.ReadFile(filepath.Join(dir, "recognition", "testdata", "dog.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, ada.do("PUT", keyPath("pets/dog.jpg"), bytes.NewReader(photo)), http.StatusCreated)
+	a := waitAnalysed(t, ada, "pets/dog.jpg")
+	var names []string
+	for _, l := range a.Labels {
+		names = append(names, l.Name)
+	}
+	if a.Status != "done" || !slices.Contains(names, "dog") || !slices.Contains(names, "bicycle") {
+		t.Fatalf("analysis %+v", a)
+	}
+	b := expect(t, ada.do("GET", "/api/v1/search?q=Dog", nil), http.StatusOK)
+	if !strings.Contains(string(b), `"pets/dog.jpg"`) {
+		t.Fatalf("search for dog: %s", b)
+	}
+	if b := expect(t, ada.do("GET", "/api/v1/search?q=giraffe", nil), http.StatusOK); strings.Contains(string(b), "dog.jpg") {
+		t.Fatalf("search for giraffe: %s", b)
+	}
+	bob := &client{t, s.url, newUser(t, s, "bob", false)}
+	if b := expect(t, bob.do("GET", "/api/v1/search?q=dog", nil), http.StatusOK); strings.Contains(string(b), "dog.jpg") {
+		t.Fatal("another user's images found by search")
+	}
+	expect(t, bob.do("GET", keyPath("pets/dog.jpg")+"/analysis", nil), http.StatusNotFound)
+	expect(t, ada.do("POST", keyPath("pets/dog.jpg")+"/analysis", nil), http.StatusAccepted)
+	if a := waitAnalysed(t, ada, "pets/dog.jpg"); a.Status != "done" {
+		t.Fatalf("re-analysis %+v", a)
+	}
+}
+
+// TestServe_AnalysisNotInstalled: without the models the rest works, and
+// the API says what is missing and how to install it.
+func TestServe_AnalysisNotInstalled(t *testing.T) {
+	s := startServer(t, Config{Analyze: true})
+	ada := &client{t, s.url, newUser(t, s, "ada", false)}
+	expect(t, ada.do("PUT", keyPath("x"), bytes.NewReader(pixpooltest.PNG(t, 8, 8, 1))), http.StatusCreated)
+	a := getAnalysis(t, ada, "x")
+	if !strings.Contains(a.Missing, "scripts/setup-recognition.sh") {
+		t.Fatalf("missing=%q", a.Missing)
+	}
+	expect(t, ada.do("GET", keyPath("x"), nil), http.StatusOK)
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"image"
+	"log/slog"
+
+	"github.com/pixpool/pixpool"
+	"github.com/pixpool/pixpool/recognize/labels"
+	"github.com/pixpool/pixpool/recognize/text"
+	"github.com/pixpool/pixpool/service"
+)
+
+// newAnalyzer wires recognition: the detector from the models that
+// scripts/setup-recognition.sh put in data, and Tesseract for text. What
+// is missing is logged and shown to users; the rest of pixpool runs
+// without it.
+func newAnalyzer(st pixpool.Store, blobs pixpool.BlobStore, data string, workers int, log *slog.Logger) *service.Analyzer {
+	a := &service.Analyzer{Store: st, Blobs: blobs, Workers: workers, Logger: log}
+	if det, err := labels.Open(data); err != nil {
+		a.LabelsMissing = "run scripts/setup-recognition.sh " + data + " to install the detector."
+		log.Warn("labels not available", "err", err)
+	} else {
+		a.Labels = func(ctx context.Context, img image.Image) ([]pixpool.Label, error) {
+			found, err := det.Detect(ctx, img)
+			out := make([]pixpool.Label, len(found))
+			for i, l := range found {
+				out[i] = pixpool.Label{Name: l.Name, Confidence: l.Confidence, Box: box(l.Box)}
+			}
+			return out, err
+		}
+	}
+	if err := text.Available(); err != nil {
+		a.TextMissing = "install Tesseract: apt-get install tesseract-ocr tesseract-ocr-eng."
+		log.Warn("text recognition not available", "err", err)
+	} else {
+		r := &text.Reader{MinConfidence: 60}
+		a.Text = func(ctx context.Context, img image.Image) ([]pixpool.TextLine, error) {
+			lines, err := r.Read(ctx, img)
+			var out []pixpool.TextLine
+			for _, l := range lines {
+				if wordy(l.Text) { // photos without text yield texture read as text
+					out = append(out, pixpool.TextLine{Text: l.Text, Confidence: l.Confidence, Box: box(l.Box)})
+				}
+			}
+			return out, err
+		}
+	}
+	return a
+}
+
+func box(r image.Rectangle) pixpool.Box {
+	return pixpool.Box{X0: r.Min.X, Y0: r.Min.Y, X1: r.Max.X, Y1: r.Max.Y}
+}
