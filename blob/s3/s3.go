@@ -373,13 +373,22 @@ func explain(ctx context.Context, err error) error {
 	switch {
 	case deniedCodes[resp.Code] || resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized:
 		return fmt.Errorf("access denied: check the access key and secret key (a wrong secret gives a bad signature), and that they may use the bucket: %w", err)
-	case ctx.Err() != nil:
+	case ctx.Err() != nil || isTimeout(err):
 		return fmt.Errorf("no answer in time (is the endpoint right and the store up?): %w", err)
 	case resp.StatusCode == 0:
 		// No HTTP response at all: refused, unresolvable, TLS mismatch.
 		return fmt.Errorf("cannot reach the store (is the endpoint right and the store up?): %w", err)
 	}
 	return err
+}
+
+// isTimeout reports a transport timeout (the response-header timeout may
+// fire before the context's deadline); the client may not keep the
+// error's type, so its text counts too.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) ||
+		strings.Contains(err.Error(), "timeout awaiting response headers") || strings.Contains(err.Error(), "Client.Timeout exceeded")
 }
 
 // checkKey returns an EINVALID error if key is not valid, or too long to
