@@ -111,6 +111,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /raw", s.requireUser(s.handleRaw))
 	mux.HandleFunc("GET /thumb", s.requireUser(s.handleThumb))
 	mux.HandleFunc("POST /image/delete", s.requireUser(s.handleImageDelete))
+	mux.HandleFunc("POST /image/analyze", s.requireUser(s.handleReanalyze))
 	mux.HandleFunc("GET /profile", s.requireUser(s.handleProfile))
 	mux.HandleFunc("POST /profile", s.requireUser(s.handleProfileSave))
 	mux.HandleFunc("POST /profile/password", s.requireUser(s.handlePasswordChange))

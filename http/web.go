@@ -115,6 +115,10 @@ var funcs = template.FuncMap{
 	"datetime": func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
 	"isotime":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"date":     func(t time.Time) string { return t.UTC().Format("2 Jan 2006") },
+	"sub":      func(a, b int) int { return a - b },
+	// fontsize scales box captions with the image, since the SVG's
+	// coordinates are the image's pixels.
+	"fontsize": func(width int) int { return max(12, width/40) },
 }
 
 // parsePages parses every page once: layout.html, cloned for each other
@@ -495,7 +499,37 @@ func (s *Server) imagePage(w http.ResponseWriter, r *http.Request, key string, s
 	}
 	d := s.page(r, key, "")
 	d.Key, d.Image, d.Error = key, img, msg
+	if s.Analyzer != nil {
+		view := &analysisView{Missing: s.Analyzer.Installed(), Key: key, CSRF: d.CSRF}
+		if _, an, err := s.Analyzer.Result(r.Context(), u.ID, key); err == nil {
+			view.Analysis = an
+		}
+		d.Page = view
+	}
 	s.render(w, r, status, "image.html", d)
+}
+
+// analysisView is the recognition panel of an image page.
+type analysisView struct {
+	Analysis *pixpool.Analysis // nil: never queued
+	Missing  string            // what recognition lacks on this server
+	Key      string
+	CSRF     string // for the re-analyse form
+}
+
+// handleReanalyze queues an image for analysis again.
+func (s *Server) handleReanalyze(w http.ResponseWriter, r *http.Request) {
+	u := authFrom(r.Context()).user
+	key := r.PostFormValue("key")
+	if s.Analyzer == nil {
+		s.errorPage(w, r, errNoAnalyzer)
+		return
+	}
+	if err := s.Analyzer.Reanalyze(r.Context(), u.ID, key); err != nil {
+		s.errorPage(w, r, keyNotFound(err, key))
+		return
+	}
+	http.Redirect(w, r, "/image?"+url.Values{"key": {key}}.Encode(), http.StatusSeeOther)
 }
 
 // handleRaw sends an image's bytes; with ?download=1 as an attachment.
