@@ -48,13 +48,7 @@ func waitAnalysed(t *testing.T, c *client, key string) analysisResp {
 // TestServe_Analysis: an upload is analysed in the background; the result
 // is served and searchable, and can be asked for again.
 func TestServe_Analysis(t *testing.T) {
-	dir := os.Getenv("PIXPOOL_RECOGNITION_DIR")
-	if dir == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("PIXPOOL_RECOGNITION_DIR is not set (make test sets it)")
-		}
-		t.Skip("PIXPOOL_RECOGNITION_DIR is not set")
-	}
+	dir := recognitionDir(t)
 	data := t.TempDir()
 	if err := os.Symlink(filepath.Join(dir, "recognition"), filepath.Join(data, "recognition")); err != nil {
 		t.Fatal(err)
@@ -103,4 +97,19 @@ func TestServe_AnalysisNotInstalled(t *testing.T) {
 		t.Fatalf("missing=%q", a.Missing)
 	}
 	expect(t, ada.do("GET", keyPath("x"), nil), http.StatusOK)
+}
+
+// recognitionDir is where scripts/setup-recognition.sh put the models
+// (PIXPOOL_RECOGNITION_DIR): without it the test is skipped, except in CI,
+// where make test sets it.
+func recognitionDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("PIXPOOL_RECOGNITION_DIR")
+	if dir == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("PIXPOOL_RECOGNITION_DIR is not set (make test sets it)")
+		}
+		t.Skip("PIXPOOL_RECOGNITION_DIR is not set; run scripts/setup-recognition.sh DIR and set it")
+	}
+	return dir
 }

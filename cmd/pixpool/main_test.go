@@ -659,13 +659,7 @@ func TestMigrate(t *testing.T) {
 // TestAnalyze checks a recognition setup the way a user would: labels of a
 // real photo; an image that is not one is refused clearly.
 func TestAnalyze(t *testing.T) {
-	dir := os.Getenv("PIXPOOL_RECOGNITION_DIR")
-	if dir == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("PIXPOOL_RECOGNITION_DIR is not set (make test sets it)")
-		}
-		t.Skip("PIXPOOL_RECOGNITION_DIR is not set; run scripts/setup-recognition.sh DIR and set it")
-	}
+	dir := recognitionDir(t)
 	var out, errOut bytes.Buffer
 	photo := filepath.Join(dir, "recognition", "testdata", "dog.jpg")
 	if err := run(context.Background(), []string{"analyze", "--data", dir, photo}, nil, &out, &errOut); err != nil {
