@@ -307,15 +307,25 @@ func (c *conn) delete(args [][]byte) {
 	}
 }
 
-// incr serves incr|decr <key> <delta> [noreply].
-func (c *conn) incr(o op, args [][]byte) {
+// keyArgs checks the arguments of a "<key> <number> [noreply]" command,
+// answering the error itself when they are wrong, and reports noreply.
+func (c *conn) keyArgs(args [][]byte) (noreply, ok bool) {
 	if len(args) != 2 && len(args) != 3 {
 		c.wr.str(msgError)
-		return
+		return false, false
 	}
-	noreply := len(args) == 3 && isNoreply(args[2])
+	noreply = len(args) == 3 && isNoreply(args[2])
 	if len(args[0]) > MaxKeyLen {
 		c.reply(noreply, msgBadFormat)
+		return noreply, false
+	}
+	return noreply, true
+}
+
+// incr serves incr|decr <key> <delta> [noreply].
+func (c *conn) incr(o op, args [][]byte) {
+	noreply, ok := c.keyArgs(args)
+	if !ok {
 		return
 	}
 	delta, ok := parseUint(args[1], 64)
@@ -342,13 +352,8 @@ func (c *conn) incr(o op, args [][]byte) {
 
 // touch serves touch <key> <exptime> [noreply].
 func (c *conn) touch(args [][]byte) {
-	if len(args) != 2 && len(args) != 3 {
-		c.wr.str(msgError)
-		return
-	}
-	noreply := len(args) == 3 && isNoreply(args[2])
-	if len(args[0]) > MaxKeyLen {
-		c.reply(noreply, msgBadFormat)
+	noreply, ok := c.keyArgs(args)
+	if !ok {
 		return
 	}
 	t, ok := parseInt(args[1], 32)

@@ -106,35 +106,21 @@ func (n *node) stats(ctx context.Context) (NodeStats, error) {
 	if err != nil {
 		return s, err
 	}
+	// memcached's stat names, and where each goes.
+	counters := map[string]*int64{
+		"curr_items": &s.Items, "bytes": &s.Bytes, "limit_maxbytes": &s.Capacity,
+		"cmd_get": &s.Gets, "cmd_set": &s.Sets, "get_hits": &s.Hits, "get_misses": &s.Misses,
+		"evictions": &s.Evictions, "requests_last_5s": &s.RequestsLast5s, "uptime": &s.Uptime,
+	}
 	for _, line := range lines {
 		f := strings.Fields(line)
 		if len(f) != 3 || f[0] != "STAT" {
 			continue
 		}
-		v, _ := strconv.ParseInt(f[2], 10, 64)
-		switch f[1] {
-		case "curr_items":
-			s.Items = v
-		case "bytes":
-			s.Bytes = v
-		case "limit_maxbytes":
-			s.Capacity = v
-		case "cmd_get":
-			s.Gets = v
-		case "cmd_set":
-			s.Sets = v
-		case "get_hits":
-			s.Hits = v
-		case "get_misses":
-			s.Misses = v
-		case "evictions":
-			s.Evictions = v
-		case "requests_last_5s":
-			s.RequestsLast5s = v
-		case "policy":
+		if f[1] == "policy" {
 			s.Policy = f[2]
-		case "uptime":
-			s.Uptime = v
+		} else if field, ok := counters[f[1]]; ok {
+			*field, _ = strconv.ParseInt(f[2], 10, 64)
 		}
 	}
 	s.Up = true
