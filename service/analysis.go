@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"image"
 	"log/slog"
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -23,6 +25,13 @@ type TextFunc func(ctx context.Context, img image.Image) ([]pixpool.TextLine, er
 // a bounded number of workers claim jobs with a lease, so a job whose
 // worker crashed is claimed again when the lease runs out, and a job that
 // keeps failing is given up after MaxAttempts with its error kept.
+//
+// Serving comes first: each worker runs on an OS thread of its own whose
+// nice value it raises by Nice (the programs it starts, such as Tesseract,
+// inherit it), so the kernel gives serving threads the CPU whenever they
+// want it. For that to hold, the recognizers must compute on the calling
+// goroutine (labels.Detector.Threads = 1), and the process should have a
+// GOMAXPROCS slot per worker on top of serving's (cmd/pixpool does both).
 type Analyzer struct {
 	Store pixpool.Store
 	Blobs pixpool.BlobStore
@@ -35,7 +44,11 @@ type Analyzer struct {
 	// Workers analyse at once. If zero, 1: recognition is CPU-heavy and
 	// serving comes first.
 	Workers int
-	// Timeout bounds one image. If zero, 2 minutes.
+	// Nice is added to the workers' threads' nice value. If zero, 10; if
+	// negative, workers keep the process's priority.
+	Nice int
+	// Timeout bounds one image. If zero, 2 minutes. A job's lease runs a
+	// quarter longer, so only a crashed worker's job is claimed again.
 	Timeout time.Duration
 	// MaxAttempts before a job is given up. If zero, 3.
 	MaxAttempts int
@@ -128,6 +141,18 @@ func (a *Analyzer) Run(ctx context.Context) {
 }
 
 func (a *Analyzer) work(ctx context.Context) {
+	// Never unlocked: the thread, niced, ends with the goroutine rather
+	// than going back to serve requests.
+	runtime.LockOSThread()
+	nice := a.Nice
+	if nice == 0 {
+		nice = 10
+	}
+	if nice > 0 {
+		if err := lowerThreadPriority(nice); err != nil {
+			a.logger().Warn("analysis keeps the process's priority", "err", err)
+		}
+	}
 	poll := a.Poll
 	if poll <= 0 {
 		poll = time.Second
@@ -152,7 +177,7 @@ func (a *Analyzer) Step(ctx context.Context) bool {
 	}
 	// The lease outlasts the time limit, so only a crashed worker's job is
 	// claimed again.
-	img, attempts, err := a.Store.ClaimAnalysis(ctx, timeout+30*time.Second)
+	img, attempts, err := a.Store.ClaimAnalysis(ctx, timeout+timeout/4)
 	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
 		return false
 	} else if err != nil {
@@ -171,6 +196,9 @@ func (a *Analyzer) Step(ctx context.Context) bool {
 	} else {
 		actx, cancel := context.WithTimeout(ctx, timeout)
 		err = a.analyze(actx, img, result)
+		if errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			err = fmt.Errorf("analysis took longer than the limit of %v per image", timeout)
+		}
 		cancel()
 		switch {
 		case err == nil:
@@ -194,7 +222,15 @@ func (a *Analyzer) Step(ctx context.Context) bool {
 	return true
 }
 
-func (a *Analyzer) analyze(ctx context.Context, img *pixpool.Image, out *pixpool.Analysis) error {
+func (a *Analyzer) analyze(ctx context.Context, img *pixpool.Image, out *pixpool.Analysis) (err error) {
+	// A recognizer that panics on some image fails that image, not the
+	// server; the job is retried and then given up like any other failure.
+	defer func() {
+		if p := recover(); p != nil {
+			a.logger().Error("analysis panicked", "image", img.ID, "panic", p, "stack", string(debug.Stack()))
+			err = fmt.Errorf("recognition crashed: %v", p)
+		}
+	}()
 	rc, err := a.Blobs.Get(ctx, img.BlobKey)
 	if err != nil {
 		return err

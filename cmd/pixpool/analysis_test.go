@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,10 +19,11 @@ import (
 )
 
 type analysisResp struct {
-	Status  string
-	Labels  []struct{ Name string }
-	Missing string
-	Error   string
+	Status   string
+	Attempts int
+	Labels   []struct{ Name string }
+	Missing  string
+	Error    string
 }
 
 func getAnalysis(t *testing.T, c *client, key string) analysisResp {
@@ -112,4 +117,101 @@ func recognitionDir(t *testing.T) string {
 		t.Skip("PIXPOOL_RECOGNITION_DIR is not set; run scripts/setup-recognition.sh DIR and set it")
 	}
 	return dir
+}
+
+// TestServe_AnalysisSurvivesKill: a server killed (SIGKILL) while it
+// analyses loses no work: after a restart every image ends analysed, the
+// interrupted one on its second attempt.
+func TestServe_AnalysisSurvivesKill(t *testing.T) {
+	dir := recognitionDir(t)
+	data := t.TempDir()
+	if err := os.Symlink(filepath.Join(dir, "recognition"), filepath.Join(data, "recognition")); err != nil {
+		t.Fatal(err)
+	}
+	cli(t, data, "password123\n", "user", "create", "ada")
+	ada := &client{t: t, key: strings.TrimSpace(cli(t, data, "", "apikey", "create", "ada"))}
+
+	photos := []string{"dog.jpg", "horses.jpg", "person.jpg", "giraffe.jpg", "eagle.jpg", "kite.jpg"}
+	var kill func()
+	ada.base, kill = startChild(t, data)
+	for _, name := range photos {
+		b, err := os.ReadFile(filepath.Join(dir, "recognition", "testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		expect(t, ada.do("PUT", keyPath(name), bytes.NewReader(b), "Content-Length", fmt.Sprint(len(b))), http.StatusCreated)
+	}
+	// Kill it once an analysis is under way: claimed (one attempt), not saved.
+	var interrupted string
+	deadline := time.Now().Add(60 * time.Second)
+	for interrupted == "" {
+		for _, name := range photos[1:] { // the first may be done before we look
+			if a := getAnalysis(t, ada, name); a.Status == "pending" && a.Attempts == 1 {
+				interrupted = name
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no analysis under way within 60 s")
+		}
+	}
+	kill()
+
+	ada.base, _ = startChild(t, data)
+	for _, name := range photos {
+		a := waitAnalysed(t, ada, name)
+		if a.Status != "done" || len(a.Labels) == 0 {
+			t.Errorf("%s: %+v", name, a)
+		}
+		if name == interrupted && a.Attempts != 2 {
+			t.Errorf("%s, interrupted by the kill: %d attempts, want 2", name, a.Attempts)
+		}
+	}
+}
+
+// startChild runs `pixpool serve` on data in a child process (this test
+// binary; see TestMain) on a free loopback port and returns its URL once it
+// is ready, and a func that SIGKILLs it. Analyses time out after 8 s, so a
+// killed child's are taken up again 10 s later.
+func startChild(t *testing.T, data string) (url string, kill func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	logf, err := os.CreateTemp(t.TempDir(), "serve-*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "serve", "--addr", addr, "--data", data, "--cache-size", "0", "--analyze-timeout", "8s")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	kill = func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}
+	t.Cleanup(func() {
+		kill()
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("serve's log:\n%s", b)
+		}
+	})
+	url = "http://" + addr
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get(url + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return url, kill
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("serve not ready in 30 s")
+		}
+	}
 }

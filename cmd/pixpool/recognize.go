@@ -21,6 +21,7 @@ func newAnalyzer(st pixpool.Store, blobs pixpool.BlobStore, data string, workers
 		a.LabelsMissing = "run scripts/setup-recognition.sh " + data + " to install the detector."
 		log.Warn("labels not available", "err", err)
 	} else {
+		det.Threads = 1 // on the worker's niced thread; see service.Analyzer
 		a.Labels = func(ctx context.Context, img image.Image) ([]pixpool.Label, error) {
 			found, err := det.Detect(ctx, img)
 			out := make([]pixpool.Label, len(found))

@@ -11,6 +11,7 @@ import (
 	"net"
 	nethttp "net/http"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -52,6 +53,7 @@ type Config struct {
 
 	Analyze           bool
 	AnalyzeWorkers    int
+	AnalyzeTimeout    time.Duration
 	StatsInterval     time.Duration
 	StatsRetention    time.Duration
 	AutoscaleInterval time.Duration
@@ -81,7 +83,8 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.CachePolicy, "cache-policy", manager.DefaultPolicy, "replacement policy of a new pool: lru or rr")
 	fs.IntVar(&c.CacheMaxNodes, "cache-max-nodes", manager.DefaultMaxNodes, "largest pool size allowed")
 	fs.BoolVar(&c.Analyze, "analyze", true, "analyse uploads for labels and text in the background (needs scripts/setup-recognition.sh --data and tesseract)")
-	fs.IntVar(&c.AnalyzeWorkers, "analyze-workers", 1, "images analysed at once")
+	fs.IntVar(&c.AnalyzeWorkers, "analyze-workers", 1, "images analysed at once, each on one core at a lower priority than serving")
+	fs.DurationVar(&c.AnalyzeTimeout, "analyze-timeout", 2*time.Minute, "time limit per image; a crashed server's analyses are taken up again a quarter of it later")
 	fs.DurationVar(&c.StatsInterval, "stats-interval", 5*time.Second, "how often the cache nodes' stats are sampled")
 	fs.DurationVar(&c.StatsRetention, "stats-retention", 24*time.Hour, "how long stats samples are kept")
 	fs.DurationVar(&c.AutoscaleInterval, "autoscale-interval", time.Minute, "how often the auto-scaler decides (in automatic mode)")
@@ -157,6 +160,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	if c.Analyze {
 		m.Analyzer = newAnalyzer(m.Store, m.Blobs, c.Data, c.AnalyzeWorkers, m.Logger)
+		m.Analyzer.Timeout = c.AnalyzeTimeout
 		m.Images.Stored = m.Analyzer.Enqueue
 		m.HTTP.Analyzer = m.Analyzer
 	}
@@ -416,6 +420,12 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := m.Open(ctx); err != nil {
 		m.Close()
 		return err
+	}
+	if m.Analyzer != nil {
+		// Each analysis worker computes on a niced thread of its own; give
+		// it a scheduler slot of its own too, so it never holds one of the
+		// slots serving runs on.
+		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + max(m.Analyzer.Workers, 1))
 	}
 	if m.SetupURL != "" {
 		fmt.Fprintf(stderr, "\n  No admin account yet. Open this one-time link to set the admin password:\n\n    %s\n\n", m.SetupURL)

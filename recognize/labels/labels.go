@@ -51,6 +51,10 @@ type Detector struct {
 	MinConfidence float64
 	// MaxLabels bounds the number of labels returned. If zero, 10.
 	MaxLabels int
+	// Threads bounds the goroutines one Detect computes on. If zero,
+	// GOMAXPROCS; with 1 it computes on the caller's goroutine only, so a
+	// caller that lowered its thread's priority keeps all of the work there.
+	Threads int
 
 	g       *graph
 	order   []int
@@ -153,7 +157,7 @@ func (d *Detector) Detect(ctx context.Context, img image.Image) ([]Label, error)
 		return nil, fmt.Errorf("labels: empty image")
 	}
 	in := d.input(img)
-	out, err := d.g.run(ctx, d.order, in, heatmapNode, distancesNode)
+	out, err := d.g.run(ctx, d.order, in, d.Threads, heatmapNode, distancesNode)
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +227,7 @@ func (d *Detector) input(img image.Image) *tensor {
 		return [3]float32{float32(r >> 8), float32(g >> 8), float32(bl >> 8)}
 	}
 	sy, sx := float32(H)/float32(n), float32(W)/float32(n)
-	parallelRows(n, func(oy int) {
+	parallelRows(d.Threads, n, func(oy int) {
 		fy := float32(oy) * sy
 		y0 := int(fy)
 		y1 := min(y0+1, H-1)

@@ -22,7 +22,7 @@ var supportedOps = map[string]bool{
 // run executes the planned nodes on input and returns the tensors of the
 // named outputs. Intermediate tensors are dropped after their last use, which
 // keeps peak memory near the two or three largest activations.
-func (g *graph) run(ctx context.Context, order []int, input *tensor, outputs ...string) ([]*tensor, error) {
+func (g *graph) run(ctx context.Context, order []int, input *tensor, threads int, outputs ...string) ([]*tensor, error) {
 	uses := make([]int, len(g.nodes))
 	for _, k := range order {
 		for _, in := range g.nodes[k].inputs {
@@ -42,7 +42,7 @@ func (g *graph) run(ctx context.Context, order []int, input *tensor, outputs ...
 		for j, idx := range n.inputs {
 			in[j] = vals[idx]
 		}
-		out, err := n.eval(in, input)
+		out, err := n.eval(in, input, threads)
 		if err != nil {
 			return nil, fmt.Errorf("labels: %s (%s): %w", n.name, n.op, err)
 		}
@@ -60,7 +60,7 @@ func (g *graph) run(ctx context.Context, order []int, input *tensor, outputs ...
 	return res, nil
 }
 
-func (n *node) eval(in []*tensor, input *tensor) (*tensor, error) {
+func (n *node) eval(in []*tensor, input *tensor, threads int) (*tensor, error) {
 	switch n.op {
 	case "Placeholder":
 		return input, nil
@@ -69,7 +69,7 @@ func (n *node) eval(in []*tensor, input *tensor) (*tensor, error) {
 	case "Identity":
 		return in[0], nil
 	case "_FusedConv2D", "Conv2D", "FusedDepthwiseConv2dNative", "DepthwiseConv2dNative":
-		return n.conv(in)
+		return n.conv(in, threads)
 	case "Add", "AddV2", "BiasAdd":
 		return broadcast(in[0], in[1], func(a, b float32) float32 { return a + b })
 	case "Sub":
@@ -186,7 +186,7 @@ func broadcast(a, b *tensor, f func(a, b float32) float32) (*tensor, error) {
 
 // conv runs Conv2D and DepthwiseConv2dNative in NHWC with HWIO (HWCM)
 // filters, and their fused forms with a bias and an activation.
-func (n *node) conv(in []*tensor) (*tensor, error) {
+func (n *node) conv(in []*tensor, threads int) (*tensor, error) {
 	x, w := in[0], in[1]
 	if len(x.shape) != 4 || x.shape[0] != 1 || len(w.shape) != 4 {
 		return nil, fmt.Errorf("input %v, filter %v: want NHWC with N=1 and a 4-d filter", x.shape, w.shape)
@@ -251,10 +251,10 @@ func (n *node) conv(in []*tensor) (*tensor, error) {
 
 	out := &tensor{shape: []int{1, oh, ow, co}, f: make([]float32, oh*ow*co)}
 	if !depthwise && kh == 1 && kw == 1 && s == 1 {
-		pointwise(x.f, n.transposed(w), bias, act, out.f, C, co)
+		pointwise(x.f, n.transposed(w), bias, act, out.f, C, co, threads)
 		return out, nil
 	}
-	parallelRows(oh, func(oy int) {
+	parallelRows(threads, oh, func(oy int) {
 		for ox := range ow {
 			o := out.f[(oy*ow+ox)*co:][:co]
 			if bias != nil {
@@ -302,10 +302,10 @@ func (n *node) conv(in []*tensor) (*tensor, error) {
 // It computes blocks of 4 pixels by 2 channels as dot products held in
 // registers, which loads each operand once per 8 multiply-adds and stores
 // each output once.
-func pointwise(x, wT, bias []float32, act func(float32) float32, out []float32, C, co int) {
+func pointwise(x, wT, bias []float32, act func(float32) float32, out []float32, C, co, threads int) {
 	pixels := len(x) / C
 	blocks := (pixels + 3) / 4
-	parallelRows(blocks, func(blk int) {
+	parallelRows(threads, blocks, func(blk int) {
 		p0 := blk * 4
 		if pixels-p0 < 4 {
 			for p := p0; p < pixels; p++ {
@@ -399,9 +399,13 @@ func (n *node) transposed(w *tensor) []float32 {
 	return n.wT
 }
 
-// parallelRows calls f for every row in [0, n) across GOMAXPROCS goroutines.
-func parallelRows(n int, f func(row int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
+// parallelRows calls f for every row in [0, n) across threads goroutines
+// (GOMAXPROCS if threads is zero); with one, on the caller's.
+func parallelRows(threads, n int, f func(row int)) {
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	workers := min(threads, n)
 	if workers <= 1 {
 		for r := range n {
 			f(r)

@@ -80,20 +80,22 @@ func TestConv(t *testing.T) {
 			a := n.attr["strides"]
 			a.List.I = []string{"1", strconv.Itoa(tt.s), strconv.Itoa(tt.s), "1"}
 			n.attr["strides"] = a
-			got, err := n.conv([]*tensor{
-				{shape: []int{1, tt.H, tt.W, tt.C}, f: x},
-				{shape: []int{tt.k, tt.k, tt.C, tt.co}, f: w},
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
 			want := naiveConv(x, w, tt.H, tt.W, tt.C, tt.k, tt.co, tt.s)
-			if len(got.f) != len(want) {
-				t.Fatalf("len %d, want %d", len(got.f), len(want))
-			}
-			for i := range want {
-				if math.Abs(float64(got.f[i]-want[i])) > 1e-4 {
-					t.Fatalf("out[%d] = %g, want %g", i, got.f[i], want[i])
+			for _, threads := range []int{1, 3} {
+				got, err := n.conv([]*tensor{
+					{shape: []int{1, tt.H, tt.W, tt.C}, f: x},
+					{shape: []int{tt.k, tt.k, tt.C, tt.co}, f: w},
+				}, threads)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got.f) != len(want) {
+					t.Fatalf("len %d, want %d", len(got.f), len(want))
+				}
+				for i := range want {
+					if math.Abs(float64(got.f[i]-want[i])) > 1e-4 {
+						t.Fatalf("threads %d: out[%d] = %g, want %g", threads, i, got.f[i], want[i])
+					}
 				}
 			}
 		})
@@ -119,7 +121,7 @@ func TestRun_Canceled(t *testing.T) {
 	g := &graph{nodes: []*node{{name: "in", op: "Placeholder"}}, byName: map[string]int{"in": 0}}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := g.run(ctx, []int{0}, &tensor{}, "in"); err != context.Canceled {
+	if _, err := g.run(ctx, []int{0}, &tensor{}, 0, "in"); err != context.Canceled {
 		t.Fatalf("run(canceled) = %v, want context.Canceled", err)
 	}
 }
