@@ -108,6 +108,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /get", s.requireUser(s.handleGetForm))
 	mux.HandleFunc("GET /images", s.requireUser(s.handleGallery))
 	mux.HandleFunc("GET /image", s.requireUser(s.handleImagePage))
+	mux.HandleFunc("GET /search", s.requireUser(s.handleSearch))
 	mux.HandleFunc("GET /raw", s.requireUser(s.handleRaw))
 	mux.HandleFunc("GET /thumb", s.requireUser(s.handleThumb))
 	mux.HandleFunc("POST /image/delete", s.requireUser(s.handleImageDelete))

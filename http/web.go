@@ -52,6 +52,8 @@ type data struct {
 	Notice string
 	// ErrorFor names the form an error belongs to on pages with several.
 	ErrorFor string
+	// Searchable: analysis is on, so the nav and gallery offer search.
+	Searchable bool
 
 	Form     userForm // sign-up and profile fields
 	Next     string   // where to go after logging in
@@ -119,6 +121,8 @@ var funcs = template.FuncMap{
 	// fontsize scales box captions with the image, since the SVG's
 	// coordinates are the image's pixels.
 	"fontsize": func(width int) int { return max(12, width/40) },
+	// maxQuery is the longest search, for the search boxes' maxlength.
+	"maxQuery": func() int { return maxQueryBytes },
 }
 
 // parsePages parses every page once: layout.html, cloned for each other
@@ -145,6 +149,7 @@ func (s *Server) page(r *http.Request, title, nav string) *data {
 	d := &data{Title: title, Nav: nav, Notice: notices[r.URL.Query().Get("msg")]}
 	if a := authFrom(r.Context()); a.session != nil {
 		d.User, d.CSRF = a.user, a.session.CSRFToken
+		d.Searchable = s.Analyzer != nil
 	}
 	return d
 }
