@@ -15,9 +15,11 @@
 #                         Licence: the package is MIT (LICENSE in the tarball, "Copyright (c)
 #                         2021 Vladimir Mandic"). The model's json names its upstream as
 #                         https://github.com/610265158/mobilenetv3_centernet; neither the package
-#                         README nor its LICENSE states a separate licence for those weights,
-#                         and we have not verified the upstream repository's licence: check it
-#                         before redistributing the weights (we only fetch them, never ship them).
+#                         README nor its LICENSE states a separate licence for those weights, and
+#                         that upstream repository has no LICENSE file (checked 2026-11-27), so the
+#                         weights' own licence is unclear. pixpool only fetches them, never ships
+#                         them; don't redistribute them. NanoDet (also in the package, upstream
+#                         Apache-2.0) is the clear-licence alternative; see docs/recognition.md.
 #   coco.names            Debian package darknet (data/coco.names), the 80 COCO class names in
 #                         the model's class order. Fetched with apt-get download, never installed.
 #   testdata/*.jpg        darknet's sample photos (dog, horses, person, giraffe, eagle, kite),
