@@ -112,6 +112,7 @@ type Store interface {
 
 	StatsStore
 	AnalysisStore
+	BackupStore
 
 	// Ping checks that the store answers (for /readyz).
 	Ping(ctx context.Context) error

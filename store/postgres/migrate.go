@@ -217,20 +217,25 @@ func (s *Store) migrateOne(ctx context.Context) (done bool, err error) {
 	return done, nil
 }
 
+// rowQuerier is a *pgxpool.Pool or a pgx.Tx.
+type rowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 // schemaVersion returns the number of migrations applied: 0 if
 // schema_migrations does not exist yet. It looks the table up rather than
 // creating it if missing, so that a role without the right to create
 // tables can open a database that is up to date.
-func schemaVersion(ctx context.Context, tx pgx.Tx) (int, error) {
+func schemaVersion(ctx context.Context, db rowQuerier) (int, error) {
 	var exists bool
-	if err := tx.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+	if err := db.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
 		return 0, err
 	}
 	if !exists {
 		return 0, nil
 	}
 	var v int
-	if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+	if err := db.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
 		return 0, err
 	}
 	return v, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/pixpool/pixpool"
 	"github.com/pixpool/pixpool/pixpooltest"
+	"github.com/pixpool/pixpool/store/sqlite"
 	"github.com/pixpool/pixpool/store/storetest"
 )
 
@@ -25,7 +27,7 @@ import (
 // returns its DSN. Its default collation is ICU's English one, if the
 // server has ICU, so that a query sorting keys without COLLATE "C" would
 // give a linguistic order and fail the suite.
-func newDatabase(t *testing.T) string {
+func newDatabase(t testing.TB) string {
 	t.Helper()
 	dsn, err := pixpooltest.PostgresDatabase(t, `ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'`)
 	if err != nil {
@@ -44,7 +46,7 @@ func open(t *testing.T) *Store {
 	return openDSN(t, newDatabase(t))
 }
 
-func openDSN(t *testing.T, dsn string) *Store {
+func openDSN(t testing.TB, dsn string) *Store {
 	t.Helper()
 	s, err := Open(t.Context(), dsn)
 	if err != nil {
@@ -61,6 +63,81 @@ func openDSN(t *testing.T, dsn string) *Store {
 func TestStore(t *testing.T) {
 	newDatabase(t) // skip once, not in every subtest
 	storetest.Run(t, func(t *testing.T) pixpool.Store { return open(t) })
+}
+
+// TestStore_BackupSQLite restores a backup of a SQLite store into
+// PostgreSQL, and one of PostgreSQL into SQLite.
+func TestStore_BackupSQLite(t *testing.T) {
+	newDatabase(t) // skip once, not in every subtest
+	openSQLite := func(t *testing.T) pixpool.Store {
+		s, err := sqlite.Open(filepath.Join(t.TempDir(), "pixpool.db"))
+		if err != nil {
+			t.Fatalf("sqlite.Open()=%v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	t.Run("FromSQLite", func(t *testing.T) { storetest.CheckBackupCopy(t, openSQLite(t), open(t)) })
+	t.Run("ToSQLite", func(t *testing.T) { storetest.CheckBackupCopy(t, open(t), openSQLite(t)) })
+}
+
+// TestStore_BackupUnstorable restores rows that SQLite would hold but
+// PostgreSQL cannot: each is EINVALID, naming the row, and changes
+// nothing.
+func TestStore_BackupUnstorable(t *testing.T) {
+	s := open(t)
+	ctx := t.Context()
+	if err := s.SetSetting(ctx, "site.name", "pixpool"); err != nil {
+		t.Fatalf("SetSetting()=%v", err)
+	}
+	users, images, settings := pixpool.BackupTable("users"), pixpool.BackupTable("images"), pixpool.BackupTable("settings")
+	tm := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	ada := []any{int64(1), "ada", "Ada", "L", "ada@example.org", "1990-05-17", "", false, false, "hash", tm, tm}
+	image := func(width int64) []any {
+		return []any{int64(1), int64(1), "a.png", "b", "", int64(0), "image/png", width, int64(1), "sum", tm}
+	}
+	type row struct {
+		table *pixpool.Table
+		row   []any
+	}
+	tests := []struct {
+		name string
+		rows []row
+		want string
+	}{
+		{"NUL", []row{{settings, []any{"a", "ok"}}, {settings, []any{"b", "nul\x00"}}}, "settings row 2: value"},
+		{"NotUTF8", []row{{settings, []any{"bad\xff", "v"}}}, "settings row 1: name"},
+		{"WidthOutOfRange", []row{{users, ada}, {images, image(1 << 40)}}, "images row 1:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := s.ImportTables(ctx, nil, func(yield func(*pixpool.Table, []any) error) error {
+				for _, r := range tt.rows {
+					if err := yield(r.table, r.row); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if pixpool.ErrorCode(err) != pixpool.EINVALID || !strings.Contains(pixpool.ErrorMessage(err), tt.want) {
+				t.Fatalf("ImportTables()=%v, want EINVALID naming %q", err, tt.want)
+			}
+			if got, err := s.Settings(ctx); err != nil || len(got) != 1 || got["site.name"] != "pixpool" {
+				t.Fatalf("Settings()=%v, %v; want them unchanged", got, err)
+			}
+		})
+	}
+}
+
+func TestStore_SchemaVersion(t *testing.T) {
+	s := open(t)
+	if v, err := s.SchemaVersion(t.Context()); err != nil || v != len(migrations) {
+		t.Fatalf("SchemaVersion()=%d, %v; want %d", v, err, len(migrations))
+	}
+}
+
+func BenchmarkBackup(b *testing.B) {
+	storetest.BenchBackup(b, openDSN(b, newDatabase(b)), 50_000)
 }
 
 // versions returns the versions in schema_migrations.

@@ -34,6 +34,22 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) pixpool.Store { return open(t) })
 }
 
+func TestStore_SchemaVersion(t *testing.T) {
+	s := open(t)
+	if v, err := s.SchemaVersion(t.Context()); err != nil || v != len(migrations) {
+		t.Fatalf("SchemaVersion()=%d, %v; want %d", v, err, len(migrations))
+	}
+}
+
+func BenchmarkBackup(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), "pixpool.db"))
+	if err != nil {
+		b.Fatalf("Open()=%v", err)
+	}
+	defer s.Close()
+	storetest.BenchBackup(b, s, 50_000)
+}
+
 func TestOpen_Migrations(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "pixpool.db")
 	versions := func(s *Store) []int {

@@ -12,6 +12,8 @@
 //   - Operations on one missing row (UpdateUser, SetPasswordHash,
 //     TouchAPIKey, DeleteAPIKey, DeleteImage) are ENOTFOUND, like lookups.
 //   - Listings page with Offset and Limit, and Limit 0 means no limit.
+//   - ImportTables names a row it refuses "<table> row <n>:", n counting
+//     that table's rows from 1.
 package storetest
 
 import (
@@ -22,7 +24,8 @@ import (
 )
 
 // Run runs the suite, one subtest per behaviour. open returns a new, empty
-// store for each subtest and arranges, with t.Cleanup, to close it.
+// store for each subtest (two for Backup/Copy) and arranges, with
+// t.Cleanup, to close it.
 func Run(t *testing.T, open func(t *testing.T) pixpool.Store) {
 	tests := []struct {
 		name string
@@ -82,10 +85,21 @@ func Run(t *testing.T, open func(t *testing.T) pixpool.Store) {
 		{"Analysis/Concurrent", testAnalysisConcurrent},
 		{"Analysis/EnqueueResets", testAnalysisEnqueueResets},
 		{"SearchImages", testSearchImages},
+
+		{"Backup/Export", testBackupExport},
+		{"Backup/ExportError", testBackupExportError},
+		{"Backup/Snapshot", testBackupSnapshot},
+		{"Backup/RoundTrip", testBackupRoundTrip},
+		{"Backup/IDs", testBackupIDs},
+		{"Backup/Keep", testBackupKeep},
+		{"Backup/Empty", testBackupEmpty},
+		{"Backup/Rollback", testBackupRollback},
+		{"Backup/BadRows", testBackupBadRows},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
 	}
+	t.Run("Backup/Copy", func(t *testing.T) { testBackupCopy(t, open) })
 }
 
 func testPing(t *testing.T, s pixpool.Store) {

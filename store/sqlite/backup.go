@@ -1,0 +1,380 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pixpool/pixpool"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+var _ pixpool.BackupStore = (*Store)(nil)
+
+// SchemaVersion returns the number of schema migrations applied.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	v, err := schemaVersion(ctx, s.db)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: schema version: %w", err)
+	}
+	return v, nil
+}
+
+// ExportTables calls fn with every row of the tables of
+// pixpool.BackupTables, rows in primary key order, all read in one
+// transaction.
+//
+// The transaction is read-only, and for this driver that makes it begin
+// DEFERRED where every other transaction begins IMMEDIATE (_txlock applies
+// only to the others): it takes no write lock, so writers go on while fn
+// writes the rows out, and none of them waits up to busyTimeout and fails.
+// In WAL mode such a transaction reads one snapshot, fixed by its first
+// SELECT, to its end, whatever commits in between. (The driver does not
+// otherwise enforce read-only; this transaction only reads.) The cost of a
+// long export is that checkpoints cannot wrap the WAL around the snapshot,
+// so the WAL file grows until the export ends.
+func (s *Store) ExportTables(ctx context.Context, fn func(t *pixpool.Table, row []any) error) error {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("sqlite: export tables: %w", err)
+	}
+	defer tx.Rollback() // only read
+	for _, t := range pixpool.BackupTables {
+		if err := exportTable(ctx, tx, t, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// exportTable calls fn with every row of t, converting its values from
+// SQLite's storage (Unix milliseconds, 0 or 1) to the Go types of their
+// Kind. An error of fn's is returned as it is.
+func exportTable(ctx context.Context, tx *sql.Tx, t *pixpool.Table, fn func(t *pixpool.Table, row []any) error) error {
+	names := columnNames(t)
+	// The names are constants of pixpool.BackupTables, whose tables each
+	// lead with their primary key.
+	rows, err := tx.QueryContext(ctx, `SELECT `+strings.Join(names, ", ")+` FROM `+t.Name+` ORDER BY `+names[0])
+	if err != nil {
+		return fmt.Errorf("sqlite: export %s: %w", t.Name, err)
+	}
+	defer rows.Close()
+	var (
+		ints = make([]sql.NullInt64, len(t.Columns)) // int, bool and time columns
+		strs = make([]sql.NullString, len(t.Columns))
+		dest = make([]any, len(t.Columns))
+	)
+	for i, c := range t.Columns {
+		if c.Kind == pixpool.KindText || c.Kind == pixpool.KindDate {
+			dest[i] = &strs[i]
+		} else {
+			dest[i] = &ints[i]
+		}
+	}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("sqlite: export %s: %w", t.Name, err)
+		}
+		row := make([]any, len(t.Columns)) // fn's to keep
+		for i, c := range t.Columns {
+			switch {
+			case c.Kind == pixpool.KindText || c.Kind == pixpool.KindDate:
+				if strs[i].Valid {
+					row[i] = strs[i].String
+				}
+			case !ints[i].Valid:
+			case c.Kind == pixpool.KindInt:
+				row[i] = ints[i].Int64
+			case c.Kind == pixpool.KindBool:
+				row[i] = ints[i].Int64 != 0
+			case c.Kind == pixpool.KindTime:
+				row[i] = fromMillis(ints[i].Int64)
+			}
+		}
+		if err := fn(t, row); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlite: export %s: %w", t.Name, err)
+	}
+	return nil
+}
+
+// ImportTables replaces the rows of the tables of pixpool.BackupTables with
+// those next yields, in one (IMMEDIATE) transaction. It deletes the old
+// rows child first, with every session and the search index, then inserts
+// each row as it comes through a statement prepared once per table, and
+// adds each done analysis to the search index as SaveAnalysis does. Ids are
+// kept; SQLite gives a new row the largest rowid plus one, so there is no
+// sequence to move. A row that breaks a constraint is ECONFLICT (a
+// duplicate) or EINVALID (anything else, such as a missing parent), and a
+// row of the wrong shape is EINVALID; the message names the table and the
+// row's number among that table's rows, counted from 1.
+//
+// The transaction holds the write lock throughout, next's reading of the
+// archive included: readers see the old rows until it commits, and other
+// writers wait up to busyTimeout, then fail.
+func (s *Store) ImportTables(ctx context.Context, keep []string, next func(yield func(t *pixpool.Table, row []any) error) error) error {
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		if err := clearTables(ctx, tx, keep); err != nil {
+			return err
+		}
+		im := &importer{ctx: ctx, tx: tx, keep: make(map[string]bool), table: -1}
+		for _, name := range keep {
+			im.keep[name] = true
+		}
+		err := next(im.yield)
+		if im.err != nil {
+			return im.err // even if next dropped it
+		}
+		return err
+	})
+	if pixpool.ErrorCode(err) == pixpool.EINTERNAL {
+		return fmt.Errorf("sqlite: import tables: %w", err)
+	}
+	return err
+}
+
+// clearTables deletes every row of the backed-up tables, but the settings
+// named in keep, and every session and search index entry.
+func clearTables(ctx context.Context, tx *sql.Tx, keep []string) error {
+	_, err := tx.ExecContext(ctx, `
+		DELETE FROM analysis_search;
+		DELETE FROM analyses;
+		DELETE FROM images;
+		DELETE FROM api_keys;
+		DELETE FROM sessions;
+		DELETE FROM users;`)
+	if err != nil {
+		return err
+	}
+	q, args := `DELETE FROM settings`, make([]any, len(keep))
+	if len(keep) > 0 {
+		q += ` WHERE name NOT IN (?` + strings.Repeat(", ?", len(keep)-1) + `)`
+		for i, name := range keep {
+			args[i] = name
+		}
+	}
+	_, err = tx.ExecContext(ctx, q, args...)
+	return err
+}
+
+// importer inserts the rows ImportTables' next yields.
+type importer struct {
+	ctx    context.Context
+	tx     *sql.Tx
+	keep   map[string]bool // settings not to restore
+	table  int             // index in pixpool.BackupTables of the table being restored; -1 before the first
+	n      int             // its rows so far
+	insert *sql.Stmt       // its INSERT
+	search *sql.Stmt       // the search index's INSERT, once needed
+	err    error           // the first error yield returned
+}
+
+// yield inserts one row. After an error it returns that error again and
+// does nothing.
+func (im *importer) yield(t *pixpool.Table, row []any) error {
+	if im.err == nil {
+		im.err = im.add(t, row)
+	}
+	return im.err
+}
+
+func (im *importer) add(t *pixpool.Table, row []any) error {
+	if err := im.enter(t); err != nil {
+		return err
+	}
+	t = pixpool.BackupTables[im.table]
+	im.n++
+	args, err := rowArgs(t, im.n, row)
+	if err != nil {
+		return err
+	}
+	if t.Name == "settings" && im.keep[value(t, row, "name").(string)] {
+		return nil
+	}
+	var doc *string
+	if t.Name == "analyses" {
+		if doc, err = analysisDoc(t, im.n, row); err != nil {
+			return err
+		}
+	}
+	if _, err := im.insert.ExecContext(im.ctx, args...); err != nil {
+		return constraintError(t, im.n, err)
+	}
+	if doc == nil {
+		return nil
+	}
+	if im.search == nil {
+		if im.search, err = im.tx.PrepareContext(im.ctx, `INSERT INTO analysis_search (rowid, doc) VALUES (?, ?)`); err != nil {
+			return err
+		}
+	}
+	_, err = im.search.ExecContext(im.ctx, value(t, row, "image_id"), *doc)
+	return err
+}
+
+// enter makes t the table being restored, if it is not already, and
+// prepares its INSERT. Tables must come in the order of BackupTables.
+func (im *importer) enter(t *pixpool.Table) error {
+	i, err := backupIndex(t)
+	if err != nil {
+		return err
+	}
+	switch {
+	case i == im.table:
+		return nil
+	case i < im.table:
+		return pixpool.Errorf(pixpool.EINVALID, "table %s comes after %s: a backup's tables must come in the order of pixpool.BackupTables",
+			t.Name, pixpool.BackupTables[im.table].Name)
+	}
+	if im.insert != nil {
+		im.insert.Close()
+	}
+	t = pixpool.BackupTables[i]
+	names := columnNames(t)
+	stmt, err := im.tx.PrepareContext(im.ctx, `INSERT INTO `+t.Name+` (`+strings.Join(names, ", ")+`) VALUES (?`+strings.Repeat(", ?", len(names)-1)+`)`)
+	if err != nil {
+		return err
+	}
+	im.table, im.n, im.insert = i, 0, stmt
+	return nil
+}
+
+// backupIndex returns the index in pixpool.BackupTables of t, which must be
+// one of them or have the name and columns of one.
+func backupIndex(t *pixpool.Table) (int, error) {
+	if t == nil {
+		return 0, pixpool.Errorf(pixpool.EINVALID, "no table")
+	}
+	for i, bt := range pixpool.BackupTables {
+		if t == bt || t.Name == bt.Name && slices.Equal(t.Columns, bt.Columns) {
+			return i, nil
+		}
+	}
+	return 0, pixpool.Errorf(pixpool.EINVALID, "table %q is not one a backup holds, or not with these columns", t.Name)
+}
+
+// goTypes are the Go types of the values of each Kind.
+var goTypes = map[pixpool.Kind]string{
+	pixpool.KindInt:  "int64",
+	pixpool.KindText: "string",
+	pixpool.KindBool: "bool",
+	pixpool.KindTime: "time.Time",
+	pixpool.KindDate: "string",
+}
+
+// rowArgs checks that row, the nth of t, has a value of the Go type of
+// each column's Kind, nil only where the column may be NULL, and returns
+// the values as SQLite keeps them. Times are truncated to the millisecond.
+func rowArgs(t *pixpool.Table, n int, row []any) ([]any, error) {
+	if len(row) != len(t.Columns) {
+		return nil, pixpool.Errorf(pixpool.EINVALID, "%s row %d: %d values, want %d", t.Name, n, len(row), len(t.Columns))
+	}
+	args := make([]any, len(row))
+	for i, c := range t.Columns {
+		v := row[i]
+		if v == nil {
+			if !c.Null {
+				return nil, pixpool.Errorf(pixpool.EINVALID, "%s row %d: %s may not be null", t.Name, n, c.Name)
+			}
+			continue
+		}
+		ok := false
+		switch c.Kind {
+		case pixpool.KindInt:
+			args[i], ok = v.(int64)
+		case pixpool.KindText:
+			args[i], ok = v.(string)
+		case pixpool.KindBool:
+			args[i], ok = v.(bool)
+		case pixpool.KindTime:
+			var tm time.Time
+			if tm, ok = v.(time.Time); ok {
+				args[i] = millis(tm)
+			}
+		case pixpool.KindDate:
+			var d string
+			if d, ok = v.(string); ok && !isDate(d) {
+				return nil, pixpool.Errorf(pixpool.EINVALID, "%s row %d: %s is %q, want a date YYYY-MM-DD", t.Name, n, c.Name, d)
+			}
+			args[i] = d
+		}
+		if !ok {
+			return nil, pixpool.Errorf(pixpool.EINVALID, "%s row %d: %s is %T, want %s", t.Name, n, c.Name, v, goTypes[c.Kind])
+		}
+	}
+	return args, nil
+}
+
+// isDate reports whether d is a date written YYYY-MM-DD.
+func isDate(d string) bool {
+	t, err := time.Parse(time.DateOnly, d)
+	return err == nil && t.Format(time.DateOnly) == d
+}
+
+// analysisDoc checks that the labels and lines of row, the nth of
+// analyses, are JSON that Analysis can read, and returns the search
+// document of a done analysis (nil for any other).
+func analysisDoc(t *pixpool.Table, n int, row []any) (*string, error) {
+	a := pixpool.Analysis{Status: value(t, row, "status").(string)}
+	if err := json.Unmarshal([]byte(value(t, row, "labels").(string)), &a.Labels); err != nil {
+		return nil, pixpool.Errorf(pixpool.EINVALID, "%s row %d: labels are not JSON of labels: %v", t.Name, n, err)
+	}
+	if err := json.Unmarshal([]byte(value(t, row, "lines").(string)), &a.Lines); err != nil {
+		return nil, pixpool.Errorf(pixpool.EINVALID, "%s row %d: lines are not JSON of text lines: %v", t.Name, n, err)
+	}
+	if a.Status != pixpool.AnalysisDone {
+		return nil, nil
+	}
+	doc := searchDoc(&a)
+	return &doc, nil
+}
+
+// value returns the value of row, of t, in the column named name.
+func value(t *pixpool.Table, row []any, name string) any {
+	for i, c := range t.Columns {
+		if c.Name == name {
+			return row[i]
+		}
+	}
+	panic("sqlite: no column " + name + " in " + t.Name)
+}
+
+// columnNames returns the names of t's columns.
+func columnNames(t *pixpool.Table) []string {
+	names := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		names[i] = c.Name
+	}
+	return names
+}
+
+// constraintError returns a broken constraint, in the nth row of t, as
+// ECONFLICT (a duplicate key) or EINVALID (any other, such as a missing
+// parent row), and any other error as it is.
+func constraintError(t *pixpool.Table, n int, err error) error {
+	var e *sqlite.Error
+	if !errors.As(err, &e) || e.Code()&0xff != sqlite3.SQLITE_CONSTRAINT {
+		return err
+	}
+	// The driver's message is "constraint failed: SQLite's message (code)".
+	msg := strings.TrimSuffix(e.Error(), fmt.Sprintf(" (%d)", e.Code()))
+	if _, m, ok := strings.Cut(msg, ": "); ok {
+		msg = m
+	}
+	switch e.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_ROWID:
+		return pixpool.Errorf(pixpool.ECONFLICT, "%s row %d: a duplicate (%s)", t.Name, n, msg)
+	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		return pixpool.Errorf(pixpool.EINVALID, "%s row %d: refers to a row that is not there (%s)", t.Name, n, msg)
+	}
+	return pixpool.Errorf(pixpool.EINVALID, "%s row %d: %s", t.Name, n, msg)
+}
