@@ -36,17 +36,19 @@ const (
 
 // adminNotices are the portal's ?msg= texts, as notices in web.go.
 var adminNotices = map[string]string{
-	"cache":        "Cache settings applied to every node.",
-	"cleared":      "The cache was cleared on every node.",
-	"mode-auto":    "Automatic mode is on: the auto-scaler sizes the pool from its miss rate.",
-	"mode-manual":  "Manual mode is on: the pool keeps the size you set.",
-	"resized":      "The pool was resized.",
-	"resized-auto": "The pool was resized. Automatic mode is on, so the auto-scaler may change the size again.",
-	"deleted-all":  "Every image was deleted and the cache cleared. Accounts were kept.",
-	"promoted":     "The user is now an admin.",
-	"demoted":      "The user is no longer an admin.",
-	"disabled":     "The user is disabled: their sessions and API keys stopped working.",
-	"enabled":      "The user is enabled again.",
+	"cache":         "Cache settings applied to every node.",
+	"cleared":       "The cache was cleared on every node.",
+	"mode-auto":     "Automatic mode is on: the auto-scaler sizes the pool from its miss rate.",
+	"mode-manual":   "Manual mode is on: the pool keeps the size you set.",
+	"resized":       "The pool was resized.",
+	"resized-auto":  "The pool was resized. Automatic mode is on, so the auto-scaler may change the size again.",
+	"deleted-all":   "Every image was deleted and the cache cleared. Accounts were kept.",
+	"promoted":      "The user is now an admin.",
+	"demoted":       "The user is no longer an admin.",
+	"disabled":      "The user is disabled: their sessions and API keys stopped working.",
+	"enabled":       "The user is enabled again.",
+	"backup-taken":  "Backup taken, stored and verified.",
+	"backup-config": "Backup schedule and retention saved.",
 }
 
 // errNoCachePool answers a portal action on the cache pool when serve
@@ -74,6 +76,13 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/users", s.requireAdmin(s.handlePortalUsers))
 	mux.HandleFunc("POST /admin/users/admin", s.requireAdmin(s.handlePortalUserAdmin))
 	mux.HandleFunc("POST /admin/users/disable", s.requireAdmin(s.handlePortalUserDisable))
+	mux.HandleFunc("GET /admin/backups", s.requireAdmin(s.handlePortalBackups))
+	mux.HandleFunc("POST /admin/backups/create", s.requireAdmin(s.handlePortalBackupCreate))
+	mux.HandleFunc("POST /admin/backups/config", s.requireAdmin(s.handlePortalBackupConfig))
+	mux.HandleFunc("GET /admin/backups/{name}/download", s.requireAdmin(s.handlePortalBackupDownload))
+	mux.HandleFunc("GET /admin/backups/restore", s.requireAdmin(s.handlePortalRestoreForm))
+	mux.HandleFunc("POST /admin/backups/restore", s.requireAdmin(s.handlePortalRestore))
+	mux.HandleFunc("POST /admin/backups/upload", s.requireAdmin(s.handlePortalRestoreUpload))
 }
 
 // addAdminPages parses the portal's pages into s.pages, which Handler

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pixpool/pixpool"
 	"github.com/pixpool/pixpool/autoscale"
+	"github.com/pixpool/pixpool/backup"
 	"github.com/pixpool/pixpool/manager"
 	"github.com/pixpool/pixpool/pixpooltest"
 	"github.com/pixpool/pixpool/pool"
@@ -40,7 +41,8 @@ func newPortal(t *testing.T, kind poolKind) *portal {
 	ctx := context.Background()
 	env := pixpooltest.New(t)
 	p := &portal{env: env}
-	p.srv = &Server{Accounts: env.Accounts, Images: env.Images, Store: env.Store, Logger: env.Logger}
+	p.srv = &Server{Accounts: env.Accounts, Images: env.Images, Store: env.Store, Logger: env.Logger,
+		Backups: &backup.Service{Store: env.Store, Blobs: env.Blobs, TempDir: t.TempDir(), Logger: env.Logger}}
 	if kind != noPool {
 		quiet := slog.New(slog.DiscardHandler)
 		m := &manager.Manager{
@@ -121,6 +123,7 @@ var adminPages = []struct{ path, text string }{
 	{"/admin/cache-keys", "Show keys"},
 	{"/admin/delete-all", "Type <strong>DELETE</strong> to confirm"},
 	{"/admin/users", "Make admin"},
+	{"/admin/backups", "Back up now"},
 	{"/admin/charts/miss-rate.svg", "Miss rate (%)"},
 }
 
@@ -141,7 +144,7 @@ func TestAdmin_Access(t *testing.T) {
 			if !strings.HasSuffix(pg.path, ".svg") {
 				// The sub-nav lists every section and marks this one.
 				wantContains(t, body, `aria-label="Admin sections"`, `href="/admin/pool"`, `href="/admin/users"`,
-					`href="/admin/delete-all"`, `aria-current="page">`)
+					`href="/admin/backups"`, `href="/admin/delete-all"`, `aria-current="page">`)
 			}
 
 			resp, body = ada.get(pg.path)
@@ -155,7 +158,8 @@ func TestAdmin_Access(t *testing.T) {
 
 	t.Run("Actions", func(t *testing.T) {
 		for _, path := range []string{"/admin/cache", "/admin/clear", "/admin/pool/mode", "/admin/pool/size",
-			"/admin/delete-all", "/admin/users/admin", "/admin/users/disable"} {
+			"/admin/delete-all", "/admin/users/admin", "/admin/users/disable",
+			"/admin/backups/create", "/admin/backups/config", "/admin/backups/restore", "/admin/backups/upload"} {
 			resp, body := ada.send(path, url.Values{"n": {"1"}, "confirm": {"DELETE"}})
 			wantStatus(t, resp, body, http.StatusNotFound)
 			resp, body = anon.post(path, url.Values{"n": {"1"}})

@@ -16,7 +16,8 @@ import (
 // adminAPIRoutes registers /api/v1/admin; api registers a route of
 // /api/v1 (authenticated, recorded for the OpenAPI test). Every route is
 // for admins only: others get 404, as if it did not exist. Pool and cache
-// routes answer 503 when serve runs without a cache.
+// routes answer 503 when serve runs without a cache, backup routes
+// (backupapi.go) without a Backups service.
 func (s *Server) adminAPIRoutes(api func(pattern string, h http.HandlerFunc)) {
 	api("GET /api/v1/admin/pool", s.requireAPIAdmin(s.handleAPIAdminPool))
 	api("PUT /api/v1/admin/pool/size", s.requireAPIAdmin(s.handleAPIAdminPoolSize))
@@ -29,6 +30,13 @@ func (s *Server) adminAPIRoutes(api func(pattern string, h http.HandlerFunc)) {
 	api("DELETE /api/v1/admin/images", s.requireAPIAdmin(s.handleAPIAdminDeleteAll))
 	api("GET /api/v1/admin/users", s.requireAPIAdmin(s.handleAPIAdminUsers))
 	api("PATCH /api/v1/admin/users/{id}", s.requireAPIAdmin(s.handleAPIAdminUserPatch))
+	api("GET /api/v1/admin/backups", s.requireAPIAdmin(s.handleAPIAdminBackups))
+	api("POST /api/v1/admin/backups", s.requireAPIAdmin(s.handleAPIAdminBackupCreate))
+	api("PUT /api/v1/admin/backups/config", s.requireAPIAdmin(s.handleAPIAdminBackupConfig))
+	api("POST /api/v1/admin/backups/restore", s.requireAPIAdmin(s.handleAPIAdminBackupRestoreUpload))
+	api("GET /api/v1/admin/backups/{name}", s.requireAPIAdmin(s.handleAPIAdminBackup))
+	api("GET /api/v1/admin/backups/{name}/archive", s.requireAPIAdmin(s.handleAPIAdminBackupArchive))
+	api("POST /api/v1/admin/backups/{name}/restore", s.requireAPIAdmin(s.handleAPIAdminBackupRestore))
 }
 
 // autoParamsJSON is autoscale.Params in the admin API, with the cooldown

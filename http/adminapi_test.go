@@ -15,6 +15,7 @@ import (
 
 	"github.com/pixpool/pixpool"
 	"github.com/pixpool/pixpool/autoscale"
+	"github.com/pixpool/pixpool/backup"
 	"github.com/pixpool/pixpool/cache"
 	"github.com/pixpool/pixpool/manager"
 	"github.com/pixpool/pixpool/pixpooltest"
@@ -92,7 +93,8 @@ func newPoolFixture(t *testing.T, c fixtureConfig) *poolFixture {
 		env.Images.Cache = f.mgr.Pool
 	}
 	f.srv = &Server{Accounts: env.Accounts, Images: env.Images, Store: env.Store, Logger: env.Logger,
-		Pool: f.mgr, CompatUser: c.compatUser}
+		Pool: f.mgr, CompatUser: c.compatUser,
+		Backups: &backup.Service{Store: env.Store, Blobs: env.Blobs, TempDir: t.TempDir(), Logger: env.Logger}}
 	f.ts = httptest.NewServer(f.srv.Handler())
 	t.Cleanup(f.ts.Close)
 	f.admin, f.adminKey = f.addUser(orDefault(c.adminName, service.AdminUsername), true)
@@ -138,7 +140,9 @@ func (f *poolFixture) do(method, path, key, body string, header ...string) (int,
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
-	if body != "" {
+	if strings.HasPrefix(body, "\x1f\x8b") {
+		req.Header.Set("Content-Type", "application/gzip") // a backup archive
+	} else if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for i := 0; i+1 < len(header); i += 2 {
@@ -206,6 +210,7 @@ func adminAPICalls(f *poolFixture) []struct {
 	status             int
 } {
 	node := f.mgr.State().Nodes[0].ID
+	bk, archive := takeBackup(f.t, f.srv.Backups)
 	return []struct {
 		method, path, body string
 		status             int
@@ -221,6 +226,13 @@ func adminAPICalls(f *poolFixture) []struct {
 		{"DELETE", "/api/v1/admin/images?confirm=DELETE", "", 200},
 		{"GET", "/api/v1/admin/users", "", 200},
 		{"PATCH", "/api/v1/admin/users/" + strconv.FormatInt(f.alice.ID, 10), `{}`, 200},
+		{"GET", "/api/v1/admin/backups", "", 200},
+		{"POST", "/api/v1/admin/backups", "", 201},
+		{"PUT", "/api/v1/admin/backups/config", `{"keep":3}`, 200},
+		{"GET", "/api/v1/admin/backups/" + bk, "", 200},
+		{"GET", "/api/v1/admin/backups/" + bk + "/archive", "", 200},
+		{"POST", "/api/v1/admin/backups/" + bk + "/restore", "", 200},
+		{"POST", "/api/v1/admin/backups/restore", archive, 200},
 	}
 }
 

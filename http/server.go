@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/pixpool/pixpool"
+	"github.com/pixpool/pixpool/backup"
 	"github.com/pixpool/pixpool/manager"
 	"github.com/pixpool/pixpool/service"
 )
@@ -40,6 +41,9 @@ type Server struct {
 	Pool *manager.Manager
 	// Analyzer holds the recognition results; nil when it is off.
 	Analyzer *service.Analyzer
+	// Backups takes, lists and restores backups for the admin portal and
+	// API; nil answers their backup routes 503.
+	Backups *backup.Service
 	// Logger; if nil, slog.Default().
 	Logger *slog.Logger
 	// CompatUser, if set, names the account that credential-less /api

@@ -10,6 +10,7 @@
 //	pixpool user list
 //	pixpool user set-password NAME
 //	pixpool apikey create [--name N] USER
+//	pixpool backup create|list|restore NAME|FILE|config
 //	pixpool version
 //
 // Every flag can also be set by an environment variable: --compat-user is
@@ -41,6 +42,7 @@ Usage:
   pixpool user list                     list accounts
   pixpool user set-password NAME        set a password (from PIXPOOL_PASSWORD or stdin)
   pixpool apikey create [--name N] USER create an API key and print its secret once
+  pixpool backup COMMAND                take, list and restore backups of the accounts and metadata (pixpool backup -h)
   pixpool version                       print the version
 `
 
@@ -76,6 +78,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runUser(ctx, rest, stdin, stdout, stderr)
 	case "apikey":
 		return runAPIKey(ctx, rest, stdout, stderr)
+	case "backup":
+		return runBackup(ctx, rest, stdin, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "pixpool", pixpool.Version)
 		return nil

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pixpool/pixpool"
 	"github.com/pixpool/pixpool/autoscale"
+	"github.com/pixpool/pixpool/backup"
 	blobfs "github.com/pixpool/pixpool/blob/fs"
 	"github.com/pixpool/pixpool/http"
 	"github.com/pixpool/pixpool/manager"
@@ -111,6 +112,7 @@ type Main struct {
 	Manager  *manager.Manager // nil without a cache
 	Nodes    *manager.LocalProvider
 	Analyzer *service.Analyzer  // nil with --analyze=false
+	Backups  *backup.Service    // scheduled backups, and the portal's, API's and restores
 	Stats    *manager.Collector // nil without a cache
 	Scaler   *autoscale.Scaler  // nil without a cache
 
@@ -158,6 +160,12 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err := m.openPool(ctx); err != nil {
 		return err
 	}
+	tmp, err := backupTempDir(c.Data, m.Logger)
+	if err != nil {
+		return err
+	}
+	m.Backups = &backup.Service{Store: m.Store, Blobs: m.Blobs, TempDir: tmp, Logger: m.Logger, AfterRestore: m.afterRestore}
+	m.HTTP.Backups = m.Backups
 	if c.Analyze {
 		m.Analyzer = newAnalyzer(m.Store, m.Blobs, c.Data, c.AnalyzeWorkers, m.Logger)
 		m.Analyzer.Timeout = c.AnalyzeTimeout
@@ -293,6 +301,11 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.Analyzer != nil {
 		go m.Analyzer.Run(ctx)
 	}
+	// Every replica runs the backup scheduler, not only the pool's leader:
+	// the backup lease in the store lets one of them take each day's
+	// backup, as leadership would, and works without a cache pool
+	// (--cache-size 0) too.
+	go m.Backups.Run(ctx, 0)
 	m.Logger.Info("pixpool serving", "url", m.URL(), "data", m.Config.Data, "version", pixpool.Version)
 
 	select {

@@ -1,0 +1,338 @@
+package http
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pixpool/pixpool"
+	"github.com/pixpool/pixpool/backup"
+)
+
+// The portal's backups page: the list with downloads, a backup now, the
+// schedule and retention, and restores (of a listed backup, after a page
+// that asks to type RESTORE, or of an uploaded file). A restore answers
+// with its report rather than a redirect, since the report is nowhere
+// else to be found.
+
+// restoreConfirmation must be typed to restore a backup.
+const restoreConfirmation = "RESTORE"
+
+// errNoRestoreConfirmation refuses a restore the admin did not confirm.
+var errNoRestoreConfirmation = pixpool.Errorf(pixpool.EINVALID, "Type %s in capitals to confirm. Nothing was restored.", restoreConfirmation)
+
+// backupsPage is the backups page's Page.
+type backupsPage struct {
+	adminBase
+	Off     bool // serve has no Backups service
+	Backups []backupRow
+	Form    backupForm
+	Confirm string // what to type to restore
+	// Report is the outcome of the restore just made.
+	Report *reportView
+	// Only the report is shown: the restore logged the admin out (their
+	// account is not in the backup) or took their admin rights.
+	LoggedOut, NotAdmin bool
+}
+
+// backupForm is the schedule and retention form, as saved or typed.
+type backupForm struct {
+	Daily bool
+	Time  string // HH:MM, UTC
+	Keep  string
+}
+
+func formFromConfig(c backup.Config) backupForm {
+	f := backupForm{Time: backup.DefaultSchedule, Keep: strconv.Itoa(c.Keep)}
+	if sched, err := backup.ParseSchedule(c.Schedule); err == nil && sched != "off" {
+		f.Daily, f.Time = true, sched
+	}
+	return f
+}
+
+// config reads the form; a time is needed only for daily backups.
+func (f backupForm) config() (backup.Config, error) {
+	keep, err := strconv.Atoi(strings.TrimSpace(f.Keep))
+	if err != nil {
+		return backup.Config{}, pixpool.Errorf(pixpool.EINVALID, "Keep must be a whole number of backups, 1 to %d.", backup.MaxKeep)
+	}
+	c := backup.Config{Schedule: "off", Keep: keep}
+	if f.Daily {
+		if strings.TrimSpace(f.Time) == "" || strings.EqualFold(strings.TrimSpace(f.Time), "off") {
+			return c, pixpool.Errorf(pixpool.EINVALID, "Give the time of day, in UTC, of the daily backup.")
+		}
+		c.Schedule = f.Time
+	}
+	return c, nil
+}
+
+// backupRow is one line of the backup list.
+type backupRow struct {
+	*backup.Info
+	Counts []tableCount
+	Took   string
+}
+
+// How says what started the backup, and who.
+func (r backupRow) How() string {
+	how := r.Trigger
+	switch r.Trigger {
+	case backup.TriggerSchedule:
+		how = "Scheduled"
+	case backup.TriggerPortal:
+		how = "Admin portal"
+	case backup.TriggerAPI:
+		how = "API"
+	case backup.TriggerCLI:
+		how = "Command line"
+	}
+	if r.By != "" {
+		how += ", by " + r.By
+	}
+	return how
+}
+
+// reportView is a restore's report as the page shows it.
+type reportView struct {
+	*backup.Report
+	Counts []tableCount
+	Took   string
+	More   int // missing images beyond those listed
+}
+
+func toReportView(rep *backup.Report) *reportView {
+	return &reportView{Report: rep, Counts: tableCounts(rep.Rows), Took: rep.Took.Round(time.Millisecond).String(),
+		More: rep.MissingCount - len(rep.MissingImages)}
+}
+
+// renderBackupsPage renders the backups page; form, if not nil, is the
+// schedule form as typed.
+func (s *Server) renderBackupsPage(w http.ResponseWriter, r *http.Request, status int, d *data, form *backupForm, rep *reportView) {
+	p := &backupsPage{adminBase: s.portalBase(d, "backups"), Off: s.Backups == nil, Confirm: restoreConfirmation, Report: rep}
+	d.Page = p
+	if p.Off {
+		s.render(w, r, status, "admin_backups.html", d)
+		return
+	}
+	ctx := r.Context()
+	infos, err := s.Backups.List(ctx)
+	if err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
+	for _, i := range infos {
+		p.Backups = append(p.Backups, backupRow{Info: i, Counts: tableCounts(i.Rows), Took: i.Took.Round(time.Millisecond).String()})
+	}
+	cfg, err := s.Backups.Config(ctx)
+	if err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
+	p.Form = formFromConfig(cfg)
+	if form != nil {
+		p.Form = *form
+	}
+	s.render(w, r, status, "admin_backups.html", d)
+}
+
+func (s *Server) handlePortalBackups(w http.ResponseWriter, r *http.Request) {
+	s.renderBackupsPage(w, r, http.StatusOK, s.adminData(r, "Backups"), nil, nil)
+}
+
+// backupFailed shows err on the backups page, beside the form named by
+// errorFor.
+func (s *Server) backupFailed(w http.ResponseWriter, r *http.Request, d *data, errorFor string, err error, form *backupForm) {
+	s.logError(r, err)
+	d.Error, d.ErrorFor = pixpool.ErrorMessage(err), errorFor
+	s.renderBackupsPage(w, r, ErrorStatus(err), d, form, nil)
+}
+
+// handlePortalBackupCreate takes a backup now. It goes on if the browser
+// goes away, and answers once the backup is stored and verified.
+func (s *Server) handlePortalBackupCreate(w http.ResponseWriter, r *http.Request) {
+	d := s.adminData(r, "Backups")
+	if s.Backups == nil {
+		s.backupFailed(w, r, d, "create", errBackupsOff, nil)
+		return
+	}
+	admin := authFrom(r.Context()).user.Username
+	if _, err := s.Backups.Create(context.WithoutCancel(r.Context()), backup.TriggerPortal, admin); err != nil {
+		s.backupFailed(w, r, d, "create", err, nil)
+		return
+	}
+	redirect(w, r, "/admin/backups?msg=backup-taken")
+}
+
+// handlePortalBackupConfig saves the schedule and retention.
+func (s *Server) handlePortalBackupConfig(w http.ResponseWriter, r *http.Request) {
+	d := s.adminData(r, "Backups")
+	f := backupForm{Daily: r.PostFormValue("schedule") == "daily", Time: r.PostFormValue("time"), Keep: r.PostFormValue("keep")}
+	var err error = errBackupsOff
+	if s.Backups != nil {
+		var c backup.Config
+		if c, err = f.config(); err == nil {
+			err = s.Backups.SetConfig(r.Context(), c)
+		}
+	}
+	if err != nil {
+		s.backupFailed(w, r, d, "config", err, &f)
+		return
+	}
+	redirect(w, r, "/admin/backups?msg=backup-config")
+}
+
+// handlePortalBackupDownload sends a backup's archive.
+func (s *Server) handlePortalBackupDownload(w http.ResponseWriter, r *http.Request) {
+	if s.Backups == nil {
+		s.errorPage(w, r, errBackupsOff)
+		return
+	}
+	name, err := backupName(r)
+	if err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
+	s.sendArchive(w, r, name, s.errorPage)
+}
+
+// restorePage is the Page that confirms the restore of a listed backup.
+type restorePage struct {
+	adminBase
+	Backup  backupRow
+	Confirm string
+}
+
+// renderRestorePage asks to confirm the restore of backup name.
+func (s *Server) renderRestorePage(w http.ResponseWriter, r *http.Request, status int, d *data, name string) {
+	if s.Backups == nil {
+		s.errorPage(w, r, errBackupsOff)
+		return
+	}
+	info, err := s.Backups.Info(r.Context(), name)
+	if err == nil && info.Status != backup.StatusOK {
+		err = pixpool.Errorf(pixpool.ENOTFOUND, "The backup %s failed; there is nothing to restore.", name)
+	}
+	if err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
+	d.Page = &restorePage{adminBase: s.portalBase(d, "backups"), Confirm: restoreConfirmation,
+		Backup: backupRow{Info: info, Counts: tableCounts(info.Rows), Took: info.Took.Round(time.Millisecond).String()}}
+	s.render(w, r, status, "admin_backup_restore.html", d)
+}
+
+func (s *Server) handlePortalRestoreForm(w http.ResponseWriter, r *http.Request) {
+	s.renderRestorePage(w, r, http.StatusOK, s.adminData(r, "Restore a backup"), r.URL.Query().Get("name"))
+}
+
+// handlePortalRestore restores a listed backup once RESTORE has been
+// typed, and shows the report.
+func (s *Server) handlePortalRestore(w http.ResponseWriter, r *http.Request) {
+	d := s.adminData(r, "Restore a backup")
+	name := r.PostFormValue("name")
+	if strings.TrimSpace(r.PostFormValue("confirm")) != restoreConfirmation {
+		s.logError(r, errNoRestoreConfirmation)
+		d.Error = pixpool.ErrorMessage(errNoRestoreConfirmation)
+		s.renderRestorePage(w, r, http.StatusBadRequest, d, name)
+		return
+	}
+	if s.Backups == nil {
+		s.errorPage(w, r, errBackupsOff)
+		return
+	}
+	rep, err := s.Backups.RestoreNamed(context.WithoutCancel(r.Context()), name, restoreOptions(r))
+	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
+		s.errorPage(w, r, err)
+		return
+	} else if err != nil {
+		s.logError(r, err)
+		d.Error = pixpool.ErrorMessage(err)
+		s.renderRestorePage(w, r, ErrorStatus(err), d, name)
+		return
+	}
+	s.restored(w, r, d, rep)
+}
+
+// handlePortalRestoreUpload restores an uploaded archive. The form sends
+// the confirmation before the file, so the file is read only once the
+// restore is confirmed; the CSRF token comes in the query string, as for
+// uploads.
+func (s *Server) handlePortalRestoreUpload(w http.ResponseWriter, r *http.Request) {
+	d := s.adminData(r, "Backups")
+	if s.Backups == nil {
+		s.backupFailed(w, r, d, "upload", errBackupsOff, nil)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, backup.MaxArchiveBytes+64<<10)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		s.backupFailed(w, r, d, "upload", pixpool.Errorf(pixpool.EINVALID, "Send the backup file as a multipart form."), nil)
+		return
+	}
+	confirmed := false
+	for {
+		part, err := mr.NextPart()
+		if err != nil {
+			// The end of the form, or a broken one, without a file.
+			err = pixpool.Errorf(pixpool.EINVALID, "Choose a backup file (pixpool-backup-….tar.gz) to restore.")
+			if !confirmed {
+				err = errNoRestoreConfirmation
+			}
+			s.backupFailed(w, r, d, "upload", err, nil)
+			return
+		}
+		switch part.FormName() {
+		case "confirm":
+			v, _ := io.ReadAll(io.LimitReader(part, 64))
+			confirmed = strings.TrimSpace(string(v)) == restoreConfirmation
+		case "file":
+			if !confirmed {
+				s.backupFailed(w, r, d, "upload", errNoRestoreConfirmation, nil)
+				return
+			}
+			if part.FileName() == "" {
+				continue // no file chosen
+			}
+			rep, err := s.Backups.Restore(context.WithoutCancel(r.Context()), archiveReader{part}, restoreOptions(r))
+			if err != nil {
+				s.backupFailed(w, r, d, "upload", err, nil)
+				return
+			}
+			s.restored(w, r, d, rep)
+			return
+		}
+	}
+}
+
+// restored shows a restore's report on the backups page. A restore ends
+// every session but the admin's own, and that one only if their account
+// is in the backup; without it, or without admin rights in the backup,
+// the page shows the report alone.
+func (s *Server) restored(w http.ResponseWriter, r *http.Request, d *data, rep *backup.Report) {
+	ctx := r.Context()
+	a := authFrom(ctx)
+	s.logger().Warn("backup restored in the admin portal", "backup", rep.Backup, "by", a.user.Username)
+	loggedOut := false
+	if _, err := s.Store.Session(ctx, a.session.TokenHash); err != nil {
+		loggedOut = true
+	} else if u, err := s.Store.User(ctx, a.user.ID); err != nil || u.Disabled {
+		loggedOut = true
+	} else {
+		d.User = u
+	}
+	d.Notice = "The backup " + rep.Backup + " was restored."
+	if !loggedOut && d.User.Admin {
+		s.renderBackupsPage(w, r, http.StatusOK, d, nil, toReportView(rep))
+		return
+	}
+	p := &backupsPage{adminBase: s.portalBase(d, "backups"), Report: toReportView(rep), LoggedOut: loggedOut, NotAdmin: !loggedOut}
+	if loggedOut {
+		s.clearSessionCookie(w, r)
+		d.User, d.CSRF = nil, ""
+	}
+	d.Nav, d.Page = "", p
+	s.render(w, r, http.StatusOK, "admin_backups.html", d)
+}
