@@ -465,7 +465,8 @@ func (s *Images) DeleteAll(ctx context.Context) (int, error) {
 
 // SweepOrphans deletes stored bytes that no image row references and that
 // are older than grace (younger ones may belong to an upload in flight on
-// another replica). It reports how many it removed.
+// another replica). It reports how many it removed. With no image rows at
+// all it removes nothing: see the comment inside.
 func (s *Images) SweepOrphans(ctx context.Context, grace time.Duration) (int, error) {
 	live := make(map[string]bool)
 	if err := s.Store.ImageBlobKeys(ctx, func(k string) error { live[k] = true; return nil }); err != nil {
@@ -483,6 +484,15 @@ func (s *Images) SweepOrphans(ctx context.Context, grace time.Duration) (int, er
 		if err != nil {
 			return 0, err
 		}
+	}
+	if len(live) == 0 && len(orphans) > 0 {
+		// No record at all but image files in the blob store: most likely
+		// a new, empty database on a blob store that another install (or
+		// a backup about to be restored) still needs. Removing them would
+		// be irreversible; leftovers cost only space.
+		s.logger().Warn("the database has no images but the blob store has image files: not removing them; restore a backup (pixpool backup restore) or point --blob elsewhere",
+			"files", len(orphans))
+		return 0, nil
 	}
 	n := 0
 	for _, k := range orphans {

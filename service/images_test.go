@@ -130,6 +130,31 @@ func TestImages_SweepGrace(t *testing.T) {
 	}
 }
 
+// TestImages_SweepEmptyDatabase: a database without any image record next
+// to a blob store full of images (a new database on a shared bucket, before
+// a backup is restored into it) is left alone by the sweep.
+func TestImages_SweepEmptyDatabase(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	f := open(t, dir)
+	for _, k := range []string{"a", "b"} {
+		if _, err := f.images.Put(ctx, f.owner, k, pngOf(t, 4, 4, color.White)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.images.Wait()
+	before := f.blobKeys(t)
+	if _, err := f.store.DeleteAllImages(ctx); err != nil { // rows only, as an empty database has
+		t.Fatal(err)
+	}
+	if n, err := f.images.SweepOrphans(ctx, 0); err != nil || n != 0 {
+		t.Fatalf("SweepOrphans with no image rows = %d, %v; want nothing removed", n, err)
+	}
+	if got := f.blobKeys(t); len(got) != len(before) {
+		t.Fatalf("blobs %q after the sweep, want %q", got, before)
+	}
+}
+
 func TestImages_ReplaceRemovesOldBytes(t *testing.T) {
 	ctx := context.Background()
 	f := open(t, t.TempDir())
