@@ -22,14 +22,7 @@ func newAnalyzer(st pixpool.Store, blobs pixpool.BlobStore, data string, workers
 		log.Warn("labels not available", "err", err)
 	} else {
 		det.Threads = 1 // on the worker's niced thread; see service.Analyzer
-		a.Labels = func(ctx context.Context, img image.Image) ([]pixpool.Label, error) {
-			found, err := det.Detect(ctx, img)
-			out := make([]pixpool.Label, len(found))
-			for i, l := range found {
-				out[i] = pixpool.Label{Name: l.Name, Confidence: l.Confidence, Box: box(l.Box)}
-			}
-			return out, err
-		}
+		a.Labels = labelFunc(det)
 	}
 	if err := text.Available(); err != nil {
 		a.TextMissing = "install Tesseract: apt-get install tesseract-ocr tesseract-ocr-eng."
@@ -48,6 +41,18 @@ func newAnalyzer(st pixpool.Store, blobs pixpool.BlobStore, data string, workers
 		}
 	}
 	return a
+}
+
+// labelFunc runs det for an Analyzer.
+func labelFunc(det *labels.Detector) service.LabelFunc {
+	return func(ctx context.Context, img image.Image) ([]pixpool.Label, error) {
+		found, err := det.Detect(ctx, img)
+		out := make([]pixpool.Label, len(found))
+		for i, l := range found {
+			out[i] = pixpool.Label{Name: l.Name, Confidence: l.Confidence, Box: box(l.Box)}
+		}
+		return out, err
+	}
 }
 
 func box(r image.Rectangle) pixpool.Box {

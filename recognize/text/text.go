@@ -56,6 +56,9 @@ type Reader struct {
 	noDeskew bool
 	// psms overrides the page segmentation modes tried, for measurements.
 	psms []int
+	// started, if set, is given each tesseract process once it runs;
+	// benchmarks sample its peak memory.
+	started func(*os.Process)
 }
 
 func (r *Reader) command() string {
@@ -179,7 +182,13 @@ func (r *Reader) run(ctx context.Context, pngData []byte, psm int) ([]byte, erro
 	// Kill stops tesseract itself; WaitDelay stops Wait from waiting for
 	// pipes held open by anything it may have started.
 	cmd.WaitDelay = 2 * time.Second
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		if r.started != nil {
+			r.started(cmd.Process)
+		}
+		err = cmd.Wait()
+	}
 	if err == nil {
 		return stdout.Bytes(), nil
 	}

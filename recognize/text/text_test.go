@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	_ "image/jpeg"
 	"math"
 	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"testing"
@@ -395,17 +399,100 @@ func TestParseTSV(t *testing.T) {
 	}
 }
 
+// BenchmarkRead reports per-image latency (ns/op), the tesseract runs per
+// image (a page where the automatic layout finds nothing is read again as
+// sparse text), the peak Go heap while reading (peak-heap-MB: the image
+// prepared and encoded for Tesseract) and the largest peak resident size
+// of a tesseract process (tesseract-peak-rss-MB, sampled; Linux only).
+// Text is a rendered page of four lines; Photo is darknet's dog.jpg, which
+// has no text, from the folder scripts/setup-recognition.sh filled
+// (PIXPOOL_RECOGNITION_DIR).
 func BenchmarkRead(b *testing.B) {
 	requireTesseract(b)
 	src := render(b, goregular.TTF, 30, sentences[:4], false, 0)
-	img := image.NewGray(image.Rect(0, 0, 1000, 300))
-	draw.Draw(img, img.Rect, image.NewUniform(color.Gray{Y: 240}), image.Point{}, draw.Src)
-	draw.Draw(img, img.Rect, src, image.Point{}, draw.Src)
-	r := &Reader{}
-	b.ResetTimer()
+	page := image.NewGray(image.Rect(0, 0, 1000, 300))
+	draw.Draw(page, page.Rect, image.NewUniform(color.Gray{Y: 240}), image.Point{}, draw.Src)
+	draw.Draw(page, page.Rect, src, image.Point{}, draw.Src)
+	b.Run("Text", func(b *testing.B) { benchmarkRead(b, page) })
+	b.Run("Photo", func(b *testing.B) {
+		dir := os.Getenv("PIXPOOL_RECOGNITION_DIR")
+		if dir == "" {
+			b.Skip("PIXPOOL_RECOGNITION_DIR is not set; run scripts/setup-recognition.sh DIR and set it")
+		}
+		f, err := os.Open(filepath.Join(dir, "recognition", "testdata", "dog.jpg"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		photo, _, err := image.Decode(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchmarkRead(b, photo)
+	})
+}
+
+func benchmarkRead(b *testing.B, img image.Image) {
+	var (
+		runs int
+		wg   sync.WaitGroup
+		mu   sync.Mutex // guards rss
+		rss  uint64
+	)
+	r := &Reader{started: func(p *os.Process) {
+		runs++
+		wg.Go(func() {
+			n := peakRSS(p)
+			mu.Lock()
+			rss = max(rss, n)
+			mu.Unlock()
+		})
+	}}
+	runtime.GC()
+	peak := sampleHeapPeak()
 	for b.Loop() {
 		if _, err := r.Read(context.Background(), img); err != nil {
 			b.Fatal(err)
 		}
+	}
+	wg.Wait()
+	b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MB")
+	b.ReportMetric(float64(runs)/float64(b.N), "tesseract-runs/op")
+	if rss > 0 {
+		b.ReportMetric(float64(rss)/(1<<20), "tesseract-peak-rss-MB")
+	}
+}
+
+// heapBytes is the Go heap in use: live objects and those not yet swept.
+// Unlike runtime.ReadMemStats it does not stop the world, so it can be
+// sampled often without slowing what is measured.
+func heapBytes() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// sampleHeapPeak samples heapBytes every 5 ms until the returned func is
+// called, which returns the largest sample.
+func sampleHeapPeak() (stop func() uint64) {
+	done := make(chan struct{})
+	peak := make(chan uint64)
+	go func() {
+		p := heapBytes()
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				peak <- max(p, heapBytes())
+				return
+			case <-tick.C:
+				p = max(p, heapBytes())
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		return <-peak
 	}
 }
