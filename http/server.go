@@ -44,6 +44,9 @@ type Server struct {
 	// Backups takes, lists and restores backups for the admin portal and
 	// API; nil answers their backup routes 503.
 	Backups *backup.Service
+	// Activity, if set, notes every request, so that background work
+	// (analysis) gives way to serving.
+	Activity *service.Activity
 	// Logger; if nil, slog.Default().
 	Logger *slog.Logger
 	// CompatUser, if set, names the account that credential-less /api
@@ -84,7 +87,7 @@ func (s *Server) Handler() http.Handler {
 			err := pixpool.Errorf(pixpool.EFORBIDDEN, "Cross-site request refused.")
 			s.fail(w, r, err)
 		}))
-		s.handler = s.instrument(s.recoverer(s.logRequests(cop.Handler(s.authenticate(keyPaths(matched(mux)))))))
+		s.handler = s.track(s.instrument(s.recoverer(s.logRequests(cop.Handler(s.authenticate(keyPaths(matched(mux))))))))
 	})
 	return s.handler
 }
@@ -207,6 +210,17 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// track notes each request in s.Activity, if set.
+func (s *Server) track(next http.Handler) http.Handler {
+	if s.Activity == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer s.Activity.Begin()()
+		next.ServeHTTP(w, r)
+	})
+}
 
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

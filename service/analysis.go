@@ -26,7 +26,8 @@ type TextFunc func(ctx context.Context, img image.Image) ([]pixpool.TextLine, er
 // worker crashed is claimed again when the lease runs out, and a job that
 // keeps failing is given up after MaxAttempts with its error kept.
 //
-// Serving comes first: each worker runs on an OS thread of its own whose
+// Serving comes first. With Serving set, analysis pauses while requests
+// are served. And each worker runs on an OS thread of its own whose
 // nice value it raises by Nice (the programs it starts, such as Tesseract,
 // inherit it), so the kernel gives serving threads the CPU whenever they
 // want it. For that to hold, the recognizers must compute on the calling
@@ -44,6 +45,11 @@ type Analyzer struct {
 	// Workers analyse at once. If zero, 1: recognition is CPU-heavy and
 	// serving comes first.
 	Workers int
+	// Serving, if set, tracks the requests being served: workers wait for
+	// a quiet moment before each image, and the recognizers should pause
+	// through busy moments too (cmd/pixpool wires labels.Detector.Yield
+	// and text.Reader.Pause to it).
+	Serving *Activity
 	// Nice is added to the workers' threads' nice value. If zero, 10; if
 	// negative, workers keep the process's priority.
 	Nice int
@@ -158,6 +164,9 @@ func (a *Analyzer) work(ctx context.Context) {
 		poll = time.Second
 	}
 	for ctx.Err() == nil {
+		if a.Serving != nil && a.Serving.Wait(ctx) != nil {
+			return
+		}
 		if !a.Step(ctx) {
 			select {
 			case <-ctx.Done():

@@ -133,3 +133,31 @@ func TestAnalyzer_CrashMidAnalysis(t *testing.T) {
 		t.Fatalf("after the lease ran out: %+v", an)
 	}
 }
+
+// TestAnalyzer_PausesWhileServing: no image is analysed while a request
+// is being served; once serving is quiet, it is.
+func TestAnalyzer_PausesWhileServing(t *testing.T) {
+	var calls atomic.Int32
+	f, a := analyzerFixture(t, func(ctx context.Context, img image.Image) ([]pixpool.Label, error) {
+		calls.Add(1)
+		return nil, nil
+	})
+	a.Serving = &Activity{Quiet: time.Millisecond, MaxWait: time.Hour}
+	a.Poll = 10 * time.Millisecond
+	end := a.Serving.Begin()
+	f.put(t, "k")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(200 * time.Millisecond)
+	if n := calls.Load(); n != 0 {
+		t.Fatalf("%d analyses while a request was served", n)
+	}
+	end()
+	for deadline := time.Now().Add(10 * time.Second); calls.Load() == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("not analysed once serving was quiet")
+		}
+	}
+}

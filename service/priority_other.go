@@ -4,4 +4,4 @@ package service
 
 // lowerThreadPriority does nothing where threads have no nice value of
 // their own; analysis then runs at the process's priority.
-func lowerThreadPriority(nice int) error { return nil }
+func lowerThreadPriority(by int) error { return nil }

@@ -90,11 +90,21 @@ func BenchmarkServeCachedUnderAnalysis(b *testing.B) {
 	}
 }
 
+// benchRoundTime is how long one idle or busy round lasts:
+// PIXPOOL_BENCH_ROUND (a duration), or 3 s. Rounds longer than
+// service.Activity's MaxWait (5 s) include the slices analysis gets under
+// a load that never lets up.
+var benchRoundTime = func() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("PIXPOOL_BENCH_ROUND")); err == nil && d > 0 {
+		return d
+	}
+	return 3 * time.Second
+}()
+
 const (
-	benchClients   = 8
-	benchImages    = 50
-	benchRoundTime = 3 * time.Second
-	benchRoundMax  = 200_000 // requests in one round, whatever the time
+	benchClients  = 8
+	benchImages   = 50
+	benchRoundMax = 200_000 // requests in one round, whatever the time
 )
 
 // analysisBench is a server with a cache pool and analysis on, holding
@@ -146,6 +156,7 @@ func startAnalysisBench(b *testing.B, dir string, measures bool) *analysisBench 
 	m.Images.Stored = nil
 	detect, read := m.Analyzer.Labels, m.Analyzer.Text
 	if !measures {
+		m.HTTP.Activity = nil // requests go unnoticed: analysis never pauses
 		m.Analyzer.Nice = -1
 		det, err := labels.Open(data)
 		if err != nil {

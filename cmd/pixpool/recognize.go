@@ -12,23 +12,25 @@ import (
 )
 
 // newAnalyzer wires recognition: the detector from the models that
-// scripts/setup-recognition.sh put in data, and Tesseract for text. What
+// scripts/setup-recognition.sh put in c.Data, and Tesseract for text. What
 // is missing is logged and shown to users; the rest of pixpool runs
-// without it.
-func newAnalyzer(st pixpool.Store, blobs pixpool.BlobStore, data string, workers int, log *slog.Logger) *service.Analyzer {
-	a := &service.Analyzer{Store: st, Blobs: blobs, Workers: workers, Logger: log}
-	if det, err := labels.Open(data); err != nil {
-		a.LabelsMissing = "run scripts/setup-recognition.sh " + data + " to install the detector."
+// without it. Both pause while serving is busy: see service.Activity.
+func newAnalyzer(st pixpool.Store, blobs pixpool.BlobStore, c *Config, serving *service.Activity, log *slog.Logger) *service.Analyzer {
+	a := &service.Analyzer{Store: st, Blobs: blobs, Workers: c.AnalyzeWorkers, Timeout: c.AnalyzeTimeout, Serving: serving, Logger: log}
+	if det, err := labels.Open(c.Data); err != nil {
+		a.LabelsMissing = "run scripts/setup-recognition.sh " + c.Data + " to install the detector."
 		log.Warn("labels not available", "err", err)
 	} else {
 		det.Threads = 1 // on the worker's niced thread; see service.Analyzer
+		det.Yield = serving.Wait
 		a.Labels = labelFunc(det)
 	}
 	if err := text.Available(); err != nil {
 		a.TextMissing = "install Tesseract: apt-get install tesseract-ocr tesseract-ocr-eng."
 		log.Warn("text recognition not available", "err", err)
 	} else {
-		r := &text.Reader{MinConfidence: 60}
+		// The time limit is the analyzer's: pauses count toward it.
+		r := &text.Reader{MinConfidence: 60, Timeout: c.AnalyzeTimeout, Pause: serving}
 		a.Text = func(ctx context.Context, img image.Image) ([]pixpool.TextLine, error) {
 			lines, err := r.Read(ctx, img)
 			var out []pixpool.TextLine

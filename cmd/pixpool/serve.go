@@ -167,8 +167,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	m.Backups = &backup.Service{Store: m.Store, Blobs: m.Blobs, TempDir: tmp, Logger: m.Logger, AfterRestore: m.afterRestore}
 	m.HTTP.Backups = m.Backups
 	if c.Analyze {
-		m.Analyzer = newAnalyzer(m.Store, m.Blobs, c.Data, c.AnalyzeWorkers, m.Logger)
-		m.Analyzer.Timeout = c.AnalyzeTimeout
+		serving := new(service.Activity)
+		m.HTTP.Activity = serving
+		m.Analyzer = newAnalyzer(m.Store, m.Blobs, c, serving, m.Logger)
 		m.Images.Stored = m.Analyzer.Enqueue
 		m.HTTP.Analyzer = m.Analyzer
 	}

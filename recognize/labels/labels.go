@@ -55,6 +55,11 @@ type Detector struct {
 	// GOMAXPROCS; with 1 it computes on the caller's goroutine only, so a
 	// caller that lowered its thread's priority keeps all of the work there.
 	Threads int
+	// Yield, if set, is called between the model's layers (a few
+	// milliseconds apart) and may block to pause the work, as
+	// service.Activity.Wait does while requests are served; its error
+	// stops Detect.
+	Yield func(ctx context.Context) error
 
 	g       *graph
 	order   []int
@@ -157,7 +162,7 @@ func (d *Detector) Detect(ctx context.Context, img image.Image) ([]Label, error)
 		return nil, fmt.Errorf("labels: empty image")
 	}
 	in := d.input(img)
-	out, err := d.g.run(ctx, d.order, in, d.Threads, heatmapNode, distancesNode)
+	out, err := d.g.run(ctx, d.order, in, d.Threads, d.Yield, heatmapNode, distancesNode)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package labels
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -232,5 +233,23 @@ func sampleHeapPeak() (stop func() uint64) {
 	return func() uint64 {
 		close(done)
 		return <-peak
+	}
+}
+
+// TestDetect_Yield: Yield is called between layers, and its error stops
+// Detect (as a canceled context would).
+func TestDetect_Yield(t *testing.T) {
+	d := openDetector(t)
+	img := loadPhoto(t, "dog.jpg")
+	var calls int
+	stop := errors.New("stop")
+	d.Yield = func(ctx context.Context) error {
+		if calls++; calls == 50 {
+			return stop
+		}
+		return nil
+	}
+	if _, err := d.Detect(context.Background(), img); !errors.Is(err, stop) || calls != 50 {
+		t.Fatalf("Detect = %v after %d calls; want Yield's error at the 50th", err, calls)
 	}
 }

@@ -22,7 +22,11 @@ var supportedOps = map[string]bool{
 // run executes the planned nodes on input and returns the tensors of the
 // named outputs. Intermediate tensors are dropped after their last use, which
 // keeps peak memory near the two or three largest activations.
-func (g *graph) run(ctx context.Context, order []int, input *tensor, threads int, outputs ...string) ([]*tensor, error) {
+//
+// threads bounds the goroutines one node computes on (see parallelRows);
+// yield, if not nil, is called before each node, and an error from it
+// stops the run.
+func (g *graph) run(ctx context.Context, order []int, input *tensor, threads int, yield func(context.Context) error, outputs ...string) ([]*tensor, error) {
 	uses := make([]int, len(g.nodes))
 	for _, k := range order {
 		for _, in := range g.nodes[k].inputs {
@@ -36,6 +40,11 @@ func (g *graph) run(ctx context.Context, order []int, input *tensor, threads int
 	for _, k := range order {
 		if err := ctx.Err(); err != nil {
 			return nil, err
+		}
+		if yield != nil {
+			if err := yield(ctx); err != nil {
+				return nil, err
+			}
 		}
 		n := g.nodes[k]
 		in := make([]*tensor, len(n.inputs))

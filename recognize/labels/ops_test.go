@@ -121,7 +121,7 @@ func TestRun_Canceled(t *testing.T) {
 	g := &graph{nodes: []*node{{name: "in", op: "Placeholder"}}, byName: map[string]int{"in": 0}}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := g.run(ctx, []int{0}, &tensor{}, 0, "in"); err != context.Canceled {
+	if _, err := g.run(ctx, []int{0}, &tensor{}, 0, nil, "in"); err != context.Canceled {
 		t.Fatalf("run(canceled) = %v, want context.Canceled", err)
 	}
 }

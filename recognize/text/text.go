@@ -50,6 +50,11 @@ type Reader struct {
 	// MinConfidence drops lines whose confidence (0-100) is below it.
 	// If zero, every line is kept.
 	MinConfidence float64
+	// Pause, if set, pauses Tesseract: while it reports Busy, the process
+	// is stopped (SIGSTOP) until Wait returns, then continued, as
+	// service.Activity does while requests are served. Paused time counts
+	// toward Timeout.
+	Pause Pauser
 
 	// noDeskew turns the tilt correction off; tests use it to measure
 	// whether straightening helps.
@@ -182,12 +187,23 @@ func (r *Reader) run(ctx context.Context, pngData []byte, psm int) ([]byte, erro
 	// Kill stops tesseract itself; WaitDelay stops Wait from waiting for
 	// pipes held open by anything it may have started.
 	cmd.WaitDelay = 2 * time.Second
+	if r.Pause != nil {
+		if err := r.Pause.Wait(ctx); err != nil {
+			return nil, fmt.Errorf("text: %w", context.Cause(ctx))
+		}
+	}
 	err := cmd.Start()
 	if err == nil {
 		if r.started != nil {
 			r.started(cmd.Process)
 		}
-		err = cmd.Wait()
+		if r.Pause != nil {
+			stop := pauseWhileBusy(ctx, cmd.Process, r.Pause)
+			err = cmd.Wait()
+			stop()
+		} else {
+			err = cmd.Wait()
+		}
 	}
 	if err == nil {
 		return stdout.Bytes(), nil
@@ -211,4 +227,41 @@ func firstLine(b []byte) string {
 		s = s[:i]
 	}
 	return s
+}
+
+// Pauser tells background work when to pause (service.Activity).
+type Pauser interface {
+	// Busy reports whether the work should pause now.
+	Busy() bool
+	// Wait blocks until the work may go on, or ctx ends.
+	Wait(ctx context.Context) error
+}
+
+// pauseWhileBusy stops p while pause is busy and continues it once pause's
+// Wait returns, checking every few milliseconds until the returned func is
+// called.
+func pauseWhileBusy(ctx context.Context, p *os.Process, pause Pauser) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			if !pause.Busy() || signalProcess(p, stopSignal) != nil {
+				continue
+			}
+			pause.Wait(ctx) // on ctx's end too: CommandContext kills p, stopped or not
+			signalProcess(p, continueSignal)
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
 }
