@@ -53,8 +53,10 @@ type Analyzer struct {
 	// Nice is added to the workers' threads' nice value. If zero, 10; if
 	// negative, workers keep the process's priority.
 	Nice int
-	// Timeout bounds one image. If zero, 2 minutes. A job's lease runs a
-	// quarter longer, so only a crashed worker's job is claimed again.
+	// Timeout bounds the time one image is worked on, not counting pauses
+	// for serving. If zero, 2 minutes. A job's lease runs a quarter longer
+	// (pauses included: under a heavy load another replica may take up a
+	// job whose worker is still at it, and analyse it twice).
 	Timeout time.Duration
 	// MaxAttempts before a job is given up. If zero, 3.
 	MaxAttempts int
@@ -203,9 +205,9 @@ func (a *Analyzer) Step(ctx context.Context) bool {
 	if attempts > maxAttempts {
 		result.Status, result.Error = pixpool.AnalysisFailed, fmt.Sprintf("Given up after %d attempts that did not finish.", maxAttempts)
 	} else {
-		actx, cancel := context.WithTimeout(ctx, timeout)
+		actx, cancel := a.limit(ctx, timeout)
 		err = a.analyze(actx, img, result)
-		if errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		if errors.Is(context.Cause(actx), context.DeadlineExceeded) && ctx.Err() == nil {
 			err = fmt.Errorf("analysis took longer than the limit of %v per image", timeout)
 		}
 		cancel()
@@ -229,6 +231,38 @@ func (a *Analyzer) Step(ctx context.Context) bool {
 	}
 	a.logger().Info("image analysed", "image", img.ID, "status", result.Status, "labels", len(result.Labels), "lines", len(result.Lines))
 	return true
+}
+
+// limit returns a context that ends, with cause DeadlineExceeded, once
+// the work has run for timeout, leaving out the time it was paused for
+// serving: an image must not fail because the server was busy.
+func (a *Analyzer) limit(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if a.Serving == nil {
+		return context.WithTimeout(ctx, timeout)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	go func() {
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		var ran time.Duration
+		last := time.Now()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				if !a.Serving.Busy() {
+					ran += now.Sub(last)
+				}
+				last = now
+				if ran >= timeout {
+					cancel(context.DeadlineExceeded)
+					return
+				}
+			}
+		}
+	}()
+	return ctx, func() { cancel(context.Canceled) }
 }
 
 func (a *Analyzer) analyze(ctx context.Context, img *pixpool.Image, out *pixpool.Analysis) (err error) {

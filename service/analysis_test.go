@@ -161,3 +161,28 @@ func TestAnalyzer_PausesWhileServing(t *testing.T) {
 		}
 	}
 }
+
+// TestAnalyzer_PausesDoNotCount: the time limit leaves out the time an
+// image waits for serving to be quiet.
+func TestAnalyzer_PausesDoNotCount(t *testing.T) {
+	var serving *Activity
+	f, a := analyzerFixture(t, func(ctx context.Context, img image.Image) ([]pixpool.Label, error) {
+		// Work 30 ms, then a request comes and lasts 500 ms, then 30 ms
+		// more work: 60 ms of work, within the 200 ms limit, in 560 ms.
+		time.Sleep(30 * time.Millisecond)
+		end := serving.Begin()
+		time.Sleep(500 * time.Millisecond)
+		end()
+		if err := serving.Wait(ctx); err != nil {
+			return nil, err
+		}
+		time.Sleep(30 * time.Millisecond)
+		return nil, ctx.Err()
+	})
+	serving = &Activity{Quiet: time.Millisecond, MaxWait: time.Hour}
+	a.Serving, a.Timeout = serving, 200*time.Millisecond
+	f.put(t, "k")
+	if an := drain(t, f, a, "k"); an.Status != pixpool.AnalysisDone {
+		t.Fatalf("analysis %+v", an)
+	}
+}

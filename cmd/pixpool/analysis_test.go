@@ -46,7 +46,7 @@ func waitAnalysed(t *testing.T, c *client, key string) analysisResp {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s still %s after 90 s", key, a.Status)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(250 * time.Millisecond) // analysis pauses while requests come
 	}
 }
 
@@ -154,6 +154,7 @@ func TestServe_AnalysisSurvivesKill(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("no analysis under way within 60 s")
 		}
+		time.Sleep(100 * time.Millisecond) // analysis pauses while requests come
 	}
 	kill()
 

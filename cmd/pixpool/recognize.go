@@ -4,6 +4,7 @@ import (
 	"context"
 	"image"
 	"log/slog"
+	"time"
 
 	"github.com/pixpool/pixpool"
 	"github.com/pixpool/pixpool/recognize/labels"
@@ -29,8 +30,10 @@ func newAnalyzer(st pixpool.Store, blobs pixpool.BlobStore, c *Config, serving *
 		a.TextMissing = "install Tesseract: apt-get install tesseract-ocr tesseract-ocr-eng."
 		log.Warn("text recognition not available", "err", err)
 	} else {
-		// The time limit is the analyzer's: pauses count toward it.
-		r := &text.Reader{MinConfidence: 60, Timeout: c.AnalyzeTimeout, Pause: serving}
+		// The analyzer's limit, which leaves out the pauses for serving, is
+		// the one that applies; the reader's own, which counts them, only
+		// backs it up.
+		r := &text.Reader{MinConfidence: 60, Timeout: 10 * max(c.AnalyzeTimeout, time.Minute), Pause: serving}
 		a.Text = func(ctx context.Context, img image.Image) ([]pixpool.TextLine, error) {
 			lines, err := r.Read(ctx, img)
 			var out []pixpool.TextLine
