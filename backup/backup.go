@@ -63,10 +63,13 @@ const (
 const (
 	SettingSchedule = "backup.schedule"
 	SettingKeep     = "backup.keep"
+	// settingLastScheduled is when the last scheduled backup was
+	// attempted (RFC 3339): records may be pruned, this is not.
+	settingLastScheduled = "backup.last_scheduled"
 )
 
 // KeepOnRestore are the settings a restore does not overwrite.
-var KeepOnRestore = []string{SettingSchedule, SettingKeep, "pool.state", "pool.request", "pool.result"}
+var KeepOnRestore = []string{SettingSchedule, SettingKeep, settingLastScheduled, "pool.state", "pool.request", "pool.result"}
 
 // Defaults.
 const (
@@ -290,23 +293,22 @@ func (s *Service) Open(ctx context.Context, name string) (io.ReadCloser, *Info, 
 
 // lease runs fn holding the store's backup lease, renewed while fn runs,
 // so one backup or restore runs at a time among the processes sharing the
-// store.
+// store, and within this one (each call holds it under a name of its own).
 func (s *Service) lease(ctx context.Context, fn func(ctx context.Context) error) error {
 	s.init()
 	const name, ttl = "backup", 2 * time.Minute
-	ok, err := s.Store.AcquireLease(ctx, name, s.holder, ttl)
+	holder := s.holder + "-" + randomHex(4)
+	ok, err := s.Store.AcquireLease(ctx, name, holder, ttl)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return pixpool.Errorf(pixpool.ECONFLICT, "Another backup or restore is running; try again when it has finished.")
 	}
-	defer s.Store.ReleaseLease(context.WithoutCancel(ctx), name, s.holder)
 	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
+	var wg sync.WaitGroup
+	wg.Go(func() {
 		t := time.NewTicker(ttl / 4)
 		defer t.Stop()
 		for {
@@ -314,15 +316,23 @@ func (s *Service) lease(ctx context.Context, fn func(ctx context.Context) error)
 			case <-stop:
 				return
 			case <-t.C:
-				if ok, err := s.Store.AcquireLease(ctx, name, s.holder, ttl); err != nil || !ok {
-					cancel(fmt.Errorf("lost the backup lease: %v", err))
-					return
-				}
+			}
+			// An error (SQLite busy with this very restore's import, say)
+			// is retried at the next tick; only a lease another holder
+			// took stops the work.
+			if ok, err := s.Store.AcquireLease(ctx, name, holder, ttl); err == nil && !ok {
+				cancel(errors.New("another process took over the backup lease"))
+				return
 			}
 		}
-	}()
+	})
 	err = fn(ctx)
-	if cause := context.Cause(ctx); err != nil && cause != nil && cause != context.Canceled {
+	close(stop)
+	wg.Wait() // no renewal may land after the release
+	cause := context.Cause(ctx)
+	cancel(nil)
+	s.Store.ReleaseLease(context.WithoutCancel(ctx), name, holder)
+	if err != nil && cause != nil && cause != context.Canceled {
 		return fmt.Errorf("%w (%v)", err, cause)
 	}
 	return err

@@ -546,3 +546,51 @@ func TestUnknownBackup(t *testing.T) {
 		t.Fatalf("Open(bad name) = %v", err)
 	}
 }
+
+// TestOneAtATimeInProcess: two operations of one service do not run side
+// by side either.
+func TestOneAtATimeInProcess(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	inside, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error)
+	go func() {
+		done <- f.svc.lease(ctx, func(context.Context) error { close(inside); <-release; return nil })
+	}()
+	<-inside
+	if _, err := f.svc.Create(ctx, TriggerPortal, ""); pixpool.ErrorCode(err) != pixpool.ECONFLICT {
+		t.Fatalf("Create while a restore of the same service runs: %v", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Create(ctx, TriggerPortal, ""); err != nil {
+		t.Fatalf("Create once it ended: %v", err)
+	}
+}
+
+// TestScheduleSurvivesPruning: a scheduled backup pruned by retention
+// (after manual ones) does not make the schedule run again the same day.
+func TestScheduleSurvivesPruning(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.clock.Set(time.Date(2026, 11, 1, 2, 0, 0, 0, time.UTC))
+	f.svc.SetConfig(ctx, Config{Schedule: "03:00", Keep: 1})
+	f.clock.Set(time.Date(2026, 11, 2, 3, 0, 0, 0, time.UTC))
+	if info, err := f.svc.Tick(ctx); err != nil || info == nil {
+		t.Fatalf("Tick at 03:00 = %v, %v", info, err)
+	}
+	f.clock.Set(time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC))
+	manual, err := f.svc.Create(ctx, TriggerPortal, "ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Set(time.Date(2026, 11, 2, 10, 1, 0, 0, time.UTC))
+	if info, err := f.svc.Tick(ctx); err != nil || info != nil {
+		t.Fatalf("Tick after the scheduled record was pruned = %v, %v; want none", info, err)
+	}
+	if infos, _ := f.svc.List(ctx); len(infos) != 1 || infos[0].Name != manual.Name {
+		t.Fatalf("kept %+v, want the manual backup", infos)
+	}
+}

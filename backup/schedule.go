@@ -31,8 +31,8 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 
 // Tick takes the scheduled backup if one is due and returns it (nil if
 // none was due). One is due when the latest scheduled time of day has
-// passed since the last scheduled backup (good or failed: a failed one is
-// not retried until the next day, and shows in the portal). On a new
+// passed since the last scheduled backup was attempted (good or failed: a
+// failed one is not retried until the next day, and shows in the portal). On a new
 // install, the first is the first scheduled time after the service
 // started; after that, a time missed while no server ran is caught up.
 func (s *Service) Tick(ctx context.Context) (*Info, error) {
@@ -45,6 +45,10 @@ func (s *Service) Tick(ctx context.Context) (*Info, error) {
 	err = s.lease(ctx, func(ctx context.Context) error {
 		// Again under the lease: another replica may have just taken it.
 		if again, err := s.due(ctx); err != nil || again.IsZero() {
+			return err
+		}
+		// Noted first: a failed attempt is not retried until the next day.
+		if err := s.Store.SetSetting(ctx, settingLastScheduled, s.now().Format(time.RFC3339Nano)); err != nil {
 			return err
 		}
 		var err error
@@ -70,17 +74,15 @@ func (s *Service) due(ctx context.Context) (time.Time, error) {
 	if due.After(now) {
 		due = due.AddDate(0, 0, -1)
 	}
-	infos, err := s.List(ctx)
-	if err != nil {
-		return time.Time{}, err
-	}
-	for _, info := range infos { // newest first
-		if info.Trigger == TriggerSchedule {
-			if info.CreatedAt.Before(due) {
+	if v, err := s.Store.Setting(ctx, settingLastScheduled); err == nil {
+		if last, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			if last.Before(due) {
 				return due, nil
 			}
 			return time.Time{}, nil
 		}
+	} else if pixpool.ErrorCode(err) != pixpool.ENOTFOUND {
+		return time.Time{}, err
 	}
 	if due.Before(s.started) {
 		return time.Time{}, nil

@@ -54,9 +54,9 @@ type Analyzer struct {
 	// negative, workers keep the process's priority.
 	Nice int
 	// Timeout bounds the time one image is worked on, not counting pauses
-	// for serving. If zero, 2 minutes. A job's lease runs a quarter longer
-	// (pauses included: under a heavy load another replica may take up a
-	// job whose worker is still at it, and analyse it twice).
+	// for serving, up to 1.75 times it in all. If zero, 2 minutes. A job's
+	// lease runs twice it, so a crashed worker's job is claimed again
+	// then.
 	Timeout time.Duration
 	// MaxAttempts before a job is given up. If zero, 3.
 	MaxAttempts int
@@ -186,9 +186,11 @@ func (a *Analyzer) Step(ctx context.Context) bool {
 	if timeout <= 0 {
 		timeout = 2 * time.Minute
 	}
-	// The lease outlasts the time limit, so only a crashed worker's job is
-	// claimed again.
-	img, attempts, err := a.Store.ClaimAnalysis(ctx, timeout+timeout/4)
+	// The lease outlasts the work, pauses for serving included (the wall
+	// clock bounds it to lease-timeout/4), so only a crashed worker's job
+	// is claimed again.
+	lease := 2 * timeout
+	img, attempts, err := a.Store.ClaimAnalysis(ctx, lease)
 	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
 		return false
 	} else if err != nil {
@@ -205,7 +207,7 @@ func (a *Analyzer) Step(ctx context.Context) bool {
 	if attempts > maxAttempts {
 		result.Status, result.Error = pixpool.AnalysisFailed, fmt.Sprintf("Given up after %d attempts that did not finish.", maxAttempts)
 	} else {
-		actx, cancel := a.limit(ctx, timeout)
+		actx, cancel := a.limit(ctx, timeout, lease-timeout/4)
 		err = a.analyze(actx, img, result)
 		if errors.Is(context.Cause(actx), context.DeadlineExceeded) && ctx.Err() == nil {
 			err = fmt.Errorf("analysis took longer than the limit of %v per image", timeout)
@@ -235,11 +237,14 @@ func (a *Analyzer) Step(ctx context.Context) bool {
 
 // limit returns a context that ends, with cause DeadlineExceeded, once
 // the work has run for timeout, leaving out the time it was paused for
-// serving: an image must not fail because the server was busy.
-func (a *Analyzer) limit(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+// serving (an image should not fail because the server was busy), or
+// once wall has passed, pauses included (so the work ends before its
+// lease does).
+func (a *Analyzer) limit(ctx context.Context, timeout, wall time.Duration) (context.Context, context.CancelFunc) {
 	if a.Serving == nil {
 		return context.WithTimeout(ctx, timeout)
 	}
+	ctx, stop := context.WithTimeout(ctx, wall)
 	ctx, cancel := context.WithCancelCause(ctx)
 	go func() {
 		t := time.NewTicker(20 * time.Millisecond)
@@ -262,7 +267,7 @@ func (a *Analyzer) limit(ctx context.Context, timeout time.Duration) (context.Co
 			}
 		}
 	}()
-	return ctx, func() { cancel(context.Canceled) }
+	return ctx, func() { cancel(context.Canceled); stop() }
 }
 
 func (a *Analyzer) analyze(ctx context.Context, img *pixpool.Image, out *pixpool.Analysis) (err error) {

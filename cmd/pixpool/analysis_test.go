@@ -178,7 +178,7 @@ func TestServe_AnalysisSurvivesKill(t *testing.T) {
 // binary; see TestMain) on a free loopback port and returns its URL once it
 // is ready, and a func that SIGKILLs it. Analyses time out after 20 s
 // (Go's part of the work is slow under the race detector), so a killed
-// child's are taken up again 25 s later.
+// child's are taken up again 40 s after they began.
 func startChild(t *testing.T, data string) (url string, kill func()) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

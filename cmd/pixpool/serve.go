@@ -85,7 +85,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.CacheMaxNodes, "cache-max-nodes", manager.DefaultMaxNodes, "largest pool size allowed")
 	fs.BoolVar(&c.Analyze, "analyze", true, "analyse uploads for labels and text in the background (needs scripts/setup-recognition.sh --data and tesseract)")
 	fs.IntVar(&c.AnalyzeWorkers, "analyze-workers", 1, "images analysed at once, each on one core at a lower priority than serving")
-	fs.DurationVar(&c.AnalyzeTimeout, "analyze-timeout", 2*time.Minute, "time limit per image; a crashed server's analyses are taken up again a quarter of it later")
+	fs.DurationVar(&c.AnalyzeTimeout, "analyze-timeout", 2*time.Minute, "time limit per image (pauses for serving left out, up to 1.75 times it in all); a crashed server's analyses are taken up again twice it after they began")
 	fs.DurationVar(&c.StatsInterval, "stats-interval", 5*time.Second, "how often the cache nodes' stats are sampled")
 	fs.DurationVar(&c.StatsRetention, "stats-retention", 24*time.Hour, "how long stats samples are kept")
 	fs.DurationVar(&c.AutoscaleInterval, "autoscale-interval", time.Minute, "how often the auto-scaler decides (in automatic mode)")
