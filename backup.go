@@ -2,6 +2,8 @@ package pixpool
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
 	"time"
 )
 
@@ -143,3 +145,97 @@ type BackupStore interface {
 // MillisUTC truncates t to the millisecond precision stores keep, in UTC,
 // as KindTime values are.
 func MillisUTC(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
+
+// goType names the Go type of k's values, for error messages.
+func (k Kind) goType() string {
+	if k == KindTime {
+		return "time.Time"
+	}
+	if k == KindInt {
+		return "int64"
+	}
+	if k == KindBool {
+		return "bool"
+	}
+	return "string"
+}
+
+// BackupTableIndex returns the index in BackupTables of t, which must be
+// one of them or have the name and columns of one (EINVALID if not).
+func BackupTableIndex(t *Table) (int, error) {
+	if t == nil {
+		return 0, Errorf(EINVALID, "no table")
+	}
+	for i, bt := range BackupTables {
+		if t == bt || t.Name == bt.Name && slices.Equal(t.Columns, bt.Columns) {
+			return i, nil
+		}
+	}
+	return 0, Errorf(EINVALID, "table %q is not one a backup holds, or not with these columns", t.Name)
+}
+
+// CheckBackupRow checks that row, the nth of t, has a value of the Go
+// type of each column's Kind (a date a real YYYY-MM-DD one), nil only
+// where the column may be NULL. Errors are EINVALID and name the table,
+// row and column, as ImportTables's must.
+func CheckBackupRow(t *Table, n int, row []any) error {
+	if len(row) != len(t.Columns) {
+		return Errorf(EINVALID, "%s row %d: %d values, want %d", t.Name, n, len(row), len(t.Columns))
+	}
+	for i, c := range t.Columns {
+		v := row[i]
+		if v == nil {
+			if !c.Null {
+				return Errorf(EINVALID, "%s row %d: %s may not be null", t.Name, n, c.Name)
+			}
+			continue
+		}
+		ok := false
+		switch c.Kind {
+		case KindInt:
+			_, ok = v.(int64)
+		case KindText:
+			_, ok = v.(string)
+		case KindBool:
+			_, ok = v.(bool)
+		case KindTime:
+			_, ok = v.(time.Time)
+		case KindDate:
+			var d string
+			if d, ok = v.(string); ok {
+				if tm, err := time.Parse(time.DateOnly, d); err != nil || tm.Format(time.DateOnly) != d {
+					return Errorf(EINVALID, "%s row %d: %s is %q, want a date YYYY-MM-DD", t.Name, n, c.Name, d)
+				}
+			}
+		}
+		if !ok {
+			return Errorf(EINVALID, "%s row %d: %s is %T, want %s", t.Name, n, c.Name, v, c.Kind.goType())
+		}
+	}
+	return nil
+}
+
+// BackupValue returns the value of row, of t, in the column named name.
+// It panics if t has no such column.
+func BackupValue(t *Table, row []any, name string) any {
+	for i, c := range t.Columns {
+		if c.Name == name {
+			return row[i]
+		}
+	}
+	panic("pixpool: no column " + name + " in " + t.Name)
+}
+
+// BackupAnalysis reads the status, labels and lines of row, the nth of
+// the analyses table (checked by CheckBackupRow), checking that the
+// labels and lines are JSON that Analysis can hold.
+func BackupAnalysis(t *Table, n int, row []any) (*Analysis, error) {
+	a := &Analysis{Status: BackupValue(t, row, "status").(string)}
+	if err := json.Unmarshal([]byte(BackupValue(t, row, "labels").(string)), &a.Labels); err != nil {
+		return nil, Errorf(EINVALID, "%s row %d: labels are not JSON of labels: %v", t.Name, n, err)
+	}
+	if err := json.Unmarshal([]byte(BackupValue(t, row, "lines").(string)), &a.Lines); err != nil {
+		return nil, Errorf(EINVALID, "%s row %d: lines are not JSON of text lines: %v", t.Name, n, err)
+	}
+	return a, nil
+}

@@ -2,10 +2,8 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -239,7 +237,7 @@ func (im *importer) add(t *pixpool.Table, row []any) error {
 	if err != nil {
 		return err
 	}
-	if t.Name == "settings" && im.keep[value(t, row, "name").(string)] {
+	if t.Name == "settings" && im.keep[pixpool.BackupValue(t, row, "name").(string)] {
 		return nil
 	}
 	if t.Name == "analyses" {
@@ -280,7 +278,7 @@ func (im *importer) flush() error {
 // enter makes t the table being restored, if it is not already. Tables
 // must come in the order of BackupTables.
 func (im *importer) enter(t *pixpool.Table) error {
-	i, err := backupIndex(t)
+	i, err := pixpool.BackupTableIndex(t)
 	if err != nil {
 		return err
 	}
@@ -322,106 +320,43 @@ func insertSQL(t *pixpool.Table) string {
 	return `INSERT INTO ` + t.Name + ` (` + strings.Join(names, ", ") + `) VALUES (` + strings.Join(params, ", ") + `)`
 }
 
-// backupIndex returns the index in pixpool.BackupTables of t, which must be
-// one of them or have the name and columns of one.
-func backupIndex(t *pixpool.Table) (int, error) {
-	if t == nil {
-		return 0, pixpool.Errorf(pixpool.EINVALID, "no table")
-	}
-	for i, bt := range pixpool.BackupTables {
-		if t == bt || t.Name == bt.Name && slices.Equal(t.Columns, bt.Columns) {
-			return i, nil
-		}
-	}
-	return 0, pixpool.Errorf(pixpool.EINVALID, "table %q is not one a backup holds, or not with these columns", t.Name)
-}
-
-// goTypes are the Go types of the values of each Kind.
-var goTypes = map[pixpool.Kind]string{
-	pixpool.KindInt:  "int64",
-	pixpool.KindText: "string",
-	pixpool.KindBool: "bool",
-	pixpool.KindTime: "time.Time",
-	pixpool.KindDate: "string",
-}
-
-// rowArgs checks that row, the nth of t, has a value of the Go type of
-// each column's Kind, nil only where the column may be NULL, and text
-// PostgreSQL can hold, and returns the values as pgx sends them: times
-// truncated to the millisecond, dates as times.
+// rowArgs checks row, the nth of t (pixpool.CheckBackupRow), and that
+// its text is text PostgreSQL can hold, and returns its values as pgx
+// sends them: times truncated to the millisecond, dates as times.
 func rowArgs(t *pixpool.Table, n int, row []any) ([]any, error) {
-	if len(row) != len(t.Columns) {
-		return nil, pixpool.Errorf(pixpool.EINVALID, "%s row %d: %d values, want %d", t.Name, n, len(row), len(t.Columns))
+	if err := pixpool.CheckBackupRow(t, n, row); err != nil {
+		return nil, err
 	}
 	args := make([]any, len(row))
 	for i, c := range t.Columns {
 		v := row[i]
-		if v == nil {
-			if !c.Null {
-				return nil, pixpool.Errorf(pixpool.EINVALID, "%s row %d: %s may not be null", t.Name, n, c.Name)
-			}
+		switch v := v.(type) {
+		case time.Time:
+			args[i] = ts(v)
 			continue
-		}
-		ok := false
-		switch c.Kind {
-		case pixpool.KindInt:
-			args[i], ok = v.(int64)
-		case pixpool.KindText:
-			var s string
-			if s, ok = v.(string); ok && !storable(s) {
+		case string:
+			if !storable(v) {
 				return nil, pixpool.Errorf(pixpool.EINVALID, "%s row %d: %s is not valid UTF-8 without NUL characters", t.Name, n, c.Name)
 			}
-			args[i] = s
-		case pixpool.KindBool:
-			args[i], ok = v.(bool)
-		case pixpool.KindTime:
-			var tm time.Time
-			if tm, ok = v.(time.Time); ok {
-				args[i] = ts(tm)
-			}
-		case pixpool.KindDate:
-			var d string
-			if d, ok = v.(string); ok {
-				tm, err := time.Parse(time.DateOnly, d)
-				if err != nil || tm.Format(time.DateOnly) != d {
-					return nil, pixpool.Errorf(pixpool.EINVALID, "%s row %d: %s is %q, want a date YYYY-MM-DD", t.Name, n, c.Name, d)
-				}
-				args[i] = tm
+			if c.Kind == pixpool.KindDate {
+				args[i], _ = time.Parse(time.DateOnly, v) // checked above
+				continue
 			}
 		}
-		if !ok {
-			return nil, pixpool.Errorf(pixpool.EINVALID, "%s row %d: %s is %T, want %s", t.Name, n, c.Name, v, goTypes[c.Kind])
-		}
+		args[i] = v
 	}
 	return args, nil
 }
 
-// analysisDoc checks that the labels and lines of row, the nth of
-// analyses, are JSON that Analysis can read, and returns the search
-// document of a done analysis (nil for any other).
+// analysisDoc checks the labels and lines of row, the nth of analyses,
+// and returns the search document of a done analysis (nil for any other).
 func analysisDoc(t *pixpool.Table, n int, row []any) (*string, error) {
-	a := pixpool.Analysis{Status: value(t, row, "status").(string)}
-	if err := json.Unmarshal([]byte(value(t, row, "labels").(string)), &a.Labels); err != nil {
-		return nil, pixpool.Errorf(pixpool.EINVALID, "%s row %d: labels are not JSON of labels: %v", t.Name, n, err)
+	a, err := pixpool.BackupAnalysis(t, n, row)
+	if err != nil || a.Status != pixpool.AnalysisDone {
+		return nil, err
 	}
-	if err := json.Unmarshal([]byte(value(t, row, "lines").(string)), &a.Lines); err != nil {
-		return nil, pixpool.Errorf(pixpool.EINVALID, "%s row %d: lines are not JSON of text lines: %v", t.Name, n, err)
-	}
-	if a.Status != pixpool.AnalysisDone {
-		return nil, nil
-	}
-	doc := searchDoc(&a)
+	doc := searchDoc(a)
 	return &doc, nil
-}
-
-// value returns the value of row, of t, in the column named name.
-func value(t *pixpool.Table, row []any, name string) any {
-	for i, c := range t.Columns {
-		if c.Name == name {
-			return row[i]
-		}
-	}
-	panic("postgres: no column " + name + " in " + t.Name)
 }
 
 // columnNames returns the names of t's columns.

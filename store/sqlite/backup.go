@@ -3,10 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -197,7 +195,7 @@ func (im *importer) add(t *pixpool.Table, row []any) error {
 	if err != nil {
 		return err
 	}
-	if t.Name == "settings" && im.keep[value(t, row, "name").(string)] {
+	if t.Name == "settings" && im.keep[pixpool.BackupValue(t, row, "name").(string)] {
 		return nil
 	}
 	var doc *string
@@ -217,14 +215,14 @@ func (im *importer) add(t *pixpool.Table, row []any) error {
 			return err
 		}
 	}
-	_, err = im.search.ExecContext(im.ctx, value(t, row, "image_id"), *doc)
+	_, err = im.search.ExecContext(im.ctx, pixpool.BackupValue(t, row, "image_id"), *doc)
 	return err
 }
 
 // enter makes t the table being restored, if it is not already, and
 // prepares its INSERT. Tables must come in the order of BackupTables.
 func (im *importer) enter(t *pixpool.Table) error {
-	i, err := backupIndex(t)
+	i, err := pixpool.BackupTableIndex(t)
 	if err != nil {
 		return err
 	}
@@ -248,104 +246,31 @@ func (im *importer) enter(t *pixpool.Table) error {
 	return nil
 }
 
-// backupIndex returns the index in pixpool.BackupTables of t, which must be
-// one of them or have the name and columns of one.
-func backupIndex(t *pixpool.Table) (int, error) {
-	if t == nil {
-		return 0, pixpool.Errorf(pixpool.EINVALID, "no table")
-	}
-	for i, bt := range pixpool.BackupTables {
-		if t == bt || t.Name == bt.Name && slices.Equal(t.Columns, bt.Columns) {
-			return i, nil
-		}
-	}
-	return 0, pixpool.Errorf(pixpool.EINVALID, "table %q is not one a backup holds, or not with these columns", t.Name)
-}
-
-// goTypes are the Go types of the values of each Kind.
-var goTypes = map[pixpool.Kind]string{
-	pixpool.KindInt:  "int64",
-	pixpool.KindText: "string",
-	pixpool.KindBool: "bool",
-	pixpool.KindTime: "time.Time",
-	pixpool.KindDate: "string",
-}
-
-// rowArgs checks that row, the nth of t, has a value of the Go type of
-// each column's Kind, nil only where the column may be NULL, and returns
-// the values as SQLite keeps them. Times are truncated to the millisecond.
+// rowArgs checks row, the nth of t (pixpool.CheckBackupRow), and returns
+// its values as SQLite keeps them: times as Unix milliseconds.
 func rowArgs(t *pixpool.Table, n int, row []any) ([]any, error) {
-	if len(row) != len(t.Columns) {
-		return nil, pixpool.Errorf(pixpool.EINVALID, "%s row %d: %d values, want %d", t.Name, n, len(row), len(t.Columns))
+	if err := pixpool.CheckBackupRow(t, n, row); err != nil {
+		return nil, err
 	}
 	args := make([]any, len(row))
-	for i, c := range t.Columns {
-		v := row[i]
-		if v == nil {
-			if !c.Null {
-				return nil, pixpool.Errorf(pixpool.EINVALID, "%s row %d: %s may not be null", t.Name, n, c.Name)
-			}
-			continue
+	for i, v := range row {
+		if tm, ok := v.(time.Time); ok {
+			v = millis(tm)
 		}
-		ok := false
-		switch c.Kind {
-		case pixpool.KindInt:
-			args[i], ok = v.(int64)
-		case pixpool.KindText:
-			args[i], ok = v.(string)
-		case pixpool.KindBool:
-			args[i], ok = v.(bool)
-		case pixpool.KindTime:
-			var tm time.Time
-			if tm, ok = v.(time.Time); ok {
-				args[i] = millis(tm)
-			}
-		case pixpool.KindDate:
-			var d string
-			if d, ok = v.(string); ok && !isDate(d) {
-				return nil, pixpool.Errorf(pixpool.EINVALID, "%s row %d: %s is %q, want a date YYYY-MM-DD", t.Name, n, c.Name, d)
-			}
-			args[i] = d
-		}
-		if !ok {
-			return nil, pixpool.Errorf(pixpool.EINVALID, "%s row %d: %s is %T, want %s", t.Name, n, c.Name, v, goTypes[c.Kind])
-		}
+		args[i] = v
 	}
 	return args, nil
 }
 
-// isDate reports whether d is a date written YYYY-MM-DD.
-func isDate(d string) bool {
-	t, err := time.Parse(time.DateOnly, d)
-	return err == nil && t.Format(time.DateOnly) == d
-}
-
-// analysisDoc checks that the labels and lines of row, the nth of
-// analyses, are JSON that Analysis can read, and returns the search
-// document of a done analysis (nil for any other).
+// analysisDoc checks the labels and lines of row, the nth of analyses,
+// and returns the search document of a done analysis (nil for any other).
 func analysisDoc(t *pixpool.Table, n int, row []any) (*string, error) {
-	a := pixpool.Analysis{Status: value(t, row, "status").(string)}
-	if err := json.Unmarshal([]byte(value(t, row, "labels").(string)), &a.Labels); err != nil {
-		return nil, pixpool.Errorf(pixpool.EINVALID, "%s row %d: labels are not JSON of labels: %v", t.Name, n, err)
+	a, err := pixpool.BackupAnalysis(t, n, row)
+	if err != nil || a.Status != pixpool.AnalysisDone {
+		return nil, err
 	}
-	if err := json.Unmarshal([]byte(value(t, row, "lines").(string)), &a.Lines); err != nil {
-		return nil, pixpool.Errorf(pixpool.EINVALID, "%s row %d: lines are not JSON of text lines: %v", t.Name, n, err)
-	}
-	if a.Status != pixpool.AnalysisDone {
-		return nil, nil
-	}
-	doc := searchDoc(&a)
+	doc := searchDoc(a)
 	return &doc, nil
-}
-
-// value returns the value of row, of t, in the column named name.
-func value(t *pixpool.Table, row []any, name string) any {
-	for i, c := range t.Columns {
-		if c.Name == name {
-			return row[i]
-		}
-	}
-	panic("sqlite: no column " + name + " in " + t.Name)
 }
 
 // columnNames returns the names of t's columns.
