@@ -30,13 +30,13 @@ func (s *Server) adminAPIRoutes(api func(pattern string, h http.HandlerFunc)) {
 	api("DELETE /api/v1/admin/images", s.requireAPIAdmin(s.handleAPIAdminDeleteAll))
 	api("GET /api/v1/admin/users", s.requireAPIAdmin(s.handleAPIAdminUsers))
 	api("PATCH /api/v1/admin/users/{id}", s.requireAPIAdmin(s.handleAPIAdminUserPatch))
-	api("GET /api/v1/admin/backups", s.requireAPIAdmin(s.handleAPIAdminBackups))
-	api("POST /api/v1/admin/backups", s.requireAPIAdmin(s.handleAPIAdminBackupCreate))
-	api("PUT /api/v1/admin/backups/config", s.requireAPIAdmin(s.handleAPIAdminBackupConfig))
-	api("POST /api/v1/admin/backups/restore", s.requireAPIAdmin(s.handleAPIAdminBackupRestoreUpload))
-	api("GET /api/v1/admin/backups/{name}", s.requireAPIAdmin(s.handleAPIAdminBackup))
-	api("GET /api/v1/admin/backups/{name}/archive", s.requireAPIAdmin(s.handleAPIAdminBackupArchive))
-	api("POST /api/v1/admin/backups/{name}/restore", s.requireAPIAdmin(s.handleAPIAdminBackupRestore))
+	api("GET /api/v1/admin/backups", s.requireAPIAdmin(s.withBackups(s.handleAPIAdminBackups)))
+	api("POST /api/v1/admin/backups", s.requireAPIAdmin(s.withBackups(s.handleAPIAdminBackupCreate)))
+	api("PUT /api/v1/admin/backups/config", s.requireAPIAdmin(s.withBackups(s.handleAPIAdminBackupConfig)))
+	api("POST /api/v1/admin/backups/restore", s.requireAPIAdmin(s.withBackups(s.handleAPIAdminBackupRestoreUpload)))
+	api("GET /api/v1/admin/backups/{name}", s.requireAPIAdmin(s.withBackups(s.handleAPIAdminBackup)))
+	api("GET /api/v1/admin/backups/{name}/archive", s.requireAPIAdmin(s.withBackups(s.handleAPIAdminBackupArchive)))
+	api("POST /api/v1/admin/backups/{name}/restore", s.requireAPIAdmin(s.withBackups(s.handleAPIAdminBackupRestore)))
 }
 
 // autoParamsJSON is autoscale.Params in the admin API, with the cooldown

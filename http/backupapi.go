@@ -21,6 +21,18 @@ import (
 // service.
 var errBackupsOff = pixpool.Errorf(pixpool.EUNAVAILABLE, "Backups are not set up on this server.")
 
+// withBackups answers an admin API backup route 503 when the server has
+// no Backups service.
+func (s *Server) withBackups(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.Backups == nil {
+			s.Error(w, r, errBackupsOff)
+			return
+		}
+		h(w, r)
+	}
+}
+
 // backupName reads the {name} of a backup route. A name that cannot be a
 // backup's names none: 404, as for a backup that does not exist.
 func backupName(r *http.Request) (string, error) {
@@ -136,10 +148,6 @@ func toRestoreJSON(rep *backup.Report) restoreJSON {
 // handleAPIAdminBackups lists the backups, newest first, with the schedule
 // and retention.
 func (s *Server) handleAPIAdminBackups(w http.ResponseWriter, r *http.Request) {
-	if s.Backups == nil {
-		s.Error(w, r, errBackupsOff)
-		return
-	}
 	infos, err := s.Backups.List(r.Context())
 	if err != nil {
 		s.Error(w, r, err)
@@ -164,10 +172,6 @@ func (s *Server) handleAPIAdminBackups(w http.ResponseWriter, r *http.Request) {
 // stored and verified. It goes on if the client goes away: a backup cut
 // short would only be recorded as failed.
 func (s *Server) handleAPIAdminBackupCreate(w http.ResponseWriter, r *http.Request) {
-	if s.Backups == nil {
-		s.Error(w, r, errBackupsOff)
-		return
-	}
 	info, err := s.Backups.Create(context.WithoutCancel(r.Context()), backup.TriggerAPI, authFrom(r.Context()).user.Username)
 	if err != nil {
 		s.Error(w, r, err)
@@ -177,10 +181,6 @@ func (s *Server) handleAPIAdminBackupCreate(w http.ResponseWriter, r *http.Reque
 }
 
 func (s *Server) handleAPIAdminBackup(w http.ResponseWriter, r *http.Request) {
-	if s.Backups == nil {
-		s.Error(w, r, errBackupsOff)
-		return
-	}
 	name, err := backupName(r)
 	if err != nil {
 		s.Error(w, r, err)
@@ -196,10 +196,6 @@ func (s *Server) handleAPIAdminBackup(w http.ResponseWriter, r *http.Request) {
 
 // handleAPIAdminBackupArchive downloads a good backup's archive.
 func (s *Server) handleAPIAdminBackupArchive(w http.ResponseWriter, r *http.Request) {
-	if s.Backups == nil {
-		s.Error(w, r, errBackupsOff)
-		return
-	}
 	name, err := backupName(r)
 	if err != nil {
 		s.Error(w, r, err)
@@ -237,10 +233,6 @@ func (s *Server) sendArchive(w http.ResponseWriter, r *http.Request, name string
 // handleAPIAdminBackupRestore restores a stored backup and answers with
 // the report. Once started, it finishes even if the client goes away.
 func (s *Server) handleAPIAdminBackupRestore(w http.ResponseWriter, r *http.Request) {
-	if s.Backups == nil {
-		s.Error(w, r, errBackupsOff)
-		return
-	}
 	name, err := backupName(r)
 	if err != nil {
 		s.Error(w, r, err)
@@ -262,10 +254,6 @@ var archiveTypes = []string{"application/gzip", "application/x-gzip", "applicati
 // body (application/gzip or application/octet-stream, at most
 // backup.MaxArchiveBytes) and answers with the report.
 func (s *Server) handleAPIAdminBackupRestoreUpload(w http.ResponseWriter, r *http.Request) {
-	if s.Backups == nil {
-		s.Error(w, r, errBackupsOff)
-		return
-	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || !slices.Contains(archiveTypes, mt) {
@@ -290,10 +278,6 @@ func (s *Server) handleAPIAdminBackupRestoreUpload(w http.ResponseWriter, r *htt
 // handleAPIAdminBackupConfig sets the schedule and retention; either may
 // be left out to keep it. It answers with both as saved.
 func (s *Server) handleAPIAdminBackupConfig(w http.ResponseWriter, r *http.Request) {
-	if s.Backups == nil {
-		s.Error(w, r, errBackupsOff)
-		return
-	}
 	var body struct {
 		Schedule *string `json:"schedule"`
 		Keep     *int    `json:"keep"`
