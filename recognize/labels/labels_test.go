@@ -11,11 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/metrics"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pixpool/pixpool/pixpooltest"
 )
 
 // setupDir is the directory given to scripts/setup-recognition.sh: env
@@ -189,8 +190,8 @@ func BenchmarkDetect(b *testing.B) {
 			d.Threads = threads
 			img := loadPhoto(b, "dog.jpg")
 			runtime.GC()
-			model := heapBytes()
-			peak := sampleHeapPeak()
+			model := pixpooltest.HeapBytes()
+			peak := pixpooltest.SampleHeapPeak()
 			for b.Loop() {
 				if _, err := d.Detect(ctx, img); err != nil {
 					b.Fatal(err)
@@ -199,40 +200,6 @@ func BenchmarkDetect(b *testing.B) {
 			b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MB")
 			b.ReportMetric(float64(model)/(1<<20), "model-heap-MB")
 		})
-	}
-}
-
-// heapBytes is the Go heap in use: live objects and those not yet swept.
-// Unlike runtime.ReadMemStats it does not stop the world, so it can be
-// sampled often without slowing what is measured.
-func heapBytes() uint64 {
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
-
-// sampleHeapPeak samples heapBytes every 5 ms until the returned func is
-// called, which returns the largest sample.
-func sampleHeapPeak() (stop func() uint64) {
-	done := make(chan struct{})
-	peak := make(chan uint64)
-	go func() {
-		p := heapBytes()
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				peak <- max(p, heapBytes())
-				return
-			case <-tick.C:
-				p = max(p, heapBytes())
-			}
-		}
-	}()
-	return func() uint64 {
-		close(done)
-		return <-peak
 	}
 }
 

@@ -11,11 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/metrics"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pixpool/pixpool/pixpooltest"
 
 	"golang.org/x/image/draw"
 	"golang.org/x/image/font"
@@ -449,7 +450,7 @@ func benchmarkRead(b *testing.B, img image.Image) {
 		})
 	}}
 	runtime.GC()
-	peak := sampleHeapPeak()
+	peak := pixpooltest.SampleHeapPeak()
 	for b.Loop() {
 		if _, err := r.Read(context.Background(), img); err != nil {
 			b.Fatal(err)
@@ -460,39 +461,5 @@ func benchmarkRead(b *testing.B, img image.Image) {
 	b.ReportMetric(float64(runs)/float64(b.N), "tesseract-runs/op")
 	if rss > 0 {
 		b.ReportMetric(float64(rss)/(1<<20), "tesseract-peak-rss-MB")
-	}
-}
-
-// heapBytes is the Go heap in use: live objects and those not yet swept.
-// Unlike runtime.ReadMemStats it does not stop the world, so it can be
-// sampled often without slowing what is measured.
-func heapBytes() uint64 {
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
-
-// sampleHeapPeak samples heapBytes every 5 ms until the returned func is
-// called, which returns the largest sample.
-func sampleHeapPeak() (stop func() uint64) {
-	done := make(chan struct{})
-	peak := make(chan uint64)
-	go func() {
-		p := heapBytes()
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				peak <- max(p, heapBytes())
-				return
-			case <-tick.C:
-				p = max(p, heapBytes())
-			}
-		}
-	}()
-	return func() uint64 {
-		close(done)
-		return <-peak
 	}
 }
