@@ -58,3 +58,64 @@ type ImageFilter struct {
 	Offset  int
 	Limit   int // 0: no limit
 }
+
+// imageFormats maps each content type an image may have to its format, the
+// extension of its blob key.
+var imageFormats = map[string]string{
+	"image/jpeg": "jpeg",
+	"image/png":  "png",
+	"image/gif":  "gif",
+	"image/webp": "webp",
+}
+
+// Image blob keys. An image's bytes and its thumbnail are named after one
+// random id of 32 lower-case hex digits: ImageBlobKey and ThumbBlobKey.
+// Nothing else is stored under img/ or thumb/, and no other blob (backups
+// live under backups/) ever has a key of these forms.
+const imageBlobIDLen = 32
+
+// ImageBlobKey returns the blob key of the bytes of an image of format
+// (jpeg, png, gif or webp) named after id, a random 32-digit hex string.
+func ImageBlobKey(id, format string) string { return "img/" + id[:2] + "/" + id + "." + format }
+
+// ThumbBlobKey returns the blob key of the thumbnail of the image named
+// after id.
+func ThumbBlobKey(id string) string { return "thumb/" + id[:2] + "/" + id + ".jpg" }
+
+// ImageBlobID checks that img's BlobKey and ThumbKey are those pixpool
+// gives an image of its ContentType, ImageBlobKey and ThumbBlobKey of one
+// id (ThumbKey may be ""), and returns that id. Anything else (a key under
+// backups/ or another folder, a path with "..", a thumbnail of another
+// image, an extension other than the content type's) is EINVALID: a
+// restored image row can thus reach no blob but its own.
+func ImageBlobID(img *Image) (string, error) {
+	format, ok := imageFormats[img.ContentType]
+	if !ok {
+		return "", Errorf(EINVALID, "content type %q is not one of image/jpeg, image/png, image/gif or image/webp", img.ContentType)
+	}
+	rest, ok := strings.CutPrefix(img.BlobKey, "img/")
+	id := ""
+	if ok && len(rest) > 3 && rest[2] == '/' {
+		id = strings.TrimSuffix(rest[3:], "."+format)
+	}
+	if !isBlobID(id) || img.BlobKey != ImageBlobKey(id, format) {
+		return "", Errorf(EINVALID, "blob key %q is not the form pixpool gives a %s image (img/xx/<32 hex digits>.%s)", img.BlobKey, format, format)
+	}
+	if img.ThumbKey != "" && img.ThumbKey != ThumbBlobKey(id) {
+		return "", Errorf(EINVALID, "thumbnail key %q is not the one pixpool gives this image (%s, or none)", img.ThumbKey, ThumbBlobKey(id))
+	}
+	return id, nil
+}
+
+// isBlobID reports whether id is 32 lower-case hex digits.
+func isBlobID(id string) bool {
+	if len(id) != imageBlobIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}

@@ -537,8 +537,9 @@ func (s *Service) RestoreNamed(ctx context.Context, name string, opts RestoreOpt
 
 // Restore replaces the accounts and metadata with an archive's. It first
 // copies the archive aside and verifies all of it (checksums, manifest,
-// schema version, every row); then it imports it in one transaction, so
-// a failure changes nothing; then AfterRestore runs.
+// schema version, every row, and that no row names a blob pixpool would
+// not have given it: see rowCheck); then it imports it in one
+// transaction, so a failure changes nothing; then AfterRestore runs.
 func (s *Service) Restore(ctx context.Context, r io.Reader, opts RestoreOptions) (*Report, error) {
 	start := s.now()
 	f, err := os.CreateTemp(s.TempDir, "pixpool-restore-*.tar.gz")
@@ -558,12 +559,20 @@ func (s *Service) Restore(ctx context.Context, r io.Reader, opts RestoreOptions)
 	if err != nil {
 		return nil, err
 	}
+	live, err := s.liveOwners(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
-	m, err := readArchive(f, schema, nil)
+	chk := newRowCheck(live)
+	m, err := readArchive(f, schema, chk.row)
 	if err != nil {
 		return nil, err
+	}
+	if chk.err != nil {
+		return nil, chk.err
 	}
 
 	rep := &Report{Backup: m.Name, CreatedAt: m.CreatedAt, Rows: m.Rows()}

@@ -80,8 +80,12 @@ func (f *fixture) fill(t *testing.T) {
 			f.store.TouchAPIKey(ctx, k.ID, time.Date(2026, 10, 1, 1, 2, 3, 4e6, time.UTC))
 		}
 		for j, key := range []string{"cat.png", "dir/ünïcode key.jpg", "a//b"} {
-			img := &pixpool.Image{OwnerID: u.ID, Key: key, BlobKey: fmt.Sprintf("img/%d/%d.png", i, j), ThumbKey: "",
-				Size: int64(100 * (j + 1)), ContentType: "image/png", Width: 10, Height: 20, Checksum: fmt.Sprintf("sum%d%d", i, j)}
+			id := fmt.Sprintf("%030x%d%d", 0, i, j) // as pixpool names blobs
+			img := &pixpool.Image{OwnerID: u.ID, Key: key, BlobKey: pixpool.ImageBlobKey(id, "png"), ThumbKey: "",
+				Size: int64(100 * (j + 1)), ContentType: "image/png", Width: 10, Height: 20, Checksum: fmt.Sprintf("%062x%d%d", 0, i, j)}
+			if j == 1 {
+				img.ThumbKey = pixpool.ThumbBlobKey(id)
+			}
 			if _, err := f.store.PutImage(ctx, img); err != nil {
 				t.Fatal(err)
 			}

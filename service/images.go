@@ -107,7 +107,7 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 	img := &pixpool.Image{
 		OwnerID:     ownerID,
 		Key:         key,
-		BlobKey:     "img/" + id[:2] + "/" + id + "." + info.Format,
+		BlobKey:     pixpool.ImageBlobKey(id, info.Format),
 		Size:        int64(len(data)),
 		ContentType: info.ContentType,
 		Width:       info.Width,
@@ -125,7 +125,7 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 	}
 	// The thumbnail is named now and made after the commit, off the
 	// request's path; Thumbnail makes it on demand if that has not happened.
-	img.ThumbKey = "thumb/" + id[:2] + "/" + id + ".jpg"
+	img.ThumbKey = pixpool.ThumbBlobKey(id)
 	old, err := s.Store.PutImage(ctx, img)
 	if err != nil {
 		s.removeBlobs(img.BlobKey)

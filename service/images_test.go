@@ -422,3 +422,19 @@ func TestImages_ReadRacingReplace(t *testing.T) {
 		t.Fatal("a read that started before a write filled the cache")
 	}
 }
+
+// TestImages_BlobKeysRestorable: the blob keys Put gives an image are the
+// only ones a restore accepts (pixpool.ImageBlobID), so every genuine
+// backup restores.
+func TestImages_BlobKeysRestorable(t *testing.T) {
+	ctx := context.Background()
+	f := open(t, t.TempDir())
+	img, err := f.images.Put(ctx, f.owner, "k", pngOf(t, 8, 8, color.White))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.images.Wait()
+	if _, err := pixpool.ImageBlobID(img); err != nil {
+		t.Fatalf("ImageBlobID(%+v)=%v", img, err)
+	}
+}
