@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pixpool/pixpool/childenv"
 )
 
 // NodeConfig is what a new cache node starts with.
@@ -151,16 +153,16 @@ func relay(r io.Reader, log *slog.Logger) {
 	}
 }
 
-// nodeEnv is the environment of a node: ours without PIXPOOL_ settings
-// meant for serve, which would otherwise set the node's flags.
-func nodeEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PIXPOOL_") {
-			env = append(env, kv)
-		}
-	}
-	return env
+// nodeVars are the variables of ours a node gets besides childenv.Base:
+// the Go runtime's settings (and coverage output, for tests).
+var nodeVars = []string{"GOMAXPROCS", "GOGC", "GODEBUG", "GOTRACEBACK", "GOCOVERDIR"}
+
+// nodeEnv is the environment of a node: a minimal one (childenv.Env), so
+// that none of serve's settings and secrets (PIXPOOL_*, which would also
+// set the node's flags, AWS_*, PG*, DATABASE_URL, ...) reaches it, plus
+// extra ("NAME=value"), the variables meant for the node.
+func nodeEnv(extra ...string) []string {
+	return childenv.Env(nodeVars, extra...)
 }
 
 // Stop ends a node: SIGTERM, then SIGKILL after 5 s.

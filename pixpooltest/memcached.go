@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/pixpool/pixpool/childenv"
 )
 
 // Memcached runs a stock memcached on a free loopback port until tb ends
@@ -30,6 +32,7 @@ func Memcached(tb testing.TB, args ...string) string {
 	// -u: memcached refuses to run as root without a user to become.
 	args = append([]string{"-l", "127.0.0.1", "-p", port, "-U", "0", "-m", "64", "-u", "nobody"}, args...)
 	cmd := exec.Command(bin, args...)
+	cmd.Env = childenv.Env(nil)
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}

@@ -16,6 +16,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/pixpool/pixpool/childenv"
 )
 
 // ErrNotInstalled is wrapped by the errors of Available and Read when the
@@ -94,7 +96,7 @@ func available(ctx context.Context, command string) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, "--list-langs")
-	cmd.Env = append(os.Environ(), "OMP_THREAD_LIMIT=1")
+	cmd.Env = tesseractEnv()
 	cmd.WaitDelay = time.Second
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -174,12 +176,19 @@ func (r *Reader) Read(ctx context.Context, img image.Image) ([]Line, error) {
 	return kept, nil
 }
 
+// tesseractEnv is Tesseract's environment: a minimal one (childenv.Env),
+// so that none of serve's secrets reach it, with where its language data
+// and libraries are. Tesseract's OpenMP threads make one image barely
+// faster and several concurrent images much slower; one thread per
+// process is best.
+func tesseractEnv() []string {
+	return childenv.Env([]string{"TESSDATA_PREFIX", "LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH"}, "OMP_THREAD_LIMIT=1")
+}
+
 // run runs tesseract once on a PNG and returns its TSV output.
 func (r *Reader) run(ctx context.Context, pngData []byte, psm int) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, r.command(), "stdin", "stdout", "-l", "eng", "--psm", fmt.Sprint(psm), "tsv")
-	// Tesseract's OpenMP threads make one image barely faster and several
-	// concurrent images much slower; one thread per process is best.
-	cmd.Env = append(os.Environ(), "OMP_THREAD_LIMIT=1")
+	cmd.Env = tesseractEnv()
 	cmd.Stdin = bytes.NewReader(pngData)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout

@@ -34,6 +34,7 @@ import (
 
 	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/pixpool/pixpool/cache"
+	"github.com/pixpool/pixpool/childenv"
 )
 
 var (
@@ -113,8 +114,9 @@ func main() {
 		die("%v", err)
 	}
 	node := exec.Command(self, "-serve", ourAddr, "-mb", strconv.FormatInt(*mb, 10), "-cpuprofile", *profile)
+	node.Env = childenv.Env([]string{"GOMAXPROCS"})
 	if *procs > 0 {
-		node.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(*procs))
+		node.Env = childenv.Env(nil, "GOMAXPROCS="+strconv.Itoa(*procs))
 	}
 	_, memPort, _ := net.SplitHostPort(memAddr)
 	margs := []string{"-l", "127.0.0.1", "-p", memPort, "-U", "0", "-m", strconv.FormatInt(*mb, 10),
@@ -123,6 +125,7 @@ func main() {
 		margs = append(margs, "-u", "root") // memcached refuses root without -u
 	}
 	mem := exec.Command(*memcached, margs...)
+	mem.Env = childenv.Env(nil)
 	start(node)
 	start(mem)
 	defer stopChildren()
