@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pixpool/pixpool"
 )
 
 // ParseURL returns the Config that s describes, in the form that
@@ -36,7 +38,7 @@ import (
 func ParseURL(s string) (Config, error) {
 	cfg, err := parseURL(s)
 	if err != nil {
-		return Config{}, fmt.Errorf("blob/s3: parse URL %q: %w", redact(s), err)
+		return Config{}, fmt.Errorf("blob/s3: parse URL %q: %w", pixpool.Redact(s), err)
 	}
 	return cfg, nil
 }
@@ -148,12 +150,4 @@ func checkBucketName(name string) error {
 		return fmt.Errorf("bucket name %q: want 3 to 63 of a-z, 0-9, '.' and '-', starting and ending with a letter or digit", name)
 	}
 	return nil
-}
-
-// redact hides the password of a URL that has one, for error messages.
-func redact(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil {
-		return u.Redacted()
-	}
-	return s
 }

@@ -7,11 +7,44 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/pixpool/pixpool"
 )
 
 // envPrefix starts the environment variable of every flag: --compat-user
 // is also PIXPOOL_COMPAT_USER. A flag given on the command line wins.
+// Every such variable, and every other that pixpool reads
+// (PIXPOOL_ADMIN_PASSWORD, PIXPOOL_PASSWORD), may instead name a file to
+// read the value from, with _FILE appended: PIXPOOL_DB_FILE=/run/secrets/db
+// (see lookupEnv). Secrets then stay off command lines, which every local
+// user can read, and out of the environment.
 const envPrefix = "PIXPOOL_"
+
+// fileSuffix turns a variable's name into that of the file holding its
+// value.
+const fileSuffix = "_FILE"
+
+// lookupEnv returns the value of the variable name, or the contents of
+// the file named by name_FILE, without its trailing newline; ok is false
+// if neither is set. Both set is an error, as is a file that cannot be
+// read.
+func lookupEnv(name string) (value string, ok bool, err error) {
+	v, set := os.LookupEnv(name)
+	path, fromFile := os.LookupEnv(name + fileSuffix)
+	switch {
+	case set && fromFile:
+		return "", false, fmt.Errorf("both %s and %s are set: set one", name, name+fileSuffix)
+	case set:
+		return v, true, nil
+	case !fromFile:
+		return "", false, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", false, fmt.Errorf("%s: %w", name+fileSuffix, err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), true, nil
+}
 
 // envName returns the environment variable that sets flag name.
 func envName(name string) string {
@@ -19,7 +52,7 @@ func envName(name string) string {
 }
 
 // parseFlags parses args, then fills every flag not given from its
-// environment variable.
+// environment variable, or the file its _FILE variable names.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -31,9 +64,14 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		if given[f.Name] || err != nil {
 			return
 		}
-		if v, ok := os.LookupEnv(envName(f.Name)); ok {
+		v, ok, e := lookupEnv(envName(f.Name))
+		if e != nil {
+			err = e
+			return
+		}
+		if ok {
 			if e := f.Value.Set(v); e != nil {
-				err = fmt.Errorf("%s=%q: %v", envName(f.Name), v, e)
+				err = fmt.Errorf("%s=%q: %v", envName(f.Name), pixpool.Redact(v), e)
 			}
 		}
 	})

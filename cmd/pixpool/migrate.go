@@ -25,7 +25,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fromData := fs.String("from-data", "./pixpool-data", "data folder of the source install")
 	fromDB := fs.String("from-db", "", "source metadata store (empty: SQLite in --from-data)")
 	fromBlob := fs.String("from-blob", "", "source blob store (empty: the folder in --from-data)")
-	toDB := fs.String("to-db", "", "target metadata store, e.g. postgres://user:pass@host/db (required)")
+	toDB := fs.String("to-db", "", "target metadata store, e.g. postgres://user@host/db, the password from PGPASSWORD or ~/.pgpass (required)")
 	toBlob := fs.String("to-blob", "", "target blob store, e.g. s3://bucket?endpoint=... (required)")
 	accessKey := fs.String("s3-access-key", "", "S3 access key for --to-blob (default: AWS_ACCESS_KEY_ID)")
 	secretKey := fs.String("s3-secret-key", "", "S3 secret key for --to-blob (default: AWS_SECRET_ACCESS_KEY)")

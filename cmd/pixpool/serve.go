@@ -68,7 +68,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Blob, "blob", "", "image bytes: empty for a folder in --data, or an S3-compatible bucket (s3://bucket/prefix?endpoint=http://host:9000&region=us-east-1; credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
 	fs.StringVar(&c.S3AccessKey, "s3-access-key", "", "S3 access key for --blob (default: AWS_ACCESS_KEY_ID)")
 	fs.StringVar(&c.S3SecretKey, "s3-secret-key", "", "S3 secret key for --blob (default: AWS_SECRET_ACCESS_KEY; prefer the environment variable PIXPOOL_S3_SECRET_KEY to a flag)")
-	fs.StringVar(&c.DB, "db", "", "metadata store: empty for SQLite in --data, or a PostgreSQL URL (postgres://user:password@host:5432/db?pool_max_conns=10)")
+	fs.StringVar(&c.DB, "db", "", "metadata store: empty for SQLite in --data, or a PostgreSQL URL (postgres://user@host:5432/db?pool_max_conns=10; the password from PGPASSWORD or ~/.pgpass, or the URL from PIXPOOL_DB_FILE, never on the command line)")
 	c.MaxUpload = service.DefaultMaxBytes
 	fs.Var((*byteSize)(&c.MaxUpload), "max-upload", "largest image accepted, e.g. 20MiB (larger uploads get 413)")
 	fs.StringVar(&c.CompatUser, "compat-user", "", "account that credential-less /api/... calls act as (off when empty)")
@@ -428,7 +428,11 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if (m.Config.TLSCert == "") != (m.Config.TLSKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
-	m.Config.AdminPassword = os.Getenv("PIXPOOL_ADMIN_PASSWORD")
+	adminPassword, _, err := lookupEnv("PIXPOOL_ADMIN_PASSWORD")
+	if err != nil {
+		return err
+	}
+	m.Config.AdminPassword = adminPassword
 	m.Logger = newLogger(stderr, &m.Config)
 	slog.SetDefault(m.Logger)
 	if err := m.Open(ctx); err != nil {

@@ -30,7 +30,7 @@ func openDB(ctx context.Context, data, db string) (pixpool.Store, error) {
 	case strings.HasPrefix(db, "sqlite:"):
 		return sqlite.Open(strings.TrimPrefix(strings.TrimPrefix(db, "sqlite:"), "//"))
 	}
-	return nil, fmt.Errorf("--db %q: want a postgres:// URL, sqlite:PATH, or nothing for SQLite in --data", redact(db))
+	return nil, fmt.Errorf("--db %q: want a postgres:// URL, sqlite:PATH, or nothing for SQLite in --data", pixpool.Redact(db))
 }
 
 // s3Keys are S3 credentials given by flags; when empty, the usual AWS
@@ -55,19 +55,7 @@ func openBlobs(ctx context.Context, data, blob string, keys s3Keys) (pixpool.Blo
 	case strings.HasPrefix(blob, "file:"):
 		return blobfs.Open(strings.TrimPrefix(strings.TrimPrefix(blob, "file:"), "//"))
 	}
-	return nil, fmt.Errorf("--blob %q: want an s3:// URL, file:PATH, or nothing for a folder in --data", redact(blob))
-}
-
-// redact hides a password in a URL-like string for error messages.
-func redact(s string) string {
-	if at := strings.LastIndexByte(s, '@'); at > 0 {
-		if i := strings.Index(s, "://"); i >= 0 && i < at {
-			if c := strings.IndexByte(s[i+3:at], ':'); c >= 0 {
-				return s[:i+3+c+1] + "***" + s[at:]
-			}
-		}
-	}
-	return s
+	return nil, fmt.Errorf("--blob %q: want an s3:// URL, file:PATH, or nothing for a folder in --data", pixpool.Redact(blob))
 }
 
 // storeFlags are the flags by which the admin tools find the server's

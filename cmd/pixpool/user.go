@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -25,10 +24,11 @@ func openAccounts(ctx context.Context, sf storeFlags) (*service.Accounts, func()
 	return &service.Accounts{Store: st, Logger: discardLogger()}, st.Close, nil
 }
 
-// readPassword takes PIXPOOL_PASSWORD, or the first line of stdin.
+// readPassword takes PIXPOOL_PASSWORD (or the file PIXPOOL_PASSWORD_FILE
+// names), or the first line of stdin.
 func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
-	if pw, ok := os.LookupEnv("PIXPOOL_PASSWORD"); ok {
-		return pw, nil
+	if pw, ok, err := lookupEnv("PIXPOOL_PASSWORD"); err != nil || ok {
+		return pw, err
 	}
 	fmt.Fprint(stderr, "Password: ")
 	line, err := bufio.NewReader(stdin).ReadString('\n')
