@@ -21,11 +21,13 @@ import (
 
 	"github.com/pixpool/pixpool"
 	blobfs "github.com/pixpool/pixpool/blob/fs"
+	"github.com/pixpool/pixpool/pixpooltest"
+	"github.com/pixpool/pixpool/store/postgres"
 	"github.com/pixpool/pixpool/store/sqlite"
 )
 
 type fixture struct {
-	store *sqlite.Store
+	store pixpool.Store
 	blobs pixpool.BlobStore
 	svc   *Service
 	clock *clock
@@ -46,12 +48,34 @@ func (c *clock) Set(t time.Time) {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	dir := t.TempDir()
-	st, err := sqlite.Open(filepath.Join(dir, "db"))
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "db"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newFixtureOn(t, st)
+}
+
+// newPostgresFixture is newFixture on a new PostgreSQL database (skipped
+// without one: see pixpooltest.PostgresDatabase).
+func newPostgresFixture(t *testing.T) *fixture {
+	t.Helper()
+	dsn, err := pixpooltest.PostgresDatabase(t, "ENCODING 'UTF8'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := postgres.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newFixtureOn(t, st)
+}
+
+// newFixtureOn makes a fixture of the store st, which it closes when t
+// ends.
+func newFixtureOn(t *testing.T, st pixpool.Store) *fixture {
+	t.Helper()
 	t.Cleanup(func() { st.Close() })
+	dir := t.TempDir()
 	bl, err := blobfs.Open(filepath.Join(dir, "blobs"))
 	if err != nil {
 		t.Fatal(err)

@@ -43,7 +43,11 @@ func editRows(t *testing.T, files map[string][]byte, table string, edit func(n i
 // paths out of img/) is refused before anything changes, even with its
 // checksums redone so that only the row check can tell.
 func TestRestoreRefusesForeignBlobs(t *testing.T) {
-	f := newFixture(t)
+	t.Run("SQLite", func(t *testing.T) { testRestoreRefusesForeignBlobs(t, newFixture(t)) })
+	t.Run("PostgreSQL", func(t *testing.T) { testRestoreRefusesForeignBlobs(t, newPostgresFixture(t)) })
+}
+
+func testRestoreRefusesForeignBlobs(t *testing.T, f *fixture) {
 	f.fill(t)
 	ctx := context.Background()
 	good := archiveBytes(t, f)
