@@ -117,9 +117,9 @@ func (c *rowCheck) image(t *pixpool.Table, n int, row []any) error {
 		return refused(t, n, "image %q of user id %d, who is not in the backup", img.Key, img.OwnerID)
 	}
 	if err := pixpool.ValidateKey(img.Key); err != nil {
-		return refused(t, n, "image of %s: %s", u.username, pixpool.ErrorMessage(err))
+		return refused(t, n, "image of user %q: %s", u.username, pixpool.ErrorMessage(err))
 	}
-	what := fmt.Sprintf("image %q of %s", img.Key, u.username)
+	what := fmt.Sprintf("image %q of user %q", img.Key, u.username)
 	id, err := pixpool.ImageBlobID(img)
 	if err != nil {
 		return refused(t, n, "%s: %s", what, pixpool.ErrorMessage(err))
@@ -130,7 +130,7 @@ func (c *rowCheck) image(t *pixpool.Table, n int, row []any) error {
 	c.blobs[id] = n
 	for _, key := range []string{img.BlobKey, img.ThumbKey} {
 		if cur, ok := c.live[key]; ok && !cur.same(u) {
-			return refused(t, n, "%s: its blob %s is an image of another user (%s) in the current database", what, key, cur.username)
+			return refused(t, n, "%s: its blob %s is an image of another user (%q) in the current database", what, key, cur.username)
 		}
 	}
 	if img.Size <= 0 || w <= 0 || h <= 0 {

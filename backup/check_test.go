@@ -79,15 +79,15 @@ func testRestoreRefusesForeignBlobs(t *testing.T, f *fixture) {
 		want    string
 	}{
 		{"blob is a backup", image(4, func(img map[string]any) { img["blob_key"] = archive }),
-			`images row 4: image "cat.png" of bob: blob key "` + archive + `" is not the form`},
+			`images row 4: image "cat.png" of user "bob": blob key "` + archive + `" is not the form`},
 		{"thumbnail is a backup record", image(5, func(img map[string]any) { img["thumb_key"] = record }),
-			`images row 5: image "dir/ünïcode key.jpg" of bob: thumbnail key "` + record + `" is not`},
+			`images row 5: image "dir/ünïcode key.jpg" of user "bob": thumbnail key "` + record + `" is not`},
 		{"dot dot", image(4, func(img map[string]any) { img["blob_key"] = "img/00/../../" + archive }), "images row 4"},
 		{"absolute", image(4, func(img map[string]any) { img["blob_key"] = "/etc/passwd" }), "images row 4"},
 		{"another user's blob", image(4, func(img map[string]any) { img["blob_key"] = adaCat }),
-			"images row 4: image \"cat.png\" of bob: its blob " + adaCat + " is also that of images row 1"},
+			"images row 4: image \"cat.png\" of user \"bob\": its blob " + adaCat + " is also that of images row 1"},
 		{"another user's thumbnail", image(4, func(img map[string]any) { img["thumb_key"] = pixpool.ThumbBlobKey(strings.Repeat("0", 30) + "01") }),
-			"images row 4: image \"cat.png\" of bob: thumbnail key"},
+			"images row 4: image \"cat.png\" of user \"bob\": thumbnail key"},
 		{"another user's blob, their row left out", rewrite(t, good, false, func(files map[string][]byte, m *Manifest) {
 			editRows(t, files, "analyses", func(n int, a map[string]any) bool { return a["image_id"].(json.Number) != "1" })
 			editRows(t, files, "images", func(n int, img map[string]any) bool {
@@ -96,15 +96,15 @@ func testRestoreRefusesForeignBlobs(t *testing.T, f *fixture) {
 				}
 				return img["id"].(json.Number) != "1"
 			})
-		}), "images row 3: image \"cat.png\" of bob: its blob " + adaCat + " is an image of another user (ada) in the current database"},
+		}), "images row 3: image \"cat.png\" of user \"bob\": its blob " + adaCat + " is an image of another user (\"ada\") in the current database"},
 		{"bogus content type", image(4, func(img map[string]any) { img["content_type"] = "text/html" }),
-			`images row 4: image "cat.png" of bob: content type "text/html" is not one of`},
+			`images row 4: image "cat.png" of user "bob": content type "text/html" is not one of`},
 		{"content type of another extension", image(4, func(img map[string]any) { img["content_type"] = "image/gif" }),
-			"images row 4: image \"cat.png\" of bob: blob key"},
+			"images row 4: image \"cat.png\" of user \"bob\": blob key"},
 		{"owner not in the backup", image(4, func(img map[string]any) { img["owner_id"] = 999 }),
 			"images row 4: image \"cat.png\" of user id 999, who is not in the backup"},
-		{"negative size", image(4, func(img map[string]any) { img["size"] = -1 }), "images row 4: image \"cat.png\" of bob: size -1"},
-		{"not a checksum", image(4, func(img map[string]any) { img["checksum"] = "x" }), "images row 4: image \"cat.png\" of bob: checksum"},
+		{"negative size", image(4, func(img map[string]any) { img["size"] = -1 }), "images row 4: image \"cat.png\" of user \"bob\": size -1"},
+		{"not a checksum", image(4, func(img map[string]any) { img["checksum"] = "x" }), "images row 4: image \"cat.png\" of user \"bob\": checksum"},
 		{"analysis of no image", rewrite(t, good, false, func(files map[string][]byte, m *Manifest) {
 			editRows(t, files, "analyses", func(n int, a map[string]any) bool { a["image_id"] = 999; return true })
 		}), "analyses row 1: analysis of image id 999, which is not in the backup"},
