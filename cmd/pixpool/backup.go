@@ -137,7 +137,7 @@ func addBackupFlags(fs *flag.FlagSet) backupFlags {
 		storeFlags: addStoreFlags(fs),
 		blob:       fs.String("blob", "", "blob store of the server when not the folder in --data (an s3:// URL)"),
 		accessKey:  fs.String("s3-access-key", "", "S3 access key for --blob (default: AWS_ACCESS_KEY_ID)"),
-		secretKey:  fs.String("s3-secret-key", "", "S3 secret key for --blob (default: AWS_SECRET_ACCESS_KEY)"),
+		secretKey:  fs.String("s3-secret-key", "", "S3 secret key for --blob (default: AWS_SECRET_ACCESS_KEY; prefer PIXPOOL_S3_SECRET_KEY_FILE to a flag)"),
 	}
 }
 

@@ -44,6 +44,9 @@ Usage:
   pixpool apikey create [--name N] USER create an API key and print its secret once
   pixpool backup COMMAND                take, list and restore backups of the accounts and metadata (pixpool backup -h)
   pixpool version                       print the version
+
+Every flag may also be set by PIXPOOL_<FLAG> (--s3-secret-key: PIXPOOL_S3_SECRET_KEY), and every
+PIXPOOL_ variable read from a file by PIXPOOL_<NAME>_FILE: keep secrets off the command line.
 `
 
 func main() {

@@ -28,7 +28,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	toDB := fs.String("to-db", "", "target metadata store, e.g. postgres://user@host/db, the password from PGPASSWORD or ~/.pgpass (required)")
 	toBlob := fs.String("to-blob", "", "target blob store, e.g. s3://bucket?endpoint=... (required)")
 	accessKey := fs.String("s3-access-key", "", "S3 access key for --to-blob (default: AWS_ACCESS_KEY_ID)")
-	secretKey := fs.String("s3-secret-key", "", "S3 secret key for --to-blob (default: AWS_SECRET_ACCESS_KEY)")
+	secretKey := fs.String("s3-secret-key", "", "S3 secret key for --to-blob (default: AWS_SECRET_ACCESS_KEY; prefer PIXPOOL_S3_SECRET_KEY_FILE to a flag)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: pixpool migrate --to-db URL --to-blob URL [--from-data DIR]\n\nCopies users, API keys, images and settings to other stores; safe to run again.\nStop the source server first, so nothing changes while it copies.\n\nFlags:")
 		fs.PrintDefaults()

@@ -67,7 +67,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Data, "data", "./pixpool-data", "folder holding the SQLite database and the image files")
 	fs.StringVar(&c.Blob, "blob", "", "image bytes: empty for a folder in --data, or an S3-compatible bucket (s3://bucket/prefix?endpoint=http://host:9000&region=us-east-1; credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
 	fs.StringVar(&c.S3AccessKey, "s3-access-key", "", "S3 access key for --blob (default: AWS_ACCESS_KEY_ID)")
-	fs.StringVar(&c.S3SecretKey, "s3-secret-key", "", "S3 secret key for --blob (default: AWS_SECRET_ACCESS_KEY; prefer the environment variable PIXPOOL_S3_SECRET_KEY to a flag)")
+	fs.StringVar(&c.S3SecretKey, "s3-secret-key", "", "S3 secret key for --blob (default: AWS_SECRET_ACCESS_KEY; prefer PIXPOOL_S3_SECRET_KEY or PIXPOOL_S3_SECRET_KEY_FILE to a flag, which every local user can read)")
 	fs.StringVar(&c.DB, "db", "", "metadata store: empty for SQLite in --data, or a PostgreSQL URL (postgres://user@host:5432/db?pool_max_conns=10; the password from PGPASSWORD or ~/.pgpass, or the URL from PIXPOOL_DB_FILE, never on the command line)")
 	c.MaxUpload = service.DefaultMaxBytes
 	fs.Var((*byteSize)(&c.MaxUpload), "max-upload", "largest image accepted, e.g. 20MiB (larger uploads get 413)")
