@@ -1,7 +1,10 @@
 package childenv_test
 
 import (
+	"io/fs"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -103,5 +106,47 @@ func TestSecret(t *testing.T) {
 		if got := childenv.Secret(tt.name); got != tt.secret {
 			t.Errorf("Secret(%q)=%v, want %v", tt.name, got, tt.secret)
 		}
+	}
+}
+
+// TestEveryCommandUsesEnv: every file of the repository that starts a
+// program also gives it an environment of this package's; a Cmd whose Env
+// is nil inherits all of ours.
+func TestEveryCommandUsesEnv(t *testing.T) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") && path != root {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		src := string(b)
+		if !strings.Contains(src, "exec.Command") || strings.HasSuffix(path, filepath.Join("childenv", "childenv.go")) {
+			return nil
+		}
+		n++
+		if !strings.Contains(src, "childenv.Env(") {
+			rel, _ := filepath.Rel(root, path)
+			t.Errorf("%s starts a program without an environment from childenv.Env", rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Fatal("found no exec.Command at all: is the walk wrong?")
 	}
 }
