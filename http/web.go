@@ -220,14 +220,42 @@ func imageURL(key string) string {
 	return "/image?" + url.Values{"key": {key}}.Encode()
 }
 
-// localPath returns next if it is a path on this site, else "/". "//host"
-// and "/\host" are other sites to a browser.
+// localPath returns next if it is a path on this site, else "/". It
+// judges the path a browser would follow: http.Redirect cleans the path
+// (so "/./\host" would become "/\host"), and browsers read "//host" and
+// "/\host" as other sites and drop tabs and newlines. So it refuses
+// backslashes and control characters anywhere, also once more
+// percent-decoded, any scheme or host, and "//" anywhere in the path; it
+// returns the cleaned path with its query.
 func localPath(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, `/\`) ||
-		strings.IndexFunc(next, unicode.IsControl) >= 0 {
-		return "/"
+	const home = "/"
+	if !strings.HasPrefix(next, "/") || len(next) > 2048 || unsafeInPath(next) {
+		return home
 	}
-	return next
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return home
+	}
+	// u.Path is decoded once; decode again to catch "%255C" and the like.
+	twice, err := url.PathUnescape(u.Path)
+	if err != nil || unsafeInPath(u.Path) || unsafeInPath(twice) {
+		return home
+	}
+	clean := path.Clean(u.Path)
+	if strings.HasSuffix(u.Path, "/") && clean != "/" {
+		clean += "/"
+	}
+	if !strings.HasPrefix(clean, "/") || strings.Contains(u.Path, "//") || strings.Contains(twice, "//") {
+		return home
+	}
+	out := &url.URL{Path: clean, RawQuery: u.RawQuery}
+	return out.String()
+}
+
+// unsafeInPath reports whether s holds a backslash or a control
+// character, which browsers treat as a slash or drop.
+func unsafeInPath(s string) bool {
+	return strings.ContainsRune(s, '\\') || strings.IndexFunc(s, unicode.IsControl) >= 0
 }
 
 // limitForm bounds the body of a small urlencoded form on routes that
