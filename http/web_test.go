@@ -457,7 +457,7 @@ func TestWeb_Security(t *testing.T) {
 		wantContains(t, body, `href="/login`)
 	})
 	t.Run("Setup", func(t *testing.T) {
-		token, err := srv.Accounts.Bootstrap(context.Background(), "")
+		token, _, err := srv.Accounts.Bootstrap(context.Background(), "")
 		if err != nil || token == "" {
 			t.Fatalf("Bootstrap: %q, %v", token, err)
 		}

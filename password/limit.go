@@ -54,6 +54,16 @@ func (l *Limiter) acquire(ctx context.Context) error {
 
 func (l *Limiter) release() { <-l.slots }
 
+// Acquire takes a slot as a hash would, for work that must wait its turn
+// with the hashes (and for tests); call release once done.
+func (l *Limiter) Acquire(ctx context.Context) (release func(), err error) {
+	if err := l.acquire(ctx); err != nil {
+		return nil, err
+	}
+	var once sync.Once
+	return func() { once.Do(l.release) }, nil
+}
+
 // InUse reports how many hashes run now.
 func (l *Limiter) InUse() int {
 	l.init()
