@@ -198,7 +198,7 @@ func testAttempts(t *testing.T, s pixpool.Store) {
 	take(t, s, key, at(0), 0)
 	take(t, s, key, at(0), 0) // the 3rd: the next must wait 10 s
 	take(t, s, key, at(time.Second), 9*time.Second)
-	take(t, s, other, at(time.Second), 0) // keys are apart
+	take(t, s, other, at(time.Second), 0)  // keys are apart
 	take(t, s, key, at(10*time.Second), 0) // the 4th: 20 s
 	take(t, s, key, at(29*time.Second), time.Second)
 	take(t, s, key, at(30*time.Second), 0) // the 5th: 40 s
@@ -265,7 +265,6 @@ func testAttemptsConcurrent(t *testing.T, s pixpool.Store) {
 		t.Fatalf("%d of %d concurrent attempts passed, want %d", got, n, attemptLimit.Free)
 	}
 }
-
 
 func testInvites(t *testing.T, s pixpool.Store) {
 	ctx := t.Context()
