@@ -52,8 +52,8 @@ type Table struct {
 
 // BackupTables are the tables a backup holds, parents before children (the
 // order rows are restored in): accounts, API keys, image metadata, their
-// analyses and settings. Sessions, login throttling, leases and stats
-// samples are not backed up. The search index is derived from analyses and
+// analyses and settings. Sessions, login and sign-up pacing, invites, the
+// admin setup token, leases and stats samples are not backed up. The search index is derived from analyses and
 // rebuilt on restore.
 var BackupTables = []*Table{
 	{Name: "users", Columns: []Column{

@@ -6,7 +6,8 @@ import (
 )
 
 // Store is the metadata store: accounts, sessions, API keys, image
-// metadata, settings, login throttling and the pool's stats history.
+// metadata, settings, the admin setup token, invites, login and sign-up
+// throttling and the pool's stats history.
 // store/sqlite and store/postgres implement it, and store/storetest is the
 // conformance suite both pass.
 //
@@ -101,14 +102,48 @@ type Store interface {
 	// another is left alone.
 	ReleaseLease(ctx context.Context, name, holder string) error
 
-	// RecordLoginFailure notes a failed login at t under each of keys (such
-	// as "user:ada" and "ip:192.0.2.1").
-	RecordLoginFailure(ctx context.Context, keys []string, t time.Time) error
-	// LoginFailures counts the failures noted under key since t.
-	LoginFailures(ctx context.Context, key string, since time.Time) (int, error)
-	// ClearLoginFailures forgets key's failures (after a good login) and
-	// every failure older than before.
-	ClearLoginFailures(ctx context.Context, key string, before time.Time) error
+	// SetSetupToken stores the SHA-256 (hex) of the one-time admin setup
+	// token, valid until expires, replacing any earlier one, if no admin
+	// exists; it reports whether it stored it. The store deletes the token
+	// in the same transaction as any change that leaves an admin in the
+	// users table (a new admin, a promotion, a restore), whatever made it.
+	// The token is never part of a backup.
+	SetSetupToken(ctx context.Context, hash string, expires time.Time) (bool, error)
+	// SetupPending reports whether a setup token waits, unexpired at now,
+	// while no admin exists.
+	SetupPending(ctx context.Context, now time.Time) (bool, error)
+	// CreateFirstAdmin creates u, an admin, with passwordHash, in one
+	// transaction that first checks that a setup token hashing to
+	// tokenHash is unexpired at now and that no admin exists, and deletes
+	// the token. A missing, wrong or expired token, or an existing admin,
+	// is ENOTFOUND; an account with u's username already there is
+	// ECONFLICT (it is never changed).
+	CreateFirstAdmin(ctx context.Context, u *User, passwordHash, tokenHash string, now time.Time) error
+
+	// TakeAttempt reserves one attempt (a login, a sign-up) under key at
+	// now, in one statement, so concurrent callers cannot all pass one
+	// check: if key's wait is over, it counts the attempt, sets the next
+	// wait as lim says and returns 0; otherwise it counts nothing and
+	// returns how long is left to wait (more than 0).
+	TakeAttempt(ctx context.Context, key string, now time.Time, lim AttemptLimit) (wait time.Duration, err error)
+	// ReturnAttempt takes back one attempt counted under key (the waits
+	// already set stay); a missing key is not an error.
+	ReturnAttempt(ctx context.Context, key string) error
+	// ClearAttempts forgets key's attempts ("" none) and those of every
+	// key without an attempt since before.
+	ClearAttempts(ctx context.Context, key string, before time.Time) error
+
+	// CreateInvite stores inv and sets inv.ID.
+	CreateInvite(ctx context.Context, inv *Invite) error
+	// Invites lists every invite, newest first.
+	Invites(ctx context.Context) ([]*Invite, error)
+	// DeleteInvite removes an invite; a missing one is ENOTFOUND.
+	DeleteInvite(ctx context.Context, id int64) error
+	// CreateUserWithInvite creates u like CreateUser, in one transaction
+	// that uses up the invite whose code hashes to inviteHash: it must be
+	// unused and unexpired at now, else EINVALID; a taken username is
+	// ECONFLICT and leaves the invite unused.
+	CreateUserWithInvite(ctx context.Context, u *User, passwordHash, inviteHash string, now time.Time) error
 
 	StatsStore
 	AnalysisStore

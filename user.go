@@ -187,3 +187,58 @@ type APIKey struct {
 	CreatedAt  time.Time
 	LastUsedAt time.Time // zero if never used
 }
+
+// Invite lets one person sign up while sign-up is invite-only. The code is
+// shown once at creation; the store keeps its SHA-256 (Hash).
+type Invite struct {
+	ID        int64
+	Hash      string
+	Prefix    string // the first characters of the code, to tell invites apart
+	CreatedBy int64  // the admin who made it
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time // zero while unused
+	UsedBy    int64     // the account it made; 0 while unused
+}
+
+// Sign-up modes: who may create an account on the sign-up page.
+const (
+	SignupOpen   = "open"   // anyone
+	SignupInvite = "invite" // only with an unused invite code
+	SignupClosed = "closed" // nobody; admins create accounts with the command line
+)
+
+// ValidSignupMode reports whether m is one of the sign-up modes.
+func ValidSignupMode(m string) bool {
+	return m == SignupOpen || m == SignupInvite || m == SignupClosed
+}
+
+// AttemptLimit paces attempts under one key (Store.TakeAttempt): the
+// first Free-1 attempts need no wait; the Free-th and each later one make
+// the next wait Delay, doubling with each further attempt up to MaxDelay.
+// After Forget without an attempt the count starts over.
+type AttemptLimit struct {
+	Free     int
+	Delay    time.Duration
+	MaxDelay time.Duration
+	Forget   time.Duration
+}
+
+// Wait is how long the n-th attempt under a limit makes the next one wait,
+// in whole milliseconds. The stores compute the same in SQL; this is its
+// reference. Delay and MaxDelay are taken as at most a day.
+func (l AttemptLimit) Wait(n int) time.Duration {
+	if n < l.Free {
+		return 0
+	}
+	delay, most := l.Millis()
+	return time.Duration(min(delay<<min(n-l.Free, 30), most)) * time.Millisecond
+}
+
+// Millis returns Delay and MaxDelay as the stores use them: whole
+// milliseconds, at most a day each, so that Delay doubled 30 times still
+// fits in 64 bits.
+func (l AttemptLimit) Millis() (delay, most int64) {
+	const day = 24 * 60 * 60 * 1000
+	return min(max(l.Delay.Milliseconds(), 0), day), min(max(l.MaxDelay.Milliseconds(), 0), day)
+}

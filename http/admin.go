@@ -36,19 +36,21 @@ const (
 
 // adminNotices are the portal's ?msg= texts, as notices in web.go.
 var adminNotices = map[string]string{
-	"cache":         "Cache settings applied to every node.",
-	"cleared":       "The cache was cleared on every node.",
-	"mode-auto":     "Automatic mode is on: the auto-scaler sizes the pool from its miss rate.",
-	"mode-manual":   "Manual mode is on: the pool keeps the size you set.",
-	"resized":       "The pool was resized.",
-	"resized-auto":  "The pool was resized. Automatic mode is on, so the auto-scaler may change the size again.",
-	"deleted-all":   "Every image was deleted and the cache cleared. Accounts were kept.",
-	"promoted":      "The user is now an admin.",
-	"demoted":       "The user is no longer an admin.",
-	"disabled":      "The user is disabled: their sessions and API keys stopped working.",
-	"enabled":       "The user is enabled again.",
-	"backup-taken":  "Backup taken, stored and verified.",
-	"backup-config": "Backup schedule and retention saved.",
+	"cache":          "Cache settings applied to every node.",
+	"cleared":        "The cache was cleared on every node.",
+	"mode-auto":      "Automatic mode is on: the auto-scaler sizes the pool from its miss rate.",
+	"mode-manual":    "Manual mode is on: the pool keeps the size you set.",
+	"resized":        "The pool was resized.",
+	"resized-auto":   "The pool was resized. Automatic mode is on, so the auto-scaler may change the size again.",
+	"deleted-all":    "Every image was deleted and the cache cleared. Accounts were kept.",
+	"promoted":       "The user is now an admin.",
+	"demoted":        "The user is no longer an admin.",
+	"disabled":       "The user is disabled: their sessions and API keys stopped working.",
+	"enabled":        "The user is enabled again.",
+	"backup-taken":   "Backup taken, stored and verified.",
+	"backup-config":  "Backup schedule and retention saved.",
+	"signup-mode":    "Sign-up mode saved.",
+	"invite-deleted": "Invite deleted: its code no longer works.",
 }
 
 // errNoCachePool answers a portal action on the cache pool when serve
@@ -76,6 +78,10 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/users", s.requireAdmin(s.handlePortalUsers))
 	mux.HandleFunc("POST /admin/users/admin", s.requireAdmin(s.handlePortalUserAdmin))
 	mux.HandleFunc("POST /admin/users/disable", s.requireAdmin(s.handlePortalUserDisable))
+	mux.HandleFunc("GET /admin/signup", s.requireAdmin(s.handlePortalSignup))
+	mux.HandleFunc("POST /admin/signup/mode", s.requireAdmin(s.handlePortalSignupMode))
+	mux.HandleFunc("POST /admin/invites", s.requireAdmin(s.handlePortalInviteCreate))
+	mux.HandleFunc("POST /admin/invites/delete", s.requireAdmin(s.handlePortalInviteDelete))
 	mux.HandleFunc("GET /admin/backups", s.requireAdmin(s.handlePortalBackups))
 	mux.HandleFunc("POST /admin/backups/create", s.requireAdmin(s.handlePortalBackupCreate))
 	mux.HandleFunc("POST /admin/backups/config", s.requireAdmin(s.handlePortalBackupConfig))

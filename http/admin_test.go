@@ -123,6 +123,7 @@ var adminPages = []struct{ path, text string }{
 	{"/admin/cache-keys", "Show keys"},
 	{"/admin/delete-all", "Type <strong>DELETE</strong> to confirm"},
 	{"/admin/users", "Make admin"},
+	{"/admin/signup", "Create invite"},
 	{"/admin/backups", "Back up now"},
 	{"/admin/charts/miss-rate.svg", "Miss rate (%)"},
 }

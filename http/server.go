@@ -11,8 +11,8 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -55,9 +55,13 @@ type Server struct {
 	// SecureCookies marks cookies Secure even for plain-HTTP requests, as
 	// behind a proxy that terminates TLS. Under TLS they always are.
 	SecureCookies bool
-	// TrustProxy takes the client address from X-Forwarded-For (for login
-	// throttling) instead of the connection.
-	TrustProxy bool
+	// TrustedProxies are the proxies in front of the server. From a
+	// connection that comes from one of them, the client address (for
+	// login and sign-up pacing) is the right-most X-Forwarded-For entry
+	// that is not a trusted proxy: entries to its left are whatever the
+	// client sent. Empty: the connection's address, X-Forwarded-For
+	// ignored. LocalProxies are the usual ranges.
+	TrustedProxies []netip.Prefix
 
 	once      sync.Once
 	handler   http.Handler
@@ -250,19 +254,71 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 	})
 }
 
-// clientIP is the address login throttling counts against.
-func (s *Server) clientIP(r *http.Request) string {
-	if s.TrustProxy {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			first, _, _ := strings.Cut(xff, ",")
-			return strings.TrimSpace(first)
+// LocalProxies are the loopback and private ranges (RFC 1918, IPv6
+// unique local), where a reverse proxy in front of pixpool usually is;
+// serve's --trust-proxy trusts them.
+var LocalProxies = []netip.Prefix{
+	netip.MustParsePrefix("127.0.0.0/8"),
+	netip.MustParsePrefix("::1/128"),
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+	netip.MustParsePrefix("fc00::/7"),
+}
+
+func (s *Server) trustedProxy(a netip.Addr) bool {
+	for _, p := range s.TrustedProxies {
+		if p.Contains(a) {
+			return true
 		}
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	return false
+}
+
+// parseHop reads one address of X-Forwarded-For or RemoteAddr, with or
+// without a port, IPv4-mapped IPv6 as IPv4.
+func parseHop(h string) (netip.Addr, bool) {
+	h = strings.TrimSpace(h)
+	a, err := netip.ParseAddr(h)
 	if err != nil {
+		ap, err := netip.ParseAddrPort(h)
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		a = ap.Addr()
+	}
+	return a.Unmap().WithZone(""), true
+}
+
+// clientIP is the address login and sign-up pacing count against: the
+// connection's, or behind trusted proxies the right-most X-Forwarded-For
+// hop that is not one (every header line counts, in order). A hop that
+// cannot be read stops the walk at the last one that could: the client
+// cannot pick its key by writing nonsense, since nonsense only ever
+// stands left of the hop a trusted proxy added.
+func (s *Server) clientIP(r *http.Request) string {
+	addr, ok := parseHop(r.RemoteAddr)
+	if !ok {
 		return r.RemoteAddr
 	}
-	return host
+	if !s.trustedProxy(addr) {
+		return addr.String()
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, ok := parseHop(hops[i])
+		if !ok {
+			break
+		}
+		addr = a
+		if !s.trustedProxy(a) {
+			break
+		}
+	}
+	return addr.String()
 }
 
 // fail answers an error in the form the route speaks: JSON under /api/v1,

@@ -220,14 +220,42 @@ func imageURL(key string) string {
 	return "/image?" + url.Values{"key": {key}}.Encode()
 }
 
-// localPath returns next if it is a path on this site, else "/". "//host"
-// and "/\host" are other sites to a browser.
+// localPath returns next if it is a path on this site, else "/". It
+// judges the path a browser would follow: http.Redirect cleans the path
+// (so "/./\host" would become "/\host"), and browsers read "//host" and
+// "/\host" as other sites and drop tabs and newlines. So it refuses
+// backslashes and control characters anywhere, also once more
+// percent-decoded, any scheme or host, and "//" anywhere in the path; it
+// returns the cleaned path with its query.
 func localPath(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, `/\`) ||
-		strings.IndexFunc(next, unicode.IsControl) >= 0 {
-		return "/"
+	const home = "/"
+	if !strings.HasPrefix(next, "/") || len(next) > 2048 || unsafeInPath(next) {
+		return home
 	}
-	return next
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return home
+	}
+	// u.Path is decoded once; decode again to catch "%255C" and the like.
+	twice, err := url.PathUnescape(u.Path)
+	if err != nil || unsafeInPath(u.Path) || unsafeInPath(twice) {
+		return home
+	}
+	clean := path.Clean(u.Path)
+	if strings.HasSuffix(u.Path, "/") && clean != "/" {
+		clean += "/"
+	}
+	if !strings.HasPrefix(clean, "/") || strings.Contains(u.Path, "//") || strings.Contains(twice, "//") {
+		return home
+	}
+	out := &url.URL{Path: clean, RawQuery: u.RawQuery}
+	return out.String()
+}
+
+// unsafeInPath reports whether s holds a backslash or a control
+// character, which browsers treat as a slash or drop.
+func unsafeInPath(s string) bool {
+	return strings.ContainsRune(s, '\\') || strings.IndexFunc(s, unicode.IsControl) >= 0
 }
 
 // limitForm bounds the body of a small urlencoded form on routes that
@@ -292,14 +320,41 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "home.html", d)
 }
 
-func (s *Server) handleSignupForm(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "signup.html", s.page(r, "Sign up", "signup"))
+// signupView is what the sign-up page needs besides the form.
+type signupView struct {
+	Mode   string // pixpool.SignupOpen, SignupInvite or SignupClosed
+	Invite string // the invite code as given
 }
 
-// handleSignup creates an account and logs it in.
+// signupPage starts the sign-up page, with the mode in force.
+func (s *Server) signupPage(r *http.Request, invite string) (*data, error) {
+	d := s.page(r, "Sign up", "signup")
+	mode, err := s.Accounts.SignupMode(r.Context())
+	d.Page = &signupView{Mode: mode, Invite: invite}
+	return d, err
+}
+
+// handleSignupForm shows the sign-up form; an invite link fills in the
+// code (?invite=).
+func (s *Server) handleSignupForm(w http.ResponseWriter, r *http.Request) {
+	d, err := s.signupPage(r, r.URL.Query().Get("invite"))
+	if err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "signup.html", d)
+}
+
+// handleSignup creates an account, as the sign-up mode allows, and logs
+// it in with the session SignUp starts: the password is hashed once.
 func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
 	limitForm(w, r)
-	d := s.page(r, "Sign up", "signup")
+	invite := strings.TrimSpace(r.PostFormValue("invite"))
+	d, err := s.signupPage(r, invite)
+	if err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
 	u := &pixpool.User{}
 	f, err := readUserForm(r, u)
 	d.Form = f
@@ -307,19 +362,15 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
 	if err == nil && pw != r.PostFormValue("password_confirm") {
 		err = pixpool.Errorf(pixpool.EINVALID, "The two passwords do not match.")
 	}
+	var sess *pixpool.Session
+	var token string
 	if err == nil {
-		err = s.Accounts.SignUp(r.Context(), u, pw)
+		sess, token, err = s.Accounts.SignUp(r.Context(), service.Signup{User: u, Password: pw, Invite: invite, ClientIP: s.clientIP(r)})
 	}
 	if err != nil {
 		s.logError(r, err)
 		d.Error = pixpool.ErrorMessage(err)
 		s.render(w, r, ErrorStatus(err), "signup.html", d)
-		return
-	}
-	_, sess, token, err := s.Accounts.Login(r.Context(), u.Username, pw, s.clientIP(r))
-	if err != nil {
-		s.logError(r, err)
-		redirect(w, r, "/login") // the account exists; logging in by hand will do
 		return
 	}
 	s.setSessionCookie(w, r, token, sess.ExpiresAt)
@@ -378,7 +429,12 @@ var setupUsed = pixpool.Errorf(pixpool.ENOTFOUND, "This setup link has been used
 
 func (s *Server) handleSetupForm(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
-	if token == "" || !s.Accounts.SetupPending(r.Context()) {
+	pending, err := s.Accounts.SetupPending(r.Context())
+	if err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
+	if token == "" || !pending {
 		s.errorPage(w, r, setupUsed)
 		return
 	}
@@ -397,8 +453,8 @@ func (s *Server) handleSetup(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusBadRequest, "setup.html", d)
 		return
 	}
-	_, sess, tok, err := s.Accounts.SetupAdmin(r.Context(), token, pw)
-	if pixpool.ErrorCode(err) == pixpool.EINVALID {
+	_, sess, tok, err := s.Accounts.SetupAdmin(r.Context(), token, pw, s.clientIP(r))
+	if c := pixpool.ErrorCode(err); c == pixpool.EINVALID || c == pixpool.ECONFLICT || c == pixpool.ETOOMANY {
 		s.logError(r, err)
 		d := s.page(r, "Set up pixpool", "")
 		d.Token, d.Error = token, pixpool.ErrorMessage(err)

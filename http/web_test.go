@@ -457,7 +457,7 @@ func TestWeb_Security(t *testing.T) {
 		wantContains(t, body, `href="/login`)
 	})
 	t.Run("Setup", func(t *testing.T) {
-		token, err := srv.Accounts.Bootstrap(context.Background(), "")
+		token, _, err := srv.Accounts.Bootstrap(context.Background(), "")
 		if err != nil || token == "" {
 			t.Fatalf("Bootstrap: %q, %v", token, err)
 		}
@@ -693,14 +693,56 @@ func TestDownloadName(t *testing.T) {
 	}
 }
 
+// hostileNext are "next" values that must not leave the site, as typed in
+// a form or a query string (already decoded once).
+var hostileNext = []string{
+	"//evil.example", "///evil.example", "https://evil.example/", "http:evil.example", "javascript:alert(1)",
+	`/\evil.example`, `/./\evil.example`, `/.\evil.example`, `/a/../\evil.example`, `/\/evil.example`,
+	"/./%5Cevil.example", "/%5Cevil.example", "/%5cevil.example", "/%255Cevil.example", "/%2F%2Fevil.example",
+	"/.//evil.example", "/a/..//evil.example", "/%2e/%2fevil.example", "/%252F%252Fevil.example",
+	"/\tevil", "/\t/evil.example", "/\n/evil.example", "/\r//evil.example", "/\x00//evil.example",
+	"/%09/evil.example", "/%0a/evil.example", "images", "", " /images", "\\\\evil.example",
+	"//evil.example/%2e%2e", "/images//x",
+}
+
 func TestLocalPath(t *testing.T) {
 	for in, want := range map[string]string{
-		"/images?x=1": "/images?x=1", "": "/", "//evil": "/", `/\evil`: "/",
-		"http://evil": "/", "images": "/", "/a\nb": "/",
+		"/images?x=1": "/images?x=1", "/": "/", "/profile": "/profile", "/admin/": "/admin/",
+		"/images?prefix=a%2Fb": "/images?prefix=a%2Fb", "/a/./b/../c": "/a/c",
+		"/image?key=%5C": "/image?key=%5C", // a backslash in the query stays on the site
 	} {
 		if got := localPath(in); got != want {
 			t.Errorf("localPath(%q) = %q, want %q", in, got, want)
 		}
+	}
+	for _, in := range hostileNext {
+		if got := localPath(in); got != "/" {
+			t.Errorf("localPath(%q) = %q, want /", in, got)
+		}
+	}
+}
+
+// TestWeb_LoginNextHostile: no "next" leaves the site, neither after a
+// login nor at once for a user already logged in (issue 11, item 5:
+// /login?next=/./%5Cevil.example answered Location: /\evil.example).
+func TestWeb_LoginNextHostile(t *testing.T) {
+	_, ts := newTestServer(t)
+	ada := newBrowser(t, ts)
+	ada.signUp("ada")
+	for _, next := range hostileNext {
+		resp, _ := ada.get("/login?" + url.Values{"next": {next}}.Encode())
+		if loc := resp.Header.Get("Location"); loc != "/" {
+			t.Errorf("logged in, GET /login?next=%q: Location %q, want /", next, loc)
+		}
+		c := newBrowser(t, ts)
+		if resp := c.login("ada", "correct horse battery", next); resp.Header.Get("Location") != "/" {
+			t.Errorf("login with next=%q: Location %q, want /", next, resp.Header.Get("Location"))
+		}
+	}
+	// The raw query of the report, not re-encoded by url.Values.
+	resp, _ := ada.get("/login?next=/./%5Cevil.example")
+	if loc := resp.Header.Get("Location"); loc != "/" {
+		t.Errorf("GET /login?next=/./%%5Cevil.example: Location %q, want /", loc)
 	}
 }
 

@@ -1,8 +1,10 @@
 package password
 
 import (
+	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -41,5 +43,63 @@ func TestCheck_Malformed(t *testing.T) {
 		if err := Check("x", h); err == nil || errors.Is(err, ErrMismatch) {
 			t.Errorf("Check(%q)=%v, want a malformed-hash error", h, err)
 		}
+	}
+}
+
+// TestLimiter: a caller whose context ends while all Max slots are taken
+// gets ErrBusy without hashing; once a slot frees, hashing goes on.
+func TestLimiter(t *testing.T) {
+	l := &Limiter{Max: 2}
+	cheap := Params{Memory: 64, Time: 1, Threads: 1}
+	h, err := Hash("pw", cheap)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Many callers at once all finish (run under -race).
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			if i%2 == 0 {
+				_, err = l.Hash(context.Background(), "pw", cheap)
+			} else {
+				err = l.Check(context.Background(), "pw", h)
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := l.InUse(); got != 0 {
+		t.Fatalf("InUse()=%d after every call returned, want 0", got)
+	}
+
+	// Hold both slots: a caller waits until its context ends.
+	var releases []func()
+	for range 2 {
+		release, err := l.Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		releases = append(releases, release)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { _, err := l.Hash(ctx, "pw", cheap); done <- err }()
+	cancel()
+	if err := <-done; !errors.Is(err, ErrBusy) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Hash with every slot taken=%v, want ErrBusy and context.Canceled", err)
+	}
+	releases[0]()
+	releases[0]() // a second call is a no-op
+	if err := l.Check(context.Background(), "pw", h); err != nil {
+		t.Fatalf("Check after a slot freed=%v", err)
+	}
+	if got := l.InUse(); got != 1 {
+		t.Fatalf("InUse()=%d, want 1", got)
 	}
 }

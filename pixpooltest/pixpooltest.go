@@ -12,7 +12,9 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/pixpool/pixpool"
 	blobfs "github.com/pixpool/pixpool/blob/fs"
 	"github.com/pixpool/pixpool/password"
 	"github.com/pixpool/pixpool/service"
@@ -31,6 +33,15 @@ type Env struct {
 // CheapPasswords hashes fast, for tests only.
 var CheapPasswords = password.Params{Memory: 1024, Time: 1, Threads: 1}
 
+// LooseThrottle lets tests, whose clients all come from 127.0.0.1, sign
+// up and fail logins freely; tests of pacing set their own limits.
+var LooseThrottle = service.Throttle{
+	Pair:    pixpool.AttemptLimit{Free: 1000, Delay: time.Second, MaxDelay: time.Second, Forget: time.Hour},
+	Account: pixpool.AttemptLimit{Free: 1000, Delay: time.Second, MaxDelay: time.Second, Forget: time.Hour},
+	Client:  pixpool.AttemptLimit{Free: 1000, Delay: time.Second, MaxDelay: time.Second, Forget: time.Hour},
+	Signup:  pixpool.AttemptLimit{Free: 1000, Delay: time.Second, MaxDelay: time.Second, Forget: time.Hour},
+}
+
 // New opens an Env in tb's temp dir and closes it when tb ends, after the
 // images' background work.
 func New(tb testing.TB) *Env {
@@ -48,7 +59,7 @@ func New(tb testing.TB) *Env {
 	e := &Env{
 		Store:    store,
 		Blobs:    blobs,
-		Accounts: &service.Accounts{Store: store, Logger: quiet, Password: CheapPasswords},
+		Accounts: &service.Accounts{Store: store, Logger: quiet, Password: CheapPasswords, Throttle: LooseThrottle},
 		Images:   &service.Images{Store: store, Blobs: blobs, Logger: quiet},
 		Logger:   quiet,
 	}

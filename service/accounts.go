@@ -4,15 +4,18 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pixpool/pixpool"
@@ -31,17 +34,58 @@ type Accounts struct {
 	SessionTTL time.Duration
 	// Password is the argon2id cost. If zero, password.Default.
 	Password password.Params
-	// Throttle bounds failed logins. Zero fields take the defaults below.
+	// Hashing bounds the password hashes running at once, for logins,
+	// sign-ups, setup and password changes alike. If nil, a limiter of
+	// GOMAXPROCS slots of its own.
+	Hashing *password.Limiter
+	// HashWait bounds how long a request waits for a hashing slot before
+	// it is refused with EUNAVAILABLE. If zero, 10 seconds.
+	HashWait time.Duration
+	// Throttle paces logins and sign-ups. Zero fields take the defaults.
 	Throttle Throttle
+	// SetupTTL is how long a setup link works. If zero, an hour.
+	SetupTTL time.Duration
+
+	hashingOnce sync.Once
+	hashing     *password.Limiter
 }
 
-// Throttle limits failed logins per account and per client address within
-// a sliding window; past a limit, logins answer ETOOMANY until the window
-// has moved on. The counts live in the store, so every replica sees them.
+// Throttle paces logins and sign-ups. Each limit is counted in the store,
+// so every replica shares it, and reserved before any password is hashed,
+// so a concurrent burst gets no further than a sequence would. A client
+// is an IPv4 address or an IPv6 /64 (ClientKey). A zero limit takes the
+// default named.
 type Throttle struct {
-	Window     time.Duration // if zero, 15 minutes
-	PerAccount int           // if zero, 5
-	PerIP      int           // if zero, 20
+	// Pair paces logins to one account from one client: 5 at once, then
+	// waits from 2 s doubling to 15 minutes, forgotten after an hour idle.
+	Pair pixpool.AttemptLimit
+	// Account paces logins to one account from everywhere, against
+	// guessing from many addresses: 10 at once, then waits from 1 s
+	// doubling to 1 minute, forgotten after an hour idle. Never a lockout:
+	// the owner waits at most MaxDelay for a try.
+	Account pixpool.AttemptLimit
+	// Client paces logins from one client to any account: 20 at once,
+	// then waits from 1 s doubling to 5 minutes, forgotten after 15
+	// minutes idle. A good login gives its attempt back.
+	Client pixpool.AttemptLimit
+	// Signup paces sign-ups (and setup tries) from one client: 5 at once,
+	// then waits from 1 minute doubling to an hour, forgotten after a day
+	// idle.
+	Signup pixpool.AttemptLimit
+}
+
+var (
+	defaultPair    = pixpool.AttemptLimit{Free: 5, Delay: 2 * time.Second, MaxDelay: 15 * time.Minute, Forget: time.Hour}
+	defaultAccount = pixpool.AttemptLimit{Free: 10, Delay: time.Second, MaxDelay: time.Minute, Forget: time.Hour}
+	defaultClient  = pixpool.AttemptLimit{Free: 20, Delay: time.Second, MaxDelay: 5 * time.Minute, Forget: 15 * time.Minute}
+	defaultSignup  = pixpool.AttemptLimit{Free: 5, Delay: time.Minute, MaxDelay: time.Hour, Forget: 24 * time.Hour}
+)
+
+func orLimit(l, def pixpool.AttemptLimit) pixpool.AttemptLimit {
+	if l == (pixpool.AttemptLimit{}) {
+		return def
+	}
+	return l
 }
 
 // reservedUsernames cannot be taken by sign-up: they would pose as staff.
@@ -71,36 +115,218 @@ func (a *Accounts) sessionTTL() time.Duration {
 	return 30 * 24 * time.Hour
 }
 
-func (t Throttle) window() time.Duration { return cmp(t.Window, 15*time.Minute) }
-func (t Throttle) perAccount() int       { return cmp(t.PerAccount, 5) }
-func (t Throttle) perIP() int            { return cmp(t.PerIP, 20) }
-
-func cmp[T int | time.Duration](v, def T) T {
-	if v > 0 {
-		return v
+func (a *Accounts) limiter() *password.Limiter {
+	if a.Hashing != nil {
+		return a.Hashing
 	}
-	return def
+	a.hashingOnce.Do(func() { a.hashing = new(password.Limiter) })
+	return a.hashing
 }
 
-// SignUp creates an ordinary account after validating every field.
-func (a *Accounts) SignUp(ctx context.Context, u *pixpool.User, pw string) error {
-	if reservedUsernames[strings.ToLower(u.Username)] {
-		return pixpool.Errorf(pixpool.ECONFLICT, "Username %q is taken.", u.Username)
+// hashCtx bounds the wait for a hashing slot by HashWait.
+func (a *Accounts) hashCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, cmp.Or(a.HashWait, 10*time.Second))
+}
+
+// busy rewords a hashing slot that never came.
+func busy(err error) error {
+	if errors.Is(err, password.ErrBusy) {
+		return pixpool.Errorf(pixpool.EUNAVAILABLE, "The server is busy; try again in a moment.")
+	}
+	return err
+}
+
+// hash hashes pw within the hashing bound.
+func (a *Accounts) hash(ctx context.Context, pw string) (string, error) {
+	ctx, cancel := a.hashCtx(ctx)
+	defer cancel()
+	h, err := a.limiter().Hash(ctx, pw, a.Password)
+	return h, busy(err)
+}
+
+// check checks pw against hash within the hashing bound.
+func (a *Accounts) check(ctx context.Context, pw, hash string) error {
+	ctx, cancel := a.hashCtx(ctx)
+	defer cancel()
+	return busy(a.limiter().Check(ctx, pw, hash))
+}
+
+// ClientKey is what pacing counts a client address under: an IPv4 address
+// as is, an IPv6 address by its /64, since one subscriber commonly holds a
+// whole /64 and could otherwise take a fresh budget per address.
+// Something that is no address is counted as given, cut to 64 bytes.
+func ClientKey(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		if len(addr) > 64 {
+			addr = addr[:64]
+		}
+		return addr
+	}
+	ip = ip.Unmap().WithZone("")
+	if ip.Is4() {
+		return ip.String()
+	}
+	p, _ := ip.Prefix(64)
+	return p.String()
+}
+
+// take reserves an attempt under each key, in order, or gives back those
+// taken and returns ETOOMANY with the longest wait if one must wait.
+func (a *Accounts) take(ctx context.Context, now time.Time, what string, keys []string, lims []pixpool.AttemptLimit) error {
+	for i, key := range keys {
+		wait, err := a.Store.TakeAttempt(ctx, key, now, lims[i])
+		if err == nil && wait == 0 {
+			continue
+		}
+		for _, k := range keys[:i] {
+			if rerr := a.Store.ReturnAttempt(ctx, k); rerr != nil {
+				a.logger().Warn("return attempt", "key", k, "err", rerr)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		a.logger().Warn(what+" throttled", "key", key, "wait", wait)
+		return pixpool.Errorf(pixpool.ETOOMANY, "Too many attempts. Try again in %s.", waitText(wait))
+	}
+	return nil
+}
+
+// waitText says a wait for people, rounded up.
+func waitText(d time.Duration) string {
+	if d <= time.Minute {
+		s := int((d + time.Second - 1) / time.Second)
+		if s == 1 {
+			return "1 second"
+		}
+		return fmt.Sprintf("%d seconds", s)
+	}
+	m := int((d + time.Minute - 1) / time.Minute)
+	return fmt.Sprintf("%d minutes", m)
+}
+
+// SignupSetting names the stored sign-up mode (pixpool.SignupOpen, ...).
+const SignupSetting = "signup.mode"
+
+// SignupMode returns the sign-up mode: the stored setting, or open if
+// none was ever set.
+func (a *Accounts) SignupMode(ctx context.Context) (string, error) {
+	m, err := a.Store.Setting(ctx, SignupSetting)
+	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
+		return pixpool.SignupOpen, nil
+	} else if err != nil {
+		return "", err
+	}
+	if !pixpool.ValidSignupMode(m) {
+		return pixpool.SignupClosed, nil // a damaged setting opens nothing
+	}
+	return m, nil
+}
+
+// SetSignupMode stores the sign-up mode; by names who changed it.
+func (a *Accounts) SetSignupMode(ctx context.Context, mode, by string) error {
+	if !pixpool.ValidSignupMode(mode) {
+		return pixpool.Errorf(pixpool.EINVALID, "Sign-up must be open, invite or closed.")
+	}
+	if err := a.Store.SetSetting(ctx, SignupSetting, mode); err != nil {
+		return err
+	}
+	a.logger().Info("sign-up mode set", "mode", mode, "by", by)
+	return nil
+}
+
+// Signup is what a visitor sends to sign up.
+type Signup struct {
+	User     *pixpool.User
+	Password string
+	// Invite is the invite code, needed while sign-up is invite-only.
+	Invite string
+	// ClientIP paces sign-ups per client (see ClientKey).
+	ClientIP string
+}
+
+// InviteTTL is how long an invite works if its creator does not say; no
+// invite works longer than MaxInviteTTL.
+const (
+	InviteTTL    = 7 * 24 * time.Hour
+	MaxInviteTTL = 90 * 24 * time.Hour
+)
+
+// SignUp creates an ordinary account as the sign-up mode allows and starts
+// its session, returning the session and its cookie token. Closed sign-up
+// is EFORBIDDEN; invite-only sign-up without a good code is EINVALID.
+// Sign-ups are paced per client (ETOOMANY) before the one password hash;
+// the password is not checked again to log in.
+func (a *Accounts) SignUp(ctx context.Context, req Signup) (*pixpool.Session, string, error) {
+	u := req.User
+	mode, err := a.SignupMode(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	switch {
+	case mode == pixpool.SignupClosed:
+		return nil, "", pixpool.Errorf(pixpool.EFORBIDDEN, "Sign-up is closed on this server. Ask an administrator for an account.")
+	case mode == pixpool.SignupInvite && strings.TrimSpace(req.Invite) == "":
+		return nil, "", pixpool.Errorf(pixpool.EINVALID, "Sign-up is by invitation: enter your invite code.")
+	case reservedUsernames[strings.ToLower(u.Username)]:
+		return nil, "", pixpool.Errorf(pixpool.ECONFLICT, "Username %q is taken.", u.Username)
 	}
 	u.Admin, u.Disabled = false, false
-	return a.CreateUser(ctx, u, pw)
+	if err := a.validate(u, req.Password); err != nil {
+		return nil, "", err
+	}
+	now := a.now()
+	if err := a.take(ctx, now, "sign-up", []string{"signup:" + ClientKey(req.ClientIP)}, []pixpool.AttemptLimit{orLimit(a.Throttle.Signup, defaultSignup)}); err != nil {
+		return nil, "", err
+	}
+	hash, err := a.hash(ctx, req.Password)
+	if err != nil {
+		return nil, "", err
+	}
+	if mode == pixpool.SignupInvite {
+		err = a.Store.CreateUserWithInvite(ctx, u, hash, hashToken(strings.TrimSpace(req.Invite)), now)
+	} else {
+		err = a.Store.CreateUser(ctx, u, hash)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	a.logger().Info("user signed up", "user", u.Username, "id", u.ID, "mode", mode, "ip", req.ClientIP)
+	return a.newSession(ctx, u.ID)
+}
+
+// InvitePrefix starts every invite code.
+const InvitePrefix = "inv_"
+
+// CreateInvite makes a single-use invite code valid for ttl (InviteTTL if
+// zero, at most MaxInviteTTL) on behalf of admin, and returns it with its
+// code, which is never shown again.
+func (a *Accounts) CreateInvite(ctx context.Context, admin *pixpool.User, ttl time.Duration) (*pixpool.Invite, string, error) {
+	if ttl == 0 {
+		ttl = InviteTTL
+	}
+	if ttl < time.Minute || ttl > MaxInviteTTL {
+		return nil, "", pixpool.Errorf(pixpool.EINVALID, "An invite must last between a minute and %d days.", int(MaxInviteTTL.Hours()/24))
+	}
+	code := InvitePrefix + randomToken(18)
+	now := a.now()
+	inv := &pixpool.Invite{Hash: hashToken(code), Prefix: code[:len(InvitePrefix)+6], CreatedBy: admin.ID, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	if err := a.Store.CreateInvite(ctx, inv); err != nil {
+		return nil, "", err
+	}
+	a.logger().Info("invite created", "by", admin.Username, "invite_id", inv.ID, "prefix", inv.Prefix, "expires", inv.ExpiresAt)
+	return inv, code, nil
 }
 
 // CreateUser creates an account as given, admin or not (command line and
-// bootstrap); it validates like SignUp but allows reserved names.
+// bootstrap); it validates like SignUp but allows reserved names and is
+// neither paced nor bound by the sign-up mode.
 func (a *Accounts) CreateUser(ctx context.Context, u *pixpool.User, pw string) error {
-	if err := u.Validate(a.now()); err != nil {
+	if err := a.validate(u, pw); err != nil {
 		return err
 	}
-	if err := pixpool.ValidatePassword(pw, u.Username); err != nil {
-		return err
-	}
-	hash, err := password.Hash(pw, a.Password)
+	hash, err := a.hash(ctx, pw)
 	if err != nil {
 		return err
 	}
@@ -111,6 +337,13 @@ func (a *Accounts) CreateUser(ctx context.Context, u *pixpool.User, pw string) e
 	return nil
 }
 
+func (a *Accounts) validate(u *pixpool.User, pw string) error {
+	if err := u.Validate(a.now()); err != nil {
+		return err
+	}
+	return pixpool.ValidatePassword(pw, u.Username)
+}
+
 // dummyHash is checked against when a username does not exist, so that a
 // login takes as long whether the account exists or not.
 var dummyHash, _ = password.Hash("pixpool-dummy-password", password.Default)
@@ -118,25 +351,23 @@ var dummyHash, _ = password.Hash("pixpool-dummy-password", password.Default)
 // Login checks a username and password and starts a session. It returns
 // the user, the session and the secret token for the cookie. Wrong
 // credentials are EUNAUTHORIZED with one message whatever was wrong, so the
-// answer does not tell whether the account exists.
+// answer does not tell whether the account exists. Before any hashing it
+// reserves an attempt for the account from this client, for the account
+// and for the client (see Throttle); past a limit it answers ETOOMANY with
+// the wait. A good login forgets the account's attempts from this client
+// and gives back its other two.
 func (a *Accounts) Login(ctx context.Context, username, pw, clientIP string) (*pixpool.User, *pixpool.Session, string, error) {
 	now := a.now()
-	userKey := "user:" + strings.ToLower(username)
-	ipKey := "ip:" + clientIP
-	since := now.Add(-a.Throttle.window())
-	for _, lim := range []struct {
-		key string
-		max int
-	}{{userKey, a.Throttle.perAccount()}, {ipKey, a.Throttle.perIP()}} {
-		n, err := a.Store.LoginFailures(ctx, lim.key, since)
-		if err != nil {
-			return nil, nil, "", err
-		}
-		if n >= lim.max {
-			a.logger().Warn("login throttled", "key", lim.key, "failures", n)
-			return nil, nil, "", pixpool.Errorf(pixpool.ETOOMANY,
-				"Too many failed logins. Try again in %d minutes.", int(a.Throttle.window().Minutes()))
-		}
+	name, client := strings.ToLower(username), ClientKey(clientIP)
+	if len(name) > 64 {
+		name = name[:64] // no username is longer; bounds the keys
+	}
+	pairKey, userKey, ipKey := "pair:"+client+"/"+name, "user:"+name, "ip:"+client
+	t := a.Throttle
+	err := a.take(ctx, now, "login", []string{ipKey, pairKey, userKey},
+		[]pixpool.AttemptLimit{orLimit(t.Client, defaultClient), orLimit(t.Pair, defaultPair), orLimit(t.Account, defaultAccount)})
+	if err != nil {
+		return nil, nil, "", err
 	}
 
 	bad := pixpool.Errorf(pixpool.EUNAUTHORIZED, "Wrong username or password.")
@@ -148,12 +379,13 @@ func (a *Accounts) Login(ctx context.Context, username, pw, clientIP string) (*p
 	if err != nil && pixpool.ErrorCode(err) != pixpool.ENOTFOUND {
 		return nil, nil, "", err
 	}
-	if perr := password.Check(pw, hash); err != nil || perr != nil {
+	perr := a.check(ctx, pw, hash)
+	if pixpool.ErrorCode(perr) == pixpool.EUNAVAILABLE {
+		return nil, nil, "", perr
+	}
+	if err != nil || perr != nil {
 		if perr != nil && !errors.Is(perr, password.ErrMismatch) {
 			a.logger().Error("stored password hash unusable", "user", username, "err", perr)
-		}
-		if rerr := a.Store.RecordLoginFailure(ctx, []string{userKey, ipKey}, now); rerr != nil {
-			return nil, nil, "", rerr
 		}
 		a.logger().Info("login failed", "user", username, "ip", clientIP)
 		return nil, nil, "", bad
@@ -161,8 +393,13 @@ func (a *Accounts) Login(ctx context.Context, username, pw, clientIP string) (*p
 	if u.Disabled {
 		return nil, nil, "", pixpool.Errorf(pixpool.EFORBIDDEN, "This account is disabled.")
 	}
-	if err := a.Store.ClearLoginFailures(ctx, userKey, since); err != nil {
+	if err := a.Store.ClearAttempts(ctx, pairKey, now.Add(-24*time.Hour)); err != nil {
 		return nil, nil, "", err
+	}
+	for _, k := range []string{ipKey, userKey} {
+		if err := a.Store.ReturnAttempt(ctx, k); err != nil {
+			return nil, nil, "", err
+		}
 	}
 	s, token, err := a.newSession(ctx, u.ID)
 	if err != nil {
@@ -305,7 +542,9 @@ func (a *Accounts) ChangePassword(ctx context.Context, userID int64, current, ne
 	if err != nil {
 		return err
 	}
-	if err := password.Check(current, hash); err != nil {
+	if err := a.check(ctx, current, hash); pixpool.ErrorCode(err) == pixpool.EUNAVAILABLE {
+		return err
+	} else if err != nil {
 		return pixpool.Errorf(pixpool.EINVALID, "Current password is wrong.")
 	}
 	return a.setPassword(ctx, u, next, keep)
@@ -315,7 +554,7 @@ func (a *Accounts) setPassword(ctx context.Context, u *pixpool.User, pw, keep st
 	if err := pixpool.ValidatePassword(pw, u.Username); err != nil {
 		return err
 	}
-	hash, err := password.Hash(pw, a.Password)
+	hash, err := a.hash(ctx, pw)
 	if err != nil {
 		return err
 	}
@@ -329,70 +568,87 @@ func (a *Accounts) setPassword(ctx context.Context, u *pixpool.User, pw, keep st
 	return nil
 }
 
-// setupSetting holds the SHA-256 of the one-time admin setup token.
-const setupSetting = "setup_token_sha256"
-
 // Bootstrap makes sure an admin can exist. If one does, it does nothing.
 // Otherwise, with a non-empty adminPassword it creates the "admin"
-// account; without one it returns a one-time setup token for SetupAdmin
-// (replacing any earlier token).
-func (a *Accounts) Bootstrap(ctx context.Context, adminPassword string) (setupToken string, err error) {
+// account (or makes an existing "admin" account an admin with that
+// password: the operator asked for it); without one it returns a new
+// one-time setup token for SetupAdmin, valid for SetupTTL, replacing any
+// earlier token. The store keeps only the token's SHA-256, and deletes it
+// as soon as any admin exists, however made.
+func (a *Accounts) Bootstrap(ctx context.Context, adminPassword string) (setupToken string, expires time.Time, err error) {
 	n, err := a.Store.CountAdmins(ctx)
 	if err != nil || n > 0 {
-		return "", err
+		return "", time.Time{}, err
 	}
 	if adminPassword != "" {
-		_, err := a.createAdmin(ctx, adminPassword)
-		return "", err
+		return "", time.Time{}, a.bootstrapAdmin(ctx, adminPassword)
 	}
 	token := randomToken(24)
-	if err := a.Store.SetSetting(ctx, setupSetting, hashToken(token)); err != nil {
-		return "", err
+	expires = a.now().Add(cmp.Or(a.SetupTTL, time.Hour))
+	stored, err := a.Store.SetSetupToken(ctx, hashToken(token), expires)
+	if err != nil || !stored { // an admin appeared meanwhile
+		return "", time.Time{}, err
 	}
-	return token, nil
+	return token, expires, nil
 }
 
-// SetupPending reports whether a setup token is waiting to be used.
-func (a *Accounts) SetupPending(ctx context.Context) bool {
-	_, err := a.Store.Setting(ctx, setupSetting)
-	return err == nil
+// SetupPending reports whether a setup token waits to be used (unexpired,
+// and no admin yet).
+func (a *Accounts) SetupPending(ctx context.Context) (bool, error) {
+	return a.Store.SetupPending(ctx, a.now())
 }
 
-// SetupAdmin uses a one-time setup token to create the admin account with
-// the given password, and logs it in.
-func (a *Accounts) SetupAdmin(ctx context.Context, token, pw string) (*pixpool.User, *pixpool.Session, string, error) {
-	want, err := a.Store.Setting(ctx, setupSetting)
-	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
-		return nil, nil, "", pixpool.Errorf(pixpool.ENOTFOUND, "This setup link has been used or has expired.")
-	} else if err != nil {
+// setupUsed answers a setup token that cannot be used.
+var setupUsed = pixpool.Errorf(pixpool.ENOTFOUND, "This setup link has been used or has expired.")
+
+// SetupAdmin uses a one-time setup token to create the "admin" account
+// with the given password, and logs it in. The store checks the token,
+// that no admin exists and that no account is named "admin", in the
+// transaction that creates the account: setup never changes an existing
+// account. A used, expired or wrong token, or one presented once an admin
+// exists, is ENOTFOUND. Tries are paced per client like sign-ups.
+func (a *Accounts) SetupAdmin(ctx context.Context, token, pw, clientIP string) (*pixpool.User, *pixpool.Session, string, error) {
+	if token == "" || len(token) > 128 {
+		return nil, nil, "", setupUsed
+	}
+	if ok, err := a.SetupPending(ctx); err != nil {
+		return nil, nil, "", err
+	} else if !ok {
+		return nil, nil, "", setupUsed // no hashing once an admin exists
+	}
+	u := adminTemplate()
+	if err := a.validate(u, pw); err != nil {
 		return nil, nil, "", err
 	}
-	if subtle.ConstantTimeCompare([]byte(hashToken(token)), []byte(want)) != 1 {
-		return nil, nil, "", pixpool.Errorf(pixpool.ENOTFOUND, "This setup link has been used or has expired.")
+	now := a.now()
+	if err := a.take(ctx, now, "setup", []string{"setup:" + ClientKey(clientIP)}, []pixpool.AttemptLimit{orLimit(a.Throttle.Signup, defaultSignup)}); err != nil {
+		return nil, nil, "", err
 	}
-	u, err := a.createAdmin(ctx, pw)
+	hash, err := a.hash(ctx, pw)
 	if err != nil {
 		return nil, nil, "", err
 	}
-	if err := a.Store.DeleteSetting(ctx, setupSetting); err != nil {
+	switch err := a.Store.CreateFirstAdmin(ctx, u, hash, hashToken(token), now); pixpool.ErrorCode(err) {
+	case "":
+	case pixpool.ENOTFOUND:
+		a.logger().Warn("setup refused: token used, expired or wrong, or an admin exists", "ip", clientIP)
+		return nil, nil, "", setupUsed
+	case pixpool.ECONFLICT:
+		return nil, nil, "", pixpool.Errorf(pixpool.ECONFLICT,
+			"An account named %q exists already, and setup never changes an existing account. On the server, run `pixpool user set-password %s` and make it an admin, or create another admin with `pixpool user create --admin NAME`.",
+			AdminUsername, AdminUsername)
+	default:
 		return nil, nil, "", err
 	}
+	a.logger().Info("admin created with the setup link", "user", u.Username, "id", u.ID, "ip", clientIP)
 	s, tok, err := a.newSession(ctx, u.ID)
 	return u, s, tok, err
 }
 
-// createAdmin creates the "admin" account with placeholder profile fields
-// the admin can edit later, or promotes an existing "admin" account made
-// with the command line.
-func (a *Accounts) createAdmin(ctx context.Context, pw string) (*pixpool.User, error) {
-	if u, err := a.Store.UserByUsername(ctx, AdminUsername); err == nil {
-		u.Admin = true
-		if err := a.Store.UpdateUser(ctx, u); err != nil {
-			return nil, err
-		}
-		return u, a.setPassword(ctx, u, pw, "")
-	}
-	u := &pixpool.User{
+// adminTemplate is the "admin" account with placeholder profile fields
+// the admin can edit later.
+func adminTemplate() *pixpool.User {
+	return &pixpool.User{
 		Username:  AdminUsername,
 		FirstName: "Pixpool",
 		LastName:  "Administrator",
@@ -401,7 +657,20 @@ func (a *Accounts) createAdmin(ctx context.Context, pw string) (*pixpool.User, e
 		Phone:     "+0000000000",
 		Admin:     true,
 	}
-	return u, a.CreateUser(ctx, u, pw)
+}
+
+// bootstrapAdmin creates the "admin" account with pw, or promotes an
+// existing "admin" account made with the command line and sets pw (the
+// operator's PIXPOOL_ADMIN_PASSWORD).
+func (a *Accounts) bootstrapAdmin(ctx context.Context, pw string) error {
+	if u, err := a.Store.UserByUsername(ctx, AdminUsername); err == nil {
+		u.Admin = true
+		if err := a.Store.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		return a.setPassword(ctx, u, pw, "")
+	}
+	return a.CreateUser(ctx, adminTemplate(), pw)
 }
 
 func randomToken(n int) string {

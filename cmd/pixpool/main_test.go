@@ -395,14 +395,14 @@ func TestServe_AdminBootstrap(t *testing.T) {
 		}
 		u, _ := url.Parse(s.SetupURL)
 		token := u.Query().Get("token")
-		if _, _, _, err := s.Accounts.SetupAdmin(context.Background(), "wrong", "adminpass1"); err == nil {
+		if _, _, _, err := s.Accounts.SetupAdmin(context.Background(), "wrong", "adminpass1", "127.0.0.1"); err == nil {
 			t.Fatal("wrong setup token accepted")
 		}
-		admin, _, _, err := s.Accounts.SetupAdmin(context.Background(), token, "adminpass1")
+		admin, _, _, err := s.Accounts.SetupAdmin(context.Background(), token, "adminpass1", "127.0.0.1")
 		if err != nil || !admin.Admin {
 			t.Fatalf("SetupAdmin: %v %+v", err, admin)
 		}
-		if _, _, _, err := s.Accounts.SetupAdmin(context.Background(), token, "adminpass2"); err == nil {
+		if _, _, _, err := s.Accounts.SetupAdmin(context.Background(), token, "adminpass2", "127.0.0.1"); err == nil {
 			t.Fatal("setup token worked twice")
 		}
 		if _, _, _, err := s.Accounts.Login(context.Background(), "admin", "adminpass1", "127.0.0.1"); err != nil {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	nethttp "net/http"
+	"net/netip"
 	"os"
 	"runtime"
 	"strings"
@@ -28,23 +29,25 @@ import (
 // Config is what `pixpool serve` runs with; zero values are the defaults
 // documented on the flags.
 type Config struct {
-	Addr          string
-	Data          string
-	DB            string // "" is SQLite in Data
-	Blob          string // "" is a folder in Data
-	S3AccessKey   string
-	S3SecretKey   string
-	MaxUpload     int64
-	CompatUser    string
-	AdminPassword string
-	SessionTTL    time.Duration
-	SecureCookies bool
-	TrustProxy    bool
-	TLSCert       string
-	TLSKey        string
-	SweepGrace    time.Duration
-	LogLevel      slog.Level
-	LogJSON       bool
+	Addr           string
+	Data           string
+	DB             string // "" is SQLite in Data
+	Blob           string // "" is a folder in Data
+	S3AccessKey    string
+	S3SecretKey    string
+	MaxUpload      int64
+	CompatUser     string
+	AdminPassword  string
+	SessionTTL     time.Duration
+	SecureCookies  bool
+	TrustProxy     bool   // X-Forwarded-For from http.LocalProxies
+	TrustedProxies string // more proxy ranges, CIDR,...
+	Signup         string // "" keeps the stored sign-up mode
+	TLSCert        string
+	TLSKey         string
+	SweepGrace     time.Duration
+	LogLevel       slog.Level
+	LogJSON        bool
 
 	CacheNodes    string // existing nodes, host:port,...
 	CacheSize     int    // local nodes of a new pool; 0: no cache
@@ -74,7 +77,9 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.CompatUser, "compat-user", "", "account that credential-less /api/... calls act as (off when empty)")
 	fs.DurationVar(&c.SessionTTL, "session-ttl", 30*24*time.Hour, "how long a login lasts")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", false, "mark cookies Secure (set when a proxy terminates TLS)")
-	fs.BoolVar(&c.TrustProxy, "trust-proxy", false, "take client addresses from X-Forwarded-For")
+	fs.BoolVar(&c.TrustProxy, "trust-proxy", false, "behind a reverse proxy on a loopback or private address (127.0.0.0/8, ::1, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7): take the client address from X-Forwarded-For, the right-most entry not from such an address")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "proxies (CIDR ranges or addresses, comma-separated) whose X-Forwarded-For is believed: the client is the right-most entry not in them (adds to --trust-proxy's ranges)")
+	fs.StringVar(&c.Signup, "signup", "", "who may sign up: open, invite (with an invite code from an admin) or closed; stored at start, replacing the portal's choice (empty keeps the stored mode, open if never set)")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "certificate file (PEM) to serve HTTPS with")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "private key file (PEM) of --tls-cert")
 	fs.DurationVar(&c.SweepGrace, "sweep-grace", 10*time.Minute, "age after which unreferenced image files are removed")
@@ -145,16 +150,25 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.Blobs, err = openBlobs(ctx, c.Data, c.Blob, s3Keys{c.S3AccessKey, c.S3SecretKey}); err != nil {
 		return err
 	}
+	proxies, err := trustedProxies(c.TrustProxy, c.TrustedProxies)
+	if err != nil {
+		return err
+	}
 	m.Accounts = &service.Accounts{Store: m.Store, Logger: m.Logger, SessionTTL: c.SessionTTL}
+	if c.Signup != "" {
+		if err := m.Accounts.SetSignupMode(ctx, c.Signup, "--signup"); err != nil {
+			return fmt.Errorf("--signup %q: want open, invite or closed", c.Signup)
+		}
+	}
 	m.Images = &service.Images{Store: m.Store, Blobs: m.Blobs, Logger: m.Logger, MaxBytes: c.MaxUpload}
 	m.HTTP = &http.Server{
-		Accounts:      m.Accounts,
-		Images:        m.Images,
-		Store:         m.Store,
-		Logger:        m.Logger,
-		CompatUser:    c.CompatUser,
-		SecureCookies: c.SecureCookies,
-		TrustProxy:    c.TrustProxy,
+		Accounts:       m.Accounts,
+		Images:         m.Images,
+		Store:          m.Store,
+		Logger:         m.Logger,
+		CompatUser:     c.CompatUser,
+		SecureCookies:  c.SecureCookies,
+		TrustedProxies: proxies,
 	}
 
 	if err := m.openPool(ctx); err != nil {
@@ -187,15 +201,41 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.ln, err = net.Listen("tcp", c.Addr); err != nil {
 		return err
 	}
-	token, err := m.Accounts.Bootstrap(ctx, c.AdminPassword)
+	token, expires, err := m.Accounts.Bootstrap(ctx, c.AdminPassword)
 	if err != nil {
 		return fmt.Errorf("admin bootstrap: %w", err)
 	}
 	if token != "" {
+		// The link goes to the terminal (runServe prints it), never into
+		// the log, which may be shipped elsewhere.
 		m.SetupURL = m.URL() + "/setup?token=" + token
-		m.Logger.Warn("no admin account yet: open the setup link to set the admin password", "url", m.SetupURL)
+		m.Logger.Warn("no admin account yet: open the one-time setup link printed on the terminal, or restart to print a new one",
+			"expires", expires.Format(time.RFC3339))
 	}
 	return nil
+}
+
+// trustedProxies reads --trust-proxy and --trusted-proxies.
+func trustedProxies(local bool, list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	if local {
+		out = append(out, http.LocalProxies...)
+	}
+	for v := range strings.SplitSeq(list, ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				return nil, fmt.Errorf("--trusted-proxies: %q is neither an address nor a CIDR range", v)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // openPool starts the cache pool: local nodes by default, or the given
@@ -393,8 +433,8 @@ func (m *Main) housekeeping(ctx context.Context) {
 		} else if n > 0 {
 			m.Logger.Info("expired sessions removed", "count", n)
 		}
-		if err := m.Store.ClearLoginFailures(ctx, "", now.Add(-24*time.Hour)); err != nil {
-			m.Logger.Warn("sweep login failures", "err", err)
+		if err := m.Store.ClearAttempts(ctx, "", now.Add(-24*time.Hour)); err != nil {
+			m.Logger.Warn("sweep login and sign-up attempts", "err", err)
 		}
 		if _, err := m.Images.SweepOrphans(ctx, m.Config.SweepGrace); err != nil {
 			m.Logger.Warn("sweep orphans", "err", err)
@@ -446,7 +486,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + max(m.Analyzer.Workers, 1))
 	}
 	if m.SetupURL != "" {
-		fmt.Fprintf(stderr, "\n  No admin account yet. Open this one-time link to set the admin password:\n\n    %s\n\n", m.SetupURL)
+		fmt.Fprintf(stderr, "\n  No admin account yet. Open this one-time link within the hour to set the admin password:\n\n    %s\n\n", m.SetupURL)
 	}
 	return m.Run(ctx)
 }

@@ -303,14 +303,21 @@ func TestStore_Unstorable(t *testing.T) {
 			t.Fatalf("SetSetting(value %q)=%v, want EINVALID", bad, err)
 		}
 		key := "user:" + bad
-		if err := s.RecordLoginFailure(ctx, []string{key}, time.Now()); err != nil {
-			t.Fatalf("RecordLoginFailure(%q)=%v", key, err)
+		lim := pixpool.AttemptLimit{Free: 1, Delay: time.Hour, MaxDelay: time.Hour, Forget: time.Hour}
+		if wait, err := s.TakeAttempt(ctx, key, time.Now(), lim); err != nil || wait != 0 {
+			t.Fatalf("TakeAttempt(%q)=%v, %v, want 0", key, wait, err)
 		}
-		if n, err := s.LoginFailures(ctx, key, time.Now().Add(-time.Hour)); err != nil || n < 1 {
-			t.Fatalf("LoginFailures(%q)=%d, %v, want at least 1", key, n, err)
+		if wait, err := s.TakeAttempt(ctx, key, time.Now(), lim); err != nil || wait == 0 {
+			t.Fatalf("TakeAttempt(%q) again=%v, %v, want a wait", key, wait, err)
 		}
-		if err := s.ClearLoginFailures(ctx, key, time.Now().Add(-time.Hour)); err != nil {
-			t.Fatalf("ClearLoginFailures(%q)=%v", key, err)
+		if err := s.ClearAttempts(ctx, key, time.Now().Add(-time.Hour)); err != nil {
+			t.Fatalf("ClearAttempts(%q)=%v", key, err)
+		}
+		if err := s.CreateUserWithInvite(ctx, &pixpool.User{Username: "x"}, "h", bad, time.Now()); pixpool.ErrorCode(err) != pixpool.EINVALID {
+			t.Fatalf("CreateUserWithInvite(invite %q)=%v, want EINVALID", bad, err)
+		}
+		if err := s.CreateFirstAdmin(ctx, &pixpool.User{Username: "x"}, "h", bad, time.Now()); pixpool.ErrorCode(err) != pixpool.ENOTFOUND {
+			t.Fatalf("CreateFirstAdmin(token %q)=%v, want ENOTFOUND", bad, err)
 		}
 	}
 	tests := []struct {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pixpool/pixpool"
@@ -70,7 +69,7 @@ func (s *Store) Settings(ctx context.Context) (map[string]string, error) {
 	return m, nil
 }
 
-// failureKey makes a login-failure key storable. Keys hold what a client
+// failureKey makes an attempt key (Store.TakeAttempt) storable. Keys hold what a client
 // typed ("user:" + a username never validated), so unlike other text they
 // may be anything, and a failed login must still be counted rather than
 // fail. NUL and invalid UTF-8 become U+FFFD, which merges only keys that
@@ -80,39 +79,4 @@ func failureKey(key string) string {
 		return key
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(key, "\uFFFD"), "\x00", "\uFFFD")
-}
-
-// RecordLoginFailure notes a failed login at t under each of keys, in one
-// statement.
-func (s *Store) RecordLoginFailure(ctx context.Context, keys []string, t time.Time) error {
-	if len(keys) == 0 {
-		return nil
-	}
-	fixed := make([]string, len(keys))
-	for i, k := range keys {
-		fixed[i] = failureKey(k)
-	}
-	if _, err := s.pool.Exec(ctx, `INSERT INTO login_failures (key, at) SELECT k, $2 FROM unnest($1::text[]) AS k`, fixed, ts(t)); err != nil {
-		return wrap("record login failure", err)
-	}
-	return nil
-}
-
-// LoginFailures counts the failures noted under key at or after since.
-func (s *Store) LoginFailures(ctx context.Context, key string, since time.Time) (int, error) {
-	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM login_failures WHERE key = $1 AND at >= $2`, failureKey(key), ts(since)).Scan(&n)
-	if err != nil {
-		return 0, wrap("login failures", err)
-	}
-	return n, nil
-}
-
-// ClearLoginFailures forgets key's failures and every failure older than
-// before.
-func (s *Store) ClearLoginFailures(ctx context.Context, key string, before time.Time) error {
-	if _, err := s.pool.Exec(ctx, `DELETE FROM login_failures WHERE key = $1 OR at < $2`, failureKey(key), ts(before)); err != nil {
-		return wrap("clear login failures", err)
-	}
-	return nil
 }

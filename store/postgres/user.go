@@ -36,21 +36,7 @@ func date(t time.Time) time.Time {
 // CreateUser inserts u with the given password hash and sets u.ID,
 // u.CreatedAt and u.UpdatedAt. A username taken in any case is ECONFLICT.
 func (s *Store) CreateUser(ctx context.Context, u *pixpool.User, passwordHash string) error {
-	t := timeNow()
-	var id int64
-	err := s.pool.QueryRow(ctx, `
-		INSERT INTO users (username, first_name, last_name, email, birthday, phone, admin, disabled, password_hash, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
-		RETURNING id`,
-		u.Username, u.FirstName, u.LastName, u.Email, date(u.Birthday), u.Phone, u.Admin, u.Disabled,
-		passwordHash, t).Scan(&id)
-	if isUnique(err) {
-		return pixpool.Errorf(pixpool.ECONFLICT, "username %q is taken", u.Username)
-	} else if err != nil {
-		return wrap("create user", err)
-	}
-	u.ID, u.CreatedAt, u.UpdatedAt = id, t, t
-	return nil
+	return insertUser(ctx, s.pool, u, passwordHash)
 }
 
 // User returns the user with the given id, or ENOTFOUND.

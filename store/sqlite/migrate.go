@@ -147,6 +147,44 @@ CREATE TRIGGER images_delete_search AFTER DELETE ON images BEGIN
 	DELETE FROM analysis_search WHERE rowid = old.id;
 END;
 `,
+	// 6: the admin setup token, out of settings (and so of backups), with
+	// an expiry, ended by the database itself whenever a user becomes an
+	// admin, by any path; login and sign-up pacing (attempts, replacing
+	// login_failures); sign-up invites.
+	`
+DROP TABLE login_failures;
+DELETE FROM settings WHERE name = 'setup_token_sha256';
+
+CREATE TABLE setup_tokens (
+	hash       TEXT    PRIMARY KEY, -- SHA-256 of the token, hex
+	expires_at INTEGER NOT NULL
+);
+CREATE TRIGGER users_insert_admin_ends_setup AFTER INSERT ON users WHEN NEW.admin BEGIN
+	DELETE FROM setup_tokens;
+END;
+CREATE TRIGGER users_update_admin_ends_setup AFTER UPDATE OF admin ON users WHEN NEW.admin BEGIN
+	DELETE FROM setup_tokens;
+END;
+
+CREATE TABLE attempts (
+	key     TEXT    PRIMARY KEY,
+	tries   INTEGER NOT NULL,
+	next_at INTEGER NOT NULL, -- no attempt before, Unix milliseconds
+	last_at INTEGER NOT NULL
+);
+CREATE INDEX attempts_last_at ON attempts (last_at);
+
+CREATE TABLE invites (
+	id         INTEGER PRIMARY KEY,
+	hash       TEXT    NOT NULL UNIQUE,
+	prefix     TEXT    NOT NULL,
+	created_by INTEGER NOT NULL,
+	created_at INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL,
+	used_at    INTEGER,
+	used_by    INTEGER
+);
+`,
 }
 
 // migrate brings the schema up to date, one migration per transaction, and

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/pixpool/pixpool"
 )
@@ -60,48 +59,4 @@ func (s *Store) Settings(ctx context.Context) (map[string]string, error) {
 		return nil, fmt.Errorf("sqlite: settings: %w", err)
 	}
 	return m, nil
-}
-
-// RecordLoginFailure notes a failed login at t under each of keys, in one
-// transaction.
-func (s *Store) RecordLoginFailure(ctx context.Context, keys []string, t time.Time) error {
-	if len(keys) == 0 {
-		return nil
-	}
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO login_failures (key, at) VALUES (?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for _, k := range keys {
-			if _, err := stmt.ExecContext(ctx, k, millis(t)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("sqlite: record login failure: %w", err)
-	}
-	return nil
-}
-
-// LoginFailures counts the failures noted under key at or after since.
-func (s *Store) LoginFailures(ctx context.Context, key string, since time.Time) (int, error) {
-	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM login_failures WHERE key = ? AND at >= ?`, key, millis(since)).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: login failures: %w", err)
-	}
-	return n, nil
-}
-
-// ClearLoginFailures forgets key's failures and every failure older than
-// before.
-func (s *Store) ClearLoginFailures(ctx context.Context, key string, before time.Time) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM login_failures WHERE key = ? OR at < ?`, key, millis(before)); err != nil {
-		return fmt.Errorf("sqlite: clear login failures: %w", err)
-	}
-	return nil
 }

@@ -40,23 +40,7 @@ func date(t time.Time) string {
 // CreateUser inserts u with the given password hash and sets u.ID,
 // u.CreatedAt and u.UpdatedAt. A username taken in any case is ECONFLICT.
 func (s *Store) CreateUser(ctx context.Context, u *pixpool.User, passwordHash string) error {
-	t := timeNow()
-	res, err := s.db.ExecContext(ctx, `
-		INSERT INTO users (username, first_name, last_name, email, birthday, phone, admin, disabled, password_hash, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.Username, u.FirstName, u.LastName, u.Email, date(u.Birthday), u.Phone, u.Admin, u.Disabled,
-		passwordHash, millis(t), millis(t))
-	if isUnique(err) {
-		return pixpool.Errorf(pixpool.ECONFLICT, "username %q is taken", u.Username)
-	} else if err != nil {
-		return fmt.Errorf("sqlite: create user: %w", err)
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return fmt.Errorf("sqlite: create user: %w", err)
-	}
-	u.ID, u.CreatedAt, u.UpdatedAt = id, t, t
-	return nil
+	return insertUser(ctx, s.db, u, passwordHash)
 }
 
 // User returns the user with the given id, or ENOTFOUND.

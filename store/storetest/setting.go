@@ -3,7 +3,6 @@ package storetest
 import (
 	"maps"
 	"testing"
-	"time"
 
 	"github.com/pixpool/pixpool"
 )
@@ -90,67 +89,4 @@ func testSettings(t *testing.T, s pixpool.Store) {
 	}
 	delete(want, "site.name")
 	check(want)
-}
-
-func testLoginFailures(t *testing.T, s pixpool.Store) {
-	ctx := t.Context()
-	const (
-		user  = "user:ada"
-		ip    = "ip:192.0.2.1"
-		other = "ip:198.51.100.7"
-	)
-	record := func(at time.Time, keys ...string) {
-		t.Helper()
-		if err := s.RecordLoginFailure(ctx, keys, at); err != nil {
-			t.Fatalf("RecordLoginFailure(%q)=%v", keys, err)
-		}
-	}
-	count := func(key string, since time.Time, want int) {
-		t.Helper()
-		got, err := s.LoginFailures(ctx, key, since)
-		if err != nil {
-			t.Fatalf("LoginFailures(%q)=%v", key, err)
-		}
-		if got != want {
-			t.Fatalf("LoginFailures(%q, %v)=%d, want %d", key, since, got, want)
-		}
-	}
-
-	count(user, t0.Add(-24*time.Hour), 0)
-	record(t0.Add(-2*time.Hour), user, ip)
-	record(t0.Add(-30*time.Minute), user)
-	record(t0.Add(-time.Minute), user, ip)
-	record(t0.Add(-time.Minute), other)
-	record(t0) // no keys: nothing to note
-
-	tests := []struct {
-		key   string
-		since time.Duration // before t0
-		want  int
-	}{
-		{user, 3 * time.Hour, 3},
-		{user, time.Hour, 2},
-		{user, 10 * time.Minute, 1},
-		{user, 0, 0},
-		{ip, 3 * time.Hour, 2},
-		{ip, time.Hour, 1},
-		{other, time.Hour, 1},
-		{"user:bob", 3 * time.Hour, 0},
-		{"USER:ADA", 3 * time.Hour, 0},
-	}
-	for _, tt := range tests {
-		count(tt.key, t0.Add(-tt.since), tt.want)
-	}
-
-	// A good login as ada forgets her failures, and every failure older
-	// than an hour; the IP's recent failure stays.
-	if err := s.ClearLoginFailures(ctx, user, t0.Add(-time.Hour)); err != nil {
-		t.Fatalf("ClearLoginFailures()=%v", err)
-	}
-	count(user, t0.Add(-3*time.Hour), 0)
-	count(ip, t0.Add(-3*time.Hour), 1)
-	count(other, t0.Add(-3*time.Hour), 1)
-
-	record(t0, user)
-	count(user, t0.Add(-time.Second), 1)
 }

@@ -69,7 +69,12 @@ func Run(t *testing.T, open func(t *testing.T) pixpool.Store) {
 
 		{"Setting", testSetting},
 		{"Settings", testSettings},
-		{"LoginFailures", testLoginFailures},
+		{"SetupToken", testSetupToken},
+		{"SetupToken/Ends", testSetupTokenEnds},
+		{"SetupToken/Concurrent", testSetupTokenConcurrent},
+		{"Attempts", testAttempts},
+		{"Attempts/Concurrent", testAttemptsConcurrent},
+		{"Invites", testInvites},
 
 		{"Lease", testLease},
 		{"Lease/Expiry", testLeaseExpiry},
