@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,7 +23,10 @@ func envName(name string) string {
 // environment variable.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
@@ -33,7 +37,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		}
 		if v, ok := os.LookupEnv(envName(f.Name)); ok {
 			if e := f.Value.Set(v); e != nil {
-				err = fmt.Errorf("%s=%q: %v", envName(f.Name), v, e)
+				err = usageError{fmt.Errorf("%s=%q: %v", envName(f.Name), v, e)}
 			}
 		}
 	})

@@ -423,7 +423,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("serve takes no arguments, got %q", strings.Join(fs.Args(), " "))
+		return usageError{fmt.Errorf("serve takes no arguments, got %q", strings.Join(fs.Args(), " "))}
 	}
 	if (m.Config.TLSCert == "") != (m.Config.TLSKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -49,18 +50,25 @@ func Open(path string) (*Store, error) {
 		// connection.
 		return nil, fmt.Errorf("sqlite: open %q: want a plain file path", path)
 	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		// The driver would only say "unable to open database file".
+		return nil, fmt.Errorf("sqlite: open %q: is a folder, not a database file", path)
+	}
 	db, err := sql.Open("sqlite", path+"?"+dsnParams())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
 	s := &Store{db: db}
 	ctx := context.Background()
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	err = db.PingContext(ctx)
+	if err == nil {
+		err = s.migrate(ctx)
 	}
-	if err := s.migrate(ctx); err != nil {
+	if err != nil {
 		db.Close()
+		if errCode(err) == sqlite3.SQLITE_NOTADB {
+			return nil, fmt.Errorf("sqlite: open %q: not a SQLite database (damaged, or another kind of file): %w", path, err)
+		}
 		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
 	}
 	return s, nil
@@ -108,6 +116,16 @@ func (s *Store) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// errCode returns the SQLite result code of err, extended codes reduced to
+// their primary code, or 0 if err is not a SQLite error.
+func errCode(err error) int {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return 0
+	}
+	return e.Code() & 0xff
 }
 
 // isUnique reports whether err is a violated UNIQUE or PRIMARY KEY
