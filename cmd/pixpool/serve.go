@@ -35,6 +35,7 @@ type Config struct {
 	S3AccessKey   string
 	S3SecretKey   string
 	MaxUpload     int64
+	BodyIdle      time.Duration // 0 is http.DefaultBodyIdleTimeout
 	CompatUser    string
 	AdminPassword string
 	SessionTTL    time.Duration
@@ -71,6 +72,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DB, "db", "", "metadata store: empty for SQLite in --data, or a PostgreSQL URL (postgres://user:password@host:5432/db?pool_max_conns=10)")
 	c.MaxUpload = service.DefaultMaxBytes
 	fs.Var((*byteSize)(&c.MaxUpload), "max-upload", "largest image accepted, e.g. 20MiB (larger uploads get 413)")
+	fs.DurationVar(&c.BodyIdle, "body-idle-timeout", http.DefaultBodyIdleTimeout, "close the connection of an upload that sends nothing for this long (a slow upload that keeps sending may take as long as it needs)")
 	fs.StringVar(&c.CompatUser, "compat-user", "", "account that credential-less /api/... calls act as (off when empty)")
 	fs.DurationVar(&c.SessionTTL, "session-ttl", 30*24*time.Hour, "how long a login lasts")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", false, "mark cookies Secure (set when a proxy terminates TLS)")
@@ -155,6 +157,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		CompatUser:    c.CompatUser,
 		SecureCookies: c.SecureCookies,
 		TrustProxy:    c.TrustProxy,
+
+		BodyIdleTimeout: c.BodyIdle,
 	}
 
 	if err := m.openPool(ctx); err != nil {
@@ -342,6 +346,7 @@ func (m *Main) serveMetrics() (stop func(), err error) {
 	srv := &nethttp.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelDebug),
 	}
 	go srv.Serve(ln)
