@@ -35,6 +35,7 @@ func (m *Main) lead(ctx context.Context) {
 	defer poll.Stop()
 	renewed := time.Now()
 	lastTry := time.Time{}
+	lastErr := "" // logged once, not every try
 	for {
 		select {
 		case <-ctx.Done():
@@ -49,7 +50,10 @@ func (m *Main) lead(ctx context.Context) {
 			won, err := m.Store.AcquireLease(ctx, leaseName, m.holder, leaseTTL)
 			switch {
 			case err != nil:
-				m.Logger.Warn("pool lease", "err", err)
+				if err.Error() != lastErr {
+					m.Logger.Warn("pool lease", "err", err)
+					lastErr = err.Error()
+				}
 				if m.Manager.Leading() && time.Since(renewed) > leaseTTL/2 {
 					// Cannot prove we still lead: stop before another starts.
 					stop()
@@ -57,9 +61,9 @@ func (m *Main) lead(ctx context.Context) {
 					m.stepDown("lease not renewed")
 				}
 			case won && m.Manager.Leading():
-				renewed = time.Now()
+				renewed, lastErr = time.Now(), ""
 			case won:
-				renewed = time.Now()
+				renewed, lastErr = time.Now(), ""
 				m.Logger.Info("taking over the cache pool", "holder", m.holder)
 				if err := m.Manager.Open(ctx); err != nil {
 					m.Logger.Error("take over the cache pool", "err", err)

@@ -5,6 +5,11 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"image"
+	"image/jpeg"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,7 +61,7 @@ func mountTmpfs(t *testing.T, sizeKB int) string {
 // fillDisk writes a file in dir until the file system is full.
 func fillDisk(t *testing.T, dir string) {
 	t.Helper()
-	f, err := os.Create(filepath.Join(dir, "filler"))
+	f, err := os.CreateTemp(dir, "filler-*")
 	if err != nil && !errors.Is(err, syscall.ENOSPC) {
 		t.Fatal(err)
 	}
@@ -115,4 +120,136 @@ func TestServe_BadDatabase(t *testing.T) {
 			}
 		})
 	}
+}
+
+// serveProcess is this test binary running `pixpool serve` as a child.
+type serveProcess struct {
+	cmd    *exec.Cmd
+	url    string
+	log    string        // file of its output
+	exited chan struct{} // closed when it has exited, with err set
+	err    error         // of cmd.Wait
+}
+
+// startServeBinary starts `pixpool serve` on a free 127.0.0.1 port with
+// data, env added to the environment, and args, and waits until it is
+// ready. It is killed at cleanup if still running.
+func startServeBinary(t *testing.T, data string, env []string, args ...string) *serveProcess {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	logf, err := os.CreateTemp(t.TempDir(), "serve-*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(os.Args[0], append([]string{"serve", "--addr", addr, "--data", data, "--analyze=false"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &serveProcess{cmd: cmd, url: "http://" + addr, log: logf.Name(), exited: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-p.exited
+		if t.Failed() {
+			t.Logf("serve's log:\n%s", p.output())
+		}
+	})
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get(p.url + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		select {
+		case <-p.exited:
+			t.Fatalf("serve exited:\n%s", p.output())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve not ready in 60 s:\n%s", p.output())
+		}
+	}
+}
+
+func (p *serveProcess) output() string {
+	b, _ := os.ReadFile(p.log)
+	return string(b)
+}
+
+// stop ends the server as an operator would (SIGTERM) and waits for it.
+func (p *serveProcess) stop(t *testing.T) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	<-p.exited
+	if p.err != nil {
+		t.Fatalf("serve: %v\n%s", p.err, p.output())
+	}
+}
+
+// noisyJPEG is a JPEG of about size bytes that does not compress.
+func noisyJPEG(t *testing.T, seed uint64) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 120, 120))
+	rng := mrand.New(mrand.NewPCG(seed, seed))
+	for i := range img.Pix {
+		img.Pix[i] = byte(rng.Uint32())
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 90}); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestServe_FullDisk runs the real binary on a small file system and fills
+// it: uploads get 507 saying storage is full, an image can still be
+// deleted, and a restart on the full disk starts and serves reads.
+func TestServe_FullDisk(t *testing.T) {
+	mnt := mountTmpfs(t, 12<<10)
+	data := filepath.Join(mnt, "data")
+	env := []string{"PIXPOOL_ADMIN_PASSWORD=correct horse battery"}
+	srv := startServeBinary(t, data, env, "--cache-size", "1")
+	c := &client{t: t, base: srv.url, key: strings.TrimSpace(cli(t, data, "", "apikey", "create", "admin"))}
+	images := map[string][]byte{}
+	for i, key := range []string{"a", "b", "c"} {
+		images[key] = noisyJPEG(t, uint64(i))
+		expect(t, c.do("PUT", keyPath(key), bytes.NewReader(images[key])), http.StatusCreated)
+	}
+
+	fillDisk(t, mnt)
+	checkFull := func() {
+		t.Helper()
+		b := expect(t, c.do("PUT", keyPath("new"), bytes.NewReader(noisyJPEG(t, 9))), http.StatusInsufficientStorage)
+		if code, msg := apiError(t, b); code != "storage_full" || !strings.Contains(msg, "Storage is full") {
+			t.Errorf("upload on a full disk: %s %q", code, msg)
+		}
+	}
+	checkFull()
+	expect(t, c.do("DELETE", keyPath("a"), nil), http.StatusNoContent)
+	expect(t, c.do("GET", keyPath("a"), nil), http.StatusNotFound)
+	srv.stop(t)
+
+	// Whatever the delete freed is taken again, then the server restarts.
+	fillDisk(t, mnt)
+	srv = startServeBinary(t, data, env, "--cache-size", "1")
+	c.base = srv.url
+	if got := expect(t, c.do("GET", keyPath("b"), nil), http.StatusOK); !bytes.Equal(got, images["b"]) {
+		t.Errorf("read %d bytes of b after the restart, want %d", len(got), len(images["b"]))
+	}
+	checkFull()
+	expect(t, c.do("DELETE", keyPath("c"), nil), http.StatusNoContent)
+	if !strings.Contains(srv.output(), "storage is full") {
+		t.Errorf("no warning that storage is full at the start:\n%s", srv.output())
+	}
+	srv.stop(t)
 }

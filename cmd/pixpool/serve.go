@@ -23,6 +23,7 @@ import (
 	"github.com/pixpool/pixpool/manager"
 	"github.com/pixpool/pixpool/pool"
 	"github.com/pixpool/pixpool/service"
+	"github.com/pixpool/pixpool/store/sqlite"
 )
 
 // Config is what `pixpool serve` runs with; zero values are the defaults
@@ -144,6 +145,13 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.Store, err = openDB(ctx, c.Data, c.DB); err != nil {
 		return err
 	}
+	if r, ok := m.Store.(*sqlite.Store); ok {
+		// Room for deletes on a full disk; see sqlite.Store.KeepReserve.
+		r.KeepReserve(sqlite.DefaultReserveBytes)
+		if r.LowOnSpace() {
+			m.Logger.Warn("storage is full: serving reads, and deletes to free space; uploads get 507 until there is room", "data", c.Data)
+		}
+	}
 	if m.Blobs, err = openBlobs(ctx, c.Data, c.Blob, s3Keys{c.S3AccessKey, c.S3SecretKey}); err != nil {
 		return err
 	}
@@ -179,19 +187,24 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 
 	// Leftovers of a crash: temporary files and bytes no row points at.
+	// Housekeeping, so a failure does not stop the start.
 	if fs, ok := m.Blobs.(*blobfs.Store); ok {
 		if _, err := fs.SweepTemp(0); err != nil {
-			return err
+			m.Logger.Warn("sweep temporary files", "err", err)
 		}
 	}
 	if _, err := m.Images.SweepOrphans(ctx, c.SweepGrace); err != nil {
-		return err
+		m.Logger.Warn("sweep orphans", "err", err)
 	}
 
 	if m.ln, err = net.Listen("tcp", c.Addr); err != nil {
 		return err
 	}
 	token, err := m.Accounts.Bootstrap(ctx, c.AdminPassword)
+	if pixpool.ErrorCode(err) == pixpool.ESTORAGEFULL {
+		m.Logger.Warn("storage is full: no admin account or setup link could be saved; free space and restart", "err", err)
+		token, err = "", nil
+	}
 	if err != nil {
 		return fmt.Errorf("admin bootstrap: %w", err)
 	}
@@ -240,6 +253,12 @@ func (m *Main) openPool(ctx context.Context) error {
 		return err
 	}
 	won, err := m.Store.AcquireLease(ctx, leaseName, m.holder, leaseTTL)
+	if pixpool.ErrorCode(err) == pixpool.ESTORAGEFULL {
+		// Serve reads from the stores; lead() takes the lease once deletes
+		// have freed space.
+		m.Logger.Warn("storage is full: starting without leading the cache pool; uploads get 507 until images are deleted", "err", err)
+		won, err = false, nil
+	}
 	if err != nil {
 		return fmt.Errorf("cache pool lease: %w", err)
 	}

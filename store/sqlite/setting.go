@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/pixpool/pixpool"
@@ -17,7 +16,7 @@ func (s *Store) Setting(ctx context.Context, name string) (string, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", pixpool.Errorf(pixpool.ENOTFOUND, "setting %q not found", name)
 	} else if err != nil {
-		return "", fmt.Errorf("sqlite: setting %q: %w", name, err)
+		return "", errorf("sqlite: setting %q: %w", name, err)
 	}
 	return value, nil
 }
@@ -28,7 +27,7 @@ func (s *Store) SetSetting(ctx context.Context, name, value string) error {
 		INSERT INTO settings (name, value) VALUES (?, ?)
 		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value)
 	if err != nil {
-		return fmt.Errorf("sqlite: set setting %q: %w", name, err)
+		return errorf("sqlite: set setting %q: %w", name, err)
 	}
 	return nil
 }
@@ -36,7 +35,7 @@ func (s *Store) SetSetting(ctx context.Context, name, value string) error {
 // DeleteSetting removes a setting; a missing one is not an error.
 func (s *Store) DeleteSetting(ctx context.Context, name string) error {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM settings WHERE name = ?`, name); err != nil {
-		return fmt.Errorf("sqlite: delete setting %q: %w", name, err)
+		return errorf("sqlite: delete setting %q: %w", name, err)
 	}
 	return nil
 }
@@ -45,19 +44,19 @@ func (s *Store) DeleteSetting(ctx context.Context, name string) error {
 func (s *Store) Settings(ctx context.Context) (map[string]string, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT name, value FROM settings`)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: settings: %w", err)
+		return nil, errorf("sqlite: settings: %w", err)
 	}
 	defer rows.Close()
 	m := make(map[string]string)
 	for rows.Next() {
 		var name, value string
 		if err := rows.Scan(&name, &value); err != nil {
-			return nil, fmt.Errorf("sqlite: settings: %w", err)
+			return nil, errorf("sqlite: settings: %w", err)
 		}
 		m[name] = value
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: settings: %w", err)
+		return nil, errorf("sqlite: settings: %w", err)
 	}
 	return m, nil
 }
@@ -82,7 +81,7 @@ func (s *Store) RecordLoginFailure(ctx context.Context, keys []string, t time.Ti
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("sqlite: record login failure: %w", err)
+		return errorf("sqlite: record login failure: %w", err)
 	}
 	return nil
 }
@@ -92,7 +91,7 @@ func (s *Store) LoginFailures(ctx context.Context, key string, since time.Time) 
 	var n int
 	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM login_failures WHERE key = ? AND at >= ?`, key, millis(since)).Scan(&n)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: login failures: %w", err)
+		return 0, errorf("sqlite: login failures: %w", err)
 	}
 	return n, nil
 }
@@ -100,8 +99,12 @@ func (s *Store) LoginFailures(ctx context.Context, key string, since time.Time) 
 // ClearLoginFailures forgets key's failures and every failure older than
 // before.
 func (s *Store) ClearLoginFailures(ctx context.Context, key string, before time.Time) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM login_failures WHERE key = ? OR at < ?`, key, millis(before)); err != nil {
-		return fmt.Errorf("sqlite: clear login failures: %w", err)
+	err := s.withReserve(func() error { // part of logging in; see CreateSession
+		_, err := s.db.ExecContext(ctx, `DELETE FROM login_failures WHERE key = ? OR at < ?`, key, millis(before))
+		return err
+	})
+	if err != nil {
+		return errorf("sqlite: clear login failures: %w", err)
 	}
 	return nil
 }
