@@ -100,6 +100,11 @@ type Store interface {
 	// ReleaseLease ends holder's lease on name at once; a lease held by
 	// another is left alone.
 	ReleaseLease(ctx context.Context, name, holder string) error
+	// LeaseHolder returns who holds the lease name, its term run out or
+	// not, and "" when nobody does. With ReleaseLease it lets a process
+	// that can prove the holder dead (on its own host) end the lease at
+	// once, rather than wait out the term.
+	LeaseHolder(ctx context.Context, name string) (string, error)
 
 	// RecordLoginFailure notes a failed login at t under each of keys (such
 	// as "user:ada" and "ip:192.0.2.1").

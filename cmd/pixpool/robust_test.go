@@ -13,11 +13,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pixpool/pixpool/store/sqlite"
 )
 
 // runServeBinary runs this test binary as `pixpool serve` with args and
@@ -252,4 +255,102 @@ func TestServe_FullDisk(t *testing.T) {
 		t.Errorf("no warning that storage is full at the start:\n%s", srv.output())
 	}
 	srv.stop(t)
+}
+
+func TestHolderGone(t *testing.T) {
+	if pidScope() == "" {
+		t.Skip("no /proc here: no holder can be proven gone")
+	}
+	host, _ := os.Hostname()
+	me := newHolder()
+	ended := exec.Command("true")
+	if err := ended.Run(); err != nil {
+		t.Fatal(err)
+	}
+	myStart, err := processStart(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder := func(host string, pid int, scope, start string) string {
+		return host + "/" + strconv.Itoa(pid) + "/abcdefgh/" + scope + "/" + start
+	}
+	for _, tc := range []struct {
+		name, holder string
+		want         bool
+	}{
+		{"Self", me, false},
+		{"AnotherOfThisProcess", holder(host, os.Getpid(), pidScope(), myStart), false},
+		{"Ended", holder(host, ended.Process.Pid, pidScope(), "12345"), true},
+		{"PidReused", holder(host, os.Getpid(), pidScope(), myStart+"0"), true},
+		{"OtherHost", holder(host+"x", ended.Process.Pid, pidScope(), "12345"), false},
+		{"OtherBootOrNamespace", holder(host, ended.Process.Pid, "x"+pidScope(), "12345"), false},
+		{"NoScope", holder(host, ended.Process.Pid, "", "12345"), false},
+		{"OldFormat", host + "/" + strconv.Itoa(ended.Process.Pid) + "/abcdefgh", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := holderGone(tc.holder); got != tc.want {
+				t.Errorf("holderGone(%q)=%t, want %t", tc.holder, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestServe_TakeoverAfterCrash kills a server with SIGKILL and starts
+// another on its data folder: the new one leads the cache pool (holds the
+// lease, with its own nodes) as soon as it is ready, instead of sending
+// reads to the dead one's nodes until the lease runs out; and the dead
+// one's nodes do not outlive it.
+func TestServe_TakeoverAfterCrash(t *testing.T) {
+	data := t.TempDir()
+	env := []string{"PIXPOOL_ADMIN_PASSWORD=correct horse battery"}
+	first := startServeBinary(t, data, env, "--cache-size", "2")
+	c := &client{t: t, base: first.url, key: strings.TrimSpace(cli(t, data, "", "apikey", "create", "admin"))}
+	photo := noisyJPEG(t, 1)
+	expect(t, c.do("PUT", keyPath("cat"), bytes.NewReader(photo)), http.StatusCreated)
+	nodes := regexp.MustCompile(`msg="cache node started".* addr=(\S+)`).FindAllStringSubmatch(first.output(), -1)
+	if len(nodes) != 2 {
+		t.Fatalf("want 2 cache nodes started, log says:\n%s", first.output())
+	}
+
+	first.cmd.Process.Kill()
+	<-first.exited
+	killed := time.Now()
+	// The nodes get SIGTERM when their parent dies, and exit.
+	for _, n := range nodes {
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			conn, err := net.Dial("tcp", n[1])
+			if err != nil {
+				break
+			}
+			conn.Close()
+			if time.Now().After(deadline) {
+				t.Fatalf("cache node %s of the killed server still answers", n[1])
+			}
+		}
+	}
+
+	restarted := time.Now()
+	second := startServeBinary(t, data, env, "--cache-size", "2")
+	ready := time.Since(restarted)
+	st, err := sqlite.Open(filepath.Join(data, "pixpool.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	holder, err := st.LeaseHolder(t.Context(), leaseName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "/" + strconv.Itoa(second.cmd.Process.Pid) + "/"; !strings.Contains(holder, want) {
+		t.Errorf("once the new server is ready the pool lease is held by %q, want the new process (pid %s)", holder, want)
+	}
+	if !strings.Contains(second.output(), "leader=true") {
+		t.Errorf("the new server does not lead the cache pool:\n%s", second.output())
+	}
+	c.base = second.url
+	if got := expect(t, c.do("GET", keyPath("cat"), nil), http.StatusOK); !bytes.Equal(got, photo) {
+		t.Errorf("read %d bytes, want %d", len(got), len(photo))
+	}
+	t.Logf("takeover: the new server was ready and leading %v after its start (%v after the kill)", ready.Round(time.Millisecond), time.Since(killed).Round(time.Millisecond))
+	second.stop(t)
 }

@@ -252,7 +252,7 @@ func (m *Main) openPool(ctx context.Context) error {
 		}
 		return err
 	}
-	won, err := m.Store.AcquireLease(ctx, leaseName, m.holder, leaseTTL)
+	won, err := m.acquireLease(ctx)
 	if pixpool.ErrorCode(err) == pixpool.ESTORAGEFULL {
 		// Serve reads from the stores; lead() takes the lease once deletes
 		// have freed space.
