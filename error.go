@@ -18,6 +18,7 @@ const (
 	ETOOMANY      = "too_many"     // throttled; try again later
 	EUNAVAILABLE  = "unavailable"  // a dependency is down or not installed
 	EUNSUPPORTED  = "unsupported"  // a media type we do not take
+	ESTORAGEFULL  = "storage_full" // the disk or database has no room left
 )
 
 // Error is an error meant for the user: its Message is safe to show.
@@ -34,6 +35,12 @@ func (e *Error) Error() string {
 // Errorf returns an *Error with the given code and a formatted message.
 func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// StorageFull returns err, which says that a disk, quota or database is
+// full, as an ESTORAGEFULL error; the chain keeps err for the log.
+func StorageFull(err error) error {
+	return fmt.Errorf("%w: %w", Errorf(ESTORAGEFULL, "Storage is full: delete images to free space, or ask the administrator for more."), err)
 }
 
 // ErrorCode returns the code of the first *Error in err's chain, "" for nil

@@ -101,6 +101,11 @@ type Store interface {
 	// ReleaseLease ends holder's lease on name at once; a lease held by
 	// another is left alone.
 	ReleaseLease(ctx context.Context, name, holder string) error
+	// LeaseHolder returns who holds the lease name, its term run out or
+	// not, and "" when nobody does. With ReleaseLease it lets a process
+	// that can prove the holder dead (on its own host) end the lease at
+	// once, rather than wait out the term.
+	LeaseHolder(ctx context.Context, name string) (string, error)
 
 	// SetSetupToken stores the SHA-256 (hex) of the one-time admin setup
 	// token, valid until expires, replacing any earlier one, if no admin

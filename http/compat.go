@@ -14,7 +14,8 @@ import (
 // with HTTP status N. The contract knows 400 for bad input, 401/403 for
 // auth, 404 for an unknown key and 500 otherwise, so other client errors
 // (413 too large, 415 not an image, 409, 429) are 400 here and server
-// errors (503) are 500.
+// errors (503) are 500, except 507 (storage full), which tells the operator
+// what to do.
 func (s *Server) compatError(w http.ResponseWriter, r *http.Request, err error) {
 	s.logError(r, err)
 	status := compatStatus(ErrorStatus(err))
@@ -94,7 +95,8 @@ func (s *Server) handleCompatDeleteAll(w http.ResponseWriter, r *http.Request) {
 
 func compatStatus(status int) int {
 	switch {
-	case status == http.StatusUnauthorized, status == http.StatusForbidden, status == http.StatusNotFound:
+	case status == http.StatusUnauthorized, status == http.StatusForbidden, status == http.StatusNotFound,
+		status == http.StatusInsufficientStorage:
 		return status
 	case status >= 500:
 		return http.StatusInternalServerError

@@ -19,6 +19,7 @@ var codes = map[string]int{
 	pixpool.ETOOMANY:      http.StatusTooManyRequests,
 	pixpool.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	pixpool.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
+	pixpool.ESTORAGEFULL:  http.StatusInsufficientStorage,
 	pixpool.EINTERNAL:     http.StatusInternalServerError,
 }
 

@@ -62,6 +62,11 @@ type Server struct {
 	// client sent. Empty: the connection's address, X-Forwarded-For
 	// ignored. LocalProxies are the usual ranges.
 	TrustedProxies []netip.Prefix
+	// BodyIdleTimeout closes the connection of a request whose body sends
+	// nothing for this long (a stalled upload); a slow upload that keeps
+	// sending may take as long as it needs. If zero, 30 s
+	// (DefaultBodyIdleTimeout).
+	BodyIdleTimeout time.Duration
 
 	once      sync.Once
 	handler   http.Handler
@@ -91,7 +96,7 @@ func (s *Server) Handler() http.Handler {
 			err := pixpool.Errorf(pixpool.EFORBIDDEN, "Cross-site request refused.")
 			s.fail(w, r, err)
 		}))
-		s.handler = s.track(s.instrument(s.recoverer(s.logRequests(cop.Handler(s.authenticate(keyPaths(matched(mux))))))))
+		s.handler = s.limitIdleBodies(s.track(s.instrument(s.recoverer(s.logRequests(cop.Handler(s.authenticate(keyPaths(matched(mux)))))))))
 	})
 	return s.handler
 }

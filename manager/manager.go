@@ -230,7 +230,15 @@ func (m *Manager) Open(ctx context.Context) error {
 	m.state = st
 	m.leading.Store(true)
 	m.Pool.SetLayout(st.Epoch, st.Nodes)
-	return m.save(ctx)
+	if err := m.save(ctx); pixpool.ErrorCode(err) == pixpool.ESTORAGEFULL {
+		// Lead from memory: the nodes run, and this server uses them;
+		// followers keep the last saved layout, and fall back to the
+		// store, until a later change is saved.
+		m.logger().Warn("cache pool state not saved: storage is full", "err", err)
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 func cmpOr[T comparable](v, def T) T {

@@ -66,10 +66,14 @@ func Open(dir string) (*Store, error) {
 func (s *Store) Dir() string { return s.dir }
 
 // Put stores r's bytes under key. If r or ctx fails before the value is
-// complete, nothing changes.
+// complete, nothing changes. A full disk or quota is ESTORAGEFULL.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
 	if err := s.put(ctx, key, r); err != nil {
-		return fmt.Errorf("blob/fs: put %q: %w", key, err)
+		err = fmt.Errorf("blob/fs: put %q: %w", key, err)
+		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+			return pixpool.StorageFull(err)
+		}
+		return err
 	}
 	return nil
 }

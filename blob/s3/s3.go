@@ -419,6 +419,9 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
 		// versitygw's posix backend.
 		return pixpool.Errorf(pixpool.ECONFLICT, "blob %q clashes with a stored key: a key cannot also be the folder of other keys on this store", key)
 	}
+	if resp := errResponse(err); resp.StatusCode == http.StatusInsufficientStorage || resp.Code == "XMinioStorageFull" {
+		return pixpool.StorageFull(fmt.Errorf("blob/s3: put %q: %w", key, err))
+	}
 	if err != nil {
 		return fmt.Errorf("blob/s3: put %q: %w", key, err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -55,7 +56,10 @@ func envName(name string) string {
 // environment variable, or the file its _FILE variable names.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
@@ -71,7 +75,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		}
 		if ok {
 			if e := f.Value.Set(v); e != nil {
-				err = fmt.Errorf("%s=%q: %v", envName(f.Name), pixpool.Redact(v), e)
+				err = usageError{fmt.Errorf("%s=%q: %v", envName(f.Name), pixpool.Redact(v), e)}
 			}
 		}
 	})

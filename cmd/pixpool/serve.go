@@ -24,6 +24,7 @@ import (
 	"github.com/pixpool/pixpool/manager"
 	"github.com/pixpool/pixpool/pool"
 	"github.com/pixpool/pixpool/service"
+	"github.com/pixpool/pixpool/store/sqlite"
 )
 
 // Config is what `pixpool serve` runs with; zero values are the defaults
@@ -48,6 +49,7 @@ type Config struct {
 	SweepGrace     time.Duration
 	LogLevel       slog.Level
 	LogJSON        bool
+	BodyIdle       time.Duration // 0 is http.DefaultBodyIdleTimeout
 
 	CacheNodes    string // existing nodes, host:port,...
 	CacheSize     int    // local nodes of a new pool; 0: no cache
@@ -74,6 +76,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DB, "db", "", "metadata store: empty for SQLite in --data, or a PostgreSQL URL (postgres://user@host:5432/db?pool_max_conns=10; the password from PGPASSWORD or ~/.pgpass, or the URL from PIXPOOL_DB_FILE, never on the command line)")
 	c.MaxUpload = service.DefaultMaxBytes
 	fs.Var((*byteSize)(&c.MaxUpload), "max-upload", "largest image accepted, e.g. 20MiB (larger uploads get 413)")
+	fs.DurationVar(&c.BodyIdle, "body-idle-timeout", http.DefaultBodyIdleTimeout, "close the connection of an upload that sends nothing for this long (a slow upload that keeps sending may take as long as it needs)")
 	fs.StringVar(&c.CompatUser, "compat-user", "", "account that credential-less /api/... calls act as (off when empty)")
 	fs.DurationVar(&c.SessionTTL, "session-ttl", 30*24*time.Hour, "how long a login lasts")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", false, "mark cookies Secure (set when a proxy terminates TLS)")
@@ -147,6 +150,13 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.Store, err = openDB(ctx, c.Data, c.DB); err != nil {
 		return err
 	}
+	if r, ok := m.Store.(*sqlite.Store); ok {
+		// Room for deletes on a full disk; see sqlite.Store.KeepReserve.
+		r.KeepReserve(sqlite.DefaultReserveBytes)
+		if r.LowOnSpace() {
+			m.Logger.Warn("storage is full: serving reads, and deletes to free space; uploads get 507 until there is room", "data", c.Data)
+		}
+	}
 	if m.Blobs, err = openBlobs(ctx, c.Data, c.Blob, s3Keys{c.S3AccessKey, c.S3SecretKey}); err != nil {
 		return err
 	}
@@ -169,6 +179,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		CompatUser:     c.CompatUser,
 		SecureCookies:  c.SecureCookies,
 		TrustedProxies: proxies,
+
+		BodyIdleTimeout: c.BodyIdle,
 	}
 
 	if err := m.openPool(ctx); err != nil {
@@ -189,19 +201,24 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 
 	// Leftovers of a crash: temporary files and bytes no row points at.
+	// Housekeeping, so a failure does not stop the start.
 	if fs, ok := m.Blobs.(*blobfs.Store); ok {
 		if _, err := fs.SweepTemp(0); err != nil {
-			return err
+			m.Logger.Warn("sweep temporary files", "err", err)
 		}
 	}
 	if _, err := m.Images.SweepOrphans(ctx, c.SweepGrace); err != nil {
-		return err
+		m.Logger.Warn("sweep orphans", "err", err)
 	}
 
 	if m.ln, err = net.Listen("tcp", c.Addr); err != nil {
 		return err
 	}
 	token, expires, err := m.Accounts.Bootstrap(ctx, c.AdminPassword)
+	if pixpool.ErrorCode(err) == pixpool.ESTORAGEFULL {
+		m.Logger.Warn("storage is full: no admin account or setup link could be saved; free space and restart", "err", err)
+		token, expires, err = "", time.Time{}, nil
+	}
 	if err != nil {
 		return fmt.Errorf("admin bootstrap: %w", err)
 	}
@@ -275,7 +292,13 @@ func (m *Main) openPool(ctx context.Context) error {
 		}
 		return err
 	}
-	won, err := m.Store.AcquireLease(ctx, leaseName, m.holder, leaseTTL)
+	won, err := m.acquireLease(ctx)
+	if pixpool.ErrorCode(err) == pixpool.ESTORAGEFULL {
+		// Serve reads from the stores; lead() takes the lease once deletes
+		// have freed space.
+		m.Logger.Warn("storage is full: starting without leading the cache pool; uploads get 507 until images are deleted", "err", err)
+		won, err = false, nil
+	}
 	if err != nil {
 		return fmt.Errorf("cache pool lease: %w", err)
 	}
@@ -382,6 +405,7 @@ func (m *Main) serveMetrics() (stop func(), err error) {
 	srv := &nethttp.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelDebug),
 	}
 	go srv.Serve(ln)
@@ -463,7 +487,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("serve takes no arguments, got %q", strings.Join(fs.Args(), " "))
+		return usageError{fmt.Errorf("serve takes no arguments, got %q", strings.Join(fs.Args(), " "))}
 	}
 	if (m.Config.TLSCert == "") != (m.Config.TLSKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")

@@ -17,20 +17,34 @@ import (
 )
 
 // openDB opens the metadata store: PostgreSQL for a postgres:// URL, else
-// SQLite, in the data folder when db is empty.
+// SQLite, in the data folder when db is empty. On failure the store is a
+// nil interface, never a nil pointer inside one, so callers may test it
+// against nil.
 func openDB(ctx context.Context, data, db string) (pixpool.Store, error) {
 	switch {
 	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
-		return postgres.Open(ctx, db)
+		s, err := postgres.Open(ctx, db)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	case db == "":
 		if data == "" {
 			return nil, errors.New("--data must name a folder")
 		}
-		return sqlite.Open(filepath.Join(data, "pixpool.db"))
+		return openSQLite(filepath.Join(data, "pixpool.db"))
 	case strings.HasPrefix(db, "sqlite:"):
-		return sqlite.Open(strings.TrimPrefix(strings.TrimPrefix(db, "sqlite:"), "//"))
+		return openSQLite(strings.TrimPrefix(strings.TrimPrefix(db, "sqlite:"), "//"))
 	}
 	return nil, fmt.Errorf("--db %q: want a postgres:// URL, sqlite:PATH, or nothing for SQLite in --data", pixpool.Redact(db))
+}
+
+func openSQLite(path string) (pixpool.Store, error) {
+	s, err := sqlite.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // s3Keys are S3 credentials given by flags; when empty, the usual AWS
@@ -49,13 +63,25 @@ func openBlobs(ctx context.Context, data, blob string, keys s3Keys) (pixpool.Blo
 		if keys.access != "" || keys.secret != "" {
 			cfg.AccessKey, cfg.SecretKey = keys.access, keys.secret
 		}
-		return blobs3.Open(ctx, cfg)
+		s, err := blobs3.Open(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	case blob == "":
-		return blobfs.Open(filepath.Join(data, "blobs"))
+		return openBlobDir(filepath.Join(data, "blobs"))
 	case strings.HasPrefix(blob, "file:"):
-		return blobfs.Open(strings.TrimPrefix(strings.TrimPrefix(blob, "file:"), "//"))
+		return openBlobDir(strings.TrimPrefix(strings.TrimPrefix(blob, "file:"), "//"))
 	}
 	return nil, fmt.Errorf("--blob %q: want an s3:// URL, file:PATH, or nothing for a folder in --data", pixpool.Redact(blob))
+}
+
+func openBlobDir(dir string) (pixpool.BlobStore, error) {
+	s, err := blobfs.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // storeFlags are the flags by which the admin tools find the server's

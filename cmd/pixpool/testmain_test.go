@@ -17,10 +17,7 @@ func TestMain(m *testing.M) {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 		stop()
-		if err != nil {
-			os.Exit(2)
-		}
-		os.Exit(0)
+		os.Exit(exitStatus(err, os.Stderr))
 	}
 	os.Exit(m.Run())
 }

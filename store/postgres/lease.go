@@ -51,3 +51,19 @@ func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
 	}
 	return nil
 }
+
+// LeaseHolder returns who holds the lease name, its term run out or not,
+// and "" when nobody does.
+func (s *Store) LeaseHolder(ctx context.Context, name string) (string, error) {
+	if !storable(name) {
+		return "", nil // no stored lease has such a name
+	}
+	var holder string
+	err := s.pool.QueryRow(ctx, `SELECT holder FROM leases WHERE name = $1`, name).Scan(&holder)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	} else if err != nil {
+		return "", wrap(fmt.Sprintf("lease holder %q", name), err)
+	}
+	return holder, nil
+}

@@ -155,13 +155,18 @@ func isUnique(err error) bool {
 
 // wrap returns err as the failure of op. Text PostgreSQL cannot store (NUL
 // bytes, invalid UTF-8), which SQLite would have taken, is EINVALID rather
-// than internal: it is the caller's input that is wrong.
+// than internal: it is the caller's input that is wrong. A server out of
+// disk space is ESTORAGEFULL.
 func wrap(op string, err error) error {
 	var e *pgconn.PgError
 	if errors.As(err, &e) && (e.Code == "22021" || e.Code == "22P05") { // character_not_in_repertoire, untranslatable_character
 		return pixpool.Errorf(pixpool.EINVALID, "Text must be valid UTF-8 without NUL characters.")
 	}
-	return fmt.Errorf("postgres: %s: %w", op, err)
+	err = fmt.Errorf("postgres: %s: %w", op, err)
+	if errors.As(err, &e) && e.Code == "53100" { // disk_full
+		return pixpool.StorageFull(err)
+	}
+	return err
 }
 
 // storable reports whether PostgreSQL can hold s in a text column: valid

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -27,11 +26,11 @@ func insertUser(ctx context.Context, db execer, u *pixpool.User, passwordHash st
 	if isUnique(err) {
 		return pixpool.Errorf(pixpool.ECONFLICT, "username %q is taken", u.Username)
 	} else if err != nil {
-		return fmt.Errorf("sqlite: create user: %w", err)
+		return errorf("sqlite: create user: %w", err)
 	}
 	id, err := res.LastInsertId()
 	if err != nil {
-		return fmt.Errorf("sqlite: create user: %w", err)
+		return errorf("sqlite: create user: %w", err)
 	}
 	u.ID, u.CreatedAt, u.UpdatedAt = id, t, t
 	return nil
@@ -56,7 +55,7 @@ func (s *Store) SetSetupToken(ctx context.Context, hash string, expires time.Tim
 		return err
 	})
 	if err != nil {
-		return false, fmt.Errorf("sqlite: set setup token: %w", err)
+		return false, errorf("sqlite: set setup token: %w", err)
 	}
 	return stored, nil
 }
@@ -69,7 +68,7 @@ func (s *Store) SetupPending(ctx context.Context, now time.Time) (bool, error) {
 		SELECT EXISTS (SELECT 1 FROM setup_tokens WHERE expires_at > ?)
 			AND NOT EXISTS (SELECT 1 FROM users WHERE admin)`, millis(now)).Scan(&pending)
 	if err != nil {
-		return false, fmt.Errorf("sqlite: setup pending: %w", err)
+		return false, errorf("sqlite: setup pending: %w", err)
 	}
 	return pending, nil
 }
@@ -96,7 +95,7 @@ func (s *Store) CreateFirstAdmin(ctx context.Context, u *pixpool.User, passwordH
 		return err
 	})
 	if err != nil && pixpool.ErrorCode(err) == pixpool.EINTERNAL {
-		return fmt.Errorf("sqlite: create first admin: %w", err)
+		return errorf("sqlite: create first admin: %w", err)
 	}
 	return err
 }
@@ -109,28 +108,36 @@ func (s *Store) TakeAttempt(ctx context.Context, key string, now time.Time, lim 
 	tries := `(CASE WHEN attempts.last_at < ?3 THEN 1 ELSE attempts.tries + 1 END)`
 	wait := strings.ReplaceAll(`(CASE WHEN {n} < ?4 THEN 0 ELSE min(?6, ?5 << min({n} - ?4, 30)) END)`, "{n}", tries)
 	var n int
-	err := s.db.QueryRowContext(ctx, `
+	// Logging in must work on a full disk (to free space through the
+	// portal), so the attempt may use the reserve; see CreateSession.
+	err := s.withReserve(func() error {
+		return s.db.QueryRowContext(ctx, `
 		INSERT INTO attempts (key, tries, next_at, last_at) VALUES (?1, 1, ?2 + ?7, ?2)
 		ON CONFLICT (key) DO UPDATE SET tries = `+tries+`, next_at = ?2 + `+wait+`, last_at = ?2
 		WHERE attempts.next_at <= ?2 OR attempts.last_at < ?3
 		RETURNING tries`,
-		key, millis(now), millis(now.Add(-lim.Forget)), lim.Free, delay, most, lim.Wait(1).Milliseconds()).Scan(&n)
+			key, millis(now), millis(now.Add(-lim.Forget)), lim.Free, delay, most, lim.Wait(1).Milliseconds()).Scan(&n)
+	})
 	if err == nil {
 		return 0, nil
 	} else if !errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("sqlite: take attempt: %w", err)
+		return 0, errorf("sqlite: take attempt: %w", err)
 	}
 	var next int64
 	if err := s.db.QueryRowContext(ctx, `SELECT next_at FROM attempts WHERE key = ?`, key).Scan(&next); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("sqlite: take attempt: %w", err)
+		return 0, errorf("sqlite: take attempt: %w", err)
 	}
 	return max(fromMillis(next).Sub(now), time.Millisecond), nil
 }
 
 // ReturnAttempt takes back one attempt counted under key.
 func (s *Store) ReturnAttempt(ctx context.Context, key string) error {
-	if _, err := s.db.ExecContext(ctx, `UPDATE attempts SET tries = max(tries - 1, 0) WHERE key = ?`, key); err != nil {
-		return fmt.Errorf("sqlite: return attempt: %w", err)
+	err := s.withReserve(func() error {
+		_, err := s.db.ExecContext(ctx, `UPDATE attempts SET tries = max(tries - 1, 0) WHERE key = ?`, key)
+		return err
+	})
+	if err != nil {
+		return errorf("sqlite: return attempt: %w", err)
 	}
 	return nil
 }
@@ -138,8 +145,12 @@ func (s *Store) ReturnAttempt(ctx context.Context, key string) error {
 // ClearAttempts forgets key's attempts and every key's without an attempt
 // since before.
 func (s *Store) ClearAttempts(ctx context.Context, key string, before time.Time) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM attempts WHERE key = ? OR last_at < ?`, key, millis(before)); err != nil {
-		return fmt.Errorf("sqlite: clear attempts: %w", err)
+	err := s.withReserve(func() error {
+		_, err := s.db.ExecContext(ctx, `DELETE FROM attempts WHERE key = ? OR last_at < ?`, key, millis(before))
+		return err
+	})
+	if err != nil {
+		return errorf("sqlite: clear attempts: %w", err)
 	}
 	return nil
 }
@@ -171,10 +182,10 @@ func (s *Store) CreateInvite(ctx context.Context, inv *pixpool.Invite) error {
 	if isUnique(err) {
 		return pixpool.Errorf(pixpool.ECONFLICT, "invite already exists")
 	} else if err != nil {
-		return fmt.Errorf("sqlite: create invite: %w", err)
+		return errorf("sqlite: create invite: %w", err)
 	}
 	if inv.ID, err = res.LastInsertId(); err != nil {
-		return fmt.Errorf("sqlite: create invite: %w", err)
+		return errorf("sqlite: create invite: %w", err)
 	}
 	return nil
 }
@@ -183,19 +194,19 @@ func (s *Store) CreateInvite(ctx context.Context, inv *pixpool.Invite) error {
 func (s *Store) Invites(ctx context.Context) ([]*pixpool.Invite, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+inviteColumns+` FROM invites ORDER BY created_at DESC, id DESC`)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: invites: %w", err)
+		return nil, errorf("sqlite: invites: %w", err)
 	}
 	defer rows.Close()
 	var out []*pixpool.Invite
 	for rows.Next() {
 		inv, err := scanInvite(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: invites: %w", err)
+			return nil, errorf("sqlite: invites: %w", err)
 		}
 		out = append(out, inv)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: invites: %w", err)
+		return nil, errorf("sqlite: invites: %w", err)
 	}
 	return out, nil
 }
@@ -204,7 +215,7 @@ func (s *Store) Invites(ctx context.Context) ([]*pixpool.Invite, error) {
 func (s *Store) DeleteInvite(ctx context.Context, id int64) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM invites WHERE id = ?`, id)
 	if err != nil {
-		return fmt.Errorf("sqlite: delete invite %d: %w", id, err)
+		return errorf("sqlite: delete invite %d: %w", id, err)
 	}
 	return mustAffect(res, "invite not found")
 }
@@ -216,10 +227,10 @@ func (s *Store) CreateUserWithInvite(ctx context.Context, u *pixpool.User, passw
 		res, err := tx.ExecContext(ctx, `UPDATE invites SET used_at = ? WHERE hash = ? AND used_at IS NULL AND expires_at > ?`,
 			millis(now), inviteHash, millis(now))
 		if err != nil {
-			return fmt.Errorf("sqlite: use invite: %w", err)
+			return errorf("sqlite: use invite: %w", err)
 		}
 		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("sqlite: use invite: %w", err)
+			return errorf("sqlite: use invite: %w", err)
 		} else if n == 0 {
 			return pixpool.Errorf(pixpool.EINVALID, "This invite code is not valid: it is mistyped, used or expired.")
 		}
@@ -227,7 +238,7 @@ func (s *Store) CreateUserWithInvite(ctx context.Context, u *pixpool.User, passw
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE invites SET used_by = ? WHERE hash = ?`, u.ID, inviteHash); err != nil {
-			return fmt.Errorf("sqlite: use invite: %w", err)
+			return errorf("sqlite: use invite: %w", err)
 		}
 		return nil
 	})

@@ -94,11 +94,11 @@ func (s *Store) SaveAnalysis(ctx context.Context, a *pixpool.Analysis) error {
 	}
 	labels, err := json.Marshal(a.Labels)
 	if err != nil {
-		return fmt.Errorf("sqlite: save analysis %d: %w", a.ImageID, err)
+		return errorf("sqlite: save analysis %d: %w", a.ImageID, err)
 	}
 	lines, err := json.Marshal(a.Lines)
 	if err != nil {
-		return fmt.Errorf("sqlite: save analysis %d: %w", a.ImageID, err)
+		return errorf("sqlite: save analysis %d: %w", a.ImageID, err)
 	}
 	now := timeNow()
 	err = s.withTx(ctx, func(tx *sql.Tx) error {
@@ -147,13 +147,13 @@ func (s *Store) Analysis(ctx context.Context, imageID int64) (*pixpool.Analysis,
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pixpool.Errorf(pixpool.ENOTFOUND, "no analysis of image %d", imageID)
 	} else if err != nil {
-		return nil, fmt.Errorf("sqlite: analysis %d: %w", imageID, err)
+		return nil, errorf("sqlite: analysis %d: %w", imageID, err)
 	}
 	if err := json.Unmarshal([]byte(labels), &a.Labels); err != nil {
-		return nil, fmt.Errorf("sqlite: analysis %d: labels: %w", imageID, err)
+		return nil, errorf("sqlite: analysis %d: labels: %w", imageID, err)
 	}
 	if err := json.Unmarshal([]byte(lines), &a.Lines); err != nil {
-		return nil, fmt.Errorf("sqlite: analysis %d: lines: %w", imageID, err)
+		return nil, errorf("sqlite: analysis %d: lines: %w", imageID, err)
 	}
 	if len(a.Labels) == 0 {
 		a.Labels = nil
@@ -190,19 +190,19 @@ func (s *Store) SearchImages(ctx context.Context, ownerID int64, query string, l
 		ORDER BY bm25(analysis_search), i.key
 		LIMIT ?`, strings.Join(words, " "), ownerID, pixpool.AnalysisDone, limit)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: search images: %w", err)
+		return nil, errorf("sqlite: search images: %w", err)
 	}
 	defer rows.Close()
 	var images []*pixpool.Image
 	for rows.Next() {
 		img, err := scanImage(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: search images: %w", err)
+			return nil, errorf("sqlite: search images: %w", err)
 		}
 		images = append(images, img)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: search images: %w", err)
+		return nil, errorf("sqlite: search images: %w", err)
 	}
 	return images, nil
 }
@@ -241,5 +241,5 @@ func wrapAnalysis(op string, err error) error {
 	if pixpool.ErrorCode(err) != pixpool.EINTERNAL {
 		return err
 	}
-	return fmt.Errorf("sqlite: %s: %w", op, err)
+	return errorf("sqlite: %s: %w", op, err)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/pixpool/pixpool"
@@ -33,6 +32,9 @@ func scanImage(row scanner) (*pixpool.Image, error) {
 // A replaced row is updated in place: it keeps its ID, which PutImage sets
 // in img.ID either way. If img.CreatedAt is zero, PutImage sets it to now.
 func (s *Store) PutImage(ctx context.Context, img *pixpool.Image) (replaced *pixpool.Image, err error) {
+	if s.LowOnSpace() {
+		return nil, pixpool.StorageFull(errLowOnSpace)
+	}
 	if img.CreatedAt.IsZero() {
 		img.CreatedAt = timeNow()
 	}
@@ -64,7 +66,7 @@ func (s *Store) PutImage(ctx context.Context, img *pixpool.Image) (replaced *pix
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: put image %q: %w", img.Key, err)
+		return nil, errorf("sqlite: put image %q: %w", img.Key, err)
 	}
 	img.ID = id
 	return replaced, nil
@@ -76,7 +78,7 @@ func (s *Store) Image(ctx context.Context, ownerID int64, key string) (*pixpool.
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pixpool.Errorf(pixpool.ENOTFOUND, "image %q not found", key)
 	} else if err != nil {
-		return nil, fmt.Errorf("sqlite: image %q: %w", key, err)
+		return nil, errorf("sqlite: image %q: %w", key, err)
 	}
 	return img, nil
 }
@@ -96,19 +98,19 @@ func (s *Store) Images(ctx context.Context, f pixpool.ImageFilter) ([]*pixpool.I
 	}
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: images: %w", err)
+		return nil, errorf("sqlite: images: %w", err)
 	}
 	defer rows.Close()
 	var images []*pixpool.Image
 	for rows.Next() {
 		img, err := scanImage(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: images: %w", err)
+			return nil, errorf("sqlite: images: %w", err)
 		}
 		images = append(images, img)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: images: %w", err)
+		return nil, errorf("sqlite: images: %w", err)
 	}
 	return images, nil
 }
@@ -118,7 +120,7 @@ func (s *Store) CountImages(ctx context.Context, f pixpool.ImageFilter) (int, er
 	where, args := imageWhere(f, false)
 	var n int
 	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM images`+where, args...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("sqlite: count images: %w", err)
+		return 0, errorf("sqlite: count images: %w", err)
 	}
 	return n, nil
 }
@@ -172,11 +174,15 @@ func prefixEnd(prefix string) (end string, ok bool) {
 // DeleteImage removes an owner's image and returns the removed row, or
 // ENOTFOUND.
 func (s *Store) DeleteImage(ctx context.Context, ownerID int64, key string) (*pixpool.Image, error) {
-	img, err := scanImage(s.db.QueryRowContext(ctx, `DELETE FROM images WHERE owner_id = ? AND key = ? RETURNING `+imageColumns, ownerID, key))
+	var img *pixpool.Image
+	err := s.withReserve(func() (err error) {
+		img, err = scanImage(s.db.QueryRowContext(ctx, `DELETE FROM images WHERE owner_id = ? AND key = ? RETURNING `+imageColumns, ownerID, key))
+		return err
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pixpool.Errorf(pixpool.ENOTFOUND, "image %q not found", key)
 	} else if err != nil {
-		return nil, fmt.Errorf("sqlite: delete image %q: %w", key, err)
+		return nil, errorf("sqlite: delete image %q: %w", key, err)
 	}
 	return img, nil
 }
@@ -184,13 +190,17 @@ func (s *Store) DeleteImage(ctx context.Context, ownerID int64, key string) (*pi
 // DeleteAllImages removes every image row of every owner, reporting how
 // many.
 func (s *Store) DeleteAllImages(ctx context.Context) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM images`)
+	var res sql.Result
+	err := s.withReserve(func() (err error) {
+		res, err = s.db.ExecContext(ctx, `DELETE FROM images`)
+		return err
+	})
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: delete all images: %w", err)
+		return 0, errorf("sqlite: delete all images: %w", err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: delete all images: %w", err)
+		return 0, errorf("sqlite: delete all images: %w", err)
 	}
 	return int(n), nil
 }
@@ -209,7 +219,7 @@ func (s *Store) ImageBlobKeys(ctx context.Context, fn func(key string) error) er
 	for {
 		keys, last, n, err := s.blobKeys(ctx, lastID)
 		if err != nil {
-			return fmt.Errorf("sqlite: image blob keys: %w", err)
+			return errorf("sqlite: image blob keys: %w", err)
 		}
 		for _, k := range keys {
 			if err := fn(k); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/pixpool/pixpool"
@@ -30,7 +29,7 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	} else if err != nil {
-		return false, fmt.Errorf("sqlite: acquire lease %q: %w", name, err)
+		return false, errorf("sqlite: acquire lease %q: %w", name, err)
 	}
 	return true, nil
 }
@@ -39,7 +38,20 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.
 // another, or by nobody, is left alone.
 func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM leases WHERE name = ? AND holder = ?`, name, holder); err != nil {
-		return fmt.Errorf("sqlite: release lease %q: %w", name, err)
+		return errorf("sqlite: release lease %q: %w", name, err)
 	}
 	return nil
+}
+
+// LeaseHolder returns who holds the lease name, its term run out or not,
+// and "" when nobody does.
+func (s *Store) LeaseHolder(ctx context.Context, name string) (string, error) {
+	var holder string
+	err := s.db.QueryRowContext(ctx, `SELECT holder FROM leases WHERE name = ?`, name).Scan(&holder)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	} else if err != nil {
+		return "", errorf("sqlite: lease holder %q: %w", name, err)
+	}
+	return holder, nil
 }

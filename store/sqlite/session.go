@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/pixpool/pixpool"
@@ -12,13 +11,18 @@ import (
 
 // CreateSession stores sess.
 func (s *Store) CreateSession(ctx context.Context, sess *pixpool.Session) error {
-	_, err := s.db.ExecContext(ctx, `
-		INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
-		sess.TokenHash, sess.UserID, sess.CSRFToken, millis(sess.CreatedAt), millis(sess.ExpiresAt))
+	// A login may use the reserve: on a full disk, an operator must be
+	// able to log in to delete images.
+	err := s.withReserve(func() error {
+		_, err := s.db.ExecContext(ctx, `
+			INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+			sess.TokenHash, sess.UserID, sess.CSRFToken, millis(sess.CreatedAt), millis(sess.ExpiresAt))
+		return err
+	})
 	if isUnique(err) {
 		return pixpool.Errorf(pixpool.ECONFLICT, "session already exists")
 	} else if err != nil {
-		return fmt.Errorf("sqlite: create session: %w", err)
+		return errorf("sqlite: create session: %w", err)
 	}
 	return nil
 }
@@ -35,7 +39,7 @@ func (s *Store) Session(ctx context.Context, tokenHash string) (*pixpool.Session
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pixpool.Errorf(pixpool.ENOTFOUND, "session not found")
 	} else if err != nil {
-		return nil, fmt.Errorf("sqlite: session: %w", err)
+		return nil, errorf("sqlite: session: %w", err)
 	}
 	sess.CreatedAt = fromMillis(createdAt)
 	sess.ExpiresAt = fromMillis(expiresAt)
@@ -44,8 +48,12 @@ func (s *Store) Session(ctx context.Context, tokenHash string) (*pixpool.Session
 
 // DeleteSession removes one session; a missing one is not an error.
 func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash); err != nil {
-		return fmt.Errorf("sqlite: delete session: %w", err)
+	err := s.withReserve(func() error {
+		_, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash)
+		return err
+	})
+	if err != nil {
+		return errorf("sqlite: delete session: %w", err)
 	}
 	return nil
 }
@@ -54,7 +62,7 @@ func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
 // hash is keep ("" keeps none).
 func (s *Store) DeleteUserSessions(ctx context.Context, userID int64, keep string) error {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?`, userID, keep); err != nil {
-		return fmt.Errorf("sqlite: delete sessions of user %d: %w", userID, err)
+		return errorf("sqlite: delete sessions of user %d: %w", userID, err)
 	}
 	return nil
 }
@@ -64,11 +72,11 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID int64, keep strin
 func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ?`, millis(now))
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: delete expired sessions: %w", err)
+		return 0, errorf("sqlite: delete expired sessions: %w", err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: delete expired sessions: %w", err)
+		return 0, errorf("sqlite: delete expired sessions: %w", err)
 	}
 	return int(n), nil
 }
@@ -105,11 +113,11 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *pixpool.APIKey) error {
 	if isUnique(err) {
 		return pixpool.Errorf(pixpool.ECONFLICT, "api key already exists")
 	} else if err != nil {
-		return fmt.Errorf("sqlite: create api key: %w", err)
+		return errorf("sqlite: create api key: %w", err)
 	}
 	id, err := res.LastInsertId()
 	if err != nil {
-		return fmt.Errorf("sqlite: create api key: %w", err)
+		return errorf("sqlite: create api key: %w", err)
 	}
 	k.ID, k.CreatedAt = id, t
 	return nil
@@ -121,7 +129,7 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash string) (*pixpool.APIKey,
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pixpool.Errorf(pixpool.ENOTFOUND, "api key not found")
 	} else if err != nil {
-		return nil, fmt.Errorf("sqlite: api key by hash: %w", err)
+		return nil, errorf("sqlite: api key by hash: %w", err)
 	}
 	return k, nil
 }
@@ -130,19 +138,19 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash string) (*pixpool.APIKey,
 func (s *Store) APIKeys(ctx context.Context, userID int64) ([]*pixpool.APIKey, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE user_id = ? ORDER BY created_at DESC, id DESC`, userID)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: api keys of user %d: %w", userID, err)
+		return nil, errorf("sqlite: api keys of user %d: %w", userID, err)
 	}
 	defer rows.Close()
 	var keys []*pixpool.APIKey
 	for rows.Next() {
 		k, err := scanAPIKey(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: api keys of user %d: %w", userID, err)
+			return nil, errorf("sqlite: api keys of user %d: %w", userID, err)
 		}
 		keys = append(keys, k)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: api keys of user %d: %w", userID, err)
+		return nil, errorf("sqlite: api keys of user %d: %w", userID, err)
 	}
 	return keys, nil
 }
@@ -152,7 +160,7 @@ func (s *Store) APIKeys(ctx context.Context, userID int64) ([]*pixpool.APIKey, e
 func (s *Store) TouchAPIKey(ctx context.Context, id int64, t time.Time) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE api_keys SET last_used_at = ? WHERE id = ?`, millis(t), id)
 	if err != nil {
-		return fmt.Errorf("sqlite: touch api key %d: %w", id, err)
+		return errorf("sqlite: touch api key %d: %w", id, err)
 	}
 	return mustAffect(res, "api key not found")
 }
@@ -162,7 +170,7 @@ func (s *Store) TouchAPIKey(ctx context.Context, id int64, t time.Time) error {
 func (s *Store) DeleteAPIKey(ctx context.Context, userID, id int64) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM api_keys WHERE id = ? AND user_id = ?`, id, userID)
 	if err != nil {
-		return fmt.Errorf("sqlite: delete api key %d: %w", id, err)
+		return errorf("sqlite: delete api key %d: %w", id, err)
 	}
 	return mustAffect(res, "api key not found")
 }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -32,7 +33,8 @@ var _ pixpool.Store = (*Store)(nil)
 // Store is a pixpool.Store kept in one SQLite database file. It is safe for
 // concurrent use.
 type Store struct {
-	db *sql.DB
+	db      *sql.DB
+	reserve *reserve
 }
 
 // Open opens the database file at path, creating it if it does not exist,
@@ -47,23 +49,66 @@ func Open(path string) (*Store, error) {
 		// The driver would read a query or URI out of such a name; and an
 		// in-memory database would be a different one on each pooled
 		// connection.
-		return nil, fmt.Errorf("sqlite: open %q: want a plain file path", path)
+		return nil, errorf("sqlite: open %q: want a plain file path", path)
 	}
-	db, err := sql.Open("sqlite", path+"?"+dsnParams())
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		// The driver would only say "unable to open database file".
+		return nil, errorf("sqlite: open %q: is a folder, not a database file", path)
+	}
+	r := &reserve{path: path + "-reserve"}
+	s, err := openFile(path)
+	if isFull(err) && r.release() {
+		// The disk filled up since the last start: give SQLite the
+		// reserve's room, so the server starts and can delete.
+		s, err = openFile(path)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+		if errCode(err) == sqlite3.SQLITE_NOTADB {
+			return nil, errorf("sqlite: open %q: not a SQLite database (damaged, or another kind of file): %w", path, err)
+		}
+		return nil, errorf("sqlite: open %q: %w", path, err)
+	}
+	s.reserve = r
+	return s, nil
+}
+
+// openFile opens and migrates the database at path.
+func openFile(path string) (*Store, error) {
+	db, err := sql.Open(driverName, path+"?"+dsnParams())
+	if err != nil {
+		return nil, err
 	}
 	s := &Store{db: db}
 	ctx := context.Background()
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+	err = db.PingContext(ctx)
+	if err == nil {
+		err = s.migrate(ctx)
 	}
-	if err := s.migrate(ctx); err != nil {
+	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("sqlite: open %q: %w", path, err)
+		return nil, err
 	}
 	return s, nil
+}
+
+// driverName is the SQLite driver with persistent write-ahead logs: the
+// last connection to close leaves the -wal and -shm files in place rather
+// than removing them. A restart then needs no new disk space to open the
+// database (SQLite must write out the -shm file's 32 KiB before it can
+// read), so the server starts on a full disk.
+const driverName = "sqlite-pixpool"
+
+func init() {
+	d := &sqlite.Driver{}
+	d.RegisterConnectionHook(func(c sqlite.ExecQuerierContext, _ string) error {
+		if fc, ok := c.(sqlite.FileControl); ok {
+			if _, err := fc.FileControlPersistWAL("main", 1); err != nil {
+				return fmt.Errorf("persistent WAL: %w", err)
+			}
+		}
+		return nil
+	})
+	sql.Register(driverName, d)
 }
 
 // dsnParams are the connection settings. They go in the DSN, not in
@@ -83,15 +128,19 @@ func dsnParams() string {
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
 	if err := s.db.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
-		return fmt.Errorf("sqlite: ping: %w", err)
+		return errorf("sqlite: ping: %w", err)
 	}
 	return nil
 }
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.reserve.mu.Lock()
+	s.reserve.lastFill = time.Time{} // a last try, whenever the one before
+	s.reserve.mu.Unlock()
+	s.reserve.refill()
 	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("sqlite: close: %w", err)
+		return errorf("sqlite: close: %w", err)
 	}
 	return nil
 }
@@ -108,6 +157,27 @@ func (s *Store) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// errorf is fmt.Errorf for the store's errors: one that says the disk is
+// full becomes ESTORAGEFULL, which the client sees, keeping the cause for
+// the log.
+func errorf(format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	if isFull(err) {
+		return pixpool.StorageFull(err)
+	}
+	return err
+}
+
+// errCode returns the SQLite result code of err, extended codes reduced to
+// their primary code, or 0 if err is not a SQLite error.
+func errCode(err error) int {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return 0
+	}
+	return e.Code() & 0xff
 }
 
 // isUnique reports whether err is a violated UNIQUE or PRIMARY KEY

@@ -37,9 +37,20 @@ func sleepUntil(t time.Time) {
 	time.Sleep(time.Until(t))
 }
 
+// holder calls LeaseHolder and fails t unless it reports want.
+func holder(t *testing.T, s pixpool.Store, name, want string) {
+	t.Helper()
+	got, err := s.LeaseHolder(t.Context(), name)
+	if err != nil || got != want {
+		t.Fatalf("LeaseHolder(%q)=%q, %v, want %q", name, got, err, want)
+	}
+}
+
 func testLease(t *testing.T, s pixpool.Store) {
 	const long = time.Minute // outlasts the test
+	holder(t, s, "manager", "")
 	acquire(t, s, "manager", "a", long, true)
+	holder(t, s, "manager", "a")
 	acquire(t, s, "manager", "b", long, false)
 	acquire(t, s, "manager", "a", long, true) // renews
 	acquire(t, s, "manager", "b", long, false)
@@ -57,7 +68,10 @@ func testLease(t *testing.T, s pixpool.Store) {
 
 	// The holder's release frees it at once, and only it.
 	release(t, s, "manager", "a")
+	holder(t, s, "manager", "")
 	acquire(t, s, "manager", "b", long, true)
+	holder(t, s, "manager", "b")
+	holder(t, s, "backup", "b")
 	acquire(t, s, "manager", "a", long, false)
 	acquire(t, s, "backup", "a", long, false)
 
@@ -72,6 +86,9 @@ func testLeaseExpiry(t *testing.T, s pixpool.Store) {
 	start := time.Now()
 	acquire(t, s, "expiring", "a", ttl, true)
 	acquire(t, s, "renewed", "a", ttl, true)
+	acquire(t, s, "gone", "a", ttl, true)
+	// Once its term has run out, a lease still names its holder until taken.
+	defer func() { sleepUntil(start.Add(ttl + 10*time.Millisecond)); holder(t, s, "gone", "a") }()
 	firstTerm := time.Now().Add(ttl) // "renewed"'s first term ends before this
 	acquire(t, s, "renewed", "a", time.Minute, true)
 
