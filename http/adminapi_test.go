@@ -49,10 +49,10 @@ func startCacheNode(t *testing.T) string {
 
 // fixtureConfig shapes a poolFixture.
 type fixtureConfig struct {
-	pool       poolKind
+	pool        poolKind
 	compatUser  string // Server.CompatUser
 	compatAdmin bool   // Server.CompatAdmin
-	adminName  string // the admin's username; if empty, "admin"
+	adminName   string // the admin's username; if empty, "admin"
 }
 
 // poolFixture is a Server over real stores and a real cache pool, on a

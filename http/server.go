@@ -72,7 +72,7 @@ type Server struct {
 	pages     map[string]*template.Template
 	apiRoutes []string // patterns of /api/v1, for the OpenAPI test
 	cop       *http.CrossOriginProtection
-	metrics   metrics  // Prometheus registry and instruments (metrics.go)
+	metrics   metrics // Prometheus registry and instruments (metrics.go)
 }
 
 func (s *Server) logger() *slog.Logger {
