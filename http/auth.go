@@ -228,16 +228,18 @@ func (s *Server) compatAuth(h http.HandlerFunc, pool bool) http.HandlerFunc {
 var (
 	errCompatCookieGET = pixpool.Errorf(pixpool.EFORBIDDEN,
 		"A session cookie cannot change anything with GET: send a POST with the session's CSRF token (X-CSRF-Token header or csrf form field), or use an API key.")
-	errCompatCSRF = pixpool.Errorf(pixpool.EFORBIDDEN,
+	errCompatMethod = pixpool.Errorf(pixpool.EINVALID, "Use GET or POST.")
+	errCompatCSRF   = pixpool.Errorf(pixpool.EFORBIDDEN,
 		"Missing or wrong CSRF token: a POST with a session cookie needs the session's token in the X-CSRF-Token header or a csrf form field; or use an API key.")
 )
 
-// compatChanges guards a compatibility route that changes state. A browser
-// sends the session cookie with a cross-site top-level GET (SameSite=Lax)
-// and the cross-origin protection lets every GET through, so a call
-// carrying a session must be a POST (or another unsafe method) with the
-// session's CSRF token, as the web forms are: in the X-CSRF-Token header,
-// the csrf query parameter or, for a form-encoded body, its csrf field.
+// compatChanges guards a compatibility route that changes state: GET or
+// POST only (a HEAD or OPTIONS must not change anything). A browser sends
+// the session cookie with a cross-site top-level GET (SameSite=Lax) and
+// the cross-origin protection lets every GET through, so a call carrying
+// a session must be a POST with the session's CSRF token, as the web
+// forms are: in the X-CSRF-Token header, the csrf query parameter or, for
+// a form-encoded body, its csrf field.
 // Whatever the method and credentials, a call that a browser marks as
 // cross-site (Sec-Fetch-Site, or an Origin not this host) is refused, so
 // another site cannot make a visitor's browser call a credential-less
@@ -253,9 +255,12 @@ func (s *Server) compatChanges(h http.HandlerFunc) http.HandlerFunc {
 			s.compatError(w, r, errCrossSite)
 			return
 		}
+		if r.Method != http.MethodGet && r.Method != http.MethodPost {
+			s.compatError(w, r, errCompatMethod)
+			return
+		}
 		if a := authFrom(r.Context()); a.session != nil {
-			switch r.Method {
-			case http.MethodGet, http.MethodHead, http.MethodOptions:
+			if r.Method == http.MethodGet {
 				s.compatError(w, r, errCompatCookieGET)
 				return
 			}

@@ -156,10 +156,15 @@ func TestCompat_CookieChanges(t *testing.T) {
 				// and with the token.
 				refused("GET "+path, "GET", path, "")
 				refused("GET "+path, "GET", path, "", "Sec-Fetch-Site", "same-origin", "X-CSRF-Token", sess.CSRFToken)
-				if status, _ := f.do("HEAD", path, "", "", "Cookie", cookie); status != 403 {
-					t.Fatalf("HEAD %s with a cookie: %d, want 403", path, status)
+				// Nor does any method but GET and POST, for anyone.
+				for _, apiKey := range []string{"", f.adminKey} {
+					for _, method := range []string{"HEAD", "OPTIONS", "PUT", "DELETE"} {
+						if status, _ := f.do(method, path, apiKey, "", "Cookie", cookie); status != 400 {
+							t.Fatalf("%s %s: %d, want 400", method, path, status)
+						}
+						unchanged(method + " " + path)
+					}
 				}
-				unchanged("HEAD " + path)
 				// A cross-site form POST, with Sec-Fetch-Site or only Origin.
 				refused("cross-site POST "+path, "POST", path, "x=1", "Sec-Fetch-Site", "cross-site", "Content-Type", form)
 				refused("cross-origin POST "+path, "POST", path, "x=1", "Origin", "https://evil.example", "Content-Type", form)
