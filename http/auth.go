@@ -227,10 +227,10 @@ func (s *Server) compatAuth(h http.HandlerFunc, pool bool) http.HandlerFunc {
 // Answers of compatChanges.
 var (
 	errCompatCookieGET = pixpool.Errorf(pixpool.EFORBIDDEN,
-		"A session cookie cannot change anything with GET: send a POST with the session's CSRF token (X-CSRF-Token header or csrf form field), or use an API key.")
+		"A session cookie cannot change anything with GET: send a POST with the session's CSRF token (the X-CSRF-Token header, or the csrf field of a form-encoded body), or use an API key.")
 	errCompatMethod = pixpool.Errorf(pixpool.EINVALID, "Use GET or POST.")
 	errCompatCSRF   = pixpool.Errorf(pixpool.EFORBIDDEN,
-		"Missing or wrong CSRF token: a POST with a session cookie needs the session's token in the X-CSRF-Token header or a csrf form field; or use an API key.")
+		"Missing or wrong CSRF token: a POST with a session cookie needs the session's token in the X-CSRF-Token header (or the csrf field of a form-encoded body); or use an API key.")
 )
 
 // compatChanges guards a compatibility route that changes state: GET or
