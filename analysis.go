@@ -2,8 +2,23 @@ package pixpool
 
 import (
 	"context"
+	"strings"
 	"time"
 )
+
+// MaxSearchQueryBytes bounds a search query, spaces around it left out.
+// Labels and lines of text are short, so a longer query is a mistake, not
+// a search; the bound also keeps what one query costs the store small.
+const MaxSearchQueryBytes = 200
+
+// ValidateSearchQuery reports, as EINVALID, a query longer than
+// MaxSearchQueryBytes. The web page and /api/v1/search share it.
+func ValidateSearchQuery(query string) error {
+	if len(strings.TrimSpace(query)) > MaxSearchQueryBytes {
+		return Errorf(EINVALID, "The search is too long: use at most %d bytes, a few words.", MaxSearchQueryBytes)
+	}
+	return nil
+}
 
 // Analysis states.
 const (
@@ -65,5 +80,7 @@ type AnalysisStore interface {
 	Analysis(ctx context.Context, imageID int64) (*Analysis, error)
 	// SearchImages finds an owner's images whose labels or text match every
 	// word of query (case-insensitive, whole words), best matches first.
+	// The owner is the query's leading condition: it reads that owner's
+	// images, never matches across every user's first.
 	SearchImages(ctx context.Context, ownerID int64, query string, limit int) ([]*Image, error)
 }

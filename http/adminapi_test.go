@@ -49,9 +49,10 @@ func startCacheNode(t *testing.T) string {
 
 // fixtureConfig shapes a poolFixture.
 type fixtureConfig struct {
-	pool       poolKind
-	compatUser string // Server.CompatUser
-	adminName  string // the admin's username; if empty, "admin"
+	pool        poolKind
+	compatUser  string // Server.CompatUser
+	compatAdmin bool   // Server.CompatAdmin
+	adminName   string // the admin's username; if empty, "admin"
 }
 
 // poolFixture is a Server over real stores and a real cache pool, on a
@@ -93,7 +94,7 @@ func newPoolFixture(t *testing.T, c fixtureConfig) *poolFixture {
 		env.Images.Cache = f.mgr.Pool
 	}
 	f.srv = &Server{Accounts: env.Accounts, Images: env.Images, Store: env.Store, Logger: env.Logger,
-		Pool: f.mgr, CompatUser: c.compatUser,
+		Pool: f.mgr, CompatUser: c.compatUser, CompatAdmin: c.compatAdmin,
 		Backups: &backup.Service{Store: env.Store, Blobs: env.Blobs, TempDir: t.TempDir(), Logger: env.Logger}}
 	f.ts = httptest.NewServer(f.srv.Handler())
 	t.Cleanup(f.ts.Close)

@@ -65,13 +65,18 @@ func (s *Server) handleAPIReanalyze(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleAPISearch finds the caller's images by label or words of their
-// text: ?q=&limit= (1..200, default 50).
+// text: ?q= (at most pixpool.MaxSearchQueryBytes, as on the search page)
+// &limit= (1..200, default 50).
 func (s *Server) handleAPISearch(w http.ResponseWriter, r *http.Request) {
 	if s.Analyzer == nil {
 		s.Error(w, r, errNoAnalyzer)
 		return
 	}
 	u := authFrom(r.Context()).user
+	if err := pixpool.ValidateSearchQuery(r.URL.Query().Get("q")); err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	limit := 50
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -77,7 +77,8 @@ func (s *Server) handleCompatKey(w http.ResponseWriter, r *http.Request) {
 
 // handleCompatDeleteAll removes every image of every user when called by
 // an admin (as the course's tester expects of its single-user system), and
-// only the caller's own images otherwise.
+// only the caller's own images otherwise. A credential-less call acts as
+// an admin only under CompatAdmin (compatUser).
 func (s *Server) handleCompatDeleteAll(w http.ResponseWriter, r *http.Request) {
 	u := authFrom(r.Context()).user
 	var err error

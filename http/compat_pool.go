@@ -13,45 +13,15 @@ import (
 	"github.com/pixpool/pixpool/autoscale"
 	"github.com/pixpool/pixpool/manager"
 	"github.com/pixpool/pixpool/pool"
-	"github.com/pixpool/pixpool/service"
 )
 
 // The pool endpoints of the compatibility API (shared/COMPAT_API.md):
-// getNumNodes, getRate and configure_cache. They are admin endpoints.
+// getNumNodes, getRate and configure_cache. They are admin endpoints
+// (compatPool).
 
 // errPoolUnavailable answers the APIs' pool and cache actions when serve
 // runs without a cache.
 var errPoolUnavailable = pixpool.Errorf(pixpool.EUNAVAILABLE, "The cache pool is off (--cache-size 0).")
-
-// compatAdmin guards the compatibility API's pool endpoints: they need an
-// admin's API key or session, and an authenticated non-admin gets 403.
-// A credential-less call, when CompatUser is set, acts as that account if
-// it is an admin, else as the "admin" account if that exists and is an
-// admin (so a tester can run with CompatUser naming an ordinary account);
-// otherwise it gets 401.
-func (s *Server) compatAdmin(h http.HandlerFunc) http.HandlerFunc {
-	return s.compatAuth(h, s.compatAdminUser, true)
-}
-
-// compatAdminUser is the account a credential-less pool call acts as: the
-// CompatUser account if it is an enabled admin, else the "admin" account
-// if it is one.
-func (s *Server) compatAdminUser(ctx context.Context) (*pixpool.User, error) {
-	for _, name := range []string{s.CompatUser, service.AdminUsername} {
-		u, err := s.Accounts.Store.UserByUsername(ctx, name)
-		if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
-			continue
-		} else if err != nil {
-			return nil, err
-		}
-		if u.Admin && !u.Disabled {
-			return u, nil
-		}
-	}
-	return nil, pixpool.Errorf(pixpool.EUNAUTHORIZED,
-		"The pool endpoints need an admin: neither the compatibility account %q nor %q is an enabled admin.",
-		s.CompatUser, service.AdminUsername)
-}
 
 // compatParams are a compatibility call's parameters: the query string,
 // and for a form-encoded POST the form too (the query wins).

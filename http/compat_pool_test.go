@@ -120,8 +120,8 @@ func TestCompat_Auth(t *testing.T) {
 		}
 	})
 
-	t.Run("CompatUserAdmin", func(t *testing.T) {
-		f := newPoolFixture(t, fixtureConfig{pool: staticPool, compatUser: "root", adminName: "root"})
+	t.Run("CompatAdmin", func(t *testing.T) {
+		f := newPoolFixture(t, fixtureConfig{pool: staticPool, compatUser: "root", compatAdmin: true, adminName: "root"})
 		for _, p := range paths {
 			if status, b := f.do("POST", p, "", ""); status != 200 {
 				t.Fatalf("credential-less %s: %d %s", p, status, b)
@@ -134,33 +134,43 @@ func TestCompat_Auth(t *testing.T) {
 		}
 	})
 
-	t.Run("CompatUserNotAdmin", func(t *testing.T) {
-		// The compatibility account is ordinary: pool calls act as "admin".
-		f := newPoolFixture(t, fixtureConfig{pool: staticPool, compatUser: "alice"})
-		for _, p := range paths {
-			if status, b := f.do("POST", p, "", ""); status != 200 {
-				t.Fatalf("credential-less %s: %d %s", p, status, b)
-			}
-		}
-		// The other compatibility routes still act as alice.
-		status, b := f.do("POST", "/api/list_keys", "", "")
-		if status != 200 {
-			t.Fatalf("list_keys: %d %s", status, b)
-		}
-		wantJSON(t, b, `{"success":"true","keys":[]}`)
-	})
-
-	t.Run("NoAdminAccount", func(t *testing.T) {
-		// alice is no admin, and the admin is not called "admin".
-		f := newPoolFixture(t, fixtureConfig{pool: staticPool, compatUser: "alice", adminName: "root"})
+	t.Run("CompatUserAdminWithoutCompatAdmin", func(t *testing.T) {
+		// The compatibility account is an admin, but its admin powers are
+		// not lent to anonymous callers without CompatAdmin.
+		f := newPoolFixture(t, fixtureConfig{pool: staticPool, compatUser: "root", adminName: "root"})
 		for _, p := range paths {
 			status, b := f.do("POST", p, "", "")
-			wantCompatError(t, status, b, 401)
+			wantCompatError(t, status, b, 403)
+			if !strings.Contains(string(b), "--compat-admin") {
+				t.Fatalf("credential-less %s: %s, want it to name --compat-admin", p, b)
+			}
+			if status, b := f.do("POST", p, f.adminKey, ""); status != 200 {
+				t.Fatalf("admin's key: %d %s", status, b)
+			}
+		}
+	})
+
+	t.Run("CompatUserNotAdmin", func(t *testing.T) {
+		// An ordinary compatibility account: the pool endpoints refuse
+		// anonymous calls, with CompatAdmin or without; nothing falls back
+		// to the "admin" account.
+		for _, compatAdmin := range []bool{false, true} {
+			f := newPoolFixture(t, fixtureConfig{pool: staticPool, compatUser: "alice", compatAdmin: compatAdmin})
+			for _, p := range paths {
+				status, b := f.do("POST", p, "", "")
+				wantCompatError(t, status, b, 403)
+			}
+			// The other compatibility routes act as alice.
+			status, b := f.do("POST", "/api/list_keys", "", "")
+			if status != 200 {
+				t.Fatalf("list_keys: %d %s", status, b)
+			}
+			wantJSON(t, b, `{"success":"true","keys":[]}`)
 		}
 	})
 
 	t.Run("DisabledAdmin", func(t *testing.T) {
-		f := newPoolFixture(t, fixtureConfig{pool: staticPool, compatUser: "root", adminName: "root"})
+		f := newPoolFixture(t, fixtureConfig{pool: staticPool, compatUser: "root", compatAdmin: true, adminName: "root"})
 		f.admin.Disabled = true
 		if err := f.env.Store.UpdateUser(context.Background(), f.admin); err != nil {
 			t.Fatal(err)

@@ -11,13 +11,6 @@ import (
 // longer list would be better narrowed down with another word.
 const searchLimit = 100
 
-// maxQueryBytes bounds a search. Labels and lines of text are short, so a
-// longer query is a mistake, not a search.
-const maxQueryBytes = 200
-
-// errQueryTooLong is the answer to a query over maxQueryBytes.
-var errQueryTooLong = pixpool.Errorf(pixpool.EINVALID, "The search is too long: use at most %d bytes, a few words.", maxQueryBytes)
-
 // searchView is the search page's part of data.Page.
 type searchView struct {
 	Query    string // without surrounding spaces, to re-fill the form
@@ -46,10 +39,10 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusOK, "search.html", d)
 		return
 	}
-	if len(query) > maxQueryBytes {
-		s.logError(r, errQueryTooLong)
-		d.Error = pixpool.ErrorMessage(errQueryTooLong)
-		s.render(w, r, ErrorStatus(errQueryTooLong), "search.html", d)
+	if err := pixpool.ValidateSearchQuery(query); err != nil {
+		s.logError(r, err)
+		d.Error = pixpool.ErrorMessage(err)
+		s.render(w, r, ErrorStatus(err), "search.html", d)
 		return
 	}
 	imgs, err := s.Analyzer.Search(r.Context(), u.ID, query, searchLimit+1)

@@ -50,8 +50,16 @@ type Server struct {
 	// Logger; if nil, slog.Default().
 	Logger *slog.Logger
 	// CompatUser, if set, names the account that credential-less /api
-	// calls act as. Off by default: /api then needs an API key or session.
+	// calls act as, with its rights but not its admin powers: they may
+	// upload, list, read and delete its own images, and the pool endpoints
+	// refuse them. Off by default: /api then needs an API key or session.
 	CompatUser string
+	// CompatAdmin gives credential-less /api calls CompatUser's admin
+	// powers too: the pool endpoints (getNumNodes, getRate,
+	// configure_cache) and a delete_all of every user's images. It means
+	// nothing without CompatUser, and CompatUser must be an admin for it
+	// to open anything. Off by default.
+	CompatAdmin bool
 	// SecureCookies marks cookies Secure even for plain-HTTP requests, as
 	// behind a proxy that terminates TLS. Under TLS they always are.
 	SecureCookies bool
@@ -72,7 +80,8 @@ type Server struct {
 	handler   http.Handler
 	pages     map[string]*template.Template
 	apiRoutes []string // patterns of /api/v1, for the OpenAPI test
-	metrics   metrics  // Prometheus registry and instruments (metrics.go)
+	cop       *http.CrossOriginProtection
+	metrics   metrics // Prometheus registry and instruments (metrics.go)
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -86,17 +95,16 @@ func (s *Server) logger() *slog.Logger {
 func (s *Server) Handler() http.Handler {
 	s.once.Do(func() {
 		s.pages = parsePages()
-		mux := http.NewServeMux()
-		s.routes(mux)
 		// Cross-origin protection refuses state-changing requests that a
 		// browser marks as coming from another site (Sec-Fetch-Site,
 		// Origin); the forms carry a per-session token as well.
-		cop := http.NewCrossOriginProtection()
-		cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			err := pixpool.Errorf(pixpool.EFORBIDDEN, "Cross-site request refused.")
-			s.fail(w, r, err)
+		s.cop = http.NewCrossOriginProtection()
+		s.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.fail(w, r, errCrossSite)
 		}))
-		s.handler = s.limitIdleBodies(s.track(s.instrument(s.recoverer(s.logRequests(cop.Handler(s.authenticate(keyPaths(matched(mux)))))))))
+		mux := http.NewServeMux()
+		s.routes(mux)
+		s.handler = s.limitIdleBodies(s.track(s.instrument(s.recoverer(s.logRequests(s.cop.Handler(s.authenticate(keyPaths(matched(mux)))))))))
 	})
 	return s.handler
 }
@@ -158,15 +166,16 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.adminAPIRoutes(api)
 	mux.HandleFunc("/api/v1/", s.handleAPINotFound)
 
-	// The course's compatibility API: any method, exact shapes.
-	mux.HandleFunc("/api/upload", s.compat(s.handleCompatUpload))
+	// The course's compatibility API: GET or POST, exact shapes; the
+	// routes that change state are behind compatChanges (auth.go).
 	mux.HandleFunc("/api/list_keys", s.compat(s.handleCompatListKeys))
 	mux.HandleFunc("/api/key/{key...}", s.compat(s.handleCompatKey))
-	mux.HandleFunc("/api/delete_all", s.compat(s.handleCompatDeleteAll))
-	mux.HandleFunc("/api/getNumNodes", s.compatAdmin(s.handleCompatNumNodes))
-	mux.HandleFunc("/api/getRate", s.compatAdmin(s.handleCompatRate))
-	mux.HandleFunc("/api/getRate/{$}", s.compatAdmin(s.handleCompatRate))
-	mux.HandleFunc("/api/configure_cache", s.compatAdmin(s.handleCompatConfigure))
+	mux.HandleFunc("/api/upload", s.compatChanges(s.compat(s.handleCompatUpload)))
+	mux.HandleFunc("/api/delete_all", s.compatChanges(s.compat(s.handleCompatDeleteAll)))
+	mux.HandleFunc("/api/getNumNodes", s.compatPool(s.handleCompatNumNodes))
+	mux.HandleFunc("/api/getRate", s.compatPool(s.handleCompatRate))
+	mux.HandleFunc("/api/getRate/{$}", s.compatPool(s.handleCompatRate))
+	mux.HandleFunc("/api/configure_cache", s.compatChanges(s.compatPool(s.handleCompatConfigure)))
 }
 
 func cacheForever(h http.Handler) http.Handler {
@@ -325,6 +334,10 @@ func (s *Server) clientIP(r *http.Request) string {
 	}
 	return addr.String()
 }
+
+// errCrossSite answers a state-changing request that a browser marks as
+// coming from another site.
+var errCrossSite = pixpool.Errorf(pixpool.EFORBIDDEN, "Cross-site request refused.")
 
 // fail answers an error in the form the route speaks: JSON under /api/v1,
 // the compatibility shape under /api, an HTML page elsewhere.

@@ -122,7 +122,7 @@ var funcs = template.FuncMap{
 	// coordinates are the image's pixels.
 	"fontsize": func(width int) int { return max(12, width/40) },
 	// maxQuery is the longest search, for the search boxes' maxlength.
-	"maxQuery": func() int { return maxQueryBytes },
+	"maxQuery": func() int { return pixpool.MaxSearchQueryBytes },
 }
 
 // parsePages parses every page once: layout.html, cloned for each other

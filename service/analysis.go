@@ -305,7 +305,11 @@ func (a *Analyzer) analyze(ctx context.Context, img *pixpool.Image, out *pixpool
 	return errors.Join(errs...)
 }
 
-// Search finds an owner's images by label or by words of their text.
+// Search finds an owner's images by label or by words of their text. A
+// query over pixpool.MaxSearchQueryBytes is EINVALID.
 func (a *Analyzer) Search(ctx context.Context, ownerID int64, query string, limit int) ([]*pixpool.Image, error) {
+	if err := pixpool.ValidateSearchQuery(query); err != nil {
+		return nil, err
+	}
 	return a.Store.SearchImages(ctx, ownerID, query, limit)
 }

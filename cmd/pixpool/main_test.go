@@ -322,9 +322,13 @@ func multipartBody(t *testing.T, fields map[string]string, file []byte) (io.Read
 	return &b, mw.FormDataContentType()
 }
 
+// TestServe_Compat runs the course tester's flow against serve with
+// --compat-user naming an admin and --compat-admin: no credentials at all.
 func TestServe_Compat(t *testing.T) {
-	s := startServer(t, Config{CompatUser: "tester"})
-	newUser(t, s, "tester", true)
+	data := t.TempDir()
+	cli(t, data, "password123\n", "user", "create", "--admin", "tester")
+	s := startServer(t, Config{Data: data, CompatUser: "tester", CompatAdmin: true, CacheSize: 1, CacheCapacity: 8, CachePolicy: "lru"})
+	other := &client{t, s.url, newUser(t, s, "ada", false)}
 	anon := &client{t, s.url, ""}
 	img := pixpooltest.PNG(t, 8, 8, 3)
 
@@ -345,6 +349,8 @@ func TestServe_Compat(t *testing.T) {
 			t.Fatalf("upload: %v", m)
 		}
 	}
+	body, ct := multipartBody(t, map[string]string{"key": "ada's"}, img)
+	expect(t, other.do("POST", "/api/upload", body, "Content-Type", ct), http.StatusOK)
 	m := compat("GET", "/api/list_keys", nil, 200)
 	if fmt.Sprint(m["keys"]) != "[k 3 k1 k2]" || m["success"] != "true" {
 		t.Fatalf("list_keys: %v", m)
@@ -365,14 +371,109 @@ func TestServe_Compat(t *testing.T) {
 			t.Fatalf("bad upload: %v", m)
 		}
 	}
-	if b := expect(t, anon.do("POST", "/api/delete_all", nil), 200); strings.TrimSpace(string(b)) != `{"success":"true"}` {
+	// The pool endpoints, with GET as the tester sends them.
+	if m := compat("GET", "/api/getNumNodes", nil, 200); fmt.Sprint(m["numNodes"]) != "1" {
+		t.Fatalf("getNumNodes: %v", m)
+	}
+	if m := compat("GET", "/api/configure_cache?mode=manual&numNodes=2", nil, 200); fmt.Sprint(m["numNodes"]) != "2" {
+		t.Fatalf("configure_cache: %v", m)
+	}
+	compat("GET", "/api/key/k1", nil, 200)
+	if m := compat("GET", "/api/getRate?rate=miss", nil, 200); m["rate"] != "miss" {
+		t.Fatalf("getRate: %v", m)
+	}
+	if m := compat("POST", "/api/configure_cache?mode=manual&numNodes=1", nil, 200); fmt.Sprint(m["numNodes"]) != "1" {
+		t.Fatalf("configure_cache: %v", m)
+	}
+	// delete_all acts as the admin: everyone's images go.
+	if b := expect(t, anon.do("GET", "/api/delete_all", nil), 200); strings.TrimSpace(string(b)) != `{"success":"true"}` {
 		t.Fatalf("delete_all body %s", b)
 	}
 	if m := compat("POST", "/api/list_keys", nil, 200); fmt.Sprint(m["keys"]) != "[]" {
 		t.Fatalf("after delete_all: %v", m)
 	}
+	expect(t, other.do("GET", "/api/key/"+url.PathEscape("ada's"), nil), http.StatusNotFound)
 	// /api/v1 never accepts anonymous calls, whatever the setting.
 	expect(t, anon.do("GET", "/api/v1/images", nil), http.StatusUnauthorized)
+}
+
+// TestServe_CompatUser: without --compat-admin, credential-less calls have
+// the named account's rights and no admin powers, even when it is an
+// admin: delete_all deletes its own images, the pool endpoints refuse.
+func TestServe_CompatUser(t *testing.T) {
+	for _, admin := range []bool{false, true} {
+		t.Run(fmt.Sprintf("Admin=%v", admin), func(t *testing.T) {
+			s := startServer(t, Config{CompatUser: "tester", CacheSize: 1, CacheCapacity: 8, CachePolicy: "lru"})
+			newUser(t, s, "tester", admin)
+			other := &client{t, s.url, newUser(t, s, "ada", false)}
+			anon := &client{t, s.url, ""}
+			img := pixpooltest.PNG(t, 8, 8, 3)
+			for _, c := range []*client{anon, other} {
+				body, ct := multipartBody(t, map[string]string{"key": "k"}, img)
+				expect(t, c.do("POST", "/api/upload", body, "Content-Type", ct), http.StatusOK)
+			}
+			for _, p := range []string{"/api/getNumNodes", "/api/getRate?rate=miss", "/api/configure_cache?mode=manual&numNodes=2"} {
+				expect(t, anon.do("GET", p, nil), http.StatusForbidden)
+			}
+			if n := s.Manager.Size(); n != 1 {
+				t.Fatalf("pool of %d nodes after anonymous configure_cache, want 1", n)
+			}
+			expect(t, anon.do("GET", "/api/delete_all", nil), http.StatusOK)
+			expect(t, anon.do("GET", "/api/key/k", nil), http.StatusNotFound)
+			expect(t, other.do("GET", "/api/key/k", nil), http.StatusOK)
+		})
+	}
+}
+
+// TestServe_CompatChecks: serve refuses --compat-admin without
+// --compat-user naming an enabled admin, and warns of what either opens.
+func TestServe_CompatChecks(t *testing.T) {
+	data := t.TempDir()
+	cli(t, data, "password123\n", "user", "create", "--admin", "boss")
+	cli(t, data, "password123\n", "user", "create", "alice")
+	open := func(c Config) (string, error) {
+		t.Helper()
+		var logs bytes.Buffer
+		c.Data, c.Addr, c.MaxUpload = data, "127.0.0.1:0", 1<<20
+		m := &Main{Config: c, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+		err := m.Open(context.Background())
+		m.Close()
+		return logs.String(), err
+	}
+	for _, c := range []struct {
+		config Config
+		want   string
+	}{
+		{Config{CompatAdmin: true}, "--compat-admin needs --compat-user"},
+		{Config{CompatAdmin: true, CompatUser: "nobody"}, `the account "nobody" does not exist`},
+		{Config{CompatAdmin: true, CompatUser: "alice"}, `the account "alice" is not an enabled admin`},
+	} {
+		if _, err := open(c.config); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Open(%+v)=%v, want an error saying %q", c.config, err, c.want)
+		}
+	}
+	for _, c := range []struct {
+		config Config
+		want   []string
+	}{
+		{Config{CompatAdmin: true, CompatUser: "boss"}, []string{"level=WARN", "COMPAT ADMIN MODE", "account=boss", "EVERY user's images"}},
+		{Config{CompatUser: "alice"}, []string{"level=WARN", "COMPAT MODE", "account=alice", "without --compat-admin"}},
+		{Config{CompatUser: "boss"}, []string{"level=WARN", "COMPAT MODE", "account=boss"}},
+		{Config{CompatUser: "later"}, []string{"level=WARN", "names no account yet", "account=later"}},
+	} {
+		logs, err := open(c.config)
+		if err != nil {
+			t.Fatalf("Open(%+v)=%v", c.config, err)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(logs, w) {
+				t.Errorf("Open(%+v) logged %s\nwant %q", c.config, logs, w)
+			}
+		}
+	}
+	if logs, err := open(Config{}); err != nil || strings.Contains(logs, "COMPAT") {
+		t.Fatalf("Open() without compat flags: %v, logged %s", err, logs)
+	}
 }
 
 func TestServe_CompatOffByDefault(t *testing.T) {
@@ -488,6 +589,7 @@ func TestServe_GracefulShutdown(t *testing.T) {
 func TestParseFlags_Env(t *testing.T) {
 	t.Setenv("PIXPOOL_MAX_UPLOAD", "5MiB")
 	t.Setenv("PIXPOOL_COMPAT_USER", "tester")
+	t.Setenv("PIXPOOL_COMPAT_ADMIN", "true")
 	t.Setenv("PIXPOOL_ADDR", "127.0.0.1:9999")
 	var c Config
 	fs := newFlagSet()
@@ -495,7 +597,7 @@ func TestParseFlags_Env(t *testing.T) {
 	if err := parseFlags(fs, []string{"--addr", "127.0.0.1:1234"}); err != nil {
 		t.Fatal(err)
 	}
-	if c.MaxUpload != 5<<20 || c.CompatUser != "tester" || c.Addr != "127.0.0.1:1234" {
+	if c.MaxUpload != 5<<20 || c.CompatUser != "tester" || !c.CompatAdmin || c.Addr != "127.0.0.1:1234" {
 		t.Fatalf("config %+v", c)
 	}
 	t.Setenv("PIXPOOL_MAX_UPLOAD", "lots")

@@ -38,6 +38,7 @@ type Config struct {
 	S3SecretKey    string
 	MaxUpload      int64
 	CompatUser     string
+	CompatAdmin    bool
 	AdminPassword  string
 	SessionTTL     time.Duration
 	SecureCookies  bool
@@ -77,7 +78,8 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	c.MaxUpload = service.DefaultMaxBytes
 	fs.Var((*byteSize)(&c.MaxUpload), "max-upload", "largest image accepted, e.g. 20MiB (larger uploads get 413)")
 	fs.DurationVar(&c.BodyIdle, "body-idle-timeout", http.DefaultBodyIdleTimeout, "close the connection of an upload that sends nothing for this long (a slow upload that keeps sending may take as long as it needs)")
-	fs.StringVar(&c.CompatUser, "compat-user", "", "account that credential-less /api/... calls act as (off when empty)")
+	fs.StringVar(&c.CompatUser, "compat-user", "", "account that credential-less /api/... calls act as, with its rights but not its admin powers: ANYONE who can reach --addr may upload, read and delete its images (off when empty)")
+	fs.BoolVar(&c.CompatAdmin, "compat-admin", false, "also give credential-less /api/... calls the admin powers of --compat-user, which must be an admin: ANYONE who can reach --addr may then reconfigure the cache pool and delete EVERY user's images")
 	fs.DurationVar(&c.SessionTTL, "session-ttl", 30*24*time.Hour, "how long a login lasts")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", false, "mark cookies Secure (set when a proxy terminates TLS)")
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", false, "behind a reverse proxy on a loopback or private address (127.0.0.0/8, ::1, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7): take the client address from X-Forwarded-For, the right-most entry not from such an address")
@@ -177,6 +179,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Store:          m.Store,
 		Logger:         m.Logger,
 		CompatUser:     c.CompatUser,
+		CompatAdmin:    c.CompatAdmin,
 		SecureCookies:  c.SecureCookies,
 		TrustedProxies: proxies,
 
@@ -229,6 +232,45 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		m.Logger.Warn("no admin account yet: open the one-time setup link printed on the terminal, or restart to print a new one",
 			"expires", expires.Format(time.RFC3339))
 	}
+	return m.checkCompat(ctx)
+}
+
+// checkCompat checks --compat-user and --compat-admin and warns loudly of
+// what they open to anonymous callers. --compat-admin needs --compat-user
+// naming an enabled admin account that exists now; --compat-user alone
+// may name an account created later (calls get 401 until then).
+func (m *Main) checkCompat(ctx context.Context) error {
+	c := &m.Config
+	if c.CompatUser == "" {
+		if c.CompatAdmin {
+			return errors.New("--compat-admin needs --compat-user naming the admin account that credential-less /api calls act as")
+		}
+		return nil
+	}
+	u, err := m.Store.UserByUsername(ctx, c.CompatUser)
+	switch {
+	case pixpool.ErrorCode(err) == pixpool.ENOTFOUND:
+		if c.CompatAdmin {
+			return fmt.Errorf("--compat-admin: the account %q does not exist; create it first (pixpool user create --admin %s)", c.CompatUser, c.CompatUser)
+		}
+		m.Logger.Warn("--compat-user names no account yet: credential-less /api calls get 401 until it is created", "account", c.CompatUser)
+	case err != nil:
+		return fmt.Errorf("--compat-user: %w", err)
+	case c.CompatAdmin && (!u.Admin || u.Disabled):
+		return fmt.Errorf("--compat-admin: the account %q is not an enabled admin; anonymous calls can only be given an admin's powers", c.CompatUser)
+	}
+	url := m.URL() + "/api/"
+	if c.CompatAdmin {
+		m.Logger.Warn("COMPAT ADMIN MODE: anyone who can reach the server, without a password or API key, acts as this ADMIN account on /api/...: "+
+			"uploads, reads and deletes its images, reads the cache pool's stats, resizes and reconfigures the pool (configure_cache), "+
+			"and deletes EVERY user's images (delete_all); use it only on a private instance",
+			"account", c.CompatUser, "url", url)
+		return nil
+	}
+	m.Logger.Warn("COMPAT MODE: anyone who can reach the server, without a password or API key, acts as this account on /api/...: "+
+		"uploads, lists, reads and deletes its images (delete_all deletes its own); the pool endpoints stay closed to them without --compat-admin; "+
+		"use it only on a private instance",
+		"account", c.CompatUser, "url", url)
 	return nil
 }
 

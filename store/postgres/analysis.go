@@ -154,7 +154,8 @@ func (s *Store) Analysis(ctx context.Context, imageID int64) (*pixpool.Analysis,
 // word of query, best first (ts_rank), then by key. The query is cut into
 // words as store/sqlite cuts it, so both stores read a query alike, and
 // plainto_tsquery joins them with AND, reading none of them as syntax. A
-// query without words finds nothing. A limit of 0 means 50.
+// query without words finds nothing. A limit of 0 means 50. The owner
+// leads (searchQuery).
 func (s *Store) SearchImages(ctx context.Context, ownerID int64, query string, limit int) ([]*pixpool.Image, error) {
 	words := searchWords(query)
 	if len(words) == 0 {
@@ -163,19 +164,33 @@ func (s *Store) SearchImages(ctx context.Context, ownerID int64, query string, l
 	if limit <= 0 {
 		limit = defaultSearchLimit
 	}
-	images, err := collect(ctx, s.pool, scanImage, `
-		SELECT `+prefixed("i.", imageColumns)+`
-		FROM analyses a
-		JOIN images i ON i.id = a.image_id
-		CROSS JOIN plainto_tsquery('simple', $2) q
-		WHERE i.owner_id = $1 AND a.status = $3 AND a.search @@ q
-		ORDER BY ts_rank(a.search, q) DESC, i.key
-		LIMIT $4`, ownerID, strings.Join(words, " "), pixpool.AnalysisDone, limit)
+	images, err := collect(ctx, s.pool, scanImage, searchQuery, ownerID, strings.Join(words, " "), pixpool.AnalysisDone, limit)
 	if err != nil {
 		return nil, wrap("search images", err)
 	}
 	return images, nil
 }
+
+// searchQuery finds an owner's images matching a query's words (the
+// arguments: owner, words, status, limit). The owner leads: the LATERAL
+// subquery names i.id, so the planner must scan the owner's images first
+// (by the (owner_id, key) index) and look each one's analysis up by its
+// key, and OFFSET 0 keeps the subquery from being flattened into a join
+// the planner could start from the GIN index, matching across every
+// user's analyses and dropping the others' afterwards.
+var searchQuery = `
+	SELECT ` + prefixed("i.", imageColumns) + `
+	FROM images i
+	CROSS JOIN plainto_tsquery('simple', $2) q
+	CROSS JOIN LATERAL (
+		SELECT ts_rank(a.search, q) AS rank
+		FROM analyses a
+		WHERE a.image_id = i.id AND a.status = $3 AND a.search @@ q
+		OFFSET 0
+	) m
+	WHERE i.owner_id = $1
+	ORDER BY m.rank DESC, i.key
+	LIMIT $4`
 
 // searchDoc is the text a done analysis is found by: its label names and
 // text lines, one a line.

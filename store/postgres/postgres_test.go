@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -452,4 +453,86 @@ func TestPrefixEnd(t *testing.T) {
 			t.Fatalf("prefixEnd(%q)=%q, %v, want %q, %v", tt.prefix, got, ok, tt.want, tt.ok)
 		}
 	}
+}
+
+// TestSearchImages_OwnerFirst: a search scans the owner's images and looks
+// each one's analysis up, never matching across every user's analyses by
+// the GIN index first, even where that index would be the cheaper start
+// (a rare word, an owner with many images).
+func TestSearchImages_OwnerFirst(t *testing.T) {
+	s := open(t)
+	ctx := t.Context()
+	for _, q := range []string{
+		`INSERT INTO users (username, first_name, last_name, email, birthday, phone, password_hash, created_at, updated_at)
+			SELECT 'u' || n, 'U', 'U', 'u@example.org', '1990-01-01', '', '', now(), now() FROM generate_series(1, 2) n`,
+		`INSERT INTO images (owner_id, key, blob_key, thumb_key, size, content_type, width, height, checksum, created_at)
+			SELECT (SELECT min(id) FROM users) + (n % 10 = 0)::int, 'k' || n, 'b' || n, '', 1, 'image/png', 1, 1, '', now() FROM generate_series(1, 20000) n`,
+		`INSERT INTO analyses (image_id, checksum, status, labels, lines, error, attempts, updated_at, queued_at, search)
+			SELECT id, '', 'done', '[]', '[]', '', 1, now(), now(),
+				to_tsvector('simple', CASE WHEN id % 199 = 0 THEN 'zebra' ELSE 'cat dog' END) FROM images`,
+		`ANALYZE`,
+	} {
+		if _, err := s.pool.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	var owner int64
+	if err := s.pool.QueryRow(ctx, `SELECT min(id) FROM users`).Scan(&owner); err != nil {
+		t.Fatal(err)
+	}
+	var plan []struct{ Plan planNode }
+	var raw []byte
+	if err := s.pool.QueryRow(ctx, `EXPLAIN (FORMAT JSON) `+searchQuery, owner, "zebra", pixpool.AnalysisDone, 10).Scan(&raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &plan); err != nil || len(plan) != 1 {
+		t.Fatalf("plan %s: %v", raw, err)
+	}
+	n := plan[0].Plan
+	for n.Relation == "" && len(n.Plans) > 0 {
+		n = n.Plans[0] // the outer side of a join
+	}
+	if n.Relation != "images" {
+		t.Fatalf("the search starts with %s of %q, want the owner's images: %s", n.Type, n.Relation, raw)
+	}
+	// Analyses are only looked up by image, one of the owner's at a time:
+	// neither the GIN index nor a scan reads every user's.
+	var walk func(planNode)
+	walk = func(n planNode) {
+		if n.Relation == "analyses" && (n.Type != "Index Scan" || n.Index != "analyses_pkey") {
+			t.Fatalf("the search reads analyses by %s %s, want by image: %s", n.Type, n.Index, raw)
+		}
+		if n.Index == "analyses_search" {
+			t.Fatalf("the search uses the full-text index across every user: %s", raw)
+		}
+		for _, c := range n.Plans {
+			walk(c)
+		}
+	}
+	walk(plan[0].Plan)
+	var want int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM images i JOIN analyses a ON a.image_id = i.id
+		WHERE i.owner_id = $1 AND a.search @@ to_tsquery('simple', 'zebra')`, owner).Scan(&want); err != nil {
+		t.Fatal(err)
+	}
+	images, err := s.SearchImages(ctx, owner, "zebra", 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, img := range images {
+		if img.OwnerID != owner {
+			t.Fatalf("SearchImages(zebra) found %q of owner %d, want only %d's", img.Key, img.OwnerID, owner)
+		}
+	}
+	if len(images) != want || want == 0 {
+		t.Fatalf("SearchImages(zebra) found %d images, want %d", len(images), want)
+	}
+}
+
+// planNode is a node of EXPLAIN (FORMAT JSON)'s plan.
+type planNode struct {
+	Type     string     `json:"Node Type"`
+	Relation string     `json:"Relation Name"`
+	Index    string     `json:"Index Name"`
+	Plans    []planNode `json:"Plans"`
 }

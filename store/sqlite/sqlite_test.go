@@ -238,3 +238,30 @@ func TestPrefixEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchImages_OwnerFirst: a search walks the owner's images and asks
+// the full-text index about each, never matching across every user's
+// analyses first (the plan's outer loop is the owner's images).
+func TestSearchImages_OwnerFirst(t *testing.T) {
+	s := open(t)
+	rows, err := s.db.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+searchQuery, 1, `"dog"`, pixpool.AnalysisDone, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var steps []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		steps = append(steps, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(steps) == 0 || !strings.HasPrefix(steps[0], "SEARCH i USING") || !strings.Contains(steps[0], "(owner_id=?)") {
+		t.Fatalf("search plan %q: want the owner's images (owner_id=?) first", steps)
+	}
+}

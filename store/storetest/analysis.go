@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"reflect"
 	"slices"
 	"sync"
@@ -409,5 +410,42 @@ func testSearchImages(t *testing.T, s pixpool.Store) {
 	checkSearch(t, s, ada.ID, "zebra")
 	if _, err := s.Analysis(ctx, again.ID); pixpool.ErrorCode(err) != pixpool.ENOTFOUND {
 		t.Fatalf("Analysis(new image)=%v, want ENOTFOUND", err)
+	}
+}
+
+// testSearchImagesOwner: another user's matching images never come back,
+// however many there are and however much better they match, nor do they
+// crowd the owner's out of a limited result.
+func testSearchImagesOwner(t *testing.T, s pixpool.Store) {
+	ada := createUser(t, s, "ada")
+	bob := createUser(t, s, "bob")
+	for i := range 30 {
+		img := putImage(t, s, bob.ID, fmt.Sprintf("bob-%02d.png", i))
+		enqueue(t, s, img.ID)
+		saveDone(t, s, img, []string{"dog", "dog", "dog"}, "dog dog dog", "Dog")
+	}
+	for _, key := range []string{"ada-1.png", "ada-2.png"} {
+		img := putImage(t, s, ada.ID, key)
+		enqueue(t, s, img.ID)
+		saveDone(t, s, img, []string{"cat"}, "a dog somewhere in a long line of other words")
+	}
+	checkSearchSet(t, s, ada.ID, "dog", "ada-1.png", "ada-2.png")
+	for _, limit := range []int{1, 2, 5} {
+		got, err := s.SearchImages(t.Context(), ada.ID, "dog", limit)
+		if err != nil {
+			t.Fatalf("SearchImages(dog, %d)=%v", limit, err)
+		}
+		if len(got) != min(limit, 2) {
+			t.Fatalf("SearchImages(dog, %d)=%q, want %d of ada's", limit, imageKeys(got), min(limit, 2))
+		}
+		for _, img := range got {
+			if img.OwnerID != ada.ID {
+				t.Fatalf("SearchImages(dog, %d) found %q of user %d, want only ada's", limit, img.Key, img.OwnerID)
+			}
+		}
+	}
+	checkSearch(t, s, ada.ID, "somewhere dog", "ada-1.png", "ada-2.png")
+	if got := search(t, s, bob.ID, "somewhere", 0); len(got) != 0 {
+		t.Fatalf("SearchImages(bob, somewhere)=%q, want none of ada's", got)
 	}
 }

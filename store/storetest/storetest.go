@@ -90,6 +90,7 @@ func Run(t *testing.T, open func(t *testing.T) pixpool.Store) {
 		{"Analysis/Concurrent", testAnalysisConcurrent},
 		{"Analysis/EnqueueResets", testAnalysisEnqueueResets},
 		{"SearchImages", testSearchImages},
+		{"SearchImages/Owner", testSearchImagesOwner},
 
 		{"Backup/Export", testBackupExport},
 		{"Backup/ExportError", testBackupExportError},
