@@ -33,8 +33,12 @@ var errLineTooLong = errors.New("cache: command line too long")
 // long an unterminated line is (to refuse over-long ones early, as memcached
 // does) and read a value straight into its destination.
 type reader struct {
-	nc      net.Conn
-	raw     *rawIO // if not nil, does the reads
+	nc  net.Conn
+	raw *rawIO // if not nil, does the reads
+	// out, if set, is flushed before every read from the connection, so
+	// the answers to the complete commands received so far never wait
+	// behind the rest of a pipeline that has yet to arrive.
+	out     *writer
 	buf     []byte
 	r, w    int           // buf[r:w] is buffered input
 	timeout time.Duration // if set, each read must make progress within it
@@ -42,6 +46,11 @@ type reader struct {
 }
 
 func (b *reader) read(p []byte) (int, error) {
+	if b.out != nil {
+		if err := b.out.flush(); err != nil {
+			return 0, err
+		}
+	}
 	if b.timeout > 0 {
 		b.nc.SetReadDeadline(time.Now().Add(b.timeout))
 	}

@@ -297,6 +297,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c.rd.raw = raw
 	c.wr.raw = raw
 	c.rd.buf = make([]byte, readBufSize)
+	c.rd.out = &c.wr
 	c.rd.timeout = s.IdleTimeout
 	c.wr.nc = nc
 	c.wr.buf = make([]byte, 0, writeBufSize)
