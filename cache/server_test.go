@@ -75,7 +75,10 @@ func memcachedPath(t testing.TB) string {
 
 // startMemcached runs a real memcached as a child process with the same
 // settings as startNode, killed when the test ends.
-func startMemcached(t testing.TB) *target {
+func startMemcached(t testing.TB) *target { return startMemcachedWith(t) }
+
+// startMemcachedWith is startMemcached with more memcached arguments.
+func startMemcachedWith(t testing.TB, extra ...string) *target {
 	t.Helper()
 	bin := memcachedPath(t)
 	var lastErr error
@@ -85,6 +88,7 @@ func startMemcached(t testing.TB) *target {
 		if os.Geteuid() == 0 {
 			args = append(args, "-u", "root") // memcached refuses root without -u
 		}
+		args = append(args, extra...)
 		cmd := exec.Command(bin, args...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
