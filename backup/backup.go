@@ -69,7 +69,7 @@ const (
 )
 
 // KeepOnRestore are the settings a restore does not overwrite.
-var KeepOnRestore = []string{SettingSchedule, SettingKeep, settingLastScheduled, "pool.state", "pool.request", "pool.result"}
+var KeepOnRestore = []string{SettingSchedule, SettingKeep, settingLastScheduled, "pool.state", "pool.request", "pool.result", "pool.secret"}
 
 // Defaults.
 const (

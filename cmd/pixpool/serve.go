@@ -47,6 +47,7 @@ type Config struct {
 	LogJSON       bool
 
 	CacheNodes    string // existing nodes, host:port,...
+	CacheAuthFile string // credentials of CacheNodes (memcached -Y file)
 	CacheSize     int    // local nodes of a new pool; 0: no cache
 	CacheCapacity int    // MB per node
 	CachePolicy   string
@@ -79,6 +80,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLSKey, "tls-key", "", "private key file (PEM) of --tls-cert")
 	fs.DurationVar(&c.SweepGrace, "sweep-grace", 10*time.Minute, "age after which unreferenced image files are removed")
 	fs.StringVar(&c.CacheNodes, "cache-nodes", "", "use these existing cache nodes (host:port,...; stock memcached works) instead of starting local ones")
+	fs.StringVar(&c.CacheAuthFile, "cache-auth-file", "", "user:password file (memcached's -Y format; the first line is used) that the nodes of --cache-nodes require; or give user:password in "+cacheAuthEnv+". serve's own nodes always require the pool's secret")
 	fs.IntVar(&c.CacheSize, "cache-size", manager.DefaultNodes, "local cache nodes of a new pool (a restart keeps the pool's size); 0 runs without a cache")
 	fs.IntVar(&c.CacheCapacity, "cache-capacity", manager.DefaultCapacityMB, "capacity of each cache node of a new pool, in MB")
 	fs.StringVar(&c.CachePolicy, "cache-policy", manager.DefaultPolicy, "replacement policy of a new pool: lru or rr")
@@ -218,6 +220,17 @@ func (m *Main) openPool(ctx context.Context) error {
 		return errors.New(pixpool.ErrorMessage(err))
 	}
 	m.Pool = &pool.Client{Logger: m.Logger}
+	cred, err := staticCacheAuth(c.CacheAuthFile)
+	switch {
+	case err != nil:
+		return err
+	case cred != nil && len(static) == 0:
+		m.Logger.Warn(errCacheAuthUnused.Error())
+	case cred != nil:
+		m.Pool.SetAuth(cred.User, cred.Password)
+	case len(static) > 0:
+		m.Logger.Warn("the nodes of --cache-nodes are used without authentication: anyone who can reach them can read and change every cached image; start them with memcached -Y (or pixpool cachenode --auth-file) and give serve --cache-auth-file")
+	}
 	m.Manager = &manager.Manager{
 		Store: m.Store, Pool: m.Pool, Static: static, Logger: m.Logger,
 		Nodes: c.CacheSize, CapacityMB: c.CacheCapacity, Policy: policy, MaxNodes: c.CacheMaxNodes,
