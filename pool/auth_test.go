@@ -146,4 +146,3 @@ func TestClient_IdleConnReplaced(t *testing.T) {
 		t.Fatalf("%d failures", f)
 	}
 }
-

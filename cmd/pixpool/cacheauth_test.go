@@ -175,7 +175,9 @@ func TestCachenode_Flags(t *testing.T) {
 	pr, pw, _ := os.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runCachenode(ctx, []string{"--addr", "127.0.0.1:0", "--capacity", "8"}, pw, &strings.Builder{}) }()
+	go func() {
+		done <- runCachenode(ctx, []string{"--addr", "127.0.0.1:0", "--capacity", "8"}, pw, &strings.Builder{})
+	}()
 	t.Cleanup(func() { cancel(); <-done; pw.Close(); pr.Close() })
 	line, err := bufio.NewReader(pr).ReadString('\n')
 	if err != nil {
