@@ -94,6 +94,9 @@ type Manager struct {
 	Policy     string
 	// MaxNodes bounds the pool. If zero, 8.
 	MaxNodes int
+	// MaxCapacityMB, if set, bounds a node's capacity: serve sets the
+	// machine's memory, which the nodes it starts refuse to exceed.
+	MaxCapacityMB int
 	// ResizeTimeout bounds the copying of keys in a resize. If zero, 60 s.
 	ResizeTimeout time.Duration
 	// PendingWait is how long a resize waits, after announcing its target
@@ -429,6 +432,9 @@ func capitalize(s string) string {
 func (m *Manager) SetCapacity(ctx context.Context, mb int) error {
 	if mb < 1 || mb > 1<<20 {
 		return pixpool.Errorf(pixpool.EINVALID, "The capacity must be 1 to %d MB.", 1<<20)
+	}
+	if m.MaxCapacityMB > 0 && mb > m.MaxCapacityMB {
+		return pixpool.Errorf(pixpool.EINVALID, "The capacity must be at most %d MB, this machine's memory.", m.MaxCapacityMB)
 	}
 	if !m.Leading() {
 		_, err := m.forward(ctx, "capacity", strconv.Itoa(mb))

@@ -212,3 +212,16 @@ func TestManager_Secret(t *testing.T) {
 		t.Fatalf("secret changed across a restart")
 	}
 }
+
+// TestManager_MaxCapacity: a capacity over MaxCapacityMB (serve sets the
+// machine's memory) is refused as invalid, before any node is asked.
+func TestManager_MaxCapacity(t *testing.T) {
+	m := newManager(t, openStore(t, t.TempDir()))
+	m.MaxCapacityMB = 100
+	if err := m.SetCapacity(context.Background(), 101); pixpool.ErrorCode(err) != pixpool.EINVALID {
+		t.Fatalf("SetCapacity(101)=%v, want EINVALID", err)
+	}
+	if err := m.SetCapacity(context.Background(), 100); err != nil {
+		t.Fatalf("SetCapacity(100)=%v", err)
+	}
+}

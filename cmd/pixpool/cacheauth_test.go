@@ -194,3 +194,18 @@ func TestCachenode_Flags(t *testing.T) {
 		t.Fatalf("get with the secret: %q", got)
 	}
 }
+
+// TestServe_CacheCapacityOverMemory: serve refuses to start nodes larger
+// than the machine's memory.
+func TestServe_CacheCapacityOverMemory(t *testing.T) {
+	mem := cache.MachineMemory()
+	if mem == 0 || mem >= 1<<40 {
+		t.Skip("memory unknown or over 1 TB")
+	}
+	m := &Main{Config: Config{Data: t.TempDir(), Addr: "127.0.0.1:0", CacheSize: 1, CacheCapacity: 1 << 20}, Logger: discardLogger()}
+	err := m.Open(context.Background())
+	m.Close()
+	if err == nil || !strings.Contains(err.Error(), "more than this machine's memory") {
+		t.Fatalf("Open with --cache-capacity 1048576: %v", err)
+	}
+}

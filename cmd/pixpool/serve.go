@@ -19,6 +19,7 @@ import (
 	"github.com/pixpool/pixpool/autoscale"
 	"github.com/pixpool/pixpool/backup"
 	blobfs "github.com/pixpool/pixpool/blob/fs"
+	"github.com/pixpool/pixpool/cache"
 	"github.com/pixpool/pixpool/http"
 	"github.com/pixpool/pixpool/manager"
 	"github.com/pixpool/pixpool/pool"
@@ -238,6 +239,13 @@ func (m *Main) openPool(ctx context.Context) error {
 	if len(static) == 0 {
 		m.Nodes = &manager.LocalProvider{Logger: m.Logger}
 		m.Manager.Provider = m.Nodes
+		// The nodes refuse a capacity over the machine's memory.
+		if mem := int(cache.MachineMemory() >> 20); mem > 0 {
+			m.Manager.MaxCapacityMB = mem
+			if c.CacheCapacity > mem {
+				return fmt.Errorf("--cache-capacity %d MB is more than this machine's memory (%d MB)", c.CacheCapacity, mem)
+			}
+		}
 	}
 	m.holder = newHolder()
 	m.Manager.PendingWait = 2 * followPoll
