@@ -71,7 +71,7 @@ const (
 // KeepOnRestore are the settings a restore does not overwrite.
 // "setup_token_sha256" is where older versions kept the admin setup
 // token: a backup that holds it must not bring a setup link back.
-var KeepOnRestore = []string{SettingSchedule, SettingKeep, settingLastScheduled, "pool.state", "pool.request", "pool.result", "setup_token_sha256"}
+var KeepOnRestore = []string{SettingSchedule, SettingKeep, settingLastScheduled, "pool.state", "pool.request", "pool.result", "setup_token_sha256", "pool.secret"}
 
 // Defaults.
 const (

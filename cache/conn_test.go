@@ -24,8 +24,9 @@ func (l *loopConn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func (l *loopConn) Write(p []byte) (int, error)     { return len(p), nil }
-func (l *loopConn) SetReadDeadline(time.Time) error { return nil }
+func (l *loopConn) Write(p []byte) (int, error)      { return len(p), nil }
+func (l *loopConn) SetReadDeadline(time.Time) error  { return nil }
+func (l *loopConn) SetWriteDeadline(time.Time) error { return nil }
 
 func TestConn_Allocs(t *testing.T) {
 	// The hot paths allocate nothing but what is stored: a set keeps its key

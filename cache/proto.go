@@ -31,6 +31,9 @@ const (
 // connection open.
 func (c *conn) dispatch(line []byte) bool {
 	toks := c.tokenize(line)
+	if !c.authed {
+		return c.authenticate(toks)
+	}
 	if len(toks) == 0 {
 		c.wr.str(msgError)
 		return true
@@ -255,15 +258,15 @@ func (c *conn) update(o op, args [][]byte) bool {
 		return c.rd.discard(n+2) == nil
 	}
 	k := string(key) // copy: reading the value reuses the line's buffer
-	value := make([]byte, n)
-	if c.rd.readFull(value) != nil || c.rd.readFull(c.crlf[:]) != nil {
+	value, err := c.rd.readValue(int(n))
+	if err != nil || c.rd.readFull(c.crlf[:]) != nil {
 		return false
 	}
 	if c.crlf != [2]byte{'\r', '\n'} {
 		c.reply(noreply, msgBadChunk)
 		return true
 	}
-	_, err := c.st.write(&writeReq{op: o, key: k, value: value, flags: uint32(flags), exp: c.absExptime(exptime), cas: cas})
+	_, err = c.st.write(&writeReq{op: o, key: k, value: value, flags: uint32(flags), exp: c.absExptime(exptime), cas: cas})
 	switch err {
 	case nil:
 		c.reply(noreply, "STORED\r\n")
@@ -422,6 +425,9 @@ func (c *conn) memlimit(args [][]byte) {
 		c.reply(noreply, "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 1m\r\n")
 	case mb > 1000000000:
 		c.reply(noreply, "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes\r\n")
+	case c.srv.maxCap > 0 && int64(mb)<<20 > c.srv.maxCap:
+		c.reply(noreply, "CLIENT_ERROR memory limit of "+strconv.FormatUint(mb, 10)+" MB is more than this machine's memory ("+
+			strconv.FormatInt(c.srv.maxCap>>20, 10)+" MB)\r\n")
 	default:
 		c.st.SetCapacity(int64(mb) << 20)
 		c.reply(noreply, "OK\r\n")
@@ -555,6 +561,8 @@ func (c *conn) statsGeneral() {
 	c.stat("curr_connections", uint64(s.currConns.Load()))
 	c.stat("total_connections", s.totalConns.Load())
 	c.stat("rejected_connections", s.rejectedConns.Load())
+	c.stat("auth_cmds", s.authCmds.Load())
+	c.stat("auth_errors", s.authErrors.Load())
 	c.stat("cmd_get", st.Gets)
 	c.stat("cmd_set", st.Sets)
 	c.stat("cmd_flush", st.Flushes)
@@ -606,7 +614,13 @@ func (c *conn) statsSettings() {
 	c.stat("num_threads", uint64(runtime.GOMAXPROCS(0)))
 	c.statString("cas_enabled", "yes")
 	c.stat("item_size_max", uint64(c.st.MaxItemBytes()))
-	c.stat("idle_timeout", uint64(s.IdleTimeout/time.Second))
+	c.stat("idle_timeout", uint64(s.idleTimeout()/time.Second))
+	c.statString("auth_enabled_sasl", "no")
+	if len(s.Credentials) > 0 {
+		c.statString("auth_enabled_ascii", "yes")
+	} else {
+		c.statString("auth_enabled_ascii", "no")
+	}
 	c.statString("policy", c.st.Policy().String())
 	c.wr.str("END\r\n")
 }

@@ -21,6 +21,8 @@ const (
 	// DefaultVersion is what "version" answers: the memcached protocol
 	// level this server speaks, marked as pixpool.
 	DefaultVersion = "1.6.18-pixpool"
+	// DefaultIdleTimeout closes connections idle for that long.
+	DefaultIdleTimeout = 5 * time.Minute
 )
 
 // ErrServerClosed is returned by Serve and ListenAndServe after Close or
@@ -43,20 +45,32 @@ type Server struct {
 	MaxConns int
 	// IdleTimeout closes a connection that sends nothing, or takes none of
 	// its answers, for that long (a stalled upload or a client that stopped
-	// reading). If zero, connections may idle forever (memcached's default).
+	// reading). If zero, DefaultIdleTimeout (5 minutes); if negative,
+	// connections may idle forever (memcached's default).
 	IdleTimeout time.Duration
+	// Credentials, if not empty, make every connection authenticate before
+	// anything else, as memcached -Y does: its first command must be
+	// "set <any key> <flags> <exptime> <n>" with the n-byte data block
+	// "<user> <password>", answered STORED; any other command before that
+	// is answered "CLIENT_ERROR unauthenticated" and not run.
+	// ReadAuthFile reads memcached's file of them.
+	Credentials []Credential
+	// MaxCapacity bounds the capacity cache_memlimit may set, in bytes. If
+	// zero, MachineMemory() (unbounded where that is unknown).
+	MaxCapacity int64
 	// Version is reported by "version" and "stats". If empty, DefaultVersion.
 	Version string
 	// Logger receives accept errors and recovered panics. If nil,
 	// slog.Default().
 	Logger *slog.Logger
 
-	mu        sync.Mutex // guards listeners, conns, closed, started, port
+	mu        sync.Mutex // guards listeners, conns, closed, started, port, maxCap
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	closed    bool
 	started   time.Time
 	port      int
+	maxCap    int64 // MaxCapacity or the machine's memory; 0 is unbounded
 
 	inShutdown    atomic.Bool
 	currConns     atomic.Int64
@@ -67,6 +81,8 @@ type Server struct {
 	bytesRead    atomic.Uint64
 	bytesWritten atomic.Uint64
 	verbosity    atomic.Uint32
+	authCmds     atomic.Uint64
+	authErrors   atomic.Uint64
 }
 
 // ListenAndServe listens on s.Addr and serves until Close or Shutdown.
@@ -212,6 +228,10 @@ func (s *Server) trackListener(ln net.Listener, add bool) bool {
 		s.listeners = make(map[net.Listener]struct{})
 		s.conns = make(map[*conn]struct{})
 		s.started = time.Now()
+		s.maxCap = s.MaxCapacity
+		if s.maxCap == 0 {
+			s.maxCap = MachineMemory()
+		}
 	}
 	if s.Store == nil {
 		s.Store = NewStore(StoreConfig{})
@@ -263,6 +283,16 @@ func (s *Server) logger() *slog.Logger {
 	return slog.Default()
 }
 
+func (s *Server) idleTimeout() time.Duration {
+	switch {
+	case s.IdleTimeout < 0:
+		return 0
+	case s.IdleTimeout == 0:
+		return DefaultIdleTimeout
+	}
+	return s.IdleTimeout
+}
+
 func (s *Server) version() string {
 	if s.Version != "" {
 		return s.Version
@@ -286,21 +316,25 @@ type conn struct {
 	rd    reader
 	wr    writer
 	state atomic.Int32
-	toks  [][]byte // reused by tokenize
-	crlf  [2]byte
+	// authed is set once the connection has authenticated, or from the
+	// start when the server asks for no credentials.
+	authed bool
+	toks   [][]byte // reused by tokenize
+	crlf   [2]byte
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{srv: s, st: s.Store, nc: nc}
+	c := &conn{srv: s, st: s.Store, nc: nc, authed: len(s.Credentials) == 0}
 	raw := newRawIO(nc)
 	c.rd.nc = nc
 	c.rd.raw = raw
 	c.wr.raw = raw
 	c.rd.buf = make([]byte, readBufSize)
-	c.rd.timeout = s.IdleTimeout
+	c.rd.out = &c.wr
+	c.rd.timeout = s.idleTimeout()
 	c.wr.nc = nc
 	c.wr.buf = make([]byte, 0, writeBufSize)
-	c.wr.timeout = s.IdleTimeout
+	c.wr.timeout = s.idleTimeout()
 	return c
 }
 

@@ -75,7 +75,10 @@ func memcachedPath(t testing.TB) string {
 
 // startMemcached runs a real memcached as a child process with the same
 // settings as startNode, killed when the test ends.
-func startMemcached(t testing.TB) *target {
+func startMemcached(t testing.TB) *target { return startMemcachedWith(t) }
+
+// startMemcachedWith is startMemcached with more memcached arguments.
+func startMemcachedWith(t testing.TB, extra ...string) *target {
 	t.Helper()
 	bin := memcachedPath(t)
 	var lastErr error
@@ -85,6 +88,7 @@ func startMemcached(t testing.TB) *target {
 		if os.Geteuid() == 0 {
 			args = append(args, "-u", "root") // memcached refuses root without -u
 		}
+		args = append(args, extra...)
 		cmd := exec.Command(bin, args...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
@@ -669,6 +673,25 @@ func runSuite(t *testing.T, start starter) {
 			// buffers before all requests are written.
 			go io.WriteString(c.nc, b.String())
 			c.expect(want...)
+		})
+		t.Run("PipelinePartialLine", func(t *testing.T) {
+			// A complete command is answered at once, even when the next
+			// one has only partly arrived (issue 11, item 16).
+			c := dial(t, shared)
+			want := "VERSION " + versionOf(t, c, shared)
+			c.send("version\r\nver")
+			c.expect(want)
+			c.do("sion\r\n", want)
+		})
+		t.Run("PipelinePartialValue", func(t *testing.T) {
+			// Nor do answers wait behind a value still arriving
+			// (memcached answers only once the value is complete).
+			oursOnly(t, shared)
+			c := dial(t, shared)
+			k := key(t, "k")
+			c.send("get " + k + "\r\nset " + k + " 0 0 10\r\n01234")
+			c.expect("END")
+			c.do("56789\r\n", "STORED")
 		})
 		t.Run("LongGetLine", func(t *testing.T) {
 			// Retrieval lines may exceed 2048 bytes (many keys).

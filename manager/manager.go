@@ -6,6 +6,7 @@ package manager
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +33,11 @@ const (
 
 // stateSetting names the store setting that holds the pool's State.
 const stateSetting = "pool.state"
+
+// SecretSetting names the store setting that holds the pool's secret: the
+// password the local nodes require (user pool.DefaultUser), made by the
+// first leader and read by every replica, so they all reach the nodes.
+const SecretSetting = "pool.secret"
 
 // State is the pool as the manager last arranged it.
 type State struct {
@@ -88,6 +94,9 @@ type Manager struct {
 	Policy     string
 	// MaxNodes bounds the pool. If zero, 8.
 	MaxNodes int
+	// MaxCapacityMB, if set, bounds a node's capacity: serve sets the
+	// machine's memory, which the nodes it starts refuse to exceed.
+	MaxCapacityMB int
 	// ResizeTimeout bounds the copying of keys in a resize. If zero, 60 s.
 	ResizeTimeout time.Duration
 	// PendingWait is how long a resize waits, after announcing its target
@@ -99,8 +108,9 @@ type Manager struct {
 	// ran out), so that two managers never act at once.
 	Fence func(ctx context.Context) error
 
-	mu      sync.Mutex // serializes changes; guards state
+	mu      sync.Mutex // serializes changes; guards state, secret
 	state   State
+	secret  string // the local nodes' password; "" with static nodes
 	closed  bool
 	leading atomic.Bool // this process runs the pool; others forward changes to it
 }
@@ -128,6 +138,9 @@ func (m *Manager) Follow(ctx context.Context) error {
 		m.Pool.SetPending(0, nil)
 	}
 	if epoch, _ := m.Pool.Layout(); epoch != st.Epoch || m.state.Epoch != st.Epoch {
+		if err := m.loadSecret(ctx, false); err != nil {
+			return err
+		}
 		m.Pool.SetLayout(st.Epoch, st.Nodes)
 		if m.state.Epoch != 0 {
 			m.logger().Info("cache pool layout adopted from the leader", "epoch", st.Epoch, "nodes", len(st.Nodes))
@@ -207,6 +220,9 @@ func (m *Manager) Open(ctx context.Context) error {
 		return m.save(ctx)
 	}
 
+	if err := m.loadSecret(ctx, true); err != nil {
+		return err
+	}
 	// Local nodes do not survive the server: start the same ids afresh.
 	n := len(st.Nodes)
 	if n == 0 {
@@ -219,7 +235,7 @@ func (m *Manager) Open(ctx context.Context) error {
 	}
 	st.Nodes = st.Nodes[:0]
 	for _, id := range ids {
-		addr, err := m.Provider.Start(ctx, id, st.config())
+		addr, err := m.Provider.Start(ctx, id, m.config(st))
 		if err != nil {
 			m.Provider.Close()
 			return err
@@ -257,7 +273,38 @@ func nodeIDs(nodes []pool.NodeInfo) []string {
 	return ids
 }
 
-func (s State) config() NodeConfig { return NodeConfig{CapacityMB: s.CapacityMB, Policy: s.Policy} }
+// config is what a new node of st starts with.
+func (m *Manager) config(st State) NodeConfig {
+	return NodeConfig{CapacityMB: st.CapacityMB, Policy: st.Policy, Password: m.secret}
+}
+
+// loadSecret reads the pool's secret from the store and gives it to the
+// pool client; create makes a random one when there is none (the leader
+// does, before it starts nodes; followers only read it). Pools of static
+// nodes (no Provider) keep the credentials their client was given.
+// Called with mu held.
+func (m *Manager) loadSecret(ctx context.Context, create bool) error {
+	if m.Provider == nil {
+		return nil
+	}
+	v, err := m.Store.Setting(ctx, SecretSetting)
+	switch {
+	case pixpool.ErrorCode(err) == pixpool.ENOTFOUND && create:
+		v = rand.Text() + rand.Text() // 52 base32 characters: 260 bits
+		if err := m.Store.SetSetting(ctx, SecretSetting, v); err != nil {
+			return fmt.Errorf("manager: pool secret: %w", err)
+		}
+	case pixpool.ErrorCode(err) == pixpool.ENOTFOUND:
+		return errors.New("manager: the pool has no secret yet (its leader makes it)")
+	case err != nil:
+		return fmt.Errorf("manager: pool secret: %w", err)
+	}
+	if v != m.secret {
+		m.secret = v
+		m.Pool.SetAuth(pool.DefaultUser, v)
+	}
+	return nil
+}
 
 func (m *Manager) load(ctx context.Context) (State, error) {
 	auto := autoscale.DefaultParams
@@ -337,7 +384,7 @@ func (m *Manager) Resize(ctx context.Context, n int, reason string) (pool.Resize
 		for range n - cur {
 			st.NextID++
 			id := "node-" + strconv.Itoa(st.NextID)
-			addr, err := m.Provider.Start(ctx, id, st.config())
+			addr, err := m.Provider.Start(ctx, id, m.config(st))
 			if err != nil {
 				for _, nd := range nodes[cur:] {
 					m.Provider.Stop(ctx, nd.ID)
@@ -393,6 +440,9 @@ func capitalize(s string) string {
 func (m *Manager) SetCapacity(ctx context.Context, mb int) error {
 	if mb < 1 || mb > 1<<20 {
 		return pixpool.Errorf(pixpool.EINVALID, "The capacity must be 1 to %d MB.", 1<<20)
+	}
+	if m.MaxCapacityMB > 0 && mb > m.MaxCapacityMB {
+		return pixpool.Errorf(pixpool.EINVALID, "The capacity must be at most %d MB, this machine's memory.", m.MaxCapacityMB)
 	}
 	if !m.Leading() {
 		_, err := m.forward(ctx, "capacity", strconv.Itoa(mb))
@@ -540,7 +590,7 @@ func (m *Manager) nodeExited(id string, _ error) {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		addr, err := m.Provider.Start(ctx, id, m.state.config())
+		addr, err := m.Provider.Start(ctx, id, m.config(m.state))
 		if err == nil {
 			for i := range m.state.Nodes {
 				if m.state.Nodes[i].ID == id {

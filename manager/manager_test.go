@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"bufio"
 	"context"
 	"log/slog"
 	"net"
@@ -176,5 +177,51 @@ func TestManager_Static(t *testing.T) {
 	}
 	if st := m.Pool.Stats(ctx); len(st) != 1 || st[0].Capacity != 16<<20 {
 		t.Fatalf("static node stats %+v", st)
+	}
+}
+
+// TestManager_Secret: a new pool gets a random secret in the store, kept
+// across restarts; its nodes require it and the pool client has it.
+func TestManager_Secret(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, t.TempDir())
+	m := newManager(t, st)
+	secret, err := st.Setting(ctx, SecretSetting)
+	if err != nil || len(secret) < 32 {
+		t.Fatalf("secret %q, %v", secret, err)
+	}
+	if err := m.Pool.Set(ctx, "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := m.Pool.Get(ctx, "k"); err != nil || string(v) != "v" {
+		t.Fatalf("Get=%q, %v", v, err)
+	}
+	nc, err := net.Dial("tcp", m.State().Nodes[0].Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	nc.Write([]byte("stats\r\n"))
+	if line, _ := bufio.NewReader(nc).ReadString('\n'); line != "CLIENT_ERROR unauthenticated\r\n" {
+		t.Fatalf("stats without the secret: %q", line)
+	}
+	m.Close()
+	m2 := newManager(t, st)
+	if again, _ := st.Setting(ctx, SecretSetting); again != secret || m2.secret != secret {
+		t.Fatalf("secret changed across a restart")
+	}
+}
+
+// TestManager_MaxCapacity: a capacity over MaxCapacityMB (serve sets the
+// machine's memory) is refused as invalid, before any node is asked.
+func TestManager_MaxCapacity(t *testing.T) {
+	m := newManager(t, openStore(t, t.TempDir()))
+	m.MaxCapacityMB = 100
+	if err := m.SetCapacity(context.Background(), 101); pixpool.ErrorCode(err) != pixpool.EINVALID {
+		t.Fatalf("SetCapacity(101)=%v, want EINVALID", err)
+	}
+	if err := m.SetCapacity(context.Background(), 100); err != nil {
+		t.Fatalf("SetCapacity(100)=%v", err)
 	}
 }

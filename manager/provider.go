@@ -15,12 +15,16 @@ import (
 	"time"
 
 	"github.com/pixpool/pixpool/childenv"
+	"github.com/pixpool/pixpool/pool"
 )
 
 // NodeConfig is what a new cache node starts with.
 type NodeConfig struct {
 	CapacityMB int
 	Policy     string // "lru" or "rr"
+	// Password, if set, is what the node requires of every connection,
+	// with the user pool.DefaultUser (memcached's -Y authentication).
+	Password string
 }
 
 // Provider starts and stops cache nodes. Exited, if set by the manager,
@@ -83,6 +87,11 @@ func (p *LocalProvider) Start(ctx context.Context, id string, cfg NodeConfig) (s
 	}
 	cmd := p.command("--addr", host+":0", "--capacity", strconv.Itoa(cfg.CapacityMB), "--policy", cfg.Policy)
 	cmd.Env = nodeEnv()
+	if cfg.Password != "" {
+		// By the environment, which only this user can read, never by
+		// an argument, which every local user sees in the process list.
+		cmd.Env = append(cmd.Env, "PIXPOOL_AUTH="+pool.DefaultUser+":"+cfg.Password)
+	}
 	cmd.SysProcAttr = sysProcAttr()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -44,6 +44,12 @@ func cacheNode(args []string) int {
 		return 2
 	}
 	srv := &cache.Server{Store: cache.NewStore(cache.StoreConfig{Capacity: int64(*capacity) << 20, Policy: p})}
+	if env, ok := os.LookupEnv("PIXPOOL_AUTH"); ok { // the pool's secret, as pixpool cachenode takes it
+		if srv.Credentials, err = cache.ParseAuthFile([]byte(env)); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+	}
 	fmt.Printf("listening on %s\n", ln.Addr())
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()

@@ -29,8 +29,15 @@ type Client struct {
 	FailAfter int
 	// ProbeEvery is how often a down node is tried. If zero, 1 s.
 	ProbeEvery time.Duration
+	// MaxIdle: a pooled connection to a node left unused for longer is
+	// replaced by a new one before its next request, so that the node's
+	// idle timeout (5 minutes on pixpool's nodes) never closes one under
+	// a request. If zero, 1 minute.
+	MaxIdle time.Duration
 	// Logger; if nil, slog.Default().
 	Logger *slog.Logger
+
+	auth atomic.Pointer[credential] // nil: connections do not authenticate
 
 	// mu orders writes against layout changes: Set, Add and Delete hold
 	// it shared, publishing a layout holds it exclusively, so no write
@@ -63,6 +70,13 @@ func (c *Client) timeout() time.Duration {
 		return c.Timeout
 	}
 	return 500 * time.Millisecond
+}
+
+func (c *Client) maxIdle() time.Duration {
+	if c.MaxIdle > 0 {
+		return c.MaxIdle
+	}
+	return time.Minute
 }
 
 func (c *Client) logger() *slog.Logger {
@@ -103,7 +117,7 @@ func (c *Client) buildLayout(epoch int64, infos []NodeInfo) *layout {
 				continue
 			}
 		}
-		l.nodes[info.ID] = newNode(info, c.timeout())
+		l.nodes[info.ID] = c.newNode(info)
 		ids = append(ids, info.ID)
 	}
 	l.ring = NewRing(ids...)

@@ -31,24 +31,34 @@ type node struct {
 	NodeInfo
 	mc      *memcache.Client
 	timeout time.Duration
+	dial    func(ctx context.Context) (net.Conn, error) // connected and authenticated
 
 	fails atomic.Int32 // consecutive failures
 	down  atomic.Bool  // skipped until a probe finds it healthy again
 }
 
-func newNode(info NodeInfo, timeout time.Duration) *node {
-	mc := memcache.New(info.Addr)
-	mc.Timeout = timeout
-	mc.MaxIdleConns = 64
-	return &node{NodeInfo: info, mc: mc, timeout: timeout}
+func (c *Client) newNode(info NodeInfo) *node {
+	n := &node{NodeInfo: info, timeout: c.timeout()}
+	n.dial = func(ctx context.Context) (net.Conn, error) { return c.dial(ctx, info.Addr) }
+	n.mc = memcache.New(info.Addr)
+	n.mc.Timeout = n.timeout
+	n.mc.MaxIdleConns = 64
+	maxIdle := c.maxIdle()
+	n.mc.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+		nc, err := n.dial(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return &idleConn{Conn: nc, redial: n.dial, maxIdle: maxIdle}, nil
+	}
+	return n
 }
 
 // command sends one text-protocol command on a fresh connection (admin
 // commands are rare) and returns the reply: every line up to END for a
 // listing, else the one reply line, which must be OK.
 func (n *node) command(ctx context.Context, cmd string, listing bool) ([]string, error) {
-	d := net.Dialer{Timeout: n.timeout}
-	conn, err := d.DialContext(ctx, "tcp", n.Addr)
+	conn, err := n.dial(ctx)
 	if err != nil {
 		return nil, err
 	}

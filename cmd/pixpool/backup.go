@@ -520,6 +520,9 @@ func (c *cliCache) keepForNextServe(ctx context.Context, st manager.State, ok bo
 	}
 	if len(fixed) > 0 {
 		client := &pool.Client{Logger: discardLogger()}
+		if err := setPoolAuth(ctx, client, c.store, fixed, os.Getenv(envName("cache-auth-file"))); err != nil {
+			problems = append(problems, fmt.Sprintf("The cache nodes' credentials: %v.", err))
+		}
 		client.SetLayout(cur.Epoch, fixed)
 		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := client.Flush(fctx)

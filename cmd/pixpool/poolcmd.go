@@ -30,6 +30,7 @@ func runPool(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(stderr)
 	sf := addStoreFlags(fs)
 	limit := fs.Int("limit", 100, "with keys: at most this many (0: all)")
+	authFile := fs.String("cache-auth-file", "", "with status and keys: user:password file of the nodes of serve's --cache-nodes (or "+cacheAuthEnv+"); serve's own nodes need none")
 	fs.Usage = func() { fmt.Fprintln(stderr, poolUsage) }
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -77,6 +78,9 @@ func runPool(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	client := &pool.Client{Logger: discardLogger()}
 	defer client.Close()
+	if err := setPoolAuth(ctx, client, st, state.Nodes, *authFile); err != nil {
+		return err
+	}
 	client.SetLayout(state.Epoch, state.Nodes)
 	switch cmd {
 	case "status":

@@ -20,6 +20,7 @@ import (
 	"github.com/pixpool/pixpool/autoscale"
 	"github.com/pixpool/pixpool/backup"
 	blobfs "github.com/pixpool/pixpool/blob/fs"
+	"github.com/pixpool/pixpool/cache"
 	"github.com/pixpool/pixpool/http"
 	"github.com/pixpool/pixpool/manager"
 	"github.com/pixpool/pixpool/pool"
@@ -53,6 +54,7 @@ type Config struct {
 	BodyIdle       time.Duration // 0 is http.DefaultBodyIdleTimeout
 
 	CacheNodes    string // existing nodes, host:port,...
+	CacheAuthFile string // credentials of CacheNodes (memcached -Y file)
 	CacheSize     int    // local nodes of a new pool; 0: no cache
 	CacheCapacity int    // MB per node
 	CachePolicy   string
@@ -89,6 +91,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLSKey, "tls-key", "", "private key file (PEM) of --tls-cert")
 	fs.DurationVar(&c.SweepGrace, "sweep-grace", 10*time.Minute, "age after which unreferenced image files are removed")
 	fs.StringVar(&c.CacheNodes, "cache-nodes", "", "use these existing cache nodes (host:port,...; stock memcached works) instead of starting local ones")
+	fs.StringVar(&c.CacheAuthFile, "cache-auth-file", "", "user:password file (memcached's -Y format; the first line is used) that the nodes of --cache-nodes require; or give user:password in "+cacheAuthEnv+". serve's own nodes always require the pool's secret")
 	fs.IntVar(&c.CacheSize, "cache-size", manager.DefaultNodes, "local cache nodes of a new pool (a restart keeps the pool's size); 0 runs without a cache")
 	fs.IntVar(&c.CacheCapacity, "cache-capacity", manager.DefaultCapacityMB, "capacity of each cache node of a new pool, in MB")
 	fs.StringVar(&c.CachePolicy, "cache-policy", manager.DefaultPolicy, "replacement policy of a new pool: lru or rr")
@@ -317,6 +320,17 @@ func (m *Main) openPool(ctx context.Context) error {
 		return errors.New(pixpool.ErrorMessage(err))
 	}
 	m.Pool = &pool.Client{Logger: m.Logger}
+	cred, err := staticCacheAuth(c.CacheAuthFile)
+	switch {
+	case err != nil:
+		return err
+	case cred != nil && len(static) == 0:
+		m.Logger.Warn(errCacheAuthUnused.Error())
+	case cred != nil:
+		m.Pool.SetAuth(cred.User, cred.Password)
+	case len(static) > 0:
+		m.Logger.Warn("the nodes of --cache-nodes are used without authentication: anyone who can reach them can read and change every cached image; start them with memcached -Y (or pixpool cachenode --auth-file) and give serve --cache-auth-file")
+	}
 	m.Manager = &manager.Manager{
 		Store: m.Store, Pool: m.Pool, Static: static, Logger: m.Logger,
 		Nodes: c.CacheSize, CapacityMB: c.CacheCapacity, Policy: policy, MaxNodes: c.CacheMaxNodes,
@@ -324,6 +338,13 @@ func (m *Main) openPool(ctx context.Context) error {
 	if len(static) == 0 {
 		m.Nodes = &manager.LocalProvider{Logger: m.Logger}
 		m.Manager.Provider = m.Nodes
+		// The nodes refuse a capacity over the machine's memory.
+		if mem := int(cache.MachineMemory() >> 20); mem > 0 {
+			m.Manager.MaxCapacityMB = mem
+			if c.CacheCapacity > mem {
+				return fmt.Errorf("--cache-capacity %d MB is more than this machine's memory (%d MB)", c.CacheCapacity, mem)
+			}
+		}
 	}
 	m.holder = newHolder()
 	m.Manager.PendingWait = 2 * followPoll
