@@ -73,6 +73,11 @@ const (
 // token: a backup that holds it must not bring a setup link back.
 var KeepOnRestore = []string{SettingSchedule, SettingKeep, settingLastScheduled, "pool.state", "pool.request", "pool.result", "setup_token_sha256", "pool.secret"}
 
+// NotBackedUp are the settings no backup holds: secrets that would reach
+// whoever gets the archive, and that a restore keeps anyway (the cache
+// nodes' password).
+var NotBackedUp = []string{"pool.secret"}
+
 // Defaults.
 const (
 	DefaultSchedule = "03:00" // UTC
@@ -400,7 +405,12 @@ func (s *Service) write(ctx context.Context, info *Info) error {
 	}
 	defer sp.Close()
 	if err := sp.fill(func(fn func(t *pixpool.Table, row []any) error) error {
-		return s.Store.ExportTables(ctx, fn)
+		return s.Store.ExportTables(ctx, func(t *pixpool.Table, row []any) error {
+			if t.Name == "settings" && slices.Contains(NotBackedUp, row[0].(string)) {
+				return nil
+			}
+			return fn(t, row)
+		})
 	}); err != nil {
 		return err
 	}

@@ -622,3 +622,31 @@ func TestScheduleSurvivesPruning(t *testing.T) {
 		t.Fatalf("kept %+v, want the manual backup", infos)
 	}
 }
+
+// TestSecretsNotBackedUp: the cache nodes' password never leaves in an
+// archive, and a restore keeps the running pool's.
+func TestSecretsNotBackedUp(t *testing.T) {
+	f := newFixture(t)
+	f.fill(t)
+	ctx := context.Background()
+	f.store.SetSetting(ctx, "pool.secret", "old-secret")
+	archive := archiveBytes(t, f)
+	zr, err := gzip.NewReader(bytes.NewReader(archive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(all, []byte("old-secret")) || bytes.Contains(all, []byte("pool.secret")) {
+		t.Fatal("the archive holds the cache pool's secret")
+	}
+	f.store.SetSetting(ctx, "pool.secret", "new-secret")
+	if _, err := f.svc.Restore(ctx, bytes.NewReader(archive), RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := f.store.Setting(ctx, "pool.secret"); v != "new-secret" {
+		t.Fatalf("pool.secret after restore = %q, want the running pool's", v)
+	}
+}
