@@ -40,16 +40,17 @@ type Budget struct {
 	once sync.Once
 	sem  *semaphore.Weighted
 
-	mu       sync.Mutex // guards lastFree, freeing
+	mu       sync.Mutex // guards released, lastFree, freeing
+	released int64      // bytes released since the last FreeOSMemory was scheduled
 	lastFree time.Time
 	freeing  bool // a FreeOSMemory is scheduled
 	// freed, if set, is called after each FreeOSMemory (tests).
 	freed func()
 }
 
-// largeDecode is the reservation above which releasing it gives memory
-// back to the operating system.
-const largeDecode = 64 << 20
+// freeAfter is how many bytes of decodes must be released before memory
+// is given back to the operating system.
+const freeAfter = 64 << 20
 
 func (b *Budget) init() {
 	b.once.Do(func() { b.sem = semaphore.NewWeighted(b.size()) })
@@ -105,19 +106,18 @@ func (b *Budget) Acquire(ctx context.Context, n int64, wait time.Duration) (rele
 	return func() {
 		once.Do(func() {
 			b.sem.Release(n)
-			if n >= largeDecode {
-				b.freeLater()
-			}
+			b.freeLater(n)
 		})
 	}, nil
 }
 
 var errBusy = errors.New("decode budget busy")
 
-// freeLater gives memory back to the operating system once the decodes in
-// flight are done with it: at once if the last time was FreeEvery ago,
-// else when that much time has passed, at most one call being pending.
-func (b *Budget) freeLater() {
+// freeLater notes n bytes released and, once they add up to freeAfter,
+// gives memory back to the operating system: at once if the last time was
+// FreeEvery ago, else when that much time has passed, at most one call
+// being pending.
+func (b *Budget) freeLater(n int64) {
 	every := b.FreeEvery
 	if every < 0 {
 		return
@@ -127,15 +127,16 @@ func (b *Budget) freeLater() {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.freeing {
+	b.released += n
+	if b.freeing || b.released < freeAfter {
 		return
 	}
-	b.freeing = true
+	b.freeing, b.released = true, 0
 	delay := max(time.Until(b.lastFree.Add(every)), 0)
 	time.AfterFunc(delay, func() {
 		debug.FreeOSMemory()
 		b.mu.Lock()
-		b.freeing = false
+		b.freeing, b.released = false, 0 // what was released meanwhile is freed too
 		b.lastFree = time.Now()
 		freed := b.freed
 		b.mu.Unlock()

@@ -64,7 +64,15 @@ type Analyzer struct {
 	Poll time.Duration
 	// MaxPixels bounds decoded images, as for uploads. If zero, imaging's.
 	MaxPixels int
-	Logger    *slog.Logger
+	// Budget bounds the memory of the images decoded at once; share the
+	// Images' one. A worker waits for room as long as its time limit
+	// allows. If nil, decoding is not bounded.
+	Budget *imaging.Budget
+	// TextMemory, if set, returns what Text allocates for a w×h image on
+	// top of the decoded image (recognize/text.Memory); it is reserved in
+	// Budget with the decoding.
+	TextMemory func(w, h int) int64
+	Logger     *slog.Logger
 
 	wake chan struct{} // nudges idle workers after an enqueue
 	once sync.Once
@@ -287,10 +295,16 @@ func (a *Analyzer) analyze(ctx context.Context, img *pixpool.Image, out *pixpool
 	if err != nil {
 		return err
 	}
-	_, decoded, err := imaging.Inspect(data, a.MaxPixels)
+	dec := &imaging.Decoder{MaxPixels: a.MaxPixels, Budget: a.Budget, Wait: -1}
+	if a.Text != nil {
+		dec.Extra = a.TextMemory
+	}
+	d, err := dec.Decode(ctx, data)
 	if err != nil {
 		return err
 	}
+	defer d.Release()
+	decoded := d.Image
 	var errs []error
 	if a.Labels != nil {
 		if out.Labels, err = a.Labels(ctx, decoded); err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/pixpool/pixpool/backup"
 	blobfs "github.com/pixpool/pixpool/blob/fs"
 	"github.com/pixpool/pixpool/http"
+	"github.com/pixpool/pixpool/imaging"
 	"github.com/pixpool/pixpool/manager"
 	"github.com/pixpool/pixpool/pool"
 	"github.com/pixpool/pixpool/service"
@@ -35,6 +36,8 @@ type Config struct {
 	S3AccessKey   string
 	S3SecretKey   string
 	MaxUpload     int64
+	MaxPixels     int
+	DecodeMemory  int64 // 0: decodeMemory's choice for this machine
 	CompatUser    string
 	AdminPassword string
 	SessionTTL    time.Duration
@@ -71,6 +74,8 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DB, "db", "", "metadata store: empty for SQLite in --data, or a PostgreSQL URL (postgres://user:password@host:5432/db?pool_max_conns=10)")
 	c.MaxUpload = service.DefaultMaxBytes
 	fs.Var((*byteSize)(&c.MaxUpload), "max-upload", "largest image accepted, e.g. 20MiB (larger uploads get 413)")
+	fs.IntVar(&c.MaxPixels, "max-pixels", imaging.DefaultMaxPixels, "largest image accepted, in pixels (width×height); larger ones get 400 before they are decoded")
+	fs.Var((*byteSize)(&c.DecodeMemory), "decode-memory", "memory for images being decoded at once (uploads, thumbnails, analysis), e.g. 768MiB; a decode waits up to 5 s for room, then gets 503 with Retry-After (default: 768MiB, or a quarter of the machine's or container's memory if less, at least 256MiB)")
 	fs.StringVar(&c.CompatUser, "compat-user", "", "account that credential-less /api/... calls act as (off when empty)")
 	fs.DurationVar(&c.SessionTTL, "session-ttl", 30*24*time.Hour, "how long a login lasts")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", false, "mark cookies Secure (set when a proxy terminates TLS)")
@@ -146,7 +151,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return err
 	}
 	m.Accounts = &service.Accounts{Store: m.Store, Logger: m.Logger, SessionTTL: c.SessionTTL}
-	m.Images = &service.Images{Store: m.Store, Blobs: m.Blobs, Logger: m.Logger, MaxBytes: c.MaxUpload}
+	budget := &imaging.Budget{Bytes: cmp.Or(c.DecodeMemory, decodeMemory(totalMemory()))}
+	m.Images = &service.Images{Store: m.Store, Blobs: m.Blobs, Logger: m.Logger, MaxBytes: c.MaxUpload, MaxPixels: c.MaxPixels, Budget: budget}
 	m.HTTP = &http.Server{
 		Accounts:      m.Accounts,
 		Images:        m.Images,
@@ -170,6 +176,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		serving := new(service.Activity)
 		m.HTTP.Activity = serving
 		m.Analyzer = newAnalyzer(m.Store, m.Blobs, c, serving, m.Logger)
+		m.Analyzer.MaxPixels, m.Analyzer.Budget = c.MaxPixels, budget
 		m.Images.Stored = m.Analyzer.Enqueue
 		m.HTTP.Analyzer = m.Analyzer
 	}
@@ -431,6 +438,10 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	m.Config.AdminPassword = os.Getenv("PIXPOOL_ADMIN_PASSWORD")
 	m.Logger = newLogger(stderr, &m.Config)
 	slog.SetDefault(m.Logger)
+	if m.Config.DecodeMemory == 0 {
+		m.Config.DecodeMemory = decodeMemory(totalMemory())
+	}
+	setMemoryLimit(m.Config.DecodeMemory, m.Logger)
 	if err := m.Open(ctx); err != nil {
 		m.Close()
 		return err
