@@ -357,6 +357,8 @@ func FuzzInspect(f *testing.F) {
 		hugeJPEG(f, 60000, 60000),
 		hugeWebP(16384, 16384),
 		animatedWebP(),
+		png16(24, 16, pngRGBA, false, nil, sample16(4)),
+		png16(24, 16, pngRGB, true, []byte{0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc}, sample16(3)),
 		[]byte("hello"),
 	} {
 		f.Add(b)
