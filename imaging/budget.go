@@ -34,7 +34,7 @@ type Budget struct {
 	// system (debug.FreeOSMemory) after a large decode's bytes are
 	// released: Go's runtime would otherwise keep the pages for a while,
 	// and under a burst of bombs the process's RSS would stay at its peak.
-	// If zero, 10 s; if negative, never.
+	// If zero, 5 s; if negative, never.
 	FreeEvery time.Duration
 
 	once sync.Once
@@ -123,7 +123,7 @@ func (b *Budget) freeLater(n int64) {
 		return
 	}
 	if every == 0 {
-		every = 10 * time.Second
+		every = 5 * time.Second
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()

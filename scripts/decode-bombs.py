@@ -22,6 +22,7 @@ thumbnails and one GET loop, all on loopback.
 import argparse
 import json
 import os
+import shlex
 import shutil
 import socket
 import struct
@@ -125,7 +126,7 @@ def main():
     ap.add_argument("--analyze", action="store_true", help="run with analysis on (needs recognition installed)")
     ap.add_argument("--settle", type=float, default=5, help="seconds to wait after the thumbnails before reading RSS again")
     ap.add_argument("--keep", action="store_true", help="keep the data folder")
-    ap.add_argument("serve_args", nargs="*", help="more flags for serve, after --")
+    ap.add_argument("--serve", default="", help="more flags for serve, e.g. '--max-pixels 100000000'")
     a = ap.parse_args()
     size = a.size or (9000 if a.kind == "16bit" else 10000)
 
@@ -137,7 +138,7 @@ def main():
     base = f"http://127.0.0.1:{port}"
     env = dict(os.environ, PIXPOOL_ADMIN_PASSWORD="bomb-test-password-1")
     args = [a.binary, "serve", "--addr", f"127.0.0.1:{port}", "--data", tmp, "--cache-size", "0",
-            "--analyze=" + ("true" if a.analyze else "false"), "--max-upload", "64MiB"] + a.serve_args
+            "--analyze=" + ("true" if a.analyze else "false"), "--max-upload", "64MiB"] + shlex.split(a.serve)
     log = open(os.path.join(tmp, "serve.log"), "w")
     srv = subprocess.Popen(args, env=env, stdout=log, stderr=log)
     try:

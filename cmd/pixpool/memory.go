@@ -12,15 +12,27 @@ import (
 )
 
 // decodeMemory is --decode-memory's default for a machine (or container)
-// of total bytes (0 if unknown): imaging.DefaultBudget, or a quarter of the
-// memory if that is less, but at least 256 MiB, room for one color image of
-// the default pixel limit.
-func decodeMemory(total int64) int64 {
+// of total bytes (0 if unknown) and a process memory limit set by
+// GOMEMLIMIT (0 if none): imaging.DefaultBudget, or a quarter of the
+// memory, or the limit less memoryLimitMargin, if less; but at least 256
+// MiB, room for one color image of the default pixel limit.
+func decodeMemory(total, limit int64) int64 {
 	b := int64(imaging.DefaultBudget)
 	if total > 0 {
 		b = min(b, total/4)
 	}
+	if limit > 0 {
+		b = min(b, limit-memoryLimitMargin)
+	}
 	return max(b, 256<<20)
+}
+
+// goMemLimit returns the limit GOMEMLIMIT sets, or 0.
+func goMemLimit() int64 {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		return 0
+	}
+	return debug.SetMemoryLimit(-1)
 }
 
 // memoryLimitMargin is the room GOMEMLIMIT leaves above the decode budget

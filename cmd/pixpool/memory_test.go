@@ -106,15 +106,17 @@ func TestServe_DecodeBombs(t *testing.T) {
 
 func TestDecodeMemory(t *testing.T) {
 	for _, tc := range []struct {
-		total, want int64
+		total, limit, want int64
 	}{
-		{0, 768 << 20},         // unknown: the default
-		{64 << 30, 768 << 20},  // a big machine: the default
-		{2 << 30, 512 << 20},   // a quarter
-		{512 << 20, 256 << 20}, // never under 256 MiB
+		{0, 0, 768 << 20},              // unknown: the default
+		{64 << 30, 0, 768 << 20},       // a big machine: the default
+		{2 << 30, 0, 512 << 20},        // a quarter
+		{512 << 20, 0, 256 << 20},      // never under 256 MiB
+		{64 << 30, 1 << 30, 512 << 20}, // GOMEMLIMIT less the margin
+		{64 << 30, 8 << 30, 768 << 20}, // a high GOMEMLIMIT: the default
 	} {
-		if got := decodeMemory(tc.total); got != tc.want {
-			t.Errorf("decodeMemory(%d)=%d, want %d", tc.total, got, tc.want)
+		if got := decodeMemory(tc.total, tc.limit); got != tc.want {
+			t.Errorf("decodeMemory(%d, %d)=%d, want %d", tc.total, tc.limit, got, tc.want)
 		}
 	}
 }

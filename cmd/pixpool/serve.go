@@ -75,7 +75,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	c.MaxUpload = service.DefaultMaxBytes
 	fs.Var((*byteSize)(&c.MaxUpload), "max-upload", "largest image accepted, e.g. 20MiB (larger uploads get 413)")
 	fs.IntVar(&c.MaxPixels, "max-pixels", imaging.DefaultMaxPixels, "largest image accepted, in pixels (width×height); larger ones get 400 before they are decoded")
-	fs.Var((*byteSize)(&c.DecodeMemory), "decode-memory", "memory for images being decoded at once (uploads, thumbnails, analysis), e.g. 768MiB; a decode waits up to 5 s for room, then gets 503 with Retry-After (default: 768MiB, or a quarter of the machine's or container's memory if less, at least 256MiB)")
+	fs.Var((*byteSize)(&c.DecodeMemory), "decode-memory", "memory for images being decoded at once (uploads, thumbnails, analysis), e.g. 768MiB; a decode waits up to 5 s for room, then gets 503 with Retry-After (default: 768MiB, or a quarter of the machine's or container's memory, or GOMEMLIMIT less 512MiB, if less; at least 256MiB)")
 	fs.StringVar(&c.CompatUser, "compat-user", "", "account that credential-less /api/... calls act as (off when empty)")
 	fs.DurationVar(&c.SessionTTL, "session-ttl", 30*24*time.Hour, "how long a login lasts")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", false, "mark cookies Secure (set when a proxy terminates TLS)")
@@ -151,7 +151,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return err
 	}
 	m.Accounts = &service.Accounts{Store: m.Store, Logger: m.Logger, SessionTTL: c.SessionTTL}
-	budget := &imaging.Budget{Bytes: cmp.Or(c.DecodeMemory, decodeMemory(totalMemory()))}
+	budget := &imaging.Budget{Bytes: cmp.Or(c.DecodeMemory, decodeMemory(totalMemory(), goMemLimit()))}
 	m.Images = &service.Images{Store: m.Store, Blobs: m.Blobs, Logger: m.Logger, MaxBytes: c.MaxUpload, MaxPixels: c.MaxPixels, Budget: budget}
 	m.HTTP = &http.Server{
 		Accounts:      m.Accounts,
@@ -439,7 +439,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	m.Logger = newLogger(stderr, &m.Config)
 	slog.SetDefault(m.Logger)
 	if m.Config.DecodeMemory == 0 {
-		m.Config.DecodeMemory = decodeMemory(totalMemory())
+		m.Config.DecodeMemory = decodeMemory(totalMemory(), goMemLimit())
 	}
 	setMemoryLimit(m.Config.DecodeMemory, m.Logger)
 	if err := m.Open(ctx); err != nil {
