@@ -70,6 +70,9 @@ func jpegCost(b []byte, w, h int) int64 {
 			continue
 		}
 		n := int(binary.BigEndian.Uint16(b[p+2:]))
+		if n < 2 {
+			return worst
+		}
 		seg := b[p+4 : min(p+2+n, len(b))]
 		if m == 0xee && len(seg) >= 12 && string(seg[:5]) == "Adobe" {
 			adobeRGB = seg[11] == 0

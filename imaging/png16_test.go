@@ -331,3 +331,42 @@ func TestDecodeCost(t *testing.T) {
 		})
 	}
 }
+
+// FuzzDecodePNG16 checks decodePNG16 against image/png: what image/png
+// refuses, it refuses; what both accept decodes to the same pixels.
+func FuzzDecodePNG16(f *testing.F) {
+	for _, ct := range []byte{pngGray, pngRGB, pngGrayAlpha, pngRGBA} {
+		ch := map[byte]int{pngGray: 1, pngRGB: 3, pngGrayAlpha: 2, pngRGBA: 4}[ct]
+		f.Add(png16(9, 5, ct, false, nil, sample16(ch)))
+		f.Add(png16(9, 5, ct, true, nil, sample16(ch)))
+	}
+	f.Add(png16(9, 5, pngRGB, true, []byte{0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc}, sample16(3)))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if h, err := readPNGHeader(data); err != nil || h.width*h.height > 1<<16 || h.width > 1<<16 || h.height > 1<<16 {
+			return
+		}
+		want, stdErr := png.Decode(bytes.NewReader(data))
+		got, err := decodePNG16(data)
+		if stdErr != nil {
+			if err == nil {
+				t.Fatalf("image/png refuses it (%v); decodePNG16 accepts it", stdErr)
+			}
+			return
+		}
+		if err != nil {
+			return // refusing more is safe (and rare: see the seeds)
+		}
+		want8 := high8(want)
+		r := want8.Bounds()
+		if got.Bounds() != r {
+			t.Fatalf("bounds %v, want %v", got.Bounds(), r)
+		}
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			for x := r.Min.X; x < r.Max.X; x++ {
+				if g, w := color.NRGBAModel.Convert(got.At(x, y)), color.NRGBAModel.Convert(want8.At(x, y)); g != w {
+					t.Fatalf("pixel (%d,%d)=%v, want %v", x, y, g, w)
+				}
+			}
+		}
+	})
+}
