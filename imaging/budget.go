@@ -102,16 +102,50 @@ func (b *Budget) Acquire(ctx context.Context, n int64, wait time.Duration) (rele
 			return nil, err
 		}
 	}
+	return b.releaser(n), nil
+}
+
+var errBusy = errors.New("decode budget busy")
+
+// spareEvery is how often AcquireSpare looks for room.
+const spareEvery = 100 * time.Millisecond
+
+// AcquireSpare reserves n bytes for background work (analysis) out of
+// what is spare: it never queues ahead of Acquire's callers, whom a
+// waiting request would hold up, but looks for room every 100 ms until
+// ctx ends. It refuses, with EINVALID, n over half the budget, so that
+// background work, which may hold its share for minutes, always leaves
+// room for requests.
+func (b *Budget) AcquireSpare(ctx context.Context, n int64) (release func(), err error) {
+	b.init()
+	if n <= 0 {
+		return func() {}, nil
+	}
+	if n > b.size()/2 {
+		return nil, pixpool.Errorf(pixpool.EINVALID, "The image is too large to analyse: it needs %s of memory, more than half of this server's limit of %s for all images being decoded at once.", mib(n), mib(b.size()))
+	}
+	t := time.NewTicker(spareEvery)
+	defer t.Stop()
+	for !b.sem.TryAcquire(n) {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+	return b.releaser(n), nil
+}
+
+// releaser returns the func that gives n reserved bytes back, once.
+func (b *Budget) releaser(n int64) func() {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			b.sem.Release(n)
 			b.freeLater(n)
 		})
-	}, nil
+	}
 }
-
-var errBusy = errors.New("decode budget busy")
 
 // freeLater notes n bytes released and, once they add up to freeAfter,
 // gives memory back to the operating system: at once if the last time was

@@ -158,3 +158,36 @@ func assertFree(t *testing.T, b *Budget) {
 	}
 	r()
 }
+
+func TestBudget_AcquireSpare(t *testing.T) {
+	b := &Budget{Bytes: 100, FreeEvery: -1}
+	if _, err := b.AcquireSpare(t.Context(), 51); pixpool.ErrorCode(err) != pixpool.EINVALID {
+		t.Fatalf("AcquireSpare over half the budget: %v", err)
+	}
+	hold, _ := b.Acquire(t.Context(), 100, 0)
+	got := make(chan func())
+	go func() {
+		r, err := b.AcquireSpare(t.Context(), 50)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- r
+	}()
+	hold()
+	// A request after the waiting background work is not held up by it.
+	r, err := b.Acquire(t.Context(), 80, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r()
+	(<-got)()
+	assertFree(t, b)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	hold, _ = b.Acquire(t.Context(), 100, 0)
+	defer hold()
+	cancel()
+	if _, err := b.AcquireSpare(ctx, 10); !errors.Is(err, context.Canceled) {
+		t.Fatalf("AcquireSpare with an ended context: %v", err)
+	}
+}

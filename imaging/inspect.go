@@ -93,9 +93,11 @@ type Decoder struct {
 	// at once. If nil, decoding is not bounded.
 	Budget *Budget
 	// Wait is how long to wait for room in Budget. If zero, the Budget's
-	// Wait; if negative, until the context ends (background work, which
-	// would rather wait than fail).
+	// Wait; if negative, until the context ends.
 	Wait time.Duration
+	// Background decodes take only spare room in Budget, waiting until
+	// the context ends, and at most half of it (Budget.AcquireSpare).
+	Background bool
 	// Extra, if set, returns the bytes the caller will allocate for a w×h
 	// image on top of the decoded one (recognition's copies); they are
 	// reserved with it.
@@ -169,10 +171,14 @@ func (d *Decoder) Decode(ctx context.Context, data []byte) (_ *Decoded, err erro
 	if d.Extra != nil {
 		out.Cost += d.Extra(w, h)
 	}
-	if d.Budget != nil {
-		if out.release, err = d.Budget.Acquire(ctx, out.Cost, d.Wait); err != nil {
-			return nil, err
-		}
+	switch {
+	case d.Budget != nil && d.Background:
+		out.release, err = d.Budget.AcquireSpare(ctx, out.Cost)
+	case d.Budget != nil:
+		out.release, err = d.Budget.Acquire(ctx, out.Cost, d.Wait)
+	}
+	if err != nil {
+		return nil, err
 	}
 	// Give the reservation back on every failure, panics included.
 	defer func() {

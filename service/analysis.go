@@ -65,8 +65,9 @@ type Analyzer struct {
 	// MaxPixels bounds decoded images, as for uploads. If zero, imaging's.
 	MaxPixels int
 	// Budget bounds the memory of the images decoded at once; share the
-	// Images' one. A worker waits for room as long as its time limit
-	// allows. If nil, decoding is not bounded.
+	// Images' one. Workers take only spare room, waiting for it as long as
+	// their time limit allows, and at most half of it: an image that needs
+	// more fails at once. If nil, decoding is not bounded.
 	Budget *imaging.Budget
 	// TextMemory, if set, returns what Text allocates for a w×h image on
 	// top of the decoded image (recognize/text.Memory); it is reserved in
@@ -295,7 +296,7 @@ func (a *Analyzer) analyze(ctx context.Context, img *pixpool.Image, out *pixpool
 	if err != nil {
 		return err
 	}
-	dec := &imaging.Decoder{MaxPixels: a.MaxPixels, Budget: a.Budget, Wait: -1}
+	dec := &imaging.Decoder{MaxPixels: a.MaxPixels, Budget: a.Budget, Background: true}
 	if a.Text != nil {
 		dec.Extra = a.TextMemory
 	}

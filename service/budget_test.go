@@ -116,15 +116,41 @@ func TestAnalyzer_Budget(t *testing.T) {
 	}
 	assertFree(t, b)
 
-	// Text's copies are reserved with the image: over the budget, the
-	// image is refused at once (its analysis fails with the reason).
+	// Text's copies are reserved with the image: over half the budget,
+	// the image is refused at once (its analysis fails with the reason).
 	a.Labels = nil
 	a.Text = func(ctx context.Context, img image.Image) ([]pixpool.TextLine, error) { return nil, nil }
-	a.TextMemory = func(w, h int) int64 { return 2 << 20 }
+	a.TextMemory = func(w, h int) int64 { return 600 << 10 }
 	f.put(t, "text")
 	an := drain(t, f, a, "text")
-	if an.Status != pixpool.AnalysisFailed || !strings.Contains(an.Error, "too large to decode") || an.Attempts != 1 {
+	if an.Status != pixpool.AnalysisFailed || !strings.Contains(an.Error, "too large to analyse") || an.Attempts != 1 {
 		t.Fatalf("analysis %+v, want failed at once for its memory", an)
+	}
+	assertFree(t, b)
+
+	// Analysis waits for spare room rather than fail, and never queues
+	// ahead of requests: an upload that comes after it goes first.
+	a.TextMemory = func(w, h int) int64 { return 400 << 10 }
+	a.Timeout = time.Minute // the wait must not run into the time limit
+	hold, _ := b.Acquire(context.Background(), b.Size(), 0)
+	f.put(t, "waits") // 8×8, but with text's 400 KiB
+	done := make(chan bool)
+	go func() { done <- a.Step(context.Background()) }()
+	time.Sleep(20 * time.Millisecond) // let it start waiting (no timing is checked)
+	hold()
+	upload, err := b.Acquire(context.Background(), 800<<10, time.Minute)
+	if err != nil {
+		t.Fatalf("an upload behind a waiting analysis: %v", err)
+	}
+	select {
+	case <-done:
+		t.Fatal("the analysis went ahead of the upload")
+	default:
+	}
+	upload()
+	<-done
+	if an := drain(t, f, a, "waits"); an.Status != pixpool.AnalysisDone {
+		t.Fatalf("analysis %+v, want done after waiting", an)
 	}
 	assertFree(t, b)
 }
