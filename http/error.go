@@ -51,7 +51,19 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	})
 }
 
+// retryAfter is the Retry-After, in seconds, of a 503: about the time the
+// work that filled the server (such as the images being decoded) takes.
+const retryAfter = "5"
+
+// setRetryAfter tells a client refused with 503 when to try again.
+func setRetryAfter(h http.Header, status int) {
+	if status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", retryAfter)
+	}
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	setRetryAfter(w.Header(), status)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)

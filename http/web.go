@@ -179,6 +179,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		return
 	}
 	setPageHeaders(w.Header())
+	setRetryAfter(w.Header(), status)
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }

@@ -75,7 +75,7 @@ func TestInspect(t *testing.T) {
 		{name: "JPEGArithmetic", data: sof(t, jpegData, 0xc9), code: pixpool.EUNSUPPORTED, msg: "The image uses a JPEG feature that is not supported: "},
 		{name: "WebPAnimated", data: animatedWebP(), code: pixpool.EUNSUPPORTED, msg: "Animated WebP images are not supported."},
 
-		{name: "PNGHuge", data: hugePNG(60000, 60000), code: pixpool.EINVALID, msg: "The image is too large: 60000×60000 pixels (at most 100 million)."},
+		{name: "PNGHuge", data: hugePNG(60000, 60000), code: pixpool.EINVALID, msg: "The image is too large: 60000×60000 pixels (at most 64 million)."},
 		{name: "PNGOverMax", data: pngData, maxPixels: 300*200 - 1, code: pixpool.EINVALID, msg: "The image is too large: 300×200 pixels (at most 59999 pixels)."},
 		{name: "PNGOverMaxMillions", data: hugePNG(3000, 1000), maxPixels: 2_500_000, code: pixpool.EINVALID, msg: "The image is too large: 3000×1000 pixels (at most 2.5 million)."},
 		{name: "PNGZeroWidth", data: hugePNG(0, 10), code: pixpool.EINVALID},
@@ -357,6 +357,8 @@ func FuzzInspect(f *testing.F) {
 		hugeJPEG(f, 60000, 60000),
 		hugeWebP(16384, 16384),
 		animatedWebP(),
+		png16(24, 16, pngRGBA, false, nil, sample16(4)),
+		png16(24, 16, pngRGB, true, []byte{0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc}, sample16(3)),
 		[]byte("hello"),
 	} {
 		f.Add(b)

@@ -4,6 +4,7 @@ package imaging
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -11,6 +12,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
+	"time"
 
 	"golang.org/x/image/draw"
 	"golang.org/x/image/webp"
@@ -18,9 +20,11 @@ import (
 	"github.com/pixpool/pixpool"
 )
 
-// DefaultMaxPixels is Inspect's pixel limit when it is given 0. Decoding an
-// image that size takes 150 MB (a JPEG) to 800 MB (a 16-bit PNG).
-const DefaultMaxPixels = 100_000_000
+// DefaultMaxPixels is the pixel limit when none is given: 64 million, a
+// 8000×8000 image, above what cameras make (61 million). Decoded to 8 bits a
+// sample, such an image takes 64 MB (gray) to 256 MB (color); see
+// decodeCost.
+const DefaultMaxPixels = 64_000_000
 
 // Info describes an image that Inspect accepted.
 type Info struct {
@@ -64,12 +68,67 @@ func isWebP(b []byte) bool {
 // maxPixels pixels (0 means DefaultMaxPixels), judging by content alone, and
 // returns what it is together with the decoded image, so that a thumbnail
 // needs no second decoding. For an animated GIF the image is the first frame.
+// A PNG of 16 bits a sample is decoded to 8 bits a sample.
 //
 // Every error is a *pixpool.Error whose message can be shown to the user:
 // EUNSUPPORTED for other formats, animated WebP and the rare JPEG and PNG
 // features Go does not decode (arithmetic coding, 12-bit samples); EINVALID
 // for an image that is too large, damaged or truncated.
+//
+// Inspect takes no memory budget; servers decode with a Decoder.
 func Inspect(data []byte, maxPixels int) (Info, image.Image, error) {
+	d, err := (&Decoder{MaxPixels: maxPixels}).Decode(context.Background(), data)
+	if err != nil {
+		return Info{}, nil, err
+	}
+	d.Release()
+	return d.Info, d.Image, nil
+}
+
+// Decoder decodes images, as Inspect does, within a memory Budget.
+type Decoder struct {
+	// MaxPixels bounds width×height. If zero, DefaultMaxPixels.
+	MaxPixels int
+	// Budget bounds the decoded bytes that every decode sharing it holds
+	// at once. If nil, decoding is not bounded.
+	Budget *Budget
+	// Wait is how long to wait for room in Budget. If zero, the Budget's
+	// Wait; if negative, until the context ends.
+	Wait time.Duration
+	// Background decodes take only spare room in Budget, waiting until
+	// the context ends, and at most half of it (Budget.AcquireSpare).
+	Background bool
+	// Extra, if set, returns the bytes the caller will allocate for a w×h
+	// image on top of the decoded one (recognition's copies); they are
+	// reserved with it.
+	Extra func(w, h int) int64
+}
+
+// Decoded is a decoded image holding its share of a Budget until Release.
+type Decoded struct {
+	Info
+	Image image.Image
+	// Cost is the bytes reserved for it.
+	Cost    int64
+	release func()
+}
+
+// Release gives the image's share of the Budget back. The image must not
+// be used afterwards. Calling it again does nothing.
+func (d *Decoded) Release() {
+	if d != nil && d.release != nil {
+		d.release()
+	}
+}
+
+// Decode checks and decodes data as Inspect does. Before decoding it
+// reserves in the Budget what the decoding will allocate, judged from the
+// headers (decodeCost); the caller must Release the result when done with
+// the image. Besides Inspect's errors, it returns EINVALID for an image
+// whose decoding needs more than the whole Budget, EUNAVAILABLE when the
+// Budget had no room within Wait, and ctx's error.
+func (d *Decoder) Decode(ctx context.Context, data []byte) (_ *Decoded, err error) {
+	maxPixels := d.MaxPixels
 	if maxPixels <= 0 {
 		maxPixels = DefaultMaxPixels
 	}
@@ -81,7 +140,7 @@ func Inspect(data []byte, maxPixels int) (Info, image.Image, error) {
 		}
 	}
 	if f == nil {
-		return Info{}, nil, pixpool.Errorf(pixpool.EUNSUPPORTED, "The file is not a JPEG, PNG, GIF or WebP image.")
+		return nil, pixpool.Errorf(pixpool.EUNSUPPORTED, "The file is not a JPEG, PNG, GIF or WebP image.")
 	}
 
 	// The header alone tells the size; refuse large images before decoding
@@ -89,38 +148,73 @@ func Inspect(data []byte, maxPixels int) (Info, image.Image, error) {
 	// decompression bomb) costs nothing.
 	cfg, err := f.decodeConfig(bytes.NewReader(data))
 	if err != nil {
-		return Info{}, nil, damaged(err)
+		return nil, damaged(err)
 	}
 	w, h := cfg.Width, cfg.Height
 	if w <= 0 || h <= 0 {
-		return Info{}, nil, pixpool.Errorf(pixpool.EINVALID, "The image is empty: %d×%d pixels.", w, h)
+		return nil, pixpool.Errorf(pixpool.EINVALID, "The image is empty: %d×%d pixels.", w, h)
 	}
 	if int64(w)*int64(h) > int64(maxPixels) {
-		return Info{}, nil, pixpool.Errorf(pixpool.EINVALID, "The image is too large: %d×%d pixels (at most %s).", w, h, pixels(maxPixels))
+		return nil, pixpool.Errorf(pixpool.EINVALID, "The image is too large: %d×%d pixels (at most %s).", w, h, pixels(maxPixels))
 	}
 
 	if f.name == "webp" && isAnimatedWebP(data) {
 		// x/image/webp decodes still images only.
-		return Info{}, nil, pixpool.Errorf(pixpool.EUNSUPPORTED, "Animated WebP images are not supported.")
+		return nil, pixpool.Errorf(pixpool.EUNSUPPORTED, "Animated WebP images are not supported.")
 	}
 
-	// Decode it all: headers can be whole while the pixels are cut short.
-	img, err := f.decode(bytes.NewReader(data))
+	out := &Decoded{
+		Info:    Info{ContentType: f.contentType, Format: f.name, Width: w, Height: h},
+		Cost:    decodeCost(f, data, w, h, cfg.ColorModel),
+		release: func() {},
+	}
+	if d.Extra != nil {
+		out.Cost += d.Extra(w, h)
+	}
+	switch {
+	case d.Budget != nil && d.Background:
+		out.release, err = d.Budget.AcquireSpare(ctx, out.Cost)
+	case d.Budget != nil:
+		out.release, err = d.Budget.Acquire(ctx, out.Cost, d.Wait)
+	}
 	if err != nil {
-		return Info{}, nil, damaged(err)
+		return nil, err
+	}
+	// Give the reservation back on every failure, panics included.
+	defer func() {
+		if err != nil || out.Image == nil {
+			out.release()
+		}
+	}()
+
+	// Decode it all: headers can be whole while the pixels are cut short.
+	img, err := decodeFormat(f, data)
+	if err != nil {
+		return nil, damaged(err)
 	}
 	if f.name == "gif" {
 		// gif.Decode stops after the first frame; make sure the rest is
 		// there too.
 		if err := checkGIF(data); err != nil {
-			return Info{}, nil, damaged(err)
+			return nil, damaged(err)
 		}
 		img = gifCanvas(img, w, h)
 	}
 	if b := img.Bounds(); b.Dx() != w || b.Dy() != h {
-		return Info{}, nil, damaged(fmt.Errorf("the header says %d×%d pixels but the image is %d×%d", w, h, b.Dx(), b.Dy()))
+		return nil, damaged(fmt.Errorf("the header says %d×%d pixels but the image is %d×%d", w, h, b.Dx(), b.Dy()))
 	}
-	return Info{ContentType: f.contentType, Format: f.name, Width: w, Height: h}, img, nil
+	out.Image = img
+	return out, nil
+}
+
+// decodeFormat decodes data, a PNG of 16 bits a sample to 8 bits.
+func decodeFormat(f *format, data []byte) (image.Image, error) {
+	if f.name == "png" {
+		if h, err := readPNGHeader(data); err == nil && h.depth == 16 && h.colorType != pngPaletted {
+			return decodePNG16(data)
+		}
+	}
+	return f.decode(bytes.NewReader(data))
 }
 
 // gifCanvas returns a GIF's first frame on the full logical screen. A frame

@@ -64,7 +64,16 @@ type Analyzer struct {
 	Poll time.Duration
 	// MaxPixels bounds decoded images, as for uploads. If zero, imaging's.
 	MaxPixels int
-	Logger    *slog.Logger
+	// Budget bounds the memory of the images decoded at once; share the
+	// Images' one. Workers take only spare room, waiting for it as long as
+	// their time limit allows, and at most half of it: an image that needs
+	// more fails at once. If nil, decoding is not bounded.
+	Budget *imaging.Budget
+	// TextMemory, if set, returns what Text allocates for a w×h image on
+	// top of the decoded image (recognize/text.Memory); it is reserved in
+	// Budget with the decoding.
+	TextMemory func(w, h int) int64
+	Logger     *slog.Logger
 
 	wake chan struct{} // nudges idle workers after an enqueue
 	once sync.Once
@@ -287,10 +296,16 @@ func (a *Analyzer) analyze(ctx context.Context, img *pixpool.Image, out *pixpool
 	if err != nil {
 		return err
 	}
-	_, decoded, err := imaging.Inspect(data, a.MaxPixels)
+	dec := &imaging.Decoder{MaxPixels: a.MaxPixels, Budget: a.Budget, Background: true}
+	if a.Text != nil {
+		dec.Extra = a.TextMemory
+	}
+	d, err := dec.Decode(ctx, data)
 	if err != nil {
 		return err
 	}
+	defer d.Release()
+	decoded := d.Image
 	var errs []error
 	if a.Labels != nil {
 		if out.Labels, err = a.Labels(ctx, decoded); err != nil {

@@ -40,8 +40,13 @@ type Images struct {
 	Now func() time.Time
 	// MaxBytes bounds one image. If zero, 20 MiB.
 	MaxBytes int64
-	// MaxPixels bounds width×height. If zero, 100 million.
+	// MaxPixels bounds width×height. If zero, imaging.DefaultMaxPixels.
 	MaxPixels int
+	// Budget bounds the memory of the images decoded at once: uploads'
+	// checks and thumbnails wait for room in it for a few seconds, then
+	// fail with EUNAVAILABLE. Share one with the Analyzer. If nil,
+	// decoding is not bounded.
+	Budget *imaging.Budget
 	// ThumbSide is the longest side of gallery thumbnails. If zero, 320.
 	ThumbSide int
 	// Stored, if set, is called after an image is stored or replaced (the
@@ -98,10 +103,19 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 	if limit := s.MaxBytesLimit(); int64(len(data)) > limit {
 		return nil, TooLarge(limit)
 	}
-	info, decoded, err := imaging.Inspect(data, s.MaxPixels)
+	decoded, err := s.decoder().Decode(ctx, data)
 	if err != nil {
 		return nil, err
 	}
+	// The decoded image holds its share of the budget until the thumbnail
+	// made from it is done, or until Put returns if none is made now.
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			decoded.Release()
+		}
+	}()
+	info := decoded.Info
 	sum := sha256.Sum256(data)
 	id := newBlobID()
 	img := &pixpool.Image{
@@ -140,7 +154,7 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 	if old != nil {
 		s.removeBlobs(old.BlobKey, old.ThumbKey)
 	}
-	s.makeThumbnailLater(img, decoded)
+	handedOver = s.makeThumbnailLater(img, decoded)
 	if s.Stored != nil {
 		s.Stored(ctx, img)
 	}
@@ -260,11 +274,12 @@ func (s *Images) Thumbnail(ctx context.Context, ownerID int64, key string) (*pix
 		if err != nil {
 			return nil, err
 		}
-		_, decoded, err := imaging.Inspect(orig, s.MaxPixels)
+		decoded, err := s.decoder().Decode(lctx, orig)
 		if err != nil {
 			return nil, err
 		}
-		return s.makeThumbnail(lctx, img.ThumbKey, decoded)
+		defer decoded.Release()
+		return s.makeThumbnail(lctx, img.ThumbKey, decoded.Image)
 	})
 	if err != nil {
 		return nil, nil, err
@@ -272,19 +287,26 @@ func (s *Images) Thumbnail(ctx context.Context, ownerID int64, key string) (*pix
 	return img, v.([]byte), nil
 }
 
+// decoder decodes within MaxPixels and Budget.
+func (s *Images) decoder() *imaging.Decoder {
+	return &imaging.Decoder{MaxPixels: s.MaxPixels, Budget: s.Budget}
+}
+
 // makeThumbnailLater makes a thumbnail in the background, at most a few
-// at a time; when all are busy it leaves the work to Thumbnail.
-func (s *Images) makeThumbnailLater(img *pixpool.Image, decoded image.Image) {
+// at a time, and reports whether it took decoded over (it releases it);
+// when all are busy it leaves the work to Thumbnail.
+func (s *Images) makeThumbnailLater(img *pixpool.Image, decoded *imaging.Decoded) bool {
 	select {
 	case s.thumbSlots() <- struct{}{}:
 	default:
-		return
+		return false
 	}
 	s.background.Go(func() {
 		defer func() { <-s.thumbSlots() }()
+		defer decoded.Release()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if _, err := s.makeThumbnail(ctx, img.ThumbKey, decoded); err != nil {
+		if _, err := s.makeThumbnail(ctx, img.ThumbKey, decoded.Image); err != nil {
 			s.logger().Warn("thumbnail", "blob", img.ThumbKey, "err", err)
 			return
 		}
@@ -296,6 +318,7 @@ func (s *Images) makeThumbnailLater(img *pixpool.Image, decoded image.Image) {
 			s.removeBlobs(img.ThumbKey)
 		}
 	})
+	return true
 }
 
 func (s *Images) thumbSlots() chan struct{} {

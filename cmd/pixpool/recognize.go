@@ -34,6 +34,7 @@ func newAnalyzer(st pixpool.Store, blobs pixpool.BlobStore, c *Config, serving *
 		// the one that applies; the reader's own, which counts them, only
 		// backs it up.
 		r := &text.Reader{MinConfidence: 60, Timeout: 10 * max(c.AnalyzeTimeout, time.Minute), Pause: serving}
+		a.TextMemory = text.Memory
 		a.Text = func(ctx context.Context, img image.Image) ([]pixpool.TextLine, error) {
 			lines, err := r.Read(ctx, img)
 			var out []pixpool.TextLine

@@ -22,6 +22,7 @@ import (
 	blobfs "github.com/pixpool/pixpool/blob/fs"
 	"github.com/pixpool/pixpool/cache"
 	"github.com/pixpool/pixpool/http"
+	"github.com/pixpool/pixpool/imaging"
 	"github.com/pixpool/pixpool/manager"
 	"github.com/pixpool/pixpool/pool"
 	"github.com/pixpool/pixpool/service"
@@ -38,6 +39,8 @@ type Config struct {
 	S3AccessKey    string
 	S3SecretKey    string
 	MaxUpload      int64
+	MaxPixels      int
+	DecodeMemory   int64 // 0: decodeMemory's choice for this machine
 	CompatUser     string
 	CompatAdmin    bool
 	AdminPassword  string
@@ -80,6 +83,8 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	c.MaxUpload = service.DefaultMaxBytes
 	fs.Var((*byteSize)(&c.MaxUpload), "max-upload", "largest image accepted, e.g. 20MiB (larger uploads get 413)")
 	fs.DurationVar(&c.BodyIdle, "body-idle-timeout", http.DefaultBodyIdleTimeout, "close the connection of an upload that sends nothing for this long (a slow upload that keeps sending may take as long as it needs)")
+	fs.IntVar(&c.MaxPixels, "max-pixels", imaging.DefaultMaxPixels, "largest image accepted, in pixels (width×height); larger ones get 400 before they are decoded")
+	fs.Var((*byteSize)(&c.DecodeMemory), "decode-memory", "memory for images being decoded at once (uploads, thumbnails, analysis), e.g. 768MiB; a decode waits up to 5 s for room, then gets 503 with Retry-After (default: 768MiB, or a quarter of the machine's or container's memory, or GOMEMLIMIT less 512MiB, if less; at least 256MiB)")
 	fs.StringVar(&c.CompatUser, "compat-user", "", "account that credential-less /api/... calls act as, with its rights but not its admin powers: ANYONE who can reach --addr may upload, read and delete its images (off when empty)")
 	fs.BoolVar(&c.CompatAdmin, "compat-admin", false, "also give credential-less /api/... calls the admin powers of --compat-user, which must be an admin: ANYONE who can reach --addr may then reconfigure the cache pool and delete EVERY user's images")
 	fs.DurationVar(&c.SessionTTL, "session-ttl", 30*24*time.Hour, "how long a login lasts")
@@ -175,7 +180,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			return fmt.Errorf("--signup %q: want open, invite or closed", c.Signup)
 		}
 	}
-	m.Images = &service.Images{Store: m.Store, Blobs: m.Blobs, Logger: m.Logger, MaxBytes: c.MaxUpload}
+	budget := &imaging.Budget{Bytes: cmp.Or(c.DecodeMemory, decodeMemory(totalMemory(), goMemLimit()))}
+	m.Images = &service.Images{Store: m.Store, Blobs: m.Blobs, Logger: m.Logger, MaxBytes: c.MaxUpload, MaxPixels: c.MaxPixels, Budget: budget}
 	m.HTTP = &http.Server{
 		Accounts:       m.Accounts,
 		Images:         m.Images,
@@ -202,6 +208,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		serving := new(service.Activity)
 		m.HTTP.Activity = serving
 		m.Analyzer = newAnalyzer(m.Store, m.Blobs, c, serving, m.Logger)
+		m.Analyzer.MaxPixels, m.Analyzer.Budget = c.MaxPixels, budget
 		m.Images.Stored = m.Analyzer.Enqueue
 		m.HTTP.Analyzer = m.Analyzer
 	}
@@ -562,6 +569,10 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	m.Config.AdminPassword = adminPassword
 	m.Logger = newLogger(stderr, &m.Config)
 	slog.SetDefault(m.Logger)
+	if m.Config.DecodeMemory == 0 {
+		m.Config.DecodeMemory = decodeMemory(totalMemory(), goMemLimit())
+	}
+	setMemoryLimit(m.Config.DecodeMemory, m.Logger)
 	if err := m.Open(ctx); err != nil {
 		m.Close()
 		return err

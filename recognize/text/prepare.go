@@ -41,6 +41,20 @@ type prepared struct {
 	srcC, dstC [2]float64
 }
 
+// Memory returns about the most that Read allocates for a w×h image on
+// top of the image itself, so that a caller bounding memory can reserve it
+// first: the RGBA and gray copies (5 bytes a pixel), the straightened and
+// padded copies and the PNG handed to Tesseract (3.5), and for a low image
+// the enlarged RGBA and gray copies (20) with the later copies four times
+// the size.
+func Memory(w, h int) int64 {
+	px := int64(w) * int64(h)
+	if h < upscaleBelow && 4*px <= maxUpscalePixels {
+		return 5*px + 20*px + 4*px*7/2
+	}
+	return 5*px + px*7/2
+}
+
 // prepare turns img into dark text on a light background, enlarges small
 // images, straightens small tilts when deskew is set, and pads the border.
 func prepare(img image.Image, deskew bool) *prepared {

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bufio"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+
+	"github.com/pixpool/pixpool/imaging"
+)
+
+// decodeMemory is --decode-memory's default for a machine (or container)
+// of total bytes (0 if unknown) and a process memory limit set by
+// GOMEMLIMIT (0 if none): imaging.DefaultBudget, or a quarter of the
+// memory, or the limit less memoryLimitMargin, if less; but at least 256
+// MiB, room for one color image of the default pixel limit.
+func decodeMemory(total, limit int64) int64 {
+	b := int64(imaging.DefaultBudget)
+	if total > 0 {
+		b = min(b, total/4)
+	}
+	if limit > 0 {
+		b = min(b, limit-memoryLimitMargin)
+	}
+	return max(b, 256<<20)
+}
+
+// goMemLimit returns the limit GOMEMLIMIT sets, or 0.
+func goMemLimit() int64 {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		return 0
+	}
+	return debug.SetMemoryLimit(-1)
+}
+
+// memoryLimitMargin is the room GOMEMLIMIT leaves above the decode budget
+// for everything else serve holds: request bodies, cached reads, SQLite.
+const memoryLimitMargin = 512 << 20
+
+// setMemoryLimit sets Go's soft memory limit, unless GOMEMLIMIT does, to
+// the decode budget plus a margin: the garbage collector then works
+// harder as the heap nears it, rather than letting it grow to twice what
+// is live, and the runtime gives freed memory back to the system sooner.
+// It is soft: a heap that needs more still gets it.
+func setMemoryLimit(budget int64, log *slog.Logger) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		log.Info("memory limit from GOMEMLIMIT", "bytes", debug.SetMemoryLimit(-1), "decode_memory", budget)
+		return
+	}
+	limit := budget + memoryLimitMargin
+	debug.SetMemoryLimit(limit)
+	log.Info("memory limit", "gomemlimit", limit, "decode_memory", budget)
+}
+
+// totalMemory returns the memory this process may use: its cgroup's limit
+// if it has one, else the machine's; 0 if neither can be read.
+func totalMemory() int64 {
+	var total int64
+	if f, err := os.Open("/proc/meminfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+				total = kb << 10
+				break
+			}
+		}
+		f.Close()
+	}
+	for _, p := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && n > 0 && (total == 0 || n < total) {
+			total = n
+		}
+	}
+	return total
+}
