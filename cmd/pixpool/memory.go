@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"log/slog"
 	"os"
 	"runtime/debug"
-	"strconv"
-	"strings"
 
 	"github.com/pixpool/pixpool/imaging"
 )
@@ -52,31 +49,4 @@ func setMemoryLimit(budget int64, log *slog.Logger) {
 	limit := budget + memoryLimitMargin
 	debug.SetMemoryLimit(limit)
 	log.Info("memory limit", "gomemlimit", limit, "decode_memory", budget)
-}
-
-// totalMemory returns the memory this process may use: its cgroup's limit
-// if it has one, else the machine's; 0 if neither can be read.
-func totalMemory() int64 {
-	var total int64
-	if f, err := os.Open("/proc/meminfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-				total = kb << 10
-				break
-			}
-		}
-		f.Close()
-	}
-	for _, p := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && n > 0 && (total == 0 || n < total) {
-			total = n
-		}
-	}
-	return total
 }

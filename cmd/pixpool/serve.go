@@ -180,7 +180,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			return fmt.Errorf("--signup %q: want open, invite or closed", c.Signup)
 		}
 	}
-	budget := &imaging.Budget{Bytes: cmp.Or(c.DecodeMemory, decodeMemory(totalMemory(), goMemLimit()))}
+	budget := &imaging.Budget{Bytes: cmp.Or(c.DecodeMemory, decodeMemory(cache.MachineMemory(), goMemLimit()))}
 	m.Images = &service.Images{Store: m.Store, Blobs: m.Blobs, Logger: m.Logger, MaxBytes: c.MaxUpload, MaxPixels: c.MaxPixels, Budget: budget}
 	m.HTTP = &http.Server{
 		Accounts:       m.Accounts,
@@ -570,7 +570,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	m.Logger = newLogger(stderr, &m.Config)
 	slog.SetDefault(m.Logger)
 	if m.Config.DecodeMemory == 0 {
-		m.Config.DecodeMemory = decodeMemory(totalMemory(), goMemLimit())
+		m.Config.DecodeMemory = decodeMemory(cache.MachineMemory(), goMemLimit())
 	}
 	setMemoryLimit(m.Config.DecodeMemory, m.Logger)
 	if err := m.Open(ctx); err != nil {
