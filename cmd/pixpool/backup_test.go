@@ -86,6 +86,9 @@ func export(t *testing.T, st pixpool.Store) exported {
 	ex := exported{}
 	err := st.ExportTables(context.Background(), func(tb *pixpool.Table, row []any) error {
 		name := tb.Name
+		if tb.Name == "settings" && slices.Contains(backup.NotBackedUp, row[0].(string)) {
+			return nil // never in an archive
+		}
 		if tb.Name == "settings" && slices.Contains(backup.KeepOnRestore, row[0].(string)) {
 			name = keptSettings
 		}
