@@ -35,6 +35,7 @@ unit:
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzValidateKey$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s .
 	$(GO) test -run='^$$' -fuzz='^FuzzInspect$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./imaging
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodePNG16$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./imaging
 	$(GO) test -run='^$$' -fuzz='^FuzzUpload$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./http
 
 bench:
