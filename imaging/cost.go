@@ -42,12 +42,38 @@ func decodeCost(f *format, data []byte, w, h int, model color.Model) int64 {
 	case "gif":
 		return 5 * px
 	case "webp":
-		if model == color.NRGBAModel {
+		// The color model DecodeConfig reports is not enough: a VP8X
+		// container says YCbCr for a lossless (VP8L) image without alpha.
+		if model == color.NRGBAModel || webpLossless(data) {
 			return 8 * px
 		}
 		return 5 * px / 2
 	}
 	return 8 * px
+}
+
+// webpLossless reports whether a WebP file holds a lossless (VP8L)
+// bitstream, or cannot be read far enough to tell: its RIFF chunks are
+// walked for one, up to the first lossy (VP8) one.
+func webpLossless(b []byte) bool {
+	const header = 12 // "RIFF", size, "WEBP"
+	for p := header; ; {
+		if p+8 > len(b) {
+			return true
+		}
+		switch string(b[p : p+4]) {
+		case "VP8L":
+			return true
+		case "VP8 ":
+			return false
+		}
+		n := int64(binary.LittleEndian.Uint32(b[p+4:]))
+		next := int64(p) + 8 + n + n&1 // chunks are padded to even sizes
+		if next > int64(len(b)) {
+			return true
+		}
+		p = int(next)
+	}
 }
 
 // jpegCost returns what image/jpeg allocates for a w×h JPEG, from its

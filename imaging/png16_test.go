@@ -313,6 +313,7 @@ func TestDecodeCost(t *testing.T) {
 		"JPEGProgress":   progressiveJPEG(t),
 		"GIF":            encodeGIF(t, 640, 480, 2),
 		"WebP":           checkerWebP(640, 480),
+		"WebPVP8X":       wrapVP8X(checkerWebP(640, 480), 640, 480),
 	} {
 		t.Run(name, func(t *testing.T) {
 			var before, after runtime.MemStats
@@ -330,6 +331,17 @@ func TestDecodeCost(t *testing.T) {
 			}
 		})
 	}
+}
+
+// wrapVP8X puts a simple WebP file's chunk into an extended (VP8X)
+// container without the alpha flag, for which webp.DecodeConfig reports
+// YCbCr even when the chunk is lossless.
+func wrapVP8X(simple []byte, w, h int) []byte {
+	vp8x := []byte("VP8X\x0a\x00\x00\x00\x00\x00\x00\x00")
+	vp8x = append(vp8x, byte(w-1), byte((w-1)>>8), byte((w-1)>>16), byte(h-1), byte((h-1)>>8), byte((h-1)>>16))
+	body := append(append([]byte("WEBP"), vp8x...), simple[12:]...)
+	out := append([]byte("RIFF"), binary.LittleEndian.AppendUint32(nil, uint32(len(body)))...)
+	return append(out, body...)
 }
 
 // FuzzDecodePNG16 checks decodePNG16 against image/png: what image/png
