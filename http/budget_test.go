@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"mime/multipart"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,6 +25,19 @@ func TestAPI_DecodeBudget(t *testing.T) {
 	hold, err := b.Acquire(context.Background(), 1<<20, 0)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The compatibility API answers the same 503, not its catch-all 500:
+	// a client is to try again, not to give up.
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	mw.WriteField("key", "k")
+	fw, _ := mw.CreateFormFile("file", "k.jpg")
+	fw.Write(photo)
+	mw.Close()
+	req := httptest.NewRequest("POST", "/api/upload", &form)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	if rec := f.serve(req); rec.Code != 503 || rec.Header().Get("Retry-After") != "5" || !strings.Contains(rec.Body.String(), `"code":503`) {
+		t.Fatalf("compat upload over a full budget: %d %s, Retry-After %q; want 503 with Retry-After 5", rec.Code, rec.Body, rec.Header().Get("Retry-After"))
 	}
 	rec := f.serve(httptest.NewRequest("PUT", "/api/v1/images/k", bytes.NewReader(photo)))
 	if got, want := rec.Code, 503; got != want {

