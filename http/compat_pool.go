@@ -1,6 +1,7 @@
 package http
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"net/http"
@@ -196,6 +197,12 @@ func (c *poolChange) validate(m *manager.Manager) error {
 	}
 	if c.capacityMB != 0 && (c.capacityMB < 1 || c.capacityMB > maxCapacityMB) {
 		return pixpool.Errorf(pixpool.EINVALID, "The capacity must be 1 to %d MB.", maxCapacityMB)
+	}
+	if c.nodes != 0 || c.capacityMB != 0 {
+		n, mb := cmp.Or(c.nodes, max(m.Size(), 1)), cmp.Or(c.capacityMB, m.State().CapacityMB)
+		if err := m.Fits(n, mb); err != nil {
+			return err
+		}
 	}
 	if c.policy != "" {
 		p, err := manager.ParsePolicy(c.policy)

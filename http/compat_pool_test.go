@@ -320,6 +320,23 @@ func TestCompat_ConfigureCache(t *testing.T) {
 			}
 		}
 	})
+
+	// The nodes together must fit the machine's memory (serve sets
+	// MaxPoolMB when the nodes are its own): a size and a capacity that
+	// fit apart but not together change nothing.
+	t.Run("Memory", func(t *testing.T) {
+		m.MaxPoolMB = 40
+		defer func() { m.MaxPoolMB = 0 }()
+		before := settingsOf(m)
+		for _, q := range []string{"numNodes=3&cacheSize=20", "cacheSize=30&policy=RR", "numNodes=8&cacheSize=6"} {
+			status, b := f.do("POST", "/api/configure_cache?"+q, f.adminKey, "")
+			wantCompatError(t, status, b, 400)
+			if got := settingsOf(m); got != before {
+				t.Fatalf("configure_cache?%s changed %+v to %+v", q, before, got)
+			}
+		}
+		configure("numNodes=2&cacheSize=20")
+	})
 }
 
 func TestCompat_ConfigureFixedPool(t *testing.T) {

@@ -94,9 +94,10 @@ type Manager struct {
 	Policy     string
 	// MaxNodes bounds the pool. If zero, 8.
 	MaxNodes int
-	// MaxCapacityMB, if set, bounds a node's capacity: serve sets the
-	// machine's memory, which the nodes it starts refuse to exceed.
-	MaxCapacityMB int
+	// MaxPoolMB, if set, bounds the memory of every node together (nodes
+	// × capacity): serve sets the machine's memory when it starts the
+	// nodes itself, as they then share it.
+	MaxPoolMB int
 	// ResizeTimeout bounds the copying of keys in a resize. If zero, 60 s.
 	ResizeTimeout time.Duration
 	// PendingWait is how long a resize waits, after announcing its target
@@ -365,6 +366,9 @@ func (m *Manager) Resize(ctx context.Context, n int, reason string) (pool.Resize
 	if n < 1 || n > m.MaxSize() {
 		return pool.ResizeReport{}, pixpool.Errorf(pixpool.EINVALID, "The pool size must be 1 to %d nodes.", m.MaxSize())
 	}
+	if err := m.Fits(n, m.state.CapacityMB); err != nil {
+		return pool.ResizeReport{}, err
+	}
 	if m.Fence != nil {
 		if err := m.Fence(ctx); err != nil {
 			return pool.ResizeReport{}, err
@@ -441,8 +445,8 @@ func (m *Manager) SetCapacity(ctx context.Context, mb int) error {
 	if mb < 1 || mb > 1<<20 {
 		return pixpool.Errorf(pixpool.EINVALID, "The capacity must be 1 to %d MB.", 1<<20)
 	}
-	if m.MaxCapacityMB > 0 && mb > m.MaxCapacityMB {
-		return pixpool.Errorf(pixpool.EINVALID, "The capacity must be at most %d MB, this machine's memory.", m.MaxCapacityMB)
+	if err := m.Fits(max(m.Size(), 1), mb); err != nil {
+		return err
 	}
 	if !m.Leading() {
 		_, err := m.forward(ctx, "capacity", strconv.Itoa(mb))
@@ -456,6 +460,15 @@ func (m *Manager) SetCapacity(ctx context.Context, mb int) error {
 	m.state.CapacityMB = mb
 	m.logger().Info("cache capacity set", "mb", mb)
 	return m.save(ctx)
+}
+
+// Fits refuses, as EINVALID, n nodes of mb MB each if together they
+// would need more than MaxPoolMB.
+func (m *Manager) Fits(n, mb int) error {
+	if m.MaxPoolMB > 0 && n*mb > m.MaxPoolMB {
+		return pixpool.Errorf(pixpool.EINVALID, "%d nodes of %d MB would need %d MB, more than this machine's memory (%d MB).", n, mb, n*mb, m.MaxPoolMB)
+	}
+	return nil
 }
 
 // ParsePolicy accepts "lru" or "rr" in any case.
@@ -559,6 +572,9 @@ type scalable struct{ m *Manager }
 func (s scalable) Size() int             { return s.m.Size() }
 func (s scalable) LastResize() time.Time { return s.m.LastResize() }
 func (s scalable) Resize(ctx context.Context, n int, reason string) error {
+	if mb := s.m.State().CapacityMB; s.m.MaxPoolMB > 0 && mb > 0 {
+		n = min(n, max(s.m.MaxPoolMB/mb, 1)) // grow only as far as memory allows
+	}
 	_, err := s.m.Resize(ctx, n, reason)
 	return err
 }

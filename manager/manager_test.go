@@ -213,15 +213,30 @@ func TestManager_Secret(t *testing.T) {
 	}
 }
 
-// TestManager_MaxCapacity: a capacity over MaxCapacityMB (serve sets the
-// machine's memory) is refused as invalid, before any node is asked.
-func TestManager_MaxCapacity(t *testing.T) {
+// TestManager_MaxPool: a capacity or a size that would make the nodes
+// together need more than MaxPoolMB (serve sets the machine's memory) is
+// refused as invalid, before any node is asked; the auto-scaler grows
+// only as far as it fits.
+func TestManager_MaxPool(t *testing.T) {
+	ctx := context.Background()
 	m := newManager(t, openStore(t, t.TempDir()))
-	m.MaxCapacityMB = 100
-	if err := m.SetCapacity(context.Background(), 101); pixpool.ErrorCode(err) != pixpool.EINVALID {
+	m.MaxPoolMB = 100
+	if err := m.SetCapacity(ctx, 101); pixpool.ErrorCode(err) != pixpool.EINVALID {
 		t.Fatalf("SetCapacity(101)=%v, want EINVALID", err)
 	}
-	if err := m.SetCapacity(context.Background(), 100); err != nil {
-		t.Fatalf("SetCapacity(100)=%v", err)
+	if err := m.SetCapacity(ctx, 40); err != nil {
+		t.Fatalf("SetCapacity(40)=%v", err)
+	}
+	if _, err := m.Resize(ctx, 3, "manual"); pixpool.ErrorCode(err) != pixpool.EINVALID {
+		t.Fatalf("Resize(3) of 40 MB nodes=%v, want EINVALID (120 MB > 100)", err)
+	}
+	if _, err := m.Resize(ctx, 2, "manual"); err != nil {
+		t.Fatalf("Resize(2)=%v", err)
+	}
+	if err := m.SetCapacity(ctx, 60); pixpool.ErrorCode(err) != pixpool.EINVALID {
+		t.Fatalf("SetCapacity(60) of 2 nodes=%v, want EINVALID", err)
+	}
+	if err := (scalable{m}).Resize(ctx, 4, "auto"); err != nil || m.Size() != 2 {
+		t.Fatalf("auto-scaler's Resize(4)=%v, size %d; want no error and 2 nodes (as many as fit)", err, m.Size())
 	}
 }

@@ -345,9 +345,9 @@ func (m *Main) openPool(ctx context.Context) error {
 	if len(static) == 0 {
 		m.Nodes = &manager.LocalProvider{Logger: m.Logger}
 		m.Manager.Provider = m.Nodes
-		// The nodes refuse a capacity over the machine's memory.
+		// The local nodes share this machine's memory.
 		if mem := int(cache.MachineMemory() >> 20); mem > 0 {
-			m.Manager.MaxCapacityMB = mem
+			m.Manager.MaxPoolMB = mem
 			if c.CacheCapacity > mem {
 				return fmt.Errorf("--cache-capacity %d MB is more than this machine's memory (%d MB)", c.CacheCapacity, mem)
 			}
