@@ -202,10 +202,15 @@ func TestServe_CacheCapacityOverMemory(t *testing.T) {
 	if mem == 0 || mem >= 1<<40 {
 		t.Skip("memory unknown or over 1 TB")
 	}
-	m := &Main{Config: Config{Data: t.TempDir(), Addr: "127.0.0.1:0", CacheSize: 1, CacheCapacity: 1 << 20}, Logger: discardLogger()}
-	err := m.Open(context.Background())
-	m.Close()
-	if err == nil || !strings.Contains(err.Error(), "more than this machine's memory") {
-		t.Fatalf("Open with --cache-capacity 1048576: %v", err)
+	// One node larger than the machine, and nodes that fit one by one but
+	// not together.
+	half := int(mem>>20)/2 + 1
+	for _, c := range []struct{ nodes, mb int }{{1, 1 << 20}, {2, half}} {
+		m := &Main{Config: Config{Data: t.TempDir(), Addr: "127.0.0.1:0", CacheSize: c.nodes, CacheCapacity: c.mb}, Logger: discardLogger()}
+		err := m.Open(context.Background())
+		m.Close()
+		if err == nil || !strings.Contains(err.Error(), "more than this machine's memory") {
+			t.Fatalf("Open with --cache-size %d --cache-capacity %d: %v", c.nodes, c.mb, err)
+		}
 	}
 }

@@ -348,8 +348,8 @@ func (m *Main) openPool(ctx context.Context) error {
 		// The local nodes share this machine's memory.
 		if mem := int(cache.MachineMemory() >> 20); mem > 0 {
 			m.Manager.MaxPoolMB = mem
-			if c.CacheCapacity > mem {
-				return fmt.Errorf("--cache-capacity %d MB is more than this machine's memory (%d MB)", c.CacheCapacity, mem)
+			if c.CacheSize*c.CacheCapacity > mem {
+				return fmt.Errorf("--cache-size %d × --cache-capacity %d MB is more than this machine's memory (%d MB)", c.CacheSize, c.CacheCapacity, mem)
 			}
 		}
 	}
