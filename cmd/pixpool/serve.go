@@ -174,6 +174,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	if c.TrustProxy && c.TrustedProxies == "" {
+		m.Logger.Warn("--trust-proxy believes X-Forwarded-For from every loopback and private address: a client that reaches the server directly from one can pick the address its logins are paced by; name your proxies with --trusted-proxies instead")
+	}
 	m.Accounts = &service.Accounts{Store: m.Store, Logger: m.Logger, SessionTTL: c.SessionTTL}
 	if c.Signup != "" {
 		if err := m.Accounts.SetSignupMode(ctx, c.Signup, "--signup"); err != nil {
