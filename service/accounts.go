@@ -274,10 +274,21 @@ func (a *Accounts) SignupMode(ctx context.Context) (string, error) {
 	return m, nil
 }
 
-// SetSignupMode stores the sign-up mode; by names who changed it.
-func (a *Accounts) SetSignupMode(ctx context.Context, mode, by string) error {
+// ValidateSignupMode returns EINVALID unless mode is a sign-up mode, so a
+// caller can check one before it has a store to set it in.
+func ValidateSignupMode(mode string) error {
 	if !pixpool.ValidSignupMode(mode) {
 		return pixpool.Errorf(pixpool.EINVALID, "Sign-up must be open, invite or closed.")
+	}
+	return nil
+}
+
+// SetSignupMode stores the sign-up mode; by names who changed it. A mode
+// that is none is EINVALID; the store's errors (ESTORAGEFULL on a full
+// disk) come back as they are.
+func (a *Accounts) SetSignupMode(ctx context.Context, mode, by string) error {
+	if err := ValidateSignupMode(mode); err != nil {
+		return err
 	}
 	if err := a.Store.SetSetting(ctx, SignupSetting, mode); err != nil {
 		return err
