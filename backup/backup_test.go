@@ -623,13 +623,16 @@ func TestScheduleSurvivesPruning(t *testing.T) {
 	}
 }
 
-// TestSecretsNotBackedUp: the cache nodes' password never leaves in an
-// archive, and a restore keeps the running pool's.
+// TestSecretsNotBackedUp: the cache nodes' password and the device
+// cookies' key never leave in an archive, and a restore keeps the running
+// server's.
 func TestSecretsNotBackedUp(t *testing.T) {
 	f := newFixture(t)
 	f.fill(t)
 	ctx := context.Background()
-	f.store.SetSetting(ctx, "pool.secret", "old-secret")
+	for _, name := range NotBackedUp {
+		f.store.SetSetting(ctx, name, "old-secret-"+name)
+	}
 	archive := archiveBytes(t, f)
 	zr, err := gzip.NewReader(bytes.NewReader(archive))
 	if err != nil {
@@ -639,14 +642,18 @@ func TestSecretsNotBackedUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bytes.Contains(all, []byte("old-secret")) || bytes.Contains(all, []byte("pool.secret")) {
-		t.Fatal("the archive holds the cache pool's secret")
+	for _, name := range NotBackedUp {
+		if bytes.Contains(all, []byte("old-secret-"+name)) || bytes.Contains(all, []byte(name)) {
+			t.Fatalf("the archive holds %s", name)
+		}
+		f.store.SetSetting(ctx, name, "new-secret-"+name)
 	}
-	f.store.SetSetting(ctx, "pool.secret", "new-secret")
 	if _, err := f.svc.Restore(ctx, bytes.NewReader(archive), RestoreOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := f.store.Setting(ctx, "pool.secret"); v != "new-secret" {
-		t.Fatalf("pool.secret after restore = %q, want the running pool's", v)
+	for _, name := range append([]string{"pool.secret", "device.key"}, NotBackedUp...) {
+		if v, _ := f.store.Setting(ctx, name); v != "new-secret-"+name {
+			t.Fatalf("%s after restore = %q, want the running server's", name, v)
+		}
 	}
 }

@@ -14,6 +14,12 @@ import (
 // SessionCookie names the cookie holding the session token.
 const SessionCookie = "pixpool_session"
 
+// DeviceCookie names the cookie that marks a browser as one its account's
+// owner logged in from (service.Accounts.LoginDevice): logins it sends are
+// paced on their own, apart from strangers' guessing. It goes only to
+// /login.
+const DeviceCookie = "pixpool_device"
+
 type ctxKey int
 
 const authKey ctxKey = 0
@@ -70,6 +76,19 @@ func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, token 
 		Name:     SessionCookie,
 		Value:    token,
 		Path:     "/",
+		Expires:  expires,
+		MaxAge:   int(time.Until(expires).Seconds()),
+		HttpOnly: true,
+		Secure:   s.SecureCookies || r.TLS != nil,
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (s *Server) setDeviceCookie(w http.ResponseWriter, r *http.Request, value string, expires time.Time) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     DeviceCookie,
+		Value:    value,
+		Path:     "/login",
 		Expires:  expires,
 		MaxAge:   int(time.Until(expires).Seconds()),
 		HttpOnly: true,

@@ -395,7 +395,11 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	limitForm(w, r)
 	username := strings.TrimSpace(r.PostFormValue("username"))
 	next := localPath(r.PostFormValue("next"))
-	_, sess, token, err := s.Accounts.Login(r.Context(), username, r.PostFormValue("password"), s.clientIP(r))
+	req := service.LoginRequest{Username: username, Password: r.PostFormValue("password"), ClientIP: s.clientIP(r)}
+	if c, err := r.Cookie(DeviceCookie); err == nil {
+		req.Device = c.Value
+	}
+	res, err := s.Accounts.LoginDevice(r.Context(), req)
 	if err != nil {
 		s.logError(r, err)
 		d := s.page(r, "Log in", "login")
@@ -403,7 +407,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, ErrorStatus(err), "login.html", d)
 		return
 	}
-	s.setSessionCookie(w, r, token, sess.ExpiresAt)
+	s.setSessionCookie(w, r, res.Token, res.Session.ExpiresAt)
+	if res.Device != "" {
+		s.setDeviceCookie(w, r, res.Device, res.DeviceExpires)
+	}
 	redirect(w, r, next)
 }
 

@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pixpool/pixpool"
 	"github.com/pixpool/pixpool/pixpooltest"
@@ -774,5 +775,43 @@ func TestWeb_ImageAnalysis(t *testing.T) {
 	}
 	if an, _ := srv.Store.Analysis(context.Background(), img.ID); an.Status != pixpool.AnalysisPending {
 		t.Fatalf("after re-analyse: %s", an.Status)
+	}
+}
+
+// TestWeb_DeviceCookie: a login sets an HttpOnly device cookie for /login
+// only; with it the owner logs in while strangers' guessing holds the
+// account's shared budget, which keeps out a browser without one (issue
+// 11, item 6).
+func TestWeb_DeviceCookie(t *testing.T) {
+	srv, ts := newTestServer(t)
+	srv.Accounts.Throttle.Account = pixpool.AttemptLimit{Free: 2, Delay: time.Hour, MaxDelay: time.Hour, Forget: time.Hour}
+	owner := newBrowser(t, ts)
+	owner.signUp("ada")
+	resp := owner.login("ada", "correct horse battery", "/")
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: status %d", resp.StatusCode)
+	}
+	var dev *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == DeviceCookie {
+			dev = c
+		}
+	}
+	if dev == nil || !dev.HttpOnly || dev.Path != "/login" || dev.SameSite != http.SameSiteLaxMode || dev.MaxAge <= 0 {
+		t.Fatalf("device cookie %+v, want HttpOnly, SameSite=Lax, for /login, lasting", dev)
+	}
+	attacker := newBrowser(t, ts)
+	for i := 0; ; i++ {
+		if resp := attacker.login("ada", "wrong guess", "/"); resp.StatusCode == http.StatusTooManyRequests {
+			break
+		} else if i == 5 {
+			t.Fatalf("guess %d: status %d, want 429 at last", i, resp.StatusCode)
+		}
+	}
+	if resp := newBrowser(t, ts).login("ada", "correct horse battery", "/"); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("owner on a new browser: status %d, want 429", resp.StatusCode)
+	}
+	if resp := owner.login("ada", "correct horse battery", "/"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("owner on her browser: status %d, want 303", resp.StatusCode)
 	}
 }

@@ -45,9 +45,15 @@ type Accounts struct {
 	Throttle Throttle
 	// SetupTTL is how long a setup link works. If zero, an hour.
 	SetupTTL time.Duration
+	// DeviceTTL is how long a device cookie (LoginDevice) works. If zero,
+	// DeviceTTL.
+	DeviceTTL time.Duration
 
 	hashingOnce sync.Once
 	hashing     *password.Limiter
+
+	logMu  sync.Mutex           // guards logged
+	logged map[string]time.Time // when each key's throttling was last logged
 }
 
 // Throttle paces logins and sign-ups. Each limit is counted in the store,
@@ -61,8 +67,9 @@ type Throttle struct {
 	Pair pixpool.AttemptLimit
 	// Account paces logins to one account from everywhere, against
 	// guessing from many addresses: 10 at once, then waits from 1 s
-	// doubling to 1 minute, forgotten after an hour idle. Never a lockout:
-	// the owner waits at most MaxDelay for a try.
+	// doubling to 1 minute, forgotten after an hour idle. It is shared:
+	// while someone keeps taking each try the moment it frees, the owner
+	// gets none from a device without a device cookie (see Device).
 	Account pixpool.AttemptLimit
 	// Client paces logins from one client to any account: 20 at once,
 	// then waits from 1 s doubling to 5 minutes, forgotten after 15
@@ -72,6 +79,11 @@ type Throttle struct {
 	// then waits from 1 minute doubling to an hour, forgotten after a day
 	// idle.
 	Signup pixpool.AttemptLimit
+	// Device paces logins that present a valid device cookie for the
+	// account they try, instead of Pair, Account and Client: 5 at once,
+	// then waits from 2 s doubling to 15 minutes, forgotten after an hour
+	// idle.
+	Device pixpool.AttemptLimit
 }
 
 var (
@@ -79,6 +91,7 @@ var (
 	defaultAccount = pixpool.AttemptLimit{Free: 10, Delay: time.Second, MaxDelay: time.Minute, Forget: time.Hour}
 	defaultClient  = pixpool.AttemptLimit{Free: 20, Delay: time.Second, MaxDelay: 5 * time.Minute, Forget: 15 * time.Minute}
 	defaultSignup  = pixpool.AttemptLimit{Free: 5, Delay: time.Minute, MaxDelay: time.Hour, Forget: 24 * time.Hour}
+	defaultDevice  = pixpool.AttemptLimit{Free: 5, Delay: 2 * time.Second, MaxDelay: 15 * time.Minute, Forget: time.Hour}
 )
 
 func orLimit(l, def pixpool.AttemptLimit) pixpool.AttemptLimit {
@@ -187,10 +200,47 @@ func (a *Accounts) take(ctx context.Context, now time.Time, what string, keys []
 		if err != nil {
 			return err
 		}
-		a.logger().Warn(what+" throttled", "key", key, "wait", wait)
+		a.logThrottled(what, key, wait)
 		return pixpool.Errorf(pixpool.ETOOMANY, "Too many attempts. Try again in %s.", waitText(wait))
 	}
 	return nil
+}
+
+// throttleLogWindow is how often one key's throttling is logged at Warn;
+// the refusals in between are logged at Debug, so refused attempts, which
+// cost a caller nothing to make, cannot flood the log.
+const throttleLogWindow = time.Minute
+
+// maxLogged bounds the keys remembered for throttleLogWindow.
+const maxLogged = 4096
+
+// logThrottled logs a refused attempt at Warn once per key per
+// throttleLogWindow, at Debug otherwise.
+func (a *Accounts) logThrottled(what, key string, wait time.Duration) {
+	now := a.now()
+	a.logMu.Lock()
+	if a.logged == nil {
+		a.logged = make(map[string]time.Time)
+	}
+	last, seen := a.logged[key]
+	warn := !seen || now.Sub(last) >= throttleLogWindow
+	if warn && !seen && len(a.logged) >= maxLogged {
+		for k, t := range a.logged {
+			if now.Sub(t) >= throttleLogWindow {
+				delete(a.logged, k)
+			}
+		}
+		warn = len(a.logged) < maxLogged // many keys at once: the rest at Debug
+	}
+	if warn {
+		a.logged[key] = now
+	}
+	a.logMu.Unlock()
+	level := slog.LevelDebug
+	if warn {
+		level = slog.LevelWarn
+	}
+	a.logger().Log(context.Background(), level, what+" throttled", "key", key, "wait", wait)
 }
 
 // waitText says a wait for people, rounded up.
@@ -224,10 +274,21 @@ func (a *Accounts) SignupMode(ctx context.Context) (string, error) {
 	return m, nil
 }
 
-// SetSignupMode stores the sign-up mode; by names who changed it.
-func (a *Accounts) SetSignupMode(ctx context.Context, mode, by string) error {
+// ValidateSignupMode returns EINVALID unless mode is a sign-up mode, so a
+// caller can check one before it has a store to set it in.
+func ValidateSignupMode(mode string) error {
 	if !pixpool.ValidSignupMode(mode) {
 		return pixpool.Errorf(pixpool.EINVALID, "Sign-up must be open, invite or closed.")
+	}
+	return nil
+}
+
+// SetSignupMode stores the sign-up mode; by names who changed it. A mode
+// that is none is EINVALID; the store's errors (ESTORAGEFULL on a full
+// disk) come back as they are.
+func (a *Accounts) SetSignupMode(ctx context.Context, mode, by string) error {
+	if err := ValidateSignupMode(mode); err != nil {
+		return err
 	}
 	if err := a.Store.SetSetting(ctx, SignupSetting, mode); err != nil {
 		return err
@@ -348,26 +409,74 @@ func (a *Accounts) validate(u *pixpool.User, pw string) error {
 // login takes as long whether the account exists or not.
 var dummyHash, _ = password.Hash("pixpool-dummy-password", password.Default)
 
-// Login checks a username and password and starts a session. It returns
-// the user, the session and the secret token for the cookie. Wrong
-// credentials are EUNAUTHORIZED with one message whatever was wrong, so the
-// answer does not tell whether the account exists. Before any hashing it
-// reserves an attempt for the account from this client, for the account
-// and for the client (see Throttle); past a limit it answers ETOOMANY with
-// the wait. A good login forgets the account's attempts from this client
-// and gives back its other two.
+// Login checks a username and password and starts a session, like
+// LoginDevice without a device cookie.
 func (a *Accounts) Login(ctx context.Context, username, pw, clientIP string) (*pixpool.User, *pixpool.Session, string, error) {
+	r, err := a.LoginDevice(ctx, LoginRequest{Username: username, Password: pw, ClientIP: clientIP})
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return r.User, r.Session, r.Token, nil
+}
+
+// LoginRequest is a try to log in.
+type LoginRequest struct {
+	Username, Password string
+	// ClientIP paces logins per client (see ClientKey).
+	ClientIP string
+	// Device is the device cookie the browser sent, if any.
+	Device string
+}
+
+// LoginResult is a good login.
+type LoginResult struct {
+	User    *pixpool.User
+	Session *pixpool.Session
+	// Token is the session cookie's secret.
+	Token string
+	// Device is a new device cookie for this account, good until
+	// DeviceExpires; "" if none could be made (the login stands).
+	Device        string
+	DeviceExpires time.Time
+}
+
+// LoginDevice checks a username and password and starts a session.
+// Wrong credentials are EUNAUTHORIZED with one message whatever was
+// wrong, so the answer does not tell whether the account exists.
+//
+// Before any hashing it reserves an attempt, or answers ETOOMANY with
+// the wait. With a valid device cookie for the account (a browser that
+// logged in to it before) the attempt counts against that device's own
+// budget (Throttle.Device) and nothing else, so others' guessing never
+// delays it. Without one it counts for the client (Throttle.Client), then
+// for the account from this client (Pair) and for the account (Account);
+// a try refused by the last two still spends the client's attempt, so
+// polling for a freed account slot costs the poller. A good login forgets
+// the device's or the pair's attempts, gives back the client's and the
+// account's, and returns a new device cookie.
+func (a *Accounts) LoginDevice(ctx context.Context, req LoginRequest) (*LoginResult, error) {
 	now := a.now()
+	username, pw, clientIP := req.Username, req.Password, req.ClientIP
 	name, client := strings.ToLower(username), ClientKey(clientIP)
 	if len(name) > 64 {
 		name = name[:64] // no username is longer; bounds the keys
 	}
 	pairKey, userKey, ipKey := "pair:"+client+"/"+name, "user:"+name, "ip:"+client
 	t := a.Throttle
-	err := a.take(ctx, now, "login", []string{ipKey, pairKey, userKey},
-		[]pixpool.AttemptLimit{orLimit(t.Client, defaultClient), orLimit(t.Pair, defaultPair), orLimit(t.Account, defaultAccount)})
+	dev, err := "", error(nil)
+	if req.Device != "" {
+		if dev, err = a.device(ctx, req.Device, name, now); err != nil {
+			return nil, err
+		}
+	}
+	devKey := "device:" + dev
+	if dev != "" {
+		err = a.take(ctx, now, "login", []string{devKey}, []pixpool.AttemptLimit{orLimit(t.Device, defaultDevice)})
+	} else if err = a.take(ctx, now, "login", []string{ipKey}, []pixpool.AttemptLimit{orLimit(t.Client, defaultClient)}); err == nil {
+		err = a.take(ctx, now, "login", []string{pairKey, userKey}, []pixpool.AttemptLimit{orLimit(t.Pair, defaultPair), orLimit(t.Account, defaultAccount)})
+	}
 	if err != nil {
-		return nil, nil, "", err
+		return nil, err
 	}
 
 	bad := pixpool.Errorf(pixpool.EUNAUTHORIZED, "Wrong username or password.")
@@ -377,36 +486,47 @@ func (a *Accounts) Login(ctx context.Context, username, pw, clientIP string) (*p
 		hash, err = a.Store.PasswordHash(ctx, u.ID)
 	}
 	if err != nil && pixpool.ErrorCode(err) != pixpool.ENOTFOUND {
-		return nil, nil, "", err
+		return nil, err
 	}
 	perr := a.check(ctx, pw, hash)
 	if pixpool.ErrorCode(perr) == pixpool.EUNAVAILABLE {
-		return nil, nil, "", perr
+		return nil, perr
 	}
 	if err != nil || perr != nil {
 		if perr != nil && !errors.Is(perr, password.ErrMismatch) {
 			a.logger().Error("stored password hash unusable", "user", username, "err", perr)
 		}
-		a.logger().Info("login failed", "user", username, "ip", clientIP)
-		return nil, nil, "", bad
+		a.logger().Info("login failed", "user", username, "ip", clientIP, "device", dev != "")
+		return nil, bad
 	}
 	if u.Disabled {
-		return nil, nil, "", pixpool.Errorf(pixpool.EFORBIDDEN, "This account is disabled.")
+		return nil, pixpool.Errorf(pixpool.EFORBIDDEN, "This account is disabled.")
 	}
-	if err := a.Store.ClearAttempts(ctx, pairKey, now.Add(-24*time.Hour)); err != nil {
-		return nil, nil, "", err
-	}
-	for _, k := range []string{ipKey, userKey} {
-		if err := a.Store.ReturnAttempt(ctx, k); err != nil {
-			return nil, nil, "", err
+	if dev != "" {
+		if err := a.Store.ClearAttempts(ctx, devKey, now.Add(-24*time.Hour)); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := a.Store.ClearAttempts(ctx, pairKey, now.Add(-24*time.Hour)); err != nil {
+			return nil, err
+		}
+		for _, k := range []string{ipKey, userKey} {
+			if err := a.Store.ReturnAttempt(ctx, k); err != nil {
+				return nil, err
+			}
 		}
 	}
 	s, token, err := a.newSession(ctx, u.ID)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, err
 	}
-	a.logger().Info("login", "user", u.Username, "ip", clientIP)
-	return u, s, token, nil
+	r := &LoginResult{User: u, Session: s, Token: token, DeviceExpires: now.Add(cmp.Or(a.DeviceTTL, DeviceTTL))}
+	if r.Device, err = a.newDevice(ctx, u, r.DeviceExpires); err != nil {
+		a.logger().Warn("no device cookie for a login", "user", u.Username, "err", err)
+		r.Device = ""
+	}
+	a.logger().Info("login", "user", u.Username, "ip", clientIP, "device", dev != "")
+	return r, nil
 }
 
 func (a *Accounts) newSession(ctx context.Context, userID int64) (*pixpool.Session, string, error) {

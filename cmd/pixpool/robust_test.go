@@ -257,6 +257,36 @@ func TestServe_FullDisk(t *testing.T) {
 	srv.stop(t)
 }
 
+// TestServe_SignupFullDisk: a start with --signup on a full disk starts,
+// warning that the mode was not stored, rather than stopping with a false
+// "want open, invite or closed" (issue 11, item 14); a mode that is none
+// is a usage error, told before anything is opened.
+func TestServe_SignupFullDisk(t *testing.T) {
+	status, out := runServeBinary(t, "--data", filepath.Join(t.TempDir(), "data"), "--signup", "sometimes")
+	if status != 2 || !strings.Contains(out, `--signup "sometimes": want open, invite or closed`) {
+		t.Errorf("--signup sometimes: exit status %d, want 2 and a usage error:\n%s", status, out)
+	}
+
+	mnt := mountTmpfs(t, 12<<10)
+	data := filepath.Join(mnt, "data")
+	env := []string{"PIXPOOL_ADMIN_PASSWORD=correct horse battery"}
+	startServeBinary(t, data, env, "--cache-size", "0", "--signup", "closed").stop(t)
+	fillDisk(t, mnt)
+	srv := startServeBinary(t, data, env, "--cache-size", "0", "--signup", "invite")
+	resp, err := http.Get(srv.url + "/signup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /signup on a full disk: status %d, want 200", resp.StatusCode)
+	}
+	if !strings.Contains(srv.output(), "--signup not stored") {
+		t.Errorf("no warning that --signup was not stored:\n%s", srv.output())
+	}
+	srv.stop(t)
+}
+
 func TestHolderGone(t *testing.T) {
 	if pidScope() == "" {
 		t.Skip("no /proc here: no holder can be proven gone")

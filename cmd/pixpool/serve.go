@@ -154,6 +154,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if c.Data == "" {
 		return errors.New("--data must name a folder")
 	}
+	if err := checkSignup(c.Signup); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(c.Data, 0o750); err != nil {
 		return fmt.Errorf("data folder: %w", err)
 	}
@@ -179,8 +182,18 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	m.Accounts = &service.Accounts{Store: m.Store, Logger: m.Logger, SessionTTL: c.SessionTTL}
 	if c.Signup != "" {
-		if err := m.Accounts.SetSignupMode(ctx, c.Signup, "--signup"); err != nil {
-			return fmt.Errorf("--signup %q: want open, invite or closed", c.Signup)
+		switch err := m.Accounts.SetSignupMode(ctx, c.Signup, "--signup"); pixpool.ErrorCode(err) {
+		case "":
+		case pixpool.ESTORAGEFULL:
+			// Starting on a full disk must work (to free space through
+			// the portal): keep the stored mode, and say so.
+			mode, merr := m.Accounts.SignupMode(ctx)
+			if merr != nil {
+				return fmt.Errorf("--signup %q: %w", c.Signup, merr)
+			}
+			m.Logger.Warn("storage is full: --signup not stored; sign-up stays as stored until there is room and a restart", "signup", c.Signup, "stored", mode, "err", err)
+		default:
+			return fmt.Errorf("--signup %q: %w", c.Signup, err)
 		}
 	}
 	budget := &imaging.Budget{Bytes: cmp.Or(c.DecodeMemory, decodeMemory(cache.MachineMemory(), goMemLimit()))}
@@ -547,6 +560,18 @@ func newLogger(w io.Writer, c *Config) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// checkSignup checks --signup before anything is opened, so a mistyped
+// mode is told as such, and a store that cannot take a good one is not.
+func checkSignup(mode string) error {
+	if mode == "" {
+		return nil
+	}
+	if err := service.ValidateSignupMode(mode); err != nil {
+		return fmt.Errorf("--signup %q: want open, invite or closed", mode)
+	}
+	return nil
+}
+
 func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -561,6 +586,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("serve takes no arguments, got %q", strings.Join(fs.Args(), " "))}
+	}
+	if err := checkSignup(m.Config.Signup); err != nil {
+		return usageError{err}
 	}
 	if (m.Config.TLSCert == "") != (m.Config.TLSKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
