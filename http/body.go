@@ -52,7 +52,10 @@ func (s *Server) limitIdleBodies(next http.Handler) http.Handler {
 		b.arm()
 		r.Body = b
 		next.ServeHTTP(w, r)
-		if !b.eof.Load() {
+		if !b.eof.Load() && !b.failed.Load() {
+			// After a failed Read (it timed out, or the client left) the
+			// deadline is already past: net/http gives up on the body
+			// at once.
 			b.arm()
 		}
 	})
@@ -70,6 +73,7 @@ type idleBody struct {
 	header http.Header // the response's, for Connection; nil under HTTP/2
 	off    bool        // the connection has no deadlines (a test's recorder)
 	eof    atomic.Bool // the body has been read to its end
+	failed atomic.Bool // a Read failed otherwise
 }
 
 // arm sets the connection's read deadline idle from now.
@@ -85,8 +89,13 @@ func (b *idleBody) arm() {
 func (b *idleBody) Read(p []byte) (int, error) {
 	b.arm()
 	n, err := b.ReadCloser.Read(p)
-	if errors.Is(err, io.EOF) && !b.eof.Swap(true) && b.header != nil {
-		b.header.Del("Connection")
+	switch {
+	case errors.Is(err, io.EOF):
+		if !b.eof.Swap(true) && b.header != nil {
+			b.header.Del("Connection")
+		}
+	case err != nil:
+		b.failed.Store(true)
 	}
 	return n, err
 }
