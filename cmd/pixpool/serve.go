@@ -176,15 +176,15 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	hosts, err := hostNames(c.Hosts)
-	if err != nil {
-		return err
-	}
 	m.Accounts = &service.Accounts{Store: m.Store, Logger: m.Logger, SessionTTL: c.SessionTTL}
 	if c.Signup != "" {
 		if err := m.Accounts.SetSignupMode(ctx, c.Signup, "--signup"); err != nil {
 			return fmt.Errorf("--signup %q: want open, invite or closed", c.Signup)
 		}
+	}
+	hosts, err := hostNames(c.Hosts)
+	if err != nil {
+		return err
 	}
 	budget := &imaging.Budget{Bytes: cmp.Or(c.DecodeMemory, decodeMemory(cache.MachineMemory(), goMemLimit()))}
 	m.Images = &service.Images{Store: m.Store, Blobs: m.Blobs, Logger: m.Logger, MaxBytes: c.MaxUpload, MaxPixels: c.MaxPixels, Budget: budget}
