@@ -50,9 +50,10 @@ func startCacheNode(t *testing.T) string {
 // fixtureConfig shapes a poolFixture.
 type fixtureConfig struct {
 	pool        poolKind
-	compatUser  string // Server.CompatUser
-	compatAdmin bool   // Server.CompatAdmin
-	adminName   string // the admin's username; if empty, "admin"
+	compatUser  string   // Server.CompatUser
+	compatAdmin bool     // Server.CompatAdmin
+	adminName   string   // the admin's username; if empty, "admin"
+	hosts       []string // Server.Hosts
 }
 
 // poolFixture is a Server over real stores and a real cache pool, on a
@@ -94,7 +95,7 @@ func newPoolFixture(t *testing.T, c fixtureConfig) *poolFixture {
 		env.Images.Cache = f.mgr.Pool
 	}
 	f.srv = &Server{Accounts: env.Accounts, Images: env.Images, Store: env.Store, Logger: env.Logger,
-		Pool: f.mgr, CompatUser: c.compatUser, CompatAdmin: c.compatAdmin,
+		Pool: f.mgr, CompatUser: c.compatUser, CompatAdmin: c.compatAdmin, Hosts: c.hosts,
 		Backups: &backup.Service{Store: env.Store, Blobs: env.Blobs, TempDir: t.TempDir(), Logger: env.Logger}}
 	f.ts = httptest.NewServer(f.srv.Handler())
 	t.Cleanup(f.ts.Close)
@@ -127,7 +128,8 @@ func (f *poolFixture) addUser(name string, admin bool) (*pixpool.User, string) {
 }
 
 // do sends a request with key as bearer ("" for none) and a JSON body
-// ("" for none), and returns the status and body.
+// ("" for none), and returns the status and body. A "Host" in header is
+// the request's Host.
 func (f *poolFixture) do(method, path, key, body string, header ...string) (int, []byte) {
 	f.t.Helper()
 	var rd io.Reader
@@ -147,6 +149,10 @@ func (f *poolFixture) do(method, path, key, body string, header ...string) (int,
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for i := 0; i+1 < len(header); i += 2 {
+		if header[i] == "Host" {
+			req.Host = header[i+1]
+			continue
+		}
 		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := f.ts.Client().Do(req)

@@ -165,7 +165,10 @@ func (s *Server) requireAPIUser(h http.HandlerFunc) http.HandlerFunc {
 //   - an API key or a session acts as its account, with all its rights;
 //   - a credential-less call acts as the CompatUser account without its
 //     admin powers, unless CompatAdmin is set too: then with them, so it
-//     may use the pool endpoints and delete every user's images;
+//     may use the pool endpoints and delete every user's images; it must
+//     be for localhost, an IP address or one of Server.Hosts, so that a
+//     page whose name an attacker rebinds to this server cannot make it
+//     (host.go);
 //   - the routes that change state (upload, delete_all, configure_cache)
 //     refuse GET from a session cookie, need the session's CSRF token as
 //     the web forms do, and refuse whatever a browser marks as cross-site
@@ -210,6 +213,10 @@ func (s *Server) compatAuth(h http.HandlerFunc, pool bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		a := authFrom(r.Context())
 		if a.user == nil && a.err == nil && s.CompatUser != "" {
+			if !s.knownHost(r) {
+				s.compatError(w, r, errCompatHost(r))
+				return
+			}
 			u, err := s.compatUser(r.Context())
 			if err != nil {
 				s.compatError(w, r, err)

@@ -17,6 +17,7 @@ import (
 // errors (503) are 500, except 507 (storage full), which tells the operator
 // what to do.
 func (s *Server) compatError(w http.ResponseWriter, r *http.Request, err error) {
+	err = interrupted(r, err)
 	s.logError(r, err)
 	status := compatStatus(ErrorStatus(err))
 	writeJSON(w, status, map[string]any{

@@ -41,9 +41,29 @@ func (s *Server) logError(r *http.Request, err error) {
 	}
 }
 
+// errInterrupted answers a request whose body was cut off or stalled.
+var errInterrupted = pixpool.Errorf(pixpool.EINVALID, "The upload was interrupted.")
+
+// interrupted turns an internal error of a request whose context is
+// cancelled into errInterrupted: net/http cancels the context when
+// reading the body fails (the client went away, or its body stalled for
+// the idle timeout, see limitIdleBodies), and what failed next (the store
+// refusing a cancelled context) is then the client's doing, not a fault
+// of the server's.
+func interrupted(r *http.Request, err error) error {
+	if pixpool.ErrorCode(err) != pixpool.EINTERNAL || r.Context().Err() == nil {
+		return err
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		return pixpool.Errorf(pixpool.EINVALID, "The request was interrupted.")
+	}
+	return errInterrupted
+}
+
 // Error writes err as the JSON error of /api/v1:
 // {"error":{"code":"...","message":"..."}}.
 func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
+	err = interrupted(r, err)
 	s.logError(r, err)
 	code := pixpool.ErrorCode(err)
 	writeJSON(w, ErrorStatus(err), map[string]any{

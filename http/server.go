@@ -75,13 +75,23 @@ type Server struct {
 	// sending may take as long as it needs. If zero, 30 s
 	// (DefaultBodyIdleTimeout).
 	BodyIdleTimeout time.Duration
+	// Hosts are the names the server answers to, as browsers reach it
+	// (e.g. photos.example.com; a port is ignored). If set, a request
+	// for any other name is refused with 403, wherever it goes: the
+	// defence against DNS rebinding, which makes another site's page
+	// same-origin with the server. Localhost, names under .localhost and
+	// IP addresses are always answered. If empty, every name is, except
+	// that credential-less compatibility calls (CompatUser) need one of
+	// those local names.
+	Hosts []string
 
 	once      sync.Once
 	handler   http.Handler
 	pages     map[string]*template.Template
 	apiRoutes []string // patterns of /api/v1, for the OpenAPI test
 	cop       *http.CrossOriginProtection
-	metrics   metrics // Prometheus registry and instruments (metrics.go)
+	hostHint  sync.Once // logs once that Hosts would refuse unknown names
+	metrics   metrics   // Prometheus registry and instruments (metrics.go)
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -104,7 +114,7 @@ func (s *Server) Handler() http.Handler {
 		}))
 		mux := http.NewServeMux()
 		s.routes(mux)
-		s.handler = s.limitIdleBodies(s.track(s.instrument(s.recoverer(s.logRequests(s.cop.Handler(s.authenticate(keyPaths(matched(mux)))))))))
+		s.handler = s.limitIdleBodies(s.track(s.instrument(s.recoverer(s.logRequests(s.checkHosts(s.cop.Handler(s.authenticate(keyPaths(matched(mux))))))))))
 	})
 	return s.handler
 }

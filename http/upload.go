@@ -26,7 +26,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		return nil, tooLarge(w, limit)
 	}
 	if err != nil {
-		return nil, pixpool.Errorf(pixpool.EINVALID, "The upload was interrupted.")
+		return nil, errInterrupted
 	}
 	return data, nil
 }
@@ -115,5 +115,5 @@ func formErr(w http.ResponseWriter, err error, limit int64) error {
 	if strings.Contains(err.Error(), "multipart") {
 		return pixpool.Errorf(pixpool.EINVALID, "The form is malformed.")
 	}
-	return pixpool.Errorf(pixpool.EINVALID, "The upload was interrupted.")
+	return errInterrupted
 }

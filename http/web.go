@@ -3,9 +3,12 @@ package http
 import (
 	"bytes"
 	"cmp"
+	"errors"
 	"html/template"
+	"io"
 	"io/fs"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"path"
@@ -187,6 +190,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 // errorPage answers a failed page request: an HTML page with the status
 // of err and its safe message, or the JSON error to a script.
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, err error) {
+	err = interrupted(r, err)
 	if wantsJSON(r) {
 		s.Error(w, r, err)
 		return
@@ -259,10 +263,25 @@ func unsafeInPath(s string) bool {
 	return strings.ContainsRune(s, '\\') || strings.IndexFunc(s, unicode.IsControl) >= 0
 }
 
-// limitForm bounds the body of a small urlencoded form on routes that
-// requireUser does not guard (it bounds the others).
-func limitForm(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+// readForm reads the small urlencoded form of a route that requireUser
+// does not guard (it bounds the others), at most 64 KiB. A body that is
+// cut off or stalls (limitIdleBodies) is EINVALID, not a form of empty
+// fields: its request's context is cancelled by then, and whatever the
+// handler did next would fail as an internal error.
+func readForm(w http.ResponseWriter, r *http.Request) error {
+	const limit = 64 << 10
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	err := r.ParseForm()
+	var mbe *http.MaxBytesError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &mbe):
+		return tooLarge(w, limit)
+	case r.Context().Err() != nil || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, new(net.Error)):
+		return errInterrupted
+	}
+	return pixpool.Errorf(pixpool.EINVALID, "The form is malformed.")
 }
 
 // keyNotFound rewords a missing image as one message, the same whether
@@ -349,7 +368,10 @@ func (s *Server) handleSignupForm(w http.ResponseWriter, r *http.Request) {
 // handleSignup creates an account, as the sign-up mode allows, and logs
 // it in with the session SignUp starts: the password is hashed once.
 func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
-	limitForm(w, r)
+	if err := readForm(w, r); err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
 	invite := strings.TrimSpace(r.PostFormValue("invite"))
 	d, err := s.signupPage(r, invite)
 	if err != nil {
@@ -392,7 +414,10 @@ func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 // handleLogin starts a session and goes on to the page asked for, if it
 // is one of ours.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
-	limitForm(w, r)
+	if err := readForm(w, r); err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
 	username := strings.TrimSpace(r.PostFormValue("username"))
 	next := localPath(r.PostFormValue("next"))
 	req := service.LoginRequest{Username: username, Password: r.PostFormValue("password"), ClientIP: s.clientIP(r)}
@@ -453,7 +478,10 @@ func (s *Server) handleSetupForm(w http.ResponseWriter, r *http.Request) {
 
 // handleSetup creates the admin account with the one-time setup token.
 func (s *Server) handleSetup(w http.ResponseWriter, r *http.Request) {
-	limitForm(w, r)
+	if err := readForm(w, r); err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
 	token, pw := r.PostFormValue("token"), r.PostFormValue("password")
 	if pw != r.PostFormValue("password_confirm") {
 		d := s.page(r, "Set up pixpool", "")

@@ -425,6 +425,37 @@ func TestServe_CompatUser(t *testing.T) {
 	}
 }
 
+// TestServe_Host: serve --host answers for its names, localhost and IP
+// addresses, and refuses any other name (DNS rebinding); a bad --host is
+// refused at start.
+func TestServe_Host(t *testing.T) {
+	s := startServer(t, Config{CompatUser: "tester", Hosts: "photos.example.com"})
+	newUser(t, s, "tester", false)
+	get := func(host string) int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", s.url+"/api/list_keys", nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	port := s.url[strings.LastIndex(s.url, ":"):]
+	for host, want := range map[string]int{
+		"photos.example.com": 200, "localhost" + port: 200, "127.0.0.1" + port: 200,
+		"attacker.example" + port: 403,
+	} {
+		if got := get(host); got != want {
+			t.Errorf("list_keys for %s: %d, want %d", host, got, want)
+		}
+	}
+	if _, err := hostNames("https://photos.example.com/"); err == nil {
+		t.Error("--host took a URL")
+	}
+}
+
 // TestServe_CompatChecks: serve refuses --compat-admin without
 // --compat-user naming an enabled admin, and warns of what either opens.
 func TestServe_CompatChecks(t *testing.T) {

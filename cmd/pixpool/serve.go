@@ -55,6 +55,7 @@ type Config struct {
 	LogLevel       slog.Level
 	LogJSON        bool
 	BodyIdle       time.Duration // 0 is http.DefaultBodyIdleTimeout
+	Hosts          string        // names the server answers to, name,...; "" any
 
 	CacheNodes    string // existing nodes, host:port,...
 	CacheAuthFile string // credentials of CacheNodes (memcached -Y file)
@@ -91,6 +92,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", false, "mark cookies Secure (set when a proxy terminates TLS)")
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", false, "behind a reverse proxy on a loopback or private address (127.0.0.0/8, ::1, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7): take the client address from X-Forwarded-For, the right-most entry not from such an address")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "proxies (CIDR ranges or addresses, comma-separated) whose X-Forwarded-For is believed: the client is the right-most entry not in them (adds to --trust-proxy's ranges)")
+	fs.StringVar(&c.Hosts, "host", "", "host names (comma-separated) browsers reach the server by, e.g. photos.example.com: requests for any other name, except localhost and IP addresses, get 403, which stops DNS rebinding; set it when serving under a domain (empty answers every name, but credential-less --compat-user calls only for localhost and IP addresses)")
 	fs.StringVar(&c.Signup, "signup", "", "who may sign up: open, invite (with an invite code from an admin) or closed; stored at start, replacing the portal's choice (empty keeps the stored mode, open if never set)")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "certificate file (PEM) to serve HTTPS with")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "private key file (PEM) of --tls-cert")
@@ -196,6 +198,10 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			return fmt.Errorf("--signup %q: %w", c.Signup, err)
 		}
 	}
+	hosts, err := hostNames(c.Hosts)
+	if err != nil {
+		return err
+	}
 	budget := &imaging.Budget{Bytes: cmp.Or(c.DecodeMemory, decodeMemory(cache.MachineMemory(), goMemLimit()))}
 	m.Images = &service.Images{Store: m.Store, Blobs: m.Blobs, Logger: m.Logger, MaxBytes: c.MaxUpload, MaxPixels: c.MaxPixels, Budget: budget}
 	m.HTTP = &http.Server{
@@ -207,6 +213,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		CompatAdmin:    c.CompatAdmin,
 		SecureCookies:  c.SecureCookies,
 		TrustedProxies: proxies,
+		Hosts:          hosts,
 
 		BodyIdleTimeout: c.BodyIdle,
 	}
@@ -298,6 +305,22 @@ func (m *Main) checkCompat(ctx context.Context) error {
 		"use it only on a private instance",
 		"account", c.CompatUser, "url", url)
 	return nil
+}
+
+// hostNames reads --host: names, each perhaps with a port (ignored), not
+// URLs.
+func hostNames(list string) ([]string, error) {
+	var out []string
+	for v := range strings.SplitSeq(list, ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		if strings.ContainsAny(v, "/@ ") || strings.HasPrefix(v, ":") {
+			return nil, fmt.Errorf("--host: %q is not a host name (give photos.example.com, not a URL)", v)
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // trustedProxies reads --trust-proxy and --trusted-proxies.
