@@ -30,7 +30,7 @@ vet:
 
 # unit runs every test with a throwaway PostgreSQL and S3 server up.
 unit:
-	PIXPOOL_RECOGNITION_DIR="$(RECOGNITION_DIR)" ./scripts/with-services.sh $(GO) test -race -count=1 ./...
+	PIXPOOL_RECOGNITION_DIR="$(RECOGNITION_DIR)" ./scripts/with-services.sh $(GO) test -race -count=1 -timeout=30m ./...
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzValidateKey$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s .
