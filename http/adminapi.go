@@ -289,7 +289,7 @@ func (s *Server) handleAPIAdminStats(w http.ResponseWriter, r *http.Request) {
 	}
 	now := time.Now().UTC()
 	start := now.Truncate(time.Minute).Add(time.Minute - time.Duration(minutes)*time.Minute)
-	samples, err := s.Store.PoolSamples(r.Context(), start.Add(-time.Millisecond))
+	samples, err := s.poolSamples(r.Context(), start.Add(-time.Millisecond), now)
 	if err != nil {
 		s.Error(w, r, err)
 		return

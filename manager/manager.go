@@ -108,9 +108,10 @@ type Manager struct {
 	// ran out), so that two managers never act at once.
 	Fence func(ctx context.Context) error
 
-	mu      sync.Mutex // serializes changes; guards state, secret
+	mu      sync.Mutex // serializes changes; guards state, secret, origin
 	state   State
-	secret  string // the local nodes' password; "" with static nodes
+	secret  string    // the local nodes' password; "" with static nodes
+	origin  time.Time // Meter.Origin: when a static pool was first opened or followed here
 	closed  bool
 	leading atomic.Bool // this process runs the pool; others forward changes to it
 }
@@ -129,6 +130,7 @@ func (m *Manager) Follow(ctx context.Context) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.setOrigin()
 	if m.Leading() {
 		return nil
 	}
@@ -188,6 +190,7 @@ func (m *Manager) Open(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.closed = false
+	m.setOrigin()
 	st, err := m.load(ctx)
 	if err != nil {
 		return err
@@ -540,14 +543,48 @@ func (m *Manager) Keys(ctx context.Context, node string) ([]pool.KeyInfo, error)
 	return m.Pool.Keys(ctx, node)
 }
 
-// Scaler returns the auto-scaler for this pool, reading its traffic from
-// the stats history in the store.
+// setOrigin notes, the first time, when this process took up a static
+// pool: nodes it did not start may have counted others' traffic before.
+// The nodes a provider starts count only this pool's, from their start.
+// Called with mu held.
+func (m *Manager) setOrigin() {
+	if m.Provider == nil && m.origin.IsZero() {
+		m.origin = time.Now().UTC()
+	}
+}
+
+// Origin is when the pool's stats history began, for Meter and Collector:
+// zero for nodes this pool starts (they count from their start), the
+// moment this process first opened or followed a static pool otherwise.
+func (m *Manager) Origin() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.origin
+}
+
+// Meter measures the pool's traffic from its nodes and the stats history.
+func (m *Manager) Meter() Meter {
+	return Meter{Store: m.Store, Nodes: m.Pool, Origin: m.Origin()}
+}
+
+// Samples returns the pool's stats samples after since, ending with the
+// interval in progress, read from the nodes at now (Meter.Samples).
+func (m *Manager) Samples(ctx context.Context, since, now time.Time) ([]pixpool.PoolSample, error) {
+	return m.Meter().Samples(ctx, since, now)
+}
+
+// Window returns the pool's lookups and misses from since up to now, every
+// replica's, the interval in progress included (Meter.Window).
+func (m *Manager) Window(ctx context.Context, since, now time.Time) (autoscale.Stats, error) {
+	return m.Meter().Window(ctx, since, now)
+}
+
+// Scaler returns the auto-scaler for this pool, deciding on its traffic
+// up to the moment it decides (Window).
 func (m *Manager) Scaler() *autoscale.Scaler {
 	return &autoscale.Scaler{
-		Pool: scalable{m},
-		Window: func(ctx context.Context, since, now time.Time) (autoscale.Stats, error) {
-			return Window(ctx, m.Store, since, now)
-		},
+		Pool:     scalable{m},
+		Window:   m.Window,
 		Settings: m.Auto,
 		Logger:   m.logger(),
 	}
