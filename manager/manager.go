@@ -112,6 +112,7 @@ type Manager struct {
 	state   State
 	secret  string    // the local nodes' password; "" with static nodes
 	origin  time.Time // Meter.Origin: when a static pool was first opened or followed here
+	meter   *Meter    // made by meterLocked
 	closed  bool
 	leading atomic.Bool // this process runs the pool; others forward changes to it
 }
@@ -414,9 +415,14 @@ func (m *Manager) Resize(ctx context.Context, n int, reason string) (pool.Resize
 	st.Epoch = epoch
 	st.Nodes = nodes
 	st.Pending, st.PendingEpoch = nil, 0
+	// Samples right before and after the copying: the nodes a shrink
+	// removes have their lookups counted up to it, and the lookups the
+	// copying makes are left out of every replica's rates.
+	m.record(ctx, "before")
 	rctx, cancel := context.WithTimeout(ctx, cmpOr(m.ResizeTimeout, 60*time.Second))
 	rep := m.Pool.Resize(rctx, st.Epoch, nodes)
 	cancel()
+	m.record(ctx, "after")
 	st.Resizes = append(st.Resizes, Resize{At: time.Now().UTC(), From: cur, To: n, Reason: reason, Moved: rep.Moved, Took: rep.Took})
 	if len(st.Resizes) > maxHistory {
 		st.Resizes = st.Resizes[len(st.Resizes)-maxHistory:]
@@ -553,18 +559,30 @@ func (m *Manager) setOrigin() {
 	}
 }
 
-// Origin is when the pool's stats history began, for Meter and Collector:
-// zero for nodes this pool starts (they count from their start), the
-// moment this process first opened or followed a static pool otherwise.
-func (m *Manager) Origin() time.Time {
+// Meter measures the pool's traffic from its nodes and the stats history;
+// the Collector records with it, and so do resizes.
+func (m *Manager) Meter() *Meter {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.origin
+	return m.meterLocked()
 }
 
-// Meter measures the pool's traffic from its nodes and the stats history.
-func (m *Manager) Meter() Meter {
-	return Meter{Store: m.Store, Nodes: m.Pool, Origin: m.Origin()}
+// meterLocked is Meter, called with mu held.
+func (m *Manager) meterLocked() *Meter {
+	if m.meter == nil {
+		m.setOrigin()
+		m.meter = &Meter{Store: m.Store, Nodes: m.Pool, Origin: m.origin}
+	}
+	return m.meter
+}
+
+// record stores a stats sample now, so that the lookups a resize makes
+// copying keys are told apart from users' (Meter.Record). Called with mu
+// held.
+func (m *Manager) record(ctx context.Context, when string) {
+	if err := m.meterLocked().Record(context.WithoutCancel(ctx), time.Now); err != nil {
+		m.logger().Warn("stats: sample "+when+" a resize", "err", err)
+	}
 }
 
 // Samples returns the pool's stats samples after since, ending with the

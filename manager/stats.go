@@ -3,6 +3,7 @@ package manager
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/pixpool/pixpool"
@@ -33,8 +34,15 @@ const baselineHorizon = 10 * time.Minute
 // new node's baseline is zero), and so does one that restarted since its
 // last reading (under the same id, with its counters back to zero): the
 // node's uptime says when it started. A node read before in the horizon
-// counts the difference. Lookups on a node after its last reading are lost
-// when it is removed from the pool (a shrink stops it) or dies.
+// counts the difference.
+//
+// The lookups a resize makes copying keys are counted by the nodes like
+// any other but are no user's: the Manager records a sample right before
+// and right after the copying, and the pool client counts its own lookups
+// (pool.NodeStats.OwnHits, OwnMisses), which Record and Samples leave out.
+// A replica other than the leader counts them only in its live view while
+// the copying runs. Lookups on a node after its last reading are lost when
+// it dies, or when a shrink removes it (those made during the copying).
 type Meter struct {
 	Store pixpool.StatsStore
 	Nodes Nodes
@@ -44,14 +52,47 @@ type Meter struct {
 	// reading. If zero, every node counts from its start: the nodes a pool
 	// starts itself hold its traffic only.
 	Origin time.Time
+
+	mu   sync.RWMutex             // held by Record, shared by Samples; guards own, last
+	own  map[string]pool.NodeStats // each node's own lookups (OwnHits, OwnMisses) in the last sample Record stored
+	last time.Time                 // when Record last stored a sample
 }
 
-// Sample returns the pool at at, and its traffic since the last stored
-// sample, with every node's reading, ready to store (Collector).
-func (m Meter) Sample(ctx context.Context, at time.Time) (pixpool.PoolSample, []pixpool.NodeSample, error) {
+// Record takes a sample at now() and stores it. Samples are recorded one
+// at a time (by the Collector, and around a resize's copying), so that
+// no two count the same lookups.
+func (m *Meter) Record(ctx context.Context, now func() time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	at := now().UTC()
+	if !at.After(m.last) {
+		at = m.last.Add(time.Millisecond) // the store keeps milliseconds
+	}
+	ps, nodes, cur, err := m.sample(ctx, at)
+	if err != nil {
+		return err
+	}
+	if err := m.Store.AddStats(ctx, ps, nodes); err != nil {
+		return err
+	}
+	m.last = at
+	if m.own == nil {
+		m.own = make(map[string]pool.NodeStats)
+	}
+	for _, s := range cur {
+		if s.Up {
+			m.own[s.ID] = pool.NodeStats{OwnHits: s.OwnHits, OwnMisses: s.OwnMisses}
+		}
+	}
+	return nil
+}
+
+// sample measures the pool at at against the last stored sample, and
+// returns the nodes' readings too. Called with mu held.
+func (m *Meter) sample(ctx context.Context, at time.Time) (pixpool.PoolSample, []pixpool.NodeSample, []pool.NodeStats, error) {
 	stored, err := m.Store.PoolSamples(ctx, at.Add(-baselineHorizon))
 	if err != nil {
-		return pixpool.PoolSample{}, nil, err
+		return pixpool.PoolSample{}, nil, nil, err
 	}
 	return m.sampleAfter(ctx, at, lastAt(stored, at))
 }
@@ -59,12 +100,14 @@ func (m Meter) Sample(ctx context.Context, at time.Time) (pixpool.PoolSample, []
 // Samples returns the pool's samples taken after since, oldest first,
 // ending with one taken at now that is not stored: the interval in
 // progress, read from the nodes. Bucket and Sum them.
-func (m Meter) Samples(ctx context.Context, since, now time.Time) ([]pixpool.PoolSample, error) {
+func (m *Meter) Samples(ctx context.Context, since, now time.Time) ([]pixpool.PoolSample, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
 	stored, err := m.Store.PoolSamples(ctx, earliest(since, now.Add(-baselineHorizon)))
 	if err != nil {
 		return nil, err
 	}
-	live, _, err := m.sampleAfter(ctx, now, lastAt(stored, now))
+	live, _, _, err := m.sampleAfter(ctx, now, lastAt(stored, now))
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +122,7 @@ func (m Meter) Samples(ctx context.Context, since, now time.Time) ([]pixpool.Poo
 
 // Window returns the pool's traffic from since up to now, the interval in
 // progress included: for getRate, the dashboard and the auto-scaler.
-func (m Meter) Window(ctx context.Context, since, now time.Time) (autoscale.Stats, error) {
+func (m *Meter) Window(ctx context.Context, since, now time.Time) (autoscale.Stats, error) {
 	samples, err := m.Samples(ctx, since, now)
 	if err != nil {
 		return autoscale.Stats{}, err
@@ -90,14 +133,15 @@ func (m Meter) Window(ctx context.Context, since, now time.Time) (autoscale.Stat
 // sampleAfter measures the pool at at against the nodes' readings in the
 // stored sample taken at last (zero: none), or, for a node missing there
 // (down then, or not yet in the layout), its latest reading before.
-func (m Meter) sampleAfter(ctx context.Context, at, last time.Time) (pixpool.PoolSample, []pixpool.NodeSample, error) {
+// Called with mu held (shared at least).
+func (m *Meter) sampleAfter(ctx context.Context, at, last time.Time) (pixpool.PoolSample, []pixpool.NodeSample, []pool.NodeStats, error) {
 	// The store is read before the nodes: a reading stored meanwhile is
 	// newer than the one measured against, never newer than the nodes'.
 	base := make(map[string]pixpool.NodeSample)
 	if !last.IsZero() {
 		ns, err := m.Store.NodeSamples(ctx, last.Add(-time.Millisecond))
 		if err != nil {
-			return pixpool.PoolSample{}, nil, err
+			return pixpool.PoolSample{}, nil, nil, err
 		}
 		for _, s := range ns {
 			if s.Up && s.At.Equal(last) {
@@ -112,7 +156,7 @@ func (m Meter) sampleAfter(ctx context.Context, at, last time.Time) (pixpool.Poo
 		}
 		ns, err := m.Store.NodeSamples(ctx, at.Add(-baselineHorizon))
 		if err != nil {
-			return pixpool.PoolSample{}, nil, err
+			return pixpool.PoolSample{}, nil, nil, err
 		}
 		older := make(map[string]pixpool.NodeSample)
 		for _, o := range ns { // oldest first: the latest wins
@@ -125,14 +169,15 @@ func (m Meter) sampleAfter(ctx context.Context, at, last time.Time) (pixpool.Poo
 		}
 		break
 	}
-	ps, nodes := measure(at, m.Origin, cur, base)
-	return ps, nodes, nil
+	ps, nodes := measure(at, m.Origin, cur, base, m.own)
+	return ps, nodes, cur, nil
 }
 
 // measure sums the nodes' readings cur, taken at at, into the pool's
 // sample: its size and contents at at, and its traffic since each node's
-// baseline reading base[id] (see Meter).
-func measure(at, origin time.Time, cur []pool.NodeStats, base map[string]pixpool.NodeSample) (pixpool.PoolSample, []pixpool.NodeSample) {
+// baseline reading base[id] (see Meter), less the lookups this process
+// made itself since own[id] (a resize copying keys).
+func measure(at, origin time.Time, cur []pool.NodeStats, base map[string]pixpool.NodeSample, own map[string]pool.NodeStats) (pixpool.PoolSample, []pixpool.NodeSample) {
 	ps := pixpool.PoolSample{At: at, Nodes: len(cur)}
 	nodes := make([]pixpool.NodeSample, 0, len(cur))
 	for _, s := range cur {
@@ -146,6 +191,13 @@ func measure(at, origin time.Time, cur []pool.NodeStats, base map[string]pixpool
 		ps.Bytes += s.Bytes
 		b, ok := base[s.ID]
 		d := traffic(at, origin, s, b, ok)
+		ownHits, ownMisses := s.OwnHits, s.OwnMisses
+		if o, ok := own[s.ID]; ok && o.OwnHits <= ownHits && o.OwnMisses <= ownMisses {
+			ownHits, ownMisses = ownHits-o.OwnHits, ownMisses-o.OwnMisses
+		}
+		d.Hits = max(d.Hits-ownHits, 0)
+		d.Misses = max(d.Misses-ownMisses, 0)
+		d.Gets = max(d.Gets-ownHits-ownMisses, 0)
 		ps.Gets += d.Gets
 		ps.Hits += d.Hits
 		ps.Misses += d.Misses
@@ -226,11 +278,9 @@ func Sum(samples []pixpool.PoolSample, since, now time.Time) autoscale.Stats {
 // begins when its leader does.
 type Collector struct {
 	Store pixpool.Store
-	// Pool reads the nodes; a *pool.Client.
-	Pool Nodes
-	// Origin is when the pool's history began (Meter.Origin). If zero,
-	// every node counts from its start.
-	Origin time.Time
+	// Meter measures the pool; Manager.Meter gives the pool's own, which
+	// its resizes record with.
+	Meter *Meter
 	// Interval between samples. If zero, 5 s.
 	Interval time.Duration
 	// Retention is how long samples are kept. If zero, 24 h.
@@ -288,12 +338,7 @@ func (c *Collector) logger() *slog.Logger {
 
 // Collect takes one sample and stores it.
 func (c *Collector) Collect(ctx context.Context) error {
-	m := Meter{Store: c.Store, Nodes: c.Pool, Origin: c.Origin}
-	ps, nodes, err := m.Sample(ctx, c.now())
-	if err != nil {
-		return err
-	}
-	return c.Store.AddStats(ctx, ps, nodes)
+	return c.Meter.Record(ctx, c.now)
 }
 
 // Bucket is one minute of the pool's history.

@@ -2,6 +2,7 @@ package manager
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strings"
 	"sync"
@@ -153,7 +154,7 @@ func (c *clock) advance(d time.Duration) {
 	c.nodes.tick(d)
 }
 
-func wantWindow(t *testing.T, m Meter, since, now time.Time, lookups, misses int64) {
+func wantWindow(t *testing.T, m *Meter, since, now time.Time, lookups, misses int64) {
 	t.Helper()
 	w, err := m.Window(context.Background(), since, now)
 	if err != nil {
@@ -173,8 +174,8 @@ func TestMeter_FreshPool(t *testing.T) {
 	clk := &clock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC), nodes: nodes}
 	nodes.start("node-1")
 	nodes.start("node-2")
-	m := Meter{Store: st, Nodes: nodes}
-	c := &Collector{Store: st, Pool: nodes, Now: clk.Now}
+	m := &Meter{Store: st, Nodes: nodes}
+	c := &Collector{Store: st, Meter: m, Now: clk.Now}
 
 	clk.advance(2 * time.Second)
 	nodes.serve("node-1", 10, 0)
@@ -227,8 +228,8 @@ func TestCollector_Lifecycle(t *testing.T) {
 	clk := &clock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC), nodes: nodes}
 	nodes.start("node-1")
 	nodes.start("node-2")
-	m := Meter{Store: st, Nodes: nodes}
-	c := &Collector{Store: st, Pool: nodes, Now: clk.Now}
+	m := &Meter{Store: st, Nodes: nodes}
+	c := &Collector{Store: st, Meter: m, Now: clk.Now}
 	var total, totalMiss int64
 	// step serves traffic, checks the live window, then samples and checks
 	// the stored sample holds the same.
@@ -298,7 +299,7 @@ func TestMeter_AdoptedPool(t *testing.T) {
 	clk.advance(time.Hour)
 	nodes.serve("a", 100, 100)
 	nodes.serve("b", 50, 50)
-	old := &Collector{Store: st, Pool: nodes, Now: clk.Now}
+	old := &Collector{Store: st, Meter: &Meter{Store: st, Nodes: nodes}, Now: clk.Now}
 	if err := old.Collect(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -307,11 +308,11 @@ func TestMeter_AdoptedPool(t *testing.T) {
 	nodes.serve("a", 7, 1)
 	nodes.serve("b", 2, 0)
 	clk.advance(2 * time.Second)
-	m := Meter{Store: st, Nodes: nodes}
+	m := &Meter{Store: st, Nodes: nodes}
 	if w, _ := m.Window(ctx, clk.now.Add(-4*time.Second), clk.now); w.Lookups != 10 || w.Misses != 1 {
 		t.Fatalf("window after the takeover %+v, want 10 lookups, 1 miss", w)
 	}
-	leader := &Collector{Store: st, Pool: nodes, Now: clk.Now}
+	leader := &Collector{Store: st, Meter: m, Now: clk.Now}
 	if err := leader.Collect(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -331,8 +332,8 @@ func TestMeter_StaticOrigin(t *testing.T) {
 	nodes.start("memcached:11211")
 	clk.advance(30 * 24 * time.Hour)
 	nodes.serve("memcached:11211", 1e6, 1e6)
-	m := Meter{Store: st, Nodes: nodes, Origin: clk.now}
-	c := &Collector{Store: st, Pool: nodes, Origin: m.Origin, Now: clk.Now}
+	m := &Meter{Store: st, Nodes: nodes, Origin: clk.now}
+	c := &Collector{Store: st, Meter: m, Now: clk.Now}
 	if err := c.Collect(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -349,8 +350,8 @@ func TestMeter_DashboardAndScaler(t *testing.T) {
 	nodes := &fakeNodes{}
 	clk := &clock{now: time.Date(2026, 11, 27, 12, 0, 58, 0, time.UTC), nodes: nodes}
 	nodes.start("node-1")
-	m := Meter{Store: st, Nodes: nodes}
-	c := &Collector{Store: st, Pool: nodes, Now: clk.Now}
+	m := &Meter{Store: st, Nodes: nodes}
+	c := &Collector{Store: st, Meter: m, Now: clk.Now}
 	if err := c.Collect(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -399,7 +400,7 @@ func TestManager_Window(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t, t.TempDir())
 	m := newManager(t, st)
-	c := &Collector{Store: st, Pool: m.Pool, Origin: m.Origin()}
+	c := &Collector{Store: st, Meter: m.Meter()}
 	if err := c.Collect(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -454,5 +455,47 @@ func TestManager_Window(t *testing.T) {
 	now = time.Now()
 	if w, err := m.Window(ctx, now.Add(-time.Minute), now); err != nil || w.Lookups != 46 || w.Misses != 24 {
 		t.Fatalf("Window after the resize=%+v, %v; want 46 lookups, 24 misses", w, err)
+	}
+}
+
+// TestManager_ResizeLeavesOutItsCopying: the lookups a resize makes copying
+// keys are no user's: neither the live window nor the stored samples count
+// them, and the users' lookups around it all count.
+func TestManager_ResizeLeavesOutItsCopying(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, t.TempDir())
+	m := newManager(t, st)
+	c := &Collector{Store: st, Meter: m.Meter()}
+	if err := c.Collect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		m.Pool.Set(ctx, fmt.Sprint("k", i), []byte("v"))
+	}
+	for i := range 10 {
+		m.Pool.Get(ctx, fmt.Sprint("k", i))
+	}
+	for _, n := range []int{4, 1, 3} {
+		rep, err := m.Resize(ctx, n, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Moved == 0 && n != 1 {
+			t.Fatalf("resize to %d moved nothing; the test proves nothing", n)
+		}
+	}
+	for i := range 5 {
+		m.Pool.Get(ctx, fmt.Sprint("k", i))
+		m.Pool.Get(ctx, fmt.Sprint("none", i))
+	}
+	now := time.Now()
+	if w, err := m.Window(ctx, now.Add(-time.Minute), now); err != nil || w.Lookups != 20 || w.Misses != 5 {
+		t.Fatalf("Window=%+v, %v; want the users' 20 lookups, 5 misses", w, err)
+	}
+	if err := c.Collect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if w, err := storedWindow(ctx, st, time.Now()); err != nil || w.Lookups != 20 || w.Misses != 5 {
+		t.Fatalf("stored samples hold %+v, %v; want the users' 20 lookups, 5 misses", w, err)
 	}
 }

@@ -12,8 +12,9 @@ import (
 
 // TestServe_RateRightAfterTraffic is what a course tester runs against a
 // fresh server: upload, read, then getRate at once. Every lookup counts
-// the moment it is made, on nodes that joined in a resize too, and the
-// dashboard's current minute agrees.
+// the moment it is made, on nodes that joined in a resize too (whose
+// copying of keys is no user's lookup), and the dashboard's current
+// minute agrees.
 func TestServe_RateRightAfterTraffic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts cache node processes")
@@ -82,10 +83,14 @@ func TestServe_RateRightAfterTraffic(t *testing.T) {
 	t.Run("AfterResize", func(t *testing.T) {
 		s, anon, admin := start(t)
 		from := time.Now()
-		// Grow the empty pool (no keys to copy), then use the new nodes.
-		expect(t, anon.do("GET", "/api/configure_cache?mode=manual&numNodes=3", nil), http.StatusOK)
+		// Grow the pool, which copies keys to the new nodes (lookups of its
+		// own, not counted), then use them.
 		for i := range 6 {
 			upload(t, anon, fmt.Sprintf("key-%d", i), i)
+		}
+		expect(t, anon.do("GET", "/api/configure_cache?mode=manual&numNodes=3", nil), http.StatusOK)
+		if h := s.Manager.State().Resizes; len(h) != 1 || h[0].Moved == 0 {
+			t.Fatalf("resize history %+v: want one resize that copied keys", h)
 		}
 		for i := range 6 {
 			for range 2 {

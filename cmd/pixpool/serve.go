@@ -381,7 +381,7 @@ func (m *Main) openPool(ctx context.Context) error {
 	}
 	m.Images.Cache = m.Pool
 	m.HTTP.Pool = m.Manager
-	m.Stats = &manager.Collector{Store: m.Store, Pool: m.Pool, Origin: m.Manager.Origin(), Interval: c.StatsInterval, Retention: c.StatsRetention, Logger: m.Logger}
+	m.Stats = &manager.Collector{Store: m.Store, Meter: m.Manager.Meter(), Interval: c.StatsInterval, Retention: c.StatsRetention, Logger: m.Logger}
 	m.Scaler = m.Manager.Scaler()
 	m.Scaler.Interval = c.AutoscaleInterval
 	st := m.Manager.State()
