@@ -53,7 +53,7 @@ type Meter struct {
 	// starts itself hold its traffic only.
 	Origin time.Time
 
-	mu   sync.RWMutex             // held by Record, shared by Samples; guards own, last
+	mu   sync.RWMutex              // held by Record, shared by Samples; guards own, last
 	own  map[string]pool.NodeStats // each node's own lookups (OwnHits, OwnMisses) in the last sample Record stored
 	last time.Time                 // when Record last stored a sample
 }
