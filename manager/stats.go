@@ -277,9 +277,10 @@ func Sum(samples []pixpool.PoolSample, since, now time.Time) autoscale.Stats {
 // (Meter). It samples at once when it starts, so that a pool's history
 // begins when its leader does.
 type Collector struct {
+	// Store is pruned of samples older than Retention.
 	Store pixpool.Store
-	// Meter measures the pool; Manager.Meter gives the pool's own, which
-	// its resizes record with.
+	// Meter measures the pool and records the samples (required):
+	// Manager.Meter, which the pool's resizes record with too.
 	Meter *Meter
 	// Interval between samples. If zero, 5 s.
 	Interval time.Duration
