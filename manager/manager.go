@@ -103,6 +103,10 @@ type Manager struct {
 	// layout in the store, before copying keys, so that the other replicas
 	// (which poll the store) write to it too. Zero for a single process.
 	PendingWait time.Duration
+	// StatsInterval is how often the pool's stats are sampled
+	// (Collector.Interval); the Meter looks back 120 times as far, at
+	// least a minute (Meter.Horizon). If zero, 5 s.
+	StatsInterval time.Duration
 	// Fence, if set, is asked right before the leader changes the pool and
 	// must fail if this process may no longer act as the leader (its lease
 	// ran out), so that two managers never act at once.
@@ -571,7 +575,7 @@ func (m *Manager) Meter() *Meter {
 func (m *Manager) meterLocked() *Meter {
 	if m.meter == nil {
 		m.setOrigin()
-		m.meter = &Meter{Store: m.Store, Nodes: m.Pool, Origin: m.origin}
+		m.meter = &Meter{Store: m.Store, Nodes: m.Pool, Origin: m.origin, Horizon: max(time.Minute, 120*cmpOr(m.StatsInterval, 5*time.Second))}
 	}
 	return m.meter
 }

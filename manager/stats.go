@@ -18,10 +18,8 @@ type Nodes interface {
 	Stats(ctx context.Context) []pool.NodeStats
 }
 
-// baselineHorizon bounds how far back a node's last reading is looked for
-// in the store. Traffic that cannot be placed within it (a node unheard
-// of for longer) is not counted.
-const baselineHorizon = 10 * time.Minute
+// DefaultHorizon is Meter.Horizon's default.
+const DefaultHorizon = 10 * time.Minute
 
 // Meter measures the pool's traffic from its nodes' own counters, which
 // count every replica's lookups, and the stats history in the store: a
@@ -52,6 +50,11 @@ type Meter struct {
 	// reading. If zero, every node counts from its start: the nodes a pool
 	// starts itself hold its traffic only.
 	Origin time.Time
+	// Horizon bounds how far back the last sample and a node's last
+	// reading are looked for in the store; traffic that cannot be placed
+	// within it (a node unheard of for longer) is not counted. It must be
+	// well over the sampling interval. If zero, DefaultHorizon.
+	Horizon time.Duration
 
 	mu   sync.RWMutex              // held by Record, shared by Samples; guards own, last
 	own  map[string]pool.NodeStats // each node's own lookups (OwnHits, OwnMisses) in the last sample Record stored
@@ -87,10 +90,17 @@ func (m *Meter) Record(ctx context.Context, now func() time.Time) error {
 	return nil
 }
 
+func (m *Meter) horizon() time.Duration {
+	if m.Horizon > 0 {
+		return m.Horizon
+	}
+	return DefaultHorizon
+}
+
 // sample measures the pool at at against the last stored sample, and
 // returns the nodes' readings too. Called with mu held.
 func (m *Meter) sample(ctx context.Context, at time.Time) (pixpool.PoolSample, []pixpool.NodeSample, []pool.NodeStats, error) {
-	stored, err := m.Store.PoolSamples(ctx, at.Add(-baselineHorizon))
+	stored, err := m.Store.PoolSamples(ctx, at.Add(-m.horizon()))
 	if err != nil {
 		return pixpool.PoolSample{}, nil, nil, err
 	}
@@ -103,7 +113,7 @@ func (m *Meter) sample(ctx context.Context, at time.Time) (pixpool.PoolSample, [
 func (m *Meter) Samples(ctx context.Context, since, now time.Time) ([]pixpool.PoolSample, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	stored, err := m.Store.PoolSamples(ctx, earliest(since, now.Add(-baselineHorizon)))
+	stored, err := m.Store.PoolSamples(ctx, earliest(since, now.Add(-m.horizon())))
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +164,7 @@ func (m *Meter) sampleAfter(ctx context.Context, at, last time.Time) (pixpool.Po
 		if _, ok := base[s.ID]; !s.Up || ok {
 			continue
 		}
-		ns, err := m.Store.NodeSamples(ctx, at.Add(-baselineHorizon))
+		ns, err := m.Store.NodeSamples(ctx, at.Add(-m.horizon()))
 		if err != nil {
 			return pixpool.PoolSample{}, nil, nil, err
 		}
@@ -169,7 +179,7 @@ func (m *Meter) sampleAfter(ctx context.Context, at, last time.Time) (pixpool.Po
 		}
 		break
 	}
-	ps, nodes := measure(at, m.Origin, cur, base, m.own)
+	ps, nodes := measure(at, m.Origin, m.horizon(), cur, base, m.own)
 	return ps, nodes, cur, nil
 }
 
@@ -177,7 +187,7 @@ func (m *Meter) sampleAfter(ctx context.Context, at, last time.Time) (pixpool.Po
 // sample: its size and contents at at, and its traffic since each node's
 // baseline reading base[id] (see Meter), less the lookups this process
 // made itself since own[id] (a resize copying keys).
-func measure(at, origin time.Time, cur []pool.NodeStats, base map[string]pixpool.NodeSample, own map[string]pool.NodeStats) (pixpool.PoolSample, []pixpool.NodeSample) {
+func measure(at, origin time.Time, horizon time.Duration, cur []pool.NodeStats, base map[string]pixpool.NodeSample, own map[string]pool.NodeStats) (pixpool.PoolSample, []pixpool.NodeSample) {
 	ps := pixpool.PoolSample{At: at, Nodes: len(cur)}
 	nodes := make([]pixpool.NodeSample, 0, len(cur))
 	for _, s := range cur {
@@ -190,7 +200,7 @@ func measure(at, origin time.Time, cur []pool.NodeStats, base map[string]pixpool
 		ps.Items += s.Items
 		ps.Bytes += s.Bytes
 		b, ok := base[s.ID]
-		d := traffic(at, origin, s, b, ok)
+		d := traffic(at, origin, horizon, s, b, ok)
 		ownHits, ownMisses := s.OwnHits, s.OwnMisses
 		if o, ok := own[s.ID]; ok && o.OwnHits <= ownHits && o.OwnMisses <= ownMisses {
 			ownHits, ownMisses = ownHits-o.OwnHits, ownMisses-o.OwnMisses
@@ -208,7 +218,7 @@ func measure(at, origin time.Time, cur []pool.NodeStats, base map[string]pixpool
 
 // traffic is a node's traffic between its baseline reading b (ok false:
 // none) and its reading s at at.
-func traffic(at, origin time.Time, s pool.NodeStats, b pixpool.NodeSample, ok bool) pixpool.NodeSample {
+func traffic(at, origin time.Time, horizon time.Duration, s pool.NodeStats, b pixpool.NodeSample, ok bool) pixpool.NodeSample {
 	since := pixpool.NodeSample{Gets: s.Gets, Hits: s.Hits, Misses: s.Misses, Sets: s.Sets} // since it started
 	started := at.Add(-time.Duration(s.Uptime) * time.Second)
 	switch {
@@ -216,7 +226,7 @@ func traffic(at, origin time.Time, s pool.NodeStats, b pixpool.NodeSample, ok bo
 		return pixpool.NodeSample{Gets: s.Gets - b.Gets, Hits: s.Hits - b.Hits, Misses: s.Misses - b.Misses, Sets: s.Sets - b.Sets}
 	case ok:
 		return since // restarted after its last reading
-	case started.Before(at.Add(-baselineHorizon)):
+	case started.Before(at.Add(-horizon)):
 		return pixpool.NodeSample{} // unheard of for too long to place its traffic
 	case !origin.IsZero() && !started.Add(-time.Second).After(origin):
 		return pixpool.NodeSample{} // older than the pool: its counters hold others' traffic

@@ -87,7 +87,7 @@ func TestTraffic(t *testing.T) {
 		{"UnheardOfBeyondTheHorizon", time.Time{}, reading(3600, 1e6, 1e5, 1e4), false, 0, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			d := traffic(at, tt.origin, tt.cur, base, tt.base)
+			d := traffic(at, tt.origin, DefaultHorizon, tt.cur, base, tt.base)
 			if d.Hits != tt.hits || d.Misses != tt.miss || d.Gets != tt.hits+tt.miss {
 				t.Fatalf("traffic=%+v, want %d hits and %d misses", d, tt.hits, tt.miss)
 			}

@@ -341,6 +341,7 @@ func (m *Main) openPool(ctx context.Context) error {
 	m.Manager = &manager.Manager{
 		Store: m.Store, Pool: m.Pool, Static: static, Logger: m.Logger,
 		Nodes: c.CacheSize, CapacityMB: c.CacheCapacity, Policy: policy, MaxNodes: c.CacheMaxNodes,
+		StatsInterval: c.StatsInterval,
 	}
 	if len(static) == 0 {
 		m.Nodes = &manager.LocalProvider{Logger: m.Logger}
