@@ -202,13 +202,24 @@ type dashboardChart struct {
 }
 
 // chartHistory returns the pool's one-minute buckets of the dashboard's
-// period, and the samples they come from.
+// period, and the samples they come from, the last one the interval in
+// progress.
 func (s *Server) chartHistory(ctx context.Context, now time.Time) ([]manager.Bucket, []pixpool.PoolSample, error) {
-	samples, err := s.Store.PoolSamples(ctx, now.Add(-(chartMinutes+1)*time.Minute))
+	samples, err := s.poolSamples(ctx, now.Add(-(chartMinutes+1)*time.Minute), now)
 	if err != nil {
 		return nil, nil, err
 	}
 	return manager.Buckets(samples, now, chartMinutes), samples, nil
+}
+
+// poolSamples returns the pool's stats samples after since, ending, with a
+// pool, with the interval in progress read from its nodes at now; without
+// one (--cache-size 0), what an earlier run stored.
+func (s *Server) poolSamples(ctx context.Context, since, now time.Time) ([]pixpool.PoolSample, error) {
+	if s.Pool != nil {
+		return s.Pool.Samples(ctx, since, now)
+	}
+	return s.Store.PoolSamples(ctx, since)
 }
 
 // handlePortalDashboard shows the pool now and charts of its last half
@@ -230,21 +241,11 @@ func (s *Server) handlePortalDashboard(w http.ResponseWriter, r *http.Request) {
 	}
 	st := s.Pool.State()
 	p.Nodes, p.Mode, p.CapacityMB, p.Policy, p.Updated = len(st.Nodes), st.Mode, st.CapacityMB, st.Policy, now
-	for _, ns := range s.Pool.Stats(ctx) {
-		if ns.Up {
-			p.Up++
-			p.Items += ns.Items
-			p.Bytes += ns.Bytes
-		}
+	if n := len(samples); n > 0 { // the last one is the pool now
+		p.Up, p.Items, p.Bytes = samples[n-1].Up, samples[n-1].Items, samples[n-1].Bytes
 	}
-	var hits, misses int64
-	for _, sm := range samples {
-		if sm.At.After(now.Add(-time.Minute)) {
-			hits += sm.Hits
-			misses += sm.Misses
-		}
-	}
-	p.HitRate, p.Lookups = hitRateText(hits, misses), hits+misses
+	win := manager.Sum(samples, now.Add(-time.Minute), now)
+	p.HitRate, p.Lookups = hitRateText(win.Lookups-win.Misses, win.Misses), win.Lookups
 	for _, m := range chartMetrics {
 		p.Charts = append(p.Charts, dashboardChart{Name: m.Name, SVG: template.HTML(chartOfMetric(m, buckets).SVG(false))})
 	}

@@ -833,3 +833,18 @@ func TestAdmin_Dashboard(t *testing.T) {
 		t.Fatalf("latest hit rate %+v", got)
 	}
 }
+
+// TestAdmin_DashboardNow: the dashboard's last minute holds lookups made
+// a moment ago, before any stats sample.
+func TestAdmin_DashboardNow(t *testing.T) {
+	p := newPortal(t, localPool)
+	ctx := context.Background()
+	for _, k := range []string{"a", "b", "c"} {
+		p.m.Pool.Set(ctx, k, []byte(k))
+		p.m.Pool.Get(ctx, k)
+	}
+	p.m.Pool.Get(ctx, "missing")
+	resp, body := p.admin.get("/admin")
+	wantStatus(t, resp, body, http.StatusOK)
+	wantContains(t, body, "75%", "4 lookups", "3 <span class=\"unit\">items")
+}

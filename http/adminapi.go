@@ -276,7 +276,8 @@ func (s *Server) handleAPIAdminCacheClear(w http.ResponseWriter, r *http.Request
 }
 
 // handleAPIAdminStats answers the pool's history in one-minute buckets,
-// oldest first, ending with the current minute: ?minutes=1..1440 (30).
+// oldest first, ending with the current minute up to this moment (the
+// interval in progress read from the nodes): ?minutes=1..1440 (30).
 func (s *Server) handleAPIAdminStats(w http.ResponseWriter, r *http.Request) {
 	minutes := 30
 	if v := r.URL.Query().Get("minutes"); v != "" {
@@ -289,7 +290,7 @@ func (s *Server) handleAPIAdminStats(w http.ResponseWriter, r *http.Request) {
 	}
 	now := time.Now().UTC()
 	start := now.Truncate(time.Minute).Add(time.Minute - time.Duration(minutes)*time.Minute)
-	samples, err := s.Store.PoolSamples(r.Context(), start.Add(-time.Millisecond))
+	samples, err := s.poolSamples(r.Context(), start.Add(-time.Millisecond), now)
 	if err != nil {
 		s.Error(w, r, err)
 		return

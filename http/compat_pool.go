@@ -55,19 +55,22 @@ func (s *Server) handleCompatNumNodes(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleCompatRate answers {"success":"true","rate":"miss","value":0.25}:
-// the pool-wide miss (or hit) rate over the last 60 seconds of stats
-// samples, weighted by requests; 0 without lookups.
+// the pool-wide miss (or hit) rate over the last 60 seconds up to this
+// moment, weighted by requests; 0 without lookups (and without a pool).
 func (s *Server) handleCompatRate(w http.ResponseWriter, r *http.Request) {
 	rate := strings.ToLower(compatParams(w, r).Get("rate"))
 	if rate != "miss" && rate != "hit" {
 		s.compatError(w, r, pixpool.Errorf(pixpool.EINVALID, `The rate parameter must be "miss" or "hit".`))
 		return
 	}
-	now := time.Now()
-	win, err := manager.Window(r.Context(), s.Store, now.Add(-time.Minute), now)
-	if err != nil {
-		s.compatError(w, r, err)
-		return
+	var win autoscale.Stats
+	if s.Pool != nil {
+		now := time.Now().UTC()
+		var err error
+		if win, err = s.Pool.Window(r.Context(), now.Add(-time.Minute), now); err != nil {
+			s.compatError(w, r, err)
+			return
+		}
 	}
 	value := win.MissRate()
 	if rate == "hit" && win.Lookups > 0 {

@@ -356,3 +356,22 @@ func TestCompat_ConfigureFixedPool(t *testing.T) {
 	}
 	wantJSON(t, b, `{"success":"true","mode":"manual","numNodes":2,"cacheSize":2,"policy":"RR"}`)
 }
+
+// TestCompat_RateNow: getRate counts lookups made a moment ago, before
+// any stats sample.
+func TestCompat_RateNow(t *testing.T) {
+	f := newPoolFixture(t, fixtureConfig{pool: localPool})
+	ctx := context.Background()
+	f.mgr.Pool.Set(ctx, "k", []byte("v"))
+	for range 15 {
+		f.mgr.Pool.Get(ctx, "k")
+	}
+	f.mgr.Pool.Get(ctx, "missing")
+	for rate, want := range map[string]string{"hit": "0.9375", "miss": "0.0625"} {
+		status, b := f.do("GET", "/api/getRate?rate="+rate, f.adminKey, "")
+		if status != 200 {
+			t.Fatalf("getRate: %d %s", status, b)
+		}
+		wantJSON(t, b, `{"success":"true","rate":"`+rate+`","value":`+want+`}`)
+	}
+}

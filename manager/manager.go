@@ -104,14 +104,20 @@ type Manager struct {
 	// layout in the store, before copying keys, so that the other replicas
 	// (which poll the store) write to it too. Zero for a single process.
 	PendingWait time.Duration
+	// StatsInterval is how often the pool's stats are sampled
+	// (Collector.Interval); the Meter looks back 120 times as far, at
+	// least a minute (Meter.Horizon). If zero, 5 s.
+	StatsInterval time.Duration
 	// Fence, if set, is asked right before the leader changes the pool and
 	// must fail if this process may no longer act as the leader (its lease
 	// ran out), so that two managers never act at once.
 	Fence func(ctx context.Context) error
 
-	mu      sync.Mutex // serializes changes; guards state, secret
+	mu      sync.Mutex // serializes changes; guards state, secret, origin
 	state   State
-	secret  string // the local nodes' password; "" with static nodes
+	secret  string    // the local nodes' password; "" with static nodes
+	origin  time.Time // Meter.Origin: when a static pool was first opened or followed here
+	meter   *Meter    // made by meterLocked
 	closed  bool
 	leading atomic.Bool // this process runs the pool; others forward changes to it
 }
@@ -130,6 +136,7 @@ func (m *Manager) Follow(ctx context.Context) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.setOrigin()
 	if m.Leading() {
 		return nil
 	}
@@ -189,6 +196,7 @@ func (m *Manager) Open(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.closed = false
+	m.setOrigin()
 	st, err := m.load(ctx)
 	if err != nil {
 		return err
@@ -415,9 +423,14 @@ func (m *Manager) Resize(ctx context.Context, n int, reason string) (pool.Resize
 	st.Epoch = epoch
 	st.Nodes = nodes
 	st.Pending, st.PendingEpoch = nil, 0
+	// Samples right before and after the copying: the nodes a shrink
+	// removes have their lookups counted up to it, and the lookups the
+	// copying makes are left out of every replica's rates.
+	m.record(ctx, "before")
 	rctx, cancel := context.WithTimeout(ctx, cmpOr(m.ResizeTimeout, 60*time.Second))
 	rep := m.Pool.Resize(rctx, st.Epoch, nodes)
 	cancel()
+	m.record(ctx, "after")
 	st.Resizes = append(st.Resizes, Resize{At: time.Now().UTC(), From: cur, To: n, Reason: reason, Moved: rep.Moved, Took: rep.Took})
 	if len(st.Resizes) > maxHistory {
 		st.Resizes = st.Resizes[len(st.Resizes)-maxHistory:]
@@ -553,14 +566,60 @@ func (m *Manager) Keys(ctx context.Context, node string) ([]pool.KeyInfo, error)
 	return m.Pool.Keys(ctx, node)
 }
 
-// Scaler returns the auto-scaler for this pool, reading its traffic from
-// the stats history in the store.
+// setOrigin notes, the first time, when this process took up a static
+// pool: nodes it did not start may have counted others' traffic before.
+// The nodes a provider starts count only this pool's, from their start.
+// Called with mu held.
+func (m *Manager) setOrigin() {
+	if m.Provider == nil && m.origin.IsZero() {
+		m.origin = time.Now().UTC()
+	}
+}
+
+// Meter measures the pool's traffic from its nodes and the stats history;
+// the Collector records with it, and so do resizes.
+func (m *Manager) Meter() *Meter {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.meterLocked()
+}
+
+// meterLocked is Meter, called with mu held.
+func (m *Manager) meterLocked() *Meter {
+	if m.meter == nil {
+		m.setOrigin()
+		m.meter = &Meter{Store: m.Store, Nodes: m.Pool, Origin: m.origin, Horizon: max(time.Minute, 120*cmpOr(m.StatsInterval, 5*time.Second))}
+	}
+	return m.meter
+}
+
+// record stores a stats sample now, so that the lookups a resize makes
+// copying keys are told apart from users' (Meter.Record). Called with mu
+// held.
+func (m *Manager) record(ctx context.Context, when string) {
+	if err := m.meterLocked().Record(context.WithoutCancel(ctx), time.Now); err != nil {
+		m.logger().Warn("stats: sample "+when+" a resize", "err", err)
+	}
+}
+
+// Samples returns the pool's stats samples after since, ending with the
+// interval in progress, read from the nodes at now (Meter.Samples).
+func (m *Manager) Samples(ctx context.Context, since, now time.Time) ([]pixpool.PoolSample, error) {
+	return m.Meter().Samples(ctx, since, now)
+}
+
+// Window returns the pool's lookups and misses from since up to now, every
+// replica's, the interval in progress included (Meter.Window).
+func (m *Manager) Window(ctx context.Context, since, now time.Time) (autoscale.Stats, error) {
+	return m.Meter().Window(ctx, since, now)
+}
+
+// Scaler returns the auto-scaler for this pool, deciding on its traffic
+// up to the moment it decides (Window).
 func (m *Manager) Scaler() *autoscale.Scaler {
 	return &autoscale.Scaler{
-		Pool: scalable{m},
-		Window: func(ctx context.Context, since, now time.Time) (autoscale.Stats, error) {
-			return Window(ctx, m.Store, since, now)
-		},
+		Pool:     scalable{m},
+		Window:   m.Window,
 		Settings: m.Auto,
 		Logger:   m.logger(),
 	}

@@ -351,6 +351,9 @@ func (c *Client) Stats(ctx context.Context) []NodeStats {
 			if err != nil || n.down.Load() {
 				s = NodeStats{NodeInfo: n.NodeInfo}
 			}
+			// Read after the node's counters, so they hold every own
+			// lookup those counted (and the few made meanwhile).
+			s.OwnHits, s.OwnMisses = n.ownHits.Load(), n.ownMisses.Load()
 			out[i] = s
 		})
 	}

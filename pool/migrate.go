@@ -134,7 +134,7 @@ func (c *Client) copyMoved(ctx context.Context, old, next *layout) int {
 				if dst == nil || dst.down.Load() {
 					continue
 				}
-				it, err := src.mc.Get(k.Key)
+				it, err := src.ownGet(k.Key)
 				if err != nil {
 					continue // evicted or deleted since the listing
 				}
@@ -154,8 +154,8 @@ func (c *Client) copyMoved(ctx context.Context, old, next *layout) int {
 			// matches the old owner's value.
 			for _, key := range copied {
 				dst := next.nodes[next.ring.Get(key)]
-				was, errOld := src.mc.Get(key)
-				now, errNew := dst.mc.Get(key)
+				was, errOld := src.ownGet(key)
+				now, errNew := dst.ownGet(key)
 				if errNew == nil && (errOld != nil || !bytes.Equal(was.Value, now.Value)) {
 					_ = dst.mc.Delete(key)
 				}

@@ -35,6 +35,22 @@ type node struct {
 
 	fails atomic.Int32 // consecutive failures
 	down  atomic.Bool  // skipped until a probe finds it healthy again
+
+	ownHits, ownMisses atomic.Int64 // lookups the client made itself (ownGet)
+}
+
+// ownGet is a lookup the client makes for itself (copying keys in a
+// resize), counted apart so that rates can leave it out: the node counts
+// it like any other.
+func (n *node) ownGet(key string) (*memcache.Item, error) {
+	it, err := n.mc.Get(key)
+	switch {
+	case err == nil:
+		n.ownHits.Add(1)
+	case errors.Is(err, memcache.ErrCacheMiss):
+		n.ownMisses.Add(1)
+	}
+	return it, err
 }
 
 func (c *Client) newNode(info NodeInfo) *node {
@@ -108,6 +124,11 @@ type NodeStats struct {
 	RequestsLast5s int64  `json:"requests_last_5s"`
 	Policy         string `json:"policy,omitempty"`
 	Uptime         int64  `json:"uptime"`
+	// OwnHits and OwnMisses count the lookups this client made on the
+	// node itself, copying keys in resizes, since it first used the node
+	// at this address. Hits and Misses include them; they are no user's.
+	OwnHits   int64 `json:"-"`
+	OwnMisses int64 `json:"-"`
 }
 
 func (n *node) stats(ctx context.Context) (NodeStats, error) {

@@ -54,6 +54,28 @@ func TestServe_Replicas(t *testing.T) {
 
 	key := newUserDB(t, dsn, "ada")
 	onA, onB := &client{t, a.url, key}, &client{t, b.url, key}
+	// Lookups made through either replica count on both at once: the
+	// rates come from the nodes' own counters.
+	t.Run("RateAcross", func(t *testing.T) {
+		expect(t, onA.do("PUT", keyPath("rated"), bytes.NewReader(pixpooltest.PNG(t, 9, 9, 1))), http.StatusCreated)
+		for i := range 10 {
+			c := onB
+			if i%3 == 0 {
+				c = onA
+			}
+			expect(t, c.do("GET", keyPath("rated"), nil), http.StatusOK)
+		}
+		expect(t, onB.do("GET", keyPath("unrated"), nil), http.StatusNotFound)
+		expect(t, onB.do("GET", keyPath("unrated-2"), nil), http.StatusNotFound)
+		for _, s := range []*server{a, b} {
+			now := time.Now()
+			w, err := s.Manager.Window(ctx, now.Add(-time.Minute), now)
+			if err != nil || w.Lookups != 12 || w.Misses != 2 {
+				t.Fatalf("window on %s: %+v, %v; want 12 lookups, 2 misses", s.url, w, err)
+			}
+		}
+	})
+
 	t.Run("ReadYourWritesAcross", func(t *testing.T) {
 		for i := range 5 {
 			img := pixpooltest.PNG(t, 10+i, 10, uint8(i))

@@ -380,6 +380,7 @@ func (m *Main) openPool(ctx context.Context) error {
 	m.Manager = &manager.Manager{
 		Store: m.Store, Pool: m.Pool, Static: static, Logger: m.Logger,
 		Nodes: c.CacheSize, CapacityMB: c.CacheCapacity, Policy: policy, MaxNodes: c.CacheMaxNodes,
+		StatsInterval: c.StatsInterval,
 	}
 	if len(static) == 0 {
 		m.Nodes = &manager.LocalProvider{Logger: m.Logger}
@@ -420,7 +421,7 @@ func (m *Main) openPool(ctx context.Context) error {
 	}
 	m.Images.Cache = m.Pool
 	m.HTTP.Pool = m.Manager
-	m.Stats = &manager.Collector{Store: m.Store, Pool: m.Pool, Interval: c.StatsInterval, Retention: c.StatsRetention, Logger: m.Logger}
+	m.Stats = &manager.Collector{Store: m.Store, Meter: m.Manager.Meter(), Interval: c.StatsInterval, Retention: c.StatsRetention, Logger: m.Logger}
 	m.Scaler = m.Manager.Scaler()
 	m.Scaler.Interval = c.AutoscaleInterval
 	st := m.Manager.State()
