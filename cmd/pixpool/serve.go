@@ -420,6 +420,9 @@ func (m *Main) Run(ctx context.Context) error {
 		m.closeStores()
 		return merr
 	}
+	// Sessions and API keys are trusted from memory while this polls the
+	// store for other replicas' changes to them (service/principals.go).
+	go m.Accounts.WatchAuth(ctx)
 	errc := make(chan error, 1)
 	go func() {
 		if m.Config.TLSCert != "" {
