@@ -65,7 +65,9 @@ type principals struct {
 	polled  time.Time // when that poll began; zero before the first
 }
 
-func (a *Accounts) principalTTL() time.Duration { return orDuration(a.PrincipalTTL, DefaultPrincipalTTL) }
+func (a *Accounts) principalTTL() time.Duration {
+	return orDuration(a.PrincipalTTL, DefaultPrincipalTTL)
+}
 
 func (a *Accounts) authPoll() time.Duration { return orDuration(a.AuthPoll, DefaultAuthPoll) }
 
