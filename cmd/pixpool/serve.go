@@ -576,6 +576,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		m.Config.DecodeMemory = decodeMemory(cache.MachineMemory(), goMemLimit())
 	}
 	setMemoryLimit(m.Config.DecodeMemory, m.Logger)
+	setGCPercent()
 	if err := m.Open(ctx); err != nil {
 		m.Close()
 		return err
