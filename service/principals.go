@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -219,4 +220,22 @@ func (a *Accounts) touchLater(e *principal, now time.Time) {
 func (e *principal) copyUser() *pixpool.User {
 	u := e.user
 	return &u
+}
+
+// UserByUsername returns the account named username (without regard to
+// case), from memory like an authenticated principal when it may be: the
+// compatibility API's credential-less calls act as one named account on
+// every request. Changes to the account reach it as they reach sessions.
+func (a *Accounts) UserByUsername(ctx context.Context, username string) (*pixpool.User, error) {
+	ck := "u:" + strings.ToLower(username)
+	if e := a.cached(ck); e != nil {
+		return e.copyUser(), nil
+	}
+	tag := a.authTag()
+	u, err := a.Store.UserByUsername(ctx, username)
+	if err != nil {
+		return nil, err
+	}
+	a.remember(ck, &principal{user: *u, tag: tag})
+	return u, nil
 }

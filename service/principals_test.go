@@ -337,3 +337,45 @@ func TestAccounts_WatchAuth(t *testing.T) {
 	cancel()
 	<-done
 }
+
+func (s *authCountingStore) UserByUsername(ctx context.Context, name string) (*pixpool.User, error) {
+	s.calls.Add(1)
+	return s.Store.UserByUsername(ctx, name)
+}
+
+// TestAccounts_UserByUsername checks the cached lookup of the compat
+// account: no store work when cached, a change seen at once by the
+// replica that made it and by the other after its poll.
+func TestAccounts_UserByUsername(t *testing.T) {
+	a, b, bStore, _ := replicas(t)
+	ctx := t.Context()
+	u := ada()
+	signUp(a, u, "correct horse")
+	poll(t, a, b)
+	for _, acc := range []*Accounts{a, b} {
+		if got, err := acc.UserByUsername(ctx, "ADA"); err != nil || got.ID != u.ID || got.Disabled {
+			t.Fatalf("UserByUsername()=%v, %v", got, err)
+		}
+	}
+	n := bStore.calls.Load()
+	if _, err := b.UserByUsername(ctx, "ada"); err != nil {
+		t.Fatal(err)
+	}
+	if got := bStore.calls.Load(); got != n {
+		t.Fatalf("store lookups for a cached account: %d, want 0", got-n)
+	}
+	u.Disabled = true
+	if err := a.Store.UpdateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := a.UserByUsername(ctx, "ada"); !got.Disabled {
+		t.Fatal("same replica: Disabled=false after the change")
+	}
+	poll(t, b)
+	if got, _ := b.UserByUsername(ctx, "ada"); !got.Disabled {
+		t.Fatal("other replica: Disabled=false after its poll")
+	}
+	if _, err := b.UserByUsername(ctx, "nobody"); pixpool.ErrorCode(err) != pixpool.ENOTFOUND {
+		t.Fatalf("UserByUsername(nobody)=%v, want ENOTFOUND", err)
+	}
+}
