@@ -54,11 +54,12 @@ func (s *Store) prepare(ctx context.Context) error {
 	return nil
 }
 
+// closeStmts closes the hot statements. The array is left as it is: a
+// caller racing Close gets "statement is closed" from database/sql.
 func (s *Store) closeStmts() {
-	for i, st := range s.stmts {
+	for _, st := range s.stmts {
 		if st != nil {
 			st.Close()
-			s.stmts[i] = nil
 		}
 	}
 }
