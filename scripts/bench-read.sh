@@ -3,13 +3,14 @@
 #
 #   scripts/bench-read.sh NAME=BINARY [NAME=BINARY ...]
 #
-# For each pixpool binary it starts two servers from fresh data folders on
+# For each pixpool binary it starts three servers from fresh data folders on
 # 127.0.0.1, `serve --analyze=false` with the embedded defaults (SQLite, a
 # blob folder, two local cache nodes) and the same with `--cache-size 0`,
 # uploads one 100 KB JPEG (a noise image; IMAGE=FILE to use another) with
 # PUT and reads it with wrk: GET /api/v1/images/KEY with an API key (cache
 # hit), the same on the --cache-size 0 server (the miss path: SQLite and
-# the blob folder), the compat path /api/key/KEY (JSON with base64) and the
+# the blob folder), misses with a cache (a third server with 100 keys over
+# two nodes of 1 MB, wrk cycling over the keys), the compat path /api/key/KEY (JSON with base64) and the
 # web /raw?key=KEY with a session cookie. nginx serves the same file from
 # disk (sendfile). Every round runs each target once, in the same order, so
 # machine noise hits all alike; the summary gives each target's median
@@ -98,7 +99,15 @@ nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
 pids+=($!)
 
 targets=(nginx)
-declare -A url hdr
+declare -A url hdr script
+# Requests cycling over keys k0..k99 (each wrk thread counts on its own).
+cat >"$work/keys.lua" <<'LUA'
+local i = 0
+request = function()
+	i = i + 1
+	return wrk.format(nil, "/api/v1/images/k" .. (i % 100))
+end
+LUA
 url[nginx]=http://127.0.0.1:$ngport/img.jpg
 hdr[nginx]=""
 
@@ -146,7 +155,18 @@ for spec in "$@"; do
 	url[$name-miss]=http://127.0.0.1:$port/api/v1/images/bench
 	hdr[$name-miss]="Authorization: Bearer $(cat "$work/$name-nocache.key")"
 	port=$((port + 1))
-	targets+=("$name-hit" "$name-miss" "$name-compat" "$name-raw")
+	# Misses with a cache: 100 keys (10 MB) over two nodes of 1 MB.
+	start "$name-small" "$bin" "$port" --cache-capacity 1
+	skey=$(cat "$work/$name-small.key")
+	for i in $(seq 0 99); do
+		curl -fs -X PUT -H "Authorization: Bearer $skey" --data-binary "@$img" \
+			"http://127.0.0.1:$port/api/v1/images/k$i" >/dev/null
+	done
+	url[$name-misskeys]=http://127.0.0.1:$port/api/v1/images/k0
+	hdr[$name-misskeys]="Authorization: Bearer $skey"
+	script[$name-misskeys]=$work/keys.lua
+	port=$((port + 1))
+	targets+=("$name-hit" "$name-miss" "$name-misskeys" "$name-compat" "$name-raw")
 done
 
 # Every target must answer 200 before measuring.
@@ -160,7 +180,7 @@ results=$work/results
 : >"$results"
 for r in $(seq "$rounds"); do
 	for t in "${targets[@]}"; do
-		out=$(wrk -t"$threads" -c"$conns" -d"$dur" --latency -H "${hdr[$t]:-X-None: 1}" "${url[$t]}")
+		out=$(wrk -t"$threads" -c"$conns" -d"$dur" --latency ${script[$t]:+-s "${script[$t]}"} -H "${hdr[$t]:-X-None: 1}" "${url[$t]}")
 		rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
 		p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
 		non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
