@@ -379,3 +379,45 @@ func TestAccounts_UserByUsername(t *testing.T) {
 		t.Fatalf("UserByUsername(nobody)=%v, want ENOTFOUND", err)
 	}
 }
+
+// BenchmarkAuthenticateAPIKey compares a key checked in the store with one
+// found in the principal cache.
+func BenchmarkAuthenticateAPIKey(b *testing.B) {
+	st, err := sqlite.Open(filepath.Join(b.TempDir(), "db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	a := &Accounts{Store: st, Logger: slog.New(slog.DiscardHandler), Password: password.Params{Memory: 1024, Time: 1, Threads: 1}}
+	u := ada()
+	if err := a.CreateUser(context.Background(), u, "correct horse"); err != nil {
+		b.Fatal(err)
+	}
+	_, secret, err := a.CreateAPIKey(context.Background(), u.ID, "k")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, cached := range []bool{false, true} {
+		name := "Store"
+		if cached {
+			name = "Cached"
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go a.WatchAuth(ctx)
+			for !a.authTag().ok {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := a.AuthenticateAPIKey(context.Background(), secret); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
