@@ -61,6 +61,20 @@ type Store interface {
 	TouchAPIKey(ctx context.Context, id int64, t time.Time) error
 	// DeleteAPIKey removes a user's key; another user's key is ENOTFOUND.
 	DeleteAPIKey(ctx context.Context, userID, id int64) error
+	// AuthGeneration returns a counter that the store bumps in the same
+	// transaction as every change that can end a session's or an API
+	// key's authority, by any path: a session deleted or changed, an API
+	// key deleted, an account updated (password, admin rights, disabling)
+	// or removed, a restore. Processes sharing the store poll it to drop
+	// the sessions and API keys they cache (service.Accounts). It is not
+	// part of backups; its value means nothing but its changes.
+	AuthGeneration(ctx context.Context) (int64, error)
+	// AuthChanges counts the calls to this Store value that may have
+	// bumped AuthGeneration (UpdateUser, SetPasswordHash, DeleteSession,
+	// DeleteUserSessions, DeleteExpiredSessions, DeleteAPIKey, a restore),
+	// each counted once it has returned: the process's own changes, known
+	// at once without asking the database.
+	AuthChanges() uint64
 
 	// PutImage inserts img, or replaces the row with the same (OwnerID, Key),
 	// in one transaction. A replaced row keeps its ID. It sets img.ID (and

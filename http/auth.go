@@ -189,7 +189,7 @@ func (s *Server) compatPool(h http.HandlerFunc) http.HandlerFunc {
 // compatUser is the account a credential-less call acts as: CompatUser,
 // without its admin powers unless CompatAdmin is set.
 func (s *Server) compatUser(ctx context.Context) (*pixpool.User, error) {
-	u, err := s.Accounts.Store.UserByUsername(ctx, s.CompatUser)
+	u, err := s.Accounts.UserByUsername(ctx, s.CompatUser)
 	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
 		return nil, pixpool.Errorf(pixpool.EUNAUTHORIZED, "The compatibility account %q does not exist.", s.CompatUser)
 	} else if err != nil {

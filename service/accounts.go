@@ -45,12 +45,26 @@ type Accounts struct {
 	Throttle Throttle
 	// SetupTTL is how long a setup link works. If zero, an hour.
 	SetupTTL time.Duration
+	// PrincipalTTL bounds how long an authenticated session or API key
+	// is trusted from memory, while WatchAuth runs (principals.go). If
+	// zero, DefaultPrincipalTTL; if negative, every request asks the
+	// store.
+	PrincipalTTL time.Duration
+	// MaxPrincipals bounds the sessions and API keys kept. If zero,
+	// DefaultMaxPrincipals.
+	MaxPrincipals int
+	// AuthPoll is how often WatchAuth polls the store for other
+	// processes' changes; AuthStaleness is four times it. If zero,
+	// DefaultAuthPoll.
+	AuthPoll time.Duration
+
 	// DeviceTTL is how long a device cookie (LoginDevice) works. If zero,
 	// DeviceTTL.
 	DeviceTTL time.Duration
 
 	hashingOnce sync.Once
 	hashing     *password.Limiter
+	principals  principals
 
 	logMu  sync.Mutex           // guards logged
 	logged map[string]time.Time // when each key's throttling was last logged
@@ -557,7 +571,13 @@ func (a *Accounts) Authenticate(ctx context.Context, token string) (*pixpool.Use
 	if token == "" || len(token) > 128 {
 		return nil, nil, expired
 	}
-	s, err := a.Store.Session(ctx, hashToken(token))
+	hash := hashToken(token)
+	if e := a.cached("s:" + hash); e != nil && a.now().Before(e.session.ExpiresAt) {
+		sess := *e.session
+		return e.copyUser(), &sess, nil
+	}
+	tag := a.authTag()
+	s, err := a.Store.Session(ctx, hash)
 	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
 		return nil, nil, expired
 	} else if err != nil {
@@ -571,6 +591,8 @@ func (a *Accounts) Authenticate(ctx context.Context, token string) (*pixpool.Use
 	if err != nil {
 		return nil, nil, err
 	}
+	sess := *s
+	a.remember("s:"+hash, &principal{user: *u, session: &sess, tag: tag})
 	return u, s, nil
 }
 
@@ -616,7 +638,13 @@ func (a *Accounts) AuthenticateAPIKey(ctx context.Context, secret string) (*pixp
 	if !strings.HasPrefix(secret, APIKeyPrefix) || len(secret) > 128 {
 		return nil, bad
 	}
-	k, err := a.Store.APIKeyByHash(ctx, hashToken(secret))
+	hash := hashToken(secret)
+	if e := a.cached("k:" + hash); e != nil {
+		a.touchLater(e, a.now())
+		return e.copyUser(), nil
+	}
+	tag := a.authTag()
+	k, err := a.Store.APIKeyByHash(ctx, hash)
 	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
 		return nil, bad
 	} else if err != nil {
@@ -626,12 +654,17 @@ func (a *Accounts) AuthenticateAPIKey(ctx context.Context, secret string) (*pixp
 	if err != nil {
 		return nil, err
 	}
-	// Record use at most once a minute per key, to spare the database.
+	// Record use at most once a minute per key, to spare the database;
+	// while the key is cached, touchLater does it off the request.
+	e := &principal{user: *u, keyID: k.ID, tag: tag}
+	e.touched.Store(k.LastUsedAt.UnixMilli())
 	if now := a.now(); now.Sub(k.LastUsedAt) > time.Minute {
+		e.touched.Store(now.UnixMilli())
 		if err := a.Store.TouchAPIKey(ctx, k.ID, now); err != nil {
 			a.logger().Warn("touch api key", "key_id", k.ID, "err", err)
 		}
 	}
+	a.remember("k:"+hash, e)
 	return u, nil
 }
 

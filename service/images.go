@@ -233,12 +233,12 @@ func (s *Images) Get(ctx context.Context, ownerID int64, key string) (*pixpool.I
 	v, err, _ := s.loads.Do(flight, func() (any, error) {
 		lctx := context.WithoutCancel(ctx)
 		since := s.writes.now()
-		img, data, err := s.load(lctx, ownerID, key)
+		img, entry, data, err := s.load(lctx, ownerID, key)
 		if err != nil {
 			return nil, err
 		}
 		if !s.writes.since(ck, since) {
-			s.fill(lctx, img, data, false)
+			s.fillEntry(lctx, ck, entry, false)
 		}
 		return loaded{img, data}, nil
 	})
@@ -343,18 +343,24 @@ func (s *Images) Wait() { s.background.Wait() }
 // load reads an image's row and bytes. A replace or delete between the two
 // removes the bytes the row named; then the row is read again, so a read
 // racing a write answers with the new image (or not found), never fails.
-func (s *Images) load(ctx context.Context, ownerID int64, key string) (*pixpool.Image, []byte, error) {
+// The bytes are read into the image's cache entry (nil without a cache),
+// of which data is the tail.
+func (s *Images) load(ctx context.Context, ownerID int64, key string) (img *pixpool.Image, entry, data []byte, err error) {
 	for attempt := 0; ; attempt++ {
 		img, err := s.Store.Image(ctx, ownerID, key)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		data, err := s.readBlob(ctx, img.BlobKey)
+		var head []byte
+		if s.Cache != nil {
+			head = entryHead(img)
+		}
+		entry, err := s.readBlobAfter(ctx, img.BlobKey, head, img.Size)
 		if err == nil {
-			return img, data, nil
+			return img, entry, entry[len(head):], nil
 		}
 		if !errors.Is(err, errBytesMissing) || attempt == 2 {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 }
@@ -376,14 +382,49 @@ func (s *Images) readBlob(ctx context.Context, key string) ([]byte, error) {
 	return io.ReadAll(rc)
 }
 
+// readBlobAfter reads a blob of about size bytes into one buffer after
+// head (a cache entry's header): sized up front, the read neither grows
+// the buffer nor copies it, and filling the cache copies nothing.
+func (s *Images) readBlobAfter(ctx context.Context, key string, head []byte, size int64) ([]byte, error) {
+	rc, err := s.Blobs.Get(ctx, key)
+	if err != nil {
+		if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
+			return nil, fmt.Errorf("%w: %w", errBytesMissing, err)
+		}
+		return nil, err
+	}
+	defer rc.Close()
+	size = min(max(size, 0), s.MaxBytesLimit())         // a damaged row asks for no more
+	b := make([]byte, len(head), len(head)+int(size)+1) // +1: EOF without growing
+	copy(b, head)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := rc.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		} else if err != nil {
+			return nil, err
+		}
+	}
+}
+
 // fill puts an image into the cache: with Set for writers (the newest
 // bytes win) and Add for readers (never overwriting a writer's value).
 func (s *Images) fill(ctx context.Context, img *pixpool.Image, data []byte, writer bool) {
 	if s.Cache == nil {
 		return
 	}
-	ck := CacheKey(img.OwnerID, img.Key)
-	entry := encodeEntry(img, data)
+	s.fillEntry(ctx, CacheKey(img.OwnerID, img.Key), encodeEntry(img, data), writer)
+}
+
+// fillEntry is fill with the entry made.
+func (s *Images) fillEntry(ctx context.Context, ck string, entry []byte, writer bool) {
+	if s.Cache == nil {
+		return
+	}
 	var err error
 	if writer {
 		err = s.Cache.Set(ctx, ck, entry)
@@ -588,12 +629,16 @@ type entryHeader struct {
 }
 
 func encodeEntry(img *pixpool.Image, data []byte) []byte {
+	return append(entryHead(img), data...)
+}
+
+// entryHead returns the start of img's entry, up to its bytes.
+func entryHead(img *pixpool.Image) []byte {
 	h, _ := json.Marshal(entryHeader{img.ID, img.ContentType, img.Width, img.Height, img.Checksum, img.CreatedAt.UnixMilli()})
-	out := make([]byte, 0, len(entryMagic)+4+len(h)+len(data))
+	out := make([]byte, 0, len(entryMagic)+4+len(h))
 	out = append(out, entryMagic...)
 	out = binary.BigEndian.AppendUint32(out, uint32(len(h)))
-	out = append(out, h...)
-	return append(out, data...)
+	return append(out, h...)
 }
 
 func decodeEntry(v []byte) (*pixpool.Image, []byte, error) {

@@ -460,6 +460,9 @@ func (m *Main) Run(ctx context.Context) error {
 		m.closeStores()
 		return merr
 	}
+	// Sessions and API keys are trusted from memory while this polls the
+	// store for other replicas' changes to them (service/principals.go).
+	go m.Accounts.WatchAuth(ctx)
 	errc := make(chan error, 1)
 	go func() {
 		if m.Config.TLSCert != "" {
@@ -628,6 +631,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		m.Config.DecodeMemory = decodeMemory(cache.MachineMemory(), goMemLimit())
 	}
 	setMemoryLimit(m.Config.DecodeMemory, m.Logger)
+	setGCPercent()
 	if err := m.Open(ctx); err != nil {
 		m.Close()
 		return err

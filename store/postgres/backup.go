@@ -127,6 +127,7 @@ func exportTable(ctx context.Context, tx pgx.Tx, t *pixpool.Table, fn func(t *pi
 // hold, is EINVALID; the message names the table and the row's number
 // among that table's rows, counted from 1.
 func (s *Store) ImportTables(ctx context.Context, keep []string, next func(yield func(t *pixpool.Table, row []any) error) error) error {
+	defer s.authChanged()
 	err := s.withTx(ctx, func(tx pgx.Tx) error {
 		if err := clearTables(ctx, tx, keep); err != nil {
 			return err

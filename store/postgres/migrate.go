@@ -188,6 +188,48 @@ CREATE TABLE invites (
 	used_by    bigint
 );
 `,
+	// 7: the authentication generation (AuthGeneration), a counter the
+	// database itself bumps, in the same transaction, whenever a session
+	// is deleted or changed, an API key is deleted or given another
+	// secret or owner, or an account changes or goes (password, admin
+	// rights, disabling, a restore), by any path. Processes poll it to
+	// drop the sessions and API keys they cache. Not backed up. The
+	// triggers fire once per statement that changed a row, after the
+	// statement's own row locks, so the counter's row is always locked
+	// last within a statement.
+	`
+CREATE TABLE auth_generation (
+	id integer PRIMARY KEY CHECK (id = 1),
+	n  bigint  NOT NULL
+);
+INSERT INTO auth_generation (id, n) VALUES (1, 0);
+CREATE FUNCTION bump_auth_generation() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM changed) THEN
+		UPDATE auth_generation SET n = n + 1 WHERE id = 1;
+	END IF;
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER users_update_bumps_auth AFTER UPDATE ON users
+	REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION bump_auth_generation();
+CREATE TRIGGER users_delete_bumps_auth AFTER DELETE ON users
+	REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION bump_auth_generation();
+CREATE TRIGGER sessions_update_bumps_auth AFTER UPDATE ON sessions
+	REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION bump_auth_generation();
+CREATE TRIGGER sessions_delete_bumps_auth AFTER DELETE ON sessions
+	REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION bump_auth_generation();
+CREATE FUNCTION bump_auth_generation_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	UPDATE auth_generation SET n = n + 1 WHERE id = 1;
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER api_keys_update_bumps_auth AFTER UPDATE OF hash, user_id ON api_keys
+	FOR EACH ROW EXECUTE FUNCTION bump_auth_generation_row();
+CREATE TRIGGER api_keys_delete_bumps_auth AFTER DELETE ON api_keys
+	REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION bump_auth_generation();
+`,
 }
 
 // migrateLock is the key of the transaction-scoped advisory lock that every

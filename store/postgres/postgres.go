@@ -34,7 +34,7 @@
 // reads these parameters (and removes them before connecting):
 //
 //	pool_max_conns            at most this many connections; default max(4, runtime.NumCPU())
-//	pool_min_conns            keep at least this many open; default 0
+//	pool_min_conns            keep at least this many open; default 2 (at most pool_max_conns)
 //	pool_max_conn_lifetime    close a connection this old; default 1h
 //	pool_max_conn_idle_time   close a connection idle this long; default 30m
 //	pool_health_check_period  how often idle connections are checked; default 1m
@@ -56,6 +56,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -71,6 +72,8 @@ var _ pixpool.Store = (*Store)(nil)
 // concurrent use, also by several processes sharing the database.
 type Store struct {
 	pool *pgxpool.Pool
+	// authChanges counts calls that may have bumped AuthGeneration.
+	authChanges atomic.Uint64
 }
 
 // Open connects to the database named by dsn (see the package comment),
@@ -86,6 +89,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "pixpool" // names it in pg_stat_activity
 	}
+	if !hasParam(dsn, "pool_min_conns") {
+		// Keep a few connections open from the start, so the first
+		// requests after a quiet spell do not each open one.
+		cfg.MinConns = min(defaultMinConns, cfg.MaxConns)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
@@ -100,6 +108,16 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
 	return s, nil
+}
+
+// defaultMinConns is pool_min_conns when the DSN does not set it.
+const defaultMinConns = 2
+
+// hasParam reports whether the DSN, a URL or key=value pairs, names the
+// parameter.
+func hasParam(dsn, name string) bool {
+	return strings.Contains(dsn, "?"+name+"=") || strings.Contains(dsn, "&"+name+"=") ||
+		strings.HasPrefix(dsn, name+"=") || strings.Contains(dsn, " "+name+"=")
 }
 
 // check connects (pgxpool connects lazily) and refuses a database whose

@@ -45,6 +45,7 @@ func (s *Store) Session(ctx context.Context, tokenHash string) (*pixpool.Session
 
 // DeleteSession removes one session; a missing one is not an error.
 func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
+	defer s.authChanged()
 	if !storable(tokenHash) {
 		return nil
 	}
@@ -57,6 +58,7 @@ func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
 // DeleteUserSessions removes every session of a user except the one whose
 // hash is keep ("" keeps none).
 func (s *Store) DeleteUserSessions(ctx context.Context, userID int64, keep string) error {
+	defer s.authChanged()
 	if !storable(keep) {
 		keep = "" // no session has it: keep none
 	}
@@ -69,6 +71,7 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID int64, keep strin
 // DeleteExpiredSessions removes sessions that expired before now and
 // reports how many.
 func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
+	defer s.authChanged()
 	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE expires_at < $1`, ts(now))
 	if err != nil {
 		return 0, wrap("delete expired sessions", err)
@@ -154,6 +157,7 @@ func (s *Store) TouchAPIKey(ctx context.Context, id int64, t time.Time) error {
 // DeleteAPIKey removes a user's key. A missing key, or another user's, is
 // ENOTFOUND.
 func (s *Store) DeleteAPIKey(ctx context.Context, userID, id int64) error {
+	defer s.authChanged()
 	tag, err := s.pool.Exec(ctx, `DELETE FROM api_keys WHERE id = $1 AND user_id = $2`, id, userID)
 	if err != nil {
 		return wrap(fmt.Sprintf("delete api key %d", id), err)

@@ -70,6 +70,7 @@ func (s *Store) UserByUsername(ctx context.Context, username string) (*pixpool.U
 // u.UpdatedAt. A missing user is ENOTFOUND; a username taken by another
 // user, in any case, is ECONFLICT.
 func (s *Store) UpdateUser(ctx context.Context, u *pixpool.User) error {
+	defer s.authChanged()
 	t := timeNow()
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE users SET username = $1, first_name = $2, last_name = $3, email = $4, birthday = $5, phone = $6,
@@ -124,6 +125,7 @@ func (s *Store) PasswordHash(ctx context.Context, userID int64) (string, error) 
 // SetPasswordHash replaces a user's password hash. A missing user is
 // ENOTFOUND.
 func (s *Store) SetPasswordHash(ctx context.Context, userID int64, hash string) error {
+	defer s.authChanged()
 	tag, err := s.pool.Exec(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2`, hash, userID)
 	if err != nil {
 		return wrap(fmt.Sprintf("set password hash of user %d", userID), err)

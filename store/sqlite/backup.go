@@ -120,6 +120,7 @@ func exportTable(ctx context.Context, tx *sql.Tx, t *pixpool.Table, fn func(t *p
 // archive included: readers see the old rows until it commits, and other
 // writers wait up to busyTimeout, then fail.
 func (s *Store) ImportTables(ctx context.Context, keep []string, next func(yield func(t *pixpool.Table, row []any) error) error) error {
+	defer s.authChanged()
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		if err := clearTables(ctx, tx, keep); err != nil {
 			return err

@@ -74,7 +74,7 @@ func (s *Store) PutImage(ctx context.Context, img *pixpool.Image) (replaced *pix
 
 // Image returns an owner's image by key, or ENOTFOUND.
 func (s *Store) Image(ctx context.Context, ownerID int64, key string) (*pixpool.Image, error) {
-	img, err := scanImage(s.db.QueryRowContext(ctx, `SELECT `+imageColumns+` FROM images WHERE owner_id = ? AND key = ?`, ownerID, key))
+	img, err := scanImage(s.stmts[stmtImage].QueryRowContext(ctx, ownerID, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pixpool.Errorf(pixpool.ENOTFOUND, "image %q not found", key)
 	} else if err != nil {

@@ -185,6 +185,37 @@ CREATE TABLE invites (
 	used_by    INTEGER
 );
 `,
+	// 7: the authentication generation (AuthGeneration), a counter the
+	// database itself bumps, in the same transaction, whenever a session
+	// is deleted or changed, an API key is deleted or given another
+	// secret or owner, or an account changes or goes (password, admin
+	// rights, disabling, a restore), by any path. Processes poll it to
+	// drop the sessions and API keys they cache. Not backed up.
+	`
+CREATE TABLE auth_generation (
+	id INTEGER PRIMARY KEY CHECK (id = 1),
+	n  INTEGER NOT NULL
+);
+INSERT INTO auth_generation (id, n) VALUES (1, 0);
+CREATE TRIGGER users_update_bumps_auth AFTER UPDATE ON users BEGIN
+	UPDATE auth_generation SET n = n + 1;
+END;
+CREATE TRIGGER users_delete_bumps_auth AFTER DELETE ON users BEGIN
+	UPDATE auth_generation SET n = n + 1;
+END;
+CREATE TRIGGER sessions_update_bumps_auth AFTER UPDATE ON sessions BEGIN
+	UPDATE auth_generation SET n = n + 1;
+END;
+CREATE TRIGGER sessions_delete_bumps_auth AFTER DELETE ON sessions BEGIN
+	UPDATE auth_generation SET n = n + 1;
+END;
+CREATE TRIGGER api_keys_update_bumps_auth AFTER UPDATE OF hash, user_id ON api_keys BEGIN
+	UPDATE auth_generation SET n = n + 1;
+END;
+CREATE TRIGGER api_keys_delete_bumps_auth AFTER DELETE ON api_keys BEGIN
+	UPDATE auth_generation SET n = n + 1;
+END;
+`,
 }
 
 // migrate brings the schema up to date, one migration per transaction, and

@@ -34,7 +34,7 @@ func (s *Store) Session(ctx context.Context, tokenHash string) (*pixpool.Session
 		sess                 = pixpool.Session{TokenHash: tokenHash}
 		createdAt, expiresAt int64
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT user_id, csrf_token, created_at, expires_at FROM sessions WHERE token_hash = ?`, tokenHash).
+	err := s.stmts[stmtSession].QueryRowContext(ctx, tokenHash).
 		Scan(&sess.UserID, &sess.CSRFToken, &createdAt, &expiresAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pixpool.Errorf(pixpool.ENOTFOUND, "session not found")
@@ -48,6 +48,7 @@ func (s *Store) Session(ctx context.Context, tokenHash string) (*pixpool.Session
 
 // DeleteSession removes one session; a missing one is not an error.
 func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
+	defer s.authChanged()
 	err := s.withReserve(func() error {
 		_, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash)
 		return err
@@ -61,6 +62,7 @@ func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
 // DeleteUserSessions removes every session of a user except the one whose
 // hash is keep ("" keeps none).
 func (s *Store) DeleteUserSessions(ctx context.Context, userID int64, keep string) error {
+	defer s.authChanged()
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?`, userID, keep); err != nil {
 		return errorf("sqlite: delete sessions of user %d: %w", userID, err)
 	}
@@ -70,6 +72,7 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID int64, keep strin
 // DeleteExpiredSessions removes sessions that expired before now and
 // reports how many.
 func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
+	defer s.authChanged()
 	res, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ?`, millis(now))
 	if err != nil {
 		return 0, errorf("sqlite: delete expired sessions: %w", err)
@@ -125,7 +128,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *pixpool.APIKey) error {
 
 // APIKeyByHash returns the key whose secret hashes to hash, or ENOTFOUND.
 func (s *Store) APIKeyByHash(ctx context.Context, hash string) (*pixpool.APIKey, error) {
-	k, err := scanAPIKey(s.db.QueryRowContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE hash = ?`, hash))
+	k, err := scanAPIKey(s.stmts[stmtAPIKeyByHash].QueryRowContext(ctx, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pixpool.Errorf(pixpool.ENOTFOUND, "api key not found")
 	} else if err != nil {
@@ -168,6 +171,7 @@ func (s *Store) TouchAPIKey(ctx context.Context, id int64, t time.Time) error {
 // DeleteAPIKey removes a user's key. A missing key, or another user's, is
 // ENOTFOUND.
 func (s *Store) DeleteAPIKey(ctx context.Context, userID, id int64) error {
+	defer s.authChanged()
 	res, err := s.db.ExecContext(ctx, `DELETE FROM api_keys WHERE id = ? AND user_id = ?`, id, userID)
 	if err != nil {
 		return errorf("sqlite: delete api key %d: %w", id, err)

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pixpool/pixpool"
@@ -35,6 +36,9 @@ var _ pixpool.Store = (*Store)(nil)
 type Store struct {
 	db      *sql.DB
 	reserve *reserve
+	stmts   [numStmts]*sql.Stmt // the hot statements (auth.go)
+	// authChanges counts calls that may have bumped AuthGeneration.
+	authChanges atomic.Uint64
 }
 
 // Open opens the database file at path, creating it if it does not exist,
@@ -78,11 +82,23 @@ func openFile(path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Keep every connection the pool opens: a connection closed for
+	// want of an idle slot must be opened again (and its statements
+	// prepared again) by the next request, which under concurrent load
+	// was most of the cost of a request. maxConns bounds the connections
+	// (and their page caches); more requests at once wait for one.
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
+	db.SetConnMaxIdleTime(0)
+	db.SetConnMaxLifetime(0)
 	s := &Store{db: db}
 	ctx := context.Background()
 	err = db.PingContext(ctx)
 	if err == nil {
 		err = s.migrate(ctx)
+	}
+	if err == nil {
+		err = s.prepare(ctx)
 	}
 	if err != nil {
 		db.Close()
@@ -90,6 +106,11 @@ func openFile(path string) (*Store, error) {
 	}
 	return s, nil
 }
+
+// maxConns bounds the pool's connections. SQLite runs one writer at a
+// time and readers beside it (WAL), so a few more than the cores keep
+// the CPUs busy while writers wait for the lock.
+const maxConns = 16
 
 // driverName is the SQLite driver with persistent write-ahead logs: the
 // last connection to close leaves the -wal and -shm files in place rather
@@ -139,6 +160,7 @@ func (s *Store) Close() error {
 	s.reserve.lastFill = time.Time{} // a last try, whenever the one before
 	s.reserve.mu.Unlock()
 	s.reserve.refill()
+	s.closeStmts()
 	if err := s.db.Close(); err != nil {
 		return errorf("sqlite: close: %w", err)
 	}

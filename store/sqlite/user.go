@@ -45,7 +45,7 @@ func (s *Store) CreateUser(ctx context.Context, u *pixpool.User, passwordHash st
 
 // User returns the user with the given id, or ENOTFOUND.
 func (s *Store) User(ctx context.Context, id int64) (*pixpool.User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	u, err := scanUser(s.stmts[stmtUser].QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pixpool.Errorf(pixpool.ENOTFOUND, "user not found")
 	} else if err != nil {
@@ -57,7 +57,7 @@ func (s *Store) User(ctx context.Context, id int64) (*pixpool.User, error) {
 // UserByUsername finds a user without regard to case, or returns
 // ENOTFOUND.
 func (s *Store) UserByUsername(ctx context.Context, username string) (*pixpool.User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE lower(username) = lower(?)`, username))
+	u, err := scanUser(s.stmts[stmtUserByUsername].QueryRowContext(ctx, username))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pixpool.Errorf(pixpool.ENOTFOUND, "user %q not found", username)
 	} else if err != nil {
@@ -70,6 +70,7 @@ func (s *Store) UserByUsername(ctx context.Context, username string) (*pixpool.U
 // u.UpdatedAt. A missing user is ENOTFOUND; a username taken by another
 // user, in any case, is ECONFLICT.
 func (s *Store) UpdateUser(ctx context.Context, u *pixpool.User) error {
+	defer s.authChanged()
 	t := timeNow()
 	res, err := s.db.ExecContext(ctx, `
 		UPDATE users SET username = ?, first_name = ?, last_name = ?, email = ?, birthday = ?, phone = ?,
@@ -135,6 +136,7 @@ func (s *Store) PasswordHash(ctx context.Context, userID int64) (string, error) 
 // SetPasswordHash replaces a user's password hash. A missing user is
 // ENOTFOUND.
 func (s *Store) SetPasswordHash(ctx context.Context, userID int64, hash string) error {
+	defer s.authChanged()
 	res, err := s.db.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, userID)
 	if err != nil {
 		return errorf("sqlite: set password hash of user %d: %w", userID, err)

@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) pixpool.Store) {
 		{"APIKeys", testAPIKeys},
 		{"TouchAPIKey", testTouchAPIKey},
 		{"DeleteAPIKey", testDeleteAPIKey},
+		{"AuthGeneration", testAuthGeneration},
 
 		{"PutImage", testPutImage},
 		{"PutImage/Replace", testPutImageReplace},
