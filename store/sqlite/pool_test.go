@@ -12,6 +12,8 @@ import (
 // many goroutines at once, twice, and checks that the pool never closed a
 // connection for want of an idle slot (and so never opened one per
 // request): every connection it opened is still open, at most maxConns.
+// (The second round may open a few more than the first, as the goroutines
+// happen to overlap more; the pool grows to its bound and stays there.)
 func TestStore_PoolKeepsConnections(t *testing.T) {
 	s := open(t)
 	ctx := t.Context()
@@ -54,7 +56,6 @@ func TestStore_PoolKeepsConnections(t *testing.T) {
 		wg.Wait()
 	}
 	load()
-	opened := s.db.Stats().OpenConnections
 	load()
 	st := s.db.Stats()
 	if closed := st.MaxIdleClosed + st.MaxIdleTimeClosed + st.MaxLifetimeClosed; closed != 0 {
@@ -63,8 +64,5 @@ func TestStore_PoolKeepsConnections(t *testing.T) {
 	}
 	if st.OpenConnections > maxConns || st.MaxOpenConnections != maxConns {
 		t.Fatalf("OpenConnections=%d, MaxOpenConnections=%d; want at most %d", st.OpenConnections, st.MaxOpenConnections, maxConns)
-	}
-	if st.OpenConnections != opened {
-		t.Fatalf("OpenConnections=%d after the second round, %d after the first: want no new ones", st.OpenConnections, opened)
 	}
 }
