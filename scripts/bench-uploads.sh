@@ -6,7 +6,9 @@
 # builds; rounds are interleaved with a disk baseline (uploadbench disk: the
 # blob store's write, fsync, rename and folder fsync of the same bytes with
 # as many writers), so machine noise hits all alike. Prints each round and
-# the medians of uploads/s and p99.
+# the medians of uploads/s, p99 and the CPU time one upload costs (the
+# server and its cache nodes, from /proc): on a machine shared with other
+# work the last is the steadier figure.
 #
 #   scripts/bench-uploads.sh [OTHER_PIXPOOL_BINARY...]
 #   ROUNDS=5 DURATION=5s CONNS=8 scripts/bench-uploads.sh /tmp/pixpool-main
@@ -62,7 +64,17 @@ for u in "${urls[@]}"; do
 	done
 done
 
-declare -A rps p99
+# cpu_ticks PID: user+system clock ticks of PID and its children so far.
+cpu_ticks() {
+	local t=0 p
+	for p in "$1" $(pgrep -P "$1" || true); do
+		[[ -r /proc/$p/stat ]] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+	done
+	echo "$t"
+}
+hz=$(getconf CLK_TCK)
+
+declare -A rps p99 cpu
 for r in $(seq "$ROUNDS"); do
 	line=$("$tmp/uploadbench" disk -writers "$CONNS" -d "$DURATION" "$tmp/disk")
 	rm -rf "$tmp/disk"
@@ -70,19 +82,26 @@ for r in $(seq "$ROUNDS"); do
 	p99[disk]+="$(echo "$line" | sed -E 's|.*p99 ([0-9.]+)ms.*|\1|') "
 	echo "round $r $line"
 	for i in "${!bins[@]}"; do
+		before=$(cpu_ticks "${pids[$i]}")
 		out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s scripts/upload-load.lua "${urls[$i]}" \
 			-- "$tmp/body.jpg" "${keys[$i]}" "r$r")
 		req=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
 		lat=$(echo "$out" | awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) sub(/ms/,"",v); else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}')
 		bad=$(echo "$out" | awk '/Non-2xx/ {print $5}')
+		n=$(echo "$out" | awk '/requests in/ {print $1}')
+		ms=$(awk -v t=$(($(cpu_ticks "${pids[$i]}") - before)) -v n="$n" -v hz="$hz" 'BEGIN {printf "%.2f", n ? t * 1000 / hz / n : 0}')
+		cpu[${names[$i]}]+="$ms "
 		rps[${names[$i]}]+="$req "
 		p99[${names[$i]}]+="$lat "
-		echo "round $r ${names[$i]}: $req/s p99 ${lat}ms${bad:+ non-2xx $bad}"
+		echo "round $r ${names[$i]}: $req/s p99 ${lat}ms, CPU ${ms}ms an upload${bad:+, non-2xx $bad}"
 	done
 done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 echo "medians over $ROUNDS rounds of $DURATION, $CONNS connections ($(uptime | sed 's/.*load/load/')):"
-for n in disk "${names[@]}"; do
-	printf '  %-16s %8.0f/s  p99 %6.1f ms\n' "$n" "$(echo "${rps[$n]}" | median)" "$(echo "${p99[$n]}" | median)"
+printf '  %-16s %8.0f/s  p99 %6.1f ms\n' disk "$(echo "${rps[disk]}" | median)" "$(echo "${p99[disk]}" | median)"
+for n in "${names[@]}"; do
+	c=$(echo "${cpu[$n]}" | median)
+	printf '  %-16s %8.0f/s  p99 %6.1f ms  CPU %5.2f ms an upload\n' "$n" \
+		"$(echo "${rps[$n]}" | median)" "$(echo "${p99[$n]}" | median)" "$c"
 done
