@@ -168,7 +168,11 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 	img.ThumbKey = pixpool.ThumbBlobKey(id)
 	old, err := s.Store.PutImage(ctx, img)
 	if err != nil {
-		s.removeBlobs(img.BlobKey)
+		// The row may be committed even so (its sync failed): then the
+		// bytes are its, not an orphan.
+		if cur, cerr := s.Store.Image(context.WithoutCancel(ctx), ownerID, key); cerr != nil || cur.BlobKey != img.BlobKey {
+			s.removeBlobs(img.BlobKey)
+		}
 		return nil, err
 	}
 	// The new row is committed: readers now load the new bytes. Write them

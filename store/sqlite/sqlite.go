@@ -35,6 +35,7 @@ var _ pixpool.Store = (*Store)(nil)
 type Store struct {
 	db      *sql.DB
 	reserve *reserve
+	wal     *walSync // makes image writes durable (walsync.go)
 }
 
 // Open opens the database file at path, creating it if it does not exist,
@@ -78,7 +79,7 @@ func openFile(path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db}
+	s := &Store{db: db, wal: newWALSync(path)}
 	ctx := context.Background()
 	err = db.PingContext(ctx)
 	if err == nil {
