@@ -53,15 +53,17 @@ type Images struct {
 	// Stored, if set, is called after an image is stored or replaced (the
 	// analysis queue hooks in here).
 	Stored func(ctx context.Context, img *pixpool.Image)
-	// Serving, if set, tracks the requests being served, and uploads'
-	// thumbnails wait for it: they are queued (at most MaxPendingThumbs)
-	// and made one at a time, from the stored bytes, once serving is idle
-	// (Activity.Wait), each tried up to 3 times. Under a steady upload load
-	// the CPU then goes to uploads, which would otherwise spend more on
-	// thumbnails than on checking the image; a thumbnail not made yet is
-	// made on demand by Thumbnail. If nil, each upload's thumbnail is made
-	// at once in the background (a few at a time) from the image decoded
-	// to check it.
+	// Serving, if set, tracks the requests being served. An upload that
+	// comes while others are being served has its thumbnail queued (at
+	// most MaxPendingThumbs), to be made from the stored bytes, one at a
+	// time, once serving is idle (Activity.Wait), each tried up to 3
+	// times; the upload itself only checks the image (a JPEG without
+	// making its pixels, imaging.Decoder.CheckOnly). Under a steady upload
+	// load the CPU then goes to uploads, which would otherwise spend more
+	// on decoding and thumbnails than on everything else; a thumbnail not
+	// made yet is made on demand by Thumbnail. Otherwise, and if Serving is
+	// nil, the thumbnail is made at once in the background (a few at a
+	// time) from the image decoded to check it.
 	Serving *Activity
 	// MaxPendingThumbs bounds the thumbnails queued while serving is busy;
 	// past it they are left to Thumbnail. If zero, 100000.
@@ -80,6 +82,7 @@ type Images struct {
 	thumbMu      sync.Mutex
 	thumbQueue   []thumbJob // guarded by thumbMu: thumbnails to make when idle
 	thumbWorking bool       // guarded by thumbMu: a worker drains thumbQueue
+	thumbStop    chan struct{} // guarded by thumbMu: closed by Shutdown
 	// thumbRetry is the pause before a queued thumbnail's next try, times
 	// the tries so far. If zero, a second.
 	thumbRetry time.Duration
@@ -124,11 +127,14 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 	if limit := s.MaxBytesLimit(); int64(len(data)) > limit {
 		return nil, TooLarge(limit)
 	}
-	// With Serving set the thumbnail is made later from the stored bytes,
-	// so the image is only checked: a JPEG, the usual upload, as fully as
-	// decoding it but without making its pixels (imaging.Decoder.CheckOnly).
+	// While other requests are being served (Serving), the thumbnail is
+	// queued, to be made from the stored bytes once serving is idle, so the
+	// image is only checked: a JPEG, the usual upload, as fully as decoding
+	// it but without making its pixels (imaging.Decoder.CheckOnly). Else
+	// the thumbnail is made at once from the decoded image.
+	queue := s.Serving != nil && s.Serving.Inflight() > 1
 	dec := s.decoder()
-	dec.CheckOnly = s.Serving != nil
+	dec.CheckOnly = queue
 	decoded, err := dec.Decode(ctx, data)
 	if err != nil {
 		return nil, err
@@ -184,7 +190,11 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 	if old != nil {
 		s.removeBlobs(old.BlobKey, old.ThumbKey)
 	}
-	handedOver = s.makeThumbnailLater(img, decoded)
+	if queue {
+		s.queueThumbnail(thumbJob{ownerID: img.OwnerID, key: img.Key, thumbKey: img.ThumbKey})
+	} else {
+		handedOver = s.makeThumbnailLater(img, decoded)
+	}
 	if s.Stored != nil {
 		s.Stored(ctx, img)
 	}
@@ -324,13 +334,8 @@ func (s *Images) decoder() *imaging.Decoder {
 
 // makeThumbnailLater makes a thumbnail in the background, at most a few
 // at a time, and reports whether it took decoded over (it releases it);
-// when all are busy it leaves the work to Thumbnail. With Serving set it
-// queues the thumbnail for when serving is idle instead.
+// when all are busy it leaves the work to Thumbnail.
 func (s *Images) makeThumbnailLater(img *pixpool.Image, decoded *imaging.Decoded) bool {
-	if s.Serving != nil {
-		s.queueThumbnail(thumbJob{ownerID: img.OwnerID, key: img.Key, thumbKey: img.ThumbKey})
-		return false
-	}
 	select {
 	case s.thumbSlots() <- struct{}{}:
 	default:
@@ -424,6 +429,14 @@ func (s *Images) thumbWorker() {
 func (s *Images) queuedThumbnail(job thumbJob) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
+	stop := s.thumbStopped()
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	pause := cmp.Or(s.thumbRetry, time.Second)
 	for try := 1; ; try++ {
 		if s.Serving.Wait(ctx) != nil {
@@ -432,6 +445,9 @@ func (s *Images) queuedThumbnail(job thumbJob) {
 		err := s.storedThumbnail(ctx, job)
 		if err == nil {
 			return
+		}
+		if ctx.Err() != nil {
+			return // Shutdown
 		}
 		if try == thumbTries {
 			s.logger().Warn("thumbnail: left to be made on demand", "blob", job.thumbKey, "tries", try, "err", err)
@@ -472,15 +488,33 @@ func (s *Images) storedThumbnail(ctx context.Context, job thumbJob) error {
 // finish.
 func (s *Images) Wait() { s.background.Wait() }
 
+// thumbStopped returns the channel that Shutdown closes.
+func (s *Images) thumbStopped() chan struct{} {
+	s.thumbMu.Lock()
+	defer s.thumbMu.Unlock()
+	if s.thumbStop == nil {
+		s.thumbStop = make(chan struct{})
+	}
+	return s.thumbStop
+}
+
 // Shutdown drops the queued thumbnails, which Thumbnail makes on demand
-// later, and waits for the background work under way, so that a server
-// stops without first working through a backlog.
+// later, stops the one under way, and waits for the rest of the background
+// work, so that a server stops at once rather than first working through a
+// backlog. Call it before closing the stores. Thumbnails queued afterwards
+// are not made.
 func (s *Images) Shutdown() {
+	stop := s.thumbStopped()
 	s.thumbMu.Lock()
 	if n := len(s.thumbQueue); n > 0 {
 		s.logger().Info("thumbnails left to be made on demand", "images", n)
 	}
 	s.thumbQueue = nil
+	select {
+	case <-stop:
+	default:
+		close(stop)
+	}
 	s.thumbMu.Unlock()
 	s.background.Wait()
 }

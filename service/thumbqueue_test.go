@@ -45,14 +45,36 @@ func (b *flakyBlobs) Put(ctx context.Context, key string, r io.Reader) error {
 	return b.BlobStore.Put(ctx, key, r)
 }
 
-// queued returns a fixture whose thumbnails wait for serving, with a
-// request in flight; end it to let them be made.
+// queued returns a fixture whose uploads come while other requests are
+// being served, so that their thumbnails wait; end those requests to let
+// the thumbnails be made.
 func queued(t *testing.T) (f *fixture, end func()) {
 	f = open(t, t.TempDir())
 	serving := &Activity{Quiet: time.Millisecond, MaxWait: time.Hour}
 	f.images.Serving = serving
 	f.images.thumbRetry = time.Millisecond
-	return f, serving.Begin()
+	// Two: the upload counts itself when it comes through HTTP.
+	end1, end2 := serving.Begin(), serving.Begin()
+	return f, func() { end1(); end2() }
+}
+
+// An upload while no other request is being served gets its thumbnail at
+// once, from the image decoded to check it, as without Serving.
+func TestImages_ThumbnailAtOnceWhenIdle(t *testing.T) {
+	ctx := context.Background()
+	f := open(t, t.TempDir())
+	serving := &Activity{Quiet: time.Millisecond, MaxWait: time.Hour}
+	f.images.Serving = serving
+	end := serving.Begin() // the upload's own request
+	img, err := f.images.Put(ctx, f.owner, "k", jpegOf(t, 800, 600, color.White))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.images.Wait() // the thumbnail does not wait for serving: end comes later
+	if !f.hasBlob(t, img.ThumbKey) {
+		t.Fatal("no thumbnail")
+	}
+	end()
 }
 
 func (f *fixture) hasBlob(t *testing.T, key string) bool {
