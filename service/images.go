@@ -80,8 +80,8 @@ type Images struct {
 	slots      chan struct{} // bounds background thumbnails
 
 	thumbMu      sync.Mutex
-	thumbQueue   []thumbJob // guarded by thumbMu: thumbnails to make when idle
-	thumbWorking bool       // guarded by thumbMu: a worker drains thumbQueue
+	thumbQueue   []thumbJob    // guarded by thumbMu: thumbnails to make when idle
+	thumbWorking bool          // guarded by thumbMu: a worker drains thumbQueue
 	thumbStop    chan struct{} // guarded by thumbMu: closed by Shutdown
 	// thumbRetry is the pause before a queued thumbnail's next try, times
 	// the tries so far. If zero, a second.
