@@ -8,7 +8,9 @@
 # as many writers), so machine noise hits all alike. Prints each round and
 # the medians of uploads/s, p99 and the CPU time one upload costs (the
 # server and its cache nodes, from /proc): on a machine shared with other
-# work the last is the steadier figure.
+# work the last is the steadier figure. After each round the script waits
+# for the server to be idle and reports the CPU it spent meanwhile (queued
+# thumbnails), per upload of the round, so no round pays for another's.
 #
 #   scripts/bench-uploads.sh [OTHER_PIXPOOL_BINARY...]
 #   ROUNDS=5 DURATION=5s CONNS=8 scripts/bench-uploads.sh /tmp/pixpool-main
@@ -73,8 +75,25 @@ cpu_ticks() {
 	echo "$t"
 }
 hz=$(getconf CLK_TCK)
+# settle PID: waits until PID and its children are idle (background work
+# such as queued thumbnails done, at most a minute) and prints the clock
+# ticks they spent meanwhile, so that it does not fall into the next
+# round and is counted.
+settle() {
+	local start prev now
+	start=$(cpu_ticks "$1")
+	prev=$start
+	now=$start
+	for _ in $(seq 120); do
+		sleep 0.5
+		now=$(cpu_ticks "$1")
+		((now - prev <= 2)) && break
+		prev=$now
+	done
+	echo $((now - start))
+}
 
-declare -A rps p99 cpu
+declare -A rps p99 cpu later
 for r in $(seq "$ROUNDS"); do
 	line=$("$tmp/uploadbench" disk -writers "$CONNS" -d "$DURATION" "$tmp/disk")
 	rm -rf "$tmp/disk"
@@ -91,9 +110,11 @@ for r in $(seq "$ROUNDS"); do
 		n=$(echo "$out" | awk '/requests in/ {print $1}')
 		ms=$(awk -v t=$(($(cpu_ticks "${pids[$i]}") - before)) -v n="$n" -v hz="$hz" 'BEGIN {printf "%.2f", n ? t * 1000 / hz / n : 0}')
 		cpu[${names[$i]}]+="$ms "
+		lms=$(awk -v t="$(settle "${pids[$i]}")" -v n="$n" -v hz="$hz" 'BEGIN {printf "%.2f", n ? t * 1000 / hz / n : 0}')
+		later[${names[$i]}]+="$lms "
 		rps[${names[$i]}]+="$req "
 		p99[${names[$i]}]+="$lat "
-		echo "round $r ${names[$i]}: $req/s p99 ${lat}ms, CPU ${ms}ms an upload${bad:+, non-2xx $bad}"
+		echo "round $r ${names[$i]}: $req/s p99 ${lat}ms, CPU ${ms}ms an upload + ${lms}ms after the round${bad:+, non-2xx $bad}"
 	done
 done
 
@@ -102,6 +123,6 @@ echo "medians over $ROUNDS rounds of $DURATION, $CONNS connections ($(uptime | s
 printf '  %-16s %8.0f/s  p99 %6.1f ms\n' disk "$(echo "${rps[disk]}" | median)" "$(echo "${p99[disk]}" | median)"
 for n in "${names[@]}"; do
 	c=$(echo "${cpu[$n]}" | median)
-	printf '  %-16s %8.0f/s  p99 %6.1f ms  CPU %5.2f ms an upload\n' "$n" \
-		"$(echo "${rps[$n]}" | median)" "$(echo "${p99[$n]}" | median)" "$c"
+	printf '  %-16s %8.0f/s  p99 %6.1f ms  CPU %5.2f ms an upload + %5.2f ms after the round\n' "$n" \
+		"$(echo "${rps[$n]}" | median)" "$(echo "${p99[$n]}" | median)" "$c" "$(echo "${later[$n]}" | median)"
 done
