@@ -418,6 +418,26 @@ func BenchmarkThumbnail(b *testing.B) {
 	}
 }
 
+// BenchmarkThumbnailUpload makes the gallery thumbnail (320 pixels) of a
+// typical 100 KB upload: a 928×696 photo-like JPEG, decoded.
+func BenchmarkThumbnailUpload(b *testing.B) {
+	m := testImage(928, 696)
+	var seed uint32 = 1
+	for i := range m.Pix {
+		seed = seed*1664525 + 1013904223
+		m.Pix[i] += uint8(seed >> 29)
+	}
+	_, img, err := Inspect(encodeJPEG(b, m, 85), 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := Thumbnail(img, 320); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // sof returns a JPEG with its SOF0 (baseline) marker changed to marker.
 func sof(t testing.TB, b []byte, marker byte) []byte {
 	t.Helper()
