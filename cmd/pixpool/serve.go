@@ -454,7 +454,6 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Logger.Info("shutting down")
 	stopMetrics()
-	defer m.Images.Shutdown()
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := m.server.Shutdown(sctx)
@@ -487,6 +486,10 @@ func (m *Main) serveMetrics() (stop func(), err error) {
 }
 
 func (m *Main) closeStores() {
+	if m.Images != nil {
+		// Before the stores close: it stops the thumbnail under way.
+		m.Images.Shutdown()
+	}
 	if m.Manager != nil {
 		leading := m.Manager.Leading()
 		m.Manager.Close()
