@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"os"
+	"path/filepath"
 	"sync"
 )
 
@@ -29,6 +30,9 @@ type walSync struct {
 }
 
 func newWALSync(dbPath string) *walSync {
+	if abs, err := filepath.Abs(dbPath); err == nil {
+		dbPath = abs // as SQLite keeps it: a later chdir moves nothing
+	}
 	w := &walSync{path: dbPath + "-wal", fsync: syncFile}
 	w.cond = sync.NewCond(&w.mu)
 	return w
