@@ -305,6 +305,44 @@ func TestThumbnail_NoAliasing(t *testing.T) {
 	}
 }
 
+// boxShrinkYCbCr gives what boxShrink gives, within rounding, for every
+// subsampling and for images whose origin is not at (0, 0).
+func TestBoxShrinkYCbCr(t *testing.T) {
+	for _, ratio := range []image.YCbCrSubsampleRatio{
+		image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420,
+		image.YCbCrSubsampleRatio440, image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410,
+	} {
+		for _, r := range []image.Rectangle{image.Rect(0, 0, 37, 23), image.Rect(3, 5, 40, 28)} {
+			m := image.NewYCbCr(image.Rect(0, 0, 48, 32), ratio)
+			var seed uint32 = 7
+			for j, p := range [][]byte{m.Y, m.Cb, m.Cr} {
+				for i := range p {
+					seed = seed*1664525 + 1013904223
+					// Colours well inside the gamut, which no conversion
+					// clamps.
+					if j == 0 {
+						p[i] = uint8(64 + seed>>26)
+					} else {
+						p[i] = uint8(112 + seed>>27)
+					}
+				}
+			}
+			sub := m.SubImage(r).(*image.YCbCr)
+			for _, k := range []int{2, 3, 5} {
+				got, want := boxShrinkYCbCr(sub, k), boxShrink(sub, k)
+				if got.Bounds() != want.Bounds() {
+					t.Fatalf("%v %v k=%d: bounds %v, want %v", ratio, r, k, got.Bounds(), want.Bounds())
+				}
+				for i := range got.Pix {
+					if d := int(got.Pix[i]) - int(want.Pix[i]); d < -2 || d > 2 {
+						t.Fatalf("%v %v k=%d: byte %d is %d, want %d", ratio, r, k, i, got.Pix[i], want.Pix[i])
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestBoxShrink(t *testing.T) {
 	// 5×3 with an offset origin, shrunk by 2: blocks of 2×2, 1×2, 2×1, 1×1.
 	m := image.NewNRGBA(image.Rect(10, 20, 15, 23))
@@ -413,6 +451,26 @@ func BenchmarkThumbnail(b *testing.B) {
 	}
 	for b.Loop() {
 		if _, err := Thumbnail(img, 256); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkThumbnailUpload makes the gallery thumbnail (320 pixels) of a
+// typical 100 KB upload: a 928×696 photo-like JPEG, decoded.
+func BenchmarkThumbnailUpload(b *testing.B) {
+	m := testImage(928, 696)
+	var seed uint32 = 1
+	for i := range m.Pix {
+		seed = seed*1664525 + 1013904223
+		m.Pix[i] += uint8(seed >> 29)
+	}
+	_, img, err := Inspect(encodeJPEG(b, m, 85), 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := Thumbnail(img, 320); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -56,6 +56,9 @@ func (a *Activity) Begin() (end func()) {
 	}
 }
 
+// Inflight returns how many requests are being served now.
+func (a *Activity) Inflight() int64 { return a.inflight.Load() }
+
 // Busy reports whether background work should pause now: a request is
 // being served, or one ended less than Quiet ago, and no slice of
 // guaranteed work is running.

@@ -2,6 +2,7 @@ package service
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -52,6 +53,21 @@ type Images struct {
 	// Stored, if set, is called after an image is stored or replaced (the
 	// analysis queue hooks in here).
 	Stored func(ctx context.Context, img *pixpool.Image)
+	// Serving, if set, tracks the requests being served. An upload that
+	// comes while others are being served has its thumbnail queued (at
+	// most MaxPendingThumbs), to be made from the stored bytes, one at a
+	// time, once serving is idle (Activity.Wait), each tried up to 3
+	// times; the upload itself only checks the image (a JPEG without
+	// making its pixels, imaging.Decoder.CheckOnly). Under a steady upload
+	// load the CPU then goes to uploads, which would otherwise spend more
+	// on decoding and thumbnails than on everything else; a thumbnail not
+	// made yet is made on demand by Thumbnail. Otherwise, and if Serving is
+	// nil, the thumbnail is made at once in the background (a few at a
+	// time) from the image decoded to check it.
+	Serving *Activity
+	// MaxPendingThumbs bounds the thumbnails queued while serving is busy;
+	// past it they are left to Thumbnail. If zero, 100000.
+	MaxPendingThumbs int
 
 	// beforeCommit, if set, runs after the bytes are stored and before the
 	// row is committed; tests use it to inject a crash.
@@ -62,6 +78,14 @@ type Images struct {
 	background sync.WaitGroup     // thumbnails being made
 	slotsOnce  sync.Once
 	slots      chan struct{} // bounds background thumbnails
+
+	thumbMu      sync.Mutex
+	thumbQueue   []thumbJob    // guarded by thumbMu: thumbnails to make when idle
+	thumbWorking bool          // guarded by thumbMu: a worker drains thumbQueue
+	thumbStop    chan struct{} // guarded by thumbMu: closed by Shutdown
+	// thumbRetry is the pause before a queued thumbnail's next try, times
+	// the tries so far. If zero, a second.
+	thumbRetry time.Duration
 }
 
 // DefaultMaxBytes is the default image size limit.
@@ -103,7 +127,15 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 	if limit := s.MaxBytesLimit(); int64(len(data)) > limit {
 		return nil, TooLarge(limit)
 	}
-	decoded, err := s.decoder().Decode(ctx, data)
+	// While other requests are being served (Serving), the thumbnail is
+	// queued, to be made from the stored bytes once serving is idle, so the
+	// image is only checked: a JPEG, the usual upload, as fully as decoding
+	// it but without making its pixels (imaging.Decoder.CheckOnly). Else
+	// the thumbnail is made at once from the decoded image.
+	queue := s.Serving != nil && s.Serving.Inflight() > 1
+	dec := s.decoder()
+	dec.CheckOnly = queue
+	decoded, err := dec.Decode(ctx, data)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +174,11 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 	img.ThumbKey = pixpool.ThumbBlobKey(id)
 	old, err := s.Store.PutImage(ctx, img)
 	if err != nil {
-		s.removeBlobs(img.BlobKey)
+		// The row may be committed even so (its sync failed): then the
+		// bytes are its, not an orphan.
+		if cur, cerr := s.Store.Image(context.WithoutCancel(ctx), ownerID, key); cerr != nil || cur.BlobKey != img.BlobKey {
+			s.removeBlobs(img.BlobKey)
+		}
 		return nil, err
 	}
 	// The new row is committed: readers now load the new bytes. Write them
@@ -154,7 +190,11 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 	if old != nil {
 		s.removeBlobs(old.BlobKey, old.ThumbKey)
 	}
-	handedOver = s.makeThumbnailLater(img, decoded)
+	if queue {
+		s.queueThumbnail(thumbJob{ownerID: img.OwnerID, key: img.Key, thumbKey: img.ThumbKey})
+	} else {
+		handedOver = s.makeThumbnailLater(img, decoded)
+	}
 	if s.Stored != nil {
 		s.Stored(ctx, img)
 	}
@@ -337,8 +377,147 @@ func (s *Images) makeThumbnail(ctx context.Context, key string, decoded image.Im
 	return thumb, nil
 }
 
-// Wait waits for background work (thumbnails) to finish.
+// thumbJob is a thumbnail to make when serving is idle.
+type thumbJob struct {
+	ownerID       int64
+	key, thumbKey string
+}
+
+// thumbTries is how many times a queued thumbnail is tried.
+const thumbTries = 3
+
+func (s *Images) queueThumbnail(job thumbJob) {
+	limit := s.MaxPendingThumbs
+	if limit <= 0 {
+		limit = 100000
+	}
+	s.thumbMu.Lock()
+	if len(s.thumbQueue) >= limit {
+		s.thumbMu.Unlock()
+		s.logger().Debug("thumbnail queue full: left to be made on demand", "owner", job.ownerID, "key", job.key)
+		return
+	}
+	s.thumbQueue = append(s.thumbQueue, job)
+	start := !s.thumbWorking
+	s.thumbWorking = true
+	s.thumbMu.Unlock()
+	if start {
+		s.background.Go(s.thumbWorker)
+	}
+}
+
+// thumbWorker makes the queued thumbnails, one at a time, and ends when
+// the queue is empty; queueThumbnail starts another then.
+func (s *Images) thumbWorker() {
+	for {
+		s.thumbMu.Lock()
+		if len(s.thumbQueue) == 0 {
+			s.thumbQueue = nil // let a large backlog's array go
+			s.thumbWorking = false
+			s.thumbMu.Unlock()
+			return
+		}
+		job := s.thumbQueue[0]
+		s.thumbQueue = s.thumbQueue[1:]
+		s.thumbMu.Unlock()
+		s.queuedThumbnail(job)
+	}
+}
+
+// queuedThumbnail makes one queued thumbnail once serving is idle, trying
+// up to thumbTries times.
+func (s *Images) queuedThumbnail(job thumbJob) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	stop := s.thumbStopped()
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	pause := cmp.Or(s.thumbRetry, time.Second)
+	for try := 1; ; try++ {
+		if s.Serving.Wait(ctx) != nil {
+			return
+		}
+		err := s.storedThumbnail(ctx, job)
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil {
+			return // Shutdown
+		}
+		if try == thumbTries {
+			s.logger().Warn("thumbnail: left to be made on demand", "blob", job.thumbKey, "tries", try, "err", err)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Duration(try) * pause):
+		}
+	}
+}
+
+// storedThumbnail makes job's thumbnail from the stored image, unless it
+// exists (Thumbnail made it on demand) or the image was replaced or
+// deleted meanwhile.
+func (s *Images) storedThumbnail(ctx context.Context, job thumbJob) error {
+	img, _, err := s.Thumbnail(ctx, job.ownerID, job.key)
+	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
+		return nil // deleted
+	}
+	if err != nil {
+		return err
+	}
+	if img.ThumbKey != job.thumbKey {
+		return nil // replaced: the new image's own job saw to it
+	}
+	// The image may have been replaced or deleted while the thumbnail was
+	// made, its thumbnail removed before this one was written: do not
+	// leave it.
+	if cur, err := s.Store.Image(ctx, job.ownerID, job.key); (err == nil && cur.ThumbKey != img.ThumbKey) || pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
+		s.removeBlobs(img.ThumbKey)
+	}
+	return nil
+}
+
+// Wait waits for background work (thumbnails, the queued ones too) to
+// finish.
 func (s *Images) Wait() { s.background.Wait() }
+
+// thumbStopped returns the channel that Shutdown closes.
+func (s *Images) thumbStopped() chan struct{} {
+	s.thumbMu.Lock()
+	defer s.thumbMu.Unlock()
+	if s.thumbStop == nil {
+		s.thumbStop = make(chan struct{})
+	}
+	return s.thumbStop
+}
+
+// Shutdown drops the queued thumbnails, which Thumbnail makes on demand
+// later, stops the one under way, and waits for the rest of the background
+// work, so that a server stops at once rather than first working through a
+// backlog. Call it before closing the stores. Thumbnails queued afterwards
+// are not made.
+func (s *Images) Shutdown() {
+	stop := s.thumbStopped()
+	s.thumbMu.Lock()
+	if n := len(s.thumbQueue); n > 0 {
+		s.logger().Info("thumbnails left to be made on demand", "images", n)
+	}
+	s.thumbQueue = nil
+	select {
+	case <-stop:
+	default:
+		close(stop)
+	}
+	s.thumbMu.Unlock()
+	s.background.Wait()
+}
 
 // load reads an image's row and bytes. A replace or delete between the two
 // removes the bytes the row named; then the row is read again, so a read

@@ -227,9 +227,12 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	m.Backups = &backup.Service{Store: m.Store, Blobs: m.Blobs, TempDir: tmp, Logger: m.Logger, AfterRestore: m.afterRestore}
 	m.HTTP.Backups = m.Backups
+	// Background work (thumbnails, analysis) waits while requests are
+	// being served.
+	serving := new(service.Activity)
+	m.HTTP.Activity = serving
+	m.Images.Serving = serving
 	if c.Analyze {
-		serving := new(service.Activity)
-		m.HTTP.Activity = serving
 		m.Analyzer = newAnalyzer(m.Store, m.Blobs, c, serving, m.Logger)
 		m.Analyzer.MaxPixels, m.Analyzer.Budget = c.MaxPixels, budget
 		m.Images.Stored = m.Analyzer.Enqueue
@@ -494,7 +497,6 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Logger.Info("shutting down")
 	stopMetrics()
-	defer m.Images.Wait()
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := m.server.Shutdown(sctx)
@@ -527,6 +529,10 @@ func (m *Main) serveMetrics() (stop func(), err error) {
 }
 
 func (m *Main) closeStores() {
+	if m.Images != nil {
+		// Before the stores close: it stops the thumbnail under way.
+		m.Images.Shutdown()
+	}
 	if m.Manager != nil {
 		leading := m.Manager.Leading()
 		m.Manager.Close()

@@ -31,6 +31,10 @@ func scanImage(row scanner) (*pixpool.Image, error) {
 //
 // A replaced row is updated in place: it keeps its ID, which PutImage sets
 // in img.ID either way. If img.CreatedAt is zero, PutImage sets it to now.
+//
+// PutImage returns once the row is durable, also against power loss
+// (walSync); an error after the commit (the sync failed) leaves the row
+// in place.
 func (s *Store) PutImage(ctx context.Context, img *pixpool.Image) (replaced *pixpool.Image, err error) {
 	if s.LowOnSpace() {
 		return nil, pixpool.StorageFull(errLowOnSpace)
@@ -69,6 +73,9 @@ func (s *Store) PutImage(ctx context.Context, img *pixpool.Image) (replaced *pix
 		return nil, errorf("sqlite: put image %q: %w", img.Key, err)
 	}
 	img.ID = id
+	if err := s.wal.sync(); err != nil {
+		return nil, errorf("sqlite: put image %q: committed, but syncing the log failed: %w", img.Key, err)
+	}
 	return replaced, nil
 }
 
@@ -172,7 +179,8 @@ func prefixEnd(prefix string) (end string, ok bool) {
 }
 
 // DeleteImage removes an owner's image and returns the removed row, or
-// ENOTFOUND.
+// ENOTFOUND. It returns once the removal is durable (walSync), so the
+// caller may delete the image's bytes.
 func (s *Store) DeleteImage(ctx context.Context, ownerID int64, key string) (*pixpool.Image, error) {
 	var img *pixpool.Image
 	err := s.withReserve(func() (err error) {
@@ -184,17 +192,23 @@ func (s *Store) DeleteImage(ctx context.Context, ownerID int64, key string) (*pi
 	} else if err != nil {
 		return nil, errorf("sqlite: delete image %q: %w", key, err)
 	}
+	if err := s.wal.sync(); err != nil {
+		return nil, errorf("sqlite: delete image %q: %w", key, err)
+	}
 	return img, nil
 }
 
 // DeleteAllImages removes every image row of every owner, reporting how
-// many.
+// many, once the removal is durable.
 func (s *Store) DeleteAllImages(ctx context.Context) (int, error) {
 	var res sql.Result
 	err := s.withReserve(func() (err error) {
 		res, err = s.db.ExecContext(ctx, `DELETE FROM images`)
 		return err
 	})
+	if err == nil {
+		err = s.wal.sync()
+	}
 	if err != nil {
 		return 0, errorf("sqlite: delete all images: %w", err)
 	}

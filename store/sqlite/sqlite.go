@@ -39,6 +39,7 @@ type Store struct {
 	stmts   [numStmts]*sql.Stmt // the hot statements (auth.go)
 	// authChanges counts calls that may have bumped AuthGeneration.
 	authChanges atomic.Uint64
+	wal         *walSync // makes image writes durable (walsync.go)
 }
 
 // Open opens the database file at path, creating it if it does not exist,
@@ -91,7 +92,7 @@ func openFile(path string) (*Store, error) {
 	db.SetMaxIdleConns(maxConns)
 	db.SetConnMaxIdleTime(0)
 	db.SetConnMaxLifetime(0)
-	s := &Store{db: db}
+	s := &Store{db: db, wal: newWALSync(path)}
 	ctx := context.Background()
 	err = db.PingContext(ctx)
 	if err == nil {
