@@ -18,7 +18,6 @@ import (
 	"golang.org/x/image/webp"
 
 	"github.com/pixpool/pixpool"
-	"github.com/pixpool/pixpool/imaging/internal/jpegcheck"
 )
 
 // DefaultMaxPixels is the pixel limit when none is given: 64 million, a
@@ -99,12 +98,6 @@ type Decoder struct {
 	// Background decodes take only spare room in Budget, waiting until
 	// the context ends, and at most half of it (Budget.AcquireSpare).
 	Background bool
-	// CheckOnly checks a JPEG as fully as decoding it would (every scan is
-	// entropy-decoded by jpegcheck, which fails exactly when image/jpeg
-	// does) without making its image, in well under half the time: the
-	// result's Image is nil and it holds no share of the Budget. Other
-	// formats are decoded as usual.
-	CheckOnly bool
 	// Extra, if set, returns the bytes the caller will allocate for a w×h
 	// image on top of the decoded one (recognition's copies); they are
 	// reserved with it.
@@ -194,16 +187,6 @@ func (d *Decoder) Decode(ctx context.Context, data []byte) (_ *Decoded, err erro
 		}
 	}()
 
-	if d.CheckOnly && f.name == "jpeg" {
-		// Checked, not decoded: its memory is given back at once.
-		if err := checkJPEG(data); err != nil {
-			return nil, damaged(err)
-		}
-		out.release()
-		out.release = func() {}
-		return out, nil
-	}
-
 	// Decode it all: headers can be whole while the pixels are cut short.
 	img, err := decodeFormat(f, data)
 	if err != nil {
@@ -232,20 +215,6 @@ func decodeFormat(f *format, data []byte) (image.Image, error) {
 		}
 	}
 	return f.decode(bytes.NewReader(data))
-}
-
-// checkJPEG checks data with jpegcheck, whose errors become image/jpeg's.
-func checkJPEG(data []byte) error {
-	err := jpegcheck.Check(bytes.NewReader(data))
-	var fe jpegcheck.FormatError
-	if errors.As(err, &fe) {
-		return jpeg.FormatError(fe)
-	}
-	var ue jpegcheck.UnsupportedError
-	if errors.As(err, &ue) {
-		return jpeg.UnsupportedError(ue)
-	}
-	return err
 }
 
 // gifCanvas returns a GIF's first frame on the full logical screen. A frame

@@ -57,10 +57,9 @@ type Images struct {
 	// comes while others are being served has its thumbnail queued (at
 	// most MaxPendingThumbs), to be made from the stored bytes, one at a
 	// time, once serving is idle (Activity.Wait), each tried up to 3
-	// times; the upload itself only checks the image (a JPEG without
-	// making its pixels, imaging.Decoder.CheckOnly). Under a steady upload
-	// load the CPU then goes to uploads, which would otherwise spend more
-	// on decoding and thumbnails than on everything else; a thumbnail not
+	// times. Under a steady upload load the CPU then goes to uploads
+	// (checking them), and the thumbnails, which cost as much again, wait
+	// for a pause; a thumbnail not
 	// made yet is made on demand by Thumbnail. Otherwise, and if Serving is
 	// nil, the thumbnail is made at once in the background (a few at a
 	// time) from the image decoded to check it.
@@ -128,14 +127,10 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 		return nil, TooLarge(limit)
 	}
 	// While other requests are being served (Serving), the thumbnail is
-	// queued, to be made from the stored bytes once serving is idle, so the
-	// image is only checked: a JPEG, the usual upload, as fully as decoding
-	// it but without making its pixels (imaging.Decoder.CheckOnly). Else
-	// the thumbnail is made at once from the decoded image.
+	// queued, to be made from the stored bytes once serving is idle; else
+	// it is made at once from the image decoded to check it.
 	queue := s.Serving != nil && s.Serving.Inflight() > 1
-	dec := s.decoder()
-	dec.CheckOnly = queue
-	decoded, err := dec.Decode(ctx, data)
+	decoded, err := s.decoder().Decode(ctx, data)
 	if err != nil {
 		return nil, err
 	}
