@@ -104,7 +104,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.CacheCapacity, "cache-capacity", manager.DefaultCapacityMB, "capacity of each cache node of a new pool, in MB")
 	fs.StringVar(&c.CachePolicy, "cache-policy", manager.DefaultPolicy, "replacement policy of a new pool: lru or rr")
 	c.HotCache = DefaultHotCache
-	fs.Var((*byteSize)(&c.HotCache), "hot-cache", "memory for the hot tier: cache hits kept in this process and served after their node confirms they are current (an exact check that moves a few bytes instead of the image), e.g. 64MiB; 0 turns it off")
+	fs.Var((*sizeOrOff)(&c.HotCache), "hot-cache", "memory for the hot tier: cache hits kept in this process and served after their node confirms they are current (an exact check that moves a few bytes instead of the image), e.g. 64MiB; 0 turns it off")
 	fs.IntVar(&c.CacheMaxNodes, "cache-max-nodes", manager.DefaultMaxNodes, "largest pool size allowed")
 	fs.BoolVar(&c.Analyze, "analyze", true, "analyse uploads for labels and text in the background (needs scripts/setup-recognition.sh --data and tesseract)")
 	fs.IntVar(&c.AnalyzeWorkers, "analyze-workers", 1, "images analysed at once, each on one core at a lower priority than serving")
