@@ -53,7 +53,7 @@ func TestServer_Auth(t *testing.T) {
 			t.Run("Unauthenticated", func(t *testing.T) {
 				c := dial(t, tg)
 				for _, cmd := range []string{"get private", "gets private", "lru_crawler metadump all", "stats",
-					"delete private", "flush_all", "cache_memlimit 1", "version", "bogus", "add k 0 0 1"} {
+					"delete private", "flush_all", "mg private v", "mg private c", "mn", "cache_memlimit 1", "version", "bogus", "add k 0 0 1"} {
 					c.do(cmd+"\r\n", "CLIENT_ERROR unauthenticated")
 				}
 				owner.do("get private\r\n", "VALUE private 0 6", "secret", "END")

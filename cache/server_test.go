@@ -901,6 +901,75 @@ func runSuite(t *testing.T, start starter) {
 	})
 
 	// Our extensions and deliberate differences.
+	t.Run("Meta", func(t *testing.T) {
+		// mg, the meta get the pool's hot tier validates with: a fresh
+		// server, so both number CAS uniques alike from 1.
+		tg := start(t)
+		c := dial(t, tg)
+		c.do("mg a c\r\n", "EN")
+		c.do("mg a v c q\r\nmn\r\n", "MN")
+		c.do("set a 5 0 3\r\nabc\r\n", "STORED")
+		c.do("mg a c\r\n", "HD c1")
+		c.do("mg a\r\n", "HD")
+		c.do("mg a v c k\r\n", "VA 3 c1 ka", "abc")
+		c.do("mg a k v c f s t\r\n", "VA 3 ka c1 f5 s3 t-1", "abc")
+		c.do("mg a O77 q k c\r\n", "HD O77 ka c1")
+		c.do("gets a\r\n", "VALUE a 5 3 1", "abc", "END")
+		c.do("mg a Z\r\n", "CLIENT_ERROR invalid flag")
+		c.do("mg a c c\r\n", "CLIENT_ERROR duplicate flag")
+		c.do("mg a v noreply\r\n", "CLIENT_ERROR invalid flag")
+		c.do("mg\r\n", "ERROR")
+		c.do("mg "+strings.Repeat("k", 251)+" c\r\n", "CLIENT_ERROR bad command line format")
+		c.do("mg a s v\r\n", "VA 3 s3", "abc")
+
+		// Every modifying command gives the item a new CAS unique; touch
+		// and gat do not (as memcached). The hot tier relies on this.
+		cas := func() string {
+			t.Helper()
+			c.send("mg n c\r\n")
+			l := strings.TrimSuffix(c.line(), "\r\n")
+			if !strings.HasPrefix(l, "HD c") {
+				t.Fatalf("mg n c: %q", l)
+			}
+			return l
+		}
+		c.do("set n 0 0 1\r\n5\r\n", "STORED")
+		seen := map[string]string{"set": cas()}
+		for _, step := range []struct{ name, cmd, want string }{
+			{"set again", "set n 0 0 1\r\n5\r\n", "STORED"},
+			{"replace", "replace n 0 0 1\r\n5\r\n", "STORED"},
+			{"append", "append n 0 0 1\r\n0\r\n", "STORED"},
+			{"prepend", "prepend n 0 0 1\r\n1\r\n", "STORED"},
+			{"incr", "incr n 1\r\n", "151"},
+			{"decr", "decr n 1\r\n", "150"},
+			{"cas", "", "STORED"},
+		} {
+			cmd := step.cmd
+			if step.name == "cas" {
+				cmd = "cas n 0 0 1 " + strings.TrimPrefix(cas(), "HD c") + "\r\n7\r\n"
+			}
+			c.do(cmd, step.want)
+			got := cas()
+			for prev, v := range seen {
+				if v == got {
+					t.Fatalf("after %s the CAS %q is the one after %s", step.name, got, prev)
+				}
+			}
+			seen[step.name] = got
+		}
+		before := cas()
+		c.do("touch n 100\r\n", "TOUCHED")
+		c.do("gat 0 n\r\n", "VALUE n 0 1", "7", "END")
+		if got := cas(); got != before {
+			t.Fatalf("touch changed the CAS: %q, then %q", before, got)
+		}
+		c.do("delete n\r\n", "DELETED")
+		c.do("add n 0 0 1\r\n1\r\n", "STORED")
+		if got := cas(); got == before {
+			t.Fatalf("add after delete kept the CAS %q", got)
+		}
+	})
+
 	t.Run("Ours", func(t *testing.T) {
 		t.Run("ErrorsOurs", func(t *testing.T) {
 			oursOnly(t, shared)

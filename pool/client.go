@@ -36,6 +36,16 @@ type Client struct {
 	MaxIdle time.Duration
 	// Logger; if nil, slog.Default().
 	Logger *slog.Logger
+	// HotBytes bounds the hot tier: values read recently, kept in process
+	// and served after their node confirms by CAS that they are current
+	// (see hot.go), so that a hit moves only a few bytes from the node. If
+	// zero, there is no hot tier and every hit reads the value from its
+	// node.
+	HotBytes int64
+
+	hotOnce sync.Once
+	hot     *hotTier // nil: no hot tier
+	hotHits atomic.Int64
 
 	auth atomic.Pointer[credential] // nil: connections do not authenticate
 
@@ -181,12 +191,28 @@ func (l *layout) owner(key string) *node {
 
 var errNoNode = errors.New("pool: no healthy node for key")
 
-// Get returns key's value from its node, or pixpool.ErrCacheMiss.
+var errMiss = pixpool.ErrCacheMiss
+
+func (c *Client) hotTier() *hotTier {
+	c.hotOnce.Do(func() {
+		if c.HotBytes > 0 {
+			c.hot = newHotTier(c.HotBytes)
+		}
+	})
+	return c.hot
+}
+
+// Get returns key's value from its node, or pixpool.ErrCacheMiss. The
+// value may be shared with other callers (the hot tier): it must not be
+// modified.
 func (c *Client) Get(ctx context.Context, key string) ([]byte, error) {
 	n := c.lay.Load().owner(key)
 	if n == nil {
 		c.misses.Add(1)
 		return nil, pixpool.ErrCacheMiss
+	}
+	if c.hotTier() != nil && !n.noMeta.Load() && metaKey(key) {
+		return c.hotGet(n, key)
 	}
 	it, err := n.mc.Get(key)
 	if err != nil {
@@ -221,6 +247,11 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 func (c *Client) write(key string, op func(*node) error) error {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
+	if h := c.hotTier(); h != nil {
+		// Not needed for exactness (every hot hit is validated), but the
+		// copy is known stale.
+		defer h.drop(key)
+	}
 	if m := c.mig.Load(); m != nil {
 		m.touch(key)
 	}
@@ -253,6 +284,9 @@ func (c *Client) write(key string, op func(*node) error) error {
 
 // Flush empties every node (those down are flushed when they return).
 func (c *Client) Flush(ctx context.Context) error {
+	if h := c.hotTier(); h != nil {
+		h.clear()
+	}
 	l := c.lay.Load()
 	if l == nil {
 		return nil
@@ -269,14 +303,22 @@ func (c *Client) Flush(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Counters are the client's own view of its traffic.
+// Counters are the client's own view of its traffic. HotHits are the
+// hits served from the hot tier (counted in Hits too); HotItems and
+// HotBytes what it holds now.
 type Counters struct {
-	Hits, Misses, Failures int64
+	Hits, Misses, Failures      int64
+	HotHits, HotItems, HotBytes int64
 }
 
 // Counters returns the hits, misses and failed operations seen so far.
 func (c *Client) Counters() Counters {
-	return Counters{c.hits.Load(), c.misses.Load(), c.failures.Load()}
+	out := Counters{Hits: c.hits.Load(), Misses: c.misses.Load(), Failures: c.failures.Load(), HotHits: c.hotHits.Load()}
+	if h := c.hotTier(); h != nil {
+		items, bytes := h.stats()
+		out.HotItems, out.HotBytes = int64(items), bytes
+	}
+	return out
 }
 
 func (c *Client) ok(n *node) {

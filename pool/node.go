@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,6 +38,13 @@ type node struct {
 	down  atomic.Bool  // skipped until a probe finds it healthy again
 
 	ownHits, ownMisses atomic.Int64 // lookups the client made itself (ownGet)
+
+	// The hot tier's meta connections (hot.go).
+	maxIdle  time.Duration
+	metaMu   sync.Mutex
+	metaIdle []*metaConn
+	gen      atomic.Uint64 // moves on with every new or failed meta connection
+	noMeta   atomic.Bool   // the node does not speak the meta protocol
 }
 
 // ownGet is a lookup the client makes for itself (copying keys in a
@@ -54,7 +62,7 @@ func (n *node) ownGet(key string) (*memcache.Item, error) {
 }
 
 func (c *Client) newNode(info NodeInfo) *node {
-	n := &node{NodeInfo: info, timeout: c.timeout()}
+	n := &node{NodeInfo: info, timeout: c.timeout(), maxIdle: c.maxIdle()}
 	n.dial = func(ctx context.Context) (net.Conn, error) { return c.dial(ctx, info.Addr) }
 	n.mc = memcache.New(info.Addr)
 	n.mc.Timeout = n.timeout

@@ -230,9 +230,12 @@ func TestResize_Migration(t *testing.T) {
 // TestResize_ReadYourWrites resizes back and forth while writers update
 // keys and readers read them: once a write has returned, no read started
 // after it sees an older value.
-func TestResize_ReadYourWrites(t *testing.T) {
+func TestResize_ReadYourWrites(t *testing.T) { readYourWrites(t, 0) }
+
+func readYourWrites(t *testing.T, hotBytes int64) {
 	all, _ := cluster(t, 1, 4)
 	c := newTestClient(t)
+	c.HotBytes = hotBytes
 	c.SetLayout(1, all[:2])
 	const nkeys = 200
 	var latest [nkeys]atomic.Int64

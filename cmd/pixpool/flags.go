@@ -109,6 +109,22 @@ func (b *byteSize) Set(s string) error {
 	return nil
 }
 
+// sizeOrOff is a byteSize that also takes 0 (or 0 with a unit): off.
+type sizeOrOff int64
+
+func (b *sizeOrOff) String() string { return strconv.FormatInt(int64(*b), 10) }
+
+func (b *sizeOrOff) Set(s string) error {
+	if n, err := strconv.ParseFloat(strings.TrimRight(strings.TrimSpace(s), "KMGiBkmgib"), 64); err == nil && n == 0 {
+		*b = 0
+		return nil
+	}
+	if err := (*byteSize)(b).Set(s); err != nil {
+		return fmt.Errorf("want a size such as 64MiB, or 0 for none, got %q", s)
+	}
+	return nil
+}
+
 func newFlagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("pixpool", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)

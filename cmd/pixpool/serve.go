@@ -63,6 +63,7 @@ type Config struct {
 	CacheCapacity int    // MB per node
 	CachePolicy   string
 	CacheMaxNodes int
+	HotCache      int64 // bytes of the pool client's hot tier; 0: none
 
 	Analyze           bool
 	AnalyzeWorkers    int
@@ -102,6 +103,8 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.CacheSize, "cache-size", manager.DefaultNodes, "local cache nodes of a new pool (a restart keeps the pool's size); 0 runs without a cache")
 	fs.IntVar(&c.CacheCapacity, "cache-capacity", manager.DefaultCapacityMB, "capacity of each cache node of a new pool, in MB")
 	fs.StringVar(&c.CachePolicy, "cache-policy", manager.DefaultPolicy, "replacement policy of a new pool: lru or rr")
+	c.HotCache = DefaultHotCache
+	fs.Var((*sizeOrOff)(&c.HotCache), "hot-cache", "memory for the hot tier: cache hits kept in this process and served after their node confirms they are current (an exact check that moves a few bytes instead of the image), e.g. 64MiB; 0 turns it off")
 	fs.IntVar(&c.CacheMaxNodes, "cache-max-nodes", manager.DefaultMaxNodes, "largest pool size allowed")
 	fs.BoolVar(&c.Analyze, "analyze", true, "analyse uploads for labels and text in the background (needs scripts/setup-recognition.sh --data and tesseract)")
 	fs.IntVar(&c.AnalyzeWorkers, "analyze-workers", 1, "images analysed at once, each on one core at a lower priority than serving")
@@ -113,6 +116,9 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	fs.BoolVar(&c.LogJSON, "log-json", false, "log JSON lines instead of text")
 }
+
+// DefaultHotCache is --hot-cache's default: the pool client's hot tier.
+const DefaultHotCache = 64 << 20
 
 // Main is a running `pixpool serve`: open it, then Run until the context
 // ends. Tests run it on 127.0.0.1:0 with a temp data folder.
@@ -368,7 +374,7 @@ func (m *Main) openPool(ctx context.Context) error {
 	if err != nil {
 		return errors.New(pixpool.ErrorMessage(err))
 	}
-	m.Pool = &pool.Client{Logger: m.Logger}
+	m.Pool = &pool.Client{Logger: m.Logger, HotBytes: c.HotCache}
 	cred, err := staticCacheAuth(c.CacheAuthFile)
 	switch {
 	case err != nil:
