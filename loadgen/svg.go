@@ -6,6 +6,7 @@ import (
 	"html"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // The plot of a sweep: throughput, latency and hit rate against the
@@ -82,7 +83,8 @@ func (r *Report) SVG() []byte {
 	if len(r.Points) > 0 && r.Points[0].CapacityMB != 0 {
 		title += fmt.Sprintf(", %d MB/node", r.Points[0].CapacityMB)
 	}
-	sub := fmt.Sprintf("%s; %d keys, %d connections, %gs per point after %gs warm-up", r.Target, r.Keys, r.Concurrency, r.DurationSeconds, r.WarmupSeconds)
+	target, _, _ := strings.Cut(r.Target, " (")
+	sub := fmt.Sprintf("%s; %d keys, %d connections, %gs per point after %gs warm-up", target, r.Keys, r.Concurrency, r.DurationSeconds, r.WarmupSeconds)
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
 	pf(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="%s" font-family="system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif">`+"\n",
 		svgW, h, svgW, h, esc(title))
