@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -70,6 +71,7 @@ type benchConfig struct {
 	Keep        bool
 	JSON        bool
 	SVG         string
+	CPUProfile  string
 
 	readFraction float64 // from Mix
 	nodes        []int   // from Nodes; empty: the pool as it is
@@ -97,6 +99,7 @@ func (c *benchConfig) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Keep, "keep", false, "with --url: keep the keys written instead of deleting them at the end")
 	fs.BoolVar(&c.JSON, "json", false, "print the results as JSON instead of a table")
 	fs.StringVar(&c.SVG, "svg", "", "also write a plot of throughput, latency and hit rate against the pool size to this SVG file")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of this process to this file (go tool pprof): with the embedded server, where serving and the load's own work spend the CPU (the cache nodes run as processes of their own)")
 }
 
 // parseBenchFlags parses and checks a bench command line.
@@ -256,6 +259,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rep := &loadgen.Report{
 		Format: c.Format, Mix: c.Mix, Keys: c.Keys, Concurrency: c.Concurrency,
 		WarmupSeconds: c.Warmup.Seconds(), DurationSeconds: c.Duration.Seconds(), Rate: c.Rate,
+	}
+	if c.CPUProfile != "" {
+		f, err := os.Create(c.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	b := &bencher{c: c, stderr: stderr, terminal: isTerminal(stderr)}
 	o := b.options("", "", "")
