@@ -23,7 +23,8 @@ type Report struct {
 	Concurrency     int     `json:"concurrency"`
 	WarmupSeconds   float64 `json:"warmup_seconds"`
 	DurationSeconds float64 `json:"duration_seconds"`
-	Rate            float64 `json:"rate,omitempty"` // requests/s on a schedule; absent for a closed loop
+	Rate            float64 `json:"rate,omitempty"`   // requests/s on a schedule; absent for a closed loop
+	Rounds          int     `json:"rounds,omitempty"` // each point the median of this many measurements
 	Model           string  `json:"model"`
 	Points          []Point `json:"points"`
 }
@@ -36,8 +37,11 @@ type Point struct {
 	Seconds    float64 `json:"seconds"`
 	// Throughput is the operations per second that succeeded.
 	Throughput float64 `json:"throughput"`
-	Reads      OpStats `json:"reads"`
-	Writes     OpStats `json:"writes"`
+	// ThroughputRounds is each round's Throughput, in order, when the
+	// point is the median of several (see Median).
+	ThroughputRounds []float64 `json:"throughput_rounds,omitempty"`
+	Reads            OpStats   `json:"reads"`
+	Writes           OpStats   `json:"writes"`
 	// HitRate is the share of the server's cache lookups that hit during
 	// the measurement, 0 to 1; null when unknown.
 	HitRate *float64         `json:"hit_rate"`
@@ -97,6 +101,67 @@ func opStats(h *Histogram, seconds float64) OpStats {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
+// Median combines the measurements of one point made in several rounds:
+// each rate, latency and the hit rate is the median of the rounds' (the
+// middle two's mean for an even number); counts, hits, misses and errors
+// are summed; ThroughputRounds keeps each round's throughput.
+func Median(ps []Point) Point {
+	if len(ps) == 1 {
+		return ps[0]
+	}
+	m := ps[0]
+	med := func(get func(p *Point) float64) float64 {
+		v := make([]float64, len(ps))
+		for i := range ps {
+			v[i] = get(&ps[i])
+		}
+		slices.Sort(v)
+		if len(v)%2 == 1 {
+			return v[len(v)/2]
+		}
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	m.Seconds = med(func(p *Point) float64 { return p.Seconds })
+	m.Throughput = med(func(p *Point) float64 { return p.Throughput })
+	m.Load1 = med(func(p *Point) float64 { return p.Load1 })
+	m.ThroughputRounds = nil
+	m.Hits, m.Misses, m.Errors = 0, 0, map[string]int64{}
+	var rates []float64
+	for i := range ps {
+		p := &ps[i]
+		m.ThroughputRounds = append(m.ThroughputRounds, p.Throughput)
+		m.Hits, m.Misses = m.Hits+p.Hits, m.Misses+p.Misses
+		for k, n := range p.Errors {
+			m.Errors[k] += n
+		}
+		if p.HitRate != nil {
+			rates = append(rates, *p.HitRate)
+		}
+	}
+	if len(rates) > 0 {
+		slices.Sort(rates)
+		v := rates[len(rates)/2]
+		if len(rates)%2 == 0 {
+			v = (rates[len(rates)/2-1] + v) / 2
+		}
+		m.HitRate = &v
+	}
+	for _, op := range []func(p *Point) *OpStats{func(p *Point) *OpStats { return &p.Reads }, func(p *Point) *OpStats { return &p.Writes }} {
+		o := op(&m)
+		o.Count = 0
+		for i := range ps {
+			o.Count += op(&ps[i]).Count
+		}
+		o.Throughput = med(func(p *Point) float64 { return op(p).Throughput })
+		o.MeanMS = med(func(p *Point) float64 { return op(p).MeanMS })
+		o.P50MS = med(func(p *Point) float64 { return op(p).P50MS })
+		o.P95MS = med(func(p *Point) float64 { return op(p).P95MS })
+		o.P99MS = med(func(p *Point) float64 { return op(p).P99MS })
+		o.MaxMS = med(func(p *Point) float64 { return op(p).MaxMS })
+	}
+	return m
+}
+
 // WriteJSON writes the report as indented JSON.
 func (r *Report) WriteJSON(w io.Writer) error {
 	e := json.NewEncoder(w)
@@ -108,16 +173,33 @@ func (r *Report) WriteJSON(w io.Writer) error {
 func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "target %s; %s images of %s, %s reads:writes over %d keys, %d connections, %gs warm-up, %gs measured\n",
 		r.Target, r.Format, sizeLabel(r.SizeBytes), r.Mix, r.Keys, r.Concurrency, r.WarmupSeconds, r.DurationSeconds)
-	fmt.Fprintf(w, "load model: %s\n\n", r.Model)
+	fmt.Fprintf(w, "load model: %s\n", r.Model)
+	rounds := r.Rounds > 1
+	if rounds {
+		fmt.Fprintf(w, "each point: the median of %d rounds that went through the pool sizes in turn; ops/s range: the rounds' lowest and highest\n", r.Rounds)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "nodes\tpolicy\tMB/node\tops/s\treads/s\tread p50\tp95\tp99\twrites/s\twrite p50\tp95\tp99\thit rate\terrors\tload\t")
+	rangeCol := ""
+	if rounds {
+		rangeCol = "ops/s range\t"
+	}
+	fmt.Fprintln(tw, "nodes\tpolicy\tMB/node\tops/s\t"+rangeCol+"reads/s\tread p50\tp95\tp99\twrites/s\twrite p50\tp95\tp99\thit rate\terrors\tload\t")
 	for _, p := range r.Points {
 		hit := "-"
 		if p.HitRate != nil {
 			hit = fmt.Sprintf("%.1f%%", 100**p.HitRate)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%.0f\t%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
-			intOrDash(p.Nodes), cmp.Or(p.Policy, "-"), intOrDash(p.CapacityMB), p.Throughput,
+		ops := fmt.Sprintf("%.0f\t", p.Throughput)
+		if rounds {
+			lo, hi := p.Throughput, p.Throughput
+			if len(p.ThroughputRounds) > 0 {
+				lo, hi = slices.Min(p.ThroughputRounds), slices.Max(p.ThroughputRounds)
+			}
+			ops += fmt.Sprintf("%.0f-%.0f\t", lo, hi)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s%.0f\t%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+			intOrDash(p.Nodes), cmp.Or(p.Policy, "-"), intOrDash(p.CapacityMB), ops,
 			p.Reads.Throughput, msLabel(p.Reads.P50MS), msLabel(p.Reads.P95MS), msLabel(p.Reads.P99MS),
 			p.Writes.Throughput, msLabel(p.Writes.P50MS), msLabel(p.Writes.P95MS), msLabel(p.Writes.P99MS),
 			hit, errorsLabel(p.Errors), loadLabel(p.Load1))

@@ -220,3 +220,31 @@ func TestReport_SVG(t *testing.T) {
 		})
 	}
 }
+
+func TestMedian(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	ps := []Point{
+		{Nodes: 2, Throughput: 100, HitRate: f(0.5), Hits: 5, Misses: 5, Reads: OpStats{Count: 10, P99MS: 30}, Errors: map[string]int64{"timeout": 1}, Load1: 3},
+		{Nodes: 2, Throughput: 300, HitRate: f(0.9), Hits: 9, Misses: 1, Reads: OpStats{Count: 20, P99MS: 10}, Errors: map[string]int64{}, Load1: 1},
+		{Nodes: 2, Throughput: 200, HitRate: nil, Reads: OpStats{Count: 30, P99MS: 20}, Errors: map[string]int64{"timeout": 2, "eof": 1}, Load1: 2},
+	}
+	m := Median(ps)
+	if m.Nodes != 2 || m.Throughput != 200 || m.Reads.P99MS != 20 || m.Reads.Count != 60 || m.Load1 != 2 {
+		t.Errorf("Median: %+v", m)
+	}
+	if m.HitRate == nil || *m.HitRate != 0.7 { // the two known: 0.5 and 0.9
+		t.Errorf("HitRate %v, want 0.7", m.HitRate)
+	}
+	if m.Hits != 14 || m.Misses != 6 || m.Errors["timeout"] != 3 || m.Errors["eof"] != 1 {
+		t.Errorf("sums: hits %d misses %d errors %v", m.Hits, m.Misses, m.Errors)
+	}
+	if got := m.ThroughputRounds; len(got) != 3 || got[0] != 100 || got[2] != 200 {
+		t.Errorf("ThroughputRounds %v, want each round's in order", got)
+	}
+	if ps[0].Errors["timeout"] != 1 {
+		t.Error("Median changed its input")
+	}
+	if one := Median(ps[:1]); one.Throughput != 100 || one.ThroughputRounds != nil {
+		t.Errorf("Median of one: %+v", one)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -33,6 +34,9 @@ type series struct {
 	Colour string
 	Dash   bool
 	Value  func(p Point) (float64, bool)
+	// Range, if set, gives a point's lowest and highest value over its
+	// rounds, drawn as a bar.
+	Range func(p Point) (lo, hi float64, ok bool)
 }
 
 type panel struct {
@@ -54,18 +58,24 @@ const (
 func (r *Report) SVG() []byte {
 	panels := []panel{
 		{Title: "Throughput (operations/s)", Series: []series{
-			{"all", colAll, false, func(p Point) (float64, bool) { return p.Throughput, true }},
-			{"reads", colRead, false, func(p Point) (float64, bool) { return p.Reads.Throughput, p.Reads.Count > 0 }},
-			{"writes", colWrite, false, func(p Point) (float64, bool) { return p.Writes.Throughput, p.Writes.Count > 0 }},
+			{Name: "all", Colour: colAll, Value: func(p Point) (float64, bool) { return p.Throughput, true },
+				Range: func(p Point) (float64, float64, bool) {
+					if len(p.ThroughputRounds) < 2 {
+						return 0, 0, false
+					}
+					return slices.Min(p.ThroughputRounds), slices.Max(p.ThroughputRounds), true
+				}},
+			{Name: "reads", Colour: colRead, Value: func(p Point) (float64, bool) { return p.Reads.Throughput, p.Reads.Count > 0 }},
+			{Name: "writes", Colour: colWrite, Value: func(p Point) (float64, bool) { return p.Writes.Throughput, p.Writes.Count > 0 }},
 		}},
 		{Title: "Latency (ms)", Series: []series{
-			{"read p50", colRead, false, func(p Point) (float64, bool) { return p.Reads.P50MS, p.Reads.Count > 0 }},
-			{"read p99", colRead, true, func(p Point) (float64, bool) { return p.Reads.P99MS, p.Reads.Count > 0 }},
-			{"write p50", colWrite, false, func(p Point) (float64, bool) { return p.Writes.P50MS, p.Writes.Count > 0 }},
-			{"write p99", colWrite, true, func(p Point) (float64, bool) { return p.Writes.P99MS, p.Writes.Count > 0 }},
+			{Name: "read p50", Colour: colRead, Dash: false, Value: func(p Point) (float64, bool) { return p.Reads.P50MS, p.Reads.Count > 0 }},
+			{Name: "read p99", Colour: colRead, Dash: true, Value: func(p Point) (float64, bool) { return p.Reads.P99MS, p.Reads.Count > 0 }},
+			{Name: "write p50", Colour: colWrite, Dash: false, Value: func(p Point) (float64, bool) { return p.Writes.P50MS, p.Writes.Count > 0 }},
+			{Name: "write p99", Colour: colWrite, Dash: true, Value: func(p Point) (float64, bool) { return p.Writes.P99MS, p.Writes.Count > 0 }},
 		}},
 		{Title: "Cache hit rate (%)", Percent: true, Series: []series{
-			{"hit rate", colHit, false, func(p Point) (float64, bool) {
+			{Name: "hit rate", Colour: colHit, Value: func(p Point) (float64, bool) {
 				if p.HitRate == nil {
 					return 0, false
 				}
@@ -85,6 +95,9 @@ func (r *Report) SVG() []byte {
 	}
 	target, _, _ := strings.Cut(r.Target, " (")
 	sub := fmt.Sprintf("%s; %d keys, %d connections, %gs per point after %gs warm-up", target, r.Keys, r.Concurrency, r.DurationSeconds, r.WarmupSeconds)
+	if r.Rounds > 1 {
+		sub += fmt.Sprintf("; medians of %d rounds (bars: range)", r.Rounds)
+	}
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
 	pf(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="%s" font-family="system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif">`+"\n",
 		svgW, h, svgW, h, esc(title))
@@ -117,6 +130,11 @@ func (r *Report) drawPanel(b *bytes.Buffer, p panel, top float64) {
 		for _, pt := range r.Points {
 			if v, ok := s.Value(pt); ok {
 				hi = max(hi, v)
+			}
+			if s.Range != nil {
+				if _, v, ok := s.Range(pt); ok {
+					hi = max(hi, v)
+				}
 			}
 		}
 	}
@@ -154,6 +172,13 @@ func (r *Report) drawPanel(b *bytes.Buffer, p panel, top float64) {
 				continue
 			}
 			fmt.Fprintf(&path, "%s%.1f %.1f ", cmd, pointX(i, n), y(v))
+			if s.Range != nil {
+				if lo, hi, ok := s.Range(pt); ok {
+					x := pointX(i, n)
+					pf(`<path d="M%.1f %.1f L%.1f %.1f M%.1f %.1f L%.1f %.1f M%.1f %.1f L%.1f %.1f" stroke="%s" stroke-width="1.5" fill="none"/>`+"\n",
+						x, y(lo), x, y(hi), x-4, y(lo), x+4, y(lo), x-4, y(hi), x+4, y(hi), s.Colour)
+				}
+			}
 			cmd = "L"
 			pf(`<circle cx="%.1f" cy="%.1f" r="3" fill="%s"><title>%s, %s nodes: %s</title></circle>`+"\n",
 				pointX(i, n), y(v), s.Colour, esc(s.Name), intOrDash(pt.Nodes), num(v))

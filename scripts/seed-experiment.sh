@@ -4,7 +4,9 @@
 # JPEGs, for 50:50 and 90:10 reads:writes and the LRU and RR policies. Each
 # point starts a fresh embedded server (temporary data folder, that many
 # local cache nodes of 4 MB), writes the 200 keys, empties the cache, loads
-# it for 5 s unmeasured and 15 s measured. About 8 minutes in all.
+# it for 5 s unmeasured and 10 s measured; every sweep goes three times
+# through 1, 2, 4, 8 nodes and reports each point's median, so a busy
+# machine's noise hits every pool size alike. About 15 minutes in all.
 #
 #   scripts/seed-experiment.sh            build this tree, run, write docs/
 #   PIXPOOL=/path/to/pixpool scripts/seed-experiment.sh   use that binary
@@ -31,7 +33,7 @@ fi
 # The sizes: 200 keys of 100 KB are a working set of about 20 MB; a node
 # of 4 MB holds a fifth of it, so the hit rate can grow with the pool until
 # 8 nodes (32 MB) hold it all.
-args=(--size 100KB --keys 200 --capacity 4 --concurrency 16 --warmup 5s --duration 15s --nodes 1,2,4,8)
+args=(--size 100KB --keys 200 --capacity 4 --concurrency 16 --warmup 5s --duration 10s --rounds 3 --nodes 1,2,4,8)
 
 section=$out/section.md
 {

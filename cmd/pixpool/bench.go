@@ -65,6 +65,7 @@ type benchConfig struct {
 	Rate        float64
 	Timeout     time.Duration
 	Nodes       string
+	Rounds      int
 	Policy      string
 	Capacity    int
 	Prefix      string
@@ -93,6 +94,7 @@ func (c *benchConfig) flags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.Rate, "rate", 0, "send this many requests/s in all on a fixed schedule and measure each from when it was due (corrects coordinated omission); 0 sends each connection's next request when the last is answered")
 	fs.DurationVar(&c.Timeout, "timeout", 30*time.Second, "time limit of one request")
 	fs.StringVar(&c.Nodes, "nodes", "", "cache pool sizes to measure, e.g. 1,2,4,8 (empty: the pool as it is; without --url, serve's default)")
+	fs.IntVar(&c.Rounds, "rounds", 1, "measure every pool size this many times, in rounds that go through the sizes in turn, and report the median of each (on a busy machine, noise then hits every size alike)")
 	fs.StringVar(&c.Policy, "policy", "", "cache replacement policy: lru or rr (empty: as it is; without --url, serve's default)")
 	fs.IntVar(&c.Capacity, "capacity", 0, "capacity of each cache node in MB (0: as it is; without --url, serve's default)")
 	fs.StringVar(&c.Prefix, "prefix", "pixpool-bench-", "start of the keys written")
@@ -150,6 +152,8 @@ func (c *benchConfig) check() error {
 		return fmt.Errorf("--rate %v: want 0 or more", c.Rate)
 	case c.Timeout <= 0:
 		return fmt.Errorf("--timeout %v: want more than 0", c.Timeout)
+	case c.Rounds < 1 || c.Rounds > 100:
+		return fmt.Errorf("--rounds %d: want 1 to 100", c.Rounds)
 	case c.Capacity < 0:
 		return fmt.Errorf("--capacity %d: want a number of MB, or 0 to leave it", c.Capacity)
 	case c.Prefix == "" || strings.ContainsAny(c.Prefix, "/?#"):
@@ -258,7 +262,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	rep := &loadgen.Report{
 		Format: c.Format, Mix: c.Mix, Keys: c.Keys, Concurrency: c.Concurrency,
-		WarmupSeconds: c.Warmup.Seconds(), DurationSeconds: c.Duration.Seconds(), Rate: c.Rate,
+		WarmupSeconds: c.Warmup.Seconds(), DurationSeconds: c.Duration.Seconds(), Rate: c.Rate, Rounds: c.Rounds,
 	}
 	if c.CPUProfile != "" {
 		f, err := os.Create(c.CPUProfile)
@@ -353,17 +357,39 @@ func (b *bencher) measure(ctx context.Context, r *loadgen.Runner, preload bool, 
 
 // embedded measures each point against a server of its own.
 func (b *bencher) embedded(ctx context.Context, rep *loadgen.Report) error {
+	return b.sweep(rep, func(_ bool, n int, label string) (loadgen.Point, error) {
+		p, imgBytes, err := b.embeddedPoint(ctx, n, label)
+		rep.SizeBytes = imgBytes
+		return p, err
+	})
+}
+
+// sweep measures every pool size of --nodes (or the pool as it is), in
+// --rounds rounds that each go through the sizes in turn, so noise from
+// the machine hits them all alike, and reports the median over the rounds
+// of each. point measures one: first is true for the first of all.
+func (b *bencher) sweep(rep *loadgen.Report, point func(first bool, n int, label string) (loadgen.Point, error)) error {
 	sizes := b.c.nodes
 	if len(sizes) == 0 {
 		sizes = []int{0}
 	}
-	for _, n := range sizes {
-		p, imgBytes, err := b.embeddedPoint(ctx, n)
-		if err != nil {
-			return err
+	rounds := max(b.c.Rounds, 1)
+	byN := make([][]loadgen.Point, len(sizes))
+	for round := range rounds {
+		for i, n := range sizes {
+			label := pointLabel(n)
+			if rounds > 1 {
+				label = fmt.Sprintf("%s round %d/%d", label, round+1, rounds)
+			}
+			p, err := point(round == 0 && i == 0, n, label)
+			if err != nil {
+				return err
+			}
+			byN[i] = append(byN[i], p)
 		}
-		rep.SizeBytes = imgBytes
-		rep.Points = append(rep.Points, p)
+	}
+	for _, ps := range byN {
+		rep.Points = append(rep.Points, loadgen.Median(ps))
 	}
 	return nil
 }
@@ -371,7 +397,7 @@ func (b *bencher) embedded(ctx context.Context, rep *loadgen.Report) error {
 // embeddedPoint starts a server with n cache nodes (0: serve's default) in
 // a temporary data folder, measures one point against it as its admin,
 // and removes it all. It also returns the mean size of the images written.
-func (b *bencher) embeddedPoint(ctx context.Context, n int) (loadgen.Point, int, error) {
+func (b *bencher) embeddedPoint(ctx context.Context, n int, label string) (loadgen.Point, int, error) {
 	c := b.c
 	dir, err := os.MkdirTemp("", "pixpool-bench-")
 	if err != nil {
@@ -420,11 +446,7 @@ func (b *bencher) embeddedPoint(ctx context.Context, n int) (loadgen.Point, int,
 	if err != nil {
 		return loadgen.Point{}, 0, fmt.Errorf("embedded server: %w", err)
 	}
-	var nodes int
-	if m.Manager != nil {
-		nodes = len(m.Manager.State().Nodes)
-	}
-	o := b.options(pointLabel(nodes), m.URL(), key)
+	o := b.options(label, m.URL(), key)
 	var clear func(context.Context) error
 	if m.Pool != nil {
 		o.Counters = func(context.Context) (int64, int64, error) {
@@ -535,6 +557,7 @@ func (b *bencher) counters(ctx context.Context) (hits, misses int64, err error) 
 func (b *bencher) remote(ctx context.Context, rep *loadgen.Report) (err error) {
 	c := b.c
 	changes := len(c.nodes) > 0 || c.Policy != "" || c.Capacity > 0
+	var r *loadgen.Runner // the first point's, which wrote the keys
 	before, perr := b.pool(ctx)
 	switch {
 	case perr != nil && changes:
@@ -563,6 +586,18 @@ func (b *bencher) remote(ctx context.Context, rep *loadgen.Report) (err error) {
 			}
 		}()
 	}
+	if !c.Keep {
+		defer func() {
+			if r == nil {
+				return
+			}
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+			defer cancel()
+			if derr := r.Delete(dctx); derr != nil {
+				err = errors.Join(err, fmt.Errorf("delete the keys written: %w", derr))
+			}
+		}()
+	}
 	if c.Policy != "" || c.Capacity > 0 {
 		set := map[string]any{}
 		if c.Policy != "" {
@@ -575,18 +610,13 @@ func (b *bencher) remote(ctx context.Context, rep *loadgen.Report) (err error) {
 			return err
 		}
 	}
-	sizes := c.nodes
-	if len(sizes) == 0 {
-		sizes = []int{0}
-	}
-	var r *loadgen.Runner
-	for i, n := range sizes {
+	return b.sweep(rep, func(first bool, n int, label string) (loadgen.Point, error) {
 		if n > 0 {
 			if err := b.admin(ctx, nethttp.MethodPut, "/api/v1/admin/pool/size", map[string]int{"nodes": n}, nil); err != nil {
-				return err
+				return loadgen.Point{}, err
 			}
 		}
-		o := b.options(pointLabel(n), c.URL, c.APIKey)
+		o := b.options(label, c.URL, c.APIKey)
 		var clear func(context.Context) error
 		if perr == nil {
 			o.Counters = b.counters
@@ -596,24 +626,15 @@ func (b *bencher) remote(ctx context.Context, rep *loadgen.Report) (err error) {
 		}
 		pr, err := loadgen.New(o)
 		if err != nil {
-			return err
+			return loadgen.Point{}, err
 		}
 		defer pr.Close()
 		if r == nil {
 			r = pr
-			if !c.Keep {
-				defer func() {
-					dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
-					defer cancel()
-					if derr := r.Delete(dctx); derr != nil {
-						err = errors.Join(err, fmt.Errorf("delete the keys written: %w", derr))
-					}
-				}()
-			}
 		}
-		p, err := b.measure(ctx, pr, i == 0, clear)
+		p, err := b.measure(ctx, pr, first, clear)
 		if err != nil {
-			return err
+			return loadgen.Point{}, err
 		}
 		if perr == nil {
 			if st, err := b.pool(ctx); err == nil {
@@ -621,9 +642,8 @@ func (b *bencher) remote(ctx context.Context, rep *loadgen.Report) (err error) {
 			}
 		}
 		rep.SizeBytes = pr.ImageBytes()
-		rep.Points = append(rep.Points, p)
-	}
-	return nil
+		return p, nil
+	})
 }
 
 // isTerminal reports whether w is a terminal, where progress rewrites one

@@ -74,6 +74,7 @@ func TestBenchFlags(t *testing.T) {
 		{"Warmup", []string{"--warmup", "-1s"}, "--warmup"},
 		{"Rate", []string{"--rate", "-5"}, "--rate"},
 		{"Capacity", []string{"--capacity", "-1"}, "--capacity"},
+		{"Rounds", []string{"--rounds", "0"}, "--rounds"},
 		{"Prefix", []string{"--prefix", "a/b"}, "--prefix"},
 		{"URLNoKey", []string{"--url", "http://127.0.0.1:8080"}, "PIXPOOL_API_KEY"},
 		{"URLScheme", []string{"--url", "ftp://127.0.0.1", "--api-key", "pp_x"}, "--url"},
@@ -228,7 +229,7 @@ func TestBench_Embedded(t *testing.T) {
 
 	t.Run("Table", func(t *testing.T) {
 		var stdout bytes.Buffer
-		if err := run(context.Background(), append([]string{"bench", "--mix", "100:0"}, benchArgs...), nil, &stdout, io.Discard); err != nil {
+		if err := run(context.Background(), append([]string{"bench", "--mix", "100:0", "--rounds", "2"}, benchArgs...), nil, &stdout, io.Discard); err != nil {
 			t.Fatal(err)
 		}
 		lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
@@ -243,17 +244,20 @@ func TestBench_Embedded(t *testing.T) {
 		}
 		// serve's default pool, 100% reads: no writes, no errors.
 		f := strings.Fields(row)
-		if got, want := len(f), len(strings.Fields(header))-3; got != want { // "read p50", "write p50", "hit rate" are two words
+		if got, want := len(f), len(strings.Fields(header))-4; got != want { // "ops/s range", "read p50", "write p50", "hit rate" are two words
 			t.Fatalf("row %q has %d fields, want %d", row, got, want)
 		}
 		if got, want := f[0], "2"; got != want {
 			t.Errorf("nodes %s, want serve's default %s", got, want)
 		}
-		if f[8] != "0" || f[13] != "0" {
-			t.Errorf("writes/s %s, errors %s; want 0 and 0 in %q", f[8], f[13], row)
+		if f[9] != "0" || f[14] != "0" {
+			t.Errorf("writes/s %s, errors %s; want 0 and 0 in %q", f[9], f[14], row)
 		}
-		if !strings.HasSuffix(f[12], "%") {
-			t.Errorf("hit rate %q, want a percentage", f[12])
+		if !strings.HasSuffix(f[13], "%") {
+			t.Errorf("hit rate %q, want a percentage", f[13])
+		}
+		if !strings.Contains(f[4], "-") || !strings.Contains(stdout.String(), "median of 2 rounds") {
+			t.Errorf("no ops/s range %q or rounds note in\n%s", f[4], stdout.String())
 		}
 	})
 }
