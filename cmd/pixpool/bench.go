@@ -19,6 +19,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pixpool/pixpool/cache"
@@ -275,7 +276,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer pprof.StopCPUProfile()
 	}
-	b := &bencher{c: c, stderr: stderr, terminal: isTerminal(stderr)}
+	b := &bencher{c: c, stderr: stderr, terminal: isTerminal(stderr), client: benchClient(c.Concurrency, !c.AllowRemote)}
+	defer b.client.CloseIdleConnections()
 	o := b.options("", "", "")
 	rep.Model = o.Model()
 	if c.URL == "" {
@@ -304,6 +306,32 @@ type bencher struct {
 	c        *benchConfig
 	stderr   io.Writer
 	terminal bool
+	client   *nethttp.Client // the load's and the admin calls'
+}
+
+// benchClient returns a client with a connection per worker. With
+// loopbackOnly it connects to loopback addresses only: a name checked by
+// checkLoopback could resolve elsewhere by the time it is dialled (DNS
+// rebinding), so every connection is checked too.
+func benchClient(conns int, loopbackOnly bool) *nethttp.Client {
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	if loopbackOnly {
+		d.Control = func(_, address string, _ syscall.RawConn) error {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil || !ap.Addr().Unmap().IsLoopback() {
+				return fmt.Errorf("pixpool bench: refusing to connect to %s, not a loopback address (--allow-remote)", address)
+			}
+			return nil
+		}
+	}
+	return &nethttp.Client{Transport: &nethttp.Transport{
+		DialContext:         d.DialContext,
+		MaxIdleConns:        conns + 2,
+		MaxIdleConnsPerHost: conns + 2, // and the admin calls'
+		IdleConnTimeout:     time.Minute,
+		DisableCompression:  true,
+		TLSHandshakeTimeout: 10 * time.Second,
+	}}
 }
 
 // options returns the load's options for one point.
@@ -312,7 +340,7 @@ func (b *bencher) options(label, url, key string) loadgen.Options {
 	o := loadgen.Options{
 		URL: url, APIKey: key, Keys: c.Keys, Prefix: c.Prefix, Size: int(c.Size), Format: c.Format,
 		ReadFraction: c.readFraction, Concurrency: c.Concurrency, Warmup: c.Warmup, Duration: c.Duration,
-		Rate: c.Rate, Timeout: c.Timeout,
+		Rate: c.Rate, Timeout: c.Timeout, Client: b.client,
 	}
 	every := 5 * time.Second
 	o.Progress = loadgen.ProgressPrinter(b.stderr, b.terminal, label, every)
@@ -506,7 +534,7 @@ func (b *bencher) admin(ctx context.Context, method, path string, in, out any) e
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := nethttp.DefaultClient.Do(req)
+	resp, err := b.client.Do(req)
 	if err != nil {
 		return err
 	}

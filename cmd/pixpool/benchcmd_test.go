@@ -7,6 +7,8 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -131,6 +133,21 @@ func TestCheckLoopback(t *testing.T) {
 			t.Errorf("checkLoopback(%q)=%v, want ok=%v", url, err, ok)
 		}
 	}
+
+	t.Run("DialGuard", func(t *testing.T) {
+		// The check before dialling: refused before any packet is sent.
+		_, err := benchClient(1, true).Get("http://192.0.2.1:9/")
+		if err == nil || !strings.Contains(err.Error(), "not a loopback address") {
+			t.Fatalf("GET of a remote address: %v, want a refusal", err)
+		}
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+		defer s.Close()
+		resp, err := benchClient(1, true).Get(s.URL)
+		if err != nil {
+			t.Fatalf("GET of a loopback address: %v", err)
+		}
+		resp.Body.Close()
+	})
 
 	t.Run("RunRefuses", func(t *testing.T) {
 		// Refused before any request: 192.0.2.0/24 is for documentation,
