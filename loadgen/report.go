@@ -48,6 +48,9 @@ type Point struct {
 	Hits    int64            `json:"hits"`
 	Misses  int64            `json:"misses"`
 	Errors  map[string]int64 `json:"errors"` // by kind; empty without errors
+	// CacheFailures are the server's cache operations that failed (a node
+	// down or too slow), served from the stores instead; null if unknown.
+	CacheFailures *int64 `json:"cache_failures"`
 	// Load1 is the machine's 1-minute load average at the end of the
 	// measurement (0 where unknown): a high one means noisy figures.
 	Load1 float64 `json:"load1,omitempty"`
@@ -87,7 +90,18 @@ func (res *Result) Point() Point {
 		v := res.HitRate()
 		p.HitRate = &v
 	}
+	if res.CacheFailures >= 0 {
+		v := res.CacheFailures
+		p.CacheFailures = &v
+	}
 	return p
+}
+
+func valueOr(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 func opStats(h *Histogram, seconds float64) OpStats {
@@ -125,7 +139,7 @@ func Median(ps []Point) Point {
 	m.Throughput = med(func(p *Point) float64 { return p.Throughput })
 	m.Load1 = med(func(p *Point) float64 { return p.Load1 })
 	m.ThroughputRounds = nil
-	m.Hits, m.Misses, m.Errors = 0, 0, map[string]int64{}
+	m.Hits, m.Misses, m.Errors, m.CacheFailures = 0, 0, map[string]int64{}, nil
 	var rates []float64
 	for i := range ps {
 		p := &ps[i]
@@ -136,6 +150,9 @@ func Median(ps []Point) Point {
 		}
 		if p.HitRate != nil {
 			rates = append(rates, *p.HitRate)
+		}
+		if p.CacheFailures != nil {
+			m.CacheFailures = new(int64(valueOr(m.CacheFailures) + *p.CacheFailures))
 		}
 	}
 	if len(rates) > 0 {
@@ -184,7 +201,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if rounds {
 		rangeCol = "ops/s range\t"
 	}
-	fmt.Fprintln(tw, "nodes\tpolicy\tMB/node\tops/s\t"+rangeCol+"reads/s\tread p50\tp95\tp99\twrites/s\twrite p50\tp95\tp99\thit rate\terrors\tload\t")
+	fmt.Fprintln(tw, "nodes\tpolicy\tMB/node\tops/s\t"+rangeCol+"reads/s\tread p50\tp95\tp99\twrites/s\twrite p50\tp95\tp99\thit rate\tcache fails\terrors\tload\t")
 	for _, p := range r.Points {
 		hit := "-"
 		if p.HitRate != nil {
@@ -198,16 +215,16 @@ func (r *Report) WriteTable(w io.Writer) error {
 			}
 			ops += fmt.Sprintf("%.0f-%.0f\t", lo, hi)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s%.0f\t%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s%.0f\t%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 			intOrDash(p.Nodes), cmp.Or(p.Policy, "-"), intOrDash(p.CapacityMB), ops,
 			p.Reads.Throughput, msLabel(p.Reads.P50MS), msLabel(p.Reads.P95MS), msLabel(p.Reads.P99MS),
 			p.Writes.Throughput, msLabel(p.Writes.P50MS), msLabel(p.Writes.P95MS), msLabel(p.Writes.P99MS),
-			hit, errorsLabel(p.Errors), loadLabel(p.Load1))
+			hit, failuresLabel(p.CacheFailures), errorsLabel(p.Errors), loadLabel(p.Load1))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintln(w, "\nlatencies in ms; hit rate: the server's cache lookups during the measurement; load: 1-minute load average at its end")
+	_, err := fmt.Fprintln(w, "\nlatencies in ms; hit rate: the server's cache lookups during the measurement; cache fails: cache operations that failed (node down or too slow) and went to the stores; load: 1-minute load average at its end")
 	return err
 }
 
@@ -228,6 +245,13 @@ func msLabel(v float64) string {
 		return fmt.Sprintf("%.1f", v)
 	}
 	return fmt.Sprintf("%.0f", v)
+}
+
+func failuresLabel(p *int64) string {
+	if p == nil {
+		return "-"
+	}
+	return fmt.Sprint(*p)
 }
 
 func loadLabel(v float64) string {

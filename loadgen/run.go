@@ -75,10 +75,10 @@ type Options struct {
 	Client *http.Client
 	// Progress, if set, is called about once a second while loading.
 	Progress func(Progress)
-	// Counters, if set, reads the server's cache hits and misses; Run
-	// calls it when the measurement starts and ends, and reports the hit
-	// rate of the lookups in between.
-	Counters func(ctx context.Context) (hits, misses int64, err error)
+	// Counters, if set, reads the server's cache counters; Run calls it
+	// when the measurement starts and ends, and reports the hit rate of
+	// the lookups in between.
+	Counters func(ctx context.Context) (CacheCounters, error)
 }
 
 func (o *Options) keys() int        { return orDefault(o.Keys, 100) }
@@ -109,6 +109,14 @@ func orDefault[T int | time.Duration](v, def T) T {
 		return v
 	}
 	return def
+}
+
+// CacheCounters are a server's cache lookups since some start.
+type CacheCounters struct {
+	Hits, Misses int64
+	// Failures are lookups and stores that failed (a node down or too slow
+	// to answer), each served from the stores instead; -1 where unknown.
+	Failures int64
 }
 
 // Progress is a snapshot of a load in progress.
@@ -238,6 +246,9 @@ type Result struct {
 	// they could not be read, or if there were no lookups.
 	Hits, Misses int64
 	HitRateKnown bool
+	// CacheFailures are the server's failed cache operations during the
+	// measurement; -1 where unknown.
+	CacheFailures int64
 }
 
 // HitRate is Hits/(Hits+Misses), or 0 when unknown.
@@ -319,8 +330,8 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 
 	// Phases: progress, and the cache counters at the edges of the
 	// measurement.
-	res := &Result{Errors: map[string]int64{}}
-	var h0, m0 int64
+	res := &Result{Errors: map[string]int64{}, CacheFailures: -1}
+	var c0 CacheCounters
 	var cerr error
 	phase := func(name string, until time.Time, length time.Duration) {
 		ops.Store(0)
@@ -333,7 +344,7 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 		phase("warm-up", measure, o.Warmup)
 	}
 	if o.Counters != nil && ctx.Err() == nil {
-		h0, m0, cerr = o.Counters(ctx)
+		c0, cerr = o.Counters(ctx)
 	}
 	phase("measure", end, o.duration())
 	wg.Wait()
@@ -341,10 +352,14 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	if o.Counters != nil && cerr == nil {
-		h1, m1, err := o.Counters(ctx)
+		c1, err := o.Counters(ctx)
 		if err == nil {
-			res.Hits, res.Misses = max(h1-h0, 0), max(m1-m0, 0)
+			res.Hits, res.Misses = max(c1.Hits-c0.Hits, 0), max(c1.Misses-c0.Misses, 0)
 			res.HitRateKnown = res.Hits+res.Misses > 0
+			res.CacheFailures = -1
+			if c0.Failures >= 0 && c1.Failures >= 0 {
+				res.CacheFailures = max(c1.Failures-c0.Failures, 0)
+			}
 		}
 	}
 	res.Seconds = end.Sub(measure).Seconds()

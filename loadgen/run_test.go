@@ -63,9 +63,9 @@ func TestRunner(t *testing.T) {
 		o := opts
 		o.URL = fakeServer(t, false).URL
 		var calls atomic.Int64
-		o.Counters = func(context.Context) (int64, int64, error) {
+		o.Counters = func(context.Context) (CacheCounters, error) {
 			n := calls.Add(1)
-			return 30 * n, 10 * n, nil // 30 hits and 10 misses between the calls
+			return CacheCounters{Hits: 30 * n, Misses: 10 * n, Failures: 2 * n}, nil // 30 hits, 10 misses, 2 failures between the calls
 		}
 		var phases sync.Map
 		o.Progress = func(p Progress) { phases.Store(p.Phase, true) }
@@ -89,6 +89,9 @@ func TestRunner(t *testing.T) {
 		}
 		if got, want := res.HitRate(), 0.75; !res.HitRateKnown || got != want {
 			t.Errorf("HitRate()=%v (known %v), want %v", got, res.HitRateKnown, want)
+		}
+		if got, want := res.CacheFailures, int64(2); got != want {
+			t.Errorf("CacheFailures=%d, want %d", got, want)
 		}
 		for _, ph := range []string{"preload", "warm-up", "measure"} {
 			if _, ok := phases.Load(ph); !ok {
@@ -118,8 +121,8 @@ func TestRunner(t *testing.T) {
 		if res.Errors["http 503"] == 0 || len(res.Errors) != 1 || res.Reads.Count() != 0 {
 			t.Errorf("errors %v, %d reads; want only http 503 for every read", res.Errors, res.Reads.Count())
 		}
-		if res.HitRateKnown {
-			t.Error("hit rate known without Counters")
+		if res.HitRateKnown || res.CacheFailures != -1 {
+			t.Errorf("hit rate known (%v), cache failures %d without Counters", res.HitRateKnown, res.CacheFailures)
 		}
 	})
 	t.Run("PreloadFails", func(t *testing.T) {
@@ -223,9 +226,10 @@ func TestReport_SVG(t *testing.T) {
 
 func TestMedian(t *testing.T) {
 	f := func(v float64) *float64 { return &v }
+	three := int64(3)
 	ps := []Point{
-		{Nodes: 2, Throughput: 100, HitRate: f(0.5), Hits: 5, Misses: 5, Reads: OpStats{Count: 10, P99MS: 30}, Errors: map[string]int64{"timeout": 1}, Load1: 3},
-		{Nodes: 2, Throughput: 300, HitRate: f(0.9), Hits: 9, Misses: 1, Reads: OpStats{Count: 20, P99MS: 10}, Errors: map[string]int64{}, Load1: 1},
+		{Nodes: 2, Throughput: 100, HitRate: f(0.5), CacheFailures: &three, Hits: 5, Misses: 5, Reads: OpStats{Count: 10, P99MS: 30}, Errors: map[string]int64{"timeout": 1}, Load1: 3},
+		{Nodes: 2, Throughput: 300, HitRate: f(0.9), CacheFailures: &three, Hits: 9, Misses: 1, Reads: OpStats{Count: 20, P99MS: 10}, Errors: map[string]int64{}, Load1: 1},
 		{Nodes: 2, Throughput: 200, HitRate: nil, Reads: OpStats{Count: 30, P99MS: 20}, Errors: map[string]int64{"timeout": 2, "eof": 1}, Load1: 2},
 	}
 	m := Median(ps)
@@ -241,7 +245,10 @@ func TestMedian(t *testing.T) {
 	if got := m.ThroughputRounds; len(got) != 3 || got[0] != 100 || got[2] != 200 {
 		t.Errorf("ThroughputRounds %v, want each round's in order", got)
 	}
-	if ps[0].Errors["timeout"] != 1 {
+	if m.CacheFailures == nil || *m.CacheFailures != 6 {
+		t.Errorf("CacheFailures %v, want the sum 6", m.CacheFailures)
+	}
+	if ps[0].Errors["timeout"] != 1 || *ps[0].CacheFailures != 3 {
 		t.Error("Median changed its input")
 	}
 	if one := Median(ps[:1]); one.Throughput != 100 || one.ThroughputRounds != nil {

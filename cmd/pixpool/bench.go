@@ -477,9 +477,9 @@ func (b *bencher) embeddedPoint(ctx context.Context, n int, label string) (loadg
 	o := b.options(label, m.URL(), key)
 	var clear func(context.Context) error
 	if m.Pool != nil {
-		o.Counters = func(context.Context) (int64, int64, error) {
+		o.Counters = func(context.Context) (loadgen.CacheCounters, error) {
 			ct := m.Pool.Counters()
-			return ct.Hits, ct.Misses, nil
+			return loadgen.CacheCounters{Hits: ct.Hits, Misses: ct.Misses, Failures: ct.Failures}, nil
 		}
 		clear = m.Pool.Flush
 	}
@@ -568,17 +568,18 @@ func (b *bencher) pool(ctx context.Context) (*remotePool, error) {
 	return &p, nil
 }
 
-// counters sums the nodes' hits and misses; a node that is new or has
-// restarted since a previous read counts from zero.
-func (b *bencher) counters(ctx context.Context) (hits, misses int64, err error) {
+// counters sums the nodes' hits and misses. The admin API does not show
+// the server's failed cache operations.
+func (b *bencher) counters(ctx context.Context) (loadgen.CacheCounters, error) {
 	p, err := b.pool(ctx)
 	if err != nil {
-		return 0, 0, err
+		return loadgen.CacheCounters{}, err
 	}
+	c := loadgen.CacheCounters{Failures: -1}
 	for _, n := range p.Nodes {
-		hits, misses = hits+n.Hits, misses+n.Misses
+		c.Hits, c.Misses = c.Hits+n.Hits, c.Misses+n.Misses
 	}
-	return hits, misses, nil
+	return c, nil
 }
 
 // remote measures each point against the running server at c.URL.

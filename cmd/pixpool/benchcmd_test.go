@@ -193,6 +193,9 @@ func checkReport(t *testing.T, rep *loadgen.Report, nodes ...int) {
 		if len(p.Errors) != 0 {
 			t.Errorf("point %d: errors %v", i, p.Errors)
 		}
+		if embedded := strings.HasPrefix(rep.Target, "embedded"); embedded != (p.CacheFailures != nil) {
+			t.Errorf("point %d: cache failures %v; want them known only for the embedded server", i, p.CacheFailures)
+		}
 	}
 }
 
@@ -261,14 +264,14 @@ func TestBench_Embedded(t *testing.T) {
 		}
 		// serve's default pool, 100% reads: no writes, no errors.
 		f := strings.Fields(row)
-		if got, want := len(f), len(strings.Fields(header))-4; got != want { // "ops/s range", "read p50", "write p50", "hit rate" are two words
+		if got, want := len(f), len(strings.Fields(header))-5; got != want { // "ops/s range", "read p50", "write p50", "hit rate", "cache fails" are two words
 			t.Fatalf("row %q has %d fields, want %d", row, got, want)
 		}
 		if got, want := f[0], "2"; got != want {
 			t.Errorf("nodes %s, want serve's default %s", got, want)
 		}
-		if f[9] != "0" || f[14] != "0" {
-			t.Errorf("writes/s %s, errors %s; want 0 and 0 in %q", f[9], f[14], row)
+		if f[9] != "0" || f[15] != "0" {
+			t.Errorf("writes/s %s, errors %s; want 0 and 0 in %q", f[9], f[15], row)
 		}
 		if !strings.HasSuffix(f[13], "%") {
 			t.Errorf("hit rate %q, want a percentage", f[13])
