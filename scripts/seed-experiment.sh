@@ -6,7 +6,8 @@
 # local cache nodes of 4 MB), writes the 200 keys, empties the cache, loads
 # it for 5 s unmeasured and 10 s measured; every sweep goes three times
 # through 1, 2, 4, 8 nodes and reports each point's median, so a busy
-# machine's noise hits every pool size alike. About 15 minutes in all.
+# machine's noise hits every pool size alike. Then reads alone (100:0, LRU),
+# to show what the cache buys without uploads. About 19 minutes in all.
 #
 #   scripts/seed-experiment.sh            build this tree, run, write docs/
 #   PIXPOOL=/path/to/pixpool scripts/seed-experiment.sh   use that binary
@@ -44,22 +45,26 @@ section=$out/section.md
 	echo "Each table is one command:"
 	echo
 	echo '```sh'
-	for mix in 50:50 90:10; do
+	for mix in 50:50 90:10 100:0; do
 		for policy in lru rr; do
+			[ "$mix" = 100:0 ] && [ "$policy" = rr ] && continue
 			echo "pixpool bench ${args[*]} --mix $mix --policy $policy --svg $(basename "$out")/${mix/:/-}-$policy.svg"
 		done
 	done
 	echo '```'
 } >"$section"
 
-for mix in 50:50 90:10; do
+# 100:0 (LRU only) is not the seed's: reads alone show what the cache
+# buys when no upload competes for the CPU.
+for mix in 50:50 90:10 100:0; do
 	for policy in lru rr; do
+		[ "$mix" = 100:0 ] && [ "$policy" = rr ] && continue
 		name=${mix/:/-}-$policy
 		echo "seed-experiment: $mix $policy" >&2
 		"$PIXPOOL" bench "${args[@]}" --mix "$mix" --policy "$policy" --svg "$out/$name.svg" >"$out/$name.txt"
 		{
 			echo
-			echo "#### $mix reads:writes, ${policy^^}"
+			echo "#### $mix reads:writes, ${policy^^}$([ "$mix" = 100:0 ] && echo ' (reads alone; not one of the seed'"'"'s mixes)')"
 			echo
 			echo "![Throughput, latency and hit rate against cache nodes, $mix, ${policy^^}]($(basename "$out")/$name.svg)"
 			echo
