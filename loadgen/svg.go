@@ -96,7 +96,7 @@ func (r *Report) SVG() []byte {
 	target, _, _ := strings.Cut(r.Target, " (")
 	sub := fmt.Sprintf("%s; %d keys, %d connections, %gs per point after %gs warm-up", target, r.Keys, r.Concurrency, r.DurationSeconds, r.WarmupSeconds)
 	if r.Rounds > 1 {
-		sub += fmt.Sprintf("; medians of %d rounds (bars: range)", r.Rounds)
+		sub += fmt.Sprintf("; medians of %d rounds, bars: range", r.Rounds)
 	}
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
 	pf(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="%s" font-family="system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif">`+"\n",
@@ -104,7 +104,7 @@ func (r *Report) SVG() []byte {
 	pf("<title>%s</title>\n", esc(title))
 	pf(`<rect width="%d" height="%d" fill="#ffffff"/>`+"\n", svgW, h)
 	pf(`<text x="16" y="26" font-size="16" font-weight="600" fill="%s">%s</text>`+"\n", colAll, esc(title))
-	pf(`<text x="16" y="46" font-size="12" fill="%s">%s</text>`+"\n", colMuted, esc(sub))
+	pf(`<text x="16" y="46" font-size="11" fill="%s">%s</text>`+"\n", colMuted, esc(sub))
 	for i, p := range panels {
 		r.drawPanel(&b, p, float64(svgTitleH+i*panelH))
 	}
