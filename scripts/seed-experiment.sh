@@ -42,7 +42,7 @@ section=$out/section.md
 		"$(git describe --always --dirty 2>/dev/null || echo 'unknown commit'), $(nproc) cores."
 	echo "Load before: \`$(uptime)\`"
 	echo
-	echo "Each table is one command:"
+	echo "Each table is one command (run in docs/; the cache nodes are started by the binary itself):"
 	echo
 	echo '```sh'
 	for mix in 50:50 90:10 100:0; do
