@@ -4,6 +4,7 @@
 //	pixpool serve [flags]           run the web tier on embedded stores
 //	pixpool cachenode [flags]       run one cache node (memcached protocol)
 //	pixpool pool status|resize N|capacity MB|policy P|clear|keys NODE
+//	pixpool bench [--url URL] [--nodes 1,2,4,8] [flags]
 //	pixpool migrate --to-db URL --to-blob URL [--from-data DIR]
 //	pixpool analyze [--data DIR] FILE
 //	pixpool user create [--admin] NAME
@@ -36,6 +37,7 @@ Usage:
   pixpool serve [flags]                 run the web server (see pixpool serve -h)
   pixpool cachenode [flags]             run one cache node speaking the memcached protocol
   pixpool pool COMMAND                  inspect and change the running server's cache pool (pixpool pool -h)
+  pixpool bench [flags]                 measure this install: throughput, latency, hit rate (pixpool bench -h)
   pixpool migrate --to-db URL --to-blob URL   copy an install to other stores (SQLite+folder to PostgreSQL+S3)
   pixpool analyze [--data DIR] FILE     print the labels and text recognised in an image
   pixpool user create [--admin] NAME    create an account (password from PIXPOOL_PASSWORD or stdin)
@@ -91,6 +93,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runCachenode(ctx, rest, stdout, stderr)
 	case "pool":
 		return runPool(ctx, rest, stdout, stderr)
+	case "bench":
+		return runBench(ctx, rest, stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, rest, stdout, stderr)
 	case "analyze":
