@@ -544,27 +544,30 @@ func (s *Images) load(ctx context.Context, ownerID int64, key string) (img *pixp
 var errBytesMissing = errors.New("image bytes missing")
 
 func (s *Images) readBlob(ctx context.Context, key string) ([]byte, error) {
-	rc, err := s.Blobs.Get(ctx, key)
+	rc, err := s.openBlob(ctx, key)
 	if err != nil {
-		if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
-			// A row whose bytes are gone is damage, not a user error.
-			return nil, fmt.Errorf("%w: %w", errBytesMissing, err)
-		}
 		return nil, err
 	}
 	defer rc.Close()
 	return io.ReadAll(rc)
 }
 
+// openBlob opens a row's bytes; a row whose bytes are gone is damage
+// (errBytesMissing), not a user error.
+func (s *Images) openBlob(ctx context.Context, key string) (io.ReadCloser, error) {
+	rc, err := s.Blobs.Get(ctx, key)
+	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
+		return nil, fmt.Errorf("%w: %w", errBytesMissing, err)
+	}
+	return rc, err
+}
+
 // readBlobAfter reads a blob of about size bytes into one buffer after
 // head (a cache entry's header): sized up front, the read neither grows
 // the buffer nor copies it, and filling the cache copies nothing.
 func (s *Images) readBlobAfter(ctx context.Context, key string, head []byte, size int64) ([]byte, error) {
-	rc, err := s.Blobs.Get(ctx, key)
+	rc, err := s.openBlob(ctx, key)
 	if err != nil {
-		if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
-			return nil, fmt.Errorf("%w: %w", errBytesMissing, err)
-		}
 		return nil, err
 	}
 	defer rc.Close()
