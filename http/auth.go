@@ -72,36 +72,31 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 }
 
 func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, token string, expires time.Time) {
-	http.SetCookie(w, &http.Cookie{
-		Name:     SessionCookie,
-		Value:    token,
-		Path:     "/",
-		Expires:  expires,
-		MaxAge:   int(time.Until(expires).Seconds()),
-		HttpOnly: true,
-		Secure:   s.SecureCookies || r.TLS != nil,
-		SameSite: http.SameSiteLaxMode,
-	})
+	s.setCookie(w, r, SessionCookie, token, "/", expires)
 }
 
+// setDeviceCookie sets the device cookie, sent only to the login page.
 func (s *Server) setDeviceCookie(w http.ResponseWriter, r *http.Request, value string, expires time.Time) {
-	http.SetCookie(w, &http.Cookie{
-		Name:     DeviceCookie,
-		Value:    value,
-		Path:     "/login",
-		Expires:  expires,
-		MaxAge:   int(time.Until(expires).Seconds()),
-		HttpOnly: true,
-		Secure:   s.SecureCookies || r.TLS != nil,
-		SameSite: http.SameSiteLaxMode,
-	})
+	s.setCookie(w, r, DeviceCookie, value, "/login", expires)
 }
 
 func (s *Server) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{
-		Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
+	s.setCookie(w, r, SessionCookie, "", "/", time.Time{})
+}
+
+// setCookie sets one of pixpool's cookies: HttpOnly, SameSite=Lax, Secure
+// under TLS or SecureCookies; a zero expires deletes it.
+func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, name, value, path string, expires time.Time) {
+	c := &http.Cookie{
+		Name: name, Value: value, Path: path, Expires: expires,
 		HttpOnly: true, Secure: s.SecureCookies || r.TLS != nil, SameSite: http.SameSiteLaxMode,
-	})
+	}
+	if expires.IsZero() {
+		c.MaxAge = -1
+	} else {
+		c.MaxAge = int(time.Until(expires).Seconds())
+	}
+	http.SetCookie(w, c)
 }
 
 // requireUser guards a web page: without a session it redirects to the
