@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -181,43 +178,9 @@ func TestServe_AnalysisSurvivesKill(t *testing.T) {
 // child's are taken up again 40 s after they began.
 func startChild(t *testing.T, data string) (url string, kill func()) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	logf, err := os.CreateTemp(t.TempDir(), "serve-*.log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(os.Args[0], "serve", "--addr", addr, "--data", data, "--cache-size", "0", "--analyze-timeout", "20s")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	kill = func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	}
-	t.Cleanup(func() {
-		kill()
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("serve's log:\n%s", b)
-		}
-	})
-	url = "http://" + addr
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get(url + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return url, kill
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("serve not ready in 30 s")
-		}
+	p := startServeBinary(t, data, nil, "--analyze=true", "--cache-size", "0", "--analyze-timeout", "20s")
+	return p.url, func() {
+		p.cmd.Process.Kill()
+		<-p.exited
 	}
 }
