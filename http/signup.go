@@ -1,0 +1,69 @@
+package http
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/pixpool/pixpool"
+	"github.com/pixpool/pixpool/service"
+)
+
+// signupView is what the sign-up page needs besides the form.
+type signupView struct {
+	Mode   string // pixpool.SignupOpen, SignupInvite or SignupClosed
+	Invite string // the invite code as given
+}
+
+// signupPage starts the sign-up page, with the mode in force.
+func (s *Server) signupPage(r *http.Request, invite string) (*data, error) {
+	d := s.page(r, "Sign up", "signup")
+	mode, err := s.Accounts.SignupMode(r.Context())
+	d.Page = &signupView{Mode: mode, Invite: invite}
+	return d, err
+}
+
+// handleSignupForm shows the sign-up form; an invite link fills in the
+// code (?invite=).
+func (s *Server) handleSignupForm(w http.ResponseWriter, r *http.Request) {
+	d, err := s.signupPage(r, r.URL.Query().Get("invite"))
+	if err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "signup.html", d)
+}
+
+// handleSignup creates an account, as the sign-up mode allows, and logs
+// it in with the session SignUp starts: the password is hashed once.
+func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
+	if err := readForm(w, r); err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
+	invite := strings.TrimSpace(r.PostFormValue("invite"))
+	d, err := s.signupPage(r, invite)
+	if err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
+	u := &pixpool.User{}
+	f, err := readUserForm(r, u)
+	d.Form = f
+	pw := r.PostFormValue("password")
+	if err == nil && pw != r.PostFormValue("password_confirm") {
+		err = pixpool.Errorf(pixpool.EINVALID, "The two passwords do not match.")
+	}
+	var sess *pixpool.Session
+	var token string
+	if err == nil {
+		sess, token, err = s.Accounts.SignUp(r.Context(), service.Signup{User: u, Password: pw, Invite: invite, ClientIP: s.clientIP(r)})
+	}
+	if err != nil {
+		s.logError(r, err)
+		d.Error = pixpool.ErrorMessage(err)
+		s.render(w, r, ErrorStatus(err), "signup.html", d)
+		return
+	}
+	s.setSessionCookie(w, r, token, sess.ExpiresAt)
+	redirect(w, r, "/")
+}
