@@ -2,76 +2,23 @@ package http
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"image"
 	"image/jpeg"
 	"log/slog"
-	"math/rand/v2"
 	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pixpool/pixpool"
 	"github.com/pixpool/pixpool/cache"
-	"github.com/pixpool/pixpool/pixpooltest"
 	"github.com/pixpool/pixpool/pool"
 )
-
-// apiFixture is a Server with one user and an API key, driven through its
-// handler directly (no sockets), for fuzzing and benchmarks.
-type apiFixture struct {
-	srv     *Server
-	handler http.Handler
-	bearer  string
-}
-
-func newAPIFixture(tb testing.TB, maxBytes int64) *apiFixture {
-	tb.Helper()
-	env := pixpooltest.New(tb)
-	env.Images.MaxBytes = maxBytes
-	srv := &Server{Accounts: env.Accounts, Images: env.Images, Store: env.Store, Logger: env.Logger}
-	ctx := context.Background()
-	u := &pixpool.User{Username: "ada", FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.org",
-		Birthday: time.Date(1990, 1, 2, 0, 0, 0, 0, time.UTC), Phone: "+1 555 010 0000"}
-	if err := srv.Accounts.CreateUser(ctx, u, "correct horse"); err != nil {
-		tb.Fatal(err)
-	}
-	_, secret, err := srv.Accounts.CreateAPIKey(ctx, u.ID, "test")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return &apiFixture{srv: srv, handler: srv.Handler(), bearer: "Bearer " + secret}
-}
-
-func (f *apiFixture) serve(req *http.Request) *httptest.ResponseRecorder {
-	req.Header.Set("Authorization", f.bearer)
-	rec := httptest.NewRecorder()
-	f.handler.ServeHTTP(rec, req)
-	return rec
-}
-
-// photo100KB is a JPEG of about 100 KB.
-func photo100KB(tb testing.TB) []byte {
-	tb.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 400, 400))
-	rng := rand.New(rand.NewPCG(7, 7))
-	for i := range img.Pix {
-		img.Pix[i] = byte(rng.Uint32())
-	}
-	var b bytes.Buffer
-	jpeg.Encode(&b, img, &jpeg.Options{Quality: 75})
-	if n := b.Len(); n < 80<<10 || n > 130<<10 {
-		tb.Fatalf("test photo is %d bytes, want about 100 KB", n)
-	}
-	return b.Bytes()
-}
 
 func uploadRequest(key string, file []byte) *http.Request {
 	var body bytes.Buffer
@@ -125,33 +72,6 @@ func FuzzUpload(f *testing.F) {
 			}
 		}
 	})
-}
-
-func TestOpenAPI_Complete(t *testing.T) {
-	srv, ts := newTestServer(t)
-	resp, err := http.Get(ts.URL + "/api/v1/openapi.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var doc struct {
-		OpenAPI string
-		Paths   map[string]map[string]json.RawMessage
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || !strings.HasPrefix(doc.OpenAPI, "3.") {
-		t.Fatalf("not an OpenAPI 3 document: %v", err)
-	}
-	if len(srv.apiRoutes) < 10 {
-		t.Fatalf("only %d API routes recorded", len(srv.apiRoutes))
-	}
-	wildcard := regexp.MustCompile(`\{(\w+)\.\.\.\}`)
-	for _, route := range srv.apiRoutes {
-		method, path, _ := strings.Cut(route, " ")
-		path = wildcard.ReplaceAllString(strings.TrimPrefix(path, "/api/v1"), "{$1}")
-		if _, ok := doc.Paths[path][strings.ToLower(method)]; !ok {
-			t.Errorf("route %s is missing from openapi.json (as %s %s)", route, strings.ToLower(method), path)
-		}
-	}
 }
 
 func TestAPI_KeyWithSlashesAndEscapes(t *testing.T) {
@@ -246,5 +166,47 @@ func BenchmarkGet100KBCached(b *testing.B) {
 	}
 	if got := c.Counters(); got.Misses > 0 {
 		b.Fatalf("%d misses; the benchmark should read from the cache", got.Misses)
+	}
+}
+
+// TestServeImage_PlainGet checks that a GET without conditions or ranges,
+// written directly, has ServeContent's status, headers and body, and that
+// conditional and range requests still get ServeContent's answers.
+func TestServeImage_PlainGet(t *testing.T) {
+	img := &pixpool.Image{Checksum: "abc", CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	data := bytes.Repeat([]byte("0123456789"), 10000)
+	for _, method := range []string{http.MethodGet, http.MethodHead} {
+		r := httptest.NewRequest(method, "/raw", nil)
+		got := httptest.NewRecorder()
+		serveImage(got, r, img, data, "image/jpeg")
+		want := httptest.NewRecorder()
+		want.Header().Set("Content-Type", "image/jpeg")
+		want.Header().Set("ETag", etag(img))
+		http.ServeContent(want, r, "", img.CreatedAt, bytes.NewReader(data))
+		if got.Code != want.Code || !bytes.Equal(got.Body.Bytes(), want.Body.Bytes()) {
+			t.Fatalf("%s: %d, %d bytes; want %d, %d bytes", method, got.Code, got.Body.Len(), want.Code, want.Body.Len())
+		}
+		for name := range want.Header() {
+			if got.Header().Get(name) != want.Header().Get(name) {
+				t.Fatalf("%s: %s=%q, want %q", method, name, got.Header().Get(name), want.Header().Get(name))
+			}
+		}
+	}
+	for _, tc := range []struct {
+		header, value string
+		want          int
+	}{
+		{"If-None-Match", `"abc"`, http.StatusNotModified},
+		{"If-Modified-Since", img.CreatedAt.Format(http.TimeFormat), http.StatusNotModified},
+		{"Range", "bytes=0-9", http.StatusPartialContent},
+		{"If-Match", `"other"`, http.StatusPreconditionFailed},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/raw", nil)
+		r.Header.Set(tc.header, tc.value)
+		got := httptest.NewRecorder()
+		serveImage(got, r, img, data, "image/jpeg")
+		if got.Code != tc.want {
+			t.Fatalf("%s: %q: status %d, want %d", tc.header, tc.value, got.Code, tc.want)
+		}
 	}
 }

@@ -1,64 +1,11 @@
 package http
 
 import (
-	"bytes"
 	"context"
-	"mime/multipart"
 	"net/url"
-	"slices"
 	"strings"
 	"testing"
-
-	"github.com/pixpool/pixpool"
 )
-
-// compatUpload uploads an image under key with the compatibility API,
-// with key as bearer ("" for none), and returns the status and body.
-func (f *poolFixture) compatUpload(apiKey, key string, header ...string) (int, []byte) {
-	f.t.Helper()
-	var b bytes.Buffer
-	mw := multipart.NewWriter(&b)
-	mw.WriteField("key", key)
-	fw, _ := mw.CreateFormFile("file", "i.png")
-	fw.Write(testPNG(f.t, 8, 8, 1))
-	mw.Close()
-	return f.do("POST", "/api/upload", apiKey, b.String(), append([]string{"Content-Type", mw.FormDataContentType()}, header...)...)
-}
-
-// keysOf lists u's image keys.
-func (f *poolFixture) keysOf(u *pixpool.User) []string {
-	f.t.Helper()
-	imgs, err := f.env.Images.List(context.Background(), u.ID, "", "", 100)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	var keys []string
-	for _, img := range imgs {
-		keys = append(keys, img.Key)
-	}
-	return keys
-}
-
-// seed gives the admin and alice an image each, through their API keys.
-func (f *poolFixture) seed() {
-	f.t.Helper()
-	for _, c := range []struct{ apiKey, key string }{{f.adminKey, "admin.png"}, {f.aliceKey, "alice.png"}} {
-		if status, b := f.compatUpload(c.apiKey, c.key); status != 200 {
-			f.t.Fatalf("upload %s: %d %s", c.key, status, b)
-		}
-	}
-}
-
-// wantKeys fails unless admin's and alice's images are as given.
-func (f *poolFixture) wantKeys(admin, alice []string) {
-	f.t.Helper()
-	if got := f.keysOf(f.admin); !slices.Equal(got, admin) {
-		f.t.Fatalf("admin's images %q, want %q", got, admin)
-	}
-	if got := f.keysOf(f.alice); !slices.Equal(got, alice) {
-		f.t.Fatalf("alice's images %q, want %q", got, alice)
-	}
-}
 
 // TestCompat_AnonymousRights: a credential-less call has exactly the
 // compatibility account's rights, and its admin powers (the pool
@@ -264,4 +211,106 @@ func TestCompat_AnonymousCrossSite(t *testing.T) {
 	if status, b := f.do("GET", "/api/configure_cache?cacheSize=2", "", ""); status != 200 {
 		t.Fatalf("tester's configure_cache: %d %s", status, b)
 	}
+}
+
+func TestCompat_Auth(t *testing.T) {
+	paths := []string{"/api/getNumNodes", "/api/getRate?rate=miss", "/api/configure_cache"}
+
+	t.Run("Off", func(t *testing.T) {
+		f := newPoolFixture(t, fixtureConfig{pool: staticPool})
+		for _, p := range paths {
+			status, b := f.do("POST", p, "", "")
+			wantCompatError(t, status, b, 401)
+			status, b = f.do("POST", p, f.aliceKey, "")
+			wantCompatError(t, status, b, 403)
+			status, b = f.do("POST", p, "pp_forged", "")
+			wantCompatError(t, status, b, 401)
+			if status, b := f.do("POST", p, f.adminKey, ""); status != 200 {
+				t.Fatalf("admin: %d %s", status, b)
+			}
+		}
+		// An admin's session works as well as a key.
+		_, _, token, err := f.env.Accounts.Login(context.Background(), "admin", "correct horse", "192.0.2.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status, b := f.do("POST", "/api/getNumNodes", "", "", "Cookie", SessionCookie+"="+token); status != 200 {
+			t.Fatalf("admin session: %d %s", status, b)
+		}
+	})
+
+	t.Run("CompatAdmin", func(t *testing.T) {
+		f := newPoolFixture(t, fixtureConfig{pool: staticPool, compatUser: "root", compatAdmin: true, adminName: "root"})
+		for _, p := range paths {
+			if status, b := f.do("POST", p, "", ""); status != 200 {
+				t.Fatalf("credential-less %s: %d %s", p, status, b)
+			}
+			// Credentials given are still checked.
+			status, b := f.do("POST", p, f.aliceKey, "")
+			wantCompatError(t, status, b, 403)
+			status, b = f.do("POST", p, "pp_forged", "")
+			wantCompatError(t, status, b, 401)
+		}
+	})
+
+	t.Run("CompatUserAdminWithoutCompatAdmin", func(t *testing.T) {
+		// The compatibility account is an admin, but its admin powers are
+		// not lent to anonymous callers without CompatAdmin.
+		f := newPoolFixture(t, fixtureConfig{pool: staticPool, compatUser: "root", adminName: "root"})
+		for _, p := range paths {
+			status, b := f.do("POST", p, "", "")
+			wantCompatError(t, status, b, 403)
+			if !strings.Contains(string(b), "--compat-admin") {
+				t.Fatalf("credential-less %s: %s, want it to name --compat-admin", p, b)
+			}
+			if status, b := f.do("POST", p, f.adminKey, ""); status != 200 {
+				t.Fatalf("admin's key: %d %s", status, b)
+			}
+		}
+	})
+
+	t.Run("CompatUserNotAdmin", func(t *testing.T) {
+		// An ordinary compatibility account: the pool endpoints refuse
+		// anonymous calls, with CompatAdmin or without; nothing falls back
+		// to the "admin" account.
+		for _, compatAdmin := range []bool{false, true} {
+			f := newPoolFixture(t, fixtureConfig{pool: staticPool, compatUser: "alice", compatAdmin: compatAdmin})
+			for _, p := range paths {
+				status, b := f.do("POST", p, "", "")
+				wantCompatError(t, status, b, 403)
+			}
+			// The other compatibility routes act as alice.
+			status, b := f.do("POST", "/api/list_keys", "", "")
+			if status != 200 {
+				t.Fatalf("list_keys: %d %s", status, b)
+			}
+			wantJSON(t, b, `{"success":"true","keys":[]}`)
+		}
+	})
+
+	t.Run("DisabledAdmin", func(t *testing.T) {
+		f := newPoolFixture(t, fixtureConfig{pool: staticPool, compatUser: "root", compatAdmin: true, adminName: "root"})
+		f.admin.Disabled = true
+		if err := f.env.Store.UpdateUser(context.Background(), f.admin); err != nil {
+			t.Fatal(err)
+		}
+		status, b := f.do("POST", "/api/getNumNodes", "", "")
+		wantCompatError(t, status, b, 401)
+	})
+
+	t.Run("NoPool", func(t *testing.T) {
+		f := newPoolFixture(t, fixtureConfig{pool: noPool})
+		status, b := f.do("POST", "/api/getNumNodes", f.adminKey, "")
+		if status != 200 {
+			t.Fatalf("getNumNodes: %d %s", status, b)
+		}
+		wantJSON(t, b, `{"success":"true","numNodes":0}`)
+		status, b = f.do("POST", "/api/getRate?rate=miss", f.adminKey, "")
+		if status != 200 {
+			t.Fatalf("getRate: %d %s", status, b)
+		}
+		wantJSON(t, b, `{"success":"true","rate":"miss","value":0}`)
+		status, b = f.do("POST", "/api/configure_cache?numNodes=2", f.adminKey, "")
+		wantCompatError(t, status, b, 503) // unavailable, as on /api/v1 (the contract's 500 is for internal errors)
+	})
 }
