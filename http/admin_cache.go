@@ -25,8 +25,8 @@ type cachePage struct {
 // or nothing for the pool's settings.
 func (s *Server) renderCachePage(w http.ResponseWriter, r *http.Request, status int, d *data, p *cachePage) {
 	p.adminBase = s.portalBase(d, "cache")
-	if s.Pool != nil {
-		st := s.Pool.State()
+	if s.Manager != nil {
+		st := s.Manager.State()
 		p.Nodes = len(st.Nodes)
 		if p.CapacityMB == "" && p.Policy == "" {
 			p.CapacityMB, p.Policy = strconv.Itoa(st.CapacityMB), st.Policy
@@ -46,7 +46,7 @@ func (s *Server) handlePortalCacheSave(w http.ResponseWriter, r *http.Request) {
 	d := s.adminData(r, "Cache settings")
 	p := &cachePage{CapacityMB: strings.TrimSpace(r.PostFormValue("capacity_mb")), Policy: r.PostFormValue("policy")}
 	var err error = errNoCachePool
-	if s.Pool != nil {
+	if s.Manager != nil {
 		err = s.saveCacheSettings(r.Context(), p.CapacityMB, p.Policy)
 	}
 	if err != nil {
@@ -67,19 +67,19 @@ func (s *Server) saveCacheSettings(ctx context.Context, capacity, policy string)
 	if err != nil {
 		return err
 	}
-	if err := s.Pool.SetCapacity(ctx, mb); err != nil {
+	if err := s.Manager.SetCapacity(ctx, mb); err != nil {
 		return err
 	}
-	return s.Pool.SetPolicy(ctx, p)
+	return s.Manager.SetPolicy(ctx, p)
 }
 
 // handlePortalClear empties every cache node.
 func (s *Server) handlePortalClear(w http.ResponseWriter, r *http.Request) {
-	if s.Pool == nil {
+	if s.Manager == nil {
 		s.errorPage(w, r, errNoCachePool)
 		return
 	}
-	if err := s.Pool.Clear(r.Context()); err != nil {
+	if err := s.Manager.Clear(r.Context()); err != nil {
 		s.errorPage(w, r, err)
 		return
 	}

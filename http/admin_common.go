@@ -27,7 +27,7 @@ const (
 	dashboardRefresh = 30  // seconds between the dashboard's reloads
 )
 
-// adminNotices are the portal's ?msg= texts, as notices in web.go.
+// adminNotices are the portal's ?msg= texts, as notices in layout.go.
 var adminNotices = map[string]string{
 	"cache":          "Cache settings applied to every node.",
 	"cleared":        "The cache was cleared on every node.",
@@ -112,7 +112,7 @@ type adminBase struct {
 
 // portalBase starts a page's Page, taking over d's notice.
 func (s *Server) portalBase(d *data, section string) adminBase {
-	b := adminBase{Section: section, PoolOff: s.Pool == nil, Notice: d.Notice}
+	b := adminBase{Section: section, PoolOff: s.Manager == nil, Notice: d.Notice}
 	d.Notice = ""
 	return b
 }

@@ -50,8 +50,8 @@ func (s *Server) chartHistory(ctx context.Context, now time.Time) ([]manager.Buc
 // pool, with the interval in progress read from its nodes at now; without
 // one (--cache-size 0), what an earlier run stored.
 func (s *Server) poolSamples(ctx context.Context, since, now time.Time) ([]pixpool.PoolSample, error) {
-	if s.Pool != nil {
-		return s.Pool.Samples(ctx, since, now)
+	if s.Manager != nil {
+		return s.Manager.Samples(ctx, since, now)
 	}
 	return s.Store.PoolSamples(ctx, since)
 }
@@ -62,7 +62,7 @@ func (s *Server) handlePortalDashboard(w http.ResponseWriter, r *http.Request) {
 	d := s.adminData(r, "Admin")
 	p := &dashboardPage{adminBase: s.portalBase(d, "dashboard"), Refresh: dashboardRefresh}
 	d.Page = p
-	if s.Pool == nil {
+	if s.Manager == nil {
 		s.render(w, r, http.StatusOK, "admin_dashboard.html", d)
 		return
 	}
@@ -73,7 +73,7 @@ func (s *Server) handlePortalDashboard(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, err)
 		return
 	}
-	st := s.Pool.State()
+	st := s.Manager.State()
 	p.Nodes, p.Mode, p.CapacityMB, p.Policy, p.Updated = len(st.Nodes), st.Mode, st.CapacityMB, st.Policy, now
 	if n := len(samples); n > 0 { // the last one is the pool now
 		p.Up, p.Items, p.Bytes = samples[n-1].Up, samples[n-1].Items, samples[n-1].Bytes

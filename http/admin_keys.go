@@ -69,11 +69,11 @@ func (s *Server) handlePortalCacheKeys(w http.ResponseWriter, r *http.Request) {
 	d := s.adminData(r, "Cache keys")
 	p := &keysPage{adminBase: s.portalBase(d, "cache-keys")}
 	d.Page = p
-	if s.Pool == nil {
+	if s.Manager == nil {
 		s.render(w, r, http.StatusOK, "admin_keys.html", d)
 		return
 	}
-	for _, n := range s.Pool.State().Nodes {
+	for _, n := range s.Manager.State().Nodes {
 		p.Nodes = append(p.Nodes, n.ID)
 	}
 	q := r.URL.Query()
@@ -85,7 +85,7 @@ func (s *Server) handlePortalCacheKeys(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusOK, "admin_keys.html", d)
 		return
 	}
-	keys, err := s.Pool.Keys(ctx, p.Node)
+	keys, err := s.Manager.Keys(ctx, p.Node)
 	if err != nil {
 		s.logError(r, err)
 		d.Error = pixpool.ErrorMessage(err)

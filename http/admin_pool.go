@@ -121,17 +121,17 @@ type poolPage struct {
 func (s *Server) renderPoolPage(w http.ResponseWriter, r *http.Request, status int, d *data, form *modeForm) {
 	p := &poolPage{adminBase: s.portalBase(d, "pool")}
 	d.Page = p
-	if s.Pool == nil {
+	if s.Manager == nil {
 		s.render(w, r, status, "admin_pool.html", d)
 		return
 	}
-	st := s.Pool.State()
-	p.Size, p.MaxSize, p.Mode, p.Fixed = len(st.Nodes), s.Pool.MaxSize(), st.Mode, s.Pool.Provider == nil
+	st := s.Manager.State()
+	p.Size, p.MaxSize, p.Mode, p.Fixed = len(st.Nodes), s.Manager.MaxSize(), st.Mode, s.Manager.Provider == nil
 	p.Form = formFromParams(st.Mode, st.Auto)
 	if form != nil {
 		p.Form = *form
 	}
-	for _, ns := range s.Pool.Stats(r.Context()) {
+	for _, ns := range s.Manager.Stats(r.Context()) {
 		p.Nodes = append(p.Nodes, nodeRow{ID: ns.ID, Addr: ns.Addr, Up: ns.Up, Items: ns.Items, Bytes: ns.Bytes,
 			Capacity: ns.Capacity, HitRate: hitRateText(ns.Hits, ns.Misses)})
 	}
@@ -155,10 +155,10 @@ func (s *Server) handlePortalPoolMode(w http.ResponseWriter, r *http.Request) {
 		MinNodes: r.PostFormValue("min_nodes"), MaxNodes: r.PostFormValue("max_nodes"),
 	}
 	var err error = errNoCachePool
-	if s.Pool != nil {
+	if s.Manager != nil {
 		var p autoscale.Params
 		if p, err = f.params(); err == nil {
-			err = s.Pool.SetMode(r.Context(), f.Mode, p)
+			err = s.Manager.SetMode(r.Context(), f.Mode, p)
 		}
 	}
 	if err != nil {
@@ -175,7 +175,7 @@ func (s *Server) handlePortalPoolMode(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handlePortalPoolSize(w http.ResponseWriter, r *http.Request) {
 	d := s.adminData(r, "Cache pool")
 	var err error = errNoCachePool
-	if s.Pool != nil {
+	if s.Manager != nil {
 		err = s.resize(r)
 	}
 	if err != nil {
@@ -185,7 +185,7 @@ func (s *Server) handlePortalPoolSize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	msg := "resized"
-	if st := s.Pool.State(); st.Mode == manager.ModeAuto {
+	if st := s.Manager.State(); st.Mode == manager.ModeAuto {
 		msg = "resized-auto"
 	}
 	redirect(w, r, "/admin/pool?msg="+msg)
@@ -198,7 +198,7 @@ func (s *Server) resize(r *http.Request) error {
 		if err != nil {
 			return pixpool.Errorf(pixpool.EINVALID, "The change in size must be a whole number of nodes.")
 		}
-		n = s.Pool.Size() + dn
+		n = s.Manager.Size() + dn
 	} else {
 		var err error
 		if n, err = strconv.Atoi(strings.TrimSpace(r.PostFormValue("n"))); err != nil {
@@ -206,7 +206,7 @@ func (s *Server) resize(r *http.Request) error {
 		}
 	}
 	admin := authFrom(r.Context()).user.Username
-	rep, err := s.Pool.Resize(r.Context(), n, "manual: by "+admin+" in the admin portal")
+	rep, err := s.Manager.Resize(r.Context(), n, "manual: by "+admin+" in the admin portal")
 	if err == nil {
 		s.logger().Info("pool resized", "admin", admin, "from", rep.From, "to", rep.To, "moved", rep.Moved, "took", rep.Took)
 	}

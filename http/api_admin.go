@@ -12,7 +12,7 @@ import (
 // /api/v1 (authenticated, recorded for the OpenAPI test). Every route is
 // for admins only: others get 404, as if it did not exist. Pool and cache
 // routes answer 503 when serve runs without a cache, backup routes
-// (backupapi.go) without a Backups service.
+// (api_admin_backups.go) without a Backups service.
 func (s *Server) adminAPIRoutes(api func(pattern string, h http.HandlerFunc)) {
 	api("GET /api/v1/admin/pool", s.requireAPIAdmin(s.handleAPIAdminPool))
 	api("PUT /api/v1/admin/pool/size", s.requireAPIAdmin(s.handleAPIAdminPoolSize))

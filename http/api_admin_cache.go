@@ -9,7 +9,7 @@ import (
 // handleAPIAdminCache sets every node's capacity (MB) and policy; either may
 // be left out, and both are checked before either changes.
 func (s *Server) handleAPIAdminCache(w http.ResponseWriter, r *http.Request) {
-	if s.Pool == nil {
+	if s.Manager == nil {
 		s.Error(w, r, errPoolUnavailable)
 		return
 	}
@@ -43,7 +43,7 @@ func (s *Server) handleAPIAdminCache(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	st := s.Pool.State()
+	st := s.Manager.State()
 	writeJSON(w, http.StatusOK, struct {
 		CapacityMB int    `json:"capacity_mb"`
 		Policy     string `json:"policy"`
@@ -52,11 +52,11 @@ func (s *Server) handleAPIAdminCache(w http.ResponseWriter, r *http.Request) {
 
 // handleAPIAdminCacheClear empties every node.
 func (s *Server) handleAPIAdminCacheClear(w http.ResponseWriter, r *http.Request) {
-	if s.Pool == nil {
+	if s.Manager == nil {
 		s.Error(w, r, errPoolUnavailable)
 		return
 	}
-	if err := s.Pool.Clear(r.Context()); err != nil {
+	if err := s.Manager.Clear(r.Context()); err != nil {
 		s.Error(w, r, err)
 		return
 	}

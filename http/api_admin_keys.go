@@ -10,7 +10,7 @@ import (
 // recently used first. The keys are the cache's own (owner id and image
 // key, encoded).
 func (s *Server) handleAPIAdminNodeKeys(w http.ResponseWriter, r *http.Request) {
-	if s.Pool == nil {
+	if s.Manager == nil {
 		s.Error(w, r, errPoolUnavailable)
 		return
 	}
@@ -20,7 +20,7 @@ func (s *Server) handleAPIAdminNodeKeys(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	id := r.PathValue("id")
-	keys, err := s.Pool.Keys(r.Context(), id)
+	keys, err := s.Manager.Keys(r.Context(), id)
 	if err != nil {
 		s.Error(w, r, err)
 		return

@@ -60,7 +60,7 @@ type adminPoolJSON struct {
 
 // poolState reads the pool's state and every node's live stats.
 func (s *Server) poolState(ctx context.Context) adminPoolJSON {
-	m := s.Pool
+	m := s.Manager
 	st := m.State()
 	live := map[string]pool.NodeStats{}
 	for _, ns := range m.Stats(ctx) {
@@ -92,7 +92,7 @@ func (s *Server) poolState(ctx context.Context) adminPoolJSON {
 func durationMS(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func (s *Server) handleAPIAdminPool(w http.ResponseWriter, r *http.Request) {
-	if s.Pool == nil {
+	if s.Manager == nil {
 		s.Error(w, r, errPoolUnavailable)
 		return
 	}
@@ -102,7 +102,7 @@ func (s *Server) handleAPIAdminPool(w http.ResponseWriter, r *http.Request) {
 // handleAPIAdminPoolSize resizes the pool to {"nodes":N} and answers when
 // the new layout is in effect, with the resize's report.
 func (s *Server) handleAPIAdminPoolSize(w http.ResponseWriter, r *http.Request) {
-	if s.Pool == nil {
+	if s.Manager == nil {
 		s.Error(w, r, errPoolUnavailable)
 		return
 	}
@@ -114,7 +114,7 @@ func (s *Server) handleAPIAdminPoolSize(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	if body.Nodes < 1 { // 0 would mean "unchanged" to applyPoolChange
-		s.Error(w, r, pixpool.Errorf(pixpool.EINVALID, "The pool size must be 1 to %d nodes.", s.Pool.MaxSize()))
+		s.Error(w, r, pixpool.Errorf(pixpool.EINVALID, "The pool size must be 1 to %d nodes.", s.Manager.MaxSize()))
 		return
 	}
 	rep, err := s.applyPoolChange(r.Context(), poolChange{nodes: body.Nodes, reason: manager.ModeManual})
@@ -129,13 +129,13 @@ func (s *Server) handleAPIAdminPoolSize(w http.ResponseWriter, r *http.Request) 
 		Dropped int     `json:"dropped"`
 		TookMS  float64 `json:"took_ms"`
 		Size    int     `json:"size"`
-	}{rep.From, rep.To, rep.Moved, rep.Dropped, durationMS(rep.Took), s.Pool.Size()})
+	}{rep.From, rep.To, rep.Moved, rep.Dropped, durationMS(rep.Took), s.Manager.Size()})
 }
 
 // handleAPIAdminPoolMode sets the mode and, merged over the current ones,
 // any auto-scaler settings given; it answers with the pool's state.
 func (s *Server) handleAPIAdminPoolMode(w http.ResponseWriter, r *http.Request) {
-	if s.Pool == nil {
+	if s.Manager == nil {
 		s.Error(w, r, errPoolUnavailable)
 		return
 	}
@@ -157,7 +157,7 @@ func (s *Server) handleAPIAdminPoolMode(w http.ResponseWriter, r *http.Request) 
 		s.Error(w, r, pixpool.Errorf(pixpool.EINVALID, "The mode must be manual or auto."))
 		return
 	}
-	_, p := s.Pool.Auto()
+	_, p := s.Manager.Auto()
 	setIf(&p.MaxMiss, body.MaxMiss)
 	setIf(&p.MinMiss, body.MinMiss)
 	setIf(&p.Expand, body.Expand)

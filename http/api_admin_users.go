@@ -68,7 +68,7 @@ func (s *Server) handleAPIAdminUserPatch(w http.ResponseWriter, r *http.Request)
 		s.Error(w, r, err)
 		return
 	}
-	// SetUserAdmin and SetUserDisabled (admin.go) are shared with the
+	// SetUserAdmin and SetUserDisabled (admin_users.go) are shared with the
 	// portal: nobody can demote or disable themselves, the last admin
 	// stays one, and disabling ends the user's sessions.
 	actor := authFrom(r.Context()).user

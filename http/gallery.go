@@ -16,17 +16,10 @@ type thumb struct {
 	Width, Height int
 }
 
-func (s *Server) thumbSide() int {
-	if s.Images.ThumbSide > 0 {
-		return s.Images.ThumbSide
-	}
-	return 320
-}
-
 // thumbs sizes gallery tiles like the thumbnails: the image scaled down to
 // fit a square of the thumbnail side.
 func (s *Server) thumbs(imgs []*pixpool.Image) []thumb {
-	side := s.thumbSide()
+	side := s.Images.EffectiveThumbSide()
 	out := make([]thumb, 0, len(imgs))
 	for _, img := range imgs {
 		w, h := max(img.Width, 1), max(img.Height, 1)

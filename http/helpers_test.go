@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -36,6 +37,11 @@ import (
 	"github.com/pixpool/pixpool/service"
 )
 
+// The helpers every test file of package http shares: servers with a
+// pool or without (newPortal, newPoolFixture, newTestServer,
+// newAPIFixture), a cookie-keeping browser, API and compatibility calls,
+// images, and the checks (want...) the tests make.
+
 // TestMain lets a manager's local provider run this test binary as a cache
 // node, so the admin tests can resize a real pool of child processes.
 func TestMain(m *testing.M) {
@@ -51,9 +57,6 @@ func invite(f *poolFixture) int64 {
 	}
 	return inv.ID
 }
-
-// The pool kinds (noPool, staticPool, localPool) and startCacheNode are
-// shared with adminapi_test.go.
 
 const adminPassword = "correct horse battery"
 
@@ -89,7 +92,7 @@ func newPortal(t *testing.T, kind poolKind) *portal {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { m.Close(); m.Pool.Close() })
-		p.m, p.srv.Pool, env.Images.Cache = m, m, m.Pool
+		p.m, p.srv.Manager, env.Images.Cache = m, m, m.Pool
 	}
 	p.ts = httptest.NewServer(p.srv.Handler())
 	t.Cleanup(p.ts.Close)
@@ -145,8 +148,8 @@ func wantLacks(t *testing.T, body string, subs ...string) {
 	}
 }
 
-// poolKind says which cache pool a test runs with (the portal's tests in
-// admin_test.go use it too).
+// poolKind says which cache pool a test runs with (the portal's and the
+// admin API's).
 type poolKind int
 
 const (
@@ -217,20 +220,13 @@ func newPoolFixture(t *testing.T, c fixtureConfig) *poolFixture {
 		env.Images.Cache = f.mgr.Pool
 	}
 	f.srv = &Server{Accounts: env.Accounts, Images: env.Images, Store: env.Store, Logger: env.Logger,
-		Pool: f.mgr, CompatUser: c.compatUser, CompatAdmin: c.compatAdmin, Hosts: c.hosts,
+		Manager: f.mgr, CompatUser: c.compatUser, CompatAdmin: c.compatAdmin, Hosts: c.hosts,
 		Backups: &backup.Service{Store: env.Store, Blobs: env.Blobs, TempDir: t.TempDir(), Logger: env.Logger}}
 	f.ts = httptest.NewServer(f.srv.Handler())
 	t.Cleanup(f.ts.Close)
-	f.admin, f.adminKey = f.addUser(orDefault(c.adminName, service.AdminUsername), true)
+	f.admin, f.adminKey = f.addUser(cmp.Or(c.adminName, service.AdminUsername), true)
 	f.alice, f.aliceKey = f.addUser("alice", false)
 	return f
-}
-
-func orDefault(s, def string) string {
-	if s != "" {
-		return s
-	}
-	return def
 }
 
 // addUser creates an account and returns it with an API key.
