@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pixpool/pixpool"
+	"github.com/pixpool/pixpool/http/chart"
 	"github.com/pixpool/pixpool/manager"
 )
 
@@ -80,8 +81,8 @@ func (s *Server) handlePortalDashboard(w http.ResponseWriter, r *http.Request) {
 	}
 	win := manager.Sum(samples, now.Add(-time.Minute), now)
 	p.HitRate, p.Lookups = hitRateText(win.Lookups-win.Misses, win.Misses), win.Lookups
-	for _, m := range chartMetrics {
-		p.Charts = append(p.Charts, dashboardChart{Name: m.Name, SVG: template.HTML(chartOfMetric(m, buckets).SVG(false))})
+	for _, m := range chart.Metrics {
+		p.Charts = append(p.Charts, dashboardChart{Name: m.Name, SVG: template.HTML(chart.OfMetric(m, buckets).SVG(false))})
 	}
 	s.render(w, r, http.StatusOK, "admin_dashboard.html", d)
 }
@@ -89,7 +90,7 @@ func (s *Server) handlePortalDashboard(w http.ResponseWriter, r *http.Request) {
 // handlePortalChart serves one dashboard chart as an SVG file.
 func (s *Server) handlePortalChart(w http.ResponseWriter, r *http.Request) {
 	name, ok := strings.CutSuffix(r.PathValue("file"), ".svg")
-	m, known := chartMetricByName(name)
+	m, known := chart.MetricByName(name)
 	if !ok || !known {
 		s.errorPage(w, r, pixpool.Errorf(pixpool.ENOTFOUND, "No such chart."))
 		return
@@ -104,5 +105,5 @@ func (s *Server) handlePortalChart(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
-	_, _ = w.Write(chartOfMetric(m, buckets).SVG(true))
+	_, _ = w.Write(chart.OfMetric(m, buckets).SVG(true))
 }

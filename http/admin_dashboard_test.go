@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/pixpool/pixpool"
+	"github.com/pixpool/pixpool/http/chart"
+	"github.com/pixpool/pixpool/http/chart/charttest"
 )
 
 func TestAdmin_Dashboard(t *testing.T) {
@@ -34,11 +36,11 @@ func TestAdmin_Dashboard(t *testing.T) {
 	resp, body := p.admin.get("/admin")
 	wantStatus(t, resp, body, http.StatusOK)
 	wantContains(t, body, `<meta http-equiv="refresh" content="30">`, "Manual", "8 MB", "LRU", "80%", "lookups")
-	for _, m := range chartMetrics {
+	for _, m := range chart.Metrics {
 		wantContains(t, body, `aria-label="`+m.Title+`"`, `href="/admin/charts/`+m.Name+`.svg"`)
 	}
-	if n := strings.Count(body, "<svg xmlns="); n != len(chartMetrics) {
-		t.Fatalf("%d inline charts, want %d", n, len(chartMetrics))
+	if n := strings.Count(body, "<svg xmlns="); n != len(chart.Metrics) {
+		t.Fatalf("%d inline charts, want %d", n, len(chart.Metrics))
 	}
 
 	resp, body = p.admin.get("/admin/charts/hit-rate.svg")
@@ -46,15 +48,15 @@ func TestAdmin_Dashboard(t *testing.T) {
 	if ct := resp.Header.Get("Content-Type"); ct != "image/svg+xml" {
 		t.Fatalf("Content-Type %q", ct)
 	}
-	root := parseSVG(t, []byte(body))
+	root := charttest.ParseSVG(t, []byte(body))
 	runs := 0
-	for _, path := range root.all("path", "chart-line") {
-		runs += len(pathRuns(t, path.attr("d")))
+	for _, path := range root.All("path", "chart-line") {
+		runs += len(charttest.PathRuns(t, path.Attr("d")))
 	}
 	if runs != 2 {
 		t.Fatalf("hit rate chart has %d runs, want 2 around the 3-minute gap:\n%s", runs, body)
 	}
-	if got := root.all("text", "chart-latest"); len(got) != 1 || got[0].Text != "80%" {
+	if got := root.All("text", "chart-latest"); len(got) != 1 || got[0].Text != "80%" {
 		t.Fatalf("latest hit rate %+v", got)
 	}
 }

@@ -1,4 +1,9 @@
-package http
+// Package chart draws the admin dashboard's charts: one value per time
+// slot (a minute), drawn on the server as SVG so the page needs no script. Colours are SVG
+// presentation attributes, which the page's CSP allows and its stylesheet
+// can override (dark theme); a style attribute would be refused. The
+// drawing is in viewBox units, so a chart scales to any width.
+package chart
 
 import (
 	"bytes"
@@ -12,87 +17,81 @@ import (
 	"github.com/pixpool/pixpool/service"
 )
 
-// The admin dashboard's charts: one value per time slot (a minute), drawn
-// on the server as SVG so the page needs no script. Colours are SVG
-// presentation attributes, which the page's CSP allows and its stylesheet
-// can override (dark theme); a style attribute would be refused. The
-// drawing is in viewBox units, so a chart scales to any width.
-
-// chartUnit says how a chart's values read.
-type chartUnit int
+// Unit says how a chart's values read.
+type Unit int
 
 const (
-	chartCount   chartUnit = iota // whole things: nodes, items, requests
-	chartPercent                  // 0 to 100
-	chartBytes                    // sizes, shown in KiB, MiB, GiB
+	Count   Unit = iota // whole things: nodes, items, requests
+	Percent             // 0 to 100
+	Bytes               // sizes, shown in KiB, MiB, GiB
 )
 
-// chartPoint is one slot's value; OK is false for a slot without data,
+// Point is one slot's value; OK is false for a slot without data,
 // which the chart leaves as a gap.
-type chartPoint struct {
+type Point struct {
 	V  float64
 	OK bool
 }
 
-// chart is one series of equal time slots, oldest first.
-type chart struct {
+// Chart is one series of equal time slots, oldest first.
+type Chart struct {
 	ID     string // prefixes the ids of its elements; unique in a page
 	Title  string
-	Unit   chartUnit
+	Unit   Unit
 	Step   bool // draw as steps (a level held for the slot), else a line through slot centres
 	Start  time.Time
 	Slot   time.Duration // if zero, a minute
-	Points []chartPoint
+	Points []Point
 }
 
 // Geometry, in viewBox units.
 const (
-	chartW    = 420
-	chartH    = 240
-	chartPadL = 62 // y tick labels
-	chartPadR = 20 // half an x label
-	chartPadT = 46 // title
-	chartPadB = 32 // x labels
+	width  = 420
+	height = 240
+	padL   = 62 // y tick labels
+	padR   = 20 // half an x label
+	padT   = 46 // title
+	padB   = 32 // x labels
 )
 
 // Colours of a standalone chart; the page's stylesheet overrides them
 // through the classes.
 const (
-	chartInk    = "#1b1d29"
-	chartMuted  = "#5d6275"
-	chartGrid   = "#dcdeea"
-	chartAccent = "#4f46e5"
+	ink    = "#1b1d29"
+	muted  = "#5d6275"
+	grid   = "#dcdeea"
+	accent = "#4f46e5"
 )
 
-func (c *chart) slot() time.Duration {
+func (c *Chart) slot() time.Duration {
 	if c.Slot > 0 {
 		return c.Slot
 	}
 	return time.Minute
 }
 
-func (c *chart) end() time.Time { return c.Start.Add(time.Duration(len(c.Points)) * c.slot()) }
+func (c *Chart) end() time.Time { return c.Start.Add(time.Duration(len(c.Points)) * c.slot()) }
 
 // x maps a time to its horizontal position.
-func (c *chart) x(t time.Time) float64 {
+func (c *Chart) x(t time.Time) float64 {
 	span := c.end().Sub(c.Start)
 	if span <= 0 {
-		return chartPadL
+		return padL
 	}
-	return chartPadL + float64(t.Sub(c.Start))/float64(span)*(chartW-chartPadL-chartPadR)
+	return padL + float64(t.Sub(c.Start))/float64(span)*(width-padL-padR)
 }
 
 // y maps a value to its vertical position on an axis from 0 to top.
-func chartY(v, top float64) float64 {
+func yOf(v, top float64) float64 {
 	v = min(max(v, 0), top)
-	return chartH - chartPadB - v/top*(chartH-chartPadT-chartPadB)
+	return height - padB - v/top*(height-padT-padB)
 }
 
 // yAxis returns the top of the value axis and the distance between its
 // ticks: round numbers (in the unit's scale for bytes) from zero to at
 // least the largest value.
-func (c *chart) yAxis() (top, step float64) {
-	if c.Unit == chartPercent {
+func (c *Chart) yAxis() (top, step float64) {
+	if c.Unit == Percent {
 		return 100, 25
 	}
 	var hi float64
@@ -102,23 +101,23 @@ func (c *chart) yAxis() (top, step float64) {
 		}
 	}
 	scale := 1.0
-	if c.Unit == chartBytes {
-		scale, _ = chartByteScale(hi)
+	if c.Unit == Bytes {
+		scale, _ = byteScale(hi)
 	}
 	hi /= scale
 	if hi <= 0 {
 		hi = 1
 	}
-	step = chartNiceStep(hi / 4)
-	if c.Unit != chartPercent && step < 1 && scale == 1 {
+	step = niceStep(hi / 4)
+	if c.Unit != Percent && step < 1 && scale == 1 {
 		step = 1 // counts and bytes are whole
 	}
 	top = math.Ceil(hi/step-1e-9) * step
 	return top * scale, step * scale
 }
 
-// chartNiceStep rounds raw up to 1, 2, 2.5 or 5 times a power of ten.
-func chartNiceStep(raw float64) float64 {
+// niceStep rounds raw up to 1, 2, 2.5 or 5 times a power of ten.
+func niceStep(raw float64) float64 {
 	mag := math.Pow(10, math.Floor(math.Log10(raw)))
 	for _, m := range []float64{1, 2, 2.5, 5} {
 		if raw <= m*mag*(1+1e-9) {
@@ -128,8 +127,8 @@ func chartNiceStep(raw float64) float64 {
 	return 10 * mag
 }
 
-// chartByteScale picks the binary unit that sizes up to hi are written in.
-func chartByteScale(hi float64) (float64, string) {
+// byteScale picks the binary unit that sizes up to hi are written in.
+func byteScale(hi float64) (float64, string) {
 	switch {
 	case hi >= 1<<30:
 		return 1 << 30, "GiB"
@@ -142,57 +141,57 @@ func chartByteScale(hi float64) (float64, string) {
 }
 
 // num writes v with at most two decimals and none that are zero.
-func chartNum(v float64) string {
+func num(v float64) string {
 	return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64)
 }
 
 // tickLabel writes an axis value; top is the axis's top, which picks the
 // byte unit, so every label of an axis has the same one.
-func (c *chart) tickLabel(v, top float64) string {
+func (c *Chart) tickLabel(v, top float64) string {
 	switch c.Unit {
-	case chartPercent:
-		return chartNum(v) + "%"
-	case chartBytes:
+	case Percent:
+		return num(v) + "%"
+	case Bytes:
 		if v == 0 {
 			return "0"
 		}
-		scale, unit := chartByteScale(top)
-		return chartNum(v/scale) + " " + unit
+		scale, unit := byteScale(top)
+		return num(v/scale) + " " + unit
 	}
-	return chartCompact(v)
+	return compact(v)
 }
 
 // compact writes a count briefly: 950, 1.5k, 20k, 3.2M.
-func chartCompact(v float64) string {
+func compact(v float64) string {
 	switch a := math.Abs(v); {
 	case a >= 1e9:
-		return chartNum(v/1e9) + "G"
+		return num(v/1e9) + "G"
 	case a >= 1e6:
-		return chartNum(v/1e6) + "M"
+		return num(v/1e6) + "M"
 	case a >= 1e4 || (a >= 1e3 && math.Mod(a, 100) == 0):
-		return chartNum(v/1e3) + "k"
+		return num(v/1e3) + "k"
 	}
-	return chartNum(v)
+	return num(v)
 }
 
 // valueLabel writes a value precisely, as the latest value and in the
 // description.
-func (c *chart) valueLabel(v float64) string {
+func (c *Chart) valueLabel(v float64) string {
 	switch c.Unit {
-	case chartPercent:
+	case Percent:
 		return strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64) + "%"
-	case chartBytes:
+	case Bytes:
 		return service.FormatBytes(int64(v))
 	}
 	if math.Abs(v) < 1e4 {
-		return chartNum(v)
+		return num(v)
 	}
-	return chartCompact(v)
+	return compact(v)
 }
 
 // xTicks returns the times the x axis labels: round clock times, at most
 // seven of them.
-func (c *chart) xTicks() []time.Time {
+func (c *Chart) xTicks() []time.Time {
 	span := c.end().Sub(c.Start)
 	every := time.Minute
 	for _, d := range []time.Duration{1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440} {
@@ -213,7 +212,7 @@ func (c *chart) xTicks() []time.Time {
 }
 
 // segments splits the points into runs without gaps, as index ranges.
-func (c *chart) segments() [][2]int {
+func (c *Chart) segments() [][2]int {
 	var segs [][2]int
 	for i := 0; i < len(c.Points); {
 		if !c.Points[i].OK {
@@ -231,7 +230,7 @@ func (c *chart) segments() [][2]int {
 }
 
 // description says in words what the chart shows, for screen readers.
-func (c *chart) description() string {
+func (c *Chart) description() string {
 	var lo, hi, last float64
 	n := 0
 	for _, p := range c.Points {
@@ -248,8 +247,8 @@ func (c *chart) description() string {
 		n++
 	}
 	span := c.end().Sub(c.Start)
-	s := fmt.Sprintf("%s over the last %s, one value per %s, from %s to %s UTC.", c.Title, chartSpan(span),
-		chartSpan(c.slot()), c.Start.UTC().Format("15:04"), c.end().UTC().Format("15:04"))
+	s := fmt.Sprintf("%s over the last %s, one value per %s, from %s to %s UTC.", c.Title, spanText(span),
+		spanText(c.slot()), c.Start.UTC().Format("15:04"), c.end().UTC().Format("15:04"))
 	if n == 0 {
 		return s + " No data in this period."
 	}
@@ -260,8 +259,8 @@ func (c *chart) description() string {
 	return s
 }
 
-// chartSpan writes a duration as "30 minutes", "minute", "2 hours".
-func chartSpan(d time.Duration) string {
+// spanText writes a duration as "30 minutes", "minute", "2 hours".
+func spanText(d time.Duration) string {
 	switch {
 	case d == time.Minute:
 		return "minute"
@@ -274,7 +273,7 @@ func chartSpan(d time.Duration) string {
 }
 
 // latest is the newest value that has data.
-func (c *chart) latest() (float64, bool) {
+func (c *Chart) latest() (float64, bool) {
 	for i := len(c.Points) - 1; i >= 0; i-- {
 		if c.Points[i].OK {
 			return c.Points[i].V, true
@@ -285,24 +284,24 @@ func (c *chart) latest() (float64, bool) {
 
 // SVG draws the chart. A standalone file gets an XML declaration; inside
 // a page the same element works as inline SVG.
-func (c *chart) SVG(standalone bool) []byte {
+func (c *Chart) SVG(standalone bool) []byte {
 	var b bytes.Buffer
 	esc := html.EscapeString
 	pf := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	size := "" // inline, the page's stylesheet sizes the chart
 	if standalone {
 		b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
-		size = fmt.Sprintf(` width="%d" height="%d"`, chartW, chartH)
+		size = fmt.Sprintf(` width="%d" height="%d"`, width, height)
 	}
 	pf(`<svg xmlns="http://www.w3.org/2000/svg" class="chart"%s viewBox="0 0 %d %d" role="img" aria-label="%s" aria-describedby="%s-desc" font-family="system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif">`,
-		size, chartW, chartH, esc(c.Title), esc(c.ID))
+		size, width, height, esc(c.Title), esc(c.ID))
 	pf(`<title id="%s-title">%s</title>`, esc(c.ID), esc(c.Title))
 	pf(`<desc id="%s-desc">%s</desc>`, esc(c.ID), esc(c.description()))
-	pf(`<rect class="chart-bg" width="%d" height="%d" rx="10" fill="#ffffff"/>`, chartW, chartH)
-	pf(`<text class="chart-title" x="16" y="26" font-size="15" font-weight="600" fill="%s">%s</text>`, chartInk, esc(c.Title))
+	pf(`<rect class="chart-bg" width="%d" height="%d" rx="10" fill="#ffffff"/>`, width, height)
+	pf(`<text class="chart-title" x="16" y="26" font-size="15" font-weight="600" fill="%s">%s</text>`, ink, esc(c.Title))
 	if v, ok := c.latest(); ok {
 		pf(`<text class="chart-latest" x="%d" y="26" font-size="15" font-weight="700" text-anchor="end" fill="%s">%s</text>`,
-			chartW-chartPadR, chartAccent, esc(c.valueLabel(v)))
+			width-padR, accent, esc(c.valueLabel(v)))
 	}
 
 	// Value axis: gridlines with labels.
@@ -313,34 +312,34 @@ func (c *chart) SVG(standalone bool) []byte {
 		if v > top*(1+1e-9) {
 			break
 		}
-		yy := chartY(v, top)
+		yy := yOf(v, top)
 		pf(`<line class="chart-grid" x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="%s" stroke-width="1"/>`,
-			chartPadL, yy, chartW-chartPadR, yy, chartGrid)
+			padL, yy, width-padR, yy, grid)
 		pf(`<text class="chart-tick" x="%d" y="%.1f" dy="0.35em" font-size="12" text-anchor="end" fill="%s">%s</text>`,
-			chartPadL-8, yy, chartMuted, esc(c.tickLabel(v, top)))
+			padL-8, yy, muted, esc(c.tickLabel(v, top)))
 	}
 	b.WriteString(`</g>`)
 
 	// Time axis: ticks at round clock times, labelled in UTC.
-	base := float64(chartH - chartPadB)
+	base := float64(height - padB)
 	b.WriteString(`<g class="chart-axis chart-x">`)
 	pf(`<line class="chart-baseline" x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="%s" stroke-width="1"/>`,
-		chartPadL, base, chartW-chartPadR, base, chartMuted)
+		padL, base, width-padR, base, muted)
 	for _, t := range c.xTicks() {
 		xx := c.x(t)
 		pf(`<line class="chart-tickmark" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="1"/>`,
-			xx, base, xx, base+5, chartMuted)
+			xx, base, xx, base+5, muted)
 		pf(`<text class="chart-tick" x="%.1f" y="%.1f" font-size="12" text-anchor="middle" fill="%s">%s</text>`,
-			xx, base+20, chartMuted, t.UTC().Format("15:04"))
+			xx, base+20, muted, t.UTC().Format("15:04"))
 	}
-	pf(`<text class="chart-tick chart-tz" x="6" y="%.1f" font-size="11" fill="%s">UTC</text>`, base+20, chartMuted)
+	pf(`<text class="chart-tick chart-tz" x="6" y="%.1f" font-size="11" fill="%s">UTC</text>`, base+20, muted)
 	b.WriteString(`</g>`)
 
 	// The series.
 	segs := c.segments()
 	if len(segs) == 0 {
 		pf(`<text class="chart-empty" x="%.1f" y="%.1f" font-size="14" text-anchor="middle" fill="%s">No data yet</text>`,
-			(chartPadL+chartW-chartPadR)/2.0, (chartPadT+chartH-chartPadB)/2.0, chartMuted)
+			(padL+width-padR)/2.0, (padT+height-padB)/2.0, muted)
 		b.WriteString(`</svg>`)
 		return b.Bytes()
 	}
@@ -366,12 +365,12 @@ func (c *chart) SVG(standalone bool) []byte {
 		fmt.Fprintf(&area, "L%.1f %.1f Z ", pts[len(pts)-1][0], base)
 	}
 	if area.Len() > 0 {
-		pf(`<path class="chart-area" d="%s" fill="%s" fill-opacity="0.12" stroke="none"/>`, bytes.TrimSpace(area.Bytes()), chartAccent)
+		pf(`<path class="chart-area" d="%s" fill="%s" fill-opacity="0.12" stroke="none"/>`, bytes.TrimSpace(area.Bytes()), accent)
 	}
 	pf(`<path class="chart-line" d="%s" fill="none" stroke="%s" stroke-width="2.5" stroke-linejoin="round" stroke-linecap="round"/>`,
-		bytes.TrimSpace(line.Bytes()), chartAccent)
+		bytes.TrimSpace(line.Bytes()), accent)
 	for _, d := range dots {
-		pf(`<circle class="chart-dot" cx="%.1f" cy="%.1f" r="3.5" fill="%s"/>`, d[0], d[1], chartAccent)
+		pf(`<circle class="chart-dot" cx="%.1f" cy="%.1f" r="3.5" fill="%s"/>`, d[0], d[1], accent)
 	}
 	b.WriteString(`</svg>`)
 	return b.Bytes()
@@ -379,11 +378,11 @@ func (c *chart) SVG(standalone bool) []byte {
 
 // vertices returns the drawn points of one run of slots: slot centres for
 // a line; for steps, each slot's level held from its start to its end.
-func (c *chart) vertices(sg [2]int, top float64) [][2]float64 {
+func (c *Chart) vertices(sg [2]int, top float64) [][2]float64 {
 	var pts [][2]float64
 	for i := sg[0]; i < sg[1]; i++ {
 		start := c.Start.Add(time.Duration(i) * c.slot())
-		yy := chartY(c.Points[i].V, top)
+		yy := yOf(c.Points[i].V, top)
 		if c.Step {
 			pts = append(pts, [2]float64{c.x(start), yy}, [2]float64{c.x(start.Add(c.slot())), yy})
 		} else {
@@ -393,61 +392,61 @@ func (c *chart) vertices(sg [2]int, top float64) [][2]float64 {
 	return pts
 }
 
-// chartMetric is one of the dashboard's charts, served alone at
+// Metric is one of the dashboard's charts, served alone at
 // /admin/charts/{Name}.svg.
-type chartMetric struct {
+type Metric struct {
 	Name  string
 	Title string
-	Unit  chartUnit
+	Unit  Unit
 	Step  bool
 	// Whole says the value counts a whole minute, so the current minute,
 	// not over yet, is left out rather than drawn as a drop.
 	Whole bool
-	// Value reads the chartMetric from a minute; ok is false when the minute
+	// Value reads the Metric from a minute; ok is false when the minute
 	// says nothing about it.
 	Value func(b manager.Bucket) (v float64, ok bool)
 }
 
-// chartMetrics are the dashboard's charts, in order.
-var chartMetrics = []chartMetric{
-	{Name: "nodes", Title: "Nodes", Unit: chartCount, Step: true, Value: func(b manager.Bucket) (float64, bool) {
+// Metrics are the dashboard's charts, in order.
+var Metrics = []Metric{
+	{Name: "nodes", Title: "Nodes", Unit: Count, Step: true, Value: func(b manager.Bucket) (float64, bool) {
 		return float64(b.Nodes), b.Samples > 0
 	}},
 	// A rate is unknown, not 0, in a minute without lookups.
-	{Name: "miss-rate", Title: "Miss rate (%)", Unit: chartPercent, Value: func(b manager.Bucket) (float64, bool) {
+	{Name: "miss-rate", Title: "Miss rate (%)", Unit: Percent, Value: func(b manager.Bucket) (float64, bool) {
 		return 100 * b.MissRate, b.Samples > 0 && b.MissRate+b.HitRate > 0
 	}},
-	{Name: "hit-rate", Title: "Hit rate (%)", Unit: chartPercent, Value: func(b manager.Bucket) (float64, bool) {
+	{Name: "hit-rate", Title: "Hit rate (%)", Unit: Percent, Value: func(b manager.Bucket) (float64, bool) {
 		return 100 * b.HitRate, b.Samples > 0 && b.MissRate+b.HitRate > 0
 	}},
-	{Name: "items", Title: "Items in cache", Unit: chartCount, Value: func(b manager.Bucket) (float64, bool) {
+	{Name: "items", Title: "Items in cache", Unit: Count, Value: func(b manager.Bucket) (float64, bool) {
 		return float64(b.Items), b.Samples > 0
 	}},
-	{Name: "bytes", Title: "Size of items", Unit: chartBytes, Value: func(b manager.Bucket) (float64, bool) {
+	{Name: "bytes", Title: "Size of items", Unit: Bytes, Value: func(b manager.Bucket) (float64, bool) {
 		return float64(b.Bytes), b.Samples > 0
 	}},
-	{Name: "requests", Title: "Requests per minute", Unit: chartCount, Whole: true, Value: func(b manager.Bucket) (float64, bool) {
+	{Name: "requests", Title: "Requests per minute", Unit: Count, Whole: true, Value: func(b manager.Bucket) (float64, bool) {
 		return float64(b.Requests), b.Samples > 0
 	}},
 }
 
-// chartMetricByName finds a chartMetric of the dashboard.
-func chartMetricByName(name string) (chartMetric, bool) {
-	for _, m := range chartMetrics {
+// MetricByName finds a Metric of the dashboard.
+func MetricByName(name string) (Metric, bool) {
+	for _, m := range Metrics {
 		if m.Name == name {
 			return m, true
 		}
 	}
-	return chartMetric{}, false
+	return Metric{}, false
 }
 
-// chartOfMetric charts a chartMetric over one-minute buckets (oldest first).
-func chartOfMetric(m chartMetric, buckets []manager.Bucket) *chart {
-	c := &chart{ID: "chart-" + m.Name, Title: m.Title, Unit: m.Unit, Step: m.Step, Slot: time.Minute}
+// OfMetric charts a Metric over one-minute buckets (oldest first).
+func OfMetric(m Metric, buckets []manager.Bucket) *Chart {
+	c := &Chart{ID: "chart-" + m.Name, Title: m.Title, Unit: m.Unit, Step: m.Step, Slot: time.Minute}
 	if len(buckets) > 0 {
 		c.Start = buckets[0].Start
 	}
-	c.Points = make([]chartPoint, len(buckets))
+	c.Points = make([]Point, len(buckets))
 	for i, b := range buckets {
 		c.Points[i].V, c.Points[i].OK = m.Value(b)
 	}

@@ -1,103 +1,16 @@
-package http
+package chart
 
 import (
-	"bytes"
-	"encoding/xml"
 	"fmt"
-	"io"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pixpool/pixpool"
+	"github.com/pixpool/pixpool/http/chart/charttest"
 	"github.com/pixpool/pixpool/manager"
 )
-
-// svgNode is any element of a parsed SVG, with its attributes, text and
-// children.
-type svgNode struct {
-	XMLName xml.Name
-	Attrs   []xml.Attr `xml:",any,attr"`
-	Text    string     `xml:",chardata"`
-	Nodes   []svgNode  `xml:",any"`
-}
-
-func (n *svgNode) attr(name string) string {
-	for _, a := range n.Attrs {
-		if a.Name.Local == name {
-			return a.Value
-		}
-	}
-	return ""
-}
-
-// all returns the elements below n (n included) that have class cls, or
-// every element named local when cls is "".
-func (n *svgNode) all(local, cls string) []*svgNode {
-	var out []*svgNode
-	var walk func(*svgNode)
-	walk = func(e *svgNode) {
-		if (local == "" || e.XMLName.Local == local) && (cls == "" || slices.Contains(strings.Fields(e.attr("class")), cls)) {
-			out = append(out, e)
-		}
-		for i := range e.Nodes {
-			walk(&e.Nodes[i])
-		}
-	}
-	walk(n)
-	return out
-}
-
-// parseSVG checks that b is well-formed XML and returns its root.
-func parseSVG(t *testing.T, b []byte) *svgNode {
-	t.Helper()
-	// Well-formed: every token decodes.
-	dec := xml.NewDecoder(bytes.NewReader(b))
-	for {
-		if _, err := dec.Token(); err == io.EOF {
-			break
-		} else if err != nil {
-			t.Fatalf("SVG is not well-formed XML: %v\n%s", err, b)
-		}
-	}
-	var root svgNode
-	if err := xml.Unmarshal(b, &root); err != nil {
-		t.Fatalf("decode SVG: %v\n%s", err, b)
-	}
-	if root.XMLName.Local != "svg" || root.XMLName.Space != "http://www.w3.org/2000/svg" {
-		t.Fatalf("root element %v, want svg in the SVG namespace", root.XMLName)
-	}
-	return &root
-}
-
-var pathCmdRE = regexp.MustCompile(`([MLZ])(?:([-\d.]+) ([-\d.]+))?`)
-
-// pathRuns parses a path of M, L and Z commands into its runs of points.
-func pathRuns(t *testing.T, d string) [][][2]float64 {
-	t.Helper()
-	var runs [][][2]float64
-	for _, m := range pathCmdRE.FindAllStringSubmatch(d, -1) {
-		if m[1] == "Z" {
-			continue
-		}
-		x, err1 := strconv.ParseFloat(m[2], 64)
-		y, err2 := strconv.ParseFloat(m[3], 64)
-		if err1 != nil || err2 != nil {
-			t.Fatalf("bad path command %q in %q", m[0], d)
-		}
-		if m[1] == "M" {
-			runs = append(runs, nil)
-		}
-		if len(runs) == 0 {
-			t.Fatalf("path %q does not start with M", d)
-		}
-		runs[len(runs)-1] = append(runs[len(runs)-1], [2]float64{x, y})
-	}
-	return runs
-}
 
 // testStart is a round time, so the axis labels are predictable.
 var testStart = time.Date(2025, 3, 14, 15, 0, 0, 0, time.UTC)
@@ -133,42 +46,42 @@ func testBuckets(t *testing.T) []manager.Bucket {
 
 func TestChart_Series(t *testing.T) {
 	buckets := testBuckets(t)
-	for _, m := range chartMetrics {
+	for _, m := range Metrics {
 		t.Run(m.Name, func(t *testing.T) {
-			c := chartOfMetric(m, buckets)
-			root := parseSVG(t, c.SVG(true))
+			c := OfMetric(m, buckets)
+			root := charttest.ParseSVG(t, c.SVG(true))
 
-			if got := root.all("title", ""); len(got) != 1 || got[0].Text != m.Title {
+			if got := root.All("title", ""); len(got) != 1 || got[0].Text != m.Title {
 				t.Fatalf("title %+v, want %q", got, m.Title)
 			}
-			if got := root.attr("aria-label"); got != m.Title {
+			if got := root.Attr("aria-label"); got != m.Title {
 				t.Fatalf("aria-label %q, want %q", got, m.Title)
 			}
-			if got, want := root.attr("viewBox"), fmt.Sprintf("0 0 %d %d", chartW, chartH); got != want {
+			if got, want := root.Attr("viewBox"), fmt.Sprintf("0 0 %d %d", width, height); got != want {
 				t.Fatalf("viewBox %q", got)
 			}
-			desc := root.all("desc", "")
+			desc := root.All("desc", "")
 			if len(desc) != 1 || !strings.Contains(desc[0].Text, "from 15:00 to 15:30 UTC") || !strings.Contains(desc[0].Text, "No data for") {
 				t.Fatalf("desc %+v", desc)
 			}
-			if id := root.attr("aria-describedby"); desc[0].attr("id") != id {
-				t.Fatalf("aria-describedby %q, desc id %q", id, desc[0].attr("id"))
+			if id := root.Attr("aria-describedby"); desc[0].Attr("id") != id {
+				t.Fatalf("aria-describedby %q, desc id %q", id, desc[0].Attr("id"))
 			}
-			if got := root.all("text", "chart-title"); len(got) != 1 || got[0].Text != m.Title {
+			if got := root.All("text", "chart-title"); len(got) != 1 || got[0].Text != m.Title {
 				t.Fatalf("visible title %+v", got)
 			}
-			if len(root.all("", "")) == 0 || strings.Contains(string(c.SVG(true)), "style=") {
+			if len(root.All("", "")) == 0 || strings.Contains(string(c.SVG(true)), "style=") {
 				t.Fatal("the chart uses style attributes, which the page's CSP refuses")
 			}
 
 			// The line: one run on each side of the 5-minute gap.
-			lines := root.all("path", "chart-line")
+			lines := root.All("path", "chart-line")
 			if len(lines) != 1 {
 				t.Fatalf("%d chart-line paths", len(lines))
 			}
-			runs := pathRuns(t, lines[0].attr("d"))
+			runs := charttest.PathRuns(t, lines[0].Attr("d"))
 			if len(runs) != 2 {
-				t.Fatalf("%d runs, want 2 (a gap for minutes 10-14): %s", len(runs), lines[0].attr("d"))
+				t.Fatalf("%d runs, want 2 (a gap for minutes 10-14): %s", len(runs), lines[0].Attr("d"))
 			}
 			var want []float64 // the values drawn, oldest first
 			for i, b := range buckets {
@@ -187,7 +100,7 @@ func TestChart_Series(t *testing.T) {
 				t.Fatalf("%d points, want %d", len(pts), len(want))
 			}
 			gapStart, gapEnd := runs[0][len(runs[0])-1][0], runs[1][0][0]
-			if gapEnd-gapStart < 4*(chartW-chartPadL-chartPadR)/30.0 {
+			if gapEnd-gapStart < 4*(width-padL-padR)/30.0 {
 				t.Fatalf("gap from x=%.1f to %.1f is too narrow for 5 minutes", gapStart, gapEnd)
 			}
 			for i := 1; i < len(pts); i++ {
@@ -201,7 +114,7 @@ func TestChart_Series(t *testing.T) {
 			}
 			// Points lie in the plot area.
 			for _, p := range pts {
-				if p[0] < chartPadL || p[0] > chartW-chartPadR || p[1] < chartPadT || p[1] > chartH-chartPadB {
+				if p[0] < padL || p[0] > width-padR || p[1] < padT || p[1] > height-padB {
 					t.Fatalf("point %v outside the plot", p)
 				}
 			}
@@ -211,15 +124,15 @@ func TestChart_Series(t *testing.T) {
 
 // ticks returns a chart's axis labels: the y axis's bottom up, then the
 // x axis's left to right.
-func ticks(root *svgNode) (ys, xs []string) {
-	for _, g := range root.all("g", "chart-y") {
-		for _, e := range g.all("text", "chart-tick") {
+func ticks(root *charttest.Node) (ys, xs []string) {
+	for _, g := range root.All("g", "chart-y") {
+		for _, e := range g.All("text", "chart-tick") {
 			ys = append(ys, e.Text)
 		}
 	}
-	for _, g := range root.all("g", "chart-x") {
-		for _, e := range g.all("text", "chart-tick") {
-			if !strings.Contains(e.attr("class"), "chart-tz") {
+	for _, g := range root.All("g", "chart-x") {
+		for _, e := range g.All("text", "chart-tick") {
+			if !strings.Contains(e.Attr("class"), "chart-tz") {
 				xs = append(xs, e.Text)
 			}
 		}
@@ -242,8 +155,8 @@ func TestChart_Axes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.metric, func(t *testing.T) {
-			m, _ := chartMetricByName(tt.metric)
-			root := parseSVG(t, chartOfMetric(m, buckets).SVG(false))
+			m, _ := MetricByName(tt.metric)
+			root := charttest.ParseSVG(t, OfMetric(m, buckets).SVG(false))
 			ys, xs := ticks(root)
 			if !slices.Equal(ys, tt.wantY) {
 				t.Errorf("y labels %q, want %q", ys, tt.wantY)
@@ -251,7 +164,7 @@ func TestChart_Axes(t *testing.T) {
 			if !slices.Equal(xs, wantX) {
 				t.Errorf("x labels %q, want %q", xs, wantX)
 			}
-			if tz := root.all("text", "chart-tz"); len(tz) != 1 || tz[0].Text != "UTC" {
+			if tz := root.All("text", "chart-tz"); len(tz) != 1 || tz[0].Text != "UTC" {
 				t.Errorf("no UTC label: %+v", tz)
 			}
 		})
@@ -262,9 +175,9 @@ func TestChart_Latest(t *testing.T) {
 	buckets := testBuckets(t)
 	tests := map[string]string{"nodes": "3", "miss-rate": "10%", "hit-rate": "90%", "items": "2900", "bytes": "7.2 MiB", "requests": "3696"}
 	for name, want := range tests {
-		m, _ := chartMetricByName(name)
-		root := parseSVG(t, chartOfMetric(m, buckets).SVG(false))
-		if got := root.all("text", "chart-latest"); len(got) != 1 || got[0].Text != want {
+		m, _ := MetricByName(name)
+		root := charttest.ParseSVG(t, OfMetric(m, buckets).SVG(false))
+		if got := root.All("text", "chart-latest"); len(got) != 1 || got[0].Text != want {
 			t.Errorf("%s: latest %+v, want %q", name, got, want)
 		}
 	}
@@ -272,15 +185,15 @@ func TestChart_Latest(t *testing.T) {
 
 func TestChart_Empty(t *testing.T) {
 	buckets := manager.Buckets(nil, testStart, 30)
-	for _, m := range chartMetrics {
-		root := parseSVG(t, chartOfMetric(m, buckets).SVG(true))
-		if got := root.all("text", "chart-empty"); len(got) != 1 {
+	for _, m := range Metrics {
+		root := charttest.ParseSVG(t, OfMetric(m, buckets).SVG(true))
+		if got := root.All("text", "chart-empty"); len(got) != 1 {
 			t.Fatalf("%s: no empty-chart message", m.Name)
 		}
-		if got := root.all("path", ""); len(got) != 0 {
+		if got := root.All("path", ""); len(got) != 0 {
 			t.Fatalf("%s: %d paths without data", m.Name, len(got))
 		}
-		if d := root.all("desc", ""); !strings.Contains(d[0].Text, "No data") {
+		if d := root.All("desc", ""); !strings.Contains(d[0].Text, "No data") {
 			t.Fatalf("%s: desc %q", m.Name, d[0].Text)
 		}
 	}
@@ -291,11 +204,11 @@ func TestChart_RatesWithoutLookups(t *testing.T) {
 	s := []pixpool.PoolSample{{At: testStart.Add(30 * time.Second), Nodes: 2, Items: 5}}
 	buckets := manager.Buckets(s, testStart.Add(time.Minute), 2)
 	for name, wantPoints := range map[string]int{"nodes": 2, "items": 1, "miss-rate": 0, "hit-rate": 0} {
-		m, _ := chartMetricByName(name)
-		root := parseSVG(t, chartOfMetric(m, buckets).SVG(false))
+		m, _ := MetricByName(name)
+		root := charttest.ParseSVG(t, OfMetric(m, buckets).SVG(false))
 		n := 0
-		for _, p := range root.all("path", "chart-line") {
-			for _, r := range pathRuns(t, p.attr("d")) {
+		for _, p := range root.All("path", "chart-line") {
+			for _, r := range charttest.PathRuns(t, p.Attr("d")) {
 				n += len(r)
 			}
 		}
@@ -306,33 +219,33 @@ func TestChart_RatesWithoutLookups(t *testing.T) {
 }
 
 func TestChart_IsolatedPoint(t *testing.T) {
-	c := &chart{ID: "c", Title: "T", Start: testStart, Points: []chartPoint{{}, {V: 3, OK: true}, {}}}
-	root := parseSVG(t, c.SVG(false))
-	if got := root.all("circle", "chart-dot"); len(got) != 1 {
+	c := &Chart{ID: "c", Title: "T", Start: testStart, Points: []Point{{}, {V: 3, OK: true}, {}}}
+	root := charttest.ParseSVG(t, c.SVG(false))
+	if got := root.All("circle", "chart-dot"); len(got) != 1 {
 		t.Fatalf("%d dots for one isolated point, want 1", len(got))
 	}
 }
 
 func TestChart_Escapes(t *testing.T) {
-	c := &chart{ID: `a"b`, Title: `Tom & "Jerry" <3`, Start: testStart, Points: []chartPoint{{V: 1, OK: true}}}
-	root := parseSVG(t, c.SVG(false))
-	if got := root.all("title", ""); got[0].Text != c.Title {
+	c := &Chart{ID: `a"b`, Title: `Tom & "Jerry" <3`, Start: testStart, Points: []Point{{V: 1, OK: true}}}
+	root := charttest.ParseSVG(t, c.SVG(false))
+	if got := root.All("title", ""); got[0].Text != c.Title {
 		t.Fatalf("title %q", got[0].Text)
 	}
 }
 
-func TestChartNiceStep(t *testing.T) {
+func TestNiceStep(t *testing.T) {
 	tests := []struct{ raw, want float64 }{
 		{0.3, 0.5}, {1, 1}, {1.1, 2}, {2.2, 2.5}, {3, 5}, {7, 10}, {12, 20}, {725, 1000}, {0.07, 0.1},
 	}
 	for _, tt := range tests {
-		if got := chartNiceStep(tt.raw); got != tt.want {
-			t.Errorf("chartNiceStep(%v)=%v, want %v", tt.raw, got, tt.want)
+		if got := niceStep(tt.raw); got != tt.want {
+			t.Errorf("niceStep(%v)=%v, want %v", tt.raw, got, tt.want)
 		}
 	}
 }
 
-func TestChartCompact(t *testing.T) {
+func TestCompact(t *testing.T) {
 	tests := []struct {
 		v    float64
 		want string
@@ -340,8 +253,8 @@ func TestChartCompact(t *testing.T) {
 		{0, "0"}, {950, "950"}, {1000, "1k"}, {1500, "1.5k"}, {2500, "2.5k"}, {1250, "1250"}, {20000, "20k"}, {3.2e6, "3.2M"},
 	}
 	for _, tt := range tests {
-		if got := chartCompact(tt.v); got != tt.want {
-			t.Errorf("chartCompact(%v)=%q, want %q", tt.v, got, tt.want)
+		if got := compact(tt.v); got != tt.want {
+			t.Errorf("compact(%v)=%q, want %q", tt.v, got, tt.want)
 		}
 	}
 }
