@@ -11,15 +11,21 @@ import (
 	"github.com/pixpool/pixpool/backup"
 )
 
-// restorePage is the Page that confirms the restore of a listed backup.
-type restorePage struct {
-	adminBase
+// adminBackupRestorePage is admin_backup_restore.html's data: it
+// confirms the restore of a listed backup.
+type adminBackupRestorePage struct {
+	adminLayout
 	Backup  backupRow
 	Confirm string
 }
 
+// newAdminBackupRestorePage starts the restore confirmation.
+func (s *Server) newAdminBackupRestorePage(r *http.Request) *adminBackupRestorePage {
+	return &adminBackupRestorePage{adminLayout: s.adminPage(r, "Restore a backup", "backups")}
+}
+
 // renderRestorePage asks to confirm the restore of backup name.
-func (s *Server) renderRestorePage(w http.ResponseWriter, r *http.Request, status int, d *data, name string) {
+func (s *Server) renderRestorePage(w http.ResponseWriter, r *http.Request, status int, p *adminBackupRestorePage, name string) {
 	if s.Backups == nil {
 		s.errorPage(w, r, errBackupsOff)
 		return
@@ -32,19 +38,19 @@ func (s *Server) renderRestorePage(w http.ResponseWriter, r *http.Request, statu
 		s.errorPage(w, r, err)
 		return
 	}
-	d.Page = &restorePage{adminBase: s.portalBase(d, "backups"), Confirm: restoreConfirmation,
-		Backup: backupRow{Info: info, Counts: tableCounts(info.Rows), Took: info.Took.Round(time.Millisecond).String()}}
-	s.render(w, r, status, "admin_backup_restore.html", d)
+	p.Confirm = restoreConfirmation
+	p.Backup = backupRow{Info: info, Counts: tableCounts(info.Rows), Took: info.Took.Round(time.Millisecond).String()}
+	s.render(w, r, status, "admin_backup_restore.html", p)
 }
 
 func (s *Server) handlePortalRestoreForm(w http.ResponseWriter, r *http.Request) {
-	s.renderRestorePage(w, r, http.StatusOK, s.adminData(r, "Restore a backup"), r.URL.Query().Get("name"))
+	s.renderRestorePage(w, r, http.StatusOK, s.newAdminBackupRestorePage(r), r.URL.Query().Get("name"))
 }
 
 // handlePortalRestore restores a listed backup once RESTORE has been
 // typed, and shows the report.
 func (s *Server) handlePortalRestore(w http.ResponseWriter, r *http.Request) {
-	d := s.adminData(r, "Restore a backup")
+	d := s.newAdminBackupRestorePage(r)
 	name := r.PostFormValue("name")
 	if strings.TrimSpace(r.PostFormValue("confirm")) != restoreConfirmation {
 		s.logError(r, errNoRestoreConfirmation)
@@ -66,7 +72,7 @@ func (s *Server) handlePortalRestore(w http.ResponseWriter, r *http.Request) {
 		s.renderRestorePage(w, r, ErrorStatus(err), d, name)
 		return
 	}
-	s.restored(w, r, d, rep)
+	s.restored(w, r, d.adminLayout, rep)
 }
 
 // handlePortalRestoreUpload restores an uploaded archive. The form sends
@@ -74,7 +80,7 @@ func (s *Server) handlePortalRestore(w http.ResponseWriter, r *http.Request) {
 // restore is confirmed; the CSRF token comes in the query string, as for
 // uploads.
 func (s *Server) handlePortalRestoreUpload(w http.ResponseWriter, r *http.Request) {
-	d := s.adminData(r, "Backups")
+	d := s.newAdminBackupsPage(r)
 	if s.Backups == nil {
 		s.backupFailed(w, r, d, "upload", errBackupsOff, nil)
 		return
@@ -114,17 +120,18 @@ func (s *Server) handlePortalRestoreUpload(w http.ResponseWriter, r *http.Reques
 				s.backupFailed(w, r, d, "upload", err, nil)
 				return
 			}
-			s.restored(w, r, d, rep)
+			s.restored(w, r, d.adminLayout, rep)
 			return
 		}
 	}
 }
 
-// restored shows a restore's report on the backups page. A restore ends
-// every session but the admin's own, and that one only if their account
-// is in the backup; without it, or without admin rights in the backup,
-// the page shows the report alone.
-func (s *Server) restored(w http.ResponseWriter, r *http.Request, d *data, rep *backup.Report) {
+// restored shows a restore's report on the backups page, in the layout
+// of the page that asked for it. A restore ends every session but the
+// admin's own, and that one only if their account is in the backup;
+// without it, or without admin rights in the backup, the page shows the
+// report alone.
+func (s *Server) restored(w http.ResponseWriter, r *http.Request, l adminLayout, rep *backup.Report) {
 	ctx := r.Context()
 	a := authFrom(ctx)
 	s.logger().Warn("backup restored in the admin portal", "backup", rep.Backup, "by", a.user.Username)
@@ -134,18 +141,19 @@ func (s *Server) restored(w http.ResponseWriter, r *http.Request, d *data, rep *
 	} else if u, err := s.Store.User(ctx, a.user.ID); err != nil || u.Disabled {
 		loggedOut = true
 	} else {
-		d.User = u
+		l.User = u
 	}
-	d.Notice = "The backup " + rep.Backup + " was restored."
-	if !loggedOut && d.User.Admin {
-		s.renderBackupsPage(w, r, http.StatusOK, d, nil, toReportView(rep))
+	l.PortalNotice = "The backup " + rep.Backup + " was restored."
+	p := &adminBackupsPage{adminLayout: l}
+	if !loggedOut && p.User.Admin {
+		s.renderBackupsPage(w, r, http.StatusOK, p, nil, toReportView(rep))
 		return
 	}
-	p := &backupsPage{adminBase: s.portalBase(d, "backups"), Report: toReportView(rep), LoggedOut: loggedOut, NotAdmin: !loggedOut}
+	p.Report, p.LoggedOut, p.NotAdmin = toReportView(rep), loggedOut, !loggedOut
 	if loggedOut {
 		s.clearSessionCookie(w, r)
-		d.User, d.CSRF = nil, ""
+		p.User, p.CSRF = nil, ""
 	}
-	d.Nav, d.Page = "", p
-	s.render(w, r, http.StatusOK, "admin_backups.html", d)
+	p.Nav = ""
+	s.render(w, r, http.StatusOK, "admin_backups.html", p)
 }

@@ -23,9 +23,9 @@ const restoreConfirmation = "RESTORE"
 // errNoRestoreConfirmation refuses a restore the admin did not confirm.
 var errNoRestoreConfirmation = pixpool.Errorf(pixpool.EINVALID, "Type %s in capitals to confirm. Nothing was restored.", restoreConfirmation)
 
-// backupsPage is the backups page's Page.
-type backupsPage struct {
-	adminBase
+// adminBackupsPage is admin_backups.html's data.
+type adminBackupsPage struct {
+	adminLayout
 	Off     bool // serve has no Backups service
 	Backups []backupRow
 	Form    backupForm
@@ -107,13 +107,17 @@ func toReportView(rep *backup.Report) *reportView {
 		More: rep.MissingCount - len(rep.MissingImages)}
 }
 
+// newAdminBackupsPage starts the backups page.
+func (s *Server) newAdminBackupsPage(r *http.Request) *adminBackupsPage {
+	return &adminBackupsPage{adminLayout: s.adminPage(r, "Backups", "backups")}
+}
+
 // renderBackupsPage renders the backups page; form, if not nil, is the
 // schedule form as typed.
-func (s *Server) renderBackupsPage(w http.ResponseWriter, r *http.Request, status int, d *data, form *backupForm, rep *reportView) {
-	p := &backupsPage{adminBase: s.portalBase(d, "backups"), Off: s.Backups == nil, Confirm: restoreConfirmation, Report: rep}
-	d.Page = p
+func (s *Server) renderBackupsPage(w http.ResponseWriter, r *http.Request, status int, p *adminBackupsPage, form *backupForm, rep *reportView) {
+	p.Off, p.Confirm, p.Report = s.Backups == nil, restoreConfirmation, rep
 	if p.Off {
-		s.render(w, r, status, "admin_backups.html", d)
+		s.render(w, r, status, "admin_backups.html", p)
 		return
 	}
 	ctx := r.Context()
@@ -134,16 +138,16 @@ func (s *Server) renderBackupsPage(w http.ResponseWriter, r *http.Request, statu
 	if form != nil {
 		p.Form = *form
 	}
-	s.render(w, r, status, "admin_backups.html", d)
+	s.render(w, r, status, "admin_backups.html", p)
 }
 
 func (s *Server) handlePortalBackups(w http.ResponseWriter, r *http.Request) {
-	s.renderBackupsPage(w, r, http.StatusOK, s.adminData(r, "Backups"), nil, nil)
+	s.renderBackupsPage(w, r, http.StatusOK, s.newAdminBackupsPage(r), nil, nil)
 }
 
 // backupFailed shows err on the backups page, beside the form named by
 // errorFor.
-func (s *Server) backupFailed(w http.ResponseWriter, r *http.Request, d *data, errorFor string, err error, form *backupForm) {
+func (s *Server) backupFailed(w http.ResponseWriter, r *http.Request, d *adminBackupsPage, errorFor string, err error, form *backupForm) {
 	s.logError(r, err)
 	d.Error, d.ErrorFor = pixpool.ErrorMessage(err), errorFor
 	s.renderBackupsPage(w, r, ErrorStatus(err), d, form, nil)
@@ -152,7 +156,7 @@ func (s *Server) backupFailed(w http.ResponseWriter, r *http.Request, d *data, e
 // handlePortalBackupCreate takes a backup now. It goes on if the browser
 // goes away, and answers once the backup is stored and verified.
 func (s *Server) handlePortalBackupCreate(w http.ResponseWriter, r *http.Request) {
-	d := s.adminData(r, "Backups")
+	d := s.newAdminBackupsPage(r)
 	if s.Backups == nil {
 		s.backupFailed(w, r, d, "create", errBackupsOff, nil)
 		return
@@ -167,7 +171,7 @@ func (s *Server) handlePortalBackupCreate(w http.ResponseWriter, r *http.Request
 
 // handlePortalBackupConfig saves the schedule and retention.
 func (s *Server) handlePortalBackupConfig(w http.ResponseWriter, r *http.Request) {
-	d := s.adminData(r, "Backups")
+	d := s.newAdminBackupsPage(r)
 	f := backupForm{Daily: r.PostFormValue("schedule") == "daily", Time: r.PostFormValue("time"), Keep: r.PostFormValue("keep")}
 	var err error = errBackupsOff
 	if s.Backups != nil {

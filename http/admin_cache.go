@@ -12,10 +12,10 @@ import (
 
 // Cache settings.
 
-// cachePage is the cache settings' Page; the fields hold the form as
+// adminCachePage is admin_cache.html's data; the fields hold the form as
 // typed.
-type cachePage struct {
-	adminBase
+type adminCachePage struct {
+	adminLayout
 	CapacityMB string
 	Policy     string
 	Nodes      int
@@ -23,8 +23,7 @@ type cachePage struct {
 
 // renderCachePage renders the cache settings; p holds the form as typed,
 // or nothing for the pool's settings.
-func (s *Server) renderCachePage(w http.ResponseWriter, r *http.Request, status int, d *data, p *cachePage) {
-	p.adminBase = s.portalBase(d, "cache")
+func (s *Server) renderCachePage(w http.ResponseWriter, r *http.Request, status int, p *adminCachePage) {
 	if s.Manager != nil {
 		st := s.Manager.State()
 		p.Nodes = len(st.Nodes)
@@ -32,27 +31,26 @@ func (s *Server) renderCachePage(w http.ResponseWriter, r *http.Request, status 
 			p.CapacityMB, p.Policy = strconv.Itoa(st.CapacityMB), st.Policy
 		}
 	}
-	d.Page = p
-	s.render(w, r, status, "admin_cache.html", d)
+	s.render(w, r, status, "admin_cache.html", p)
 }
 
 func (s *Server) handlePortalCache(w http.ResponseWriter, r *http.Request) {
-	s.renderCachePage(w, r, http.StatusOK, s.adminData(r, "Cache settings"), &cachePage{})
+	s.renderCachePage(w, r, http.StatusOK, &adminCachePage{adminLayout: s.adminPage(r, "Cache settings", "cache")})
 }
 
 // handlePortalCacheSave applies a capacity and a policy to every node. Both
 // are checked before either is applied.
 func (s *Server) handlePortalCacheSave(w http.ResponseWriter, r *http.Request) {
-	d := s.adminData(r, "Cache settings")
-	p := &cachePage{CapacityMB: strings.TrimSpace(r.PostFormValue("capacity_mb")), Policy: r.PostFormValue("policy")}
+	p := &adminCachePage{adminLayout: s.adminPage(r, "Cache settings", "cache"),
+		CapacityMB: strings.TrimSpace(r.PostFormValue("capacity_mb")), Policy: r.PostFormValue("policy")}
 	var err error = errNoCachePool
 	if s.Manager != nil {
 		err = s.saveCacheSettings(r.Context(), p.CapacityMB, p.Policy)
 	}
 	if err != nil {
 		s.logError(r, err)
-		d.Error = pixpool.ErrorMessage(err)
-		s.renderCachePage(w, r, ErrorStatus(err), d, p)
+		p.Error = pixpool.ErrorMessage(err)
+		s.renderCachePage(w, r, ErrorStatus(err), p)
 		return
 	}
 	redirect(w, r, "/admin/cache?msg=cache")

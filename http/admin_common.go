@@ -1,6 +1,7 @@
 package http
 
 import (
+	"cmp"
 	"context"
 	"html/template"
 	"io/fs"
@@ -103,27 +104,24 @@ func (s *Server) addAdminPages() {
 	}
 }
 
-// adminBase is what every portal page's Page holds.
-type adminBase struct {
+// adminLayout is what every portal page's type embeds: the layout, and
+// what admin_common.html's sub-nav shows.
+type adminLayout struct {
+	layout
 	Section string // the current sub-nav entry
 	PoolOff bool   // serve runs without a cache pool
-	Notice  string // shown below the sub-nav, not above it as the layout would
+	// PortalNotice is shown below the sub-nav, not above it as the
+	// layout's Notice (left empty) would be.
+	PortalNotice string
 }
 
-// portalBase starts a page's Page, taking over d's notice.
-func (s *Server) portalBase(d *data, section string) adminBase {
-	b := adminBase{Section: section, PoolOff: s.Manager == nil, Notice: d.Notice}
-	d.Notice = ""
-	return b
-}
-
-// adminData starts a portal page's data.
-func (s *Server) adminData(r *http.Request, title string) *data {
-	d := s.page(r, title, "admin")
-	if d.Notice == "" {
-		d.Notice = adminNotices[r.URL.Query().Get("msg")]
-	}
-	return d
+// adminPage starts a portal page in section: the layout, with the notice
+// that ?msg= asks for below the sub-nav.
+func (s *Server) adminPage(r *http.Request, title, section string) adminLayout {
+	l := s.page(r, title, "admin")
+	notice := cmp.Or(l.Notice, adminNotices[r.URL.Query().Get("msg")])
+	l.Notice = ""
+	return adminLayout{layout: l, Section: section, PoolOff: s.Manager == nil, PortalNotice: notice}
 }
 
 // pager links a list's neighbouring pages; "" where there is none.

@@ -14,9 +14,9 @@ import (
 
 // The dashboard.
 
-// dashboardPage is the dashboard's Page.
-type dashboardPage struct {
-	adminBase
+// adminDashboardPage is admin_dashboard.html's data.
+type adminDashboardPage struct {
+	adminLayout
 	Refresh    int
 	Nodes, Up  int
 	Mode       string
@@ -60,11 +60,9 @@ func (s *Server) poolSamples(ctx context.Context, since, now time.Time) ([]pixpo
 // handlePortalDashboard shows the pool now and charts of its last half
 // hour, reloading itself.
 func (s *Server) handlePortalDashboard(w http.ResponseWriter, r *http.Request) {
-	d := s.adminData(r, "Admin")
-	p := &dashboardPage{adminBase: s.portalBase(d, "dashboard"), Refresh: dashboardRefresh}
-	d.Page = p
+	p := &adminDashboardPage{adminLayout: s.adminPage(r, "Admin", "dashboard"), Refresh: dashboardRefresh}
 	if s.Manager == nil {
-		s.render(w, r, http.StatusOK, "admin_dashboard.html", d)
+		s.render(w, r, http.StatusOK, "admin_dashboard.html", p)
 		return
 	}
 	ctx := r.Context()
@@ -84,7 +82,7 @@ func (s *Server) handlePortalDashboard(w http.ResponseWriter, r *http.Request) {
 	for _, m := range chart.Metrics {
 		p.Charts = append(p.Charts, dashboardChart{Name: m.Name, SVG: template.HTML(chart.OfMetric(m, buckets).SVG(false))})
 	}
-	s.render(w, r, http.StatusOK, "admin_dashboard.html", d)
+	s.render(w, r, http.StatusOK, "admin_dashboard.html", p)
 }
 
 // handlePortalChart serves one dashboard chart as an SVG file.

@@ -16,9 +16,9 @@ type imageRow struct {
 	*pixpool.Image
 }
 
-// imagesPage is the image list's Page.
-type imagesPage struct {
-	adminBase
+// adminImagesPage is admin_images.html's data.
+type adminImagesPage struct {
+	adminLayout
 	Owner, Prefix string // the filter as typed
 	NoOwner       bool   // Owner names no user
 	Rows          []imageRow
@@ -29,16 +29,14 @@ type imagesPage struct {
 // by owner and key prefix.
 func (s *Server) handlePortalImages(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	d := s.adminData(r, "Stored images")
 	q := r.URL.Query()
-	p := &imagesPage{adminBase: s.portalBase(d, "images"), Owner: strings.TrimSpace(q.Get("owner")), Prefix: q.Get("prefix")}
-	d.Page = p
+	p := &adminImagesPage{adminLayout: s.adminPage(r, "Stored images", "images"), Owner: strings.TrimSpace(q.Get("owner")), Prefix: q.Get("prefix")}
 	f := pixpool.ImageFilter{Prefix: p.Prefix, Offset: offsetParam(r), Limit: adminPageSize}
 	if p.Owner != "" {
 		u, err := s.Store.UserByUsername(ctx, p.Owner)
 		if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
 			p.NoOwner = true
-			s.render(w, r, http.StatusOK, "admin_images.html", d)
+			s.render(w, r, http.StatusOK, "admin_images.html", p)
 			return
 		} else if err != nil {
 			s.errorPage(w, r, err)
@@ -63,5 +61,5 @@ func (s *Server) handlePortalImages(w http.ResponseWriter, r *http.Request) {
 	p.Pager = listPager(f.Offset, len(imgs), total, adminPageSize, func(off int) string {
 		return pageURL("/admin/images", url.Values{"owner": {p.Owner}, "prefix": {p.Prefix}, "offset": {offsetValue(off)}})
 	})
-	s.render(w, r, http.StatusOK, "admin_images.html", d)
+	s.render(w, r, http.StatusOK, "admin_images.html", p)
 }

@@ -26,9 +26,9 @@ type keyRow struct {
 	Seen       string // LastAccess to the second, which LRU order turns on
 }
 
-// keysPage is the cache keys' Page.
-type keysPage struct {
-	adminBase
+// adminKeysPage is admin_keys.html's data.
+type adminKeysPage struct {
+	adminLayout
 	Nodes []string
 	Node  string
 	Rows  []keyRow
@@ -66,11 +66,9 @@ func decodeCacheKey(ck string) (owner int64, key string, hashed, ok bool) {
 // handlePortalCacheKeys lists a node's keys, least recently used first.
 func (s *Server) handlePortalCacheKeys(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	d := s.adminData(r, "Cache keys")
-	p := &keysPage{adminBase: s.portalBase(d, "cache-keys")}
-	d.Page = p
+	p := &adminKeysPage{adminLayout: s.adminPage(r, "Cache keys", "cache-keys")}
 	if s.Manager == nil {
-		s.render(w, r, http.StatusOK, "admin_keys.html", d)
+		s.render(w, r, http.StatusOK, "admin_keys.html", p)
 		return
 	}
 	for _, n := range s.Manager.State().Nodes {
@@ -82,14 +80,14 @@ func (s *Server) handlePortalCacheKeys(w http.ResponseWriter, r *http.Request) {
 		p.Node = p.Nodes[0]
 	}
 	if p.Node == "" {
-		s.render(w, r, http.StatusOK, "admin_keys.html", d)
+		s.render(w, r, http.StatusOK, "admin_keys.html", p)
 		return
 	}
 	keys, err := s.Manager.Keys(ctx, p.Node)
 	if err != nil {
 		s.logError(r, err)
-		d.Error = pixpool.ErrorMessage(err)
-		s.render(w, r, ErrorStatus(err), "admin_keys.html", d)
+		p.Error = pixpool.ErrorMessage(err)
+		s.render(w, r, ErrorStatus(err), "admin_keys.html", p)
 		return
 	}
 	p.Total = len(keys)
@@ -114,5 +112,5 @@ func (s *Server) handlePortalCacheKeys(w http.ResponseWriter, r *http.Request) {
 		}
 		return pageURL("/admin/cache-keys", url.Values{"node": {p.Node}, "page": {page}})
 	})
-	s.render(w, r, http.StatusOK, "admin_keys.html", d)
+	s.render(w, r, http.StatusOK, "admin_keys.html", p)
 }

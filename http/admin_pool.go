@@ -105,9 +105,9 @@ type resizeRow struct {
 	Took string
 }
 
-// poolPage is the pool page's Page.
-type poolPage struct {
-	adminBase
+// adminPoolPage is admin_pool.html's data.
+type adminPoolPage struct {
+	adminLayout
 	Size, MaxSize int
 	Mode          string
 	Fixed         bool // a static list of nodes: no resizing, no automatic mode
@@ -118,11 +118,9 @@ type poolPage struct {
 
 // renderPoolPage renders the pool page; form, if not nil, is the mode form as
 // typed.
-func (s *Server) renderPoolPage(w http.ResponseWriter, r *http.Request, status int, d *data, form *modeForm) {
-	p := &poolPage{adminBase: s.portalBase(d, "pool")}
-	d.Page = p
+func (s *Server) renderPoolPage(w http.ResponseWriter, r *http.Request, status int, p *adminPoolPage, form *modeForm) {
 	if s.Manager == nil {
-		s.render(w, r, status, "admin_pool.html", d)
+		s.render(w, r, status, "admin_pool.html", p)
 		return
 	}
 	st := s.Manager.State()
@@ -138,17 +136,22 @@ func (s *Server) renderPoolPage(w http.ResponseWriter, r *http.Request, status i
 	for _, rs := range slices.Backward(st.Resizes) {
 		p.History = append(p.History, resizeRow{Resize: rs, Took: rs.Took.Round(time.Millisecond).String()})
 	}
-	s.render(w, r, status, "admin_pool.html", d)
+	s.render(w, r, status, "admin_pool.html", p)
+}
+
+// newAdminPoolPage starts the pool page.
+func (s *Server) newAdminPoolPage(r *http.Request) *adminPoolPage {
+	return &adminPoolPage{adminLayout: s.adminPage(r, "Cache pool", "pool")}
 }
 
 func (s *Server) handlePortalPool(w http.ResponseWriter, r *http.Request) {
-	s.renderPoolPage(w, r, http.StatusOK, s.adminData(r, "Cache pool"), nil)
+	s.renderPoolPage(w, r, http.StatusOK, s.newAdminPoolPage(r), nil)
 }
 
 // handlePortalPoolMode switches between manual and automatic sizing and
 // saves the auto-scaler's settings.
 func (s *Server) handlePortalPoolMode(w http.ResponseWriter, r *http.Request) {
-	d := s.adminData(r, "Cache pool")
+	d := s.newAdminPoolPage(r)
 	f := modeForm{
 		Mode: r.PostFormValue("mode"), MaxMiss: r.PostFormValue("max_miss"), MinMiss: r.PostFormValue("min_miss"),
 		Expand: r.PostFormValue("expand"), Shrink: r.PostFormValue("shrink"), Cooldown: r.PostFormValue("cooldown"),
@@ -173,7 +176,7 @@ func (s *Server) handlePortalPoolMode(w http.ResponseWriter, r *http.Request) {
 // handlePortalPoolSize resizes the pool to n nodes, or by delta (+1, -1)
 // from its size now. It answers once the new layout is in effect.
 func (s *Server) handlePortalPoolSize(w http.ResponseWriter, r *http.Request) {
-	d := s.adminData(r, "Cache pool")
+	d := s.newAdminPoolPage(r)
 	var err error = errNoCachePool
 	if s.Manager != nil {
 		err = s.resize(r)

@@ -11,23 +11,28 @@ import (
 
 // Users.
 
-// usersPage is the user list's Page.
-type usersPage struct {
-	adminBase
+// adminUsersPage is admin_users.html's data.
+type adminUsersPage struct {
+	adminLayout
 	Users  []*pixpool.User
 	SelfID int64
 	Offset int
 	Pager  pager
 }
 
+// newAdminUsersPage starts the user list.
+func (s *Server) newAdminUsersPage(r *http.Request) *adminUsersPage {
+	return &adminUsersPage{adminLayout: s.adminPage(r, "Users", "users")}
+}
+
 // renderUsersPage renders a page of users from offset.
-func (s *Server) renderUsersPage(w http.ResponseWriter, r *http.Request, status int, d *data, offset int) {
+func (s *Server) renderUsersPage(w http.ResponseWriter, r *http.Request, status int, p *adminUsersPage, offset int) {
 	users, err := s.Store.Users(r.Context(), offset, adminPageSize+1)
 	if err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
-	p := &usersPage{adminBase: s.portalBase(d, "users"), SelfID: d.User.ID, Offset: offset}
+	p.SelfID, p.Offset = p.User.ID, offset
 	more := len(users) > adminPageSize
 	if more {
 		users = users[:adminPageSize]
@@ -39,12 +44,11 @@ func (s *Server) renderUsersPage(w http.ResponseWriter, r *http.Request, status 
 	if !more {
 		p.Pager.Next = ""
 	}
-	d.Page = p
-	s.render(w, r, status, "admin_users.html", d)
+	s.render(w, r, status, "admin_users.html", p)
 }
 
 func (s *Server) handlePortalUsers(w http.ResponseWriter, r *http.Request) {
-	s.renderUsersPage(w, r, http.StatusOK, s.adminData(r, "Users"), offsetParam(r))
+	s.renderUsersPage(w, r, http.StatusOK, s.newAdminUsersPage(r), offsetParam(r))
 }
 
 // userAction reads a user action's id, flag and list offset.
@@ -74,7 +78,7 @@ func (s *Server) handlePortalUserDisable(w http.ResponseWriter, r *http.Request)
 
 func (s *Server) userAction(w http.ResponseWriter, r *http.Request, flag string,
 	act func(ctx context.Context, actor *pixpool.User, id int64, on bool) (*pixpool.User, error), onMsg, offMsg string) {
-	d := s.adminData(r, "Users")
+	d := s.newAdminUsersPage(r)
 	id, on, offset, err := userAction(r, flag)
 	if err == nil {
 		_, err = act(r.Context(), d.User, id, on)

@@ -6,6 +6,14 @@ import (
 	"github.com/pixpool/pixpool"
 )
 
+// errorView is error.html's data.
+type errorView struct {
+	layout
+	Status int
+	Login  bool   // offer the login link
+	Next   string // where the login link goes on to
+}
+
 // errorPage answers a failed page request: an HTML page with the status
 // of err and its safe message, or the JSON error to a script.
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, err error) {
@@ -16,7 +24,7 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	s.logError(r, err)
 	status := ErrorStatus(err)
-	d := s.page(r, http.StatusText(status), "")
+	d := &errorView{layout: s.page(r, http.StatusText(status), "")}
 	d.Status, d.Error = status, pixpool.ErrorMessage(err)
 	if pixpool.ErrorCode(err) == pixpool.EUNAUTHORIZED {
 		d.Login = true

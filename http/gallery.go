@@ -35,11 +35,20 @@ func (s *Server) thumbs(imgs []*pixpool.Image) []thumb {
 	return out
 }
 
+// galleryPage is gallery.html's data.
+type galleryPage struct {
+	layout
+	Thumbs   []thumb
+	Prefix   string // the filter
+	After    string // the cursor of this page
+	NextPage string // the cursor of the next page; "" on the last
+}
+
 // handleGallery shows a page of the user's thumbnails, in key order from
 // the ?after= cursor, optionally only keys starting with ?prefix=.
 func (s *Server) handleGallery(w http.ResponseWriter, r *http.Request) {
 	u := authFrom(r.Context()).user
-	d := s.page(r, "My images", "images")
+	d := &galleryPage{layout: s.page(r, "My images", "images")}
 	q := r.URL.Query()
 	d.Prefix, d.After = q.Get("prefix"), q.Get("after")
 	imgs, err := s.Images.List(r.Context(), u.ID, d.Prefix, d.After, galleryPageSize+1)

@@ -6,10 +6,17 @@ import (
 	"github.com/pixpool/pixpool"
 )
 
+// getPage is get.html's data.
+type getPage struct {
+	layout
+	Key   string
+	Image *pixpool.Image // the image found, if any
+}
+
 // handleGetForm looks an image up by key and shows it.
 func (s *Server) handleGetForm(w http.ResponseWriter, r *http.Request) {
 	u := authFrom(r.Context()).user
-	d := s.page(r, "Get by key", "get")
+	d := &getPage{layout: s.page(r, "Get by key", "get")}
 	d.Key = r.URL.Query().Get("key")
 	if d.Key == "" {
 		s.render(w, r, http.StatusOK, "get.html", d)

@@ -21,25 +21,35 @@ func keyNotFound(err error, key string) error {
 }
 
 func (s *Server) handleImagePage(w http.ResponseWriter, r *http.Request) {
-	s.imagePage(w, r, r.URL.Query().Get("key"), http.StatusOK, "")
+	s.renderImagePage(w, r, r.URL.Query().Get("key"), http.StatusOK, "")
 }
 
-// imagePage renders one image's page, with an error from its delete form.
-func (s *Server) imagePage(w http.ResponseWriter, r *http.Request, key string, status int, msg string) {
+// imagePage is image.html's data.
+type imagePage struct {
+	layout
+	Key   string
+	Image *pixpool.Image
+	// Recognition is the recognition panel; nil when recognition is off.
+	Recognition *analysisView
+}
+
+// renderImagePage renders one image's page, with an error from its delete
+// form.
+func (s *Server) renderImagePage(w http.ResponseWriter, r *http.Request, key string, status int, msg string) {
 	u := authFrom(r.Context()).user
 	img, err := s.Images.Info(r.Context(), u.ID, key)
 	if err != nil {
 		s.errorPage(w, r, keyNotFound(err, key))
 		return
 	}
-	d := s.page(r, key, "")
+	d := &imagePage{layout: s.page(r, key, "")}
 	d.Key, d.Image, d.Error = key, img, msg
 	if s.Analyzer != nil {
 		view := &analysisView{Missing: s.Analyzer.Installed(), Key: key, CSRF: d.CSRF}
 		if _, an, err := s.Analyzer.Result(r.Context(), u.ID, key); err == nil {
 			view.Analysis = an
 		}
-		d.Page = view
+		d.Recognition = view
 	}
 	s.render(w, r, status, "image.html", d)
 }
@@ -125,7 +135,7 @@ func (s *Server) handleImageDelete(w http.ResponseWriter, r *http.Request) {
 	u := authFrom(r.Context()).user
 	key := r.PostFormValue("key")
 	if r.PostFormValue("confirm") != "yes" {
-		s.imagePage(w, r, key, http.StatusBadRequest, "Tick the box to confirm that the image should be deleted.")
+		s.renderImagePage(w, r, key, http.StatusBadRequest, "Tick the box to confirm that the image should be deleted.")
 		return
 	}
 	if err := s.Images.Delete(r.Context(), u.ID, key); err != nil {

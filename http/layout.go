@@ -31,9 +31,10 @@ var notices = map[string]string{
 	"keyrevoked": "API key revoked.",
 }
 
-// data is what every page template gets. The fields below the first group
-// are used by some pages only.
-type data struct {
+// layout is what templates/layout.html shows around every page: the nav,
+// who is logged in, the CSRF token for its forms, a notice and an error.
+// Each page's type (homePage, adminPoolPage, ...) embeds it.
+type layout struct {
 	Title  string
 	Nav    string        // which nav entry is the current page
 	User   *pixpool.User // nil when logged out
@@ -44,26 +45,6 @@ type data struct {
 	ErrorFor string
 	// Searchable: analysis is on, so the nav and gallery offer search.
 	Searchable bool
-
-	Form     userForm // sign-up and profile fields
-	Next     string   // where to go after logging in
-	Token    string   // the one-time setup token
-	Key      string
-	Image    *pixpool.Image
-	Thumbs   []thumb
-	Count    int
-	Prefix   string // gallery filter
-	After    string // gallery cursor of this page
-	NextPage string // gallery cursor of the next page; "" on the last
-	MaxBytes int64
-	MaxSize  string // MaxBytes for people
-	APIKeys  []*pixpool.APIKey
-	Secret   string          // a new API key's secret, shown once
-	NewKey   *pixpool.APIKey // the key Secret belongs to
-	Status   int
-	Login    bool // offer the login link on an error page
-	// Page carries anything else a page needs.
-	Page any
 }
 
 var funcs = template.FuncMap{
@@ -98,14 +79,14 @@ func parsePages() map[string]*template.Template {
 	return pages
 }
 
-// page starts a page's data with who is logged in and any notice.
-func (s *Server) page(r *http.Request, title, nav string) *data {
-	d := &data{Title: title, Nav: nav, Notice: notices[r.URL.Query().Get("msg")]}
+// page starts a page's layout with who is logged in and any notice.
+func (s *Server) page(r *http.Request, title, nav string) layout {
+	l := layout{Title: title, Nav: nav, Notice: notices[r.URL.Query().Get("msg")]}
 	if a := authFrom(r.Context()); a.session != nil {
-		d.User, d.CSRF = a.user, a.session.CSRFToken
-		d.Searchable = s.Analyzer != nil
+		l.User, l.CSRF = a.user, a.session.CSRFToken
+		l.Searchable = s.Analyzer != nil
 	}
-	return d
+	return l
 }
 
 func setPageHeaders(h http.Header) {
@@ -117,9 +98,10 @@ func setPageHeaders(h http.Header) {
 	h.Set("Cache-Control", "no-store") // pages hold CSRF tokens and private data
 }
 
-// render writes a page. It renders into a buffer first, so a template
-// failure becomes a clean 500 rather than half a page.
-func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, d *data) {
+// render writes a page; d is the page's type, which embeds layout. It
+// renders into a buffer first, so a template failure becomes a clean 500
+// rather than half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, d any) {
 	var buf bytes.Buffer
 	t, ok := s.pages[name]
 	if !ok {

@@ -49,13 +49,20 @@ func unsafeInPath(s string) bool {
 	return strings.ContainsRune(s, '\\') || strings.IndexFunc(s, unicode.IsControl) >= 0
 }
 
+// loginPage is login.html's data.
+type loginPage struct {
+	layout
+	Username string // as typed, after a failed login
+	Next     string // where to go after logging in
+}
+
 func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 	next := localPath(r.URL.Query().Get("next"))
 	if authFrom(r.Context()).session != nil {
 		redirect(w, r, next)
 		return
 	}
-	d := s.page(r, "Log in", "login")
+	d := &loginPage{layout: s.page(r, "Log in", "login")}
 	d.Next = next
 	s.render(w, r, http.StatusOK, "login.html", d)
 }
@@ -76,8 +83,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	res, err := s.Accounts.LoginDevice(r.Context(), req)
 	if err != nil {
 		s.logError(r, err)
-		d := s.page(r, "Log in", "login")
-		d.Form.Username, d.Next, d.Error = username, next, pixpool.ErrorMessage(err)
+		d := &loginPage{layout: s.page(r, "Log in", "login")}
+		d.Username, d.Next, d.Error = username, next, pixpool.ErrorMessage(err)
 		s.render(w, r, ErrorStatus(err), "login.html", d)
 		return
 	}

@@ -38,9 +38,23 @@ func readUserForm(r *http.Request, u *pixpool.User) (userForm, error) {
 	return f, err
 }
 
-// profilePage renders the profile page; d.Form defaults to the user's
-// saved fields.
-func (s *Server) profilePage(w http.ResponseWriter, r *http.Request, status int, d *data) {
+// profilePage is profile.html's data.
+type profilePage struct {
+	layout
+	Form    userForm // the profile fields
+	APIKeys []*pixpool.APIKey
+	Secret  string          // a new API key's secret, shown once
+	NewKey  *pixpool.APIKey // the key Secret belongs to
+}
+
+// newProfilePage starts the profile page.
+func (s *Server) newProfilePage(r *http.Request) *profilePage {
+	return &profilePage{layout: s.page(r, "Profile", "profile")}
+}
+
+// renderProfilePage renders the profile page; d.Form defaults to the
+// user's saved fields.
+func (s *Server) renderProfilePage(w http.ResponseWriter, r *http.Request, status int, d *profilePage) {
 	keys, err := s.Store.APIKeys(r.Context(), d.User.ID)
 	if err != nil {
 		s.errorPage(w, r, err)
@@ -54,19 +68,19 @@ func (s *Server) profilePage(w http.ResponseWriter, r *http.Request, status int,
 }
 
 // profileError re-renders the profile page with err above the form named.
-func (s *Server) profileError(w http.ResponseWriter, r *http.Request, d *data, form string, err error) {
+func (s *Server) profileError(w http.ResponseWriter, r *http.Request, d *profilePage, form string, err error) {
 	s.logError(r, err)
 	d.Error, d.ErrorFor = pixpool.ErrorMessage(err), form
-	s.profilePage(w, r, ErrorStatus(err), d)
+	s.renderProfilePage(w, r, ErrorStatus(err), d)
 }
 
 func (s *Server) handleProfile(w http.ResponseWriter, r *http.Request) {
-	s.profilePage(w, r, http.StatusOK, s.page(r, "Profile", "profile"))
+	s.renderProfilePage(w, r, http.StatusOK, s.newProfilePage(r))
 }
 
 // handleProfileSave saves the profile fields, username included.
 func (s *Server) handleProfileSave(w http.ResponseWriter, r *http.Request) {
-	d := s.page(r, "Profile", "profile")
+	d := s.newProfilePage(r)
 	u := *d.User
 	f, err := readUserForm(r, &u)
 	d.Form = f
@@ -84,7 +98,7 @@ func (s *Server) handleProfileSave(w http.ResponseWriter, r *http.Request) {
 // sessions.
 func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request) {
 	a := authFrom(r.Context())
-	d := s.page(r, "Profile", "profile")
+	d := s.newProfilePage(r)
 	next := r.PostFormValue("new_password")
 	var err error
 	if next != r.PostFormValue("new_password_confirm") {
@@ -103,14 +117,14 @@ func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request) {
 // is rendered into this response and kept nowhere.
 func (s *Server) handleAPIKeyCreate(w http.ResponseWriter, r *http.Request) {
 	u := authFrom(r.Context()).user
-	d := s.page(r, "Profile", "profile")
+	d := s.newProfilePage(r)
 	k, secret, err := s.Accounts.CreateAPIKey(r.Context(), u.ID, r.PostFormValue("name"))
 	if err != nil {
 		s.profileError(w, r, d, "apikey", err)
 		return
 	}
 	d.NewKey, d.Secret = k, secret
-	s.profilePage(w, r, http.StatusOK, d)
+	s.renderProfilePage(w, r, http.StatusOK, d)
 }
 
 func (s *Server) handleAPIKeyDelete(w http.ResponseWriter, r *http.Request) {
@@ -122,7 +136,7 @@ func (s *Server) handleAPIKeyDelete(w http.ResponseWriter, r *http.Request) {
 		err = s.Store.DeleteAPIKey(r.Context(), u.ID, id)
 	}
 	if err != nil {
-		s.profileError(w, r, s.page(r, "Profile", "profile"), "apikey", err)
+		s.profileError(w, r, s.newProfilePage(r), "apikey", err)
 		return
 	}
 	redirect(w, r, "/profile?msg=keyrevoked")

@@ -8,24 +8,26 @@ import (
 	"github.com/pixpool/pixpool/service"
 )
 
-// signupView is what the sign-up page needs besides the form.
-type signupView struct {
-	Mode   string // pixpool.SignupOpen, SignupInvite or SignupClosed
-	Invite string // the invite code as given
+// signupPage is signup.html's data.
+type signupPage struct {
+	layout
+	Form   userForm // the profile fields as typed
+	Mode   string   // pixpool.SignupOpen, SignupInvite or SignupClosed
+	Invite string   // the invite code as given
 }
 
-// signupPage starts the sign-up page, with the mode in force.
-func (s *Server) signupPage(r *http.Request, invite string) (*data, error) {
-	d := s.page(r, "Sign up", "signup")
+// newSignupPage starts the sign-up page, with the mode in force.
+func (s *Server) newSignupPage(r *http.Request, invite string) (*signupPage, error) {
+	d := &signupPage{layout: s.page(r, "Sign up", "signup")}
 	mode, err := s.Accounts.SignupMode(r.Context())
-	d.Page = &signupView{Mode: mode, Invite: invite}
+	d.Mode, d.Invite = mode, invite
 	return d, err
 }
 
 // handleSignupForm shows the sign-up form; an invite link fills in the
 // code (?invite=).
 func (s *Server) handleSignupForm(w http.ResponseWriter, r *http.Request) {
-	d, err := s.signupPage(r, r.URL.Query().Get("invite"))
+	d, err := s.newSignupPage(r, r.URL.Query().Get("invite"))
 	if err != nil {
 		s.errorPage(w, r, err)
 		return
@@ -41,7 +43,7 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	invite := strings.TrimSpace(r.PostFormValue("invite"))
-	d, err := s.signupPage(r, invite)
+	d, err := s.newSignupPage(r, invite)
 	if err != nil {
 		s.errorPage(w, r, err)
 		return

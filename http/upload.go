@@ -7,15 +7,23 @@ import (
 	"github.com/pixpool/pixpool/service"
 )
 
-func (s *Server) uploadPage(r *http.Request, key string) *data {
-	d := s.page(r, "Upload", "upload")
+// uploadPage is upload.html's data.
+type uploadPage struct {
+	layout
+	Key      string
+	MaxBytes int64
+	MaxSize  string // MaxBytes for people
+}
+
+func (s *Server) newUploadPage(r *http.Request, key string) *uploadPage {
+	d := &uploadPage{layout: s.page(r, "Upload", "upload")}
 	d.Key, d.MaxBytes = key, s.Images.MaxBytesLimit()
 	d.MaxSize = service.FormatBytes(d.MaxBytes)
 	return d
 }
 
 func (s *Server) handleUploadForm(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "upload.html", s.uploadPage(r, r.URL.Query().Get("key")))
+	s.render(w, r, http.StatusOK, "upload.html", s.newUploadPage(r, r.URL.Query().Get("key")))
 }
 
 // handleUpload stores a multipart upload and shows the image; it answers
@@ -31,7 +39,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 	case err != nil:
 		s.logError(r, err)
-		d := s.uploadPage(r, "")
+		d := s.newUploadPage(r, "")
 		if f != nil {
 			d.Key = f.Key
 		}
