@@ -6,7 +6,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +14,20 @@ import (
 	"github.com/pixpool/pixpool/backup"
 )
 
-var restoreNameRE = regexp.MustCompile(`href="/admin/backups/restore\?name=(backup-[0-9a-f-]+)"`)
+// restoreLinked returns the name of the backup the page's first restore
+// link is for.
+func restoreLinked(t *testing.T, body string) string {
+	t.Helper()
+	for _, a := range elements(parseHTML(t, body), "a", "href") {
+		href, _ := attrValue(a, "href")
+		u, err := url.Parse(href)
+		if err == nil && u.Path == "/admin/backups/restore" && backup.ValidName(u.Query().Get("name")) == nil {
+			return u.Query().Get("name")
+		}
+	}
+	t.Fatalf("no restore link:\n%s", body)
+	return ""
+}
 
 func TestAdmin_Backups(t *testing.T) {
 	p := newPortal(t, noPool)
@@ -33,11 +45,7 @@ func TestAdmin_Backups(t *testing.T) {
 	wantStatus(t, resp, body, http.StatusOK)
 	wantContains(t, body, "Backup taken, stored and verified.", "Admin portal, by boss", `<span class="badge good">ok</span>`,
 		"users <strong>2</strong>", "Download")
-	m := restoreNameRE.FindStringSubmatch(body)
-	if m == nil {
-		t.Fatalf("no restore link:\n%s", body)
-	}
-	name := m[1]
+	name := restoreLinked(t, body)
 
 	t.Run("Download", func(t *testing.T) {
 		resp, body := p.admin.get("/admin/backups/" + name + "/download")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -41,8 +40,13 @@ func TestAdmin_PoolResize(t *testing.T) {
 	wantContains(t, body, "The pool was resized.", "manual: by boss in the admin portal", `value="2" required`, "node-1", "node-2")
 	// Newest first: the shrink (3 → 2) comes before the growth (2 → 3).
 	var sizes []string
-	for _, m := range historyRE.FindAllStringSubmatch(body, -1) {
-		sizes = append(sizes, m[1]+"→"+m[2])
+	doc := parseHTML(t, body)
+	from, to := elements(doc, "td", "data-label=From"), elements(doc, "td", "data-label=To")
+	if len(from) != len(to) {
+		t.Fatalf("history has %d From cells and %d To cells", len(from), len(to))
+	}
+	for i := range from {
+		sizes = append(sizes, textOf(from[i])+"→"+textOf(to[i]))
 	}
 	if got := strings.Join(sizes, " "); got != "3→2 2→3" {
 		t.Fatalf("history rows %q, want newest first: 3→2 2→3", got)
@@ -86,8 +90,6 @@ func TestAdmin_PoolResize(t *testing.T) {
 		}
 	})
 }
-
-var historyRE = regexp.MustCompile(`data-label="From">(\d+)</td>\s*<td class="num" data-label="To">(\d+)</td>`)
 
 func modeValues(mode string, overrides ...string) url.Values {
 	f := url.Values{"mode": {mode}, "max_miss": {"60"}, "min_miss": {"15"}, "expand": {"1.5"}, "shrink": {"0.5"},

@@ -3,9 +3,7 @@ package http
 import (
 	"context"
 	"fmt"
-	"html"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 )
@@ -36,11 +34,12 @@ func TestWeb_Gallery(t *testing.T) {
 	if len(keys) != galleryPageSize || keys[0] != "k000" {
 		t.Fatalf("page 1: %d thumbnails from %q, want %d from k000", len(keys), keys[:1], galleryPageSize)
 	}
-	next := regexp.MustCompile(`rel="next" href="([^"]+)"`).FindStringSubmatch(body)
-	if next == nil {
+	next := elements(parseHTML(t, body), "a", "rel=next", "href")
+	if len(next) == 0 {
 		t.Fatalf("page 1 has no next link:\n%s", body)
 	}
-	_, body = b.get(html.UnescapeString(next[1]))
+	href, _ := attrValue(next[0], "href")
+	_, body = b.get(href)
 	keys = keysLinked(t, body, "/thumb")
 	if want := []string{"k048", "k049", "other & more"}; strings.Join(keys, ",") != strings.Join(want, ",") {
 		t.Fatalf("page 2: %q, want %q", keys, want)

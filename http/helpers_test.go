@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"html"
 	"image"
 	"image/jpeg"
 	"io"
@@ -21,11 +20,12 @@ import (
 	"net/url"
 	"os"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/net/html"
 
 	"github.com/pixpool/pixpool"
 	"github.com/pixpool/pixpool/autoscale"
@@ -543,17 +543,11 @@ func (b *browser) post(path string, form url.Values, header ...string) (*http.Re
 	return b.do(req)
 }
 
-var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-
 // csrf returns the session's CSRF token, read from a page's forms.
 func (b *browser) csrf() string {
 	b.t.Helper()
 	_, body := b.get("/profile")
-	m := csrfRE.FindStringSubmatch(body)
-	if m == nil {
-		b.t.Fatalf("no csrf field in /profile:\n%s", body)
-	}
-	return m[1]
+	return valueOf(b.t, body, "csrf")
 }
 
 // upload posts the upload form as a browser without script does, with the
@@ -635,21 +629,106 @@ func wantContains(t *testing.T, body string, subs ...string) {
 	}
 }
 
-var linkRE = regexp.MustCompile(`(?:href|src)="(/[a-z]+\?[^"]*)"`)
-
-// keysLinked returns the keys of the links to path (such as "/thumb") in a
-// page, decoded as a browser would.
+// keysLinked returns the keys of the links with a query to path (such as
+// "/thumb") in a page's href and src attributes, in page order, as a
+// browser reads them.
 func keysLinked(t *testing.T, body, path string) []string {
 	t.Helper()
 	var keys []string
-	for _, m := range linkRE.FindAllStringSubmatch(body, -1) {
-		u, err := url.Parse(html.UnescapeString(m[1]))
-		if err != nil {
-			t.Fatalf("bad link %q: %v", m[1], err)
-		}
-		if u.Path == path {
-			keys = append(keys, u.Query().Get("key"))
+	for _, n := range elements(parseHTML(t, body), "") {
+		for _, a := range n.Attr {
+			if (a.Key != "href" && a.Key != "src") || !strings.HasPrefix(a.Val, "/") || !strings.Contains(a.Val, "?") {
+				continue
+			}
+			u, err := url.Parse(a.Val)
+			if err != nil {
+				t.Fatalf("bad link %q: %v", a.Val, err)
+			}
+			if u.Path == path {
+				keys = append(keys, u.Query().Get("key"))
+			}
 		}
 	}
 	return keys
+}
+
+// Pages are checked as a browser reads them: parsed by golang.org/x/net/html
+// (the HTML5 parsing algorithm, entities decoded), rather than matched
+// with regular expressions that depend on attribute order and escaping.
+
+// parseHTML parses a page.
+func parseHTML(t testing.TB, body string) *html.Node {
+	t.Helper()
+	doc, err := html.Parse(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("parse HTML: %v\n%s", err, body)
+	}
+	return doc
+}
+
+// elements returns the elements below n, in document order, named tag
+// ("" for any) that have each of attrs: "name=value" for that value,
+// "name" for any.
+func elements(n *html.Node, tag string, attrs ...string) []*html.Node {
+	var out []*html.Node
+	for e := range n.Descendants() {
+		if e.Type != html.ElementNode || (tag != "" && e.Data != tag) {
+			continue
+		}
+		ok := true
+		for _, want := range attrs {
+			name, val, withVal := strings.Cut(want, "=")
+			got, has := attrValue(e, name)
+			if !has || (withVal && got != val) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// attrValue returns n's attribute name and whether n has it.
+func attrValue(n *html.Node, name string) (string, bool) {
+	for _, a := range n.Attr {
+		if a.Key == name {
+			return a.Val, true
+		}
+	}
+	return "", false
+}
+
+// textOf is the text inside n, entities decoded.
+func textOf(n *html.Node) string {
+	var sb strings.Builder
+	for d := range n.Descendants() {
+		if d.Type == html.TextNode {
+			sb.WriteString(d.Data)
+		}
+	}
+	return sb.String()
+}
+
+// valueOf returns the value of the page's first form field called name.
+func valueOf(t testing.TB, body, name string) string {
+	t.Helper()
+	fields := elements(parseHTML(t, body), "input", "name="+name)
+	if len(fields) == 0 {
+		t.Fatalf("no %s field in the page:\n%s", name, body)
+	}
+	v, _ := attrValue(fields[0], "value")
+	return v
+}
+
+// secretShown returns the text of the page's one-time secret (an API key
+// or an invite code), or "".
+func secretShown(t testing.TB, body string) string {
+	t.Helper()
+	if els := elements(parseHTML(t, body), "code", "class=secret-value"); len(els) > 0 {
+		return textOf(els[0])
+	}
+	return ""
 }

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -68,11 +68,10 @@ func TestWeb_Profile(t *testing.T) {
 		ts, b, csrf := profileBrowser(t)
 		resp, body := b.post("/profile/apikeys", url.Values{"csrf": {csrf}, "name": {"laptop <script>"}})
 		wantStatus(t, resp, body, http.StatusOK)
-		m := regexp.MustCompile(`class="secret-value">(pp_[A-Za-z0-9_-]+)<`).FindStringSubmatch(body)
-		if m == nil {
+		secret := secretShown(t, body)
+		if !strings.HasPrefix(secret, "pp_") {
 			t.Fatalf("no secret shown:\n%s", body)
 		}
-		secret := m[1]
 		wantContains(t, body, "will not be shown again", "laptop &lt;script&gt;")
 		_, body = b.get("/profile")
 		if strings.Contains(body, secret) {
@@ -93,11 +92,11 @@ func TestWeb_Profile(t *testing.T) {
 			t.Fatalf("/api/v1/me with the new key: status %d", got)
 		}
 		_, body = b.get("/profile")
-		id := regexp.MustCompile(`name="id" value="(\d+)"`).FindStringSubmatch(body)
-		if id == nil {
+		id := valueOf(t, body, "id")
+		if _, err := strconv.ParseInt(id, 10, 64); err != nil {
 			t.Fatalf("no revoke form:\n%s", body)
 		}
-		resp, body = b.post("/profile/apikeys/delete", url.Values{"csrf": {csrf}, "id": {id[1]}})
+		resp, body = b.post("/profile/apikeys/delete", url.Values{"csrf": {csrf}, "id": {id}})
 		wantStatus(t, resp, body, http.StatusSeeOther)
 		if got := api(); got != http.StatusUnauthorized {
 			t.Fatalf("/api/v1/me with a revoked key: status %d", got)
