@@ -11,6 +11,7 @@ require (
 	github.com/prometheus/client_golang v1.25.0 // Prometheus /metrics: HTTP, pool and per-node series in a private registry per server
 	golang.org/x/crypto v0.59.0 // argon2id password hashing
 	golang.org/x/image v0.48.0 // WebP decoding and thumbnail scaling (draw)
+	golang.org/x/net v0.62.0 // tests: html parses the web UI's pages as browsers do (http tests); already required by the Prometheus client
 	golang.org/x/sync v0.25.0 // singleflight: concurrent cache misses on one key load it once
 	modernc.org/sqlite v1.62.0 // SQLite without cgo: the default metadata store
 )
@@ -41,7 +42,6 @@ require (
 	github.com/tinylib/msgp v1.6.4 // indirect
 	github.com/zeebo/xxh3 v1.1.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
-	golang.org/x/net v0.62.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.44.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect

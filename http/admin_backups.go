@@ -2,7 +2,6 @@ package http
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -24,9 +23,9 @@ const restoreConfirmation = "RESTORE"
 // errNoRestoreConfirmation refuses a restore the admin did not confirm.
 var errNoRestoreConfirmation = pixpool.Errorf(pixpool.EINVALID, "Type %s in capitals to confirm. Nothing was restored.", restoreConfirmation)
 
-// backupsPage is the backups page's Page.
-type backupsPage struct {
-	adminBase
+// adminBackupsPage is admin_backups.html's data.
+type adminBackupsPage struct {
+	adminLayout
 	Off     bool // serve has no Backups service
 	Backups []backupRow
 	Form    backupForm
@@ -108,13 +107,17 @@ func toReportView(rep *backup.Report) *reportView {
 		More: rep.MissingCount - len(rep.MissingImages)}
 }
 
+// newAdminBackupsPage starts the backups page.
+func (s *Server) newAdminBackupsPage(r *http.Request) *adminBackupsPage {
+	return &adminBackupsPage{adminLayout: s.adminPage(r, "Backups", "backups")}
+}
+
 // renderBackupsPage renders the backups page; form, if not nil, is the
 // schedule form as typed.
-func (s *Server) renderBackupsPage(w http.ResponseWriter, r *http.Request, status int, d *data, form *backupForm, rep *reportView) {
-	p := &backupsPage{adminBase: s.portalBase(d, "backups"), Off: s.Backups == nil, Confirm: restoreConfirmation, Report: rep}
-	d.Page = p
+func (s *Server) renderBackupsPage(w http.ResponseWriter, r *http.Request, status int, p *adminBackupsPage, form *backupForm, rep *reportView) {
+	p.Off, p.Confirm, p.Report = s.Backups == nil, restoreConfirmation, rep
 	if p.Off {
-		s.render(w, r, status, "admin_backups.html", d)
+		s.render(w, r, status, "admin_backups.html", p)
 		return
 	}
 	ctx := r.Context()
@@ -135,16 +138,16 @@ func (s *Server) renderBackupsPage(w http.ResponseWriter, r *http.Request, statu
 	if form != nil {
 		p.Form = *form
 	}
-	s.render(w, r, status, "admin_backups.html", d)
+	s.render(w, r, status, "admin_backups.html", p)
 }
 
 func (s *Server) handlePortalBackups(w http.ResponseWriter, r *http.Request) {
-	s.renderBackupsPage(w, r, http.StatusOK, s.adminData(r, "Backups"), nil, nil)
+	s.renderBackupsPage(w, r, http.StatusOK, s.newAdminBackupsPage(r), nil, nil)
 }
 
 // backupFailed shows err on the backups page, beside the form named by
 // errorFor.
-func (s *Server) backupFailed(w http.ResponseWriter, r *http.Request, d *data, errorFor string, err error, form *backupForm) {
+func (s *Server) backupFailed(w http.ResponseWriter, r *http.Request, d *adminBackupsPage, errorFor string, err error, form *backupForm) {
 	s.logError(r, err)
 	d.Error, d.ErrorFor = pixpool.ErrorMessage(err), errorFor
 	s.renderBackupsPage(w, r, ErrorStatus(err), d, form, nil)
@@ -153,7 +156,7 @@ func (s *Server) backupFailed(w http.ResponseWriter, r *http.Request, d *data, e
 // handlePortalBackupCreate takes a backup now. It goes on if the browser
 // goes away, and answers once the backup is stored and verified.
 func (s *Server) handlePortalBackupCreate(w http.ResponseWriter, r *http.Request) {
-	d := s.adminData(r, "Backups")
+	d := s.newAdminBackupsPage(r)
 	if s.Backups == nil {
 		s.backupFailed(w, r, d, "create", errBackupsOff, nil)
 		return
@@ -168,7 +171,7 @@ func (s *Server) handlePortalBackupCreate(w http.ResponseWriter, r *http.Request
 
 // handlePortalBackupConfig saves the schedule and retention.
 func (s *Server) handlePortalBackupConfig(w http.ResponseWriter, r *http.Request) {
-	d := s.adminData(r, "Backups")
+	d := s.newAdminBackupsPage(r)
 	f := backupForm{Daily: r.PostFormValue("schedule") == "daily", Time: r.PostFormValue("time"), Keep: r.PostFormValue("keep")}
 	var err error = errBackupsOff
 	if s.Backups != nil {
@@ -196,143 +199,4 @@ func (s *Server) handlePortalBackupDownload(w http.ResponseWriter, r *http.Reque
 		return
 	}
 	s.sendArchive(w, r, name, s.errorPage)
-}
-
-// restorePage is the Page that confirms the restore of a listed backup.
-type restorePage struct {
-	adminBase
-	Backup  backupRow
-	Confirm string
-}
-
-// renderRestorePage asks to confirm the restore of backup name.
-func (s *Server) renderRestorePage(w http.ResponseWriter, r *http.Request, status int, d *data, name string) {
-	if s.Backups == nil {
-		s.errorPage(w, r, errBackupsOff)
-		return
-	}
-	info, err := s.Backups.Info(r.Context(), name)
-	if err == nil && info.Status != backup.StatusOK {
-		err = pixpool.Errorf(pixpool.ENOTFOUND, "The backup %s failed; there is nothing to restore.", name)
-	}
-	if err != nil {
-		s.errorPage(w, r, err)
-		return
-	}
-	d.Page = &restorePage{adminBase: s.portalBase(d, "backups"), Confirm: restoreConfirmation,
-		Backup: backupRow{Info: info, Counts: tableCounts(info.Rows), Took: info.Took.Round(time.Millisecond).String()}}
-	s.render(w, r, status, "admin_backup_restore.html", d)
-}
-
-func (s *Server) handlePortalRestoreForm(w http.ResponseWriter, r *http.Request) {
-	s.renderRestorePage(w, r, http.StatusOK, s.adminData(r, "Restore a backup"), r.URL.Query().Get("name"))
-}
-
-// handlePortalRestore restores a listed backup once RESTORE has been
-// typed, and shows the report.
-func (s *Server) handlePortalRestore(w http.ResponseWriter, r *http.Request) {
-	d := s.adminData(r, "Restore a backup")
-	name := r.PostFormValue("name")
-	if strings.TrimSpace(r.PostFormValue("confirm")) != restoreConfirmation {
-		s.logError(r, errNoRestoreConfirmation)
-		d.Error = pixpool.ErrorMessage(errNoRestoreConfirmation)
-		s.renderRestorePage(w, r, http.StatusBadRequest, d, name)
-		return
-	}
-	if s.Backups == nil {
-		s.errorPage(w, r, errBackupsOff)
-		return
-	}
-	rep, err := s.Backups.RestoreNamed(context.WithoutCancel(r.Context()), name, restoreOptions(r))
-	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
-		s.errorPage(w, r, err)
-		return
-	} else if err != nil {
-		s.logError(r, err)
-		d.Error = pixpool.ErrorMessage(err)
-		s.renderRestorePage(w, r, ErrorStatus(err), d, name)
-		return
-	}
-	s.restored(w, r, d, rep)
-}
-
-// handlePortalRestoreUpload restores an uploaded archive. The form sends
-// the confirmation before the file, so the file is read only once the
-// restore is confirmed; the CSRF token comes in the query string, as for
-// uploads.
-func (s *Server) handlePortalRestoreUpload(w http.ResponseWriter, r *http.Request) {
-	d := s.adminData(r, "Backups")
-	if s.Backups == nil {
-		s.backupFailed(w, r, d, "upload", errBackupsOff, nil)
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, backup.MaxArchiveBytes+64<<10)
-	mr, err := r.MultipartReader()
-	if err != nil {
-		s.backupFailed(w, r, d, "upload", pixpool.Errorf(pixpool.EINVALID, "Send the backup file as a multipart form."), nil)
-		return
-	}
-	confirmed := false
-	for {
-		part, err := mr.NextPart()
-		if err != nil {
-			// The end of the form, or a broken one, without a file.
-			err = pixpool.Errorf(pixpool.EINVALID, "Choose a backup file (pixpool-backup-….tar.gz) to restore.")
-			if !confirmed {
-				err = errNoRestoreConfirmation
-			}
-			s.backupFailed(w, r, d, "upload", err, nil)
-			return
-		}
-		switch part.FormName() {
-		case "confirm":
-			v, _ := io.ReadAll(io.LimitReader(part, 64))
-			confirmed = strings.TrimSpace(string(v)) == restoreConfirmation
-		case "file":
-			if !confirmed {
-				s.backupFailed(w, r, d, "upload", errNoRestoreConfirmation, nil)
-				return
-			}
-			if part.FileName() == "" {
-				continue // no file chosen
-			}
-			rep, err := s.Backups.Restore(context.WithoutCancel(r.Context()), archiveReader{part}, restoreOptions(r))
-			if err != nil {
-				s.backupFailed(w, r, d, "upload", err, nil)
-				return
-			}
-			s.restored(w, r, d, rep)
-			return
-		}
-	}
-}
-
-// restored shows a restore's report on the backups page. A restore ends
-// every session but the admin's own, and that one only if their account
-// is in the backup; without it, or without admin rights in the backup,
-// the page shows the report alone.
-func (s *Server) restored(w http.ResponseWriter, r *http.Request, d *data, rep *backup.Report) {
-	ctx := r.Context()
-	a := authFrom(ctx)
-	s.logger().Warn("backup restored in the admin portal", "backup", rep.Backup, "by", a.user.Username)
-	loggedOut := false
-	if _, err := s.Store.Session(ctx, a.session.TokenHash); err != nil {
-		loggedOut = true
-	} else if u, err := s.Store.User(ctx, a.user.ID); err != nil || u.Disabled {
-		loggedOut = true
-	} else {
-		d.User = u
-	}
-	d.Notice = "The backup " + rep.Backup + " was restored."
-	if !loggedOut && d.User.Admin {
-		s.renderBackupsPage(w, r, http.StatusOK, d, nil, toReportView(rep))
-		return
-	}
-	p := &backupsPage{adminBase: s.portalBase(d, "backups"), Report: toReportView(rep), LoggedOut: loggedOut, NotAdmin: !loggedOut}
-	if loggedOut {
-		s.clearSessionCookie(w, r)
-		d.User, d.CSRF = nil, ""
-	}
-	d.Nav, d.Page = "", p
-	s.render(w, r, http.StatusOK, "admin_backups.html", d)
 }

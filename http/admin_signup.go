@@ -13,9 +13,9 @@ import (
 // Sign-up: the mode (open, invite-only, closed) and invite codes, in the
 // portal and in /api/v1/admin.
 
-// signupPage is the portal's sign-up page.
-type signupPage struct {
-	adminBase
+// adminSignupPage is admin_signup.html's data.
+type adminSignupPage struct {
+	adminLayout
 	Mode    string
 	Invites []*pixpool.Invite
 	Code    string          // a new invite's code, shown once
@@ -23,9 +23,14 @@ type signupPage struct {
 	Now     time.Time
 }
 
-// renderSignupPage shows the mode and the invites; d.Error, if set, is
-// shown above the form named by d.ErrorFor.
-func (s *Server) renderSignupPage(w http.ResponseWriter, r *http.Request, status int, d *data, p *signupPage) {
+// newAdminSignupPage starts the portal's sign-up page.
+func (s *Server) newAdminSignupPage(r *http.Request) *adminSignupPage {
+	return &adminSignupPage{adminLayout: s.adminPage(r, "Sign-up", "signup")}
+}
+
+// renderSignupPage shows the mode and the invites; p.Error, if set, is
+// shown above the form named by p.ErrorFor.
+func (s *Server) renderSignupPage(w http.ResponseWriter, r *http.Request, status int, p *adminSignupPage) {
 	var err error
 	if p.Mode, err = s.Accounts.SignupMode(r.Context()); err == nil {
 		p.Invites, err = s.Store.Invites(r.Context())
@@ -34,22 +39,21 @@ func (s *Server) renderSignupPage(w http.ResponseWriter, r *http.Request, status
 		s.errorPage(w, r, err)
 		return
 	}
-	p.adminBase, p.Now = s.portalBase(d, "signup"), time.Now().UTC()
-	d.Page = p
-	s.render(w, r, status, "admin_signup.html", d)
+	p.Now = time.Now().UTC()
+	s.render(w, r, status, "admin_signup.html", p)
 }
 
 func (s *Server) handlePortalSignup(w http.ResponseWriter, r *http.Request) {
-	s.renderSignupPage(w, r, http.StatusOK, s.adminData(r, "Sign-up"), &signupPage{})
+	s.renderSignupPage(w, r, http.StatusOK, s.newAdminSignupPage(r))
 }
 
 // handlePortalSignupMode sets who may sign up.
 func (s *Server) handlePortalSignupMode(w http.ResponseWriter, r *http.Request) {
-	d := s.adminData(r, "Sign-up")
+	d := s.newAdminSignupPage(r)
 	if err := s.Accounts.SetSignupMode(r.Context(), r.PostFormValue("mode"), d.User.Username); err != nil {
 		s.logError(r, err)
 		d.Error, d.ErrorFor = pixpool.ErrorMessage(err), "mode"
-		s.renderSignupPage(w, r, ErrorStatus(err), d, &signupPage{})
+		s.renderSignupPage(w, r, ErrorStatus(err), d)
 		return
 	}
 	redirect(w, r, "/admin/signup?msg=signup-mode")
@@ -71,19 +75,18 @@ func inviteDays(v string) (time.Duration, error) {
 // handlePortalInviteCreate makes an invite and shows its code, this once:
 // it is rendered into this response and kept nowhere.
 func (s *Server) handlePortalInviteCreate(w http.ResponseWriter, r *http.Request) {
-	d := s.adminData(r, "Sign-up")
+	d := s.newAdminSignupPage(r)
 	ttl, err := inviteDays(r.PostFormValue("days"))
-	p := &signupPage{}
 	if err == nil {
-		p.New, p.Code, err = s.Accounts.CreateInvite(r.Context(), d.User, ttl)
+		d.New, d.Code, err = s.Accounts.CreateInvite(r.Context(), d.User, ttl)
 	}
 	if err != nil {
 		s.logError(r, err)
 		d.Error, d.ErrorFor = pixpool.ErrorMessage(err), "invite"
-		s.renderSignupPage(w, r, ErrorStatus(err), d, p)
+		s.renderSignupPage(w, r, ErrorStatus(err), d)
 		return
 	}
-	s.renderSignupPage(w, r, http.StatusOK, d, p)
+	s.renderSignupPage(w, r, http.StatusOK, d)
 }
 
 func (s *Server) handlePortalInviteDelete(w http.ResponseWriter, r *http.Request) {
@@ -94,10 +97,10 @@ func (s *Server) handlePortalInviteDelete(w http.ResponseWriter, r *http.Request
 		err = s.deleteInvite(r, id)
 	}
 	if err != nil {
-		d := s.adminData(r, "Sign-up")
+		d := s.newAdminSignupPage(r)
 		s.logError(r, err)
 		d.Error, d.ErrorFor = pixpool.ErrorMessage(err), "invites"
-		s.renderSignupPage(w, r, ErrorStatus(err), d, &signupPage{})
+		s.renderSignupPage(w, r, ErrorStatus(err), d)
 		return
 	}
 	redirect(w, r, "/admin/signup?msg=invite-deleted")
@@ -112,100 +115,4 @@ func (s *Server) deleteInvite(r *http.Request, id int64) error {
 		s.logger().Info("invite deleted", "invite_id", id, "by", authFrom(r.Context()).user.Username)
 	}
 	return err
-}
-
-// inviteJSON is an invite in the admin API; Code only in the answer to
-// its creation.
-type inviteJSON struct {
-	ID        int64      `json:"id"`
-	Prefix    string     `json:"prefix"`
-	Code      string     `json:"code,omitempty"`
-	CreatedBy int64      `json:"created_by"`
-	CreatedAt time.Time  `json:"created_at"`
-	ExpiresAt time.Time  `json:"expires_at"`
-	UsedAt    *time.Time `json:"used_at"`
-	UsedBy    *int64     `json:"used_by"`
-}
-
-func toInviteJSON(inv *pixpool.Invite, code string) inviteJSON {
-	j := inviteJSON{ID: inv.ID, Prefix: inv.Prefix, Code: code, CreatedBy: inv.CreatedBy, CreatedAt: inv.CreatedAt, ExpiresAt: inv.ExpiresAt}
-	if !inv.UsedAt.IsZero() {
-		j.UsedAt, j.UsedBy = &inv.UsedAt, &inv.UsedBy
-	}
-	return j
-}
-
-func (s *Server) handleAPIAdminSignup(w http.ResponseWriter, r *http.Request) {
-	mode, err := s.Accounts.SignupMode(r.Context())
-	if err != nil {
-		s.Error(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"mode": mode})
-}
-
-func (s *Server) handleAPIAdminSignupPut(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Mode string `json:"mode"`
-	}
-	if err := decodeJSON(w, r, &body); err != nil {
-		s.Error(w, r, err)
-		return
-	}
-	if err := s.Accounts.SetSignupMode(r.Context(), body.Mode, authFrom(r.Context()).user.Username); err != nil {
-		s.Error(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"mode": body.Mode})
-}
-
-func (s *Server) handleAPIAdminInvites(w http.ResponseWriter, r *http.Request) {
-	invs, err := s.Store.Invites(r.Context())
-	if err != nil {
-		s.Error(w, r, err)
-		return
-	}
-	out := make([]inviteJSON, 0, len(invs))
-	for _, inv := range invs {
-		out = append(out, toInviteJSON(inv, ""))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"invites": out})
-}
-
-// handleAPIAdminInviteCreate makes an invite; the answer holds its code,
-// which is never shown again.
-func (s *Server) handleAPIAdminInviteCreate(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Days int `json:"days"`
-	}
-	if r.ContentLength != 0 {
-		if err := decodeJSON(w, r, &body); err != nil {
-			s.Error(w, r, err)
-			return
-		}
-	}
-	if body.Days < 0 {
-		s.Error(w, r, pixpool.Errorf(pixpool.EINVALID, "days must be positive."))
-		return
-	}
-	inv, code, err := s.Accounts.CreateInvite(r.Context(), authFrom(r.Context()).user, time.Duration(body.Days)*24*time.Hour)
-	if err != nil {
-		s.Error(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, toInviteJSON(inv, code))
-}
-
-func (s *Server) handleAPIAdminInviteDelete(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil {
-		err = pixpool.Errorf(pixpool.ENOTFOUND, "No such invite.")
-	} else {
-		err = s.deleteInvite(r, id)
-	}
-	if err != nil {
-		s.Error(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }

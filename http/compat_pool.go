@@ -45,8 +45,8 @@ func compatParams(w http.ResponseWriter, r *http.Request) url.Values {
 // pool N is 0.
 func (s *Server) handleCompatNumNodes(w http.ResponseWriter, r *http.Request) {
 	n := 0
-	if s.Pool != nil {
-		n = s.Pool.Size()
+	if s.Manager != nil {
+		n = s.Manager.Size()
 	}
 	writeJSON(w, http.StatusOK, struct {
 		Success  string `json:"success"`
@@ -64,10 +64,10 @@ func (s *Server) handleCompatRate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var win autoscale.Stats
-	if s.Pool != nil {
+	if s.Manager != nil {
 		now := time.Now().UTC()
 		var err error
-		if win, err = s.Pool.Window(r.Context(), now.Add(-time.Minute), now); err != nil {
+		if win, err = s.Manager.Window(r.Context(), now.Add(-time.Minute), now); err != nil {
 			s.compatError(w, r, err)
 			return
 		}
@@ -88,7 +88,7 @@ func (s *Server) handleCompatRate(w http.ResponseWriter, r *http.Request) {
 // (all optional; an empty value counts as absent). Everything is checked
 // before anything changes, and a resize has finished when it answers.
 func (s *Server) handleCompatConfigure(w http.ResponseWriter, r *http.Request) {
-	m := s.Pool
+	m := s.Manager
 	if m == nil {
 		s.compatError(w, r, errPoolUnavailable)
 		return
@@ -231,7 +231,7 @@ func (c *poolChange) validate(m *manager.Manager) error {
 // resize's report when the size was asked for. The changes outlive the
 // request: a client that hangs up does not stop them half-way.
 func (s *Server) applyPoolChange(ctx context.Context, c poolChange) (*pool.ResizeReport, error) {
-	m := s.Pool
+	m := s.Manager
 	if m == nil {
 		return nil, errPoolUnavailable
 	}

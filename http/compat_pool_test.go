@@ -2,7 +2,6 @@ package http
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,27 +10,7 @@ import (
 
 	"github.com/pixpool/pixpool"
 	"github.com/pixpool/pixpool/autoscale"
-	"github.com/pixpool/pixpool/manager"
 )
-
-// wantCompatError checks a compatibility error: exactly
-// {"success":"false","error":{"code":status,"message":"..."}} with that
-// HTTP status.
-func wantCompatError(t *testing.T, status int, b []byte, want int) {
-	t.Helper()
-	if status != want {
-		t.Fatalf("status %d, want %d: %s", status, want, b)
-	}
-	var e map[string]any
-	if err := json.Unmarshal(b, &e); err != nil {
-		t.Fatalf("body %s: %v", b, err)
-	}
-	inner, _ := e["error"].(map[string]any)
-	msg, _ := inner["message"].(string)
-	if len(e) != 2 || e["success"] != "false" || len(inner) != 2 || inner["code"] != float64(want) || msg == "" {
-		t.Fatalf("not a compatibility error with code %d: %s", want, b)
-	}
-}
 
 // addSample stores one pool-wide stats sample taken ago before now.
 func addSample(t *testing.T, f *poolFixture, ago time.Duration, hits, misses int64) {
@@ -92,122 +71,6 @@ func TestCompat_NumNodesAndRate(t *testing.T) {
 		status, b := f.do("POST", path, f.adminKey, "")
 		wantCompatError(t, status, b, 400)
 	}
-}
-
-func TestCompat_Auth(t *testing.T) {
-	paths := []string{"/api/getNumNodes", "/api/getRate?rate=miss", "/api/configure_cache"}
-
-	t.Run("Off", func(t *testing.T) {
-		f := newPoolFixture(t, fixtureConfig{pool: staticPool})
-		for _, p := range paths {
-			status, b := f.do("POST", p, "", "")
-			wantCompatError(t, status, b, 401)
-			status, b = f.do("POST", p, f.aliceKey, "")
-			wantCompatError(t, status, b, 403)
-			status, b = f.do("POST", p, "pp_forged", "")
-			wantCompatError(t, status, b, 401)
-			if status, b := f.do("POST", p, f.adminKey, ""); status != 200 {
-				t.Fatalf("admin: %d %s", status, b)
-			}
-		}
-		// An admin's session works as well as a key.
-		_, _, token, err := f.env.Accounts.Login(context.Background(), "admin", "correct horse", "192.0.2.1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if status, b := f.do("POST", "/api/getNumNodes", "", "", "Cookie", SessionCookie+"="+token); status != 200 {
-			t.Fatalf("admin session: %d %s", status, b)
-		}
-	})
-
-	t.Run("CompatAdmin", func(t *testing.T) {
-		f := newPoolFixture(t, fixtureConfig{pool: staticPool, compatUser: "root", compatAdmin: true, adminName: "root"})
-		for _, p := range paths {
-			if status, b := f.do("POST", p, "", ""); status != 200 {
-				t.Fatalf("credential-less %s: %d %s", p, status, b)
-			}
-			// Credentials given are still checked.
-			status, b := f.do("POST", p, f.aliceKey, "")
-			wantCompatError(t, status, b, 403)
-			status, b = f.do("POST", p, "pp_forged", "")
-			wantCompatError(t, status, b, 401)
-		}
-	})
-
-	t.Run("CompatUserAdminWithoutCompatAdmin", func(t *testing.T) {
-		// The compatibility account is an admin, but its admin powers are
-		// not lent to anonymous callers without CompatAdmin.
-		f := newPoolFixture(t, fixtureConfig{pool: staticPool, compatUser: "root", adminName: "root"})
-		for _, p := range paths {
-			status, b := f.do("POST", p, "", "")
-			wantCompatError(t, status, b, 403)
-			if !strings.Contains(string(b), "--compat-admin") {
-				t.Fatalf("credential-less %s: %s, want it to name --compat-admin", p, b)
-			}
-			if status, b := f.do("POST", p, f.adminKey, ""); status != 200 {
-				t.Fatalf("admin's key: %d %s", status, b)
-			}
-		}
-	})
-
-	t.Run("CompatUserNotAdmin", func(t *testing.T) {
-		// An ordinary compatibility account: the pool endpoints refuse
-		// anonymous calls, with CompatAdmin or without; nothing falls back
-		// to the "admin" account.
-		for _, compatAdmin := range []bool{false, true} {
-			f := newPoolFixture(t, fixtureConfig{pool: staticPool, compatUser: "alice", compatAdmin: compatAdmin})
-			for _, p := range paths {
-				status, b := f.do("POST", p, "", "")
-				wantCompatError(t, status, b, 403)
-			}
-			// The other compatibility routes act as alice.
-			status, b := f.do("POST", "/api/list_keys", "", "")
-			if status != 200 {
-				t.Fatalf("list_keys: %d %s", status, b)
-			}
-			wantJSON(t, b, `{"success":"true","keys":[]}`)
-		}
-	})
-
-	t.Run("DisabledAdmin", func(t *testing.T) {
-		f := newPoolFixture(t, fixtureConfig{pool: staticPool, compatUser: "root", compatAdmin: true, adminName: "root"})
-		f.admin.Disabled = true
-		if err := f.env.Store.UpdateUser(context.Background(), f.admin); err != nil {
-			t.Fatal(err)
-		}
-		status, b := f.do("POST", "/api/getNumNodes", "", "")
-		wantCompatError(t, status, b, 401)
-	})
-
-	t.Run("NoPool", func(t *testing.T) {
-		f := newPoolFixture(t, fixtureConfig{pool: noPool})
-		status, b := f.do("POST", "/api/getNumNodes", f.adminKey, "")
-		if status != 200 {
-			t.Fatalf("getNumNodes: %d %s", status, b)
-		}
-		wantJSON(t, b, `{"success":"true","numNodes":0}`)
-		status, b = f.do("POST", "/api/getRate?rate=miss", f.adminKey, "")
-		if status != 200 {
-			t.Fatalf("getRate: %d %s", status, b)
-		}
-		wantJSON(t, b, `{"success":"true","rate":"miss","value":0}`)
-		status, b = f.do("POST", "/api/configure_cache?numNodes=2", f.adminKey, "")
-		wantCompatError(t, status, b, 503) // unavailable, as on /api/v1 (the contract's 500 is for internal errors)
-	})
-}
-
-// poolSettings is what configure_cache may change.
-type poolSettings struct {
-	mode     string
-	auto     autoscale.Params
-	nodes    int
-	capacity int
-	policy   string
-}
-
-func settingsOf(m *manager.Manager) poolSettings {
-	st := m.State()
-	return poolSettings{st.Mode, st.Auto, len(st.Nodes), st.CapacityMB, st.Policy}
 }
 
 func TestCompat_ConfigureCache(t *testing.T) {

@@ -93,3 +93,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		slog.Debug("write json", "err", err)
 	}
 }
+
+func (s *Server) handleAPINotFound(w http.ResponseWriter, r *http.Request) {
+	s.Error(w, r, pixpool.Errorf(pixpool.ENOTFOUND, "No such API route: %s %s.", r.Method, r.URL.Path))
+}

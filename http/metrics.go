@@ -198,7 +198,7 @@ func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect reports the pool as it is now; without a pool, nothing.
 func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
-	m := c.s.Pool
+	m := c.s.Manager
 	if m == nil {
 		return
 	}

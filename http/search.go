@@ -11,7 +11,15 @@ import (
 // longer list would be better narrowed down with another word.
 const searchLimit = 100
 
-// searchView is the search page's part of data.Page.
+// searchPage is search.html's data.
+type searchPage struct {
+	layout
+	Search *searchView
+	Thumbs []thumb // the matches, best first
+	Count  int
+}
+
+// searchView is the search form and what it found.
 type searchView struct {
 	Query    string // without surrounding spaces, to re-fill the form
 	Searched bool   // a query with something in it was run
@@ -25,10 +33,10 @@ type searchView struct {
 // their text (?q=) and shows them as a gallery, best matches first.
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 	u := authFrom(r.Context()).user
-	d := s.page(r, "Search", "search")
+	d := &searchPage{layout: s.page(r, "Search", "search")}
 	query := strings.TrimSpace(r.URL.Query().Get("q"))
 	view := &searchView{Query: query, Limit: searchLimit}
-	d.Page = view
+	d.Search = view
 	if s.Analyzer == nil {
 		view.Off = true
 		s.render(w, r, http.StatusOK, "search.html", d)

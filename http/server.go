@@ -5,6 +5,7 @@
 package http
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"fmt"
@@ -37,8 +38,9 @@ type Server struct {
 	// Store is pinged by /readyz; the admin pages list images and users
 	// and read the stats history from it.
 	Store pixpool.Store
-	// Pool manages the cache pool; nil when serve runs without a cache.
-	Pool *manager.Manager
+	// Manager runs the cache pool (its nodes, size, mode and stats); nil
+	// when serve runs without a cache.
+	Manager *manager.Manager
 	// Analyzer holds the recognition results; nil when it is off.
 	Analyzer *service.Analyzer
 	// Backups takes, lists and restores backups for the admin portal and
@@ -94,12 +96,7 @@ type Server struct {
 	metrics   metrics   // Prometheus registry and instruments (metrics.go)
 }
 
-func (s *Server) logger() *slog.Logger {
-	if s.Logger != nil {
-		return s.Logger
-	}
-	return slog.Default()
-}
+func (s *Server) logger() *slog.Logger { return cmp.Or(s.Logger, slog.Default()) }
 
 // Handler returns the server's root handler, built on first use.
 func (s *Server) Handler() http.Handler {
@@ -125,7 +122,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
 	mux.HandleFunc("GET /metrics", s.handleMetrics) // admins only; see metrics.go
 	static, _ := fs.Sub(staticFS, "static")
-	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheForever(http.FileServerFS(static))))
+	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheOneHour(http.FileServerFS(static))))
 
 	// Web UI: pages take keys in the query string, so that any key, even
 	// one with slashes or dots, has a stable URL.
@@ -177,7 +174,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("/api/v1/", s.handleAPINotFound)
 
 	// The course's compatibility API: GET or POST, exact shapes; the
-	// routes that change state are behind compatChanges (auth.go).
+	// routes that change state are behind compatChanges (compat_auth.go).
 	mux.HandleFunc("/api/list_keys", s.compat(s.handleCompatListKeys))
 	mux.HandleFunc("/api/key/{key...}", s.compat(s.handleCompatKey))
 	mux.HandleFunc("/api/upload", s.compatChanges(s.compat(s.handleCompatUpload)))
@@ -188,7 +185,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("/api/configure_cache", s.compatChanges(s.compatPool(s.handleCompatConfigure)))
 }
 
-func cacheForever(h http.Handler) http.Handler {
+// cacheOneHour lets browsers and proxies keep the static files for an
+// hour.
+func cacheOneHour(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		h.ServeHTTP(w, r)

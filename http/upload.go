@@ -1,119 +1,53 @@
 package http
 
 import (
-	"errors"
-	"io"
-	"mime"
 	"net/http"
-	"strings"
 
 	"github.com/pixpool/pixpool"
 	"github.com/pixpool/pixpool/service"
 )
 
-// maxFieldBytes bounds a non-file form field such as the key.
-const maxFieldBytes = 4 << 10
-
-// readBody reads a raw request body of at most limit bytes; more is
-// ETOOLARGE, answered without reading the rest.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	if r.ContentLength > limit {
-		return nil, tooLarge(w, limit)
-	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return nil, tooLarge(w, limit)
-	}
-	if err != nil {
-		return nil, errInterrupted
-	}
-	return data, nil
-}
-
-// uploadForm is a parsed multipart upload.
-type uploadForm struct {
+// uploadPage is upload.html's data.
+type uploadPage struct {
+	layout
 	Key      string
-	Data     []byte
-	Filename string
-	Fields   map[string]string // other small fields, such as csrf
+	MaxBytes int64
+	MaxSize  string // MaxBytes for people
 }
 
-// readUploadForm streams a multipart form with a "key" field and a "file"
-// part, holding at most limit bytes of the file in memory. Parts may come
-// in any order.
-func readUploadForm(w http.ResponseWriter, r *http.Request, limit int64) (*uploadForm, error) {
-	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || ct != "multipart/form-data" {
-		return nil, pixpool.Errorf(pixpool.EINVALID, "Send the upload as multipart/form-data with fields \"key\" and \"file\".")
-	}
-	// The whole body: the file plus room for the other fields and headers.
-	r.Body = http.MaxBytesReader(w, r.Body, limit+64<<10)
-	mr, err := r.MultipartReader()
-	if err != nil {
-		return nil, pixpool.Errorf(pixpool.EINVALID, "The form is malformed: %v.", err)
-	}
-	f := &uploadForm{Fields: map[string]string{}}
-	gotFile := false
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, formErr(w, err, limit)
-		}
-		name := p.FormName()
-		switch {
-		case name == "file" || (p.FileName() != "" && !gotFile):
-			if gotFile {
-				return nil, pixpool.Errorf(pixpool.EINVALID, "Send one file per upload.")
-			}
-			gotFile = true
-			f.Filename = p.FileName()
-			f.Data, err = io.ReadAll(io.LimitReader(p, limit+1))
-			if err != nil {
-				return nil, formErr(w, err, limit)
-			}
-			if int64(len(f.Data)) > limit {
-				return nil, tooLarge(w, limit)
-			}
-		default:
-			b, err := io.ReadAll(io.LimitReader(p, maxFieldBytes+1))
-			if err != nil {
-				return nil, formErr(w, err, limit)
-			}
-			if len(b) > maxFieldBytes {
-				return nil, pixpool.Errorf(pixpool.EINVALID, "The form field %q is too long.", name)
-			}
-			f.Fields[name] = string(b)
-		}
-	}
-	f.Key = f.Fields["key"]
-	if _, ok := f.Fields["key"]; !ok {
-		return nil, pixpool.Errorf(pixpool.EINVALID, "The form has no \"key\" field.")
-	}
-	if !gotFile {
-		return nil, pixpool.Errorf(pixpool.EINVALID, "The form has no \"file\" field.")
-	}
-	return f, nil
+func (s *Server) newUploadPage(r *http.Request, key string) *uploadPage {
+	d := &uploadPage{layout: s.page(r, "Upload", "upload")}
+	d.Key, d.MaxBytes = key, s.Images.MaxBytesLimit()
+	d.MaxSize = service.FormatBytes(d.MaxBytes)
+	return d
 }
 
-// tooLarge answers an upload over the limit. The rest of the body is not
-// read, so the connection closes after the answer rather than being kept
-// for another request.
-func tooLarge(w http.ResponseWriter, limit int64) error {
-	w.Header().Set("Connection", "close")
-	return service.TooLarge(limit)
+func (s *Server) handleUploadForm(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "upload.html", s.newUploadPage(r, r.URL.Query().Get("key")))
 }
 
-func formErr(w http.ResponseWriter, err error, limit int64) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return tooLarge(w, limit)
+// handleUpload stores a multipart upload and shows the image; it answers
+// JSON to the page's script, which shows upload progress.
+func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
+	u := authFrom(r.Context()).user
+	f, err := readUploadForm(w, r, s.Images.MaxBytesLimit())
+	if err == nil {
+		_, err = s.Images.Put(r.Context(), u.ID, f.Key, f.Data)
 	}
-	if strings.Contains(err.Error(), "multipart") {
-		return pixpool.Errorf(pixpool.EINVALID, "The form is malformed.")
+	switch {
+	case err != nil && wantsJSON(r):
+		s.Error(w, r, err)
+	case err != nil:
+		s.logError(r, err)
+		d := s.newUploadPage(r, "")
+		if f != nil {
+			d.Key = f.Key
+		}
+		d.Error = pixpool.ErrorMessage(err)
+		s.render(w, r, ErrorStatus(err), "upload.html", d)
+	case wantsJSON(r):
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "url": imageURL(f.Key)})
+	default:
+		redirect(w, r, imageURL(f.Key))
 	}
-	return errInterrupted
 }

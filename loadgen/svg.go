@@ -12,10 +12,9 @@ import (
 
 // The plot of a sweep: throughput, latency and hit rate against the
 // number of cache nodes, one panel each, as a standalone SVG file. The
-// admin dashboard's charts (http/chart.go) plot against time and live in
-// the http package; this one plots against a handful of categories, so it
-// is drawn here, in the same spirit: plain SVG elements, presentation
-// attributes, viewBox units.
+// admin dashboard's charts (package http/chart) plot against time; this
+// one plots against a handful of categories, so it is drawn here, in the
+// same spirit: plain SVG elements, presentation attributes, viewBox units.
 
 // Geometry, in viewBox units.
 const (

@@ -197,7 +197,8 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 	return img, nil
 }
 
-func (s *Images) thumbSide() int {
+// EffectiveThumbSide is ThumbSide, or its default if ThumbSide is not set.
+func (s *Images) EffectiveThumbSide() int {
 	if s.ThumbSide > 0 {
 		return s.ThumbSide
 	}
@@ -362,7 +363,7 @@ func (s *Images) thumbSlots() chan struct{} {
 }
 
 func (s *Images) makeThumbnail(ctx context.Context, key string, decoded image.Image) ([]byte, error) {
-	thumb, err := imaging.Thumbnail(decoded, s.thumbSide())
+	thumb, err := imaging.Thumbnail(decoded, s.EffectiveThumbSide())
 	if err != nil {
 		return nil, err
 	}

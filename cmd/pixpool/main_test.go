@@ -149,10 +149,13 @@ func keyPath(key string) string { return "/api/v1/images/" + url.PathEscape(key)
 
 func TestServe_API(t *testing.T) {
 	s := startServer(t, Config{})
-	ada := &client{t, s.url, newUser(t, s, "ada", false)}
+	// Each subtest has an account of its own: none depends on what
+	// another left behind.
+	newClient := func(t *testing.T, name string) *client { return &client{t, s.url, newUser(t, s, name, false)} }
 	red, blue := pixpooltest.PNG(t, 40, 30, 1), pixpooltest.PNG(t, 20, 20, 2)
 
 	t.Run("PutGet", func(t *testing.T) {
+		ada := newClient(t, "ada-putget")
 		b := expect(t, ada.do("PUT", keyPath("cat"), bytes.NewReader(red)), http.StatusCreated)
 		var img struct {
 			Key           string
@@ -179,6 +182,8 @@ func TestServe_API(t *testing.T) {
 	})
 
 	t.Run("Replace", func(t *testing.T) {
+		ada := newClient(t, "ada-replace")
+		expect(t, ada.do("PUT", keyPath("cat"), bytes.NewReader(red)), http.StatusCreated)
 		expect(t, ada.do("PUT", keyPath("cat"), bytes.NewReader(blue)), http.StatusCreated)
 		if got := expect(t, ada.do("GET", keyPath("cat"), nil), http.StatusOK); !bytes.Equal(got, blue) {
 			t.Fatal("GET after replace returned the old bytes")
@@ -186,6 +191,7 @@ func TestServe_API(t *testing.T) {
 	})
 
 	t.Run("MultipartAndOddKeys", func(t *testing.T) {
+		ada := newClient(t, "ada-multipart")
 		for _, key := range []string{"holiday/2024 beach #1?.png", "猫", `quote"s & <tags>`, strings.Repeat("k", 250)} {
 			body, ct := multipartBody(t, map[string]string{"key": key}, red)
 			expect(t, ada.do("POST", "/api/v1/images", body, "Content-Type", ct), http.StatusCreated)
@@ -196,6 +202,10 @@ func TestServe_API(t *testing.T) {
 	})
 
 	t.Run("ListPaged", func(t *testing.T) {
+		ada := newClient(t, "ada-list")
+		for _, key := range []string{"cat", "holiday/2024 beach #1?.png", "猫", `quote"s & <tags>`, strings.Repeat("k", 250)} {
+			expect(t, ada.do("PUT", keyPath(key), bytes.NewReader(red)), http.StatusCreated)
+		}
 		var keys []string
 		after := ""
 		for range 10 {
@@ -220,6 +230,8 @@ func TestServe_API(t *testing.T) {
 	})
 
 	t.Run("Isolation", func(t *testing.T) {
+		ada := newClient(t, "ada-isolation")
+		expect(t, ada.do("PUT", keyPath("cat"), bytes.NewReader(blue)), http.StatusCreated)
 		bob := &client{t, s.url, newUser(t, s, "bob", false)}
 		b := expect(t, bob.do("GET", keyPath("cat"), nil), http.StatusNotFound)
 		if _, msg := apiError(t, b); strings.Contains(msg, "bob") {
@@ -236,6 +248,7 @@ func TestServe_API(t *testing.T) {
 	})
 
 	t.Run("BadInput", func(t *testing.T) {
+		ada := newClient(t, "ada-badinput")
 		for _, tt := range []struct {
 			name   string
 			key    string
@@ -269,6 +282,7 @@ func TestServe_API(t *testing.T) {
 	})
 
 	t.Run("Auth", func(t *testing.T) {
+		ada := newClient(t, "ada-auth")
 		anon := &client{t, s.url, ""}
 		expect(t, anon.do("GET", keyPath("cat"), nil), http.StatusUnauthorized)
 		bad := &client{t, s.url, "pp_notakey"}
@@ -277,6 +291,7 @@ func TestServe_API(t *testing.T) {
 	})
 
 	t.Run("APIKeys", func(t *testing.T) {
+		ada := newClient(t, "ada-apikeys")
 		b := expect(t, ada.do("POST", "/api/v1/apikeys", strings.NewReader(`{"name":"laptop"}`)), http.StatusCreated)
 		var k struct {
 			ID     int64
@@ -293,6 +308,8 @@ func TestServe_API(t *testing.T) {
 	})
 
 	t.Run("Delete", func(t *testing.T) {
+		ada := newClient(t, "ada-delete")
+		expect(t, ada.do("PUT", keyPath("cat"), bytes.NewReader(red)), http.StatusCreated)
 		expect(t, ada.do("DELETE", keyPath("cat"), nil), http.StatusNoContent)
 		expect(t, ada.do("GET", keyPath("cat"), nil), http.StatusNotFound)
 		expect(t, ada.do("DELETE", keyPath("cat"), nil), http.StatusNotFound)

@@ -429,7 +429,7 @@ func (m *Main) openPool(ctx context.Context) error {
 		return fmt.Errorf("cache pool: %w", err)
 	}
 	m.Images.Cache = m.Pool
-	m.HTTP.Pool = m.Manager
+	m.HTTP.Manager = m.Manager
 	m.Stats = &manager.Collector{Store: m.Store, Meter: m.Manager.Meter(), Interval: c.StatsInterval, Retention: c.StatsRetention, Logger: m.Logger}
 	m.Scaler = m.Manager.Scaler()
 	m.Scaler.Interval = c.AutoscaleInterval
