@@ -18,7 +18,7 @@ import (
 const testSecret = "0123456789abcdef0123456789abcdef"
 
 // startAuthNode serves a node that requires user pixpool with testSecret.
-func startAuthNode(t *testing.T, idle time.Duration) *testNode {
+func startAuthNode(t testing.TB, idle time.Duration) *testNode {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -132,8 +132,15 @@ func metaKey(key string) bool {
 func (c *Client) hotGet(n *node, key string) ([]byte, error) {
 	if e, ok := c.hot.get(key); ok {
 		if e.node == n {
-			r, err := n.metaGet(key, false)
+			r, err, shared := n.validate(key)
 			if err != nil {
+				if shared {
+					// Another validation of the same batch counted the
+					// failure (one broken connection is one failure).
+					c.hot.drop(key)
+					c.misses.Add(1)
+					return nil, fmt.Errorf("pool: meta get from %s: %w", n.ID, err)
+				}
 				return nil, c.metaFailed(n, key, err)
 			}
 			if !r.found {
@@ -271,49 +278,58 @@ func (n *node) metaGet(key string, value bool) (metaResult, error) {
 }
 
 func (mc *metaConn) metaGet(key string, value bool, timeout time.Duration, gen uint64) (metaResult, error) {
-	res := metaResult{gen: gen}
 	mc.nc.SetDeadline(time.Now().Add(timeout))
-	b := append(mc.buf[:0], "mg "...)
-	b = append(b, key...)
-	if value {
-		b = append(b, " v c\r\n"...)
-	} else {
-		b = append(b, " c\r\n"...)
-	}
+	b := appendMetaGet(mc.buf[:0], key, value)
 	mc.buf = b
 	if _, err := mc.nc.Write(b); err != nil {
-		return res, err
+		return metaResult{gen: gen}, err
 	}
+	return mc.readMeta(value, gen)
+}
+
+// appendMetaGet appends "mg <key> c", or with value "mg <key> v c".
+func appendMetaGet(b []byte, key string, value bool) []byte {
+	b = append(b, "mg "...)
+	b = append(b, key...)
+	if value {
+		return append(b, " v c\r\n"...)
+	}
+	return append(b, " c\r\n"...)
+}
+
+// readMeta reads the answer to one mg.
+func (mc *metaConn) readMeta(value bool, gen uint64) (metaResult, error) {
+	res := metaResult{gen: gen}
 	line, err := mc.r.ReadSlice('\n')
 	if err != nil {
 		return res, err
 	}
-	s := string(trimCRLF(line))
-	if s == "EN" {
+	line = trimCRLF(line)
+	if string(line) == "EN" {
 		return res, nil
 	}
 	// "HD c<cas>" or "VA <size> c<cas>"
 	size := -1
-	rest := s
+	var rest []byte
 	switch {
-	case !value && len(s) > 3 && s[:3] == "HD ":
-		rest = s[3:]
-	case value && len(s) > 3 && s[:3] == "VA ":
-		sz, tail, _ := cutSpace(s[3:])
-		v, err := strconv.Atoi(sz)
-		if err != nil || v < 0 || v > maxMetaValue {
-			return res, metaProtoError(s)
+	case !value && len(line) > 3 && string(line[:3]) == "HD ":
+		rest = line[3:]
+	case value && len(line) > 3 && string(line[:3]) == "VA ":
+		sz, tail := cutSpace(line[3:])
+		v, ok := parseUint(sz)
+		if !ok || v > maxMetaValue {
+			return res, metaProtoError(line)
 		}
-		size, rest = v, tail
+		size, rest = int(v), tail
 	default:
-		return res, metaProtoError(s)
+		return res, metaProtoError(line)
 	}
 	if len(rest) < 2 || rest[0] != 'c' {
-		return res, metaProtoError(s)
+		return res, metaProtoError(line)
 	}
-	cas, err := strconv.ParseUint(rest[1:], 10, 64)
-	if err != nil {
-		return res, metaProtoError(s)
+	cas, ok := parseUint(rest[1:])
+	if !ok {
+		return res, metaProtoError(line)
 	}
 	res.found, res.cas = true, cas
 	if size >= 0 {
@@ -329,6 +345,150 @@ func (mc *metaConn) metaGet(key string, value bool, timeout time.Duration, gen u
 	return res, nil
 }
 
+// parseUint parses a decimal uint64 (what strconv.ParseUint accepts in
+// base 10, without converting b to a string).
+func parseUint(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if n > (1<<64-1-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	return n, true
+}
+
+// A validation is one "mg <key> c" waiting to be sent in a batch.
+type validation struct {
+	key    string
+	res    metaResult
+	err    error
+	shared bool          // err is the batch's, counted by its first validation
+	lead   bool          // set before done signals: send the next batch
+	done   chan struct{} // signalled once res and err are set, or to hand over the lead
+}
+
+var validationPool = sync.Pool{New: func() any { return &validation{done: make(chan struct{}, 1)} }}
+
+// validate asks the node for key's CAS ("mg <key> c"). Concurrent
+// validations on one node are pipelined: while a batch is sent and
+// answered, the validations that arrive wait, and the next batch sends
+// them all in one write on one connection and reads their answers in
+// order, so the node parses them from one read and answers in one write.
+// Every validation's own mg is sent after validate was called, so its
+// answer is the node's state at some moment during the call: exactly what
+// an mg of its own would say. The node counts every mg, as before.
+//
+// shared reports, with an error, that another validation of the same
+// batch counts the failure, so that a broken connection is one failure.
+func (n *node) validate(key string) (r metaResult, err error, shared bool) {
+	v := validationPool.Get().(*validation)
+	v.key, v.res, v.err, v.shared, v.lead = key, metaResult{}, nil, false, false
+	n.valMu.Lock()
+	n.valPending = append(n.valPending, v)
+	if n.valBusy {
+		n.valMu.Unlock()
+		<-v.done
+		if !v.lead {
+			r, err, shared = v.res, v.err, v.shared
+			validationPool.Put(v)
+			return r, err, shared
+		}
+		n.valMu.Lock() // handed the lead: v is first in n.valPending
+	}
+	n.valBusy = true
+	batch := n.valPending
+	n.valPending = n.valSpare[:0]
+	n.valSpare = nil
+	n.valMu.Unlock()
+
+	n.validateBatch(batch)
+	r, err, shared = v.res, v.err, v.shared
+
+	n.valMu.Lock()
+	var next *validation
+	if len(n.valPending) > 0 {
+		next = n.valPending[0]
+	} else {
+		n.valBusy = false
+	}
+	n.valMu.Unlock()
+	for i, w := range batch {
+		if w != v {
+			w.done <- struct{}{}
+		}
+		batch[i] = nil
+	}
+	if next != nil {
+		next.lead = true
+		next.done <- struct{}{}
+	}
+	n.valMu.Lock()
+	if n.valSpare == nil {
+		n.valSpare = batch[:0]
+	}
+	n.valMu.Unlock()
+	validationPool.Put(v)
+	return r, err, shared
+}
+
+// maxBatchWrite bounds the bytes of commands written at once.
+const maxBatchWrite = 16 << 10
+
+// validateBatch sends the batch's mg commands on one connection and reads
+// their answers in order, setting each one's res and err. An error closes
+// the connection and moves the node's gen on; the validations not answered
+// get it, all but the first marked shared.
+func (n *node) validateBatch(batch []*validation) {
+	fail := func(from int, err error) {
+		for i, w := range batch[from:] {
+			w.err, w.shared = err, from+i > 0
+		}
+	}
+	mc, err := n.getMetaConn()
+	if err != nil {
+		n.gen.Add(1)
+		fail(0, err)
+		return
+	}
+	gen := n.gen.Load()
+	mc.nc.SetDeadline(time.Now().Add(n.timeout))
+	for sent := 0; sent < len(batch); {
+		b := mc.buf[:0]
+		end := sent
+		for end < len(batch) && (end == sent || len(b) < maxBatchWrite) {
+			b = appendMetaGet(b, batch[end].key, false)
+			end++
+		}
+		mc.buf = b
+		if _, err := mc.nc.Write(b); err != nil {
+			mc.nc.Close()
+			n.gen.Add(1)
+			fail(sent, err)
+			return
+		}
+		for i := sent; i < end; i++ {
+			res, err := mc.readMeta(false, gen)
+			if err != nil {
+				mc.nc.Close()
+				n.gen.Add(1)
+				fail(i, err)
+				return
+			}
+			batch[i].res = res
+		}
+		sent = end
+	}
+	n.putMetaConn(mc)
+}
+
 func trimCRLF(b []byte) []byte {
 	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
 		b = b[:len(b)-1]
@@ -336,11 +496,11 @@ func trimCRLF(b []byte) []byte {
 	return b
 }
 
-func cutSpace(s string) (string, string, bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == ' ' {
-			return s[:i], s[i+1:], true
+func cutSpace(b []byte) ([]byte, []byte) {
+	for i := 0; i < len(b); i++ {
+		if b[i] == ' ' {
+			return b[:i], b[i+1:]
 		}
 	}
-	return s, "", false
+	return b, nil
 }

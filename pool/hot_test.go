@@ -7,6 +7,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pixpool/pixpool"
@@ -225,4 +227,141 @@ func TestHot_Bound(t *testing.T) {
 	if c := a.Counters(); c.HotHits != 0 {
 		t.Fatalf("a value over an eighth of the tier was kept: %+v", c)
 	}
+}
+
+// TestHot_PipelinedExact: many concurrent reads of hot keys, whose
+// validations go to the node in pipelined batches, while another replica
+// writes: every read returns a version at least as new as the last write
+// completed before the read began, and the node counts every lookup.
+func TestHot_PipelinedExact(t *testing.T) {
+	ctx := context.Background()
+	node := startAuthNode(t, 0)
+	a := newHotClient(t, nil)
+	a.SetAuth("", testSecret)
+	a.SetLayout(1, []NodeInfo{node.info})
+	b := newTestClient(t) // another replica
+	b.SetAuth("", testSecret)
+	b.SetLayout(1, []NodeInfo{node.info})
+
+	keys := []string{"k0", "k1", "k2"}
+	var done [3]atomic.Int64 // the last version written to each key
+	for i, k := range keys {
+		if err := b.Set(ctx, k, []byte("0")); err != nil {
+			t.Fatal(err)
+		}
+		mustGet(t, a, k, "0")
+		done[i].Store(0)
+	}
+
+	stop := make(chan struct{})
+	var writer sync.WaitGroup
+	writer.Add(1)
+	go func() { // the other replica writes versions 1, 2, ... in turn
+		defer writer.Done()
+		for v := int64(1); ; v++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			i := int(v) % len(keys)
+			if err := b.Set(ctx, keys[i], []byte(strconv.FormatInt(v, 10))); err != nil {
+				t.Error(err)
+				return
+			}
+			done[i].Store(v)
+		}
+	}()
+	const readers, reads = 16, 200
+	var wg sync.WaitGroup
+	for r := 0; r < readers; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; n < reads; n++ {
+				i := (r + n) % len(keys)
+				floor := done[i].Load()
+				v, err := a.Get(ctx, keys[i])
+				if err != nil {
+					t.Errorf("Get(%s): %v", keys[i], err)
+					return
+				}
+				got, _ := strconv.ParseInt(string(v), 10, 64)
+				if got < floor {
+					t.Errorf("Get(%s)=%d after version %d was written", keys[i], got, floor)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	writer.Wait()
+	if a.Counters().HotHits == 0 {
+		t.Fatal("no read was served from the hot tier")
+	}
+
+	// Without writes every read is one validation, and the node counts
+	// each one as a hit (getRate and the auto-scaler see every lookup).
+	for i, k := range keys {
+		mustGet(t, a, k, strconv.FormatInt(done[i].Load(), 10))
+	}
+	hitsBefore, hotBefore := nodeHits(t, a), a.Counters().HotHits
+	for r := 0; r < readers; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; n < reads; n++ {
+				if _, err := a.Get(ctx, keys[(r+n)%len(keys)]); err != nil {
+					t.Errorf("Get: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if got := a.Counters().HotHits - hotBefore; got != readers*reads {
+		t.Fatalf("%d hot hits for %d reads of unchanged keys", got, readers*reads)
+	}
+	if got := nodeHits(t, a) - hitsBefore; got != readers*reads {
+		t.Fatalf("the node counted %d hits for %d reads", got, readers*reads)
+	}
+}
+
+func nodeHits(t *testing.T, c *Client) int64 {
+	t.Helper()
+	var n int64
+	for _, s := range c.Stats(context.Background()) {
+		if !s.Up {
+			t.Fatalf("node %s down", s.ID)
+		}
+		n += s.Hits
+	}
+	return n
+}
+
+// BenchmarkHotGet: cache hits on one hot key from many goroutines, each
+// validated with the node (pipelined).
+func BenchmarkHotGet(b *testing.B) {
+	node := startAuthNode(b, 0)
+	c := newTestClient(b)
+	c.HotBytes = 1 << 20
+	c.SetAuth("", testSecret)
+	c.SetLayout(1, []NodeInfo{node.info})
+	ctx := context.Background()
+	if err := c.Set(ctx, "k", make([]byte, 100<<10)); err != nil {
+		b.Fatal(err)
+	}
+	c.Get(ctx, "k")
+	b.SetParallelism(16)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.Get(ctx, "k"); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }

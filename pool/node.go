@@ -45,6 +45,12 @@ type node struct {
 	metaIdle []*metaConn
 	gen      atomic.Uint64 // moves on with every new or failed meta connection
 	noMeta   atomic.Bool   // the node does not speak the meta protocol
+
+	// Validations waiting for the next pipelined batch (validate, hot.go).
+	valMu      sync.Mutex
+	valBusy    bool // a batch is being sent or answered
+	valPending []*validation
+	valSpare   []*validation
 }
 
 // ownGet is a lookup the client makes for itself (copying keys in a

@@ -41,7 +41,7 @@ func startNode(t *testing.T, id, addr string) *testNode {
 	return n
 }
 
-func newTestClient(t *testing.T) *Client {
+func newTestClient(t testing.TB) *Client {
 	c := &Client{Logger: slog.New(slog.DiscardHandler), ProbeEvery: 20 * time.Millisecond, Timeout: time.Second}
 	t.Cleanup(func() { c.Close() })
 	return c

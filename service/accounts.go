@@ -633,8 +633,12 @@ func (a *Accounts) CreateAPIKey(ctx context.Context, userID int64, name string) 
 }
 
 // AuthenticateAPIKey returns the owner of an API key secret.
+// errBadAPIKey is the answer to an unknown API key (made once: a known
+// key, the common case, needs no error).
+var errBadAPIKey = pixpool.Errorf(pixpool.EUNAUTHORIZED, "Invalid API key.")
+
 func (a *Accounts) AuthenticateAPIKey(ctx context.Context, secret string) (*pixpool.User, error) {
-	bad := pixpool.Errorf(pixpool.EUNAUTHORIZED, "Invalid API key.")
+	bad := errBadAPIKey
 	if !strings.HasPrefix(secret, APIKeyPrefix) || len(secret) > 128 {
 		return nil, bad
 	}

@@ -819,6 +819,39 @@ func entryHead(img *pixpool.Image) []byte {
 	return append(out, h...)
 }
 
+// headMemo remembers decoded entry headers by their bytes: a hot image's
+// entry is read again and again with the same header, and JSON decoding it
+// was a measurable part of a cache hit. The header is a function of its
+// bytes, so a remembered one is exactly what decoding would give.
+type headMemo struct {
+	mu sync.RWMutex
+	m  map[string]entryHeader
+}
+
+// maxHeadMemo bounds the headers remembered; past it the memo starts over.
+const maxHeadMemo = 4096
+
+var entryHeads headMemo
+
+func (hm *headMemo) decode(b []byte) (entryHeader, error) {
+	hm.mu.RLock()
+	h, ok := hm.m[string(b)]
+	hm.mu.RUnlock()
+	if ok {
+		return h, nil
+	}
+	if err := json.Unmarshal(b, &h); err != nil {
+		return entryHeader{}, err
+	}
+	hm.mu.Lock()
+	if hm.m == nil || len(hm.m) >= maxHeadMemo {
+		hm.m = make(map[string]entryHeader)
+	}
+	hm.m[string(b)] = h
+	hm.mu.Unlock()
+	return h, nil
+}
+
 func decodeEntry(v []byte) (*pixpool.Image, []byte, error) {
 	if !bytes.HasPrefix(v, entryMagic) || len(v) < len(entryMagic)+4 {
 		return nil, nil, errors.New("bad cache entry")
@@ -829,8 +862,8 @@ func decodeEntry(v []byte) (*pixpool.Image, []byte, error) {
 	if uint64(n) > uint64(len(v)) {
 		return nil, nil, errors.New("bad cache entry length")
 	}
-	var h entryHeader
-	if err := json.Unmarshal(v[:n], &h); err != nil {
+	h, err := entryHeads.decode(v[:n])
+	if err != nil {
 		return nil, nil, err
 	}
 	data := v[n:]

@@ -353,9 +353,45 @@ func TestEntryRoundTrip(t *testing.T) {
 	if err != nil || string(data) != "bytes" || out.ContentType != in.ContentType || !out.CreatedAt.Equal(in.CreatedAt) || out.Width != 4 {
 		t.Fatalf("round trip: %+v %q %v", out, data, err)
 	}
+	// Decoded again (remembered now), and a header differing in one field
+	// decodes to its own values.
+	for i := 0; i < 2; i++ {
+		other := *in
+		other.Checksum = "cd"
+		o, _, err := decodeEntry(encodeEntry(&other, []byte("bytes")))
+		if err != nil || o.Checksum != "cd" {
+			t.Fatalf("other header: %+v %v", o, err)
+		}
+		again, _, err := decodeEntry(encodeEntry(in, []byte("bytes")))
+		if err != nil || *again != *out {
+			t.Fatalf("decoded again: %+v, first %+v, %v", again, out, err)
+		}
+	}
+	// A header that is not JSON is refused, remembered or not.
+	bad := encodeEntry(in, []byte("bytes"))
+	bad[len(entryMagic)+4] = '['
+	for i := 0; i < 2; i++ {
+		if _, _, err := decodeEntry(bad); err == nil {
+			t.Fatal("bad header accepted")
+		}
+	}
 	for _, bad := range [][]byte{nil, []byte("PXC1"), []byte("PXC1\xff\xff\xff\xffx"), []byte("nope")} {
 		if _, _, err := decodeEntry(bad); err == nil {
 			t.Errorf("decodeEntry(%q) accepted", bad)
+		}
+	}
+}
+
+// BenchmarkDecodeEntry: decoding a hot image's cache entry, as every cache
+// hit does.
+func BenchmarkDecodeEntry(b *testing.B) {
+	in := &pixpool.Image{ID: 3, ContentType: "image/jpeg", Width: 316, Height: 316,
+		Checksum: "ef81f25885bda9d83f553ada2de0cb62cae97bbb5a2504dc30bb3d08aa59b803", CreatedAt: time.UnixMilli(1700000000123).UTC()}
+	v := encodeEntry(in, make([]byte, 100<<10))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := decodeEntry(v); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
