@@ -29,10 +29,13 @@ func restoreLinked(t *testing.T, body string) string {
 	return ""
 }
 
-func TestAdmin_Backups(t *testing.T) {
-	p := newPortal(t, noPool)
-	ctx := context.Background()
-	ada, _ := p.user(t, "ada")
+// newBackupsPortal starts a portal with ada, takes a backup through the
+// portal, checking the page before and after, and returns the backup's
+// name.
+func newBackupsPortal(t *testing.T) (p *portal, ada *browser, name string) {
+	t.Helper()
+	p = newPortal(t, noPool)
+	ada, _ = p.user(t, "ada")
 
 	resp, body := p.admin.get("/admin/backups")
 	wantStatus(t, resp, body, http.StatusOK)
@@ -45,9 +48,35 @@ func TestAdmin_Backups(t *testing.T) {
 	wantStatus(t, resp, body, http.StatusOK)
 	wantContains(t, body, "Backup taken, stored and verified.", "Admin portal, by boss", `<span class="badge good">ok</span>`,
 		"users <strong>2</strong>", "Download")
-	name := restoreLinked(t, body)
+	return p, ada, restoreLinked(t, body)
+}
+
+// keyAfterBackup makes a change after the backup, which a restore undoes:
+// an API key for boss.
+func keyAfterBackup(t *testing.T, p *portal) {
+	t.Helper()
+	if _, _, err := p.env.Accounts.CreateAPIKey(context.Background(), p.boss.ID, "after the backup"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// bossKeys counts boss's API keys.
+func bossKeys(t *testing.T, p *portal) int {
+	t.Helper()
+	keys, err := p.env.Store.APIKeys(context.Background(), p.boss.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(keys)
+}
+
+// TestAdmin_Backups: each subtest has a portal of its own, with a backup
+// taken through it.
+func TestAdmin_Backups(t *testing.T) {
+	ctx := context.Background()
 
 	t.Run("Download", func(t *testing.T) {
+		p, ada, name := newBackupsPortal(t)
 		resp, body := p.admin.get("/admin/backups/" + name + "/download")
 		wantStatus(t, resp, body, http.StatusOK)
 		if resp.Header.Get("Content-Type") != "application/gzip" || !strings.Contains(resp.Header.Get("Content-Disposition"), "attachment") ||
@@ -59,6 +88,7 @@ func TestAdmin_Backups(t *testing.T) {
 	})
 
 	t.Run("Config", func(t *testing.T) {
+		p, _, _ := newBackupsPortal(t)
 		resp, body := p.admin.send("/admin/backups/config", url.Values{"schedule": {"daily"}, "time": {"25:00"}, "keep": {"4"}})
 		wantStatus(t, resp, body, http.StatusBadRequest)
 		wantContains(t, body, "UTC time of day", `value="25:00"`)
@@ -77,19 +107,10 @@ func TestAdmin_Backups(t *testing.T) {
 		}
 	})
 
-	// Changes after the backup, which a restore undoes.
-	if _, _, err := p.env.Accounts.CreateAPIKey(ctx, p.boss.ID, "after the backup"); err != nil {
-		t.Fatal(err)
-	}
-	keysNow := func() int {
-		keys, err := p.env.Store.APIKeys(ctx, p.boss.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return len(keys)
-	}
-
 	t.Run("RestoreUnconfirmed", func(t *testing.T) {
+		p, ada, name := newBackupsPortal(t)
+		keyAfterBackup(t, p)
+		keysNow := func() int { return bossKeys(t, p) }
 		resp, body := p.admin.get("/admin/backups/restore?name=" + name)
 		wantStatus(t, resp, body, http.StatusOK)
 		wantContains(t, body, "Type <strong>RESTORE</strong> to confirm", name, "Everyone is logged out")
@@ -108,6 +129,9 @@ func TestAdmin_Backups(t *testing.T) {
 	})
 
 	t.Run("Restore", func(t *testing.T) {
+		p, ada, name := newBackupsPortal(t)
+		keyAfterBackup(t, p)
+		keysNow := func() int { return bossKeys(t, p) }
 		resp, body := p.admin.send("/admin/backups/restore", url.Values{"name": {name}, "confirm": {"RESTORE"}})
 		wantStatus(t, resp, body, http.StatusOK)
 		wantContains(t, body, "Restored "+name, "Rows restored", "Every restored image has its bytes", "Back up now")
@@ -122,10 +146,10 @@ func TestAdmin_Backups(t *testing.T) {
 	})
 
 	t.Run("Upload", func(t *testing.T) {
+		p, _, _ := newBackupsPortal(t)
+		keysNow := func() int { return bossKeys(t, p) }
 		_, archive := takeBackup(t, p.srv.Backups)
-		if _, _, err := p.env.Accounts.CreateAPIKey(ctx, p.boss.ID, "after the backup"); err != nil {
-			t.Fatal(err)
-		}
+		keyAfterBackup(t, p)
 		resp, body := p.admin.uploadBackup(p.admin.csrf(), "", archive)
 		wantStatus(t, resp, body, http.StatusBadRequest)
 		wantContains(t, body, "Type RESTORE in capitals")
@@ -145,6 +169,7 @@ func TestAdmin_Backups(t *testing.T) {
 	})
 
 	t.Run("LoggedOut", func(t *testing.T) {
+		p, _, name := newBackupsPortal(t)
 		// grace, an admin made after the backup, restores it: her account
 		// goes, and she is logged out.
 		grace := &pixpool.User{Username: "grace", FirstName: "G", LastName: "H", Email: "g@example.org",

@@ -8,15 +8,20 @@ import (
 	"testing"
 )
 
+// TestAdmin_CacheSettings: each subtest has a portal of its own, its
+// nodes at 8 MB, LRU.
 func TestAdmin_CacheSettings(t *testing.T) {
-	p := newPortal(t, staticPool)
 	ctx := context.Background()
 
-	_, body := p.admin.get("/admin/cache")
-	wantContains(t, body, `name="capacity_mb" type="number" min="1" max="1048576" step="1" inputmode="numeric" value="8"`,
-		`value="lru" checked`, "Applied to all 2 nodes")
+	t.Run("Form", func(t *testing.T) {
+		p := newPortal(t, staticPool)
+		_, body := p.admin.get("/admin/cache")
+		wantContains(t, body, `name="capacity_mb" type="number" min="1" max="1048576" step="1" inputmode="numeric" value="8"`,
+			`value="lru" checked`, "Applied to all 2 nodes")
+	})
 
 	t.Run("Apply", func(t *testing.T) {
+		p := newPortal(t, staticPool)
 		resp, body := p.admin.send("/admin/cache", url.Values{"capacity_mb": {"4"}, "policy": {"RR"}})
 		wantRedirect(t, resp, body, "/admin/cache?msg=cache")
 		for _, ns := range p.m.Stats(ctx) {
@@ -32,6 +37,7 @@ func TestAdmin_CacheSettings(t *testing.T) {
 	})
 
 	t.Run("Invalid", func(t *testing.T) {
+		p := newPortal(t, staticPool)
 		for _, tt := range []struct{ capacity, policy, msg string }{
 			{"lots", "lru", "The capacity must be a whole number of MB"},
 			{"0", "lru", "The capacity must be a whole number of MB"},
@@ -44,7 +50,7 @@ func TestAdmin_CacheSettings(t *testing.T) {
 		}
 		// Nothing was applied, not even the valid capacity beside a bad policy.
 		for _, ns := range p.m.Stats(ctx) {
-			if ns.Capacity != 4<<20 || ns.Policy != "rr" {
+			if ns.Capacity != 8<<20 || ns.Policy != "lru" {
 				t.Fatalf("node %s changed: %d, %q", ns.ID, ns.Capacity, ns.Policy)
 			}
 		}

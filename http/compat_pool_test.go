@@ -73,11 +73,13 @@ func TestCompat_NumNodesAndRate(t *testing.T) {
 	}
 }
 
-func TestCompat_ConfigureCache(t *testing.T) {
-	ctx := context.Background()
-	f := newPoolFixture(t, fixtureConfig{pool: localPool})
-	m := f.mgr
-	configure := func(query string) []byte {
+// configureFixture is a fixture with a pool of local nodes (one, 8 MB,
+// LRU, manual) and configure, which calls configure_cache as the admin and
+// wants 200.
+func configureFixture(t *testing.T) (f *poolFixture, configure func(query string) []byte) {
+	t.Helper()
+	f = newPoolFixture(t, fixtureConfig{pool: localPool})
+	return f, func(query string) []byte {
 		t.Helper()
 		status, b := f.do("POST", "/api/configure_cache?"+query, f.adminKey, "")
 		if status != 200 {
@@ -85,11 +87,22 @@ func TestCompat_ConfigureCache(t *testing.T) {
 		}
 		return b
 	}
+}
 
-	// No parameters: the settings as they are.
-	wantJSON(t, configure(""), `{"success":"true","mode":"manual","numNodes":1,"cacheSize":8,"policy":"LRU"}`)
+// TestCompat_ConfigureCache: each subtest has a pool of its own; those
+// that start from other settings make them first.
+func TestCompat_ConfigureCache(t *testing.T) {
+	ctx := context.Background()
+
+	t.Run("Current", func(t *testing.T) {
+		_, configure := configureFixture(t)
+		// No parameters: the settings as they are.
+		wantJSON(t, configure(""), `{"success":"true","mode":"manual","numNodes":1,"cacheSize":8,"policy":"LRU"}`)
+	})
 
 	t.Run("Resize", func(t *testing.T) {
+		f, configure := configureFixture(t)
+		m := f.mgr
 		for _, n := range []int{4, 2, 1} {
 			b := configure("mode=manual&numNodes=" + strconv.Itoa(n))
 			// It answers after the resize: the pool has its size now.
@@ -114,6 +127,8 @@ func TestCompat_ConfigureCache(t *testing.T) {
 	})
 
 	t.Run("CacheSettings", func(t *testing.T) {
+		f, configure := configureFixture(t)
+		m := f.mgr
 		wantJSON(t, configure("cacheSize=4&policy=RR"), `{"success":"true","mode":"manual","numNodes":1,"cacheSize":4,"policy":"RR"}`)
 		for _, ns := range m.Stats(ctx) {
 			if ns.Capacity != 4<<20 || ns.Policy != "rr" {
@@ -124,6 +139,9 @@ func TestCompat_ConfigureCache(t *testing.T) {
 	})
 
 	t.Run("Auto", func(t *testing.T) {
+		f, configure := configureFixture(t)
+		m := f.mgr
+		configure("cacheSize=4") // as CacheSettings left it
 		b := configure("mode=auto&maxMiss=0.8&minMiss=0.2&expRatio=3&shrinkRatio=0.25")
 		wantJSON(t, b, `{"success":"true","mode":"auto","numNodes":1,"cacheSize":4,"policy":"LRU"}`)
 		want := autoscale.DefaultParams
@@ -145,6 +163,8 @@ func TestCompat_ConfigureCache(t *testing.T) {
 	})
 
 	t.Run("Refused", func(t *testing.T) {
+		f, _ := configureFixture(t)
+		m := f.mgr
 		before := settingsOf(m)
 		for _, q := range []string{
 			"minMiss=0.5&maxMiss=0.5",
@@ -188,6 +208,9 @@ func TestCompat_ConfigureCache(t *testing.T) {
 	// MaxPoolMB when the nodes are its own): a size and a capacity that
 	// fit apart but not together change nothing.
 	t.Run("Memory", func(t *testing.T) {
+		f, configure := configureFixture(t)
+		m := f.mgr
+		configure("numNodes=2&cacheSize=4") // two nodes, as Auto left them
 		m.MaxPoolMB = 40
 		defer func() { m.MaxPoolMB = 0 }()
 		before := settingsOf(m)

@@ -14,6 +14,12 @@ import (
 	"github.com/pixpool/pixpool/service"
 )
 
+// Reading request bodies, each bounded: a raw upload (readBody), a
+// multipart upload (readUploadForm), a small urlencoded form (readForm) and
+// a JSON body (decodeJSON). An upload or form over its limit is
+// ETOOLARGE and closes the connection (tooLarge); one cut off or stalled
+// is errInterrupted.
+
 // maxFieldBytes bounds a non-file form field such as the key.
 const maxFieldBytes = 4 << 10
 
