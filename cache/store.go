@@ -6,7 +6,6 @@ import (
 	"hash/maphash"
 	"math"
 	"math/rand/v2"
-	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -514,42 +513,6 @@ func (s *Store) writeItem(o op, it Item) error {
 	return err
 }
 
-// op is a write operation.
-type op uint8
-
-const (
-	opSet op = iota
-	opAdd
-	opReplace
-	opAppend
-	opPrepend
-	opCAS
-	opIncr
-	opDecr
-)
-
-// writeReq is one write. value is retained by the store (for set, add,
-// replace and cas); key is retained only if a new item is created.
-type writeReq struct {
-	op    op
-	key   string
-	value []byte
-	flags uint32
-	exp   int64
-	cas   uint64 // compared by opCAS
-	delta uint64 // for opIncr, opDecr
-}
-
-// writeRes is the outcome of a successful write.
-type writeRes struct {
-	cas uint64 // the new item's CAS unique
-	num uint64 // the new value of opIncr, opDecr
-}
-
-func (s *Store) tooBig(size int64) bool {
-	return size > s.maxItem || size > s.capacity.Load()
-}
-
 // write performs w. It decides under the key's shard lock; if the new item
 // needs more room than it has reserved, it drops the lock, reserves the room
 // (evicting other items, one shard lock at a time), and decides again, so no
@@ -691,78 +654,6 @@ func (s *Store) write(w *writeReq) (writeRes, error) {
 	}
 }
 
-// parseCounter parses a value for incr/decr as memcached does: optional
-// surrounding whitespace, an optional '+', up to 20 decimal digits.
-func parseCounter(v []byte) (uint64, bool) {
-	i, j := 0, len(v)
-	for i < j && isSpace(v[i]) {
-		i++
-	}
-	for j > i && isSpace(v[j-1]) {
-		j--
-	}
-	if i < j && v[i] == '+' {
-		i++
-	}
-	if i == j {
-		return 0, false
-	}
-	return parseUint(v[i:j], 64)
-}
-
-func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
-}
-
-// reserve raises used by n, evicting until it fits. It holds no shard lock
-// and must be called with none held.
-func (s *Store) reserve(n int64) error {
-	for spins := 0; ; {
-		c := s.capacity.Load()
-		if n > c {
-			s.tooLarge.Add(1)
-			return ErrTooLarge
-		}
-		u := s.used.Load()
-		if u+n <= c {
-			if !s.used.CompareAndSwap(u, u+n) {
-				continue
-			}
-			if u+n > s.capacity.Load() {
-				// SetCapacity shrank the budget meanwhile.
-				s.used.Add(-n)
-				continue
-			}
-			return nil
-		}
-		if s.evictOne() {
-			continue
-		}
-		// Nothing is evictable: the bytes belong to writes in progress.
-		spins++
-		if spins > 2000 {
-			s.noMemory.Add(1)
-			return ErrNoMemory
-		}
-		wait(spins)
-	}
-}
-
-func (s *Store) release(n int64) {
-	if n != 0 {
-		s.used.Add(-n)
-	}
-}
-
-// wait backs off while other writers finish: yield first, then sleep.
-func wait(spins int) {
-	if spins < 100 {
-		runtime.Gosched()
-		return
-	}
-	time.Sleep(500 * time.Microsecond)
-}
-
 // live returns the unexpired entry under key, reclaiming an expired one.
 // sh.mu must be held.
 func (s *Store) live(sh *shard, key string, now int64) *entry {
@@ -797,30 +688,6 @@ func (s *Store) bump(sh *shard, e *entry, now int64) {
 	e.la = now
 	e.seq = s.clock.Add(1)
 	sh.moveToBack(e)
-}
-
-// evictOne removes one item chosen by the policy and reports whether there
-// was one. It locks one shard at a time and must be called with none held.
-func (s *Store) evictOne() bool {
-	if s.Policy() == RR {
-		if s.evictRandom() {
-			return true
-		}
-	}
-	return s.evictOldest()
-}
-
-// evicted accounts for e leaving by eviction. sh.mu must be held.
-func (s *Store) evict(sh *shard, e *entry, now int64) {
-	if e.expired(now) {
-		s.reclaim(sh, e)
-		return
-	}
-	sh.st.evictions++
-	if !e.fetched {
-		sh.st.evictedUnfetched++
-	}
-	s.unlinkAccount(sh, e)
 }
 
 // Flush removes every item at once.
