@@ -43,6 +43,24 @@ func (s *Store) reserve(n int64) error {
 	}
 }
 
+// reserveInstead gives back the held bytes of the budget and reserves need
+// in their place; on an error it holds none. Holding no reservation while
+// waiting for room keeps two writers, each holding part of the budget, from
+// waiting for each other.
+func (s *Store) reserveInstead(held, need int64) error {
+	s.release(held)
+	return s.reserve(need)
+}
+
+// charge turns the reserved bytes of a write into its item's: used counts
+// the old item's bytes plus reserved and comes to count the new item's,
+// need more than the old one's, as does the shard's bytes. sh.mu must be
+// held.
+func (s *Store) charge(sh *shard, need, reserved int64) {
+	s.used.Add(need - reserved)
+	sh.bytes += need
+}
+
 func (s *Store) release(n int64) {
 	if n != 0 {
 		s.used.Add(-n)

@@ -513,10 +513,10 @@ func (s *Store) writeItem(o op, it Item) error {
 	return err
 }
 
-// write performs w. It decides under the key's shard lock; if the new item
-// needs more room than it has reserved, it drops the lock, reserves the room
-// (evicting other items, one shard lock at a time), and decides again, so no
-// goroutine ever holds two shard locks.
+// write performs w. It decides under the key's shard lock (apply); if the
+// new item needs more room than it has reserved, it drops the lock,
+// reserves the room (evicting other items, one shard lock at a time), and
+// decides again, so no goroutine ever holds two shard locks.
 func (s *Store) write(w *writeReq) (writeRes, error) {
 	if w.op != opIncr && w.op != opDecr && s.tooBig(itemSize(len(w.key), len(w.value))) {
 		s.tooLarge.Add(1)
@@ -533,64 +533,7 @@ func (s *Store) write(w *writeReq) (writeRes, error) {
 			counted = true
 		}
 		old := s.live(sh, w.key, now)
-		value, flags, exp := w.value, w.flags, w.exp
-		var res writeRes
-		var err error
-		switch w.op {
-		case opAdd:
-			if old != nil {
-				s.bump(sh, old, now)
-				err = ErrNotStored
-			}
-		case opReplace:
-			if old == nil {
-				err = ErrNotStored
-			}
-		case opAppend, opPrepend:
-			if old == nil {
-				err = ErrNotStored
-				break
-			}
-			if s.tooBig(itemSize(len(w.key), len(old.value)+len(w.value))) {
-				err = ErrTooLarge
-				break
-			}
-			value = make([]byte, 0, len(old.value)+len(w.value))
-			if w.op == opAppend {
-				value = append(append(value, old.value...), w.value...)
-			} else {
-				value = append(append(value, w.value...), old.value...)
-			}
-			flags, exp = old.flags, old.exp
-		case opCAS:
-			if old == nil {
-				sh.st.casMisses++
-				err = ErrNotFound
-			} else if old.cas != w.cas {
-				sh.st.casBadval++
-				err = ErrExists
-			}
-		case opIncr, opDecr:
-			if old == nil {
-				err = ErrNotFound
-				break
-			}
-			n, ok := parseCounter(old.value)
-			if !ok {
-				err = ErrNonNumeric
-				break
-			}
-			if w.op == opIncr {
-				n += w.delta
-			} else if n < w.delta {
-				n = 0
-			} else {
-				n -= w.delta
-			}
-			res.num = n
-			value = strconv.AppendUint(nil, n, 10)
-			flags, exp = old.flags, old.exp
-		}
+		u, err := s.apply(sh, w, old, now)
 		if err != nil {
 			sh.st.countWrite(w.op, false)
 			sh.mu.Unlock()
@@ -600,7 +543,7 @@ func (s *Store) write(w *writeReq) (writeRes, error) {
 			}
 			return writeRes{}, err
 		}
-		if exp != 0 && exp <= now {
+		if u.exp != 0 && u.exp <= now {
 			// Stored already expired (memcached answers STORED and no read
 			// ever sees it): only the old value goes.
 			if old != nil {
@@ -609,21 +552,15 @@ func (s *Store) write(w *writeReq) (writeRes, error) {
 			sh.st.countWrite(w.op, true)
 			sh.mu.Unlock()
 			s.release(reserved)
-			return res, nil
+			return writeRes{num: u.num}, nil
 		}
-		size := itemSize(len(w.key), len(value))
-		var oldSize int64
+		need := itemSize(len(w.key), len(u.value))
 		if old != nil {
-			oldSize = old.size()
+			need -= old.size()
 		}
-		need := size - oldSize
 		if need > reserved {
 			sh.mu.Unlock()
-			// Hold no reservation while waiting for room: two writers each
-			// holding part of the budget could otherwise wait for each other.
-			s.release(reserved)
-			reserved = 0
-			if err := s.reserve(need); err != nil {
+			if err := s.reserveInstead(reserved, need); err != nil {
 				sh.mu.Lock()
 				sh.st.countWrite(w.op, false)
 				sh.mu.Unlock()
@@ -632,21 +569,8 @@ func (s *Store) write(w *writeReq) (writeRes, error) {
 			reserved = need
 			continue
 		}
-		// Commit. used already counts oldSize + reserved; it becomes size.
-		s.used.Add(need - reserved)
-		sh.bytes += need
-		res.cas = s.casClock.Add(1)
-		if old != nil {
-			// Reuse the entry: readers copy fields out under the lock and
-			// values are immutable, so this is safe and saves an allocation.
-			old.value, old.flags, old.exp, old.cas = value, flags, exp, res.cas
-			old.fetched = false
-			s.bump(sh, old, now)
-		} else {
-			e := &entry{key: w.key, value: value, flags: flags, exp: exp, cas: res.cas}
-			e.la, e.seq = now, s.clock.Add(1)
-			sh.link(e)
-		}
+		s.charge(sh, need, reserved)
+		res := writeRes{cas: s.put(sh, old, w.key, u, now), num: u.num}
 		sh.st.totalItems++
 		sh.st.countWrite(w.op, true)
 		sh.mu.Unlock()
