@@ -19,7 +19,7 @@ var _ pixpool.BackupStore = (*Store)(nil)
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	v, err := schemaVersion(ctx, s.db)
 	if err != nil {
-		return 0, errorf("sqlite: schema version: %w", err)
+		return 0, wrap("schema version", err)
 	}
 	return v, nil
 }
@@ -40,7 +40,7 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 func (s *Store) ExportTables(ctx context.Context, fn func(t *pixpool.BackupTableDef, row []any) error) error {
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return errorf("sqlite: export tables: %w", err)
+		return wrap("export tables", err)
 	}
 	defer tx.Rollback() // only read
 	for _, t := range pixpool.BackupTables {
@@ -60,7 +60,7 @@ func exportTable(ctx context.Context, tx *sql.Tx, t *pixpool.BackupTableDef, fn 
 	// lead with their primary key.
 	rows, err := tx.QueryContext(ctx, `SELECT `+strings.Join(names, ", ")+` FROM `+t.Name+` ORDER BY `+names[0])
 	if err != nil {
-		return errorf("sqlite: export %s: %w", t.Name, err)
+		return wrap("export "+t.Name, err)
 	}
 	defer rows.Close()
 	var (
@@ -77,7 +77,7 @@ func exportTable(ctx context.Context, tx *sql.Tx, t *pixpool.BackupTableDef, fn 
 	}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
-			return errorf("sqlite: export %s: %w", t.Name, err)
+			return wrap("export "+t.Name, err)
 		}
 		row := make([]any, len(t.Columns)) // fn's to keep
 		for i, c := range t.Columns {
@@ -100,7 +100,7 @@ func exportTable(ctx context.Context, tx *sql.Tx, t *pixpool.BackupTableDef, fn 
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return errorf("sqlite: export %s: %w", t.Name, err)
+		return wrap("export "+t.Name, err)
 	}
 	return nil
 }
@@ -136,7 +136,7 @@ func (s *Store) ImportTables(ctx context.Context, keep []string, next func(yield
 		return err
 	})
 	if pixpool.ErrorCode(err) == pixpool.EINTERNAL {
-		return errorf("sqlite: import tables: %w", err)
+		return wrap("import tables", err)
 	}
 	return err
 }
