@@ -76,11 +76,11 @@ func (s *Store) apply(sh *shard, w *writeReq, old *entry, now int64) (update, er
 		u.flags, u.exp = old.flags, old.exp
 	case opCAS:
 		if old == nil {
-			sh.st.casMisses++
+			sh.counters.casMisses++
 			return u, ErrNotFound
 		}
 		if old.cas != w.cas {
-			sh.st.casBadval++
+			sh.counters.casBadval++
 			return u, ErrExists
 		}
 	case opIncr, opDecr:
@@ -119,7 +119,7 @@ func (s *Store) put(sh *shard, old *entry, key string, u update, now int64) uint
 		return cas
 	}
 	e := &entry{key: key, value: u.value, flags: u.flags, exp: u.exp, cas: cas}
-	e.la, e.seq = now, s.clock.Add(1)
+	e.lastAccess, e.seq = now, s.clock.Add(1)
 	sh.link(e)
 	return cas
 }

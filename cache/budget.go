@@ -93,9 +93,9 @@ func (s *Store) evict(sh *shard, e *entry, now int64) {
 		s.reclaim(sh, e)
 		return
 	}
-	sh.st.evictions++
+	sh.counters.evictions++
 	if !e.fetched {
-		sh.st.evictedUnfetched++
+		sh.counters.evictedUnfetched++
 	}
 	s.unlinkAccount(sh, e)
 }

@@ -182,17 +182,17 @@ type Store struct {
 
 // shard is one lock domain of a Store.
 type shard struct {
-	mu sync.Mutex // guards every field below except oldest and count
-	m  map[string]*entry
+	mu      sync.Mutex // guards every field below except oldest and count
+	entries map[string]*entry
 	// root is the sentinel of the LRU list: root.next is the least recently
 	// used entry, root.prev the most recently used. root.seq is MaxUint64.
 	root entry
 	// dense holds every entry once, in no order, so that RR picks a victim
 	// in O(1); entry.idx is the entry's position.
-	dense []*entry
-	bytes int64 // accounted bytes of the entries in m
-	st    counters
-	reqs  rateRing
+	dense    []*entry
+	bytes    int64 // accounted bytes of the entries
+	counters counters
+	requests rateRing // key operations per second, for RequestsLast5s
 
 	// oldest is root.next.seq, readable without mu so that an evictor can
 	// find the shard holding the global LRU item without locking them all.
@@ -206,14 +206,14 @@ type shard struct {
 // entry is a stored item. All fields are guarded by the shard's mu; value is
 // never modified in place, so it may be used after mu is released.
 type entry struct {
-	key     string
-	value   []byte
-	flags   uint32
-	fetched bool
-	exp     int64  // absolute unix seconds; 0 never
-	la      int64  // last access, unix seconds
-	seq     uint64 // Store.clock value at the last access: the LRU order
-	cas     uint64
+	key        string
+	value      []byte
+	flags      uint32
+	fetched    bool
+	exp        int64  // absolute unix seconds; 0 never
+	lastAccess int64  // unix seconds
+	seq        uint64 // Store.clock value at the last access: the LRU order
+	cas        uint64
 	// prev and next link the shard's LRU list.
 	prev, next *entry
 	idx        int // position in shard.dense
@@ -254,7 +254,7 @@ func NewStore(cfg StoreConfig) *Store {
 }
 
 func (sh *shard) init() {
-	sh.m = make(map[string]*entry)
+	sh.entries = make(map[string]*entry)
 	sh.root.seq = math.MaxUint64
 	sh.root.next = &sh.root
 	sh.root.prev = &sh.root
@@ -372,34 +372,34 @@ func (s *Store) get(key string, touch bool, exp int64) (view, bool) {
 	sh := s.shardOf(key)
 	now := s.unix()
 	sh.mu.Lock()
-	sh.reqs.add(now)
-	sh.st.gets++
+	sh.requests.add(now)
+	sh.counters.gets++
 	if touch {
-		sh.st.touches++
+		sh.counters.touches++
 	}
-	e := sh.m[key]
+	e := sh.entries[key]
 	if e == nil {
-		sh.st.misses++
+		sh.counters.misses++
 		if touch {
-			sh.st.touchMisses++
+			sh.counters.touchMisses++
 		}
 		sh.mu.Unlock()
 		return view{}, false
 	}
 	if e.expired(now) {
-		sh.st.misses++
-		sh.st.getExpired++
+		sh.counters.misses++
+		sh.counters.getExpired++
 		if touch {
-			sh.st.touchMisses++
+			sh.counters.touchMisses++
 		}
 		s.reclaim(sh, e)
 		sh.mu.Unlock()
 		return view{}, false
 	}
-	sh.st.hits++
+	sh.counters.hits++
 	v := view{value: e.value, flags: e.flags, exp: e.exp, cas: e.cas}
 	if touch {
-		sh.st.touchHits++
+		sh.counters.touchHits++
 		if exp != 0 && exp <= now {
 			// memcached returns the value, then the item is gone.
 			s.unlinkAccount(sh, e)
@@ -423,14 +423,14 @@ func (s *Store) Touch(key string, exp int64) bool {
 	now := s.unix()
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	sh.reqs.add(now)
-	sh.st.touches++
+	sh.requests.add(now)
+	sh.counters.touches++
 	e := s.live(sh, key, now)
 	if e == nil {
-		sh.st.touchMisses++
+		sh.counters.touchMisses++
 		return false
 	}
-	sh.st.touchHits++
+	sh.counters.touchHits++
 	if exp != 0 && exp <= now {
 		s.unlinkAccount(sh, e)
 		return true
@@ -446,13 +446,13 @@ func (s *Store) Delete(key string) bool {
 	now := s.unix()
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	sh.reqs.add(now)
+	sh.requests.add(now)
 	e := s.live(sh, key, now)
 	if e == nil {
-		sh.st.deleteMisses++
+		sh.counters.deleteMisses++
 		return false
 	}
-	sh.st.deleteHits++
+	sh.counters.deleteHits++
 	s.unlinkAccount(sh, e)
 	return true
 }
@@ -529,13 +529,13 @@ func (s *Store) write(w *writeReq) (writeRes, error) {
 		now := s.unix()
 		sh.mu.Lock()
 		if !counted {
-			sh.reqs.add(now)
+			sh.requests.add(now)
 			counted = true
 		}
 		old := s.live(sh, w.key, now)
 		u, err := s.apply(sh, w, old, now)
 		if err != nil {
-			sh.st.countWrite(w.op, false)
+			sh.counters.countWrite(w.op, false)
 			sh.mu.Unlock()
 			s.release(reserved)
 			if err == ErrTooLarge {
@@ -549,7 +549,7 @@ func (s *Store) write(w *writeReq) (writeRes, error) {
 			if old != nil {
 				s.unlinkAccount(sh, old)
 			}
-			sh.st.countWrite(w.op, true)
+			sh.counters.countWrite(w.op, true)
 			sh.mu.Unlock()
 			s.release(reserved)
 			return writeRes{num: u.num}, nil
@@ -562,7 +562,7 @@ func (s *Store) write(w *writeReq) (writeRes, error) {
 			sh.mu.Unlock()
 			if err := s.reserveInstead(reserved, need); err != nil {
 				sh.mu.Lock()
-				sh.st.countWrite(w.op, false)
+				sh.counters.countWrite(w.op, false)
 				sh.mu.Unlock()
 				return writeRes{}, err
 			}
@@ -571,8 +571,8 @@ func (s *Store) write(w *writeReq) (writeRes, error) {
 		}
 		s.charge(sh, need, reserved)
 		res := writeRes{cas: s.put(sh, old, w.key, u, now), num: u.num}
-		sh.st.totalItems++
-		sh.st.countWrite(w.op, true)
+		sh.counters.totalItems++
+		sh.counters.countWrite(w.op, true)
 		sh.mu.Unlock()
 		return res, nil
 	}
@@ -581,7 +581,7 @@ func (s *Store) write(w *writeReq) (writeRes, error) {
 // live returns the unexpired entry under key, reclaiming an expired one.
 // sh.mu must be held.
 func (s *Store) live(sh *shard, key string, now int64) *entry {
-	e := sh.m[key]
+	e := sh.entries[key]
 	if e != nil && e.expired(now) {
 		s.reclaim(sh, e)
 		return nil
@@ -591,9 +591,9 @@ func (s *Store) live(sh *shard, key string, now int64) *entry {
 
 // reclaim removes an expired entry. sh.mu must be held.
 func (s *Store) reclaim(sh *shard, e *entry) {
-	sh.st.reclaimed++
+	sh.counters.reclaimed++
 	if !e.fetched {
-		sh.st.expiredUnfetched++
+		sh.counters.expiredUnfetched++
 	}
 	s.unlinkAccount(sh, e)
 }
@@ -609,7 +609,7 @@ func (s *Store) unlinkAccount(sh *shard, e *entry) {
 
 // bump marks e as the most recently used entry. sh.mu must be held.
 func (s *Store) bump(sh *shard, e *entry, now int64) {
-	e.la = now
+	e.lastAccess = now
 	e.seq = s.clock.Add(1)
 	sh.moveToBack(e)
 }
