@@ -44,28 +44,28 @@ type update struct {
 }
 
 // apply decides what w makes of old, the live entry under w.key (nil if
-// there is none): the update to store, or why w fails (ErrNotStored,
-// ErrNotFound, ErrExists, ErrTooLarge, ErrNonNumeric). It changes nothing
-// stored, but for opAdd, which counts an existing entry as recently used
-// (as memcached does), and the CAS counters. sh.mu must be held.
-func (s *Store) apply(sh *shard, w *writeReq, old *entry, now int64) (update, error) {
-	u := update{value: w.value, flags: w.flags, exp: w.exp}
+// there is none): it changes u, which holds w's value, flags and expiry,
+// into what to store, or returns why w fails (ErrNotStored, ErrNotFound,
+// ErrExists, ErrTooLarge, ErrNonNumeric). It changes nothing stored, but
+// for opAdd, which counts an existing entry as recently used (as memcached
+// does), and the CAS counters. sh.mu must be held.
+func (s *Store) apply(sh *shard, w *writeReq, old *entry, now int64, u *update) error {
 	switch w.op {
 	case opAdd:
 		if old != nil {
 			s.bump(sh, old, now)
-			return u, ErrNotStored
+			return ErrNotStored
 		}
 	case opReplace:
 		if old == nil {
-			return u, ErrNotStored
+			return ErrNotStored
 		}
 	case opAppend, opPrepend:
 		if old == nil {
-			return u, ErrNotStored
+			return ErrNotStored
 		}
 		if s.tooBig(itemSize(len(w.key), len(old.value)+len(w.value))) {
-			return u, ErrTooLarge
+			return ErrTooLarge
 		}
 		u.value = make([]byte, 0, len(old.value)+len(w.value))
 		if w.op == opAppend {
@@ -77,19 +77,19 @@ func (s *Store) apply(sh *shard, w *writeReq, old *entry, now int64) (update, er
 	case opCAS:
 		if old == nil {
 			sh.counters.casMisses++
-			return u, ErrNotFound
+			return ErrNotFound
 		}
 		if old.cas != w.cas {
 			sh.counters.casBadval++
-			return u, ErrExists
+			return ErrExists
 		}
 	case opIncr, opDecr:
 		if old == nil {
-			return u, ErrNotFound
+			return ErrNotFound
 		}
 		n, ok := parseCounter(old.value)
 		if !ok {
-			return u, ErrNonNumeric
+			return ErrNonNumeric
 		}
 		if w.op == opIncr {
 			n += w.delta
@@ -102,26 +102,7 @@ func (s *Store) apply(sh *shard, w *writeReq, old *entry, now int64) (update, er
 		u.value = strconv.AppendUint(nil, n, 10)
 		u.flags, u.exp = old.flags, old.exp
 	}
-	return u, nil
-}
-
-// put stores u under key, in old (the live entry under key, or nil) or in
-// a new entry, as the most recently used, and returns its new CAS unique.
-// The caller has charged the bytes to the budget. sh.mu must be held.
-func (s *Store) put(sh *shard, old *entry, key string, u update, now int64) uint64 {
-	cas := s.casClock.Add(1)
-	if old != nil {
-		// Reuse the entry: readers copy fields out under the lock and
-		// values are immutable, so this is safe and saves an allocation.
-		old.value, old.flags, old.exp, old.cas = u.value, u.flags, u.exp, cas
-		old.fetched = false
-		s.bump(sh, old, now)
-		return cas
-	}
-	e := &entry{key: key, value: u.value, flags: u.flags, exp: u.exp, cas: cas}
-	e.lastAccess, e.seq = now, s.clock.Add(1)
-	sh.link(e)
-	return cas
+	return nil
 }
 
 // parseCounter parses a value for incr/decr as memcached does: optional
