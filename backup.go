@@ -7,47 +7,47 @@ import (
 	"time"
 )
 
-// Kind is the type of a backed-up column's values, the same in every
+// BackupKind is the type of a backed-up column's values, the same in every
 // store: a backup taken on one restores onto another.
-type Kind int
+type BackupKind int
 
-// Column kinds, and the Go type of their values in a row (nil for NULL):
+// The kinds of backed-up columns, and the Go type of their values in a row (nil for NULL):
 const (
-	KindInt  Kind = iota // int64
-	KindText             // string
-	KindBool             // bool
-	KindTime             // time.Time in UTC, millisecond precision
-	KindDate             // string "YYYY-MM-DD"
+	BackupKindInt  BackupKind = iota // int64
+	BackupKindText                   // string
+	BackupKindBool                   // bool
+	BackupKindTime                   // time.Time in UTC, millisecond precision
+	BackupKindDate                   // string "YYYY-MM-DD"
 )
 
-func (k Kind) String() string {
+func (k BackupKind) String() string {
 	switch k {
-	case KindInt:
+	case BackupKindInt:
 		return "int"
-	case KindText:
+	case BackupKindText:
 		return "text"
-	case KindBool:
+	case BackupKindBool:
 		return "bool"
-	case KindTime:
+	case BackupKindTime:
 		return "time"
-	case KindDate:
+	case BackupKindDate:
 		return "date"
 	}
 	return "unknown"
 }
 
-// Column is one column of a backed-up table.
-type Column struct {
+// BackupColumn is one column of a backed-up table.
+type BackupColumn struct {
 	Name string
-	Kind Kind
+	Kind BackupKind
 	Null bool // may be NULL
 }
 
-// Table is a table a backup holds, with its columns in the order a row's
+// BackupTableDef defines a table a backup holds, with its columns in the order a row's
 // values come in.
-type Table struct {
+type BackupTableDef struct {
 	Name    string
-	Columns []Column
+	Columns []BackupColumn
 }
 
 // BackupTables are the tables a backup holds, parents before children (the
@@ -55,63 +55,64 @@ type Table struct {
 // analyses and settings. Sessions, login and sign-up pacing, invites, the
 // admin setup token, leases and stats samples are not backed up. The search index is derived from analyses and
 // rebuilt on restore.
-var BackupTables = []*Table{
-	{Name: "users", Columns: []Column{
-		{Name: "id", Kind: KindInt},
-		{Name: "username", Kind: KindText},
-		{Name: "first_name", Kind: KindText},
-		{Name: "last_name", Kind: KindText},
-		{Name: "email", Kind: KindText},
-		{Name: "birthday", Kind: KindDate},
-		{Name: "phone", Kind: KindText},
-		{Name: "admin", Kind: KindBool},
-		{Name: "disabled", Kind: KindBool},
-		{Name: "password_hash", Kind: KindText},
-		{Name: "created_at", Kind: KindTime},
-		{Name: "updated_at", Kind: KindTime},
+var BackupTables = []*BackupTableDef{
+	{Name: "users", Columns: []BackupColumn{
+		{Name: "id", Kind: BackupKindInt},
+		{Name: "username", Kind: BackupKindText},
+		{Name: "first_name", Kind: BackupKindText},
+		{Name: "last_name", Kind: BackupKindText},
+		{Name: "email", Kind: BackupKindText},
+		{Name: "birthday", Kind: BackupKindDate},
+		{Name: "phone", Kind: BackupKindText},
+		{Name: "admin", Kind: BackupKindBool},
+		{Name: "disabled", Kind: BackupKindBool},
+		{Name: "password_hash", Kind: BackupKindText},
+		{Name: "created_at", Kind: BackupKindTime},
+		{Name: "updated_at", Kind: BackupKindTime},
 	}},
-	{Name: "api_keys", Columns: []Column{
-		{Name: "id", Kind: KindInt},
-		{Name: "user_id", Kind: KindInt},
-		{Name: "name", Kind: KindText},
-		{Name: "prefix", Kind: KindText},
-		{Name: "hash", Kind: KindText},
-		{Name: "created_at", Kind: KindTime},
-		{Name: "last_used_at", Kind: KindTime, Null: true},
+	{Name: "api_keys", Columns: []BackupColumn{
+		{Name: "id", Kind: BackupKindInt},
+		{Name: "user_id", Kind: BackupKindInt},
+		{Name: "name", Kind: BackupKindText},
+		{Name: "prefix", Kind: BackupKindText},
+		{Name: "hash", Kind: BackupKindText},
+		{Name: "created_at", Kind: BackupKindTime},
+		{Name: "last_used_at", Kind: BackupKindTime, Null: true},
 	}},
-	{Name: "images", Columns: []Column{
-		{Name: "id", Kind: KindInt},
-		{Name: "owner_id", Kind: KindInt},
-		{Name: "key", Kind: KindText},
-		{Name: "blob_key", Kind: KindText},
-		{Name: "thumb_key", Kind: KindText},
-		{Name: "size", Kind: KindInt},
-		{Name: "content_type", Kind: KindText},
-		{Name: "width", Kind: KindInt},
-		{Name: "height", Kind: KindInt},
-		{Name: "checksum", Kind: KindText},
-		{Name: "created_at", Kind: KindTime},
+	{Name: "images", Columns: []BackupColumn{
+		{Name: "id", Kind: BackupKindInt},
+		{Name: "owner_id", Kind: BackupKindInt},
+		{Name: "key", Kind: BackupKindText},
+		{Name: "blob_key", Kind: BackupKindText},
+		{Name: "thumb_key", Kind: BackupKindText},
+		{Name: "size", Kind: BackupKindInt},
+		{Name: "content_type", Kind: BackupKindText},
+		{Name: "width", Kind: BackupKindInt},
+		{Name: "height", Kind: BackupKindInt},
+		{Name: "checksum", Kind: BackupKindText},
+		{Name: "created_at", Kind: BackupKindTime},
 	}},
-	{Name: "analyses", Columns: []Column{
-		{Name: "image_id", Kind: KindInt},
-		{Name: "checksum", Kind: KindText},
-		{Name: "status", Kind: KindText},
-		{Name: "labels", Kind: KindText}, // JSON of []Label
-		{Name: "lines", Kind: KindText},  // JSON of []TextLine
-		{Name: "error", Kind: KindText},
-		{Name: "attempts", Kind: KindInt},
-		{Name: "updated_at", Kind: KindTime},
-		{Name: "claimed_until", Kind: KindTime, Null: true},
-		{Name: "queued_at", Kind: KindTime},
+	{Name: "analyses", Columns: []BackupColumn{
+		{Name: "image_id", Kind: BackupKindInt},
+		{Name: "checksum", Kind: BackupKindText},
+		{Name: "status", Kind: BackupKindText},
+		{Name: "labels", Kind: BackupKindText}, // JSON of []Label
+		{Name: "lines", Kind: BackupKindText},  // JSON of []TextLine
+		{Name: "error", Kind: BackupKindText},
+		{Name: "attempts", Kind: BackupKindInt},
+		{Name: "updated_at", Kind: BackupKindTime},
+		{Name: "claimed_until", Kind: BackupKindTime, Null: true},
+		{Name: "queued_at", Kind: BackupKindTime},
 	}},
-	{Name: "settings", Columns: []Column{
-		{Name: "name", Kind: KindText},
-		{Name: "value", Kind: KindText},
+	{Name: "settings", Columns: []BackupColumn{
+		{Name: "name", Kind: BackupKindText},
+		{Name: "value", Kind: BackupKindText},
 	}},
 }
 
-// BackupTable returns the table of BackupTables named name, or nil.
-func BackupTable(name string) *Table {
+// BackupTable returns the definition in BackupTables of the table named
+// name, or nil.
+func BackupTable(name string) *BackupTableDef {
 	for _, t := range BackupTables {
 		if t.Name == name {
 			return t
@@ -130,7 +131,7 @@ type BackupStore interface {
 	// read from one consistent snapshot. A row's values follow the table's
 	// columns with the Go types of their Kind. An error from fn stops the
 	// export and is returned.
-	ExportTables(ctx context.Context, fn func(t *Table, row []any) error) error
+	ExportTables(ctx context.Context, fn func(t *BackupTableDef, row []any) error) error
 	// ImportTables replaces every row of the tables of BackupTables with
 	// the rows next yields, in one transaction: on any error, including a
 	// row that breaks a constraint (ECONFLICT or EINVALID, naming the
@@ -139,22 +140,22 @@ type BackupStore interface {
 	// are skipped and those settings keep their current values. It ends
 	// every session (ids may now name other users), rebuilds the search
 	// index from the analyses, and moves id sequences past the largest id.
-	ImportTables(ctx context.Context, keep []string, next func(yield func(t *Table, row []any) error) error) error
+	ImportTables(ctx context.Context, keep []string, next func(yield func(t *BackupTableDef, row []any) error) error) error
 }
 
 // MillisUTC truncates t to the millisecond precision stores keep, in UTC,
-// as KindTime values are.
+// as BackupKindTime values are.
 func MillisUTC(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 
 // goType names the Go type of k's values, for error messages.
-func (k Kind) goType() string {
-	if k == KindTime {
+func (k BackupKind) goType() string {
+	if k == BackupKindTime {
 		return "time.Time"
 	}
-	if k == KindInt {
+	if k == BackupKindInt {
 		return "int64"
 	}
-	if k == KindBool {
+	if k == BackupKindBool {
 		return "bool"
 	}
 	return "string"
@@ -162,7 +163,7 @@ func (k Kind) goType() string {
 
 // BackupTableIndex returns the index in BackupTables of t, which must be
 // one of them or have the name and columns of one (EINVALID if not).
-func BackupTableIndex(t *Table) (int, error) {
+func BackupTableIndex(t *BackupTableDef) (int, error) {
 	if t == nil {
 		return 0, Errorf(EINVALID, "no table")
 	}
@@ -178,7 +179,7 @@ func BackupTableIndex(t *Table) (int, error) {
 // type of each column's Kind (a date a real YYYY-MM-DD one), nil only
 // where the column may be NULL. Errors are EINVALID and name the table,
 // row and column, as ImportTables's must.
-func CheckBackupRow(t *Table, n int, row []any) error {
+func CheckBackupRow(t *BackupTableDef, n int, row []any) error {
 	if len(row) != len(t.Columns) {
 		return Errorf(EINVALID, "%s row %d: %d values, want %d", t.Name, n, len(row), len(t.Columns))
 	}
@@ -192,15 +193,15 @@ func CheckBackupRow(t *Table, n int, row []any) error {
 		}
 		ok := false
 		switch c.Kind {
-		case KindInt:
+		case BackupKindInt:
 			_, ok = v.(int64)
-		case KindText:
+		case BackupKindText:
 			_, ok = v.(string)
-		case KindBool:
+		case BackupKindBool:
 			_, ok = v.(bool)
-		case KindTime:
+		case BackupKindTime:
 			_, ok = v.(time.Time)
-		case KindDate:
+		case BackupKindDate:
 			var d string
 			if d, ok = v.(string); ok {
 				if tm, err := time.Parse(time.DateOnly, d); err != nil || tm.Format(time.DateOnly) != d {
@@ -217,7 +218,7 @@ func CheckBackupRow(t *Table, n int, row []any) error {
 
 // BackupValue returns the value of row, of t, in the column named name.
 // It panics if t has no such column.
-func BackupValue(t *Table, row []any, name string) any {
+func BackupValue(t *BackupTableDef, row []any, name string) any {
 	for i, c := range t.Columns {
 		if c.Name == name {
 			return row[i]
@@ -229,7 +230,7 @@ func BackupValue(t *Table, row []any, name string) any {
 // BackupAnalysis reads the status, labels and lines of row, the nth of
 // the analyses table (checked by CheckBackupRow), checking that the
 // labels and lines are JSON that Analysis can hold.
-func BackupAnalysis(t *Table, n int, row []any) (*Analysis, error) {
+func BackupAnalysis(t *BackupTableDef, n int, row []any) (*Analysis, error) {
 	a := &Analysis{Status: BackupValue(t, row, "status").(string)}
 	if err := json.Unmarshal([]byte(BackupValue(t, row, "labels").(string)), &a.Labels); err != nil {
 		return nil, Errorf(EINVALID, "%s row %d: labels are not JSON of labels: %v", t.Name, n, err)

@@ -1,6 +1,7 @@
 package pixpool
 
 import (
+	"context"
 	"strings"
 	"time"
 	"unicode"
@@ -57,6 +58,28 @@ type ImageFilter struct {
 	Newest  bool   // order by upload time, newest first
 	Offset  int
 	Limit   int // 0: no limit
+}
+
+// ImageStore keeps image metadata (part of Store).
+type ImageStore interface {
+	// PutImage inserts img, or replaces the row with the same (OwnerID, Key),
+	// in one transaction. A replaced row keeps its ID. It sets img.ID (and
+	// CreatedAt, if zero) and returns the replaced row (nil if there was
+	// none) so the caller can delete the old bytes.
+	PutImage(ctx context.Context, img *Image) (replaced *Image, err error)
+	// Image returns an owner's image by key.
+	Image(ctx context.Context, ownerID int64, key string) (*Image, error)
+	// Images lists images matching f, ordered by owner id then key.
+	Images(ctx context.Context, f ImageFilter) ([]*Image, error)
+	// CountImages counts images matching f, ignoring After, Offset, Limit.
+	CountImages(ctx context.Context, f ImageFilter) (int, error)
+	// DeleteImage removes an owner's image and returns the removed row.
+	DeleteImage(ctx context.Context, ownerID int64, key string) (*Image, error)
+	// DeleteAllImages removes every image row of every owner, reporting how
+	// many.
+	DeleteAllImages(ctx context.Context) (int, error)
+	// ImageBlobKeys calls fn with every BlobKey and non-empty ThumbKey.
+	ImageBlobKeys(ctx context.Context, fn func(key string) error) error
 }
 
 // imageFormats maps each content type an image may have to its format, the

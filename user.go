@@ -1,6 +1,7 @@
 package pixpool
 
 import (
+	"context"
 	"net/mail"
 	"regexp"
 	"strings"
@@ -23,6 +24,47 @@ type User struct {
 	Disabled  bool // a disabled user's sessions and API keys stop working
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// UserStore keeps accounts and their passwords, and the one-time token
+// that creates the first admin (part of Store; its errors are Store's).
+type UserStore interface {
+	// CreateUser inserts u with the given password hash and sets u.ID,
+	// u.CreatedAt and u.UpdatedAt. A username that differs from an existing
+	// one only in case is ECONFLICT.
+	CreateUser(ctx context.Context, u *User, passwordHash string) error
+	// User returns the user with the given id.
+	User(ctx context.Context, id int64) (*User, error)
+	// UserByUsername finds a user without regard to case.
+	UserByUsername(ctx context.Context, username string) (*User, error)
+	// UpdateUser saves every field of u but ID and CreatedAt, and sets
+	// u.UpdatedAt. Changing Username to one taken is ECONFLICT.
+	UpdateUser(ctx context.Context, u *User) error
+	// Users lists users ordered by username, case-insensitively.
+	Users(ctx context.Context, offset, limit int) ([]*User, error)
+	// CountAdmins counts users with Admin set, disabled or not.
+	CountAdmins(ctx context.Context) (int, error)
+	// PasswordHash returns the stored hash of a user's password.
+	PasswordHash(ctx context.Context, userID int64) (string, error)
+	// SetPasswordHash replaces it.
+	SetPasswordHash(ctx context.Context, userID int64, hash string) error
+	// SetSetupToken stores the SHA-256 (hex) of the one-time admin setup
+	// token, valid until expires, replacing any earlier one, if no admin
+	// exists; it reports whether it stored it. The store deletes the token
+	// in the same transaction as any change that leaves an admin in the
+	// users table (a new admin, a promotion, a restore), whatever made it.
+	// The token is never part of a backup.
+	SetSetupToken(ctx context.Context, hash string, expires time.Time) (bool, error)
+	// SetupPending reports whether a setup token waits, unexpired at now,
+	// while no admin exists.
+	SetupPending(ctx context.Context, now time.Time) (bool, error)
+	// CreateFirstAdmin creates u, an admin, with passwordHash, in one
+	// transaction that first checks that a setup token hashing to
+	// tokenHash is unexpired at now and that no admin exists, and deletes
+	// the token. A missing, wrong or expired token, or an existing admin,
+	// is ENOTFOUND; an account with u's username already there is
+	// ECONFLICT (it is never changed).
+	CreateFirstAdmin(ctx context.Context, u *User, passwordHash, tokenHash string, now time.Time) error
 }
 
 // Profile limits.
@@ -176,6 +218,23 @@ type Session struct {
 	ExpiresAt time.Time
 }
 
+// SessionStore keeps logged-in browsers' sessions (part of Store).
+type SessionStore interface {
+	// CreateSession stores s.
+	CreateSession(ctx context.Context, s *Session) error
+	// Session returns the session with the given token hash, expired or
+	// not; callers check ExpiresAt.
+	Session(ctx context.Context, tokenHash string) (*Session, error)
+	// DeleteSession removes one session; a missing one is not an error.
+	DeleteSession(ctx context.Context, tokenHash string) error
+	// DeleteUserSessions removes every session of a user except the one
+	// whose hash is keep ("" keeps none).
+	DeleteUserSessions(ctx context.Context, userID int64, keep string) error
+	// DeleteExpiredSessions removes sessions that expired before now and
+	// reports how many.
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+}
+
 // APIKey is a personal key for /api/v1, sent as "Authorization: Bearer".
 // The secret is shown once at creation; the store keeps its SHA-256.
 type APIKey struct {
@@ -186,6 +245,20 @@ type APIKey struct {
 	Hash       string
 	CreatedAt  time.Time
 	LastUsedAt time.Time // zero if never used
+}
+
+// APIKeyStore keeps users' API keys (part of Store).
+type APIKeyStore interface {
+	// CreateAPIKey stores k and sets k.ID and k.CreatedAt.
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	// APIKeyByHash returns the key whose secret hashes to hash.
+	APIKeyByHash(ctx context.Context, hash string) (*APIKey, error)
+	// APIKeys lists a user's keys, newest first.
+	APIKeys(ctx context.Context, userID int64) ([]*APIKey, error)
+	// TouchAPIKey records that a key was used at t.
+	TouchAPIKey(ctx context.Context, id int64, t time.Time) error
+	// DeleteAPIKey removes a user's key; another user's key is ENOTFOUND.
+	DeleteAPIKey(ctx context.Context, userID, id int64) error
 }
 
 // Invite lets one person sign up while sign-up is invite-only. The code is
@@ -199,6 +272,21 @@ type Invite struct {
 	ExpiresAt time.Time
 	UsedAt    time.Time // zero while unused
 	UsedBy    int64     // the account it made; 0 while unused
+}
+
+// InviteStore keeps the invites of invite-only sign-up (part of Store).
+type InviteStore interface {
+	// CreateInvite stores inv and sets inv.ID.
+	CreateInvite(ctx context.Context, inv *Invite) error
+	// Invites lists every invite, newest first.
+	Invites(ctx context.Context) ([]*Invite, error)
+	// DeleteInvite removes an invite; a missing one is ENOTFOUND.
+	DeleteInvite(ctx context.Context, id int64) error
+	// CreateUserWithInvite creates u like CreateUser, in one transaction
+	// that uses up the invite whose code hashes to inviteHash: it must be
+	// unused and unexpired at now, else EINVALID; a taken username is
+	// ECONFLICT and leaves the invite unused.
+	CreateUserWithInvite(ctx context.Context, u *User, passwordHash, inviteHash string, now time.Time) error
 }
 
 // Sign-up modes: who may create an account on the sign-up page.
@@ -222,6 +310,22 @@ type AttemptLimit struct {
 	Delay    time.Duration
 	MaxDelay time.Duration
 	Forget   time.Duration
+}
+
+// AttemptStore paces logins and sign-ups (part of Store).
+type AttemptStore interface {
+	// TakeAttempt reserves one attempt (a login, a sign-up) under key at
+	// now, in one statement, so concurrent callers cannot all pass one
+	// check: if key's wait is over, it counts the attempt, sets the next
+	// wait as lim says and returns 0; otherwise it counts nothing and
+	// returns how long is left to wait (more than 0).
+	TakeAttempt(ctx context.Context, key string, now time.Time, lim AttemptLimit) (wait time.Duration, err error)
+	// ReturnAttempt takes back one attempt counted under key (the waits
+	// already set stay); a missing key is not an error.
+	ReturnAttempt(ctx context.Context, key string) error
+	// ClearAttempts forgets key's attempts ("" none) and those of every
+	// key without an attempt since before.
+	ClearAttempts(ctx context.Context, key string, before time.Time) error
 }
 
 // Wait is how long the n-th attempt under a limit makes the next one wait,

@@ -69,7 +69,7 @@ func (m *Manifest) Rows() map[string]int64 {
 }
 
 // encodeRow appends row, of table t, as one JSON line.
-func encodeRow(buf []byte, t *pixpool.Table, row []any) ([]byte, error) {
+func encodeRow(buf []byte, t *pixpool.BackupTableDef, row []any) ([]byte, error) {
 	if len(row) != len(t.Columns) {
 		return nil, fmt.Errorf("%s: a row of %d values for %d columns", t.Name, len(row), len(t.Columns))
 	}
@@ -90,7 +90,7 @@ func encodeRow(buf []byte, t *pixpool.Table, row []any) ([]byte, error) {
 	return append(buf, '}', '\n'), nil
 }
 
-func encodeValue(c pixpool.Column, v any) ([]byte, error) {
+func encodeValue(c pixpool.BackupColumn, v any) ([]byte, error) {
 	if v == nil {
 		if !c.Null {
 			return nil, errors.New("NULL in a NOT NULL column")
@@ -98,23 +98,23 @@ func encodeValue(c pixpool.Column, v any) ([]byte, error) {
 		return []byte("null"), nil
 	}
 	switch c.Kind {
-	case pixpool.KindInt:
+	case pixpool.BackupKindInt:
 		if n, ok := v.(int64); ok {
 			return fmt.Appendf(nil, "%d", n), nil
 		}
-	case pixpool.KindText:
+	case pixpool.BackupKindText:
 		if s, ok := v.(string); ok {
 			return json.Marshal(s)
 		}
-	case pixpool.KindBool:
+	case pixpool.BackupKindBool:
 		if b, ok := v.(bool); ok {
 			return json.Marshal(b)
 		}
-	case pixpool.KindTime:
+	case pixpool.BackupKindTime:
 		if t, ok := v.(time.Time); ok {
 			return json.Marshal(t.UTC().Format(timeLayout))
 		}
-	case pixpool.KindDate:
+	case pixpool.BackupKindDate:
 		if s, ok := v.(string); ok {
 			if _, err := time.Parse(time.DateOnly, s); err != nil {
 				return nil, fmt.Errorf("date %q is not YYYY-MM-DD", s)
@@ -129,7 +129,7 @@ const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 
 // decodeRow parses one JSON line of table t into its values; it insists on
 // every column, and on no others.
-func decodeRow(t *pixpool.Table, line []byte) ([]any, error) {
+func decodeRow(t *pixpool.BackupTableDef, line []byte) ([]any, error) {
 	d := json.NewDecoder(bytes.NewReader(line))
 	d.UseNumber()
 	var obj map[string]any
@@ -161,7 +161,7 @@ func decodeRow(t *pixpool.Table, line []byte) ([]any, error) {
 	return row, nil
 }
 
-func hasColumn(t *pixpool.Table, name string) bool {
+func hasColumn(t *pixpool.BackupTableDef, name string) bool {
 	for _, c := range t.Columns {
 		if c.Name == name {
 			return true
@@ -170,7 +170,7 @@ func hasColumn(t *pixpool.Table, name string) bool {
 	return false
 }
 
-func decodeValue(c pixpool.Column, raw any) (any, error) {
+func decodeValue(c pixpool.BackupColumn, raw any) (any, error) {
 	if raw == nil {
 		if !c.Null {
 			return nil, errors.New("null in a NOT NULL column")
@@ -178,19 +178,19 @@ func decodeValue(c pixpool.Column, raw any) (any, error) {
 		return nil, nil
 	}
 	switch c.Kind {
-	case pixpool.KindInt:
+	case pixpool.BackupKindInt:
 		if n, ok := raw.(json.Number); ok {
 			return n.Int64()
 		}
-	case pixpool.KindText:
+	case pixpool.BackupKindText:
 		if s, ok := raw.(string); ok {
 			return s, nil
 		}
-	case pixpool.KindBool:
+	case pixpool.BackupKindBool:
 		if b, ok := raw.(bool); ok {
 			return b, nil
 		}
-	case pixpool.KindTime:
+	case pixpool.BackupKindTime:
 		if s, ok := raw.(string); ok {
 			t, err := time.Parse(time.RFC3339Nano, s)
 			if err != nil {
@@ -198,7 +198,7 @@ func decodeValue(c pixpool.Column, raw any) (any, error) {
 			}
 			return pixpool.MillisUTC(t), nil
 		}
-	case pixpool.KindDate:
+	case pixpool.BackupKindDate:
 		if s, ok := raw.(string); ok {
 			if _, err := time.Parse(time.DateOnly, s); err != nil {
 				return nil, fmt.Errorf("date %q is not YYYY-MM-DD", s)
@@ -247,14 +247,14 @@ func (sp *spool) Close() error {
 }
 
 // fill writes every row export yields to its table's file, counting them.
-func (sp *spool) fill(export func(fn func(t *pixpool.Table, row []any) error) error) error {
+func (sp *spool) fill(export func(fn func(t *pixpool.BackupTableDef, row []any) error) error) error {
 	var buf []byte
 	writers := make(map[string]*bufio.Writer, len(sp.files))
 	for name, f := range sp.files {
 		writers[name] = bufio.NewWriterSize(f, 256<<10)
 	}
 	counts := make(map[string]int64)
-	err := export(func(t *pixpool.Table, row []any) error {
+	err := export(func(t *pixpool.BackupTableDef, row []any) error {
 		w := writers[t.Name]
 		if w == nil {
 			return fmt.Errorf("backup: the store exported a row of unknown table %q", t.Name)
@@ -333,7 +333,7 @@ func invalid(format string, args ...any) error {
 // before the manifest is checked: callers that change anything with the
 // rows verify the archive first with a nil yield. schema is the newest
 // store schema this build knows; a newer backup is refused.
-func readArchive(r io.Reader, schema int, yield func(t *pixpool.Table, row []any) error) (*Manifest, error) {
+func readArchive(r io.Reader, schema int, yield func(t *pixpool.BackupTableDef, row []any) error) (*Manifest, error) {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
 		return nil, invalid("not gzip data (%v).", err)
@@ -431,7 +431,7 @@ func readArchive(r io.Reader, schema int, yield func(t *pixpool.Table, row []any
 
 // readRows reads one part's lines, decoding each row of t, and returns the
 // bytes and rows read.
-func readRows(r io.Reader, t *pixpool.Table, yield func(t *pixpool.Table, row []any) error) (int64, int64, error) {
+func readRows(r io.Reader, t *pixpool.BackupTableDef, yield func(t *pixpool.BackupTableDef, row []any) error) (int64, int64, error) {
 	br := bufio.NewReaderSize(r, 256<<10)
 	var n, rows int64
 	for {

@@ -404,8 +404,8 @@ func (s *Service) write(ctx context.Context, info *Info) error {
 		return fmt.Errorf("temporary files: %w", err)
 	}
 	defer sp.Close()
-	if err := sp.fill(func(fn func(t *pixpool.Table, row []any) error) error {
-		return s.Store.ExportTables(ctx, func(t *pixpool.Table, row []any) error {
+	if err := sp.fill(func(fn func(t *pixpool.BackupTableDef, row []any) error) error {
+		return s.Store.ExportTables(ctx, func(t *pixpool.BackupTableDef, row []any) error {
 			if t.Name == "settings" && slices.Contains(NotBackedUp, row[0].(string)) {
 				return nil
 			}
@@ -597,8 +597,8 @@ func (s *Service) Restore(ctx context.Context, r io.Reader, opts RestoreOptions)
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
-		return s.Store.ImportTables(ctx, KeepOnRestore, func(yield func(t *pixpool.Table, row []any) error) error {
-			_, err := readArchive(f, schema, func(t *pixpool.Table, row []any) error {
+		return s.Store.ImportTables(ctx, KeepOnRestore, func(yield func(t *pixpool.BackupTableDef, row []any) error) error {
+			_, err := readArchive(f, schema, func(t *pixpool.BackupTableDef, row []any) error {
 				switch t.Name {
 				case "users":
 					owners[row[0].(int64)] = row[1].(string)

@@ -128,7 +128,7 @@ func (f *fixture) fill(t *testing.T) {
 func export(t *testing.T, st pixpool.BackupStore) map[string][][]any {
 	t.Helper()
 	out := make(map[string][][]any)
-	if err := st.ExportTables(context.Background(), func(tb *pixpool.Table, row []any) error {
+	if err := st.ExportTables(context.Background(), func(tb *pixpool.BackupTableDef, row []any) error {
 		out[tb.Name] = append(out[tb.Name], row)
 		return nil
 	}); err != nil {

@@ -55,7 +55,7 @@ func newRowCheck(live map[string]owner) *rowCheck {
 // row checks one row as readArchive yields it. It keeps the first problem
 // in c.err and never stops the read, so that a damaged archive is still
 // reported as damaged.
-func (c *rowCheck) row(t *pixpool.Table, row []any) error {
+func (c *rowCheck) row(t *pixpool.BackupTableDef, row []any) error {
 	c.rows[t.Name]++
 	if c.err == nil {
 		c.err = c.check(t, c.rows[t.Name], row)
@@ -64,11 +64,11 @@ func (c *rowCheck) row(t *pixpool.Table, row []any) error {
 }
 
 // refused is the error of a row a restore does not accept.
-func refused(t *pixpool.Table, n int, format string, args ...any) error {
+func refused(t *pixpool.BackupTableDef, n int, format string, args ...any) error {
 	return pixpool.Errorf(pixpool.EINVALID, "The backup was not restored, nothing changed: %s row %d: "+format+".", append([]any{t.Name, n}, args...)...)
 }
 
-func (c *rowCheck) check(t *pixpool.Table, n int, row []any) error {
+func (c *rowCheck) check(t *pixpool.BackupTableDef, n int, row []any) error {
 	if err := pixpool.CheckBackupRow(t, n, row); err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func (c *rowCheck) check(t *pixpool.Table, n int, row []any) error {
 
 func (c *rowCheck) hasUser(id int64) bool { _, ok := c.users[id]; return ok }
 
-func (c *rowCheck) image(t *pixpool.Table, n int, row []any) error {
+func (c *rowCheck) image(t *pixpool.BackupTableDef, n int, row []any) error {
 	v := func(name string) any { return pixpool.BackupValue(t, row, name) }
 	img := &pixpool.Image{ID: v("id").(int64), OwnerID: v("owner_id").(int64), Key: v("key").(string),
 		BlobKey: v("blob_key").(string), ThumbKey: v("thumb_key").(string), Size: v("size").(int64),
@@ -166,7 +166,7 @@ var errEnough = errors.New("enough")
 func (s *Service) liveOwners(ctx context.Context) (map[string]owner, error) {
 	users := make(map[int64]owner)
 	live := make(map[string]owner)
-	err := s.Store.ExportTables(ctx, func(t *pixpool.Table, row []any) error {
+	err := s.Store.ExportTables(ctx, func(t *pixpool.BackupTableDef, row []any) error {
 		v := func(name string) any { return pixpool.BackupValue(t, row, name) }
 		switch t.Name {
 		case "users":

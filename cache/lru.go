@@ -9,7 +9,7 @@ import "math"
 // link adds e to the map, as the most recently used entry of the list, and
 // to the dense slice. sh.mu must be held; the caller accounts the bytes.
 func (sh *shard) link(e *entry) {
-	sh.m[e.key] = e
+	sh.entries[e.key] = e
 	e.prev = sh.root.prev
 	e.next = &sh.root
 	sh.root.prev.next = e
@@ -21,7 +21,7 @@ func (sh *shard) link(e *entry) {
 // unlink removes e from the map, the list and the dense slice. sh.mu must
 // be held; the caller accounts the bytes.
 func (sh *shard) unlink(e *entry) {
-	delete(sh.m, e.key)
+	delete(sh.entries, e.key)
 	e.prev.next = e.next
 	e.next.prev = e.prev
 	e.prev, e.next = nil, nil
@@ -124,7 +124,7 @@ func (s *Store) walk(want int, fn func(KeyInfo) bool) {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		n := len(sh.m)
+		n := len(sh.entries)
 		if want >= 0 && want < n {
 			n = want
 		}
@@ -135,7 +135,7 @@ func (s *Store) walk(want int, fn func(KeyInfo) bool) {
 			}
 			l = append(l, keyRec{e.seq, KeyInfo{
 				Key: e.key, Size: e.size(), Flags: e.flags, Exp: e.exp,
-				LastAccess: e.la, CAS: e.cas, Fetched: e.fetched,
+				LastAccess: e.lastAccess, CAS: e.cas, Fetched: e.fetched,
 			}})
 		}
 		sh.mu.Unlock()

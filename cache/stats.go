@@ -139,10 +139,10 @@ func (s *Store) Stats() Stats {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		c.add(&sh.st)
-		items += int64(len(sh.m))
+		c.add(&sh.counters)
+		items += int64(len(sh.entries))
 		bytes += sh.bytes
-		reqs += sh.reqs.sum(now)
+		reqs += sh.requests.sum(now)
 		sh.mu.Unlock()
 	}
 	return Stats{
@@ -164,7 +164,7 @@ func (s *Store) ResetStats() {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		sh.st = counters{}
+		sh.counters = counters{}
 		sh.mu.Unlock()
 	}
 	s.tooLarge.Store(0)

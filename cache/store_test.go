@@ -42,7 +42,7 @@ func checkInvariants(t testing.TB, s *Store) {
 				t.Fatalf("shard %d: list not ordered by seq at %q (%d after %d)", i, e.key, e.seq, prevSeq)
 			}
 			prevSeq = e.seq
-			if sh.m[e.key] != e {
+			if sh.entries[e.key] != e {
 				t.Fatalf("shard %d: %q in list but not in map", i, e.key)
 			}
 			if e.idx >= len(sh.dense) || sh.dense[e.idx] != e {
@@ -54,8 +54,8 @@ func checkInvariants(t testing.TB, s *Store) {
 			bytes += itemSize(len(e.key), len(e.value))
 			n++
 		}
-		if n != len(sh.m) || n != len(sh.dense) || int64(n) != sh.count.Load() {
-			t.Fatalf("shard %d: list %d, map %d, dense %d, count %d entries", i, n, len(sh.m), len(sh.dense), sh.count.Load())
+		if n != len(sh.entries) || n != len(sh.dense) || int64(n) != sh.count.Load() {
+			t.Fatalf("shard %d: list %d, map %d, dense %d, count %d entries", i, n, len(sh.entries), len(sh.dense), sh.count.Load())
 		}
 		if bytes != sh.bytes {
 			t.Fatalf("shard %d: accounted %d bytes, recomputed %d", i, sh.bytes, bytes)

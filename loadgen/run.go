@@ -25,6 +25,7 @@ package loadgen
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -81,30 +82,21 @@ type Options struct {
 	Counters func(ctx context.Context) (CacheCounters, error)
 }
 
-func (o *Options) keys() int        { return orDefault(o.Keys, 100) }
-func (o *Options) size() int        { return orDefault(o.Size, 100<<10) }
-func (o *Options) images() int      { return orDefault(o.Images, 8) }
-func (o *Options) concurrency() int { return orDefault(o.Concurrency, 8) }
+func (o *Options) keys() int        { return positiveOr(o.Keys, 100) }
+func (o *Options) size() int        { return positiveOr(o.Size, 100<<10) }
+func (o *Options) images() int      { return positiveOr(o.Images, 8) }
+func (o *Options) concurrency() int { return positiveOr(o.Concurrency, 8) }
 func (o *Options) duration() time.Duration {
-	return orDefault(o.Duration, 10*time.Second)
+	return positiveOr(o.Duration, 10*time.Second)
 }
-func (o *Options) timeout() time.Duration { return orDefault(o.Timeout, 30*time.Second) }
+func (o *Options) timeout() time.Duration { return positiveOr(o.Timeout, 30*time.Second) }
 
-func (o *Options) prefix() string {
-	if o.Prefix == "" {
-		return "bench-"
-	}
-	return o.Prefix
-}
+func (o *Options) prefix() string { return cmp.Or(o.Prefix, "bench-") }
+func (o *Options) format() string { return cmp.Or(o.Format, "jpeg") }
 
-func (o *Options) format() string {
-	if o.Format == "" {
-		return "jpeg"
-	}
-	return o.Format
-}
-
-func orDefault[T int | time.Duration](v, def T) T {
+// positiveOr returns v if it is positive, else def: unlike cmp.Or, a
+// negative option also takes its default.
+func positiveOr[T int | time.Duration](v, def T) T {
 	if v > 0 {
 		return v
 	}

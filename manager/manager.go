@@ -5,6 +5,7 @@
 package manager
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -235,7 +236,7 @@ func (m *Manager) Open(ctx context.Context) error {
 	// Local nodes do not survive the server: start the same ids afresh.
 	n := len(st.Nodes)
 	if n == 0 {
-		n = cmpOr(m.Nodes, DefaultNodes)
+		n = cmp.Or(m.Nodes, DefaultNodes)
 	}
 	ids := nodeIDs(st.Nodes)
 	for len(ids) < n {
@@ -264,14 +265,6 @@ func (m *Manager) Open(ctx context.Context) error {
 		return err
 	}
 	return nil
-}
-
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v != zero {
-		return v
-	}
-	return def
 }
 
 func nodeIDs(nodes []pool.NodeInfo) []string {
@@ -318,7 +311,7 @@ func (m *Manager) loadSecret(ctx context.Context, create bool) error {
 func (m *Manager) load(ctx context.Context) (State, error) {
 	auto := autoscale.DefaultParams
 	auto.MaxNodes = min(auto.MaxNodes, m.MaxSize())
-	st := State{CapacityMB: cmpOr(m.CapacityMB, DefaultCapacityMB), Policy: cmpOr(m.Policy, DefaultPolicy), Mode: ModeManual, Auto: auto}
+	st := State{CapacityMB: cmp.Or(m.CapacityMB, DefaultCapacityMB), Policy: cmp.Or(m.Policy, DefaultPolicy), Mode: ModeManual, Auto: auto}
 	v, err := m.Store.Setting(ctx, stateSetting)
 	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
 		return st, nil
@@ -427,7 +420,7 @@ func (m *Manager) Resize(ctx context.Context, n int, reason string) (pool.Resize
 	// removes have their lookups counted up to it, and the lookups the
 	// copying makes are left out of every replica's rates.
 	m.record(ctx, "before")
-	rctx, cancel := context.WithTimeout(ctx, cmpOr(m.ResizeTimeout, 60*time.Second))
+	rctx, cancel := context.WithTimeout(ctx, cmp.Or(m.ResizeTimeout, 60*time.Second))
 	rep := m.Pool.Resize(rctx, st.Epoch, nodes)
 	cancel()
 	m.record(ctx, "after")
@@ -588,7 +581,7 @@ func (m *Manager) Meter() *Meter {
 func (m *Manager) meterLocked() *Meter {
 	if m.meter == nil {
 		m.setOrigin()
-		m.meter = &Meter{Store: m.Store, Nodes: m.Pool, Origin: m.origin, Horizon: max(time.Minute, 120*cmpOr(m.StatsInterval, 5*time.Second))}
+		m.meter = &Meter{Store: m.Store, Nodes: m.Pool, Origin: m.origin, Horizon: max(time.Minute, 120*cmp.Or(m.StatsInterval, 5*time.Second))}
 	}
 	return m.meter
 }

@@ -40,7 +40,9 @@ func (a *Activity) clock() time.Time {
 	return time.Now()
 }
 
-func orDefault(d, def time.Duration) time.Duration {
+// positiveOr returns d if it is positive, else def: unlike cmp.Or, a
+// negative duration also takes its default.
+func positiveOr(d, def time.Duration) time.Duration {
 	if d > 0 {
 		return d
 	}
@@ -67,7 +69,7 @@ func (a *Activity) Busy() bool {
 	if now < a.grant.Load() {
 		return false
 	}
-	return a.inflight.Load() > 0 || now-a.last.Load() < int64(orDefault(a.Quiet, 50*time.Millisecond))
+	return a.inflight.Load() > 0 || now-a.last.Load() < int64(positiveOr(a.Quiet, 50*time.Millisecond))
 }
 
 // Wait returns once serving is idle, or after MaxWait (then granting a
@@ -76,12 +78,12 @@ func (a *Activity) Wait(ctx context.Context) error {
 	if !a.Busy() {
 		return ctx.Err()
 	}
-	deadline := a.clock().Add(orDefault(a.MaxWait, 5*time.Second))
+	deadline := a.clock().Add(positiveOr(a.MaxWait, 5*time.Second))
 	t := time.NewTicker(2 * time.Millisecond)
 	defer t.Stop()
 	for a.Busy() {
 		if !a.clock().Before(deadline) {
-			a.grant.Store(a.clock().Add(orDefault(a.Slice, 250*time.Millisecond)).UnixNano())
+			a.grant.Store(a.clock().Add(positiveOr(a.Slice, 250*time.Millisecond)).UnixNano())
 			break
 		}
 		select {

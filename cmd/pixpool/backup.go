@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -298,16 +299,9 @@ func listBackups(ctx context.Context, svc *backup.Service, stdout io.Writer) err
 			status, size, rows = "failed: "+i.Error, "-", "-"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i.Name, i.CreatedAt.UTC().Format(time.DateTime), i.Trigger,
-			cmpOrDash(i.By), status, size, rows)
+			cmp.Or(i.By, "-"), status, size, rows)
 	}
 	return tw.Flush()
-}
-
-func cmpOrDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 func scheduleText(sched string) string {

@@ -84,7 +84,7 @@ const keptSettings = "settings kept on restore"
 func export(t *testing.T, st pixpool.Store) exported {
 	t.Helper()
 	ex := exported{}
-	err := st.ExportTables(context.Background(), func(tb *pixpool.Table, row []any) error {
+	err := st.ExportTables(context.Background(), func(tb *pixpool.BackupTableDef, row []any) error {
 		name := tb.Name
 		if tb.Name == "settings" && slices.Contains(backup.NotBackedUp, row[0].(string)) {
 			return nil // never in an archive

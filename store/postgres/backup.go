@@ -32,7 +32,7 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 // REPEATABLE READ, READ ONLY transaction: one snapshot, which blocks no
 // writer. Text keys (settings' names) are ordered COLLATE "C", bytewise,
 // as store/sqlite orders them, whatever the database's collation.
-func (s *Store) ExportTables(ctx context.Context, fn func(t *pixpool.Table, row []any) error) error {
+func (s *Store) ExportTables(ctx context.Context, fn func(t *pixpool.BackupTableDef, row []any) error) error {
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return wrap("export tables", err)
@@ -48,12 +48,12 @@ func (s *Store) ExportTables(ctx context.Context, fn func(t *pixpool.Table, row 
 
 // exportTable calls fn with every row of t, converting its values to the
 // Go types of their Kind. An error of fn's is returned as it is.
-func exportTable(ctx context.Context, tx pgx.Tx, t *pixpool.Table, fn func(t *pixpool.Table, row []any) error) error {
+func exportTable(ctx context.Context, tx pgx.Tx, t *pixpool.BackupTableDef, fn func(t *pixpool.BackupTableDef, row []any) error) error {
 	names := columnNames(t)
 	// The names are constants of pixpool.BackupTables, whose tables each
 	// lead with their primary key.
 	order := names[0]
-	if t.Columns[0].Kind == pixpool.KindText {
+	if t.Columns[0].Kind == pixpool.BackupKindText {
 		order += ` COLLATE "C"`
 	}
 	rows, err := tx.Query(ctx, `SELECT `+strings.Join(names, ", ")+` FROM `+t.Name+` ORDER BY `+order)
@@ -64,15 +64,15 @@ func exportTable(ctx context.Context, tx pgx.Tx, t *pixpool.Table, fn func(t *pi
 	dest := make([]any, len(t.Columns))
 	for i, c := range t.Columns {
 		switch c.Kind {
-		case pixpool.KindInt:
+		case pixpool.BackupKindInt:
 			dest[i] = new(pgtype.Int8)
-		case pixpool.KindText:
+		case pixpool.BackupKindText:
 			dest[i] = new(pgtype.Text)
-		case pixpool.KindBool:
+		case pixpool.BackupKindBool:
 			dest[i] = new(pgtype.Bool)
-		case pixpool.KindTime:
+		case pixpool.BackupKindTime:
 			dest[i] = new(pgtype.Timestamptz)
-		case pixpool.KindDate:
+		case pixpool.BackupKindDate:
 			dest[i] = new(pgtype.Date)
 		}
 	}
@@ -126,7 +126,7 @@ func exportTable(ctx context.Context, tx pgx.Tx, t *pixpool.Table, fn func(t *pi
 // column), and a row of the wrong shape, or with text PostgreSQL cannot
 // hold, is EINVALID; the message names the table and the row's number
 // among that table's rows, counted from 1.
-func (s *Store) ImportTables(ctx context.Context, keep []string, next func(yield func(t *pixpool.Table, row []any) error) error) error {
+func (s *Store) ImportTables(ctx context.Context, keep []string, next func(yield func(t *pixpool.BackupTableDef, row []any) error) error) error {
 	defer s.authChanged()
 	err := s.withTx(ctx, func(tx pgx.Tx) error {
 		if err := clearTables(ctx, tx, keep); err != nil {
@@ -215,20 +215,20 @@ type importer struct {
 
 // queuedRow names a row whose INSERT is in a batch.
 type queuedRow struct {
-	table *pixpool.Table
+	table *pixpool.BackupTableDef
 	n     int
 }
 
 // yield queues one row, and sends the batch once it is full. After an
 // error it returns that error again and does nothing.
-func (im *importer) yield(t *pixpool.Table, row []any) error {
+func (im *importer) yield(t *pixpool.BackupTableDef, row []any) error {
 	if im.err == nil {
 		im.err = im.add(t, row)
 	}
 	return im.err
 }
 
-func (im *importer) add(t *pixpool.Table, row []any) error {
+func (im *importer) add(t *pixpool.BackupTableDef, row []any) error {
 	if err := im.enter(t); err != nil {
 		return err
 	}
@@ -278,7 +278,7 @@ func (im *importer) flush() error {
 
 // enter makes t the table being restored, if it is not already. Tables
 // must come in the order of BackupTables.
-func (im *importer) enter(t *pixpool.Table) error {
+func (im *importer) enter(t *pixpool.BackupTableDef) error {
 	i, err := pixpool.BackupTableIndex(t)
 	if err != nil {
 		return err
@@ -297,18 +297,18 @@ func (im *importer) enter(t *pixpool.Table) error {
 // pgTypes are the types the parameters of each Kind are sent as. They are
 // wider than some columns (integer), so that PostgreSQL, not the driver,
 // refuses a number out of a column's range, and the error is a row's.
-var pgTypes = map[pixpool.Kind]string{
-	pixpool.KindInt:  "bigint",
-	pixpool.KindText: "text",
-	pixpool.KindBool: "boolean",
-	pixpool.KindTime: "timestamptz",
-	pixpool.KindDate: "date",
+var pgTypes = map[pixpool.BackupKind]string{
+	pixpool.BackupKindInt:  "bigint",
+	pixpool.BackupKindText: "text",
+	pixpool.BackupKindBool: "boolean",
+	pixpool.BackupKindTime: "timestamptz",
+	pixpool.BackupKindDate: "date",
 }
 
 // insertSQL returns the INSERT of a row of t. That of analyses takes the
 // search document as one more parameter, NULL for none, and computes the
 // search vector from it as SaveAnalysis does.
-func insertSQL(t *pixpool.Table) string {
+func insertSQL(t *pixpool.BackupTableDef) string {
 	names := columnNames(t)
 	params := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
@@ -324,7 +324,7 @@ func insertSQL(t *pixpool.Table) string {
 // rowArgs checks row, the nth of t (pixpool.CheckBackupRow), and that
 // its text is text PostgreSQL can hold, and returns its values as pgx
 // sends them: times truncated to the millisecond, dates as times.
-func rowArgs(t *pixpool.Table, n int, row []any) ([]any, error) {
+func rowArgs(t *pixpool.BackupTableDef, n int, row []any) ([]any, error) {
 	if err := pixpool.CheckBackupRow(t, n, row); err != nil {
 		return nil, err
 	}
@@ -339,7 +339,7 @@ func rowArgs(t *pixpool.Table, n int, row []any) ([]any, error) {
 			if !storable(v) {
 				return nil, pixpool.Errorf(pixpool.EINVALID, "%s row %d: %s is not valid UTF-8 without NUL characters", t.Name, n, c.Name)
 			}
-			if c.Kind == pixpool.KindDate {
+			if c.Kind == pixpool.BackupKindDate {
 				args[i], _ = time.Parse(time.DateOnly, v) // checked above
 				continue
 			}
@@ -351,7 +351,7 @@ func rowArgs(t *pixpool.Table, n int, row []any) ([]any, error) {
 
 // analysisDoc checks the labels and lines of row, the nth of analyses,
 // and returns the search document of a done analysis (nil for any other).
-func analysisDoc(t *pixpool.Table, n int, row []any) (*string, error) {
+func analysisDoc(t *pixpool.BackupTableDef, n int, row []any) (*string, error) {
 	a, err := pixpool.BackupAnalysis(t, n, row)
 	if err != nil || a.Status != pixpool.AnalysisDone {
 		return nil, err
@@ -361,7 +361,7 @@ func analysisDoc(t *pixpool.Table, n int, row []any) (*string, error) {
 }
 
 // columnNames returns the names of t's columns.
-func columnNames(t *pixpool.Table) []string {
+func columnNames(t *pixpool.BackupTableDef) []string {
 	names := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
 		names[i] = c.Name
@@ -373,7 +373,7 @@ func columnNames(t *pixpool.Table) []string {
 // column's range, in the nth row of t, as ECONFLICT (a duplicate key) or
 // EINVALID (any other, such as a missing parent row), and any other error
 // as it is.
-func constraintError(t *pixpool.Table, n int, err error) error {
+func constraintError(t *pixpool.BackupTableDef, n int, err error) error {
 	var e *pgconn.PgError
 	if !errors.As(err, &e) {
 		return err

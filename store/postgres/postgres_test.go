@@ -98,7 +98,7 @@ func TestStore_BackupUnstorable(t *testing.T) {
 		return []any{int64(1), int64(1), "a.png", "b", "", int64(0), "image/png", width, int64(1), "sum", tm}
 	}
 	type row struct {
-		table *pixpool.Table
+		table *pixpool.BackupTableDef
 		row   []any
 	}
 	tests := []struct {
@@ -112,7 +112,7 @@ func TestStore_BackupUnstorable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := s.ImportTables(ctx, nil, func(yield func(*pixpool.Table, []any) error) error {
+			err := s.ImportTables(ctx, nil, func(yield func(*pixpool.BackupTableDef, []any) error) error {
 				for _, r := range tt.rows {
 					if err := yield(r.table, r.row); err != nil {
 						return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -26,11 +27,11 @@ func insertUser(ctx context.Context, db execer, u *pixpool.User, passwordHash st
 	if isUnique(err) {
 		return pixpool.Errorf(pixpool.ECONFLICT, "username %q is taken", u.Username)
 	} else if err != nil {
-		return errorf("sqlite: create user: %w", err)
+		return wrap("create user", err)
 	}
 	id, err := res.LastInsertId()
 	if err != nil {
-		return errorf("sqlite: create user: %w", err)
+		return wrap("create user", err)
 	}
 	u.ID, u.CreatedAt, u.UpdatedAt = id, t, t
 	return nil
@@ -55,7 +56,7 @@ func (s *Store) SetSetupToken(ctx context.Context, hash string, expires time.Tim
 		return err
 	})
 	if err != nil {
-		return false, errorf("sqlite: set setup token: %w", err)
+		return false, wrap("set setup token", err)
 	}
 	return stored, nil
 }
@@ -68,7 +69,7 @@ func (s *Store) SetupPending(ctx context.Context, now time.Time) (bool, error) {
 		SELECT EXISTS (SELECT 1 FROM setup_tokens WHERE expires_at > ?)
 			AND NOT EXISTS (SELECT 1 FROM users WHERE admin)`, millis(now)).Scan(&pending)
 	if err != nil {
-		return false, errorf("sqlite: setup pending: %w", err)
+		return false, wrap("setup pending", err)
 	}
 	return pending, nil
 }
@@ -95,7 +96,7 @@ func (s *Store) CreateFirstAdmin(ctx context.Context, u *pixpool.User, passwordH
 		return err
 	})
 	if err != nil && pixpool.ErrorCode(err) == pixpool.EINTERNAL {
-		return errorf("sqlite: create first admin: %w", err)
+		return wrap("create first admin", err)
 	}
 	return err
 }
@@ -121,11 +122,11 @@ func (s *Store) TakeAttempt(ctx context.Context, key string, now time.Time, lim 
 	if err == nil {
 		return 0, nil
 	} else if !errors.Is(err, sql.ErrNoRows) {
-		return 0, errorf("sqlite: take attempt: %w", err)
+		return 0, wrap("take attempt", err)
 	}
 	var next int64
 	if err := s.db.QueryRowContext(ctx, `SELECT next_at FROM attempts WHERE key = ?`, key).Scan(&next); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return 0, errorf("sqlite: take attempt: %w", err)
+		return 0, wrap("take attempt", err)
 	}
 	return max(fromMillis(next).Sub(now), time.Millisecond), nil
 }
@@ -137,7 +138,7 @@ func (s *Store) ReturnAttempt(ctx context.Context, key string) error {
 		return err
 	})
 	if err != nil {
-		return errorf("sqlite: return attempt: %w", err)
+		return wrap("return attempt", err)
 	}
 	return nil
 }
@@ -150,7 +151,7 @@ func (s *Store) ClearAttempts(ctx context.Context, key string, before time.Time)
 		return err
 	})
 	if err != nil {
-		return errorf("sqlite: clear attempts: %w", err)
+		return wrap("clear attempts", err)
 	}
 	return nil
 }
@@ -182,10 +183,10 @@ func (s *Store) CreateInvite(ctx context.Context, inv *pixpool.Invite) error {
 	if isUnique(err) {
 		return pixpool.Errorf(pixpool.ECONFLICT, "invite already exists")
 	} else if err != nil {
-		return errorf("sqlite: create invite: %w", err)
+		return wrap("create invite", err)
 	}
 	if inv.ID, err = res.LastInsertId(); err != nil {
-		return errorf("sqlite: create invite: %w", err)
+		return wrap("create invite", err)
 	}
 	return nil
 }
@@ -194,19 +195,19 @@ func (s *Store) CreateInvite(ctx context.Context, inv *pixpool.Invite) error {
 func (s *Store) Invites(ctx context.Context) ([]*pixpool.Invite, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+inviteColumns+` FROM invites ORDER BY created_at DESC, id DESC`)
 	if err != nil {
-		return nil, errorf("sqlite: invites: %w", err)
+		return nil, wrap("invites", err)
 	}
 	defer rows.Close()
 	var out []*pixpool.Invite
 	for rows.Next() {
 		inv, err := scanInvite(rows)
 		if err != nil {
-			return nil, errorf("sqlite: invites: %w", err)
+			return nil, wrap("invites", err)
 		}
 		out = append(out, inv)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, errorf("sqlite: invites: %w", err)
+		return nil, wrap("invites", err)
 	}
 	return out, nil
 }
@@ -215,7 +216,7 @@ func (s *Store) Invites(ctx context.Context) ([]*pixpool.Invite, error) {
 func (s *Store) DeleteInvite(ctx context.Context, id int64) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM invites WHERE id = ?`, id)
 	if err != nil {
-		return errorf("sqlite: delete invite %d: %w", id, err)
+		return wrap(fmt.Sprintf("delete invite %d", id), err)
 	}
 	return mustAffect(res, "invite not found")
 }
@@ -227,10 +228,10 @@ func (s *Store) CreateUserWithInvite(ctx context.Context, u *pixpool.User, passw
 		res, err := tx.ExecContext(ctx, `UPDATE invites SET used_at = ? WHERE hash = ? AND used_at IS NULL AND expires_at > ?`,
 			millis(now), inviteHash, millis(now))
 		if err != nil {
-			return errorf("sqlite: use invite: %w", err)
+			return wrap("use invite", err)
 		}
 		if n, err := res.RowsAffected(); err != nil {
-			return errorf("sqlite: use invite: %w", err)
+			return wrap("use invite", err)
 		} else if n == 0 {
 			return pixpool.Errorf(pixpool.EINVALID, "This invite code is not valid: it is mistyped, used or expired.")
 		}
@@ -238,7 +239,7 @@ func (s *Store) CreateUserWithInvite(ctx context.Context, u *pixpool.User, passw
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE invites SET used_by = ? WHERE hash = ?`, u.ID, inviteHash); err != nil {
-			return errorf("sqlite: use invite: %w", err)
+			return wrap("use invite", err)
 		}
 		return nil
 	})

@@ -41,10 +41,10 @@ func (s *Store) EnqueueAnalysis(ctx context.Context, imageID int64) error {
 		_, err = tx.ExecContext(ctx, `DELETE FROM analysis_search WHERE rowid = ?`, imageID)
 		return err
 	})
-	if err != nil {
-		return wrapAnalysis(fmt.Sprintf("enqueue analysis %d", imageID), err)
+	if pixpool.ErrorCode(err) == pixpool.EINTERNAL {
+		return wrap(fmt.Sprintf("enqueue analysis %d", imageID), err)
 	}
-	return nil
+	return err
 }
 
 // ClaimAnalysis takes the oldest pending job whose lease is free or has run
@@ -78,7 +78,10 @@ func (s *Store) ClaimAnalysis(ctx context.Context, lease time.Duration) (*pixpoo
 		return err
 	})
 	if err != nil {
-		return nil, 0, wrapAnalysis("claim analysis", err)
+		if pixpool.ErrorCode(err) == pixpool.EINTERNAL {
+			return nil, 0, wrap("claim analysis", err)
+		}
+		return nil, 0, err
 	}
 	return img, attempts, nil
 }
@@ -94,11 +97,11 @@ func (s *Store) SaveAnalysis(ctx context.Context, a *pixpool.Analysis) error {
 	}
 	labels, err := json.Marshal(a.Labels)
 	if err != nil {
-		return errorf("sqlite: save analysis %d: %w", a.ImageID, err)
+		return wrap(fmt.Sprintf("save analysis %d", a.ImageID), err)
 	}
 	lines, err := json.Marshal(a.Lines)
 	if err != nil {
-		return errorf("sqlite: save analysis %d: %w", a.ImageID, err)
+		return wrap(fmt.Sprintf("save analysis %d", a.ImageID), err)
 	}
 	now := timeNow()
 	err = s.withTx(ctx, func(tx *sql.Tx) error {
@@ -127,7 +130,10 @@ func (s *Store) SaveAnalysis(ctx context.Context, a *pixpool.Analysis) error {
 		return err
 	})
 	if err != nil {
-		return wrapAnalysis(fmt.Sprintf("save analysis %d", a.ImageID), err)
+		if pixpool.ErrorCode(err) == pixpool.EINTERNAL {
+			return wrap(fmt.Sprintf("save analysis %d", a.ImageID), err)
+		}
+		return err
 	}
 	a.UpdatedAt = now
 	return nil
@@ -147,13 +153,13 @@ func (s *Store) Analysis(ctx context.Context, imageID int64) (*pixpool.Analysis,
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pixpool.Errorf(pixpool.ENOTFOUND, "no analysis of image %d", imageID)
 	} else if err != nil {
-		return nil, errorf("sqlite: analysis %d: %w", imageID, err)
+		return nil, wrap(fmt.Sprintf("analysis %d", imageID), err)
 	}
 	if err := json.Unmarshal([]byte(labels), &a.Labels); err != nil {
-		return nil, errorf("sqlite: analysis %d: labels: %w", imageID, err)
+		return nil, wrap(fmt.Sprintf("analysis %d: labels", imageID), err)
 	}
 	if err := json.Unmarshal([]byte(lines), &a.Lines); err != nil {
-		return nil, errorf("sqlite: analysis %d: lines: %w", imageID, err)
+		return nil, wrap(fmt.Sprintf("analysis %d: lines", imageID), err)
 	}
 	if len(a.Labels) == 0 {
 		a.Labels = nil
@@ -184,19 +190,19 @@ func (s *Store) SearchImages(ctx context.Context, ownerID int64, query string, l
 	}
 	rows, err := s.db.QueryContext(ctx, searchQuery, ownerID, strings.Join(words, " "), pixpool.AnalysisDone, limit)
 	if err != nil {
-		return nil, errorf("sqlite: search images: %w", err)
+		return nil, wrap("search images", err)
 	}
 	defer rows.Close()
 	var images []*pixpool.Image
 	for rows.Next() {
 		img, err := scanImage(rows)
 		if err != nil {
-			return nil, errorf("sqlite: search images: %w", err)
+			return nil, wrap("search images", err)
 		}
 		images = append(images, img)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, errorf("sqlite: search images: %w", err)
+		return nil, wrap("search images", err)
 	}
 	return images, nil
 }
@@ -244,13 +250,4 @@ func searchWords(query string) []string {
 // prefixed qualifies each of a comma-separated list of columns with p.
 func prefixed(p, columns string) string {
 	return p + strings.ReplaceAll(columns, ", ", ", "+p)
-}
-
-// wrapAnalysis returns err as the failure of op, unless it already carries
-// a code for the caller.
-func wrapAnalysis(op string, err error) error {
-	if pixpool.ErrorCode(err) != pixpool.EINTERNAL {
-		return err
-	}
-	return errorf("sqlite: %s: %w", op, err)
 }

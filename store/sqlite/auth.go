@@ -8,7 +8,7 @@ import "context"
 func (s *Store) AuthGeneration(ctx context.Context) (int64, error) {
 	var n int64
 	if err := s.stmts[stmtAuthGeneration].QueryRowContext(ctx).Scan(&n); err != nil {
-		return 0, errorf("sqlite: auth generation: %w", err)
+		return 0, wrap("auth generation", err)
 	}
 	return n, nil
 }

@@ -19,7 +19,7 @@ var _ pixpool.BackupStore = (*Store)(nil)
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	v, err := schemaVersion(ctx, s.db)
 	if err != nil {
-		return 0, errorf("sqlite: schema version: %w", err)
+		return 0, wrap("schema version", err)
 	}
 	return v, nil
 }
@@ -37,10 +37,10 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 // otherwise enforce read-only; this transaction only reads.) The cost of a
 // long export is that checkpoints cannot wrap the WAL around the snapshot,
 // so the WAL file grows until the export ends.
-func (s *Store) ExportTables(ctx context.Context, fn func(t *pixpool.Table, row []any) error) error {
+func (s *Store) ExportTables(ctx context.Context, fn func(t *pixpool.BackupTableDef, row []any) error) error {
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return errorf("sqlite: export tables: %w", err)
+		return wrap("export tables", err)
 	}
 	defer tx.Rollback() // only read
 	for _, t := range pixpool.BackupTables {
@@ -54,13 +54,13 @@ func (s *Store) ExportTables(ctx context.Context, fn func(t *pixpool.Table, row 
 // exportTable calls fn with every row of t, converting its values from
 // SQLite's storage (Unix milliseconds, 0 or 1) to the Go types of their
 // Kind. An error of fn's is returned as it is.
-func exportTable(ctx context.Context, tx *sql.Tx, t *pixpool.Table, fn func(t *pixpool.Table, row []any) error) error {
+func exportTable(ctx context.Context, tx *sql.Tx, t *pixpool.BackupTableDef, fn func(t *pixpool.BackupTableDef, row []any) error) error {
 	names := columnNames(t)
 	// The names are constants of pixpool.BackupTables, whose tables each
 	// lead with their primary key.
 	rows, err := tx.QueryContext(ctx, `SELECT `+strings.Join(names, ", ")+` FROM `+t.Name+` ORDER BY `+names[0])
 	if err != nil {
-		return errorf("sqlite: export %s: %w", t.Name, err)
+		return wrap("export "+t.Name, err)
 	}
 	defer rows.Close()
 	var (
@@ -69,7 +69,7 @@ func exportTable(ctx context.Context, tx *sql.Tx, t *pixpool.Table, fn func(t *p
 		dest = make([]any, len(t.Columns))
 	)
 	for i, c := range t.Columns {
-		if c.Kind == pixpool.KindText || c.Kind == pixpool.KindDate {
+		if c.Kind == pixpool.BackupKindText || c.Kind == pixpool.BackupKindDate {
 			dest[i] = &strs[i]
 		} else {
 			dest[i] = &ints[i]
@@ -77,21 +77,21 @@ func exportTable(ctx context.Context, tx *sql.Tx, t *pixpool.Table, fn func(t *p
 	}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
-			return errorf("sqlite: export %s: %w", t.Name, err)
+			return wrap("export "+t.Name, err)
 		}
 		row := make([]any, len(t.Columns)) // fn's to keep
 		for i, c := range t.Columns {
 			switch {
-			case c.Kind == pixpool.KindText || c.Kind == pixpool.KindDate:
+			case c.Kind == pixpool.BackupKindText || c.Kind == pixpool.BackupKindDate:
 				if strs[i].Valid {
 					row[i] = strs[i].String
 				}
 			case !ints[i].Valid:
-			case c.Kind == pixpool.KindInt:
+			case c.Kind == pixpool.BackupKindInt:
 				row[i] = ints[i].Int64
-			case c.Kind == pixpool.KindBool:
+			case c.Kind == pixpool.BackupKindBool:
 				row[i] = ints[i].Int64 != 0
-			case c.Kind == pixpool.KindTime:
+			case c.Kind == pixpool.BackupKindTime:
 				row[i] = fromMillis(ints[i].Int64)
 			}
 		}
@@ -100,7 +100,7 @@ func exportTable(ctx context.Context, tx *sql.Tx, t *pixpool.Table, fn func(t *p
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return errorf("sqlite: export %s: %w", t.Name, err)
+		return wrap("export "+t.Name, err)
 	}
 	return nil
 }
@@ -119,7 +119,7 @@ func exportTable(ctx context.Context, tx *sql.Tx, t *pixpool.Table, fn func(t *p
 // The transaction holds the write lock throughout, next's reading of the
 // archive included: readers see the old rows until it commits, and other
 // writers wait up to busyTimeout, then fail.
-func (s *Store) ImportTables(ctx context.Context, keep []string, next func(yield func(t *pixpool.Table, row []any) error) error) error {
+func (s *Store) ImportTables(ctx context.Context, keep []string, next func(yield func(t *pixpool.BackupTableDef, row []any) error) error) error {
 	defer s.authChanged()
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		if err := clearTables(ctx, tx, keep); err != nil {
@@ -136,7 +136,7 @@ func (s *Store) ImportTables(ctx context.Context, keep []string, next func(yield
 		return err
 	})
 	if pixpool.ErrorCode(err) == pixpool.EINTERNAL {
-		return errorf("sqlite: import tables: %w", err)
+		return wrap("import tables", err)
 	}
 	return err
 }
@@ -179,14 +179,14 @@ type importer struct {
 
 // yield inserts one row. After an error it returns that error again and
 // does nothing.
-func (im *importer) yield(t *pixpool.Table, row []any) error {
+func (im *importer) yield(t *pixpool.BackupTableDef, row []any) error {
 	if im.err == nil {
 		im.err = im.add(t, row)
 	}
 	return im.err
 }
 
-func (im *importer) add(t *pixpool.Table, row []any) error {
+func (im *importer) add(t *pixpool.BackupTableDef, row []any) error {
 	if err := im.enter(t); err != nil {
 		return err
 	}
@@ -222,7 +222,7 @@ func (im *importer) add(t *pixpool.Table, row []any) error {
 
 // enter makes t the table being restored, if it is not already, and
 // prepares its INSERT. Tables must come in the order of BackupTables.
-func (im *importer) enter(t *pixpool.Table) error {
+func (im *importer) enter(t *pixpool.BackupTableDef) error {
 	i, err := pixpool.BackupTableIndex(t)
 	if err != nil {
 		return err
@@ -249,7 +249,7 @@ func (im *importer) enter(t *pixpool.Table) error {
 
 // rowArgs checks row, the nth of t (pixpool.CheckBackupRow), and returns
 // its values as SQLite keeps them: times as Unix milliseconds.
-func rowArgs(t *pixpool.Table, n int, row []any) ([]any, error) {
+func rowArgs(t *pixpool.BackupTableDef, n int, row []any) ([]any, error) {
 	if err := pixpool.CheckBackupRow(t, n, row); err != nil {
 		return nil, err
 	}
@@ -265,7 +265,7 @@ func rowArgs(t *pixpool.Table, n int, row []any) ([]any, error) {
 
 // analysisDoc checks the labels and lines of row, the nth of analyses,
 // and returns the search document of a done analysis (nil for any other).
-func analysisDoc(t *pixpool.Table, n int, row []any) (*string, error) {
+func analysisDoc(t *pixpool.BackupTableDef, n int, row []any) (*string, error) {
 	a, err := pixpool.BackupAnalysis(t, n, row)
 	if err != nil || a.Status != pixpool.AnalysisDone {
 		return nil, err
@@ -275,7 +275,7 @@ func analysisDoc(t *pixpool.Table, n int, row []any) (*string, error) {
 }
 
 // columnNames returns the names of t's columns.
-func columnNames(t *pixpool.Table) []string {
+func columnNames(t *pixpool.BackupTableDef) []string {
 	names := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
 		names[i] = c.Name
@@ -286,7 +286,7 @@ func columnNames(t *pixpool.Table) []string {
 // constraintError returns a broken constraint, in the nth row of t, as
 // ECONFLICT (a duplicate key) or EINVALID (any other, such as a missing
 // parent row), and any other error as it is.
-func constraintError(t *pixpool.Table, n int, err error) error {
+func constraintError(t *pixpool.BackupTableDef, n int, err error) error {
 	var e *sqlite.Error
 	if !errors.As(err, &e) || e.Code()&0xff != sqlite3.SQLITE_CONSTRAINT {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/pixpool/pixpool"
@@ -70,11 +71,11 @@ func (s *Store) PutImage(ctx context.Context, img *pixpool.Image) (replaced *pix
 		return nil
 	})
 	if err != nil {
-		return nil, errorf("sqlite: put image %q: %w", img.Key, err)
+		return nil, wrap(fmt.Sprintf("put image %q", img.Key), err)
 	}
 	img.ID = id
 	if err := s.wal.sync(); err != nil {
-		return nil, errorf("sqlite: put image %q: committed, but syncing the log failed: %w", img.Key, err)
+		return nil, wrap(fmt.Sprintf("put image %q: committed, but syncing the log failed", img.Key), err)
 	}
 	return replaced, nil
 }
@@ -85,7 +86,7 @@ func (s *Store) Image(ctx context.Context, ownerID int64, key string) (*pixpool.
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pixpool.Errorf(pixpool.ENOTFOUND, "image %q not found", key)
 	} else if err != nil {
-		return nil, errorf("sqlite: image %q: %w", key, err)
+		return nil, wrap(fmt.Sprintf("image %q", key), err)
 	}
 	return img, nil
 }
@@ -105,19 +106,19 @@ func (s *Store) Images(ctx context.Context, f pixpool.ImageFilter) ([]*pixpool.I
 	}
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, errorf("sqlite: images: %w", err)
+		return nil, wrap("images", err)
 	}
 	defer rows.Close()
 	var images []*pixpool.Image
 	for rows.Next() {
 		img, err := scanImage(rows)
 		if err != nil {
-			return nil, errorf("sqlite: images: %w", err)
+			return nil, wrap("images", err)
 		}
 		images = append(images, img)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, errorf("sqlite: images: %w", err)
+		return nil, wrap("images", err)
 	}
 	return images, nil
 }
@@ -127,7 +128,7 @@ func (s *Store) CountImages(ctx context.Context, f pixpool.ImageFilter) (int, er
 	where, args := imageWhere(f, false)
 	var n int
 	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM images`+where, args...).Scan(&n); err != nil {
-		return 0, errorf("sqlite: count images: %w", err)
+		return 0, wrap("count images", err)
 	}
 	return n, nil
 }
@@ -190,10 +191,10 @@ func (s *Store) DeleteImage(ctx context.Context, ownerID int64, key string) (*pi
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pixpool.Errorf(pixpool.ENOTFOUND, "image %q not found", key)
 	} else if err != nil {
-		return nil, errorf("sqlite: delete image %q: %w", key, err)
+		return nil, wrap(fmt.Sprintf("delete image %q", key), err)
 	}
 	if err := s.wal.sync(); err != nil {
-		return nil, errorf("sqlite: delete image %q: %w", key, err)
+		return nil, wrap(fmt.Sprintf("delete image %q", key), err)
 	}
 	return img, nil
 }
@@ -210,11 +211,11 @@ func (s *Store) DeleteAllImages(ctx context.Context) (int, error) {
 		err = s.wal.sync()
 	}
 	if err != nil {
-		return 0, errorf("sqlite: delete all images: %w", err)
+		return 0, wrap("delete all images", err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return 0, errorf("sqlite: delete all images: %w", err)
+		return 0, wrap("delete all images", err)
 	}
 	return int(n), nil
 }
@@ -233,7 +234,7 @@ func (s *Store) ImageBlobKeys(ctx context.Context, fn func(key string) error) er
 	for {
 		keys, last, n, err := s.blobKeys(ctx, lastID)
 		if err != nil {
-			return errorf("sqlite: image blob keys: %w", err)
+			return wrap("image blob keys", err)
 		}
 		for _, k := range keys {
 			if err := fn(k); err != nil {

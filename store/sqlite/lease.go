@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/pixpool/pixpool"
@@ -29,7 +30,7 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	} else if err != nil {
-		return false, errorf("sqlite: acquire lease %q: %w", name, err)
+		return false, wrap(fmt.Sprintf("acquire lease %q", name), err)
 	}
 	return true, nil
 }
@@ -38,7 +39,7 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.
 // another, or by nobody, is left alone.
 func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM leases WHERE name = ? AND holder = ?`, name, holder); err != nil {
-		return errorf("sqlite: release lease %q: %w", name, err)
+		return wrap(fmt.Sprintf("release lease %q", name), err)
 	}
 	return nil
 }
@@ -51,7 +52,7 @@ func (s *Store) LeaseHolder(ctx context.Context, name string) (string, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	} else if err != nil {
-		return "", errorf("sqlite: lease holder %q: %w", name, err)
+		return "", wrap(fmt.Sprintf("lease holder %q", name), err)
 	}
 	return holder, nil
 }

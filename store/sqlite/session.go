@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/pixpool/pixpool"
@@ -22,7 +23,7 @@ func (s *Store) CreateSession(ctx context.Context, sess *pixpool.Session) error 
 	if isUnique(err) {
 		return pixpool.Errorf(pixpool.ECONFLICT, "session already exists")
 	} else if err != nil {
-		return errorf("sqlite: create session: %w", err)
+		return wrap("create session", err)
 	}
 	return nil
 }
@@ -39,7 +40,7 @@ func (s *Store) Session(ctx context.Context, tokenHash string) (*pixpool.Session
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pixpool.Errorf(pixpool.ENOTFOUND, "session not found")
 	} else if err != nil {
-		return nil, errorf("sqlite: session: %w", err)
+		return nil, wrap("session", err)
 	}
 	sess.CreatedAt = fromMillis(createdAt)
 	sess.ExpiresAt = fromMillis(expiresAt)
@@ -54,7 +55,7 @@ func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
 		return err
 	})
 	if err != nil {
-		return errorf("sqlite: delete session: %w", err)
+		return wrap("delete session", err)
 	}
 	return nil
 }
@@ -64,7 +65,7 @@ func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
 func (s *Store) DeleteUserSessions(ctx context.Context, userID int64, keep string) error {
 	defer s.authChanged()
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?`, userID, keep); err != nil {
-		return errorf("sqlite: delete sessions of user %d: %w", userID, err)
+		return wrap(fmt.Sprintf("delete sessions of user %d", userID), err)
 	}
 	return nil
 }
@@ -75,11 +76,11 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, 
 	defer s.authChanged()
 	res, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ?`, millis(now))
 	if err != nil {
-		return 0, errorf("sqlite: delete expired sessions: %w", err)
+		return 0, wrap("delete expired sessions", err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return 0, errorf("sqlite: delete expired sessions: %w", err)
+		return 0, wrap("delete expired sessions", err)
 	}
 	return int(n), nil
 }
@@ -116,11 +117,11 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *pixpool.APIKey) error {
 	if isUnique(err) {
 		return pixpool.Errorf(pixpool.ECONFLICT, "api key already exists")
 	} else if err != nil {
-		return errorf("sqlite: create api key: %w", err)
+		return wrap("create api key", err)
 	}
 	id, err := res.LastInsertId()
 	if err != nil {
-		return errorf("sqlite: create api key: %w", err)
+		return wrap("create api key", err)
 	}
 	k.ID, k.CreatedAt = id, t
 	return nil
@@ -132,7 +133,7 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash string) (*pixpool.APIKey,
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pixpool.Errorf(pixpool.ENOTFOUND, "api key not found")
 	} else if err != nil {
-		return nil, errorf("sqlite: api key by hash: %w", err)
+		return nil, wrap("api key by hash", err)
 	}
 	return k, nil
 }
@@ -141,19 +142,19 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash string) (*pixpool.APIKey,
 func (s *Store) APIKeys(ctx context.Context, userID int64) ([]*pixpool.APIKey, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE user_id = ? ORDER BY created_at DESC, id DESC`, userID)
 	if err != nil {
-		return nil, errorf("sqlite: api keys of user %d: %w", userID, err)
+		return nil, wrap(fmt.Sprintf("api keys of user %d", userID), err)
 	}
 	defer rows.Close()
 	var keys []*pixpool.APIKey
 	for rows.Next() {
 		k, err := scanAPIKey(rows)
 		if err != nil {
-			return nil, errorf("sqlite: api keys of user %d: %w", userID, err)
+			return nil, wrap(fmt.Sprintf("api keys of user %d", userID), err)
 		}
 		keys = append(keys, k)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, errorf("sqlite: api keys of user %d: %w", userID, err)
+		return nil, wrap(fmt.Sprintf("api keys of user %d", userID), err)
 	}
 	return keys, nil
 }
@@ -163,7 +164,7 @@ func (s *Store) APIKeys(ctx context.Context, userID int64) ([]*pixpool.APIKey, e
 func (s *Store) TouchAPIKey(ctx context.Context, id int64, t time.Time) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE api_keys SET last_used_at = ? WHERE id = ?`, millis(t), id)
 	if err != nil {
-		return errorf("sqlite: touch api key %d: %w", id, err)
+		return wrap(fmt.Sprintf("touch api key %d", id), err)
 	}
 	return mustAffect(res, "api key not found")
 }
@@ -174,7 +175,7 @@ func (s *Store) DeleteAPIKey(ctx context.Context, userID, id int64) error {
 	defer s.authChanged()
 	res, err := s.db.ExecContext(ctx, `DELETE FROM api_keys WHERE id = ? AND user_id = ?`, id, userID)
 	if err != nil {
-		return errorf("sqlite: delete api key %d: %w", id, err)
+		return wrap(fmt.Sprintf("delete api key %d", id), err)
 	}
 	return mustAffect(res, "api key not found")
 }

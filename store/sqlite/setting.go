@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 
 	"github.com/pixpool/pixpool"
 )
@@ -15,7 +16,7 @@ func (s *Store) Setting(ctx context.Context, name string) (string, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", pixpool.Errorf(pixpool.ENOTFOUND, "setting %q not found", name)
 	} else if err != nil {
-		return "", errorf("sqlite: setting %q: %w", name, err)
+		return "", wrap(fmt.Sprintf("setting %q", name), err)
 	}
 	return value, nil
 }
@@ -26,7 +27,7 @@ func (s *Store) SetSetting(ctx context.Context, name, value string) error {
 		INSERT INTO settings (name, value) VALUES (?, ?)
 		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value)
 	if err != nil {
-		return errorf("sqlite: set setting %q: %w", name, err)
+		return wrap(fmt.Sprintf("set setting %q", name), err)
 	}
 	return nil
 }
@@ -34,7 +35,7 @@ func (s *Store) SetSetting(ctx context.Context, name, value string) error {
 // DeleteSetting removes a setting; a missing one is not an error.
 func (s *Store) DeleteSetting(ctx context.Context, name string) error {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM settings WHERE name = ?`, name); err != nil {
-		return errorf("sqlite: delete setting %q: %w", name, err)
+		return wrap(fmt.Sprintf("delete setting %q", name), err)
 	}
 	return nil
 }
@@ -43,19 +44,19 @@ func (s *Store) DeleteSetting(ctx context.Context, name string) error {
 func (s *Store) Settings(ctx context.Context) (map[string]string, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT name, value FROM settings`)
 	if err != nil {
-		return nil, errorf("sqlite: settings: %w", err)
+		return nil, wrap("settings", err)
 	}
 	defer rows.Close()
 	m := make(map[string]string)
 	for rows.Next() {
 		var name, value string
 		if err := rows.Scan(&name, &value); err != nil {
-			return nil, errorf("sqlite: settings: %w", err)
+			return nil, wrap("settings", err)
 		}
 		m[name] = value
 	}
 	if err := rows.Err(); err != nil {
-		return nil, errorf("sqlite: settings: %w", err)
+		return nil, wrap("settings", err)
 	}
 	return m, nil
 }

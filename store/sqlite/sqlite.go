@@ -54,11 +54,11 @@ func Open(path string) (*Store, error) {
 		// The driver would read a query or URI out of such a name; and an
 		// in-memory database would be a different one on each pooled
 		// connection.
-		return nil, errorf("sqlite: open %q: want a plain file path", path)
+		return nil, fmt.Errorf("sqlite: open %q: want a plain file path", path)
 	}
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		// The driver would only say "unable to open database file".
-		return nil, errorf("sqlite: open %q: is a folder, not a database file", path)
+		return nil, fmt.Errorf("sqlite: open %q: is a folder, not a database file", path)
 	}
 	r := &reserve{path: path + "-reserve"}
 	s, err := openFile(path)
@@ -69,9 +69,9 @@ func Open(path string) (*Store, error) {
 	}
 	if err != nil {
 		if errCode(err) == sqlite3.SQLITE_NOTADB {
-			return nil, errorf("sqlite: open %q: not a SQLite database (damaged, or another kind of file): %w", path, err)
+			return nil, wrap(fmt.Sprintf("open %q: not a SQLite database (damaged, or another kind of file)", path), err)
 		}
-		return nil, errorf("sqlite: open %q: %w", path, err)
+		return nil, wrap(fmt.Sprintf("open %q", path), err)
 	}
 	s.reserve = r
 	return s, nil
@@ -150,7 +150,7 @@ func dsnParams() string {
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
 	if err := s.db.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
-		return errorf("sqlite: ping: %w", err)
+		return wrap("ping", err)
 	}
 	return nil
 }
@@ -163,7 +163,7 @@ func (s *Store) Close() error {
 	s.reserve.refill()
 	s.closeStmts()
 	if err := s.db.Close(); err != nil {
-		return errorf("sqlite: close: %w", err)
+		return wrap("close", err)
 	}
 	return nil
 }
@@ -182,11 +182,12 @@ func (s *Store) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// errorf is fmt.Errorf for the store's errors: one that says the disk is
-// full becomes ESTORAGEFULL, which the client sees, keeping the cause for
-// the log.
-func errorf(format string, args ...any) error {
-	err := fmt.Errorf(format, args...)
+// wrap returns err as the failure of op, the one way the store's errors
+// are made, as store/postgres's wrap does: one that says the disk is full
+// becomes ESTORAGEFULL, which the client sees, keeping the cause for the
+// log.
+func wrap(op string, err error) error {
+	err = fmt.Errorf("sqlite: %s: %w", op, err)
 	if isFull(err) {
 		return pixpool.StorageFull(err)
 	}

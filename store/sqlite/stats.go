@@ -29,7 +29,7 @@ func (s *Store) AddStats(ctx context.Context, p pixpool.PoolSample, nodes []pixp
 		return nil
 	})
 	if err != nil {
-		return errorf("sqlite: add stats: %w", err)
+		return wrap("add stats", err)
 	}
 	return nil
 }
@@ -39,7 +39,7 @@ func (s *Store) PoolSamples(ctx context.Context, since time.Time) ([]pixpool.Poo
 	rows, err := s.db.QueryContext(ctx, `SELECT at, nodes, up, items, bytes, gets, hits, misses, sets
 		FROM pool_samples WHERE at > ? ORDER BY at`, millis(since))
 	if err != nil {
-		return nil, errorf("sqlite: pool samples: %w", err)
+		return nil, wrap("pool samples", err)
 	}
 	defer rows.Close()
 	var out []pixpool.PoolSample
@@ -47,13 +47,13 @@ func (s *Store) PoolSamples(ctx context.Context, since time.Time) ([]pixpool.Poo
 		var p pixpool.PoolSample
 		var at int64
 		if err := rows.Scan(&at, &p.Nodes, &p.Up, &p.Items, &p.Bytes, &p.Gets, &p.Hits, &p.Misses, &p.Sets); err != nil {
-			return nil, errorf("sqlite: pool samples: %w", err)
+			return nil, wrap("pool samples", err)
 		}
 		p.At = fromMillis(at)
 		out = append(out, p)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, errorf("sqlite: pool samples: %w", err)
+		return nil, wrap("pool samples", err)
 	}
 	return out, nil
 }
@@ -63,7 +63,7 @@ func (s *Store) NodeSamples(ctx context.Context, since time.Time) ([]pixpool.Nod
 	rows, err := s.db.QueryContext(ctx, `SELECT at, node, up, items, bytes, capacity, gets, hits, misses, sets, evictions
 		FROM node_samples WHERE at > ? ORDER BY at, node`, millis(since))
 	if err != nil {
-		return nil, errorf("sqlite: node samples: %w", err)
+		return nil, wrap("node samples", err)
 	}
 	defer rows.Close()
 	var out []pixpool.NodeSample
@@ -71,13 +71,13 @@ func (s *Store) NodeSamples(ctx context.Context, since time.Time) ([]pixpool.Nod
 		var n pixpool.NodeSample
 		var at int64
 		if err := rows.Scan(&at, &n.Node, &n.Up, &n.Items, &n.Bytes, &n.Capacity, &n.Gets, &n.Hits, &n.Misses, &n.Sets, &n.Evictions); err != nil {
-			return nil, errorf("sqlite: node samples: %w", err)
+			return nil, wrap("node samples", err)
 		}
 		n.At = fromMillis(at)
 		out = append(out, n)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, errorf("sqlite: node samples: %w", err)
+		return nil, wrap("node samples", err)
 	}
 	return out, nil
 }
@@ -95,7 +95,7 @@ func (s *Store) DeleteStatsBefore(ctx context.Context, t time.Time) (int, error)
 		return err
 	})
 	if err != nil {
-		return 0, errorf("sqlite: delete stats: %w", err)
+		return 0, wrap("delete stats", err)
 	}
 	return int(n), nil
 }

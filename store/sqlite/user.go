@@ -49,7 +49,7 @@ func (s *Store) User(ctx context.Context, id int64) (*pixpool.User, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pixpool.Errorf(pixpool.ENOTFOUND, "user not found")
 	} else if err != nil {
-		return nil, errorf("sqlite: user %d: %w", id, err)
+		return nil, wrap(fmt.Sprintf("user %d", id), err)
 	}
 	return u, nil
 }
@@ -61,7 +61,7 @@ func (s *Store) UserByUsername(ctx context.Context, username string) (*pixpool.U
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pixpool.Errorf(pixpool.ENOTFOUND, "user %q not found", username)
 	} else if err != nil {
-		return nil, errorf("sqlite: user %q: %w", username, err)
+		return nil, wrap(fmt.Sprintf("user %q", username), err)
 	}
 	return u, nil
 }
@@ -80,7 +80,7 @@ func (s *Store) UpdateUser(ctx context.Context, u *pixpool.User) error {
 	if isUnique(err) {
 		return pixpool.Errorf(pixpool.ECONFLICT, "username %q is taken", u.Username)
 	} else if err != nil {
-		return errorf("sqlite: update user %d: %w", u.ID, err)
+		return wrap(fmt.Sprintf("update user %d", u.ID), err)
 	}
 	if err := mustAffect(res, "user not found"); err != nil {
 		return err
@@ -95,19 +95,19 @@ func (s *Store) Users(ctx context.Context, offset, limit int) ([]*pixpool.User, 
 	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY lower(username) LIMIT ? OFFSET ?`,
 		sqlLimit(limit), max(offset, 0))
 	if err != nil {
-		return nil, errorf("sqlite: users: %w", err)
+		return nil, wrap("users", err)
 	}
 	defer rows.Close()
 	var users []*pixpool.User
 	for rows.Next() {
 		u, err := scanUser(rows)
 		if err != nil {
-			return nil, errorf("sqlite: users: %w", err)
+			return nil, wrap("users", err)
 		}
 		users = append(users, u)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, errorf("sqlite: users: %w", err)
+		return nil, wrap("users", err)
 	}
 	return users, nil
 }
@@ -116,7 +116,7 @@ func (s *Store) Users(ctx context.Context, offset, limit int) ([]*pixpool.User, 
 func (s *Store) CountAdmins(ctx context.Context) (int, error) {
 	var n int
 	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE admin`).Scan(&n); err != nil {
-		return 0, errorf("sqlite: count admins: %w", err)
+		return 0, wrap("count admins", err)
 	}
 	return n, nil
 }
@@ -128,7 +128,7 @@ func (s *Store) PasswordHash(ctx context.Context, userID int64) (string, error) 
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", pixpool.Errorf(pixpool.ENOTFOUND, "user not found")
 	} else if err != nil {
-		return "", errorf("sqlite: password hash of user %d: %w", userID, err)
+		return "", wrap(fmt.Sprintf("password hash of user %d", userID), err)
 	}
 	return hash, nil
 }
@@ -139,7 +139,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, userID int64, hash string) 
 	defer s.authChanged()
 	res, err := s.db.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, userID)
 	if err != nil {
-		return errorf("sqlite: set password hash of user %d: %w", userID, err)
+		return wrap(fmt.Sprintf("set password hash of user %d", userID), err)
 	}
 	return mustAffect(res, "user not found")
 }
@@ -149,7 +149,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, userID int64, hash string) 
 func mustAffect(res sql.Result, msg string) error {
 	n, err := res.RowsAffected()
 	if err != nil {
-		return errorf("sqlite: rows affected: %w", err)
+		return wrap("rows affected", err)
 	}
 	if n == 0 {
 		return pixpool.Errorf(pixpool.ENOTFOUND, "%s", msg)

@@ -15,7 +15,7 @@ import (
 // backupRow is one row of a backup: a table of pixpool.BackupTables and
 // its values.
 type backupRow struct {
-	table *pixpool.Table
+	table *pixpool.BackupTableDef
 	row   []any
 }
 
@@ -30,7 +30,7 @@ func export(t *testing.T, s pixpool.Store) []backupRow {
 		rows []backupRow
 		last = -1 // index in BackupTables of the last row's table
 	)
-	err := s.ExportTables(t.Context(), func(tb *pixpool.Table, row []any) error {
+	err := s.ExportTables(t.Context(), func(tb *pixpool.BackupTableDef, row []any) error {
 		i := slices.Index(pixpool.BackupTables, tb)
 		switch {
 		case i < 0:
@@ -59,7 +59,7 @@ func export(t *testing.T, s pixpool.Store) []backupRow {
 // checkBackupRow reports whether row has values of the Go types of tb's
 // columns: int64, string, bool, time.Time in UTC to the millisecond, and
 // "YYYY-MM-DD", nil only where the column may be NULL.
-func checkBackupRow(tb *pixpool.Table, row []any) error {
+func checkBackupRow(tb *pixpool.BackupTableDef, row []any) error {
 	if len(row) != len(tb.Columns) {
 		return fmt.Errorf("%s: %d values, want %d: %v", tb.Name, len(row), len(tb.Columns), row)
 	}
@@ -73,17 +73,17 @@ func checkBackupRow(tb *pixpool.Table, row []any) error {
 		}
 		ok := false
 		switch c.Kind {
-		case pixpool.KindInt:
+		case pixpool.BackupKindInt:
 			_, ok = v.(int64)
-		case pixpool.KindText:
+		case pixpool.BackupKindText:
 			_, ok = v.(string)
-		case pixpool.KindBool:
+		case pixpool.BackupKindBool:
 			_, ok = v.(bool)
-		case pixpool.KindTime:
+		case pixpool.BackupKindTime:
 			var tm time.Time
 			tm, ok = v.(time.Time)
 			ok = ok && tm.Location() == time.UTC && tm.Nanosecond()%int(time.Millisecond) == 0
-		case pixpool.KindDate:
+		case pixpool.BackupKindDate:
 			var d string
 			d, ok = v.(string)
 			p, err := time.Parse(time.DateOnly, d)
@@ -113,7 +113,7 @@ func keyLess(a, b any) bool {
 // restore calls ImportTables with rows.
 func restore(t testing.TB, s pixpool.Store, keep []string, rows []backupRow) error {
 	t.Helper()
-	return s.ImportTables(t.Context(), keep, func(yield func(*pixpool.Table, []any) error) error {
+	return s.ImportTables(t.Context(), keep, func(yield func(*pixpool.BackupTableDef, []any) error) error {
 		for _, r := range rows {
 			if err := yield(r.table, r.row); err != nil {
 				return err
@@ -376,7 +376,7 @@ func testBackupExportError(t *testing.T, s pixpool.Store) {
 	fillBackup(t, s)
 	stop := errors.New("disk full")
 	calls := 0
-	err := s.ExportTables(t.Context(), func(*pixpool.Table, []any) error {
+	err := s.ExportTables(t.Context(), func(*pixpool.BackupTableDef, []any) error {
 		if calls++; calls == 2 {
 			return stop
 		}
@@ -397,7 +397,7 @@ func testBackupSnapshot(t *testing.T, s pixpool.Store) {
 	f := fillBackup(t, s)
 	want := export(t, s)
 	var got []backupRow
-	err := s.ExportTables(ctx, func(tb *pixpool.Table, row []any) error {
+	err := s.ExportTables(ctx, func(tb *pixpool.BackupTableDef, row []any) error {
 		if len(got) == 0 {
 			late := createUser(t, s, "late")
 			putImage(t, s, late.ID, "late.png")
@@ -706,7 +706,7 @@ func testBackupRollback(t *testing.T, s pixpool.Store) {
 
 	t.Run("ErrorOfNext", func(t *testing.T) {
 		broken := errors.New("archive: unexpected EOF")
-		err := s.ImportTables(t.Context(), nil, func(yield func(*pixpool.Table, []any) error) error {
+		err := s.ImportTables(t.Context(), nil, func(yield func(*pixpool.BackupTableDef, []any) error) error {
 			for _, r := range before[:find(t, before, "images", 3)] {
 				if err := yield(r.table, r.row); err != nil {
 					return err
@@ -721,7 +721,7 @@ func testBackupRollback(t *testing.T, s pixpool.Store) {
 	})
 	t.Run("ErrorDropped", func(t *testing.T) {
 		rows := set("users", 2, "username", "ada")(cloneRows(before))
-		err := s.ImportTables(t.Context(), nil, func(yield func(*pixpool.Table, []any) error) error {
+		err := s.ImportTables(t.Context(), nil, func(yield func(*pixpool.BackupTableDef, []any) error) error {
 			for _, r := range rows {
 				yield(r.table, r.row) // a careless next
 			}
@@ -752,7 +752,7 @@ func testBackupBadRows(t *testing.T, s pixpool.Store) {
 			return rows
 		}
 	}
-	retable := func(table string, n int, tb *pixpool.Table) func([]backupRow) []backupRow {
+	retable := func(table string, n int, tb *pixpool.BackupTableDef) func([]backupRow) []backupRow {
 		return func(rows []backupRow) []backupRow {
 			rows[find(t, rows, table, n)].table = tb
 			return rows
@@ -785,9 +785,9 @@ func testBackupBadRows(t *testing.T, s pixpool.Store) {
 		{"Empty", resize("settings", 2, 0), []string{"settings", "row 2"}},
 		{"BadLabels", set("analyses", 1, "labels", "not JSON"), []string{"analyses", "row 1", "labels"}},
 		{"BadLines", set("analyses", 1, "lines", `{"text":"an object"}`), []string{"analyses", "row 1", "lines"}},
-		{"UnknownTable", retable("settings", 1, &pixpool.Table{Name: "sessions", Columns: []pixpool.Column{{Name: "name"}, {Name: "value"}}}),
+		{"UnknownTable", retable("settings", 1, &pixpool.BackupTableDef{Name: "sessions", Columns: []pixpool.BackupColumn{{Name: "name"}, {Name: "value"}}}),
 			[]string{"sessions"}},
-		{"OtherColumns", retable("users", 1, &pixpool.Table{Name: "users", Columns: users.Columns[:len(users.Columns)-1]}),
+		{"OtherColumns", retable("users", 1, &pixpool.BackupTableDef{Name: "users", Columns: users.Columns[:len(users.Columns)-1]}),
 			[]string{"users"}},
 		{"OutOfOrder", func(rows []backupRow) []backupRow {
 			i := find(t, rows, "settings", 1)
@@ -866,7 +866,7 @@ func BenchBackup(b *testing.B, s pixpool.Store, n int) {
 	b.Run("Export", func(b *testing.B) {
 		for b.Loop() {
 			n := 0
-			err := s.ExportTables(b.Context(), func(*pixpool.Table, []any) error {
+			err := s.ExportTables(b.Context(), func(*pixpool.BackupTableDef, []any) error {
 				n++
 				return nil
 			})

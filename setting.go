@@ -1,0 +1,16 @@
+package pixpool
+
+import "context"
+
+// SettingStore keeps named settings, such as the pool's state and the
+// sign-up mode, shared by every process using the store (part of Store).
+type SettingStore interface {
+	// Setting returns a named setting's value.
+	Setting(ctx context.Context, name string) (string, error)
+	// SetSetting creates or replaces a setting.
+	SetSetting(ctx context.Context, name, value string) error
+	// DeleteSetting removes a setting; a missing one is not an error.
+	DeleteSetting(ctx context.Context, name string) error
+	// Settings returns every setting by name.
+	Settings(ctx context.Context) (map[string]string, error)
+}
