@@ -167,3 +167,25 @@ func TestAccounts_APIKeys(t *testing.T) {
 		t.Fatal("revoked key works")
 	}
 }
+
+func TestAccounts_SetUserAdmin(t *testing.T) {
+	ctx := context.Background()
+	t.Run("LastAdmin", func(t *testing.T) {
+		p := newUsersPortal(t)
+		// Only another admin can demote one, so through the portal there is
+		// always a second; the rule still holds for any caller.
+		_, err := p.srv.SetUserAdmin(ctx, p.bobUser, p.boss.ID, false)
+		if pixpool.ErrorCode(err) != pixpool.EINVALID || !strings.Contains(pixpool.ErrorMessage(err), "last admin") {
+			t.Fatalf("demoting the last admin: %v", err)
+		}
+	})
+	t.Run("LastAdmin", func(t *testing.T) {
+		f := newUsersFixture(t)
+		// Through the API an admin always remains (nobody can demote
+		// themselves); the rule still holds for any actor.
+		_, err := f.srv.SetUserAdmin(ctx, f.alice, f.admin.ID, false)
+		if pixpool.ErrorCode(err) != pixpool.EINVALID {
+			t.Fatalf("demoting the last admin: %v", err)
+		}
+	})
+}
