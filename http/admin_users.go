@@ -68,12 +68,12 @@ func userAction(r *http.Request, flag string) (id int64, on bool, offset int, er
 
 // handlePortalUserAdmin promotes a user to admin or demotes one.
 func (s *Server) handlePortalUserAdmin(w http.ResponseWriter, r *http.Request) {
-	s.userAction(w, r, "make", s.SetUserAdmin, "promoted", "demoted")
+	s.userAction(w, r, "make", s.Accounts.SetUserAdmin, "promoted", "demoted")
 }
 
 // handlePortalUserDisable disables or enables a user.
 func (s *Server) handlePortalUserDisable(w http.ResponseWriter, r *http.Request) {
-	s.userAction(w, r, "disable", s.SetUserDisabled, "disabled", "enabled")
+	s.userAction(w, r, "disable", s.Accounts.SetUserDisabled, "disabled", "enabled")
 }
 
 func (s *Server) userAction(w http.ResponseWriter, r *http.Request, flag string,

@@ -851,13 +851,13 @@ func (a *Accounts) ResetPassword(ctx context.Context, username, pw string) error
 }
 
 // SetUserAdmin grants (admin true) or removes user id's admin rights on
-// behalf of actor; the portal and /api/v1/admin share it. Admins cannot
+// behalf of actor, for the admin portal and /api/v1/admin. Admins cannot
 // demote themselves, and the last admin stays one. A missing user is
 // ENOTFOUND; a refusal EINVALID.
-func (s *Server) SetUserAdmin(ctx context.Context, actor *pixpool.User, id int64, admin bool) (*pixpool.User, error) {
-	u, err := s.Store.User(ctx, id)
+func (a *Accounts) SetUserAdmin(ctx context.Context, actor *pixpool.User, id int64, admin bool) (*pixpool.User, error) {
+	u, err := a.Store.User(ctx, id)
 	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
-		return nil, pixpool.Errorf(pixpool.ENOTFOUND, "No such user.")
+		return nil, errNoSuchUser
 	} else if err != nil {
 		return nil, err
 	}
@@ -871,7 +871,7 @@ func (s *Server) SetUserAdmin(ctx context.Context, actor *pixpool.User, id int64
 		// Not atomic with the update; but as nobody can demote themselves,
 		// the actor stays an admin but in a race of two admins demoting
 		// each other at the same moment.
-		n, err := s.Store.CountAdmins(ctx)
+		n, err := a.Store.CountAdmins(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -880,38 +880,70 @@ func (s *Server) SetUserAdmin(ctx context.Context, actor *pixpool.User, id int64
 		}
 	}
 	u.Admin = admin
-	if err := s.Store.UpdateUser(ctx, u); err != nil {
+	if err := a.Store.UpdateUser(ctx, u); err != nil {
 		return nil, err
 	}
-	s.logger().Info("user admin rights changed", "user", u.Username, "admin", admin, "by", actor.Username)
+	a.logger().Info("user admin rights changed", "user", u.Username, "admin", admin, "by", actor.Username)
 	return u, nil
 }
 
-// SetUserDisabled disables or enables user id on behalf of actor; the
-// portal and /api/v1/admin share it. A disabled user's sessions are
+// SetUserDisabled disables or enables user id on behalf of actor, for the
+// admin portal and /api/v1/admin. A disabled user's sessions are
 // deleted, and their API keys stop working because authentication checks
 // the flag. Admins cannot disable themselves. A missing user is ENOTFOUND.
-func (s *Server) SetUserDisabled(ctx context.Context, actor *pixpool.User, id int64, disabled bool) (*pixpool.User, error) {
+func (a *Accounts) SetUserDisabled(ctx context.Context, actor *pixpool.User, id int64, disabled bool) (*pixpool.User, error) {
 	if disabled && id == actor.ID {
-		return nil, pixpool.Errorf(pixpool.EINVALID, "You cannot disable your own account.")
+		return nil, errDisableSelf
 	}
-	u, err := s.Store.User(ctx, id)
+	u, err := a.Store.User(ctx, id)
 	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
-		return nil, pixpool.Errorf(pixpool.ENOTFOUND, "No such user.")
+		return nil, errNoSuchUser
 	} else if err != nil {
 		return nil, err
 	}
 	if u.Disabled != disabled {
 		u.Disabled = disabled
-		if err := s.Store.UpdateUser(ctx, u); err != nil {
+		if err := a.Store.UpdateUser(ctx, u); err != nil {
 			return nil, err
 		}
 	}
 	if disabled {
-		if err := s.Store.DeleteUserSessions(ctx, u.ID, ""); err != nil {
+		if err := a.Store.DeleteUserSessions(ctx, u.ID, ""); err != nil {
 			return nil, err
 		}
 	}
-	s.logger().Info("user disabled state changed", "user", u.Username, "disabled", disabled, "by", actor.Username)
+	a.logger().Info("user disabled state changed", "user", u.Username, "disabled", disabled, "by", actor.Username)
 	return u, nil
 }
+
+// SetUserFlags sets user id's admin rights and disabled state, either nil
+// to leave it, on behalf of actor (SetUserAdmin, then SetUserDisabled),
+// and returns the user. Disabling oneself is refused before anything
+// changes. A missing user is ENOTFOUND; a refusal EINVALID.
+func (a *Accounts) SetUserFlags(ctx context.Context, actor *pixpool.User, id int64, admin, disabled *bool) (*pixpool.User, error) {
+	if disabled != nil && *disabled && id == actor.ID {
+		return nil, errDisableSelf
+	}
+	u, err := a.Store.User(ctx, id)
+	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
+		return nil, errNoSuchUser
+	} else if err != nil {
+		return nil, err
+	}
+	if admin != nil {
+		if u, err = a.SetUserAdmin(ctx, actor, id, *admin); err != nil {
+			return nil, err
+		}
+	}
+	if disabled != nil {
+		if u, err = a.SetUserDisabled(ctx, actor, id, *disabled); err != nil {
+			return nil, err
+		}
+	}
+	return u, nil
+}
+
+var (
+	errNoSuchUser  = pixpool.Errorf(pixpool.ENOTFOUND, "No such user.")
+	errDisableSelf = pixpool.Errorf(pixpool.EINVALID, "You cannot disable your own account.")
+)

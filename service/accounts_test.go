@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,24 +169,147 @@ func TestAccounts_APIKeys(t *testing.T) {
 	}
 }
 
+// newRights returns accounts with boss, their only admin, and bob.
+func newRights(t *testing.T) (a *Accounts, boss, bob *pixpool.User) {
+	t.Helper()
+	a, _ = newAccounts(t)
+	boss, bob = ada(), ada()
+	boss.Username, boss.Admin = "boss", true
+	bob.Username = "bob"
+	for _, u := range []*pixpool.User{boss, bob} {
+		if err := a.CreateUser(context.Background(), u, "correct horse"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a, boss, bob
+}
+
+// reload reads u again from the store.
+func reload(t *testing.T, a *Accounts, u *pixpool.User) *pixpool.User {
+	t.Helper()
+	got, err := a.Store.User(context.Background(), u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
 func TestAccounts_SetUserAdmin(t *testing.T) {
 	ctx := context.Background()
 	t.Run("LastAdmin", func(t *testing.T) {
-		p := newUsersPortal(t)
-		// Only another admin can demote one, so through the portal there is
-		// always a second; the rule still holds for any caller.
-		_, err := p.srv.SetUserAdmin(ctx, p.bobUser, p.boss.ID, false)
+		a, boss, bob := newRights(t)
+		// Only another admin can demote one, so through the portal and the
+		// API there is always a second; the rule still holds for any
+		// caller.
+		_, err := a.SetUserAdmin(ctx, bob, boss.ID, false)
 		if pixpool.ErrorCode(err) != pixpool.EINVALID || !strings.Contains(pixpool.ErrorMessage(err), "last admin") {
 			t.Fatalf("demoting the last admin: %v", err)
 		}
+		if !reload(t, a, boss).Admin {
+			t.Fatal("the last admin was demoted")
+		}
 	})
-	t.Run("LastAdmin", func(t *testing.T) {
-		f := newUsersFixture(t)
-		// Through the API an admin always remains (nobody can demote
-		// themselves); the rule still holds for any actor.
-		_, err := f.srv.SetUserAdmin(ctx, f.alice, f.admin.ID, false)
-		if pixpool.ErrorCode(err) != pixpool.EINVALID {
-			t.Fatalf("demoting the last admin: %v", err)
+	t.Run("Self", func(t *testing.T) {
+		a, boss, bob := newRights(t)
+		if _, err := a.SetUserAdmin(ctx, boss, bob.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		// Two admins now; still nobody demotes themselves.
+		_, err := a.SetUserAdmin(ctx, boss, boss.ID, false)
+		if pixpool.ErrorCode(err) != pixpool.EINVALID || pixpool.ErrorMessage(err) != "You cannot remove your own admin rights; another admin can." {
+			t.Fatalf("demoting oneself: %v", err)
+		}
+		if !reload(t, a, boss).Admin {
+			t.Fatal("boss demoted themselves")
+		}
+	})
+	t.Run("PromoteDemote", func(t *testing.T) {
+		a, boss, bob := newRights(t)
+		u, err := a.SetUserAdmin(ctx, boss, bob.ID, true)
+		if err != nil || !u.Admin || !reload(t, a, bob).Admin {
+			t.Fatalf("promote: %+v, %v", u, err)
+		}
+		u, err = a.SetUserAdmin(ctx, boss, bob.ID, false)
+		if err != nil || u.Admin || reload(t, a, bob).Admin {
+			t.Fatalf("demote: %+v, %v", u, err)
+		}
+	})
+	t.Run("NotFound", func(t *testing.T) {
+		a, boss, _ := newRights(t)
+		if _, err := a.SetUserAdmin(ctx, boss, 99999, true); pixpool.ErrorCode(err) != pixpool.ENOTFOUND {
+			t.Fatalf("missing user: %v", err)
+		}
+	})
+}
+
+func TestAccounts_SetUserDisabled(t *testing.T) {
+	ctx := context.Background()
+	t.Run("Self", func(t *testing.T) {
+		a, boss, _ := newRights(t)
+		_, err := a.SetUserDisabled(ctx, boss, boss.ID, true)
+		if pixpool.ErrorCode(err) != pixpool.EINVALID || pixpool.ErrorMessage(err) != "You cannot disable your own account." {
+			t.Fatalf("disabling oneself: %v", err)
+		}
+		if reload(t, a, boss).Disabled {
+			t.Fatal("boss disabled themselves")
+		}
+	})
+	t.Run("EndsSessions", func(t *testing.T) {
+		a, boss, bob := newRights(t)
+		_, _, token, err := a.Login(ctx, "bob", "correct horse", "192.0.2.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := a.SetUserDisabled(ctx, boss, bob.ID, true)
+		if err != nil || !u.Disabled || !reload(t, a, bob).Disabled {
+			t.Fatalf("disable: %+v, %v", u, err)
+		}
+		if _, err := a.Store.Session(ctx, HashToken(token)); pixpool.ErrorCode(err) != pixpool.ENOTFOUND {
+			t.Fatalf("bob's session still stored: %v", err)
+		}
+		u, err = a.SetUserDisabled(ctx, boss, bob.ID, false)
+		if err != nil || u.Disabled || reload(t, a, bob).Disabled {
+			t.Fatalf("enable: %+v, %v", u, err)
+		}
+	})
+	t.Run("NotFound", func(t *testing.T) {
+		a, boss, _ := newRights(t)
+		if _, err := a.SetUserDisabled(ctx, boss, 99999, true); pixpool.ErrorCode(err) != pixpool.ENOTFOUND {
+			t.Fatalf("missing user: %v", err)
+		}
+	})
+}
+
+func TestAccounts_SetUserFlags(t *testing.T) {
+	ctx := context.Background()
+	yes, no := true, false
+	t.Run("SelfRefusedFirst", func(t *testing.T) {
+		a, boss, _ := newRights(t)
+		// Refused before the admin flag could change.
+		for _, admin := range []*bool{nil, &yes, &no} {
+			if _, err := a.SetUserFlags(ctx, boss, boss.ID, admin, &yes); pixpool.ErrorCode(err) != pixpool.EINVALID {
+				t.Fatalf("disabling oneself (admin %v): %v", admin, err)
+			}
+		}
+		if u := reload(t, a, boss); !u.Admin || u.Disabled {
+			t.Fatalf("boss now %+v", u)
+		}
+	})
+	t.Run("Both", func(t *testing.T) {
+		a, boss, bob := newRights(t)
+		u, err := a.SetUserFlags(ctx, boss, bob.ID, &yes, &yes)
+		if err != nil || !u.Admin || !u.Disabled {
+			t.Fatalf("promote and disable: %+v, %v", u, err)
+		}
+		u, err = a.SetUserFlags(ctx, boss, bob.ID, nil, nil)
+		if err != nil || u.ID != bob.ID || !u.Admin || !u.Disabled {
+			t.Fatalf("no change: %+v, %v", u, err)
+		}
+	})
+	t.Run("NotFound", func(t *testing.T) {
+		a, boss, _ := newRights(t)
+		if _, err := a.SetUserFlags(ctx, boss, 99999, nil, nil); pixpool.ErrorCode(err) != pixpool.ENOTFOUND {
+			t.Fatalf("missing user: %v", err)
 		}
 	})
 }
