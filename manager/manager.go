@@ -31,9 +31,6 @@ const (
 	DefaultMaxNodes   = 8
 )
 
-// stateSetting names the store setting that holds the pool's State.
-const stateSetting = "pool.state"
-
 // SecretSetting names the store setting that holds the pool's secret: the
 // password the local nodes require (user pool.DefaultUser), made by the
 // first leader and read by every replica, so they all reach the nodes.
@@ -319,7 +316,7 @@ func (m *Manager) load(ctx context.Context) (State, error) {
 	auto := autoscale.DefaultParams
 	auto.MaxNodes = min(auto.MaxNodes, m.MaxSize())
 	st := State{CapacityMB: cmpOr(m.CapacityMB, DefaultCapacityMB), Policy: cmpOr(m.Policy, DefaultPolicy), Mode: ModeManual, Auto: auto}
-	v, err := m.Store.Setting(ctx, stateSetting)
+	v, err := m.Store.Setting(ctx, pixpool.PoolStateSetting)
 	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
 		return st, nil
 	} else if err != nil {
@@ -336,7 +333,7 @@ func (m *Manager) save(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return m.Store.SetSetting(context.WithoutCancel(ctx), stateSetting, string(b))
+	return m.Store.SetSetting(context.WithoutCancel(ctx), pixpool.PoolStateSetting, string(b))
 }
 
 // State returns a copy of the pool's state.
