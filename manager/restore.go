@@ -5,49 +5,55 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pixpool/pixpool"
-	"github.com/pixpool/pixpool/autoscale"
 	"github.com/pixpool/pixpool/pool"
 )
 
-// cliCache applies a restored backup's pool configuration from the
-// command line: through the running server's manager if there is one (as
-// `pixpool pool` asks it), else into the stored pool state for the next
-// serve.
-type cliCache struct {
-	store pixpool.Store
-	note  string // what was done, for the output
+// StoreRestore applies a restored backup's pool configuration from a
+// process that runs no pool (pixpool backup restore): through the running
+// server's manager if there is one (as Ask does), else into the stored
+// pool state for the next serve. Use it as backup.Service.AfterRestore.
+type StoreRestore struct {
+	Store pixpool.Store
+	// Running reports whether a server runs the cache pool (holds its
+	// leader lease).
+	Running func(ctx context.Context) (bool, error)
+	// Auth gives a pool client the credentials of nodes given by address
+	// (--cache-nodes), to clear them when no server runs. If nil, the
+	// client has none.
+	Auth func(ctx context.Context, client *pool.Client, nodes []pool.NodeInfo) error
+	// Note says what was done, for the output, once AfterRestore returns.
+	Note string
 }
 
 // askTimeout bounds each request of a restore to the running server: it
 // answers within a second unless it is gone.
 const askTimeout = 30 * time.Second
 
-func (c *cliCache) afterRestore(ctx context.Context, settings map[string]string) error {
+// AfterRestore applies the backup's pool settings and clears the cache:
+// through the running server, or, with none, for the next serve.
+func (c *StoreRestore) AfterRestore(ctx context.Context, settings map[string]string) error {
 	var problems []string
-	st, ok, err := restoredPoolState(settings)
+	st, ok, err := restoredState(settings)
 	if err != nil {
 		problems = append(problems, err.Error())
 	}
-	// A running server's manager holds the pool lease; with it free, no
-	// cache pool runs (or its server died and the pool with it).
-	probe := "backup-restore/" + newHolder()
-	won, err := c.store.AcquireLease(ctx, leaseName, probe, time.Second)
+	running, err := c.Running(ctx)
 	if err != nil {
 		return fmt.Errorf("Could not tell whether a server runs the cache pool: %v. Clear the cache (pixpool pool clear) and check its settings.", err)
 	}
-	if won {
-		c.store.ReleaseLease(context.WithoutCancel(ctx), leaseName, probe)
+	if !running {
 		return c.keepForNextServe(ctx, st, ok, problems)
 	}
 	ask := func(op, arg, what string) bool {
 		actx, cancel := context.WithTimeout(ctx, askTimeout)
 		defer cancel()
-		_, err := manager.Ask(actx, c.store, op, arg)
+		_, err := Ask(actx, c.Store, op, arg)
 		if err != nil && actx.Err() != nil {
 			return false // no answer: the server is gone
 		}
@@ -65,10 +71,7 @@ func (c *cliCache) afterRestore(ctx context.Context, settings map[string]string)
 			answered = ask("policy", st.Policy, "The backup's cache policy was not applied")
 		}
 		if answered && st.Mode != "" {
-			arg, _ := json.Marshal(struct {
-				Mode string           `json:"mode"`
-				Auto autoscale.Params `json:"auto"`
-			}{st.Mode, st.Auto})
+			arg, _ := json.Marshal(modeRequest{Mode: st.Mode, Auto: st.Auto})
 			answered = ask("mode", string(arg), "The backup's pool mode was not applied")
 		}
 	}
@@ -80,11 +83,11 @@ func (c *cliCache) afterRestore(ctx context.Context, settings map[string]string)
 	}
 	switch {
 	case len(problems) > 0:
-		c.note = "the running server was asked to apply the backup's pool settings and clear the cache; see the warnings"
+		c.Note = "the running server was asked to apply the backup's pool settings and clear the cache; see the warnings"
 	case ok:
-		c.note = "the running server applied the backup's pool settings and cleared the cache"
+		c.Note = "the running server applied the backup's pool settings and cleared the cache"
 	default:
-		c.note = "the running server cleared the cache (the backup holds no pool settings)"
+		c.Note = "the running server cleared the cache (the backup holds no pool settings)"
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, " "))
@@ -96,8 +99,8 @@ func (c *cliCache) afterRestore(ctx context.Context, settings map[string]string)
 // pool state (with its nodes) for the next serve, no cache pool running.
 // Existing nodes of a fixed pool (--cache-nodes) outlive the server: they
 // are cleared here.
-func (c *cliCache) keepForNextServe(ctx context.Context, st manager.State, ok bool, problems []string) error {
-	cur, err := manager.LoadState(ctx, c.store)
+func (c *StoreRestore) keepForNextServe(ctx context.Context, st State, ok bool, problems []string) error {
+	cur, err := LoadState(ctx, c.Store)
 	if err != nil {
 		return errors.New(strings.Join(append(problems, fmt.Sprintf("The backup's pool settings were not stored: %v.", err)), " "))
 	}
@@ -105,23 +108,23 @@ func (c *cliCache) keepForNextServe(ctx context.Context, st manager.State, ok bo
 		if st.CapacityMB > 0 {
 			cur.CapacityMB = st.CapacityMB
 		}
-		if p, err := manager.ParsePolicy(st.Policy); err == nil {
+		if p, err := ParsePolicy(st.Policy); err == nil {
 			cur.Policy = p
 		}
-		if st.Mode == manager.ModeManual || st.Mode == manager.ModeAuto {
+		if st.Mode == ModeManual || st.Mode == ModeAuto {
 			cur.Mode, cur.Auto = st.Mode, st.Auto
 		}
 		b, err := json.Marshal(cur)
 		if err == nil {
-			err = c.store.SetSetting(ctx, poolStateSetting, string(b))
+			err = c.Store.SetSetting(ctx, pixpool.PoolStateSetting, string(b))
 		}
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("The backup's pool settings were not stored: %v.", err))
 		}
 	}
-	c.note = "no cache pool was running, so there was no cache to clear"
+	c.Note = "no cache pool was running, so there was no cache to clear"
 	if ok {
-		c.note = fmt.Sprintf("no cache pool was running, so there was no cache to clear; the next pixpool serve runs it with the backup's settings (%d MB per node, %s, %s mode)",
+		c.Note = fmt.Sprintf("no cache pool was running, so there was no cache to clear; the next pixpool serve runs it with the backup's settings (%d MB per node, %s, %s mode)",
 			cur.CapacityMB, cur.Policy, cur.Mode)
 	}
 	// Nodes given by address (their id) are not the server's own processes.
@@ -132,9 +135,11 @@ func (c *cliCache) keepForNextServe(ctx context.Context, st manager.State, ok bo
 		}
 	}
 	if len(fixed) > 0 {
-		client := &pool.Client{Logger: discardLogger()}
-		if err := setPoolAuth(ctx, client, c.store, fixed, os.Getenv(envName("cache-auth-file"))); err != nil {
-			problems = append(problems, fmt.Sprintf("The cache nodes' credentials: %v.", err))
+		client := &pool.Client{Logger: slog.New(slog.DiscardHandler)}
+		if c.Auth != nil {
+			if err := c.Auth(ctx, client, fixed); err != nil {
+				problems = append(problems, fmt.Sprintf("The cache nodes' credentials: %v.", err))
+			}
 		}
 		client.SetLayout(cur.Epoch, fixed)
 		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -144,7 +149,7 @@ func (c *cliCache) keepForNextServe(ctx context.Context, st manager.State, ok bo
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("The cache nodes could not all be cleared (%v): clear them (pixpool pool clear) once a server runs.", err))
 		} else {
-			c.note += fmt.Sprintf("; the %d cache nodes of --cache-nodes were cleared", len(fixed))
+			c.Note += fmt.Sprintf("; the %d cache nodes of --cache-nodes were cleared", len(fixed))
 		}
 	}
 	if len(problems) > 0 {
@@ -153,35 +158,32 @@ func (c *cliCache) keepForNextServe(ctx context.Context, st manager.State, ok bo
 	return nil
 }
 
-// afterRestore is serve's backup.Service.AfterRestore: it applies the
+// AfterRestore is serve's backup.Service.AfterRestore: it applies the
 // backup's cache capacity, policy and mode to the running pool (a follower
 // forwards them to the leader) and clears the cache, so no image is served
-// from before the restore. Without a cache there is nothing to do.
-func (m *Main) afterRestore(ctx context.Context, settings map[string]string) error {
-	if m.Manager == nil {
-		return nil
-	}
+// from before the restore.
+func (m *Manager) AfterRestore(ctx context.Context, settings map[string]string) error {
 	var problems []string
-	if st, ok, err := restoredPoolState(settings); err != nil {
+	if st, ok, err := restoredState(settings); err != nil {
 		problems = append(problems, err.Error())
 	} else if ok {
 		if st.CapacityMB > 0 {
-			if err := m.Manager.SetCapacity(ctx, st.CapacityMB); err != nil {
+			if err := m.SetCapacity(ctx, st.CapacityMB); err != nil {
 				problems = append(problems, "The backup's cache capacity was not applied: "+errorText(err))
 			}
 		}
 		if st.Policy != "" {
-			if err := m.Manager.SetPolicy(ctx, st.Policy); err != nil {
+			if err := m.SetPolicy(ctx, st.Policy); err != nil {
 				problems = append(problems, "The backup's cache policy was not applied: "+errorText(err))
 			}
 		}
 		if st.Mode != "" {
-			if err := m.Manager.SetMode(ctx, st.Mode, st.Auto); err != nil {
+			if err := m.SetMode(ctx, st.Mode, st.Auto); err != nil {
 				problems = append(problems, "The backup's pool mode was not applied: "+errorText(err))
 			}
 		}
 	}
-	if err := m.Manager.Clear(ctx); err != nil {
+	if err := m.Clear(ctx); err != nil {
 		problems = append(problems, "The cache was not cleared, so it may serve images from before the restore until they are evicted: "+errorText(err))
 	}
 	if len(problems) > 0 {
@@ -190,10 +192,10 @@ func (m *Main) afterRestore(ctx context.Context, settings map[string]string) err
 	return nil
 }
 
-// restoredPoolState reads the pool state a backup's settings carry; ok is
+// restoredState reads the pool state a backup's settings carry; ok is
 // false if there is none (a backup of a server without a cache).
-func restoredPoolState(settings map[string]string) (st manager.State, ok bool, err error) {
-	v, ok := settings[poolStateSetting]
+func restoredState(settings map[string]string) (st State, ok bool, err error) {
+	v, ok := settings[pixpool.PoolStateSetting]
 	if !ok {
 		return st, false, nil
 	}
@@ -211,8 +213,3 @@ func errorText(err error) string {
 	}
 	return err.Error()
 }
-
-// poolStateSetting is the setting in which the manager keeps the pool's
-// state; a backup carries it, and a restore applies the backup's
-// configuration from it.
-const poolStateSetting = "pool.state"

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,7 +17,6 @@ import (
 	"time"
 
 	"github.com/pixpool/pixpool"
-	"github.com/pixpool/pixpool/autoscale"
 	"github.com/pixpool/pixpool/backup"
 	"github.com/pixpool/pixpool/manager"
 	"github.com/pixpool/pixpool/pool"
@@ -288,8 +286,11 @@ func backupConfig(ctx context.Context, svc *backup.Service, schedule optional[st
 // restoreBackup restores what (a file, if one exists at that path, else a
 // stored backup's name) and prints the report.
 func restoreBackup(ctx context.Context, svc *backup.Service, what string, stdout io.Writer) error {
-	cache := &cliCache{store: svc.Store}
-	svc.AfterRestore = cache.afterRestore
+	cache := &manager.StoreRestore{Store: svc.Store, Running: poolRunning(svc.Store),
+		Auth: func(ctx context.Context, client *pool.Client, nodes []pool.NodeInfo) error {
+			return setPoolAuth(ctx, client, svc.Store, nodes, os.Getenv(envName("cache-auth-file")))
+		}}
+	svc.AfterRestore = cache.AfterRestore
 	var (
 		rep *backup.Report
 		err error
@@ -331,8 +332,25 @@ func restoreBackup(ctx context.Context, svc *backup.Service, what string, stdout
 	for _, w := range rep.Warnings {
 		fmt.Fprintln(stdout, "warning:", w)
 	}
-	if cache.note != "" {
-		fmt.Fprintln(stdout, "cache:", cache.note)
+	if cache.Note != "" {
+		fmt.Fprintln(stdout, "cache:", cache.Note)
 	}
 	return nil
+}
+
+// poolRunning reports whether a server runs the cache pool of store: its
+// manager holds the pool lease; with it free, no cache pool runs (or its
+// server died and the pool with it).
+func poolRunning(store pixpool.Store) func(ctx context.Context) (bool, error) {
+	return func(ctx context.Context) (bool, error) {
+		probe := "backup-restore/" + newHolder()
+		won, err := store.AcquireLease(ctx, leaseName, probe, time.Second)
+		if err != nil {
+			return false, err
+		}
+		if won {
+			store.ReleaseLease(context.WithoutCancel(ctx), leaseName, probe)
+		}
+		return !won, nil
+	}
 }
