@@ -1,8 +1,6 @@
 package http
 
 import (
-	"cmp"
-	"context"
 	"math"
 	"net/http"
 	"net/url"
@@ -13,7 +11,6 @@ import (
 	"github.com/pixpool/pixpool"
 	"github.com/pixpool/pixpool/autoscale"
 	"github.com/pixpool/pixpool/manager"
-	"github.com/pixpool/pixpool/pool"
 )
 
 // The pool endpoints of the compatibility API (shared/COMPAT_API.md):
@@ -86,17 +83,17 @@ func (s *Server) handleCompatRate(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleCompatConfigure(w http.ResponseWriter, r *http.Request) {
 	m := s.Manager
 	if m == nil {
-		s.compatError(w, r, errPoolUnavailable)
+		s.compatError(w, r, manager.ErrNoPool)
 		return
 	}
 	q := compatParams(w, r)
-	c := poolChange{mode: strings.ToLower(q.Get("mode")), policy: q.Get("policy"), reason: "manual: /api/configure_cache"}
+	c := manager.Change{Mode: strings.ToLower(q.Get("mode")), Policy: q.Get("policy"), Reason: "manual: /api/configure_cache"}
 	var err error
-	if c.nodes, err = intParam(q, "numNodes"); err != nil {
+	if c.Nodes, err = intParam(q, "numNodes"); err != nil {
 		s.compatError(w, r, err)
 		return
 	}
-	if c.capacityMB, err = intParam(q, "cacheSize"); err != nil {
+	if c.CapacityMB, err = intParam(q, "cacheSize"); err != nil {
 		s.compatError(w, r, err)
 		return
 	}
@@ -116,9 +113,9 @@ func (s *Server) handleCompatConfigure(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if touched {
-		c.params = &p
+		c.Auto = &p
 	}
-	if _, err := s.applyPoolChange(r.Context(), c); err != nil {
+	if _, err := m.ApplyChange(r.Context(), c); err != nil {
 		s.compatError(w, r, err)
 		return
 	}

@@ -368,8 +368,8 @@ func (m *Manager) Resize(ctx context.Context, n int, reason string) (pool.Resize
 	if m.closed {
 		return pool.ResizeReport{}, pixpool.Errorf(pixpool.EUNAVAILABLE, "The cache pool is shutting down.")
 	}
-	if n < 1 || n > m.MaxSize() {
-		return pool.ResizeReport{}, pixpool.Errorf(pixpool.EINVALID, "The pool size must be 1 to %d nodes.", m.MaxSize())
+	if err := m.CheckSize(n); err != nil {
+		return pool.ResizeReport{}, err
 	}
 	if err := m.Fits(n, m.state.CapacityMB); err != nil {
 		return pool.ResizeReport{}, err
@@ -452,8 +452,8 @@ func capitalize(s string) string {
 // SetCapacity sets every node's capacity (MB) at once; new nodes start
 // with it too.
 func (m *Manager) SetCapacity(ctx context.Context, mb int) error {
-	if mb < 1 || mb > 1<<20 {
-		return pixpool.Errorf(pixpool.EINVALID, "The capacity must be 1 to %d MB.", 1<<20)
+	if err := CheckCapacity(mb); err != nil {
+		return err
 	}
 	if err := m.Fits(max(m.Size(), 1), mb); err != nil {
 		return err
