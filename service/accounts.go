@@ -855,10 +855,8 @@ func (a *Accounts) ResetPassword(ctx context.Context, username, pw string) error
 // demote themselves, and the last admin stays one. A missing user is
 // ENOTFOUND; a refusal EINVALID.
 func (a *Accounts) SetUserAdmin(ctx context.Context, actor *pixpool.User, id int64, admin bool) (*pixpool.User, error) {
-	u, err := a.Store.User(ctx, id)
-	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
-		return nil, errNoSuchUser
-	} else if err != nil {
+	u, err := a.target(ctx, id)
+	if err != nil {
 		return nil, err
 	}
 	if u.Admin == admin {
@@ -895,10 +893,8 @@ func (a *Accounts) SetUserDisabled(ctx context.Context, actor *pixpool.User, id 
 	if disabled && id == actor.ID {
 		return nil, errDisableSelf
 	}
-	u, err := a.Store.User(ctx, id)
-	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
-		return nil, errNoSuchUser
-	} else if err != nil {
+	u, err := a.target(ctx, id)
+	if err != nil {
 		return nil, err
 	}
 	if u.Disabled != disabled {
@@ -924,10 +920,8 @@ func (a *Accounts) SetUserFlags(ctx context.Context, actor *pixpool.User, id int
 	if disabled != nil && *disabled && id == actor.ID {
 		return nil, errDisableSelf
 	}
-	u, err := a.Store.User(ctx, id)
-	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
-		return nil, errNoSuchUser
-	} else if err != nil {
+	u, err := a.target(ctx, id)
+	if err != nil {
 		return nil, err
 	}
 	if admin != nil {
@@ -943,7 +937,14 @@ func (a *Accounts) SetUserFlags(ctx context.Context, actor *pixpool.User, id int
 	return u, nil
 }
 
-var (
-	errNoSuchUser  = pixpool.Errorf(pixpool.ENOTFOUND, "No such user.")
-	errDisableSelf = pixpool.Errorf(pixpool.EINVALID, "You cannot disable your own account.")
-)
+// target reads user id, the target of an admin's change; a missing one
+// is ENOTFOUND "No such user.".
+func (a *Accounts) target(ctx context.Context, id int64) (*pixpool.User, error) {
+	u, err := a.Store.User(ctx, id)
+	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
+		return nil, pixpool.Errorf(pixpool.ENOTFOUND, "No such user.")
+	}
+	return u, err
+}
+
+var errDisableSelf = pixpool.Errorf(pixpool.EINVALID, "You cannot disable your own account.")

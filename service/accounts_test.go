@@ -184,14 +184,17 @@ func newRights(t *testing.T) (a *Accounts, boss, bob *pixpool.User) {
 	return a, boss, bob
 }
 
-// reload reads u again from the store.
-func reload(t *testing.T, a *Accounts, u *pixpool.User) *pixpool.User {
+// wantFlags fails unless the stored user id has these admin and disabled
+// flags.
+func wantFlags(t *testing.T, a *Accounts, id int64, admin, disabled bool) {
 	t.Helper()
-	got, err := a.Store.User(context.Background(), u.ID)
+	u, err := a.Store.User(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return got
+	if u.Admin != admin || u.Disabled != disabled {
+		t.Fatalf("%s: admin %v, disabled %v; want %v, %v", u.Username, u.Admin, u.Disabled, admin, disabled)
+	}
 }
 
 func TestAccounts_SetUserAdmin(t *testing.T) {
@@ -205,55 +208,22 @@ func TestAccounts_SetUserAdmin(t *testing.T) {
 		if pixpool.ErrorCode(err) != pixpool.EINVALID || !strings.Contains(pixpool.ErrorMessage(err), "last admin") {
 			t.Fatalf("demoting the last admin: %v", err)
 		}
-		if !reload(t, a, boss).Admin {
-			t.Fatal("the last admin was demoted")
-		}
-	})
-	t.Run("Self", func(t *testing.T) {
-		a, boss, bob := newRights(t)
-		if _, err := a.SetUserAdmin(ctx, boss, bob.ID, true); err != nil {
-			t.Fatal(err)
-		}
-		// Two admins now; still nobody demotes themselves.
-		_, err := a.SetUserAdmin(ctx, boss, boss.ID, false)
-		if pixpool.ErrorCode(err) != pixpool.EINVALID || pixpool.ErrorMessage(err) != "You cannot remove your own admin rights; another admin can." {
-			t.Fatalf("demoting oneself: %v", err)
-		}
-		if !reload(t, a, boss).Admin {
-			t.Fatal("boss demoted themselves")
-		}
+		wantFlags(t, a, boss.ID, true, false)
 	})
 	t.Run("PromoteDemote", func(t *testing.T) {
 		a, boss, bob := newRights(t)
-		u, err := a.SetUserAdmin(ctx, boss, bob.ID, true)
-		if err != nil || !u.Admin || !reload(t, a, bob).Admin {
-			t.Fatalf("promote: %+v, %v", u, err)
-		}
-		u, err = a.SetUserAdmin(ctx, boss, bob.ID, false)
-		if err != nil || u.Admin || reload(t, a, bob).Admin {
-			t.Fatalf("demote: %+v, %v", u, err)
-		}
-	})
-	t.Run("NotFound", func(t *testing.T) {
-		a, boss, _ := newRights(t)
-		if _, err := a.SetUserAdmin(ctx, boss, 99999, true); pixpool.ErrorCode(err) != pixpool.ENOTFOUND {
-			t.Fatalf("missing user: %v", err)
+		for _, admin := range []bool{true, false} {
+			u, err := a.SetUserAdmin(ctx, boss, bob.ID, admin)
+			if err != nil || u.Admin != admin {
+				t.Fatalf("SetUserAdmin(%v): %+v, %v", admin, u, err)
+			}
+			wantFlags(t, a, bob.ID, admin, false)
 		}
 	})
 }
 
 func TestAccounts_SetUserDisabled(t *testing.T) {
 	ctx := context.Background()
-	t.Run("Self", func(t *testing.T) {
-		a, boss, _ := newRights(t)
-		_, err := a.SetUserDisabled(ctx, boss, boss.ID, true)
-		if pixpool.ErrorCode(err) != pixpool.EINVALID || pixpool.ErrorMessage(err) != "You cannot disable your own account." {
-			t.Fatalf("disabling oneself: %v", err)
-		}
-		if reload(t, a, boss).Disabled {
-			t.Fatal("boss disabled themselves")
-		}
-	})
 	t.Run("EndsSessions", func(t *testing.T) {
 		a, boss, bob := newRights(t)
 		_, _, token, err := a.Login(ctx, "bob", "correct horse", "192.0.2.1")
@@ -261,22 +231,18 @@ func TestAccounts_SetUserDisabled(t *testing.T) {
 			t.Fatal(err)
 		}
 		u, err := a.SetUserDisabled(ctx, boss, bob.ID, true)
-		if err != nil || !u.Disabled || !reload(t, a, bob).Disabled {
+		if err != nil || !u.Disabled {
 			t.Fatalf("disable: %+v, %v", u, err)
 		}
+		wantFlags(t, a, bob.ID, false, true)
 		if _, err := a.Store.Session(ctx, HashToken(token)); pixpool.ErrorCode(err) != pixpool.ENOTFOUND {
 			t.Fatalf("bob's session still stored: %v", err)
 		}
 		u, err = a.SetUserDisabled(ctx, boss, bob.ID, false)
-		if err != nil || u.Disabled || reload(t, a, bob).Disabled {
+		if err != nil || u.Disabled {
 			t.Fatalf("enable: %+v, %v", u, err)
 		}
-	})
-	t.Run("NotFound", func(t *testing.T) {
-		a, boss, _ := newRights(t)
-		if _, err := a.SetUserDisabled(ctx, boss, 99999, true); pixpool.ErrorCode(err) != pixpool.ENOTFOUND {
-			t.Fatalf("missing user: %v", err)
-		}
+		wantFlags(t, a, bob.ID, false, false)
 	})
 }
 
@@ -291,9 +257,7 @@ func TestAccounts_SetUserFlags(t *testing.T) {
 				t.Fatalf("disabling oneself (admin %v): %v", admin, err)
 			}
 		}
-		if u := reload(t, a, boss); !u.Admin || u.Disabled {
-			t.Fatalf("boss now %+v", u)
-		}
+		wantFlags(t, a, boss.ID, true, false)
 	})
 	t.Run("Both", func(t *testing.T) {
 		a, boss, bob := newRights(t)
@@ -306,10 +270,40 @@ func TestAccounts_SetUserFlags(t *testing.T) {
 			t.Fatalf("no change: %+v, %v", u, err)
 		}
 	})
-	t.Run("NotFound", func(t *testing.T) {
-		a, boss, _ := newRights(t)
-		if _, err := a.SetUserFlags(ctx, boss, 99999, nil, nil); pixpool.ErrorCode(err) != pixpool.ENOTFOUND {
-			t.Fatalf("missing user: %v", err)
+}
+
+func TestAccounts_UserRightsNotFound(t *testing.T) {
+	ctx := context.Background()
+	a, boss, _ := newRights(t)
+	yes := true
+	for name, set := range map[string]func() (*pixpool.User, error){
+		"SetUserAdmin":    func() (*pixpool.User, error) { return a.SetUserAdmin(ctx, boss, 99999, true) },
+		"SetUserDisabled": func() (*pixpool.User, error) { return a.SetUserDisabled(ctx, boss, 99999, true) },
+		"SetUserFlags":    func() (*pixpool.User, error) { return a.SetUserFlags(ctx, boss, 99999, &yes, nil) },
+	} {
+		if _, err := set(); pixpool.ErrorCode(err) != pixpool.ENOTFOUND || pixpool.ErrorMessage(err) != "No such user." {
+			t.Errorf("%s of a missing user: %v", name, err)
 		}
-	})
+	}
+}
+
+// TestAccounts_RefuseSelf: nobody demotes or disables themselves, even
+// with another admin to spare.
+func TestAccounts_RefuseSelf(t *testing.T) {
+	ctx := context.Background()
+	a, boss, bob := newRights(t)
+	if _, err := a.SetUserAdmin(ctx, boss, bob.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	_, demote := a.SetUserAdmin(ctx, boss, boss.ID, false)
+	_, disable := a.SetUserDisabled(ctx, boss, boss.ID, true)
+	for err, want := range map[error]string{
+		demote:  "You cannot remove your own admin rights; another admin can.",
+		disable: "You cannot disable your own account.",
+	} {
+		if pixpool.ErrorCode(err) != pixpool.EINVALID || pixpool.ErrorMessage(err) != want {
+			t.Errorf("got %v, want EINVALID %q", err, want)
+		}
+	}
+	wantFlags(t, a, boss.ID, true, false)
 }
