@@ -14,6 +14,67 @@ import (
 	"github.com/pixpool/pixpool/pool"
 )
 
+// A restore replaces every setting but the running pool's own
+// (pixpool.PoolStateSetting among them, see backup.KeepOnRestore); the
+// backup's pool configuration is then applied by AfterRestore in serve,
+// and by StoreRestore from the command line.
+
+// AfterRestore is serve's backup.Service.AfterRestore: it applies the
+// backup's cache capacity, policy and mode to the running pool (a follower
+// forwards them to the leader) and clears the cache, so no image is served
+// from before the restore.
+func (m *Manager) AfterRestore(ctx context.Context, settings map[string]string) error {
+	var problems []string
+	if st, ok, err := restoredState(settings); err != nil {
+		problems = append(problems, err.Error())
+	} else if ok {
+		if st.CapacityMB > 0 {
+			if err := m.SetCapacity(ctx, st.CapacityMB); err != nil {
+				problems = append(problems, "The backup's cache capacity was not applied: "+errorText(err))
+			}
+		}
+		if st.Policy != "" {
+			if err := m.SetPolicy(ctx, st.Policy); err != nil {
+				problems = append(problems, "The backup's cache policy was not applied: "+errorText(err))
+			}
+		}
+		if st.Mode != "" {
+			if err := m.SetMode(ctx, st.Mode, st.Auto); err != nil {
+				problems = append(problems, "The backup's pool mode was not applied: "+errorText(err))
+			}
+		}
+	}
+	if err := m.Clear(ctx); err != nil {
+		problems = append(problems, "The cache was not cleared, so it may serve images from before the restore until they are evicted: "+errorText(err))
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, " "))
+	}
+	return nil
+}
+
+// restoredState reads the pool state a backup's settings carry; ok is
+// false if there is none (a backup of a server without a cache).
+func restoredState(settings map[string]string) (st State, ok bool, err error) {
+	v, ok := settings[pixpool.PoolStateSetting]
+	if !ok {
+		return st, false, nil
+	}
+	if err := json.Unmarshal([]byte(v), &st); err != nil {
+		return st, false, fmt.Errorf("The backup's cache pool configuration could not be read (%v), so it was not applied.", err)
+	}
+	return st, true, nil
+}
+
+// errorText is an error as a warning shows it: a user-facing message
+// alone, anything else whole (admins read warnings).
+func errorText(err error) string {
+	if pixpool.ErrorCode(err) != pixpool.EINTERNAL {
+		return pixpool.ErrorMessage(err)
+	}
+	return err.Error()
+}
+
 // StoreRestore applies a restored backup's pool configuration from a
 // process that runs no pool (pixpool backup restore): through the running
 // server's manager if there is one (as Ask does), else into the stored
@@ -156,60 +217,4 @@ func (c *StoreRestore) keepForNextServe(ctx context.Context, st State, ok bool, 
 		return errors.New(strings.Join(problems, " "))
 	}
 	return nil
-}
-
-// AfterRestore is serve's backup.Service.AfterRestore: it applies the
-// backup's cache capacity, policy and mode to the running pool (a follower
-// forwards them to the leader) and clears the cache, so no image is served
-// from before the restore.
-func (m *Manager) AfterRestore(ctx context.Context, settings map[string]string) error {
-	var problems []string
-	if st, ok, err := restoredState(settings); err != nil {
-		problems = append(problems, err.Error())
-	} else if ok {
-		if st.CapacityMB > 0 {
-			if err := m.SetCapacity(ctx, st.CapacityMB); err != nil {
-				problems = append(problems, "The backup's cache capacity was not applied: "+errorText(err))
-			}
-		}
-		if st.Policy != "" {
-			if err := m.SetPolicy(ctx, st.Policy); err != nil {
-				problems = append(problems, "The backup's cache policy was not applied: "+errorText(err))
-			}
-		}
-		if st.Mode != "" {
-			if err := m.SetMode(ctx, st.Mode, st.Auto); err != nil {
-				problems = append(problems, "The backup's pool mode was not applied: "+errorText(err))
-			}
-		}
-	}
-	if err := m.Clear(ctx); err != nil {
-		problems = append(problems, "The cache was not cleared, so it may serve images from before the restore until they are evicted: "+errorText(err))
-	}
-	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, " "))
-	}
-	return nil
-}
-
-// restoredState reads the pool state a backup's settings carry; ok is
-// false if there is none (a backup of a server without a cache).
-func restoredState(settings map[string]string) (st State, ok bool, err error) {
-	v, ok := settings[pixpool.PoolStateSetting]
-	if !ok {
-		return st, false, nil
-	}
-	if err := json.Unmarshal([]byte(v), &st); err != nil {
-		return st, false, fmt.Errorf("The backup's cache pool configuration could not be read (%v), so it was not applied.", err)
-	}
-	return st, true, nil
-}
-
-// errorText is an error as a warning shows it: a user-facing message
-// alone, anything else whole (admins read warnings).
-func errorText(err error) string {
-	if pixpool.ErrorCode(err) != pixpool.EINTERNAL {
-		return pixpool.ErrorMessage(err)
-	}
-	return err.Error()
 }
