@@ -71,7 +71,7 @@ const (
 // KeepOnRestore are the settings a restore does not overwrite.
 // "setup_token_sha256" is where older versions kept the admin setup
 // token: a backup that holds it must not bring a setup link back.
-var KeepOnRestore = []string{SettingSchedule, SettingKeep, settingLastScheduled, "pool.state", "pool.request", "pool.result", "setup_token_sha256", "pool.secret", "device.key"}
+var KeepOnRestore = []string{SettingSchedule, SettingKeep, settingLastScheduled, pixpool.PoolStateSetting, "pool.request", "pool.result", "setup_token_sha256", "pool.secret", "device.key"}
 
 // NotBackedUp are the settings no backup holds: secrets that would reach
 // whoever gets the archive, and that a restore keeps anyway (the cache

@@ -43,14 +43,14 @@ func (s *Server) handlePortalCache(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handlePortalCacheSave(w http.ResponseWriter, r *http.Request) {
 	p := &adminCachePage{adminLayout: s.adminPage(r, "Cache settings", "cache"),
 		CapacityMB: strings.TrimSpace(r.PostFormValue("capacity_mb")), Policy: r.PostFormValue("policy")}
-	var err error = errNoCachePool
+	var err error = manager.ErrNoPool
 	if s.Manager != nil {
 		err = s.saveCacheSettings(r.Context(), p.CapacityMB, p.Policy)
 	}
 	if err != nil {
 		s.logError(r, err)
 		p.Error = pixpool.ErrorMessage(err)
-		s.renderCachePage(w, r, ErrorStatus(err), p)
+		s.renderCachePage(w, r, pageErrorStatus(err), p)
 		return
 	}
 	redirect(w, r, "/admin/cache?msg=cache")
@@ -58,8 +58,8 @@ func (s *Server) handlePortalCacheSave(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) saveCacheSettings(ctx context.Context, capacity, policy string) error {
 	mb, err := strconv.Atoi(capacity)
-	if err != nil || mb < 1 || mb > 1<<20 {
-		return pixpool.Errorf(pixpool.EINVALID, "The capacity must be a whole number of MB from 1 to %d, such as 64.", 1<<20)
+	if err != nil || manager.CheckCapacity(mb) != nil {
+		return pixpool.Errorf(pixpool.EINVALID, "The capacity must be a whole number of MB from 1 to %d, such as 64.", manager.MaxCapacityMB)
 	}
 	p, err := manager.ParsePolicy(policy)
 	if err != nil {
@@ -74,7 +74,7 @@ func (s *Server) saveCacheSettings(ctx context.Context, capacity, policy string)
 // handlePortalClear empties every cache node.
 func (s *Server) handlePortalClear(w http.ResponseWriter, r *http.Request) {
 	if s.Manager == nil {
-		s.errorPage(w, r, errNoCachePool)
+		s.errorPage(w, r, manager.ErrNoPool)
 		return
 	}
 	if err := s.Manager.Clear(r.Context()); err != nil {

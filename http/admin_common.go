@@ -10,8 +10,6 @@ import (
 	"net/url"
 	"path"
 	"strconv"
-
-	"github.com/pixpool/pixpool"
 )
 
 // The admin portal: server-rendered pages for running the cache pool and
@@ -46,10 +44,6 @@ var adminNotices = map[string]string{
 	"signup-mode":    "Sign-up mode saved.",
 	"invite-deleted": "Invite deleted: its code no longer works.",
 }
-
-// errNoCachePool answers a portal action on the cache pool when serve
-// runs without one.
-var errNoCachePool = pixpool.Errorf(pixpool.EINVALID, "The cache pool is off (--cache-size 0): there is nothing to change.")
 
 // adminRoutes registers the admin portal's pages.
 func (s *Server) adminRoutes(mux *http.ServeMux) {

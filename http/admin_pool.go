@@ -157,7 +157,7 @@ func (s *Server) handlePortalPoolMode(w http.ResponseWriter, r *http.Request) {
 		Expand: r.PostFormValue("expand"), Shrink: r.PostFormValue("shrink"), Cooldown: r.PostFormValue("cooldown"),
 		MinNodes: r.PostFormValue("min_nodes"), MaxNodes: r.PostFormValue("max_nodes"),
 	}
-	var err error = errNoCachePool
+	var err error = manager.ErrNoPool
 	if s.Manager != nil {
 		var p autoscale.Params
 		if p, err = f.params(); err == nil {
@@ -167,7 +167,7 @@ func (s *Server) handlePortalPoolMode(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.logError(r, err)
 		d.Error, d.ErrorFor = pixpool.ErrorMessage(err), "mode"
-		s.renderPoolPage(w, r, ErrorStatus(err), d, &f)
+		s.renderPoolPage(w, r, pageErrorStatus(err), d, &f)
 		return
 	}
 	redirect(w, r, "/admin/pool?msg=mode-"+f.Mode)
@@ -177,14 +177,14 @@ func (s *Server) handlePortalPoolMode(w http.ResponseWriter, r *http.Request) {
 // from its size now. It answers once the new layout is in effect.
 func (s *Server) handlePortalPoolSize(w http.ResponseWriter, r *http.Request) {
 	d := s.newAdminPoolPage(r)
-	var err error = errNoCachePool
+	var err error = manager.ErrNoPool
 	if s.Manager != nil {
 		err = s.resize(r)
 	}
 	if err != nil {
 		s.logError(r, err)
 		d.Error, d.ErrorFor = pixpool.ErrorMessage(err), "size"
-		s.renderPoolPage(w, r, ErrorStatus(err), d, nil)
+		s.renderPoolPage(w, r, pageErrorStatus(err), d, nil)
 		return
 	}
 	msg := "resized"
@@ -208,8 +208,11 @@ func (s *Server) resize(r *http.Request) error {
 			return pixpool.Errorf(pixpool.EINVALID, "The pool size must be a whole number of nodes.")
 		}
 	}
+	if err := s.Manager.CheckSize(n); err != nil { // 0 would mean "unchanged" to ApplyChange
+		return err
+	}
 	admin := authFrom(r.Context()).user.Username
-	rep, err := s.Manager.Resize(r.Context(), n, "manual: by "+admin+" in the admin portal")
+	rep, err := s.Manager.ApplyChange(r.Context(), manager.Change{Nodes: n, Reason: "manual: by " + admin + " in the admin portal"})
 	if err == nil {
 		s.logger().Info("pool resized", "admin", admin, "from", rep.From, "to", rep.To, "moved", rep.Moved, "took", rep.Took)
 	}

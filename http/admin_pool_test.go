@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pixpool/pixpool"
 	"github.com/pixpool/pixpool/autoscale"
 	"github.com/pixpool/pixpool/manager"
 )
@@ -172,4 +173,26 @@ func TestAdmin_StaticPool(t *testing.T) {
 	if st := p.m.State(); st.Mode != manager.ModeManual || len(st.Nodes) != 2 {
 		t.Fatalf("static pool changed: %+v", st)
 	}
+}
+
+// TestAdmin_PoolResizeChecks: the portal's resize goes through
+// manager.ApplyChange, as the admin API's and configure_cache do, and so
+// gives their answers: a fixed pool's size is refused before the manager
+// is asked to resize, and without a pool the one no-pool error shows.
+func TestAdmin_PoolResizeChecks(t *testing.T) {
+	t.Run("FixedPool", func(t *testing.T) {
+		p := newPortal(t, staticPool)
+		resp, body := p.admin.send("/admin/pool/size", url.Values{"n": {"3"}})
+		wantStatus(t, resp, body, http.StatusBadRequest)
+		wantContains(t, body, "The pool&#39;s size is fixed: the pool&#39;s nodes are given by --cache-nodes")
+		if got := p.m.Size(); got != 2 {
+			t.Fatalf("Size()=%d after a refused resize of a fixed pool", got)
+		}
+	})
+	t.Run("NoPool", func(t *testing.T) {
+		p := newPortal(t, noPool)
+		resp, body := p.admin.send("/admin/pool/size", url.Values{"n": {"3"}})
+		wantStatus(t, resp, body, http.StatusBadRequest)
+		wantContains(t, body, pixpool.ErrorMessage(manager.ErrNoPool))
+	})
 }

@@ -68,12 +68,12 @@ func userAction(r *http.Request, flag string) (id int64, on bool, offset int, er
 
 // handlePortalUserAdmin promotes a user to admin or demotes one.
 func (s *Server) handlePortalUserAdmin(w http.ResponseWriter, r *http.Request) {
-	s.userAction(w, r, "make", s.SetUserAdmin, "promoted", "demoted")
+	s.userAction(w, r, "make", s.Accounts.SetUserAdmin, "promoted", "demoted")
 }
 
 // handlePortalUserDisable disables or enables a user.
 func (s *Server) handlePortalUserDisable(w http.ResponseWriter, r *http.Request) {
-	s.userAction(w, r, "disable", s.SetUserDisabled, "disabled", "enabled")
+	s.userAction(w, r, "disable", s.Accounts.SetUserDisabled, "disabled", "enabled")
 }
 
 func (s *Server) userAction(w http.ResponseWriter, r *http.Request, flag string,
@@ -94,70 +94,4 @@ func (s *Server) userAction(w http.ResponseWriter, r *http.Request, flag string,
 		msg = onMsg
 	}
 	redirect(w, r, pageURL("/admin/users", url.Values{"offset": {offsetValue(offset)}, "msg": {msg}}))
-}
-
-// SetUserAdmin grants (admin true) or removes user id's admin rights on
-// behalf of actor; the portal and /api/v1/admin share it. Admins cannot
-// demote themselves, and the last admin stays one. A missing user is
-// ENOTFOUND; a refusal EINVALID.
-func (s *Server) SetUserAdmin(ctx context.Context, actor *pixpool.User, id int64, admin bool) (*pixpool.User, error) {
-	u, err := s.Store.User(ctx, id)
-	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
-		return nil, pixpool.Errorf(pixpool.ENOTFOUND, "No such user.")
-	} else if err != nil {
-		return nil, err
-	}
-	if u.Admin == admin {
-		return u, nil
-	}
-	if !admin {
-		if u.ID == actor.ID {
-			return nil, pixpool.Errorf(pixpool.EINVALID, "You cannot remove your own admin rights; another admin can.")
-		}
-		// Not atomic with the update; but as nobody can demote themselves,
-		// the actor stays an admin but in a race of two admins demoting
-		// each other at the same moment.
-		n, err := s.Store.CountAdmins(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if n <= 1 {
-			return nil, pixpool.Errorf(pixpool.EINVALID, "%s is the last admin; make another user an admin first.", u.Username)
-		}
-	}
-	u.Admin = admin
-	if err := s.Store.UpdateUser(ctx, u); err != nil {
-		return nil, err
-	}
-	s.logger().Info("user admin rights changed", "user", u.Username, "admin", admin, "by", actor.Username)
-	return u, nil
-}
-
-// SetUserDisabled disables or enables user id on behalf of actor; the
-// portal and /api/v1/admin share it. A disabled user's sessions are
-// deleted, and their API keys stop working because authentication checks
-// the flag. Admins cannot disable themselves. A missing user is ENOTFOUND.
-func (s *Server) SetUserDisabled(ctx context.Context, actor *pixpool.User, id int64, disabled bool) (*pixpool.User, error) {
-	if disabled && id == actor.ID {
-		return nil, pixpool.Errorf(pixpool.EINVALID, "You cannot disable your own account.")
-	}
-	u, err := s.Store.User(ctx, id)
-	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
-		return nil, pixpool.Errorf(pixpool.ENOTFOUND, "No such user.")
-	} else if err != nil {
-		return nil, err
-	}
-	if u.Disabled != disabled {
-		u.Disabled = disabled
-		if err := s.Store.UpdateUser(ctx, u); err != nil {
-			return nil, err
-		}
-	}
-	if disabled {
-		if err := s.Store.DeleteUserSessions(ctx, u.ID, ""); err != nil {
-			return nil, err
-		}
-	}
-	s.logger().Info("user disabled state changed", "user", u.Username, "disabled", disabled, "by", actor.Username)
-	return u, nil
 }

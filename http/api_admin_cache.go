@@ -4,13 +4,14 @@ import (
 	"net/http"
 
 	"github.com/pixpool/pixpool"
+	"github.com/pixpool/pixpool/manager"
 )
 
 // handleAPIAdminCache sets every node's capacity (MB) and policy; either may
 // be left out, and both are checked before either changes.
 func (s *Server) handleAPIAdminCache(w http.ResponseWriter, r *http.Request) {
 	if s.Manager == nil {
-		s.Error(w, r, errPoolUnavailable)
+		s.Error(w, r, manager.ErrNoPool)
 		return
 	}
 	var body struct {
@@ -25,21 +26,21 @@ func (s *Server) handleAPIAdminCache(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, pixpool.Errorf(pixpool.EINVALID, "Give capacity_mb, policy or both."))
 		return
 	}
-	// Zero values mean "unchanged" to applyPoolChange: refuse them here.
-	var c poolChange
+	// Zero values mean "unchanged" to ApplyChange: refuse them here.
+	var c manager.Change
 	if body.CapacityMB != nil {
-		if c.capacityMB = *body.CapacityMB; c.capacityMB < 1 {
-			s.Error(w, r, pixpool.Errorf(pixpool.EINVALID, "The capacity must be 1 to %d MB.", maxCapacityMB))
+		if c.CapacityMB = *body.CapacityMB; c.CapacityMB < 1 {
+			s.Error(w, r, manager.CheckCapacity(c.CapacityMB))
 			return
 		}
 	}
 	if body.Policy != nil {
-		if c.policy = *body.Policy; c.policy == "" {
+		if c.Policy = *body.Policy; c.Policy == "" {
 			s.Error(w, r, pixpool.Errorf(pixpool.EINVALID, "The policy must be LRU or RR."))
 			return
 		}
 	}
-	if _, err := s.applyPoolChange(r.Context(), c); err != nil {
+	if _, err := s.Manager.ApplyChange(r.Context(), c); err != nil {
 		s.Error(w, r, err)
 		return
 	}
@@ -53,7 +54,7 @@ func (s *Server) handleAPIAdminCache(w http.ResponseWriter, r *http.Request) {
 // handleAPIAdminCacheClear empties every node.
 func (s *Server) handleAPIAdminCacheClear(w http.ResponseWriter, r *http.Request) {
 	if s.Manager == nil {
-		s.Error(w, r, errPoolUnavailable)
+		s.Error(w, r, manager.ErrNoPool)
 		return
 	}
 	if err := s.Manager.Clear(r.Context()); err != nil {

@@ -3,6 +3,7 @@ package http
 import (
 	"net/http"
 
+	"github.com/pixpool/pixpool/manager"
 	"github.com/pixpool/pixpool/pool"
 )
 
@@ -11,7 +12,7 @@ import (
 // key, encoded).
 func (s *Server) handleAPIAdminNodeKeys(w http.ResponseWriter, r *http.Request) {
 	if s.Manager == nil {
-		s.Error(w, r, errPoolUnavailable)
+		s.Error(w, r, manager.ErrNoPool)
 		return
 	}
 	offset, limit, err := pageParams(r.URL.Query(), 100)

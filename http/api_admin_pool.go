@@ -93,7 +93,7 @@ func durationMS(d time.Duration) float64 { return float64(d) / float64(time.Mill
 
 func (s *Server) handleAPIAdminPool(w http.ResponseWriter, r *http.Request) {
 	if s.Manager == nil {
-		s.Error(w, r, errPoolUnavailable)
+		s.Error(w, r, manager.ErrNoPool)
 		return
 	}
 	writeJSON(w, http.StatusOK, s.poolState(r.Context()))
@@ -103,7 +103,7 @@ func (s *Server) handleAPIAdminPool(w http.ResponseWriter, r *http.Request) {
 // the new layout is in effect, with the resize's report.
 func (s *Server) handleAPIAdminPoolSize(w http.ResponseWriter, r *http.Request) {
 	if s.Manager == nil {
-		s.Error(w, r, errPoolUnavailable)
+		s.Error(w, r, manager.ErrNoPool)
 		return
 	}
 	var body struct {
@@ -113,11 +113,11 @@ func (s *Server) handleAPIAdminPoolSize(w http.ResponseWriter, r *http.Request) 
 		s.Error(w, r, err)
 		return
 	}
-	if body.Nodes < 1 { // 0 would mean "unchanged" to applyPoolChange
-		s.Error(w, r, pixpool.Errorf(pixpool.EINVALID, "The pool size must be 1 to %d nodes.", s.Manager.MaxSize()))
+	if err := s.Manager.CheckSize(body.Nodes); err != nil { // 0 would mean "unchanged" to ApplyChange
+		s.Error(w, r, err)
 		return
 	}
-	rep, err := s.applyPoolChange(r.Context(), poolChange{nodes: body.Nodes, reason: manager.ModeManual})
+	rep, err := s.Manager.ApplyChange(r.Context(), manager.Change{Nodes: body.Nodes, Reason: manager.ModeManual})
 	if err != nil {
 		s.Error(w, r, err)
 		return
@@ -136,7 +136,7 @@ func (s *Server) handleAPIAdminPoolSize(w http.ResponseWriter, r *http.Request) 
 // any auto-scaler settings given; it answers with the pool's state.
 func (s *Server) handleAPIAdminPoolMode(w http.ResponseWriter, r *http.Request) {
 	if s.Manager == nil {
-		s.Error(w, r, errPoolUnavailable)
+		s.Error(w, r, manager.ErrNoPool)
 		return
 	}
 	var body struct {
@@ -171,7 +171,7 @@ func (s *Server) handleAPIAdminPoolMode(w http.ResponseWriter, r *http.Request) 
 		}
 		p.Cooldown = time.Duration(*c * float64(time.Second))
 	}
-	if _, err := s.applyPoolChange(r.Context(), poolChange{mode: body.Mode, params: &p}); err != nil {
+	if _, err := s.Manager.ApplyChange(r.Context(), manager.Change{Mode: body.Mode, Auto: &p}); err != nil {
 		s.Error(w, r, err)
 		return
 	}

@@ -68,34 +68,13 @@ func (s *Server) handleAPIAdminUserPatch(w http.ResponseWriter, r *http.Request)
 		s.Error(w, r, err)
 		return
 	}
-	// SetUserAdmin and SetUserDisabled (admin_users.go) are shared with the
-	// portal: nobody can demote or disable themselves, the last admin
-	// stays one, and disabling ends the user's sessions.
-	actor := authFrom(r.Context()).user
-	if body.Disabled != nil && *body.Disabled && id == actor.ID {
-		// Refused before the admin flag could change.
-		s.Error(w, r, pixpool.Errorf(pixpool.EINVALID, "You cannot disable your own account."))
-		return
-	}
-	u, err := s.Store.User(r.Context(), id)
-	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
-		err = pixpool.Errorf(pixpool.ENOTFOUND, "No such user.")
-	}
+	// The rules are service.Accounts', shared with the portal: nobody can
+	// demote or disable themselves, the last admin stays one, and
+	// disabling ends the user's sessions.
+	u, err := s.Accounts.SetUserFlags(r.Context(), authFrom(r.Context()).user, id, body.Admin, body.Disabled)
 	if err != nil {
 		s.Error(w, r, err)
 		return
-	}
-	if body.Admin != nil {
-		if u, err = s.SetUserAdmin(r.Context(), actor, id, *body.Admin); err != nil {
-			s.Error(w, r, err)
-			return
-		}
-	}
-	if body.Disabled != nil {
-		if u, err = s.SetUserDisabled(r.Context(), actor, id, *body.Disabled); err != nil {
-			s.Error(w, r, err)
-			return
-		}
 	}
 	writeJSON(w, http.StatusOK, toAdminUserJSON(u))
 }

@@ -89,16 +89,6 @@ func TestAdminAPI_Users(t *testing.T) {
 		}
 	})
 
-	t.Run("LastAdmin", func(t *testing.T) {
-		f := newUsersFixture(t)
-		// Through the API an admin always remains (nobody can demote
-		// themselves); the rule still holds for any actor.
-		_, err := f.srv.SetUserAdmin(ctx, f.alice, f.admin.ID, false)
-		if pixpool.ErrorCode(err) != pixpool.EINVALID {
-			t.Fatalf("demoting the last admin: %v", err)
-		}
-	})
-
 	t.Run("Disable", func(t *testing.T) {
 		f := newUsersFixture(t)
 		_, _, token, err := f.env.Accounts.Login(ctx, "bob", "correct horse", "192.0.2.1")

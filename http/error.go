@@ -2,10 +2,12 @@ package http
 
 import (
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 
 	"github.com/pixpool/pixpool"
+	"github.com/pixpool/pixpool/manager"
 )
 
 // codes maps error codes to HTTP statuses. It is the only such map.
@@ -29,6 +31,17 @@ func ErrorStatus(err error) int {
 		return s
 	}
 	return http.StatusInternalServerError
+}
+
+// pageErrorStatus is the status of a portal page that shows err as its
+// error. It is ErrorStatus's, but for an action on a cache pool that is
+// off (manager.ErrNoPool): where the APIs answer 503 (a part of the
+// server is missing), a page answers 400, as there is nothing to change.
+func pageErrorStatus(err error) int {
+	if errors.Is(err, manager.ErrNoPool) {
+		return http.StatusBadRequest
+	}
+	return ErrorStatus(err)
 }
 
 // logError logs internal errors with their cause; user errors are the

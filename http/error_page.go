@@ -23,7 +23,7 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	s.logError(r, err)
-	status := ErrorStatus(err)
+	status := pageErrorStatus(err)
 	d := &errorView{layout: s.page(r, http.StatusText(status), "")}
 	d.Status, d.Error = status, pixpool.ErrorMessage(err)
 	if pixpool.ErrorCode(err) == pixpool.EUNAUTHORIZED {

@@ -32,9 +32,6 @@ const (
 	DefaultMaxNodes   = 8
 )
 
-// stateSetting names the store setting that holds the pool's State.
-const stateSetting = "pool.state"
-
 // SecretSetting names the store setting that holds the pool's secret: the
 // password the local nodes require (user pool.DefaultUser), made by the
 // first leader and read by every replica, so they all reach the nodes.
@@ -312,7 +309,7 @@ func (m *Manager) load(ctx context.Context) (State, error) {
 	auto := autoscale.DefaultParams
 	auto.MaxNodes = min(auto.MaxNodes, m.MaxSize())
 	st := State{CapacityMB: cmp.Or(m.CapacityMB, DefaultCapacityMB), Policy: cmp.Or(m.Policy, DefaultPolicy), Mode: ModeManual, Auto: auto}
-	v, err := m.Store.Setting(ctx, stateSetting)
+	v, err := m.Store.Setting(ctx, pixpool.PoolStateSetting)
 	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
 		return st, nil
 	} else if err != nil {
@@ -329,7 +326,7 @@ func (m *Manager) save(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return m.Store.SetSetting(context.WithoutCancel(ctx), stateSetting, string(b))
+	return m.Store.SetSetting(context.WithoutCancel(ctx), pixpool.PoolStateSetting, string(b))
 }
 
 // State returns a copy of the pool's state.
@@ -364,8 +361,8 @@ func (m *Manager) Resize(ctx context.Context, n int, reason string) (pool.Resize
 	if m.closed {
 		return pool.ResizeReport{}, pixpool.Errorf(pixpool.EUNAVAILABLE, "The cache pool is shutting down.")
 	}
-	if n < 1 || n > m.MaxSize() {
-		return pool.ResizeReport{}, pixpool.Errorf(pixpool.EINVALID, "The pool size must be 1 to %d nodes.", m.MaxSize())
+	if err := m.CheckSize(n); err != nil {
+		return pool.ResizeReport{}, err
 	}
 	if err := m.Fits(n, m.state.CapacityMB); err != nil {
 		return pool.ResizeReport{}, err
@@ -448,8 +445,8 @@ func capitalize(s string) string {
 // SetCapacity sets every node's capacity (MB) at once; new nodes start
 // with it too.
 func (m *Manager) SetCapacity(ctx context.Context, mb int) error {
-	if mb < 1 || mb > 1<<20 {
-		return pixpool.Errorf(pixpool.EINVALID, "The capacity must be 1 to %d MB.", 1<<20)
+	if err := CheckCapacity(mb); err != nil {
+		return err
 	}
 	if err := m.Fits(max(m.Size(), 1), mb); err != nil {
 		return err

@@ -3,6 +3,7 @@ package manager
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net"
 	"os"
@@ -238,5 +239,27 @@ func TestManager_MaxPool(t *testing.T) {
 	}
 	if err := (scalable{m}).Resize(ctx, 4, "auto"); err != nil || m.Size() != 2 {
 		t.Fatalf("auto-scaler's Resize(4)=%v, size %d; want no error and 2 nodes (as many as fit)", err, m.Size())
+	}
+}
+
+func TestManager_AfterRestore(t *testing.T) {
+	ctx := context.Background()
+	m := newManager(t, openStore(t, t.TempDir()))
+	p := m.State().Auto
+	p.MaxNodes = 4
+	b, err := json.Marshal(State{CapacityMB: 16, Policy: "rr", Mode: ModeManual, Auto: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings := map[string]string{pixpool.PoolStateSetting: string(b)}
+	if err := m.AfterRestore(ctx, settings); err != nil {
+		t.Fatal(err)
+	}
+	if st := m.State(); st.CapacityMB != 16 || st.Policy != "rr" || st.Mode != ModeManual || st.Auto != p || len(st.Nodes) != 2 {
+		t.Fatalf("state after restore %+v", st)
+	}
+	err = m.AfterRestore(ctx, map[string]string{pixpool.PoolStateSetting: "{"})
+	if err == nil || !strings.Contains(err.Error(), "The backup's cache pool configuration could not be read") {
+		t.Fatalf("unreadable pool state: %v", err)
 	}
 }

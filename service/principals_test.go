@@ -222,7 +222,7 @@ func TestAccounts_PrincipalInvalidation(t *testing.T) {
 			}
 		}, wantKey: true, wantAdmin: true},
 		{name: "Disable", change: func(t *testing.T, a *Accounts, c *credentials) {
-			// As the admin portal does (http.Server.SetUserDisabled).
+			// As the admin portal does (Accounts.SetUserDisabled).
 			c.user.Disabled = true
 			if err := a.Store.UpdateUser(t.Context(), c.user); err != nil {
 				t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,7 +18,6 @@ import (
 	"time"
 
 	"github.com/pixpool/pixpool"
-	"github.com/pixpool/pixpool/autoscale"
 	"github.com/pixpool/pixpool/backup"
 	"github.com/pixpool/pixpool/manager"
 	"github.com/pixpool/pixpool/pool"
@@ -36,11 +34,6 @@ const backupUsage = `usage: pixpool backup COMMAND [flags]
                           show, or set, the daily backup's time (UTC) and how many are kept
 Every command takes --data, --db and --blob (with --s3-access-key, --s3-secret-key)
 as pixpool serve does, to find the stores. Backups live in the blob store under backups/.`
-
-// poolStateSetting is the setting in which the manager keeps the pool's
-// state; a backup carries it, and a restore applies the backup's
-// configuration from it.
-const poolStateSetting = "pool.state"
 
 // backupTempDir returns the folder backups are spooled in: "tmp" in the
 // data folder, beside the database rather than in a /tmp that may be
@@ -66,65 +59,6 @@ func backupTempDir(data string, logger *slog.Logger) (string, error) {
 		}
 	}
 	return dir, nil
-}
-
-// afterRestore is serve's backup.Service.AfterRestore: it applies the
-// backup's cache capacity, policy and mode to the running pool (a follower
-// forwards them to the leader) and clears the cache, so no image is served
-// from before the restore. Without a cache there is nothing to do.
-func (m *Main) afterRestore(ctx context.Context, settings map[string]string) error {
-	if m.Manager == nil {
-		return nil
-	}
-	var problems []string
-	if st, ok, err := restoredPoolState(settings); err != nil {
-		problems = append(problems, err.Error())
-	} else if ok {
-		if st.CapacityMB > 0 {
-			if err := m.Manager.SetCapacity(ctx, st.CapacityMB); err != nil {
-				problems = append(problems, "The backup's cache capacity was not applied: "+errorText(err))
-			}
-		}
-		if st.Policy != "" {
-			if err := m.Manager.SetPolicy(ctx, st.Policy); err != nil {
-				problems = append(problems, "The backup's cache policy was not applied: "+errorText(err))
-			}
-		}
-		if st.Mode != "" {
-			if err := m.Manager.SetMode(ctx, st.Mode, st.Auto); err != nil {
-				problems = append(problems, "The backup's pool mode was not applied: "+errorText(err))
-			}
-		}
-	}
-	if err := m.Manager.Clear(ctx); err != nil {
-		problems = append(problems, "The cache was not cleared, so it may serve images from before the restore until they are evicted: "+errorText(err))
-	}
-	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, " "))
-	}
-	return nil
-}
-
-// restoredPoolState reads the pool state a backup's settings carry; ok is
-// false if there is none (a backup of a server without a cache).
-func restoredPoolState(settings map[string]string) (st manager.State, ok bool, err error) {
-	v, ok := settings[poolStateSetting]
-	if !ok {
-		return st, false, nil
-	}
-	if err := json.Unmarshal([]byte(v), &st); err != nil {
-		return st, false, fmt.Errorf("The backup's cache pool configuration could not be read (%v), so it was not applied.", err)
-	}
-	return st, true, nil
-}
-
-// errorText is an error as a warning shows it: a user-facing message
-// alone, anything else whole (admins read warnings).
-func errorText(err error) string {
-	if pixpool.ErrorCode(err) != pixpool.EINTERNAL {
-		return pixpool.ErrorMessage(err)
-	}
-	return err.Error()
 }
 
 // backupFlags find the stores, as serve's flags do.
@@ -346,8 +280,11 @@ func backupConfig(ctx context.Context, svc *backup.Service, schedule optional[st
 // restoreBackup restores what (a file, if one exists at that path, else a
 // stored backup's name) and prints the report.
 func restoreBackup(ctx context.Context, svc *backup.Service, what string, stdout io.Writer) error {
-	cache := &cliCache{store: svc.Store}
-	svc.AfterRestore = cache.afterRestore
+	cache := &manager.StoreRestore{Store: svc.Store, Running: poolRunning(svc.Store),
+		Auth: func(ctx context.Context, client *pool.Client, nodes []pool.NodeInfo) error {
+			return setPoolAuth(ctx, client, svc.Store, nodes, os.Getenv(envName("cache-auth-file")))
+		}}
+	svc.AfterRestore = cache.AfterRestore
 	var (
 		rep *backup.Report
 		err error
@@ -389,147 +326,25 @@ func restoreBackup(ctx context.Context, svc *backup.Service, what string, stdout
 	for _, w := range rep.Warnings {
 		fmt.Fprintln(stdout, "warning:", w)
 	}
-	if cache.note != "" {
-		fmt.Fprintln(stdout, "cache:", cache.note)
+	if cache.Note != "" {
+		fmt.Fprintln(stdout, "cache:", cache.Note)
 	}
 	return nil
 }
 
-// cliCache applies a restored backup's pool configuration from the
-// command line: through the running server's manager if there is one (as
-// `pixpool pool` asks it), else into the stored pool state for the next
-// serve.
-type cliCache struct {
-	store pixpool.Store
-	note  string // what was done, for the output
-}
-
-// askTimeout bounds each request of a restore to the running server: it
-// answers within a second unless it is gone.
-const askTimeout = 30 * time.Second
-
-func (c *cliCache) afterRestore(ctx context.Context, settings map[string]string) error {
-	var problems []string
-	st, ok, err := restoredPoolState(settings)
-	if err != nil {
-		problems = append(problems, err.Error())
-	}
-	// A running server's manager holds the pool lease; with it free, no
-	// cache pool runs (or its server died and the pool with it).
-	probe := "backup-restore/" + newHolder()
-	won, err := c.store.AcquireLease(ctx, leaseName, probe, time.Second)
-	if err != nil {
-		return fmt.Errorf("Could not tell whether a server runs the cache pool: %v. Clear the cache (pixpool pool clear) and check its settings.", err)
-	}
-	if won {
-		c.store.ReleaseLease(context.WithoutCancel(ctx), leaseName, probe)
-		return c.keepForNextServe(ctx, st, ok, problems)
-	}
-	ask := func(op, arg, what string) bool {
-		actx, cancel := context.WithTimeout(ctx, askTimeout)
-		defer cancel()
-		_, err := manager.Ask(actx, c.store, op, arg)
-		if err != nil && actx.Err() != nil {
-			return false // no answer: the server is gone
-		}
+// poolRunning reports whether a server runs the cache pool of store: its
+// manager holds the pool lease; with it free, no cache pool runs (or its
+// server died and the pool with it).
+func poolRunning(store pixpool.Store) func(ctx context.Context) (bool, error) {
+	return func(ctx context.Context) (bool, error) {
+		probe := "backup-restore/" + newHolder()
+		won, err := store.AcquireLease(ctx, leaseName, probe, time.Second)
 		if err != nil {
-			problems = append(problems, what+": "+err.Error())
+			return false, err
 		}
-		return true
-	}
-	answered := true
-	if ok {
-		if st.CapacityMB > 0 {
-			answered = ask("capacity", strconv.Itoa(st.CapacityMB), "The backup's cache capacity was not applied")
+		if won {
+			store.ReleaseLease(context.WithoutCancel(ctx), leaseName, probe)
 		}
-		if answered && st.Policy != "" {
-			answered = ask("policy", st.Policy, "The backup's cache policy was not applied")
-		}
-		if answered && st.Mode != "" {
-			arg, _ := json.Marshal(struct {
-				Mode string           `json:"mode"`
-				Auto autoscale.Params `json:"auto"`
-			}{st.Mode, st.Auto})
-			answered = ask("mode", string(arg), "The backup's pool mode was not applied")
-		}
+		return !won, nil
 	}
-	if answered {
-		answered = ask("clear", "", "The cache was not cleared, so it may serve images from before the restore until they are evicted")
-	}
-	if !answered {
-		return c.keepForNextServe(ctx, st, ok, problems)
-	}
-	switch {
-	case len(problems) > 0:
-		c.note = "the running server was asked to apply the backup's pool settings and clear the cache; see the warnings"
-	case ok:
-		c.note = "the running server applied the backup's pool settings and cleared the cache"
-	default:
-		c.note = "the running server cleared the cache (the backup holds no pool settings)"
-	}
-	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, " "))
-	}
-	return nil
-}
-
-// keepForNextServe keeps the backup's pool configuration, if any, in the stored
-// pool state (with its nodes) for the next serve, no cache pool running.
-// Existing nodes of a fixed pool (--cache-nodes) outlive the server: they
-// are cleared here.
-func (c *cliCache) keepForNextServe(ctx context.Context, st manager.State, ok bool, problems []string) error {
-	cur, err := manager.LoadState(ctx, c.store)
-	if err != nil {
-		return errors.New(strings.Join(append(problems, fmt.Sprintf("The backup's pool settings were not stored: %v.", err)), " "))
-	}
-	if ok {
-		if st.CapacityMB > 0 {
-			cur.CapacityMB = st.CapacityMB
-		}
-		if p, err := manager.ParsePolicy(st.Policy); err == nil {
-			cur.Policy = p
-		}
-		if st.Mode == manager.ModeManual || st.Mode == manager.ModeAuto {
-			cur.Mode, cur.Auto = st.Mode, st.Auto
-		}
-		b, err := json.Marshal(cur)
-		if err == nil {
-			err = c.store.SetSetting(ctx, poolStateSetting, string(b))
-		}
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("The backup's pool settings were not stored: %v.", err))
-		}
-	}
-	c.note = "no cache pool was running, so there was no cache to clear"
-	if ok {
-		c.note = fmt.Sprintf("no cache pool was running, so there was no cache to clear; the next pixpool serve runs it with the backup's settings (%d MB per node, %s, %s mode)",
-			cur.CapacityMB, cur.Policy, cur.Mode)
-	}
-	// Nodes given by address (their id) are not the server's own processes.
-	var fixed []pool.NodeInfo
-	for _, n := range cur.Nodes {
-		if n.ID == n.Addr {
-			fixed = append(fixed, n)
-		}
-	}
-	if len(fixed) > 0 {
-		client := &pool.Client{Logger: discardLogger()}
-		if err := setPoolAuth(ctx, client, c.store, fixed, os.Getenv(envName("cache-auth-file"))); err != nil {
-			problems = append(problems, fmt.Sprintf("The cache nodes' credentials: %v.", err))
-		}
-		client.SetLayout(cur.Epoch, fixed)
-		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := client.Flush(fctx)
-		cancel()
-		client.Close()
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("The cache nodes could not all be cleared (%v): clear them (pixpool pool clear) once a server runs.", err))
-		} else {
-			c.note += fmt.Sprintf("; the %d cache nodes of --cache-nodes were cleared", len(fixed))
-		}
-	}
-	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, " "))
-	}
-	return nil
 }

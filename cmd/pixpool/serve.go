@@ -231,7 +231,10 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	m.Backups = &backup.Service{Store: m.Store, Blobs: m.Blobs, TempDir: tmp, Logger: m.Logger, AfterRestore: m.afterRestore}
+	m.Backups = &backup.Service{Store: m.Store, Blobs: m.Blobs, TempDir: tmp, Logger: m.Logger}
+	if m.Manager != nil {
+		m.Backups.AfterRestore = m.Manager.AfterRestore
+	}
 	m.HTTP.Backups = m.Backups
 	// Background work (thumbnails, analysis) waits while requests are
 	// being served.
