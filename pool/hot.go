@@ -316,8 +316,8 @@ func (mc *metaConn) readMeta(value bool, gen uint64) (metaResult, error) {
 		rest = line[3:]
 	case value && len(line) > 3 && string(line[:3]) == "VA ":
 		sz, tail := cutSpace(line[3:])
-		v, ok := parseUint(sz)
-		if !ok || v > maxMetaValue {
+		v, err := strconv.ParseUint(string(sz), 10, 64)
+		if err != nil || v > maxMetaValue {
 			return res, metaProtoError(line)
 		}
 		size, rest = int(v), tail
@@ -327,8 +327,8 @@ func (mc *metaConn) readMeta(value bool, gen uint64) (metaResult, error) {
 	if len(rest) < 2 || rest[0] != 'c' {
 		return res, metaProtoError(line)
 	}
-	cas, ok := parseUint(rest[1:])
-	if !ok {
+	cas, err := strconv.ParseUint(string(rest[1:]), 10, 64)
+	if err != nil {
 		return res, metaProtoError(line)
 	}
 	res.found, res.cas = true, cas
@@ -343,26 +343,6 @@ func (mc *metaConn) readMeta(value bool, gen uint64) (metaResult, error) {
 		res.value = v[:size:size]
 	}
 	return res, nil
-}
-
-// parseUint parses a decimal uint64 (what strconv.ParseUint accepts in
-// base 10, without converting b to a string).
-func parseUint(b []byte) (uint64, bool) {
-	if len(b) == 0 || len(b) > 20 {
-		return 0, false
-	}
-	var n uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		d := uint64(c - '0')
-		if n > (1<<64-1-d)/10 {
-			return 0, false
-		}
-		n = n*10 + d
-	}
-	return n, true
 }
 
 // A validation is one "mg <key> c" waiting to be sent in a batch.
