@@ -484,8 +484,11 @@ func (r *bitReader) block(sc *scanComp) error {
 		if r.n < 32 {
 			r.fill()
 		}
-		l, s := ac.decode(r.acc >> 48)
-		if l == 0 {
+		var l int
+		var s byte
+		if v := ac.fast[r.acc>>(64-peekBits)]; v != 0 {
+			l, s = int(v>>8), byte(v) // most codes: one look
+		} else if l, s = ac.decode(r.acc >> 48); l == 0 {
 			return notSure("bad AC code")
 		}
 		run, size := int(s>>4), uint(s&15)

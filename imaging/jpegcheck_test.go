@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"image"
+	"image/color"
 	"image/jpeg"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -311,4 +314,74 @@ func FuzzJPEGCheck(f *testing.F) {
 			}
 		}
 	})
+}
+
+// uploadLikeJPEG makes a photo-like JPEG as scripts/uploadbench jpeg does:
+// gradients with noise, quality 85 (928×696 is the 100 KB upload).
+func uploadLikeJPEG(tb testing.TB, w, h int) []byte {
+	tb.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	noise := make([]byte, w*h)
+	rand.NewChaCha8([32]byte{1}).Read(noise)
+	for y := range h {
+		for x := range w {
+			n := noise[y*w+x] / 24
+			img.Set(x, y, color.RGBA{uint8(x*255/w) + n, uint8(y*255/h) + n, uint8((x+y)*127/(w+h)) + n, 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 85}); err != nil {
+		tb.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// BenchmarkJPEGCheck compares the checker with image/jpeg's decoding, on
+// the 100 KB upload image and on a 12-megapixel one.
+func BenchmarkJPEGCheck(b *testing.B) {
+	for _, size := range []struct {
+		name string
+		w, h int
+	}{{"upload928x696", 928, 696}, {"photo4000x3000", 4000, 3000}} {
+		data := uploadLikeJPEG(b, size.w, size.h)
+		if err := checkJPEG(data); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(size.name+"/check", func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if err := checkJPEG(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(size.name+"/decode", func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if err := decodes(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(size.name+"/Decoder.Check", func(b *testing.B) {
+			d := &Decoder{Budget: &Budget{}}
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if _, err := d.Check(context.Background(), data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(size.name+"/Decoder.Decode", func(b *testing.B) {
+			d := &Decoder{Budget: &Budget{}}
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				dec, err := d.Decode(context.Background(), data)
+				if err != nil {
+					b.Fatal(err)
+				}
+				dec.Release()
+			}
+		})
+	}
 }
