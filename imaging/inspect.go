@@ -172,7 +172,7 @@ func (d *Decoder) Decode(ctx context.Context, data []byte) (_ *Decoded, err erro
 
 // checkCost is what Check reserves in the Budget when it checks a JPEG
 // without decoding it: the checker's Huffman tables and state.
-const checkCost = 16 << 10
+const checkCost = 32 << 10
 
 // Check checks data as Decode does, with the same errors, but makes no
 // image when it can avoid it: a JPEG that the checker (checkJPEG) vouches

@@ -53,15 +53,45 @@ const (
 
 // peekBits is how many leading bits of the bit buffer index a Huffman
 // table's lookup array: codes at most this long are found in one look.
-const peekBits = 9
+const peekBits = 10
+
+// A step says what one Huffman code and the value bits after it do, so
+// that a coefficient costs one look: bits 0-5 are the bits to skip (the
+// code's and the value's, up to 32), bits 6-10 the coefficients covered
+// (AC), and
+// stepEOB ends the block. 0 means "look slowly": the code is longer than
+// peekBits, undefined, or its symbol one the checker does not take.
+const stepEOB = 1 << 15
+
+// stepOf returns the step of a code of length l for symbol s of a DC
+// (ac false) or AC table.
+func stepOf(ac bool, l int, s byte) uint16 {
+	if !ac {
+		if s > 16 {
+			return 0 // image/jpeg refuses DC categories above 16
+		}
+		return uint16(l + int(s))
+	}
+	run, size := int(s>>4), int(s&15)
+	switch {
+	case size != 0:
+		return uint16(l+size) | uint16(run+1)<<6
+	case run == 15: // ZRL: sixteen zeros
+		return uint16(l) | 16<<6
+	case run == 0: // EOB
+		return uint16(l) | stepEOB
+	}
+	return 0 // EOBn: progressive only, though image/jpeg reads it anyway
+}
 
 // huffCode is a Huffman table (T.81 annex C) ready for decoding.
 type huffCode struct {
 	defined bool
-	// fast[i], for the next peekBits bits i, is the code's length<<8 |
-	// its symbol, or 0 when the code is longer (or undefined).
-	fast [1 << peekBits]uint16
-	// For longer codes, canonical decoding: the codes of length l are
+	ac      bool
+	// step[i], for the next peekBits bits i, is the step of the code
+	// they start with, or 0 (see stepEOB).
+	step [1 << peekBits]uint16
+	// Canonical decoding, for the rest: the codes of length l are
 	// first[l] .. first[l]+count[l]-1, their symbols from index[l] on.
 	first, count, index [17]int32
 	symbols             [256]byte
@@ -71,8 +101,8 @@ type huffCode struct {
 // refuses counts that are not a prefix code (more codes of a length than
 // the shorter ones leave room for): T.81 cannot make them, and image/jpeg
 // reads them in its own way.
-func (h *huffCode) setup(counts []byte, symbols []byte) bool {
-	*h = huffCode{defined: true}
+func (h *huffCode) setup(ac bool, counts []byte, symbols []byte) bool {
+	*h = huffCode{defined: true, ac: ac}
 	copy(h.symbols[:], symbols)
 	code, idx := int32(0), int32(0)
 	for l := 1; l <= 16; l++ {
@@ -84,10 +114,10 @@ func (h *huffCode) setup(counts []byte, symbols []byte) bool {
 		}
 		if l <= peekBits {
 			for c := h.first[l]; c < code; c++ {
-				v := uint16(l)<<8 | uint16(h.symbols[idx+c-h.first[l]])
+				v := stepOf(ac, l, h.symbols[idx+c-h.first[l]])
 				lo := c << (peekBits - l)
 				for k := int32(0); k < 1<<(peekBits-l); k++ {
-					h.fast[lo+k] = v
+					h.step[lo+k] = v
 				}
 			}
 		}
@@ -97,19 +127,17 @@ func (h *huffCode) setup(counts []byte, symbols []byte) bool {
 	return true
 }
 
-// decode returns the length and symbol of the code at the top of peek
-// (the next 16 bits, most significant first); length 0 if no code fits.
-func (h *huffCode) decode(peek uint64) (int, byte) {
-	if v := h.fast[peek>>(16-peekBits)]; v != 0 {
-		return int(v >> 8), byte(v)
-	}
-	for l := peekBits + 1; l <= 16; l++ {
+// slowStep decodes the code at the top of peek (the next 16 bits, most
+// significant first) bit length by bit length and returns its step; 0 if
+// no code fits or the checker does not take its symbol.
+func (h *huffCode) slowStep(peek uint64) uint16 {
+	for l := 1; l <= 16; l++ {
 		c := int32(peek >> (16 - l))
-		if c-h.first[l] < h.count[l] && c >= h.first[l] {
-			return l, h.symbols[h.index[l]+c-h.first[l]]
+		if c >= h.first[l] && c-h.first[l] < h.count[l] {
+			return stepOf(h.ac, l, h.symbols[h.index[l]+c-h.first[l]])
 		}
 	}
-	return 0, 0
+	return 0
 }
 
 // bitReader reads the entropy-coded data of a scan (T.81 F.1.2.3): 0xFF
@@ -330,7 +358,7 @@ func (c *jpegChecker) dht(s []byte) error {
 		if class == 1 {
 			t = &c.ac[th]
 		}
-		if !t.setup(s[1:17], s[17:17+total]) {
+		if !t.setup(class == 1, s[1:17], s[17:17+total]) {
 			t.defined = false
 			return notSure("DHT is not a prefix code")
 		}
@@ -466,14 +494,13 @@ func (r *bitReader) block(sc *scanComp) error {
 	if r.n < 32 {
 		r.fill()
 	}
-	l, s := sc.dc.decode(r.acc >> 48)
-	if l == 0 {
-		return notSure("bad DC code")
+	e := sc.dc.step[r.acc>>(64-peekBits)]
+	if e == 0 {
+		if e = sc.dc.slowStep(r.acc >> 48); e == 0 {
+			return notSure("bad DC code or category")
+		}
 	}
-	if s > 16 {
-		return notSure("DC category") // image/jpeg: unsupported
-	}
-	if t := uint(l) + uint(s); t <= r.n {
+	if t := uint(e & 63); t <= r.n {
 		r.acc <<= t
 		r.n -= t
 	} else {
@@ -484,35 +511,25 @@ func (r *bitReader) block(sc *scanComp) error {
 		if r.n < 32 {
 			r.fill()
 		}
-		var l int
-		var s byte
-		if v := ac.fast[r.acc>>(64-peekBits)]; v != 0 {
-			l, s = int(v>>8), byte(v) // most codes: one look
-		} else if l, s = ac.decode(r.acc >> 48); l == 0 {
-			return notSure("bad AC code")
-		}
-		run, size := int(s>>4), uint(s&15)
-		switch {
-		case size != 0:
-			k += run + 1
-			if k > 64 {
-				return notSure("coefficient past the block")
+		e := ac.step[r.acc>>(64-peekBits)]
+		if e == 0 {
+			if e = ac.slowStep(r.acc >> 48); e == 0 {
+				return notSure("bad AC code or end-of-band run")
 			}
-		case run == 15: // ZRL: sixteen zeros
-			k += 16
-			if k > 64 {
-				return notSure("zero run past the block")
-			}
-		case run == 0: // EOB
-			k = 64
-		default: // EOBn: progressive only; image/jpeg reads it anyway
-			return notSure("end-of-band run in a sequential scan")
 		}
-		if t := uint(l) + size; t <= r.n {
-			r.acc <<= t
-			r.n -= t
-		} else {
+		t := uint(e & 63)
+		if t > r.n {
 			return notSure("data ends in an AC coefficient")
+		}
+		r.acc <<= t
+		r.n -= t
+		if e&stepEOB != 0 {
+			break
+		}
+		// A run past the 64th coefficient: image/jpeg ends the block
+		// quietly (and skips no value bits); the standard forbids it.
+		if k += int(e >> 6 & 31); k > 64 {
+			return notSure("coefficients past the block")
 		}
 	}
 	return nil
