@@ -77,6 +77,13 @@ func TestCheckJPEGSamples(t *testing.T) {
 // ZRL, 10 run 0 size 1, 110 EOB run 1 (progressive only), 1110 run 14
 // size 1 (1111 undefined). ri, if not 0, is the restart interval.
 func tinyJPEG(bits string, w, h int, ri int) []byte {
+	dc := append([]byte{0, 3}, make([]byte, 14)...)
+	return tinyJPEGWith(append(dc, 0, 1, 17), bits, w, h, ri)
+}
+
+// tinyJPEGWith is tinyJPEG with another DC table: 16 counts, then the
+// symbols.
+func tinyJPEGWith(dcTable []byte, bits string, w, h int, ri int) []byte {
 	var b bytes.Buffer
 	seg := func(m byte, body ...byte) {
 		b.Write([]byte{0xff, m, byte((len(body) + 2) >> 8), byte(len(body) + 2)})
@@ -89,9 +96,7 @@ func tinyJPEG(bits string, w, h int, ri int) []byte {
 	}
 	seg(0xdb, dqt...)
 	seg(0xc0, 8, byte(h>>8), byte(h), byte(w>>8), byte(w), 1, 1, 0x11, 0)
-	dc := append([]byte{0x00, 0, 3}, make([]byte, 14)...)
-	dc = append(dc, 0, 1, 17)
-	seg(0xc4, dc...)
+	seg(0xc4, append([]byte{0x00}, dcTable...)...)
 	ac := append([]byte{0x10, 0, 3, 1, 1}, make([]byte, 12)...)
 	ac = append(ac, 0x00, 0xf0, 0x01, 0x10, 0xe1)
 	seg(0xc4, ac...)
@@ -156,7 +161,7 @@ func TestCheckJPEGRefusals(t *testing.T) {
 		f(b)
 		return b
 	}
-	regular := map[string]bool{"tiny valid": true, "tiny with coefficients": true, "restart markers in order": true, "trailing bytes after EOI": true}
+	regular := map[string]bool{"DC category 16 behind a 16-bit code": true, "tiny valid": true, "tiny with coefficients": true, "restart markers in order": true, "trailing bytes after EOI": true}
 	for _, tc := range []struct {
 		name string
 		data []byte
@@ -166,6 +171,9 @@ func TestCheckJPEGRefusals(t *testing.T) {
 		{"tiny with coefficients", tinyJPEG("01"+"1"+"10"+"0"+"01"+"1110"+"1"+"00", 8, 8, 0), true},
 		{"undefined DC code", tinyJPEG("1111111111111111"+"1111111111111111", 8, 8, 0), false},
 		{"undefined AC code", tinyJPEG("00"+"1111111111111111"+"1111111111111111", 8, 8, 0), false},
+		// The longest DC code (16 bits, all ones) and the largest category:
+		// 32 bits for one difference.
+		{"DC category 16 behind a 16-bit code", tinyJPEGWith(longDC(), strings.Repeat("1", 16)+strings.Repeat("0", 16)+"00", 8, 8, 0), true},
 		{"DC category 17", tinyJPEG("10"+"00000000000000000"+"00", 8, 8, 0), false},
 		{"data ends in a block", tinyJPEG("0010", 8, 8, 0), false},
 		{"too few blocks", tinyJPEG("0000", 16, 8, 0), false},
@@ -224,6 +232,17 @@ func TestCheckJPEGRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// longDC returns a DC table with one code of each length 1 to 15 (for
+// categories 0 to 14) and two of 16 bits (15 and 16, the last all ones).
+func longDC() []byte {
+	t := bytes.Repeat([]byte{1}, 15)
+	t = append(t, 2)
+	for c := range 17 {
+		t = append(t, byte(c))
+	}
+	return t
 }
 
 func sameError(a, b error) bool {
