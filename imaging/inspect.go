@@ -128,49 +128,11 @@ func (d *Decoded) Release() {
 // whose decoding needs more than the whole Budget, EUNAVAILABLE when the
 // Budget had no room within Wait, and ctx's error.
 func (d *Decoder) Decode(ctx context.Context, data []byte) (_ *Decoded, err error) {
-	maxPixels := d.MaxPixels
-	if maxPixels <= 0 {
-		maxPixels = DefaultMaxPixels
-	}
-	var f *format
-	for i := range formats {
-		if formats[i].magic(data) {
-			f = &formats[i]
-			break
-		}
-	}
-	if f == nil {
-		return nil, pixpool.Errorf(pixpool.EUNSUPPORTED, "The file is not a JPEG, PNG, GIF or WebP image.")
-	}
-
-	// The header alone tells the size; refuse large images before decoding
-	// allocates for them, so a small file claiming a huge size (a
-	// decompression bomb) costs nothing.
-	cfg, err := f.decodeConfig(bytes.NewReader(data))
+	f, info, cost, err := d.prepare(data)
 	if err != nil {
-		return nil, damaged(err)
+		return nil, err
 	}
-	w, h := cfg.Width, cfg.Height
-	if w <= 0 || h <= 0 {
-		return nil, pixpool.Errorf(pixpool.EINVALID, "The image is empty: %d×%d pixels.", w, h)
-	}
-	if int64(w)*int64(h) > int64(maxPixels) {
-		return nil, pixpool.Errorf(pixpool.EINVALID, "The image is too large: %d×%d pixels (at most %s).", w, h, pixels(maxPixels))
-	}
-
-	if f.name == "webp" && isAnimatedWebP(data) {
-		// x/image/webp decodes still images only.
-		return nil, pixpool.Errorf(pixpool.EUNSUPPORTED, "Animated WebP images are not supported.")
-	}
-
-	out := &Decoded{
-		Info:    Info{ContentType: f.contentType, Format: f.name, Width: w, Height: h},
-		Cost:    decodeCost(f, data, w, h, cfg.ColorModel),
-		release: func() {},
-	}
-	if d.Extra != nil {
-		out.Cost += d.Extra(w, h)
-	}
+	out := &Decoded{Info: info, Cost: cost, release: func() {}}
 	switch {
 	case d.Budget != nil && d.Background:
 		out.release, err = d.Budget.AcquireSpare(ctx, out.Cost)
@@ -192,6 +154,7 @@ func (d *Decoder) Decode(ctx context.Context, data []byte) (_ *Decoded, err erro
 	if err != nil {
 		return nil, damaged(err)
 	}
+	w, h := info.Width, info.Height
 	if f.name == "gif" {
 		// gif.Decode stops after the first frame; make sure the rest is
 		// there too.
@@ -205,6 +168,94 @@ func (d *Decoder) Decode(ctx context.Context, data []byte) (_ *Decoded, err erro
 	}
 	out.Image = img
 	return out, nil
+}
+
+// checkCost is what Check reserves in the Budget when it checks a JPEG
+// without decoding it: the checker's Huffman tables and state.
+const checkCost = 32 << 10
+
+// Check checks data as Decode does, with the same errors, but makes no
+// image when it can avoid it: a JPEG that the checker (checkJPEG) vouches
+// for is only entropy-decoded, reserving a few kilobytes in the Budget.
+// Any other image, and any JPEG the checker is not sure of, is decoded in
+// full as Decode does, within the Budget, and let go at once. An image
+// whose decoding would need more than the whole Budget is refused as
+// Decode refuses it, since nothing could make its thumbnail later.
+func (d *Decoder) Check(ctx context.Context, data []byte) (Info, error) {
+	f, info, cost, err := d.prepare(data)
+	if err != nil {
+		return Info{}, err
+	}
+	if f.name == "jpeg" && (d.Budget == nil || cost <= d.Budget.Size()) {
+		var release func()
+		switch {
+		case d.Budget != nil && d.Background:
+			release, err = d.Budget.AcquireSpare(ctx, checkCost)
+		case d.Budget != nil:
+			release, err = d.Budget.Acquire(ctx, checkCost, d.Wait)
+		default:
+			release = func() {}
+		}
+		if err != nil {
+			return Info{}, err
+		}
+		verdict := checkJPEG(data)
+		release()
+		if verdict == nil {
+			return info, nil
+		}
+	}
+	dec, err := d.Decode(ctx, data)
+	if err != nil {
+		return Info{}, err
+	}
+	dec.Release()
+	return dec.Info, nil
+}
+
+// prepare finds data's format, reads its size from the headers, refuses
+// what Decode refuses before decoding, and returns what decoding will cost.
+func (d *Decoder) prepare(data []byte) (*format, Info, int64, error) {
+	maxPixels := d.MaxPixels
+	if maxPixels <= 0 {
+		maxPixels = DefaultMaxPixels
+	}
+	var f *format
+	for i := range formats {
+		if formats[i].magic(data) {
+			f = &formats[i]
+			break
+		}
+	}
+	if f == nil {
+		return nil, Info{}, 0, pixpool.Errorf(pixpool.EUNSUPPORTED, "The file is not a JPEG, PNG, GIF or WebP image.")
+	}
+
+	// The header alone tells the size; refuse large images before decoding
+	// allocates for them, so a small file claiming a huge size (a
+	// decompression bomb) costs nothing.
+	cfg, err := f.decodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return nil, Info{}, 0, damaged(err)
+	}
+	w, h := cfg.Width, cfg.Height
+	if w <= 0 || h <= 0 {
+		return nil, Info{}, 0, pixpool.Errorf(pixpool.EINVALID, "The image is empty: %d×%d pixels.", w, h)
+	}
+	if int64(w)*int64(h) > int64(maxPixels) {
+		return nil, Info{}, 0, pixpool.Errorf(pixpool.EINVALID, "The image is too large: %d×%d pixels (at most %s).", w, h, pixels(maxPixels))
+	}
+
+	if f.name == "webp" && isAnimatedWebP(data) {
+		// x/image/webp decodes still images only.
+		return nil, Info{}, 0, pixpool.Errorf(pixpool.EUNSUPPORTED, "Animated WebP images are not supported.")
+	}
+	info := Info{ContentType: f.contentType, Format: f.name, Width: w, Height: h}
+	cost := decodeCost(f, data, w, h, cfg.ColorModel)
+	if d.Extra != nil {
+		cost += d.Extra(w, h)
+	}
+	return f, info, cost, nil
 }
 
 // decodeFormat decodes data, a PNG of 16 bits a sample to 8 bits.

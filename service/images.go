@@ -127,10 +127,24 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 		return nil, TooLarge(limit)
 	}
 	// While other requests are being served (Serving), the thumbnail is
-	// queued, to be made from the stored bytes once serving is idle; else
-	// it is made at once from the image decoded to check it.
+	// queued, to be made from the stored bytes once serving is idle, and
+	// the image is only checked (Decoder.Check: a JPEG is entropy-decoded
+	// without making its pixels when the checker can vouch for it); else
+	// it is decoded, and the thumbnail made at once from that image.
 	queue := s.Serving != nil && s.Serving.Inflight() > 1
-	decoded, err := s.decoder().Decode(ctx, data)
+	var (
+		info    imaging.Info
+		decoded *imaging.Decoded
+		err     error
+	)
+	if queue {
+		info, err = s.decoder().Check(ctx, data)
+	} else {
+		decoded, err = s.decoder().Decode(ctx, data)
+		if err == nil {
+			info = decoded.Info
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +156,6 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 			decoded.Release()
 		}
 	}()
-	info := decoded.Info
 	sum := sha256.Sum256(data)
 	id := newBlobID()
 	img := &pixpool.Image{

@@ -256,3 +256,38 @@ func TestImages_ConcurrentPutsQueued(t *testing.T) {
 		t.Fatalf("%d thumbnails, want %d", got, n)
 	}
 }
+
+// An upload that comes while others are being served is only checked, not
+// decoded (its thumbnail is queued anyway): it is refused exactly as an
+// upload to an idle server, with the same message, and a good one stored
+// with the same size.
+func TestImages_CheckedUnderLoadAsWhenIdle(t *testing.T) {
+	ctx := context.Background()
+	good := jpegOf(t, 300, 200, color.RGBA{200, 10, 10, 255})
+	bad := map[string][]byte{
+		"truncated":    good[:len(good)/2],
+		"no EOI":       good[:len(good)-2],
+		"bit-flipped":  flip(good, len(good)*2/3),
+		"not an image": []byte("hello"),
+	}
+	busy, end := queued(t)
+	defer end()
+	idle := open(t, t.TempDir())
+	for name, data := range bad {
+		_, berr := busy.images.Put(ctx, busy.owner, "k", data)
+		_, ierr := idle.images.Put(ctx, idle.owner, "k", data)
+		if (berr == nil) != (ierr == nil) || berr != nil && berr.Error() != ierr.Error() {
+			t.Errorf("%s: under load %v; idle %v", name, berr, ierr)
+		}
+	}
+	img, err := busy.images.Put(ctx, busy.owner, "good", good)
+	if err != nil || img.Width != 300 || img.Height != 200 || img.ContentType != "image/jpeg" {
+		t.Fatalf("Put under load = %+v, %v", img, err)
+	}
+}
+
+func flip(b []byte, at int) []byte {
+	b = bytes.Clone(b)
+	b[at] ^= 0x10
+	return b
+}
