@@ -2,23 +2,16 @@ package service
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
-	"image"
 	"io"
 	"log/slog"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -210,14 +203,6 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 	return img, nil
 }
 
-// EffectiveThumbSide is ThumbSide, or its default if ThumbSide is not set.
-func (s *Images) EffectiveThumbSide() int {
-	if s.ThumbSide > 0 {
-		return s.ThumbSide
-	}
-	return 320
-}
-
 // TooLarge is the error for an image over limit bytes.
 func TooLarge(limit int64) error {
 	return pixpool.Errorf(pixpool.ETOOLARGE, "The image is larger than the limit of %s.", FormatBytes(limit))
@@ -306,226 +291,9 @@ func (s *Images) Info(ctx context.Context, ownerID int64, key string) (*pixpool.
 	return s.Store.Image(ctx, ownerID, key)
 }
 
-// Thumbnail returns the gallery thumbnail (JPEG) of an image, making and
-// keeping it if it does not exist yet.
-func (s *Images) Thumbnail(ctx context.Context, ownerID int64, key string) (*pixpool.Image, []byte, error) {
-	img, err := s.Info(ctx, ownerID, key)
-	if err != nil {
-		return nil, nil, err
-	}
-	data, err := s.readBlob(ctx, img.ThumbKey)
-	if err == nil {
-		return img, data, nil
-	}
-	v, err, _ := s.loads.Do("thumb:"+img.ThumbKey, func() (any, error) {
-		lctx := context.WithoutCancel(ctx)
-		orig, err := s.readBlob(lctx, img.BlobKey)
-		if err != nil {
-			return nil, err
-		}
-		decoded, err := s.decoder().Decode(lctx, orig)
-		if err != nil {
-			return nil, err
-		}
-		defer decoded.Release()
-		return s.makeThumbnail(lctx, img.ThumbKey, decoded.Image)
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	return img, v.([]byte), nil
-}
-
 // decoder decodes within MaxPixels and Budget.
 func (s *Images) decoder() *imaging.Decoder {
 	return &imaging.Decoder{MaxPixels: s.MaxPixels, Budget: s.Budget}
-}
-
-// makeThumbnailLater makes a thumbnail in the background, at most a few
-// at a time, and reports whether it took decoded over (it releases it);
-// when all are busy it leaves the work to Thumbnail.
-func (s *Images) makeThumbnailLater(img *pixpool.Image, decoded *imaging.Decoded) bool {
-	select {
-	case s.thumbSlots() <- struct{}{}:
-	default:
-		return false
-	}
-	s.background.Go(func() {
-		defer func() { <-s.thumbSlots() }()
-		defer decoded.Release()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if _, err := s.makeThumbnail(ctx, img.ThumbKey, decoded.Image); err != nil {
-			s.logger().Warn("thumbnail", "blob", img.ThumbKey, "err", err)
-			return
-		}
-		// The image may have been replaced or deleted meanwhile, its old
-		// thumbnail removed before this one was written: do not leave it.
-		if cur, err := s.Store.Image(ctx, img.OwnerID, img.Key); err == nil && cur.ThumbKey == img.ThumbKey {
-			return
-		} else if err == nil || pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
-			s.removeBlobs(img.ThumbKey)
-		}
-	})
-	return true
-}
-
-func (s *Images) thumbSlots() chan struct{} {
-	s.slotsOnce.Do(func() { s.slots = make(chan struct{}, 2) })
-	return s.slots
-}
-
-func (s *Images) makeThumbnail(ctx context.Context, key string, decoded image.Image) ([]byte, error) {
-	thumb, err := imaging.Thumbnail(decoded, s.EffectiveThumbSide())
-	if err != nil {
-		return nil, err
-	}
-	if err := s.Blobs.Put(ctx, key, bytes.NewReader(thumb)); err != nil {
-		return nil, err
-	}
-	return thumb, nil
-}
-
-// thumbJob is a thumbnail to make when serving is idle.
-type thumbJob struct {
-	ownerID       int64
-	key, thumbKey string
-}
-
-// thumbTries is how many times a queued thumbnail is tried.
-const thumbTries = 3
-
-func (s *Images) queueThumbnail(job thumbJob) {
-	limit := s.MaxPendingThumbs
-	if limit <= 0 {
-		limit = 100000
-	}
-	s.thumbMu.Lock()
-	if len(s.thumbQueue) >= limit {
-		s.thumbMu.Unlock()
-		s.logger().Debug("thumbnail queue full: left to be made on demand", "owner", job.ownerID, "key", job.key)
-		return
-	}
-	s.thumbQueue = append(s.thumbQueue, job)
-	start := !s.thumbWorking
-	s.thumbWorking = true
-	s.thumbMu.Unlock()
-	if start {
-		s.background.Go(s.thumbWorker)
-	}
-}
-
-// thumbWorker makes the queued thumbnails, one at a time, and ends when
-// the queue is empty; queueThumbnail starts another then.
-func (s *Images) thumbWorker() {
-	for {
-		s.thumbMu.Lock()
-		if len(s.thumbQueue) == 0 {
-			s.thumbQueue = nil // let a large backlog's array go
-			s.thumbWorking = false
-			s.thumbMu.Unlock()
-			return
-		}
-		job := s.thumbQueue[0]
-		s.thumbQueue = s.thumbQueue[1:]
-		s.thumbMu.Unlock()
-		s.queuedThumbnail(job)
-	}
-}
-
-// queuedThumbnail makes one queued thumbnail once serving is idle, trying
-// up to thumbTries times.
-func (s *Images) queuedThumbnail(job thumbJob) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	stop := s.thumbStopped()
-	go func() {
-		select {
-		case <-stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	pause := cmp.Or(s.thumbRetry, time.Second)
-	for try := 1; ; try++ {
-		if s.Serving.Wait(ctx) != nil {
-			return
-		}
-		err := s.storedThumbnail(ctx, job)
-		if err == nil {
-			return
-		}
-		if ctx.Err() != nil {
-			return // Shutdown
-		}
-		if try == thumbTries {
-			s.logger().Warn("thumbnail: left to be made on demand", "blob", job.thumbKey, "tries", try, "err", err)
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Duration(try) * pause):
-		}
-	}
-}
-
-// storedThumbnail makes job's thumbnail from the stored image, unless it
-// exists (Thumbnail made it on demand) or the image was replaced or
-// deleted meanwhile.
-func (s *Images) storedThumbnail(ctx context.Context, job thumbJob) error {
-	img, _, err := s.Thumbnail(ctx, job.ownerID, job.key)
-	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
-		return nil // deleted
-	}
-	if err != nil {
-		return err
-	}
-	if img.ThumbKey != job.thumbKey {
-		return nil // replaced: the new image's own job saw to it
-	}
-	// The image may have been replaced or deleted while the thumbnail was
-	// made, its thumbnail removed before this one was written: do not
-	// leave it.
-	if cur, err := s.Store.Image(ctx, job.ownerID, job.key); (err == nil && cur.ThumbKey != img.ThumbKey) || pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
-		s.removeBlobs(img.ThumbKey)
-	}
-	return nil
-}
-
-// Wait waits for background work (thumbnails, the queued ones too) to
-// finish.
-func (s *Images) Wait() { s.background.Wait() }
-
-// thumbStopped returns the channel that Shutdown closes.
-func (s *Images) thumbStopped() chan struct{} {
-	s.thumbMu.Lock()
-	defer s.thumbMu.Unlock()
-	if s.thumbStop == nil {
-		s.thumbStop = make(chan struct{})
-	}
-	return s.thumbStop
-}
-
-// Shutdown drops the queued thumbnails, which Thumbnail makes on demand
-// later, stops the one under way, and waits for the rest of the background
-// work, so that a server stops at once rather than first working through a
-// backlog. Call it before closing the stores. Thumbnails queued afterwards
-// are not made.
-func (s *Images) Shutdown() {
-	stop := s.thumbStopped()
-	s.thumbMu.Lock()
-	if n := len(s.thumbQueue); n > 0 {
-		s.logger().Info("thumbnails left to be made on demand", "images", n)
-	}
-	s.thumbQueue = nil
-	select {
-	case <-stop:
-	default:
-		close(stop)
-	}
-	s.thumbMu.Unlock()
-	s.background.Wait()
 }
 
 // load reads an image's row and bytes. A replace or delete between the two
@@ -599,35 +367,6 @@ func (s *Images) readBlobAfter(ctx context.Context, key string, head []byte, siz
 		} else if err != nil {
 			return nil, err
 		}
-	}
-}
-
-// fill puts an image into the cache: with Set for writers (the newest
-// bytes win) and Add for readers (never overwriting a writer's value).
-func (s *Images) fill(ctx context.Context, img *pixpool.Image, data []byte, writer bool) {
-	if s.Cache == nil {
-		return
-	}
-	s.fillEntry(ctx, CacheKey(img.OwnerID, img.Key), encodeEntry(img, data), writer)
-}
-
-// fillEntry is fill with the entry made.
-func (s *Images) fillEntry(ctx context.Context, ck string, entry []byte, writer bool) {
-	if s.Cache == nil {
-		return
-	}
-	var err error
-	if writer {
-		err = s.Cache.Set(ctx, ck, entry)
-		if err != nil {
-			// Leave no old value behind when the new one cannot be set.
-			err = errors.Join(err, s.Cache.Delete(ctx, ck))
-		}
-	} else {
-		err = s.Cache.Add(ctx, ck, entry)
-	}
-	if err != nil {
-		s.logger().Debug("cache fill", "cache_key", ck, "err", err)
 	}
 }
 
@@ -762,126 +501,8 @@ func (s *Images) SweepOrphans(ctx context.Context, grace time.Duration) (int, er
 	return n, nil
 }
 
-// writeLog remembers, for each of a fixed number of slots that cache keys
-// hash to, the sequence number of the last write. A read notes the
-// sequence before it loads from the stores and fills the cache only if no
-// write to its slot came since: its bytes may be older than that write's.
-// Two keys sharing a slot only cost a skipped fill.
-type writeLog struct {
-	seq   atomic.Uint64
-	slots [4096]atomic.Uint64
-}
-
-func (w *writeLog) now() uint64 { return w.seq.Load() }
-
-func (w *writeLog) slot(key string) *atomic.Uint64 {
-	h := fnv.New32a()
-	h.Write([]byte(key))
-	return &w.slots[h.Sum32()%uint32(len(w.slots))]
-}
-
-func (w *writeLog) note(key string) { w.slot(key).Store(w.seq.Add(1)) }
-
-// last returns the sequence number of key's slot's last write.
-func (w *writeLog) last(key string) uint64 { return w.slot(key).Load() }
-
-// since reports whether key's slot was written after seq.
-func (w *writeLog) since(key string, seq uint64) bool { return w.slot(key).Load() > seq }
-
 func newBlobID() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// CacheKey maps an owner's image key to a cache key that fits memcached's
-// rules (at most 250 bytes, no spaces or control characters): the key in
-// URL-safe base64 when short enough, else its SHA-256.
-func CacheKey(ownerID int64, key string) string {
-	prefix := "i:" + strconv.FormatInt(ownerID, 10) + ":"
-	enc := base64.RawURLEncoding.EncodeToString([]byte(key))
-	if len(prefix)+len(enc) <= 200 {
-		return prefix + enc
-	}
-	sum := sha256.Sum256([]byte(key))
-	return prefix + "#" + hex.EncodeToString(sum[:])
-}
-
-// cache entries: magic, then a length-prefixed JSON header, then the bytes.
-var entryMagic = []byte("PXC1")
-
-type entryHeader struct {
-	ID       int64  `json:"id"`
-	Type     string `json:"t"`
-	Width    int    `json:"w"`
-	Height   int    `json:"h"`
-	Checksum string `json:"c"`
-	Created  int64  `json:"at"`
-}
-
-func encodeEntry(img *pixpool.Image, data []byte) []byte {
-	return append(entryHead(img), data...)
-}
-
-// entryHead returns the start of img's entry, up to its bytes.
-func entryHead(img *pixpool.Image) []byte {
-	h, _ := json.Marshal(entryHeader{img.ID, img.ContentType, img.Width, img.Height, img.Checksum, img.CreatedAt.UnixMilli()})
-	out := make([]byte, 0, len(entryMagic)+4+len(h))
-	out = append(out, entryMagic...)
-	out = binary.BigEndian.AppendUint32(out, uint32(len(h)))
-	return append(out, h...)
-}
-
-// headMemo remembers decoded entry headers by their bytes: a hot image's
-// entry is read again and again with the same header, and JSON decoding it
-// was a measurable part of a cache hit. The header is a function of its
-// bytes, so a remembered one is exactly what decoding would give.
-type headMemo struct {
-	mu sync.RWMutex
-	m  map[string]entryHeader
-}
-
-// maxHeadMemo bounds the headers remembered; past it the memo starts over.
-const maxHeadMemo = 4096
-
-var entryHeads headMemo
-
-func (hm *headMemo) decode(b []byte) (entryHeader, error) {
-	hm.mu.RLock()
-	h, ok := hm.m[string(b)]
-	hm.mu.RUnlock()
-	if ok {
-		return h, nil
-	}
-	if err := json.Unmarshal(b, &h); err != nil {
-		return entryHeader{}, err
-	}
-	hm.mu.Lock()
-	if hm.m == nil || len(hm.m) >= maxHeadMemo {
-		hm.m = make(map[string]entryHeader)
-	}
-	hm.m[string(b)] = h
-	hm.mu.Unlock()
-	return h, nil
-}
-
-func decodeEntry(v []byte) (*pixpool.Image, []byte, error) {
-	if !bytes.HasPrefix(v, entryMagic) || len(v) < len(entryMagic)+4 {
-		return nil, nil, errors.New("bad cache entry")
-	}
-	v = v[len(entryMagic):]
-	n := binary.BigEndian.Uint32(v)
-	v = v[4:]
-	if uint64(n) > uint64(len(v)) {
-		return nil, nil, errors.New("bad cache entry length")
-	}
-	h, err := entryHeads.decode(v[:n])
-	if err != nil {
-		return nil, nil, err
-	}
-	data := v[n:]
-	return &pixpool.Image{
-		ID: h.ID, ContentType: h.Type, Width: h.Width, Height: h.Height, Checksum: h.Checksum,
-		Size: int64(len(data)), CreatedAt: time.UnixMilli(h.Created).UTC(),
-	}, data, nil
 }
