@@ -1,0 +1,136 @@
+package imaging
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// A reviewer's cases: JPEGs built by hand, each run through the checker
+// and image/jpeg. The checker may be "not sure" of anything, but it must
+// not vouch for what image/jpeg refuses, and must never panic.
+
+// jcomp is a frame component: its id and sampling factors.
+type jcomp struct {
+	id   byte
+	h, v int
+}
+
+// jscan is one scan: the frame components' indexes it covers, and its
+// entropy-coded data as bits (see packBits).
+type jscan struct {
+	comps []int
+	bits  string
+}
+
+// multiJPEG builds a baseline JPEG of w×h with the given components and
+// scans, every component using tinyJPEG's tables (DC: 00 is category 0;
+// AC: 00 is EOB), so "0000" codes one empty block. ri, if not 0, is the
+// restart interval. extra, if set, writes segments before the first scan.
+func multiJPEG(w, h int, comps []jcomp, ri int, scans []jscan, extra func(seg func(m byte, body ...byte))) []byte {
+	var b bytes.Buffer
+	seg := func(m byte, body ...byte) {
+		b.Write([]byte{0xff, m, byte((len(body) + 2) >> 8), byte(len(body) + 2)})
+		b.Write(body)
+	}
+	b.Write([]byte{0xff, 0xd8})
+	dqt := []byte{0x00}
+	for range 64 {
+		dqt = append(dqt, 1)
+	}
+	seg(0xdb, dqt...)
+	sof := []byte{8, byte(h >> 8), byte(h), byte(w >> 8), byte(w), byte(len(comps))}
+	for _, c := range comps {
+		sof = append(sof, c.id, byte(c.h<<4|c.v), 0)
+	}
+	seg(0xc0, sof...)
+	dc := append([]byte{0x00, 0, 3}, make([]byte, 14)...)
+	seg(0xc4, append(dc, 0, 1, 17)...)
+	ac := append([]byte{0x10, 0, 3, 1, 1}, make([]byte, 12)...)
+	seg(0xc4, append(ac, 0x00, 0xf0, 0x01, 0x10, 0xe1)...)
+	if ri > 0 {
+		seg(0xdd, byte(ri>>8), byte(ri))
+	}
+	if extra != nil {
+		extra(seg)
+	}
+	for _, s := range scans {
+		sos := []byte{byte(len(s.comps))}
+		for _, i := range s.comps {
+			sos = append(sos, comps[i].id, 0x00)
+		}
+		seg(0xda, append(sos, 0, 63, 0)...)
+		b.Write(packBits(s.bits))
+	}
+	b.Write([]byte{0xff, 0xd9})
+	return b.Bytes()
+}
+
+// safeCheck runs checkJPEG, turning a panic into a test failure.
+func safeCheck(t *testing.T, data []byte) (err error) {
+	t.Helper()
+	defer func() {
+		if p := recover(); p != nil {
+			t.Errorf("checkJPEG panicked: %v", p)
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return checkJPEG(data)
+}
+
+// holdsPromise fails t if the checker vouches for data and image/jpeg
+// refuses it, or if Check and Decode answer differently.
+func holdsPromise(t *testing.T, data []byte) {
+	t.Helper()
+	cerr := safeCheck(t, data)
+	derr := decodes(data)
+	if cerr == nil && derr != nil {
+		t.Errorf("checker vouched, image/jpeg refuses: %v", derr)
+	}
+	t.Logf("checker: %v; image/jpeg: %v", cerr, derr)
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				t.Errorf("Decoder.Check panicked: %v", p)
+			}
+		}()
+		dec := &Decoder{}
+		ci, ce := dec.Check(context.Background(), data)
+		di, de := dec.Decode(context.Background(), data)
+		if !sameError(ce, de) {
+			t.Errorf("Check: %v; Decode: %v", ce, de)
+		}
+		if de == nil && ci != di.Info {
+			t.Errorf("Check info %+v; Decode info %+v", ci, di.Info)
+		}
+	}()
+}
+
+// blocks returns n empty blocks' bits.
+func blocks(n int) string { return strings.Repeat("0000", n) }
+
+// TestReviewCheckSamplingTotal: T.81 B.2.3 bounds an interleaved MCU to
+// 10 data units and image/jpeg refuses more ("total sampling factors too
+// large"); the checker must say "not sure", not index past its list.
+func TestReviewCheckSamplingTotal(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		comps []jcomp
+		scan  []int
+		units int
+	}{
+		{"2x2 2x2 2x2 (12 units)", []jcomp{{1, 2, 2}, {2, 2, 2}, {3, 2, 2}}, []int{0, 1, 2}, 12},
+		{"4x2 2x1 2x1 (12 units)", []jcomp{{1, 4, 2}, {2, 2, 1}, {3, 2, 1}}, []int{0, 1, 2}, 12},
+		{"4x2 2x2 2x2, Y and Cb (12 units)", []jcomp{{1, 4, 2}, {2, 2, 2}, {3, 2, 2}}, []int{0, 1}, 12},
+		{"4x2 4x2 4x2 (24 units)", []jcomp{{1, 4, 2}, {2, 4, 2}, {3, 4, 2}}, []int{0, 1, 2}, 24},
+		{"4x2 1x1 1x1 (10 units, allowed)", []jcomp{{1, 4, 2}, {2, 1, 1}, {3, 1, 1}}, []int{0, 1, 2}, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			y := tc.comps[0]
+			data := multiJPEG(8*y.h, 8*y.v, tc.comps, 0, []jscan{{tc.scan, blocks(tc.units)}}, nil)
+			holdsPromise(t, data)
+		})
+	}
+}
