@@ -134,3 +134,37 @@ func TestReviewCheckSamplingTotal(t *testing.T) {
 		})
 	}
 }
+
+// TestReviewCheckBackground: a background Decoder (analysis) refuses, with
+// EINVALID, an image whose decoding needs more than half the Budget
+// (Budget.AcquireSpare); Check must refuse it the same way, not vouch for
+// it after reserving only checkCost.
+func TestReviewCheckBackground(t *testing.T) {
+	b := encodeJPEG(t, testImage(1600, 1200), 75) // decoding takes about 2.9 MB
+	d := &Decoder{Budget: &Budget{Bytes: 4 << 20}, Background: true}
+	_, cerr := d.Check(context.Background(), b)
+	_, derr := d.Decode(context.Background(), b)
+	if derr == nil {
+		t.Fatal("test setup: Decode took more than half the Budget")
+	}
+	if !sameError(cerr, derr) {
+		t.Fatalf("Check: %v; Decode: %v", cerr, derr)
+	}
+}
+
+// TestReviewCheckSmallBudget: with a Budget smaller than checkCost (or, in
+// the background, than twice it), Decode takes a tiny JPEG; Check must too,
+// not refuse it for the checker's own reservation.
+func TestReviewCheckSmallBudget(t *testing.T) {
+	b := encodeJPEG(t, testImage(8, 8), 75)
+	for _, d := range []*Decoder{
+		{Budget: &Budget{Bytes: 16 << 10}},
+		{Budget: &Budget{Bytes: 48 << 10}, Background: true},
+	} {
+		_, cerr := d.Check(context.Background(), b)
+		_, derr := d.Decode(context.Background(), b)
+		if !sameError(cerr, derr) {
+			t.Errorf("Background %v: Check: %v; Decode: %v", d.Background, cerr, derr)
+		}
+	}
+}
