@@ -21,8 +21,10 @@ type jcomp struct {
 // jscan is one scan: the frame components' indexes it covers, and its
 // entropy-coded data as bits (see packBits).
 type jscan struct {
-	comps []int
-	bits  string
+	comps  []int
+	bits   string
+	before []byte // raw bytes (segments) written before the scan's SOS
+	sel    []byte // if set, the SOS's component selectors as they are
 }
 
 // multiJPEG builds a baseline JPEG of w×h with the given components and
@@ -57,9 +59,14 @@ func multiJPEG(w, h int, comps []jcomp, ri int, scans []jscan, extra func(seg fu
 		extra(seg)
 	}
 	for _, s := range scans {
+		b.Write(s.before)
 		sos := []byte{byte(len(s.comps))}
-		for _, i := range s.comps {
-			sos = append(sos, comps[i].id, 0x00)
+		for j, i := range s.comps {
+			id := comps[i].id
+			if s.sel != nil {
+				id = s.sel[j]
+			}
+			sos = append(sos, id, 0x00)
 		}
 		seg(0xda, append(sos, 0, 63, 0)...)
 		b.Write(packBits(s.bits))
@@ -129,7 +136,7 @@ func TestReviewCheckSamplingTotal(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			y := tc.comps[0]
-			data := multiJPEG(8*y.h, 8*y.v, tc.comps, 0, []jscan{{tc.scan, blocks(tc.units)}}, nil)
+			data := multiJPEG(8*y.h, 8*y.v, tc.comps, 0, []jscan{{comps: tc.scan, bits: blocks(tc.units)}}, nil)
 			holdsPromise(t, data)
 		})
 	}
@@ -166,5 +173,103 @@ func TestReviewCheckSmallBudget(t *testing.T) {
 		if !sameError(cerr, derr) {
 			t.Errorf("Background %v: Check: %v; Decode: %v", d.Background, cerr, derr)
 		}
+	}
+}
+
+// segment returns a marker segment's bytes.
+func segment(m byte, body ...byte) []byte {
+	return append([]byte{0xff, m, byte((len(body) + 2) >> 8), byte(len(body) + 2)}, body...)
+}
+
+// TestReviewCheckEdges: segments between scans, restart markers at the
+// ends of scans, selectors, and the like.
+func TestReviewCheckEdges(t *testing.T) {
+	gray := []jcomp{{1, 1, 1}}
+	yc := []jcomp{{1, 2, 2}, {2, 1, 1}, {3, 1, 1}}
+	y21 := []jcomp{{1, 2, 1}, {2, 1, 1}, {3, 1, 1}}
+	// A DC table where "1" is category 0 (and "0" category 1): one
+	// empty block is "1"+"00" under it.
+	dc1 := append([]byte{0x00, 2}, make([]byte, 15)...)
+	dc1 = append(dc1, 1, 0)
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"DRI set between scans", multiJPEG(16, 8, y21, 0, []jscan{
+			{comps: []int{0}, bits: blocks(2)},
+			{comps: []int{1}, bits: blocks(1) + "|0" + blocks(1), before: segment(0xdd, 0, 1)},
+			{comps: []int{2}, bits: blocks(2)},
+		}, nil)},
+		{"DRI cleared between scans", multiJPEG(24, 8, gray, 1, []jscan{
+			{comps: []int{0}, bits: blocks(1) + "|0" + blocks(1) + "|1" + blocks(1)},
+			{comps: []int{0}, bits: blocks(3), before: segment(0xdd, 0, 0)},
+		}, nil)},
+		{"DRI changed, old interval's markers", multiJPEG(24, 8, gray, 1, []jscan{
+			{comps: []int{0}, bits: blocks(1) + "|0" + blocks(1) + "|1" + blocks(1)},
+			{comps: []int{0}, bits: blocks(1) + "|0" + blocks(1) + "|1" + blocks(1), before: segment(0xdd, 0, 2)},
+		}, nil)},
+		{"restart marker ending the scan", multiJPEG(16, 8, gray, 1, []jscan{
+			{comps: []int{0}, bits: blocks(1) + "|0" + blocks(1) + "|1"},
+		}, nil)},
+		{"restart interval larger than the scan", multiJPEG(16, 8, gray, 5, []jscan{
+			{comps: []int{0}, bits: blocks(2)},
+		}, nil)},
+		{"DHT redefined between scans", multiJPEG(16, 8, gray, 0, []jscan{
+			{comps: []int{0}, bits: blocks(2)},
+			{comps: []int{0}, bits: "100" + "100", before: segment(0xc4, dc1...)},
+		}, nil)},
+		{"DHT redefined, old codes", multiJPEG(16, 8, gray, 0, []jscan{
+			{comps: []int{0}, bits: blocks(2)},
+			{comps: []int{0}, bits: blocks(2), before: segment(0xc4, dc1...)},
+		}, nil)},
+		{"DQT after SOF and between scans", multiJPEG(16, 8, gray, 0, []jscan{
+			{comps: []int{0}, bits: blocks(2), before: segment(0xdb, append([]byte{0x10}, make([]byte, 128)...)...)},
+			{comps: []int{0}, bits: blocks(2), before: segment(0xdb, append([]byte{0x03}, make([]byte, 64)...)...)},
+		}, nil)},
+		{"empty DHT and DQT segments", multiJPEG(8, 8, gray, 0, []jscan{
+			{comps: []int{0}, bits: blocks(1), before: append(segment(0xc4), segment(0xdb)...)},
+		}, nil)},
+		{"repeated selector", multiJPEG(16, 16, yc, 0, []jscan{
+			{comps: []int{0, 1, 2}, bits: blocks(6), sel: []byte{1, 2, 2}},
+		}, nil)},
+		{"unknown selector", multiJPEG(16, 16, yc, 0, []jscan{
+			{comps: []int{0, 1, 2}, bits: blocks(6), sel: []byte{1, 2, 9}},
+		}, nil)},
+		{"components scanned twice", multiJPEG(16, 16, yc, 0, []jscan{
+			{comps: []int{0, 1, 2}, bits: blocks(6)},
+			{comps: []int{1, 2}, bits: blocks(2)},
+			{comps: []int{0}, bits: blocks(4)},
+		}, nil)},
+		{"chroma only interleaved", multiJPEG(32, 16, yc, 1, []jscan{
+			{comps: []int{1, 2}, bits: blocks(2) + "|0" + blocks(2)},
+		}, nil)},
+		{"scan ending on a byte boundary", multiJPEG(16, 8, gray, 0, []jscan{
+			{comps: []int{0}, bits: blocks(2)},
+		}, nil)},
+		{"COM and APP between scans", multiJPEG(16, 8, gray, 0, []jscan{
+			{comps: []int{0}, bits: blocks(2)},
+			{comps: []int{0}, bits: blocks(2), before: append(segment(0xfe, 'x'), segment(0xe1)...)},
+		}, nil)},
+		{"DNL after the scan", multiJPEG(16, 8, gray, 0, []jscan{
+			{comps: []int{0}, bits: blocks(2)},
+			{comps: []int{0}, bits: blocks(2), before: segment(0xdc, 0, 8)},
+		}, nil)},
+		{"second SOI", multiJPEG(16, 8, gray, 0, []jscan{
+			{comps: []int{0}, bits: blocks(2)},
+			{comps: []int{0}, bits: blocks(2), before: []byte{0xff, 0xd8}},
+		}, nil)},
+		{"RGB by Adobe transform 0, 4:2:0", multiJPEG(16, 16, yc, 0, []jscan{
+			{comps: []int{0, 1, 2}, bits: blocks(6)},
+		}, func(seg func(m byte, body ...byte)) { seg(0xee, 'A', 'd', 'o', 'b', 'e', 0, 100, 0, 0, 0, 0, 0) })},
+		{"RGB ids, 4:1:0", multiJPEG(32, 16, []jcomp{{'R', 4, 2}, {'G', 1, 1}, {'B', 1, 1}}, 0, []jscan{
+			{comps: []int{0, 1, 2}, bits: blocks(10)},
+		}, nil)},
+		{"odd size, 4:2:0, non-interleaved", multiJPEG(17, 9, yc, 0, []jscan{
+			{comps: []int{0}, bits: blocks(6)},
+			{comps: []int{1}, bits: blocks(2)},
+			{comps: []int{2}, bits: blocks(2)},
+		}, nil)},
+	} {
+		t.Run(tc.name, func(t *testing.T) { holdsPromise(t, tc.data) })
 	}
 }
