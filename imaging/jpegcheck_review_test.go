@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -271,5 +272,31 @@ func TestReviewCheckEdges(t *testing.T) {
 		}, nil)},
 	} {
 		t.Run(tc.name, func(t *testing.T) { holdsPromise(t, tc.data) })
+	}
+}
+
+// TestReviewCheckAllocs: what the checker allocates for one JPEG, whatever
+// its size, stays within the checkCost that Check reserves for it.
+func TestReviewCheckAllocs(t *testing.T) {
+	for name, b := range map[string][]byte{
+		"upload-like": uploadLikeJPEG(t, 928, 696),
+		"4:1:0":       multiJPEG(32, 16, []jcomp{{1, 4, 2}, {2, 1, 1}, {3, 1, 1}}, 0, []jscan{{comps: []int{0, 1, 2}, bits: blocks(10)}}, nil),
+	} {
+		if err := checkJPEG(b); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		const runs = 20
+		for range runs {
+			checkJPEG(b)
+		}
+		runtime.ReadMemStats(&after)
+		per := (after.TotalAlloc - before.TotalAlloc) / runs
+		t.Logf("%s: %d bytes a check", name, per)
+		if per > checkCost {
+			t.Errorf("%s: the checker allocates %d bytes, more than the %d reserved", name, per, checkCost)
+		}
 	}
 }
