@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -299,4 +302,246 @@ func TestReviewCheckAllocs(t *testing.T) {
 			t.Errorf("%s: the checker allocates %d bytes, more than the %d reserved", name, per, checkCost)
 		}
 	}
+}
+
+// TestReviewCheckRandomStreams builds structurally sound JPEGs with random
+// frames (sizes, sampling factors, 1 or 3 components), random Huffman
+// tables (prefix codes of random lengths over random symbols, undefined and
+// progressive-only symbols included), random restart intervals and scans,
+// and random entropy-coded bits, and holds the checker to its promise on
+// each. Random bits rarely decode, so the scans are also built from the
+// tables' own codes, mostly valid.
+func TestReviewCheckRandomStreams(t *testing.T) {
+	iters, seed := 5000, uint64(12)
+	if testing.Short() {
+		iters = 1000
+	}
+	// REVIEW_JPEG_ITERS and REVIEW_JPEG_SEED run it longer, or elsewhere.
+	if n, err := strconv.Atoi(os.Getenv("REVIEW_JPEG_ITERS")); err == nil {
+		iters = n
+	}
+	if n, err := strconv.ParseUint(os.Getenv("REVIEW_JPEG_SEED"), 10, 64); err == nil {
+		seed = n
+	}
+	rng := rand.New(rand.NewPCG(seed, 34))
+	vouched := 0
+	for it := range iters {
+		data := randomJPEG(rng)
+		cerr := func() (err error) {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Fatalf("iteration %d: checkJPEG panicked: %v\n%q", it, p, data)
+				}
+			}()
+			return checkJPEG(data)
+		}()
+		if cerr != nil {
+			continue
+		}
+		vouched++
+		if derr := decodes(data); derr != nil {
+			t.Fatalf("iteration %d: checker vouched, image/jpeg refuses: %v\n%q", it, derr, data)
+		}
+	}
+	t.Logf("the checker vouched for %d of %d", vouched, iters)
+	if vouched < iters/20 {
+		t.Errorf("the checker vouched for only %d of %d: the generator makes too few valid files", vouched, iters)
+	}
+}
+
+// randTable is a random Huffman table: its 16 counts and symbols, and
+// the codes (as bit strings) of each symbol.
+type randTable struct {
+	counts [16]byte
+	syms   []byte
+	codes  map[byte]string
+}
+
+func randomTable(rng *rand.Rand, ac bool) randTable {
+	var t randTable
+	t.codes = map[byte]string{}
+	n := 1 + rng.IntN(20)
+	if rng.IntN(10) == 0 {
+		n = 1 + rng.IntN(256)
+	}
+	// Symbols: mostly useful ones, some unusual.
+	used := map[byte]bool{}
+	for len(t.syms) < n {
+		var s byte
+		switch {
+		case !ac && rng.IntN(8) > 0:
+			s = byte(rng.IntN(17))
+		case !ac:
+			s = byte(rng.IntN(256))
+		case len(t.syms) == 0:
+			s = 0x00 // EOB
+		case rng.IntN(8) > 0:
+			s = byte(rng.IntN(16))<<4 | byte(1+rng.IntN(15))
+		default:
+			s = byte(rng.IntN(256))
+		}
+		if !used[s] {
+			used[s] = true
+			t.syms = append(t.syms, s)
+		}
+		if len(used) == 256 {
+			break
+		}
+	}
+	// Lengths: a canonical prefix code, some of it possibly complete
+	// (with the all-ones code), sometimes over-full (not a prefix code).
+	code, l := 0, 1
+	for i := range t.syms {
+		for {
+			if l > 16 {
+				t.syms = t.syms[:i]
+				goto done
+			}
+			if rng.IntN(3) == 0 && code < 1<<l || rng.IntN(100) == 0 {
+				break
+			}
+			code <<= 1
+			l++
+		}
+		t.counts[l-1]++
+		c := ""
+		for b := l - 1; b >= 0; b-- {
+			c += string(byte('0' + code>>b&1))
+		}
+		t.codes[t.syms[i]] = c
+		code++
+	}
+done:
+	if len(t.syms) == 0 {
+		t.counts[0], t.syms = 1, []byte{0}
+		t.codes[0] = "0"
+	}
+	return t
+}
+
+func (t randTable) segment(class, th byte) []byte {
+	body := append([]byte{class<<4 | th}, t.counts[:]...)
+	return segment(0xc4, append(body, t.syms...)...)
+}
+
+// randomBlock returns the bits of one block coded with dc and ac, mostly
+// valid.
+func randomBlock(rng *rand.Rand, dc, ac randTable) string {
+	pick := func(t randTable) (byte, string) {
+		s := t.syms[rng.IntN(len(t.syms))]
+		return s, t.codes[s]
+	}
+	value := func(size int) string {
+		b := ""
+		for range size {
+			b += string(byte('0' + rng.IntN(2)))
+		}
+		return b
+	}
+	s, c := pick(dc)
+	bits := c + value(int(s)&31)
+	for k := 1; k < 64 && rng.IntN(12) > 0; {
+		s, c := pick(ac)
+		bits += c + value(int(s&15))
+		if s == 0 {
+			return bits
+		}
+		k += int(s>>4) + 1
+	}
+	if c, ok := ac.codes[0]; ok && rng.IntN(10) > 0 {
+		bits += c
+	}
+	return bits
+}
+
+func randomJPEG(rng *rand.Rand) []byte {
+	fs := [3]int{1, 2, 4}
+	var comps []jcomp
+	if rng.IntN(3) == 0 {
+		comps = []jcomp{{1, fs[rng.IntN(3)], fs[rng.IntN(3)]}}
+	} else {
+		y := jcomp{1, fs[rng.IntN(3)], fs[rng.IntN(2)]}
+		ch := jcomp{2, fs[rng.IntN(3)], fs[rng.IntN(2)]}
+		if rng.IntN(4) > 0 {
+			ch.h, ch.v = 1, 1
+		}
+		comps = []jcomp{y, ch, {3, ch.h, ch.v}}
+	}
+	w, h := 1+rng.IntN(40), 1+rng.IntN(40)
+	var b bytes.Buffer
+	b.Write([]byte{0xff, 0xd8})
+	b.Write(segment(0xdb, append([]byte{0}, bytes.Repeat([]byte{1}, 64)...)...))
+	sofm := byte(0xc0)
+	if rng.IntN(4) == 0 {
+		sofm = 0xc1
+	}
+	sof := []byte{8, byte(h >> 8), byte(h), byte(w >> 8), byte(w), byte(len(comps))}
+	for _, c := range comps {
+		sof = append(sof, c.id, byte(c.h<<4|c.v), 0)
+	}
+	b.Write(segment(sofm, sof...))
+	ri := 0
+	nscans := 1 + rng.IntN(3)
+	for range nscans {
+		dc, ac := randomTable(rng, false), randomTable(rng, true)
+		th := byte(rng.IntN(2))
+		b.Write(dc.segment(0, th))
+		b.Write(ac.segment(1, th))
+		if rng.IntN(3) == 0 {
+			ri = rng.IntN(4)
+			b.Write(segment(0xdd, 0, byte(ri)))
+		}
+		// Which components: all (interleaved) or one.
+		var sc []int
+		if len(comps) == 1 || rng.IntN(2) == 0 {
+			for i := range comps {
+				sc = append(sc, i)
+			}
+		} else {
+			sc = []int{rng.IntN(3)}
+		}
+		if len(sc) > 1 && rng.IntN(4) == 0 {
+			sc = sc[:2]
+		}
+		sos := []byte{byte(len(sc))}
+		for _, i := range sc {
+			sos = append(sos, comps[i].id, th<<4|th)
+		}
+		b.Write(segment(0xda, append(sos, 0, 63, 0)...))
+		// Data units, as T.81 counts them.
+		y := comps[0]
+		if len(comps) == 1 {
+			y.h, y.v = 1, 1
+		}
+		mx, my := (w+8*y.h-1)/(8*y.h), (h+8*y.v-1)/(8*y.v)
+		units, per := mx*my, 0
+		if len(sc) == 1 && len(comps) > 1 {
+			c := comps[sc[0]]
+			cw, ch := (w*c.h+y.h-1)/y.h, (h*c.v+y.v-1)/y.v
+			units, per = ((cw+7)/8)*((ch+7)/8), 1
+		} else if len(sc) == 1 {
+			per = 1
+		} else {
+			for _, i := range sc {
+				per += comps[i].h * comps[i].v
+			}
+		}
+		units += rng.IntN(2) * (rng.IntN(3) - 1) // sometimes one too many or few
+		bits, rst := "", 0
+		for u := range units {
+			for range per {
+				bits += randomBlock(rng, dc, ac)
+			}
+			if ri > 0 && (u+1)%ri == 0 && u+1 < units {
+				bits += "|" + string(byte('0'+rst%8))
+				rst++
+			}
+		}
+		if rng.IntN(50) == 0 {
+			bits += "|" + string(byte('0'+rst%8))
+		}
+		b.Write(packBits(bits))
+	}
+	b.Write([]byte{0xff, 0xd9})
+	return b.Bytes()
 }
