@@ -345,3 +345,51 @@ func TestReviewHot_Stall(t *testing.T) {
 		t.Errorf("%d goroutines, %d before the reads", n, goroutines)
 	}
 }
+
+// TestReviewHot_LargeBatch: a batch larger than one write (maxBatchWrite)
+// is sent in parts; every reader still gets its own key's answer.
+func TestReviewHot_LargeBatch(t *testing.T) {
+	const readers = 300
+	f := startMetaFake(t)
+	keys := make([]string, readers)
+	for i := range keys {
+		keys[i] = strings.Repeat("x", 200) + strconv.Itoa(i)
+		f.setCAS(keys[i], uint64(1000+i))
+	}
+	c, nd := hotFakeClient(t, f, 5*time.Second)
+	ctx := context.Background()
+	for i, k := range keys {
+		mustGet(t, c, k, k+"@"+strconv.Itoa(1000+i))
+	}
+	sent, release := make(chan struct{}), make(chan struct{})
+	f.mu.Lock()
+	f.hook = func(key string, nth int, cas uint64) string {
+		if nth == 1 {
+			close(sent)
+			<-release
+		}
+		return "HD c" + strconv.FormatUint(cas, 10)
+	}
+	f.mu.Unlock()
+	before := c.Counters()
+	var wg sync.WaitGroup
+	get := func(i int) {
+		defer wg.Done()
+		v, err := c.Get(ctx, keys[i])
+		if want := keys[i] + "@" + strconv.Itoa(1000+i); err != nil || string(v) != want {
+			t.Errorf("Get(%s)=%q, %v", keys[i], v, err)
+		}
+	}
+	wg.Add(readers)
+	go get(0)
+	<-sent
+	for i := 1; i < readers; i++ {
+		go get(i)
+	}
+	waitPending(t, nd, readers-1)
+	close(release)
+	wg.Wait()
+	if got := c.Counters().HotHits - before.HotHits; got != readers {
+		t.Errorf("%d hot hits, want %d", got, readers)
+	}
+}
