@@ -209,8 +209,10 @@ func (d *Decoder) Check(ctx context.Context, data []byte) (Info, error) {
 		if err != nil {
 			return Info{}, err
 		}
-		verdict := checkJPEG(data)
-		release()
+		verdict := func() error {
+			defer release() // panics included, as in Decode
+			return checkJPEG(data)
+		}()
 		if verdict == nil {
 			return info, nil
 		}
