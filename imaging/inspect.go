@@ -186,7 +186,17 @@ func (d *Decoder) Check(ctx context.Context, data []byte) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	if f.name == "jpeg" && (d.Budget == nil || cost <= d.Budget.Size()) {
+	// The fast path only where Decode's own reservation would be granted
+	// (all of the Budget, half in the background), and the checker's too:
+	// elsewhere Decode gives the verdict and its error.
+	limit := int64(0)
+	if d.Budget != nil {
+		limit = d.Budget.Size()
+		if d.Background {
+			limit /= 2
+		}
+	}
+	if f.name == "jpeg" && (d.Budget == nil || cost <= limit && checkCost <= limit) {
 		var release func()
 		switch {
 		case d.Budget != nil && d.Background:
@@ -199,8 +209,10 @@ func (d *Decoder) Check(ctx context.Context, data []byte) (Info, error) {
 		if err != nil {
 			return Info{}, err
 		}
-		verdict := checkJPEG(data)
-		release()
+		verdict := func() error {
+			defer release() // panics included, as in Decode
+			return checkJPEG(data)
+		}()
 		if verdict == nil {
 			return info, nil
 		}

@@ -450,6 +450,15 @@ func (c *jpegChecker) sos(s []byte, p int) (int, error) {
 		units, perMCU = bw*bh, 1
 		list[0] = sc
 	} else {
+		// T.81 B.2.3: at most 10 data units an MCU; image/jpeg refuses
+		// more ("total sampling factors too large").
+		total := 0
+		for i := range ns {
+			total += comps[i].h * comps[i].v
+		}
+		if total > len(list) {
+			return p, notSure("more than 10 data units an MCU")
+		}
 		units = mcuX * mcuY
 		for i := range ns {
 			for range comps[i].h * comps[i].v {

@@ -350,7 +350,7 @@ type validation struct {
 	key    string
 	res    metaResult
 	err    error
-	shared bool          // err is the batch's, counted by its first validation
+	shared bool          // err is the batch's, counted by the first validation that got it
 	lead   bool          // set before done signals: send the next batch
 	done   chan struct{} // signalled once res and err are set, or to hand over the lead
 }
@@ -425,11 +425,12 @@ const maxBatchWrite = 16 << 10
 // validateBatch sends the batch's mg commands on one connection and reads
 // their answers in order, setting each one's res and err. An error closes
 // the connection and moves the node's gen on; the validations not answered
-// get it, all but the first marked shared.
+// get it, all but the first of them marked shared, so that the failure is
+// counted once even when the connection broke after some answers.
 func (n *node) validateBatch(batch []*validation) {
 	fail := func(from int, err error) {
 		for i, w := range batch[from:] {
-			w.err, w.shared = err, from+i > 0
+			w.err, w.shared = err, i > 0
 		}
 	}
 	mc, err := n.getMetaConn()
