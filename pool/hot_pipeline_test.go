@@ -144,11 +144,11 @@ func waitPending(t *testing.T, nd *node, n int) {
 	}
 }
 
-// TestReviewHot_JoinAfterSent: a read that begins while a batch holding a
+// TestHot_JoinAfterSent: a read that begins while a batch holding a
 // validation of the same key is already sent must not take that batch's
 // answer: its own mg goes in the next batch, and sees the write made
 // before it began.
-func TestReviewHot_JoinAfterSent(t *testing.T) {
+func TestHot_JoinAfterSent(t *testing.T) {
 	f := startMetaFake(t)
 	f.setCAS("k0", 1)
 	c, nd := hotFakeClient(t, f, 5*time.Second)
@@ -196,12 +196,12 @@ func TestReviewHot_JoinAfterSent(t *testing.T) {
 	}
 }
 
-// TestReviewHot_BrokenMidBatch: the node answers the first validations
+// TestHot_BrokenMidBatch: the node answers the first validations
 // of a batch and closes the connection. The readers answered get their
 // own keys' values; the rest are misses with an error; every lookup is
 // counted once; and the broken connection counts as one failure of the
 // node, whichever validation of the batch it broke at.
-func TestReviewHot_BrokenMidBatch(t *testing.T) {
+func TestHot_BrokenMidBatch(t *testing.T) {
 	const readers = 8
 	f := startMetaFake(t)
 	keys := make([]string, readers)
@@ -285,10 +285,10 @@ func TestReviewHot_BrokenMidBatch(t *testing.T) {
 	}
 }
 
-// TestReviewHot_Stall: a node that reads the validations and never
+// TestHot_Stall: a node that reads the validations and never
 // answers: every reader gets an error within a few timeouts, no batch
 // is left busy, and no goroutine is left behind.
-func TestReviewHot_Stall(t *testing.T) {
+func TestHot_Stall(t *testing.T) {
 	const readers = 16
 	f := startMetaFake(t)
 	for i := range readers {
@@ -346,9 +346,9 @@ func TestReviewHot_Stall(t *testing.T) {
 	}
 }
 
-// TestReviewHot_LargeBatch: a batch larger than one write (maxBatchWrite)
+// TestHot_LargeBatch: a batch larger than one write (maxBatchWrite)
 // is sent in parts; every reader still gets its own key's answer.
-func TestReviewHot_LargeBatch(t *testing.T) {
+func TestHot_LargeBatch(t *testing.T) {
 	const readers = 300
 	f := startMetaFake(t)
 	keys := make([]string, readers)

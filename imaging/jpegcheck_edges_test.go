@@ -12,7 +12,7 @@ import (
 	"testing"
 )
 
-// A reviewer's cases: JPEGs built by hand, each run through the checker
+// Edge cases: JPEGs built by hand, each run through the checker
 // and image/jpeg. The checker may be "not sure" of anything, but it must
 // not vouch for what image/jpeg refuses, and must never panic.
 
@@ -122,10 +122,10 @@ func holdsPromise(t *testing.T, data []byte) {
 // blocks returns n empty blocks' bits.
 func blocks(n int) string { return strings.Repeat("0000", n) }
 
-// TestReviewCheckSamplingTotal: T.81 B.2.3 bounds an interleaved MCU to
+// TestCheckJPEG_SamplingTotal: T.81 B.2.3 bounds an interleaved MCU to
 // 10 data units and image/jpeg refuses more ("total sampling factors too
 // large"); the checker must say "not sure", not index past its list.
-func TestReviewCheckSamplingTotal(t *testing.T) {
+func TestCheckJPEG_SamplingTotal(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		comps []jcomp
@@ -146,11 +146,11 @@ func TestReviewCheckSamplingTotal(t *testing.T) {
 	}
 }
 
-// TestReviewCheckBackground: a background Decoder (analysis) refuses, with
+// TestCheckJPEG_Background: a background Decoder (analysis) refuses, with
 // EINVALID, an image whose decoding needs more than half the Budget
 // (Budget.AcquireSpare); Check must refuse it the same way, not vouch for
 // it after reserving only checkCost.
-func TestReviewCheckBackground(t *testing.T) {
+func TestCheckJPEG_Background(t *testing.T) {
 	b := encodeJPEG(t, testImage(1600, 1200), 75) // decoding takes about 2.9 MB
 	d := &Decoder{Budget: &Budget{Bytes: 4 << 20}, Background: true}
 	_, cerr := d.Check(context.Background(), b)
@@ -163,10 +163,10 @@ func TestReviewCheckBackground(t *testing.T) {
 	}
 }
 
-// TestReviewCheckSmallBudget: with a Budget smaller than checkCost (or, in
+// TestCheckJPEG_SmallBudget: with a Budget smaller than checkCost (or, in
 // the background, than twice it), Decode takes a tiny JPEG; Check must too,
 // not refuse it for the checker's own reservation.
-func TestReviewCheckSmallBudget(t *testing.T) {
+func TestCheckJPEG_SmallBudget(t *testing.T) {
 	b := encodeJPEG(t, testImage(8, 8), 75)
 	for _, d := range []*Decoder{
 		{Budget: &Budget{Bytes: 16 << 10}},
@@ -185,9 +185,9 @@ func segment(m byte, body ...byte) []byte {
 	return append([]byte{0xff, m, byte((len(body) + 2) >> 8), byte(len(body) + 2)}, body...)
 }
 
-// TestReviewCheckEdges: segments between scans, restart markers at the
+// TestCheckJPEG_Edges: segments between scans, restart markers at the
 // ends of scans, selectors, and the like.
-func TestReviewCheckEdges(t *testing.T) {
+func TestCheckJPEG_Edges(t *testing.T) {
 	gray := []jcomp{{1, 1, 1}}
 	yc := []jcomp{{1, 2, 2}, {2, 1, 1}, {3, 1, 1}}
 	y21 := []jcomp{{1, 2, 1}, {2, 1, 1}, {3, 1, 1}}
@@ -278,9 +278,9 @@ func TestReviewCheckEdges(t *testing.T) {
 	}
 }
 
-// TestReviewCheckAllocs: what the checker allocates for one JPEG, whatever
+// TestCheckJPEG_Allocs: what the checker allocates for one JPEG, whatever
 // its size, stays within the checkCost that Check reserves for it.
-func TestReviewCheckAllocs(t *testing.T) {
+func TestCheckJPEG_Allocs(t *testing.T) {
 	for name, b := range map[string][]byte{
 		"upload-like": uploadLikeJPEG(t, 928, 696),
 		"4:1:0":       multiJPEG(32, 16, []jcomp{{1, 4, 2}, {2, 1, 1}, {3, 1, 1}}, 0, []jscan{{comps: []int{0, 1, 2}, bits: blocks(10)}}, nil),
@@ -304,23 +304,23 @@ func TestReviewCheckAllocs(t *testing.T) {
 	}
 }
 
-// TestReviewCheckRandomStreams builds structurally sound JPEGs with random
+// TestCheckJPEG_RandomStreams builds structurally sound JPEGs with random
 // frames (sizes, sampling factors, 1 or 3 components), random Huffman
 // tables (prefix codes of random lengths over random symbols, undefined and
 // progressive-only symbols included), random restart intervals and scans,
 // and random entropy-coded bits, and holds the checker to its promise on
 // each. Random bits rarely decode, so the scans are also built from the
 // tables' own codes, mostly valid.
-func TestReviewCheckRandomStreams(t *testing.T) {
+func TestCheckJPEG_RandomStreams(t *testing.T) {
 	iters, seed := 5000, uint64(12)
 	if testing.Short() {
 		iters = 1000
 	}
-	// REVIEW_JPEG_ITERS and REVIEW_JPEG_SEED run it longer, or elsewhere.
-	if n, err := strconv.Atoi(os.Getenv("REVIEW_JPEG_ITERS")); err == nil {
+	// JPEGCHECK_ITERS and JPEGCHECK_SEED run it longer, or elsewhere.
+	if n, err := strconv.Atoi(os.Getenv("JPEGCHECK_ITERS")); err == nil {
 		iters = n
 	}
-	if n, err := strconv.ParseUint(os.Getenv("REVIEW_JPEG_SEED"), 10, 64); err == nil {
+	if n, err := strconv.ParseUint(os.Getenv("JPEGCHECK_SEED"), 10, 64); err == nil {
 		seed = n
 	}
 	rng := rand.New(rand.NewPCG(seed, 34))
