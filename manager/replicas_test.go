@@ -24,14 +24,18 @@ func replicaPair(t *testing.T) (leader, follower *Manager) {
 	st := openStore(t, t.TempDir())
 	leader = newManager(t, st)
 	leader.Pool.HotBytes = 8 << 20
-	leader.PendingWait = 50 * time.Millisecond
 	quiet := slog.New(slog.DiscardHandler)
 	follower = &Manager{
 		Store:    st,
 		Pool:     &pool.Client{Logger: quiet, HotBytes: 8 << 20},
 		Provider: &LocalProvider{Logger: quiet},
 		Logger:   quiet,
+		// A short TTL: the follower stops trusting its layout 100 ms after
+		// a poll, and the leader counts it gone 300 ms after.
+		ReplicaID:  "follower",
+		ReplicaTTL: 300 * time.Millisecond,
 	}
+	follower.Pool.Refresh = follower.Follow
 	if err := follower.Follow(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -403,7 +403,11 @@ func (m *Main) openPool(ctx context.Context) error {
 		}
 	}
 	m.holder = newHolder()
-	m.Manager.PendingWait = 2 * followPoll
+	// Followers report the layout they adopted, and a resize waits for
+	// every live one (manager/replicas.go); one whose polls lag trusts
+	// its layout no longer and confirms it before writing.
+	m.Manager.ReplicaID = m.holder
+	m.Pool.Refresh = m.Manager.Follow
 	m.Manager.Fence = func(ctx context.Context) error {
 		won, err := m.Store.AcquireLease(ctx, leaseName, m.holder, leaseTTL)
 		if err == nil && !won {
