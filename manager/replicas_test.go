@@ -138,3 +138,60 @@ func TestReplicas_SlowFollower(t *testing.T) {
 		t.Fatalf("%d stale reads, the first: %v", len(stale), stale[0])
 	}
 }
+
+// TestReplicas_StalledFollower: a follower that stops polling altogether
+// (no Refresh either) while the leader resizes and rewrites every key
+// reads none of its old values, from its nodes or its hot tier; the
+// leader does not wait for it longer than its TTL, and once it polls again
+// reads and writes by the new layout.
+func TestReplicas_StalledFollower(t *testing.T) {
+	ctx := context.Background()
+	leader, follower := replicaPair(t)
+	follower.Pool.Refresh = nil
+	keys := make([]string, 200)
+	for i := range keys {
+		keys[i] = "s" + strconv.Itoa(i)
+		if err := follower.Pool.Set(ctx, keys[i], []byte("old")); err != nil {
+			t.Fatal(err)
+		}
+		follower.Pool.Get(ctx, keys[i]) // a hot copy
+	}
+	for _, n := range []int{4, 1} {
+		if _, err := leader.Resize(ctx, n, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range keys {
+		if err := leader.Pool.Set(ctx, k, []byte("new")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(who string, c *pool.Client, want string) {
+		t.Helper()
+		for _, k := range keys {
+			if v, err := c.Get(ctx, k); err == nil && string(v) != want {
+				t.Fatalf("%s read %q for %s, want %q or a miss", who, v, k, want)
+			}
+		}
+	}
+	read("the stalled follower", follower.Pool, "new")
+	if err := follower.Follow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if e1, _ := leader.Pool.Layout(); e1 != follower.State().Epoch {
+		t.Fatalf("follower at epoch %d after a poll, leader at %d", follower.State().Epoch, e1)
+	}
+	read("the follower after a poll", follower.Pool, "new")
+	if err := follower.Follow(ctx); err != nil { // it trusts a poll for 100 ms
+		t.Fatal(err)
+	}
+	if v, err := follower.Pool.Get(ctx, keys[0]); err != nil || string(v) != "new" {
+		t.Fatalf("follower after a poll: Get(%s)=%q, %v; want a hit", keys[0], v, err)
+	}
+	for _, k := range keys {
+		if err := follower.Pool.Set(ctx, k, []byte("newer")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read("the leader", leader.Pool, "newer")
+}
