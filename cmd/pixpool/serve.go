@@ -148,6 +148,9 @@ type Main struct {
 	// crash, in tests, keeps the lease at shutdown, as a process that dies
 	// would, so another replica must wait for it to run out.
 	crash bool
+	// beforeFollow, in tests, runs before every poll of the pool's state
+	// a follower makes: it can hold the polls up.
+	beforeFollow func()
 	// connState, if set, observes connections (tests wait on it).
 	connState func(net.Conn, nethttp.ConnState)
 }
