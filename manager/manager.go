@@ -141,10 +141,7 @@ func (m *Manager) Leading() bool { return m.leading.Load() }
 func (m *Manager) Follow(ctx context.Context) error {
 	m.followMu.Lock()
 	defer m.followMu.Unlock()
-	began, err := m.beginPoll(ctx)
-	if err != nil {
-		return err
-	}
+	began, ok := m.beginPoll(ctx)
 	st, err := m.load(ctx)
 	if err != nil {
 		return err
@@ -152,7 +149,10 @@ func (m *Manager) Follow(ctx context.Context) error {
 	if err := m.adopt(ctx, st); err != nil {
 		return err
 	}
-	return m.endPoll(ctx, began, st)
+	if ok {
+		m.endPoll(ctx, began, st)
+	}
+	return nil
 }
 
 // adopt makes st the pool's layout here, unless this process leads.

@@ -45,6 +45,8 @@ type replicaState struct {
 	chain int       // numbers the chains
 	name  string    // the setting of the current chain; "" none
 	wrote time.Time // At of the chain's last row written
+	// failing: the last heartbeat could not be stored (warned once)
+	failing bool
 }
 
 func (m *Manager) replicaTTL() time.Duration { return cmpOr(m.ReplicaTTL, DefaultReplicaTTL) }
@@ -60,11 +62,13 @@ func (m *Manager) heartbeats() bool { return m.ReplicaID != "" && !m.Leading() }
 // it, has been stored: a leader that did not see that row (a new replica,
 // or one it counted gone and dropped) announced nothing this poll could
 // miss. Otherwise beginPoll starts a new chain: a new row, under a new
-// name (so the leader's cleanup of old rows never drops it), first.
-func (m *Manager) beginPoll(ctx context.Context) (time.Time, error) {
-	began := time.Now()
+// name (so the leader's cleanup of old rows never drops it), first. If
+// that row cannot be written (the store is full, say), ok is false: the
+// poll adopts the state but the layout is not trusted.
+func (m *Manager) beginPoll(ctx context.Context) (began time.Time, ok bool) {
+	began = time.Now()
 	if !m.heartbeats() || (m.hb.name != "" && began.Sub(m.hb.wrote) < m.trust()) {
-		return began, nil
+		return began, true
 	}
 	old := m.hb.name
 	m.hb.chain++
@@ -74,29 +78,44 @@ func (m *Manager) beginPoll(ctx context.Context) (time.Time, error) {
 	pending := m.state.PendingEpoch
 	m.mu.Unlock()
 	if err := m.writeHeartbeat(ctx, name, heartbeat{Epoch: epoch, Pending: pending, At: began}); err != nil {
-		return began, err
+		m.heartbeatFailed(err)
+		return began, false
 	}
 	m.hb.name, m.hb.wrote = name, began
 	if old != "" {
 		_ = m.Store.DeleteSetting(ctx, old)
 	}
-	return time.Now(), nil
+	return time.Now(), true
 }
 
 // endPoll reports what the poll that began at began adopted (st) and
 // trusts the layout until trust after it; keys written meanwhile by a
 // layout not trusted are deleted everywhere.
-func (m *Manager) endPoll(ctx context.Context, began time.Time, st State) error {
+func (m *Manager) endPoll(ctx context.Context, began time.Time, st State) {
 	if !m.heartbeats() {
-		return nil
+		return
 	}
 	m.Pool.SetCurrentUntil(began.Add(m.trust()))
 	m.Pool.Reconcile(ctx)
 	if err := m.writeHeartbeat(ctx, m.hb.name, heartbeat{Epoch: st.Epoch, Pending: st.PendingEpoch, At: began}); err != nil {
-		return err
+		m.heartbeatFailed(err)
+		return
 	}
 	m.hb.wrote = began
-	return nil
+	if m.hb.failing {
+		m.hb.failing = false
+		m.logger().Info("cache pool heartbeat stored again")
+	}
+}
+
+// heartbeatFailed warns, once until a heartbeat is stored again, that
+// this replica's heartbeat cannot be stored: it reads from the stores
+// meanwhile.
+func (m *Manager) heartbeatFailed(err error) {
+	if !m.hb.failing {
+		m.hb.failing = true
+		m.logger().Warn("cache pool heartbeat not stored: reading from the stores until it is", "err", err)
+	}
 }
 
 func (m *Manager) writeHeartbeat(ctx context.Context, name string, hb heartbeat) error {
