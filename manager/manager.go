@@ -218,6 +218,8 @@ func (m *Manager) MaxSize() int {
 // Open loads the pool's state (or makes a new one), starts its nodes and
 // publishes the layout.
 func (m *Manager) Open(ctx context.Context) error {
+	m.followMu.Lock() // no poll under way trusts a follower's layout after this
+	defer m.followMu.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.closed = false
