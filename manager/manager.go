@@ -465,9 +465,10 @@ func (m *Manager) Resize(ctx context.Context, n int, reason string) (pool.Resize
 			st.Resizes = st.Resizes[len(st.Resizes)-maxHistory:]
 		}
 		m.state = st
-		if err = m.save(ctx); err == nil {
-			m.awaitReplicas(ctx, epoch, true)
-		}
+		err = m.save(ctx)
+		// Unsaved, the replicas cannot adopt it; waiting still lets those
+		// that cannot reach the store stop trusting their layout.
+		m.awaitReplicas(ctx, epoch, true)
 	})
 	cancel()
 	for _, nd := range removed {
