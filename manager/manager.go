@@ -98,10 +98,15 @@ type Manager struct {
 	MaxPoolMB int
 	// ResizeTimeout bounds the copying of keys in a resize. If zero, 60 s.
 	ResizeTimeout time.Duration
-	// PendingWait is how long a resize waits, after announcing its target
-	// layout in the store, before copying keys, so that the other replicas
-	// (which poll the store) write to it too. Zero for a single process.
-	PendingWait time.Duration
+	// ReplicaID names this process among the replicas that share the
+	// store (serve's lease holder); if set, Follow keeps a heartbeat for it
+	// and trusts the layout only while its polls are recent (replicas.go).
+	// Empty: a single process, or one that only leads.
+	ReplicaID string
+	// ReplicaTTL: a replica whose heartbeat is older counts as gone; it
+	// trusts its layout for a third of it after a poll. If zero,
+	// DefaultReplicaTTL.
+	ReplicaTTL time.Duration
 	// StatsInterval is how often the pool's stats are sampled
 	// (Collector.Interval); the Meter looks back 120 times as far, at
 	// least a minute (Meter.Horizon). If zero, 5 s.
@@ -118,6 +123,9 @@ type Manager struct {
 	meter   *Meter    // made by meterLocked
 	closed  bool
 	leading atomic.Bool // this process runs the pool; others forward changes to it
+
+	followMu sync.Mutex   // one Follow at a time; guards hb
+	hb       replicaState // this replica's heartbeat
 }
 
 // Leading reports whether this manager runs the pool. One that does not
@@ -126,23 +134,35 @@ type Manager struct {
 func (m *Manager) Leading() bool { return m.leading.Load() }
 
 // Follow adopts the pool's state from the store: the leader's nodes,
-// layout epoch and settings. Followers call it every second or so.
+// layout epoch and settings. Followers call it every second or so; with
+// ReplicaID set it also reports what it adopted (replicas.go).
 func (m *Manager) Follow(ctx context.Context) error {
+	m.followMu.Lock()
+	defer m.followMu.Unlock()
+	began, ok := m.beginPoll(ctx)
 	st, err := m.load(ctx)
 	if err != nil {
 		return err
 	}
+	if err := m.adopt(ctx, st); err != nil {
+		return err
+	}
+	if ok {
+		m.endPoll(ctx, began, st)
+	}
+	return nil
+}
+
+// adopt makes st the pool's layout here, unless this process leads.
+func (m *Manager) adopt(ctx context.Context, st State) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.setOrigin()
 	if m.Leading() {
 		return nil
 	}
-	if st.Pending != nil {
-		m.Pool.SetPending(st.PendingEpoch, st.Pending)
-	} else {
-		m.Pool.SetPending(0, nil)
-	}
+	// The layout first: a finished resize ends its pending layout with
+	// it, so no write goes by the old layout alone.
 	if epoch, _ := m.Pool.Layout(); epoch != st.Epoch || m.state.Epoch != st.Epoch {
 		if err := m.loadSecret(ctx, false); err != nil {
 			return err
@@ -151,6 +171,11 @@ func (m *Manager) Follow(ctx context.Context) error {
 		if m.state.Epoch != 0 {
 			m.logger().Info("cache pool layout adopted from the leader", "epoch", st.Epoch, "nodes", len(st.Nodes))
 		}
+	}
+	if st.Pending != nil {
+		m.Pool.SetPending(st.PendingEpoch, st.Pending)
+	} else {
+		m.Pool.SetPending(0, nil)
 	}
 	m.state = st
 	return nil
@@ -191,6 +216,8 @@ func (m *Manager) MaxSize() int {
 // Open loads the pool's state (or makes a new one), starts its nodes and
 // publishes the layout.
 func (m *Manager) Open(ctx context.Context) error {
+	m.followMu.Lock() // no poll under way trusts a follower's layout after this
+	defer m.followMu.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.closed = false
@@ -220,6 +247,7 @@ func (m *Manager) Open(ctx context.Context) error {
 		m.state = st
 		m.leading.Store(true)
 		m.Pool.SetLayout(st.Epoch, st.Nodes)
+		m.Pool.SetCurrentUntil(time.Time{}) // the leader's layout is the pool's
 		// Stock memcached may refuse the policy command; capacity it knows.
 		if err := m.Pool.SetCapacity(ctx, st.CapacityMB); err != nil {
 			m.logger().Warn("set capacity on static nodes", "err", err)
@@ -253,6 +281,7 @@ func (m *Manager) Open(ctx context.Context) error {
 	m.state = st
 	m.leading.Store(true)
 	m.Pool.SetLayout(st.Epoch, st.Nodes)
+	m.Pool.SetCurrentUntil(time.Time{})
 	if err := m.save(ctx); pixpool.ErrorCode(err) == pixpool.ESTORAGEFULL {
 		// Lead from memory: the nodes run, and this server uses them;
 		// followers keep the last saved layout, and fall back to the
@@ -407,9 +436,7 @@ func (m *Manager) Resize(ctx context.Context, n int, reason string) (pool.Resize
 		return pool.ResizeReport{}, err
 	}
 	m.Pool.SetPending(epoch, nodes)
-	if m.PendingWait > 0 {
-		time.Sleep(m.PendingWait)
-	}
+	m.awaitReplicas(ctx, epoch, false)
 	st.Epoch = epoch
 	st.Nodes = nodes
 	st.Pending, st.PendingEpoch = nil, 0
@@ -418,15 +445,22 @@ func (m *Manager) Resize(ctx context.Context, n int, reason string) (pool.Resize
 	// copying makes are left out of every replica's rates.
 	m.record(ctx, "before")
 	rctx, cancel := context.WithTimeout(ctx, cmp.Or(m.ResizeTimeout, 60*time.Second))
-	rep := m.Pool.Resize(rctx, st.Epoch, nodes)
+	var err error
+	// Once the new layout is published here: save it, and keep writing to
+	// the old owners too until every replica reads by it.
+	rep := m.Pool.ResizeThen(rctx, st.Epoch, nodes, func(rep pool.ResizeReport) {
+		m.record(ctx, "after")
+		st.Resizes = append(st.Resizes, Resize{At: time.Now().UTC(), From: cur, To: n, Reason: reason, Moved: rep.Moved, Took: rep.Took})
+		if len(st.Resizes) > maxHistory {
+			st.Resizes = st.Resizes[len(st.Resizes)-maxHistory:]
+		}
+		m.state = st
+		err = m.save(ctx)
+		// Unsaved, the replicas cannot adopt it; waiting still lets those
+		// that cannot reach the store stop trusting their layout.
+		m.awaitReplicas(ctx, epoch, true)
+	})
 	cancel()
-	m.record(ctx, "after")
-	st.Resizes = append(st.Resizes, Resize{At: time.Now().UTC(), From: cur, To: n, Reason: reason, Moved: rep.Moved, Took: rep.Took})
-	if len(st.Resizes) > maxHistory {
-		st.Resizes = st.Resizes[len(st.Resizes)-maxHistory:]
-	}
-	m.state = st
-	err := m.save(ctx)
 	for _, nd := range removed {
 		if serr := m.Provider.Stop(context.WithoutCancel(ctx), nd.ID); serr != nil {
 			m.logger().Warn("stop cache node", "node", nd.ID, "err", serr)
@@ -680,6 +714,11 @@ func (m *Manager) nodeExited(id string, _ error) {
 
 // Close stops the nodes the manager started.
 func (m *Manager) Close() error {
+	m.followMu.Lock()
+	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	m.dropHeartbeat(dctx)
+	cancel()
+	m.followMu.Unlock()
 	m.mu.Lock()
 	m.closed = true
 	m.leading.Store(false)

@@ -42,6 +42,10 @@ type Client struct {
 	// zero, there is no hot tier and every hit reads the value from its
 	// node.
 	HotBytes int64
+	// Refresh, if set, confirms the layout (a replica polls the store for
+	// it and calls SetCurrentUntil): a write calls it first when the
+	// layout is no longer known to be current (see current.go).
+	Refresh func(ctx context.Context) error
 
 	hotOnce sync.Once
 	hot     *hotTier // nil: no hot tier
@@ -58,6 +62,16 @@ type Client struct {
 	// pending is the layout a resize (here or on another replica) is
 	// moving to; while set, writes go to a key's owner in it as well.
 	pending atomic.Pointer[layout]
+	// prev is the layout a resize here left, while replicas that may
+	// still read by it have not adopted the new one: writes go to a key's
+	// owner in it as well.
+	prev atomic.Pointer[layout]
+
+	until      atomic.Int64 // SetCurrentUntil; 0: always current
+	refreshMu  sync.Mutex   // one Refresh at a time
+	suspectMu  sync.Mutex   // guards suspects, suspectAll
+	suspects   map[string]struct{}
+	suspectAll bool
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -140,12 +154,19 @@ func (c *Client) SetLayout(epoch int64, nodes []NodeInfo) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.lay.Store(c.buildLayout(epoch, nodes))
+	if p := c.pending.Load(); p != nil && p.epoch <= epoch {
+		c.pending.Store(nil) // the resize it announced is done
+	}
 }
 
 // SetPending announces the layout a resize is moving to, or with nil
 // nodes ends the announcement: until then every write also goes to the
-// key's owner in it. Followers set it from the leader's state.
+// key's owner in it. Followers set it from the leader's state. It returns
+// once the writes under way have finished, so every write that ends after
+// it went by the new announcement.
 func (c *Client) SetPending(epoch int64, nodes []NodeInfo) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if nodes == nil {
 		c.pending.Store(nil)
 		return
@@ -206,11 +227,33 @@ func (c *Client) hotTier() *hotTier {
 // value may be shared with other callers (the hot tier): it must not be
 // modified.
 func (c *Client) Get(ctx context.Context, key string) ([]byte, error) {
-	n := c.lay.Load().owner(key)
-	if n == nil {
+	l := c.lay.Load()
+	n := l.owner(key)
+	if n == nil || !c.Current() {
 		c.misses.Add(1)
 		return nil, pixpool.ErrCacheMiss
 	}
+	v, hot, err := c.get(n, key)
+	if err != nil {
+		return nil, err
+	}
+	if c.lay.Load() != l || !c.Current() {
+		// The layout changed, or can no longer be confirmed, while the
+		// value was read: it may come from a node that no longer gets
+		// every write.
+		c.hits.Add(-1)
+		c.misses.Add(1)
+		return nil, pixpool.ErrCacheMiss
+	}
+	if hot {
+		c.hotHits.Add(1)
+	}
+	return v, nil
+}
+
+// get reads key from n, through the hot tier if there is one; hot says
+// the value came from it.
+func (c *Client) get(n *node, key string) ([]byte, bool, error) {
 	if c.hotTier() != nil && !n.noMeta.Load() && metaKey(key) {
 		return c.hotGet(n, key)
 	}
@@ -219,34 +262,41 @@ func (c *Client) Get(ctx context.Context, key string) ([]byte, error) {
 		c.misses.Add(1)
 		if errors.Is(err, memcache.ErrCacheMiss) {
 			c.ok(n)
-			return nil, pixpool.ErrCacheMiss
+			return nil, false, pixpool.ErrCacheMiss
 		}
 		c.fail(n, err)
-		return nil, fmt.Errorf("pool: get from %s: %w", n.ID, err)
+		return nil, false, fmt.Errorf("pool: get from %s: %w", n.ID, err)
 	}
 	c.ok(n)
 	c.hits.Add(1)
-	return it.Value, nil
+	return it.Value, false, nil
 }
 
 // Set stores value under key on its node.
 func (c *Client) Set(ctx context.Context, key string, value []byte) error {
-	return c.write(key, func(n *node) error { return n.mc.Set(&memcache.Item{Key: key, Value: value}) })
+	return c.write(ctx, key, func(n *node) error { return n.mc.Set(&memcache.Item{Key: key, Value: value}) })
 }
 
 // Add stores value under key only if its node does not hold key.
 func (c *Client) Add(ctx context.Context, key string, value []byte) error {
-	return c.write(key, func(n *node) error { return n.mc.Add(&memcache.Item{Key: key, Value: value}) })
+	return c.write(ctx, key, func(n *node) error { return n.mc.Add(&memcache.Item{Key: key, Value: value}) })
 }
 
 // Delete removes key from its node.
 func (c *Client) Delete(ctx context.Context, key string) error {
-	return c.write(key, func(n *node) error { return n.mc.Delete(key) })
+	return c.write(ctx, key, func(n *node) error { return n.mc.Delete(key) })
 }
 
-func (c *Client) write(key string, op func(*node) error) error {
+func (c *Client) write(ctx context.Context, key string, op func(*node) error) error {
+	c.confirm(ctx)
 	c.mu.RLock()
 	defer c.mu.RUnlock()
+	defer func() {
+		if !c.Current() {
+			// It may have gone by a layout another process has left.
+			c.suspect(key)
+		}
+	}()
 	if h := c.hotTier(); h != nil {
 		// Not needed for exactness (every hot hit is validated), but the
 		// copy is known stale.
@@ -257,29 +307,31 @@ func (c *Client) write(key string, op func(*node) error) error {
 	}
 	cur := c.lay.Load()
 	n := cur.owner(key)
+	err := errNoNode
+	if n != nil {
+		err = op(n)
+		switch {
+		case err == nil || isAnswer(err):
+			c.ok(n)
+			err = nil
+		default:
+			c.fail(n, err)
+			err = fmt.Errorf("pool: write to %s: %w", n.ID, err)
+		}
+	}
 	// During a resize the key's next owner gets the write too, so a copy
-	// of an older value never outlives it (best effort: Resize checks the
-	// copies again before it publishes).
-	if p := c.pending.Load(); p != nil {
-		if next := p.owner(key); next != nil && next != n {
-			if err := op(next); err != nil && !isAnswer(err) {
-				c.logger().Debug("pool: write to next owner", "node", next.ID, "err", err)
+	// of an older value never outlives it (Resize checks the copies again
+	// before it publishes); after it, until every replica reads by the
+	// new layout, the owner in the old one does. The current owner is
+	// written first: a copy made meanwhile is checked against it.
+	for _, l := range []*layout{c.pending.Load(), c.prev.Load()} {
+		if o := l.owner(key); o != nil && o != n {
+			if err := op(o); err != nil && !isAnswer(err) {
+				c.logger().Debug("pool: write to another layout's owner", "node", o.ID, "err", err)
 			}
 		}
 	}
-	if n == nil {
-		return errNoNode
-	}
-	if err := op(n); err != nil {
-		if isAnswer(err) {
-			c.ok(n)
-			return nil
-		}
-		c.fail(n, err)
-		return fmt.Errorf("pool: write to %s: %w", n.ID, err)
-	}
-	c.ok(n)
-	return nil
+	return err
 }
 
 // Flush empties every node (those down are flushed when they return).

@@ -129,7 +129,7 @@ func metaKey(key string) bool {
 
 // hotGet is Get through the hot tier: validate a local copy with "mg key
 // c", else read the value and its CAS with "mg key v c" and keep it.
-func (c *Client) hotGet(n *node, key string) ([]byte, error) {
+func (c *Client) hotGet(n *node, key string) ([]byte, bool, error) {
 	if e, ok := c.hot.get(key); ok {
 		if e.node == n {
 			r, err, shared := n.validate(key)
@@ -139,39 +139,38 @@ func (c *Client) hotGet(n *node, key string) ([]byte, error) {
 					// failure (one broken connection is one failure).
 					c.hot.drop(key)
 					c.misses.Add(1)
-					return nil, fmt.Errorf("pool: meta get from %s: %w", n.ID, err)
+					return nil, false, fmt.Errorf("pool: meta get from %s: %w", n.ID, err)
 				}
-				return nil, c.metaFailed(n, key, err)
+				return nil, false, c.metaFailed(n, key, err)
 			}
 			if !r.found {
 				c.hot.drop(key)
 				c.ok(n)
 				c.misses.Add(1)
-				return nil, errMiss
+				return nil, false, errMiss
 			}
 			if r.cas == e.cas && r.gen == e.gen {
 				c.ok(n)
 				c.hits.Add(1)
-				c.hotHits.Add(1)
-				return e.value, nil
+				return e.value, true, nil
 			}
 		}
 		c.hot.drop(key)
 	}
 	r, err := n.metaGet(key, true)
 	if err != nil {
-		return nil, c.metaFailed(n, key, err)
+		return nil, false, c.metaFailed(n, key, err)
 	}
 	c.ok(n)
 	if !r.found {
 		c.misses.Add(1)
-		return nil, errMiss
+		return nil, false, errMiss
 	}
 	if r.cas != 0 { // 0: the node keeps no CAS (memcached -C); nothing to validate with
 		c.hot.put(&hotEntry{key: key, value: r.value, node: n, gen: r.gen, cas: r.cas})
 	}
 	c.hits.Add(1)
-	return r.value, nil
+	return r.value, false, nil
 }
 
 // metaFailed handles an mg that got no usable answer: the key is a miss.

@@ -44,6 +44,15 @@ type ResizeReport struct {
 // to the old layout's owner and are remembered, so a read after the switch
 // never sees a value older than the last write.
 func (c *Client) Resize(ctx context.Context, epoch int64, nodes []NodeInfo) ResizeReport {
+	return c.ResizeThen(ctx, epoch, nodes, nil)
+}
+
+// ResizeThen is Resize that calls published, if not nil, right after the
+// new layout is published: until it returns, writes go to a key's owner
+// in the old layout as well, so that replicas still reading by the old
+// layout see them; then the moved keys are deleted from the nodes they
+// left.
+func (c *Client) ResizeThen(ctx context.Context, epoch int64, nodes []NodeInfo, published func(ResizeReport)) ResizeReport {
 	start := time.Now()
 	old := c.lay.Load()
 	next := c.pending.Load()
@@ -80,6 +89,9 @@ func (c *Client) Resize(ctx context.Context, epoch int64, nodes []NodeInfo) Resi
 			}
 		}
 		c.lay.Store(next)
+		if published != nil {
+			c.prev.Store(old)
+		}
 		c.mig.Store(nil)
 		c.pending.Store(nil)
 		c.mu.Unlock()
@@ -87,6 +99,12 @@ func (c *Client) Resize(ctx context.Context, epoch int64, nodes []NodeInfo) Resi
 		c.SetLayout(epoch, nodes)
 	}
 	rep.Took = time.Since(start)
+	if published != nil {
+		published(rep)
+		c.mu.Lock()
+		c.prev.Store(nil)
+		c.mu.Unlock()
+	}
 
 	// Old owners that stay in the pool drop what they no longer own,
 	// including fills that landed after the copy listed them.

@@ -175,6 +175,9 @@ func (m *Main) lead(ctx context.Context) {
 			}
 		}
 		if !m.Manager.Leading() {
+			if m.beforeFollow != nil {
+				m.beforeFollow()
+			}
 			if err := m.Manager.Follow(ctx); err != nil && ctx.Err() == nil {
 				m.Logger.Warn("follow the cache pool", "err", err)
 			}

@@ -148,6 +148,9 @@ type Main struct {
 	// crash, in tests, keeps the lease at shutdown, as a process that dies
 	// would, so another replica must wait for it to run out.
 	crash bool
+	// beforeFollow, in tests, runs before every poll of the pool's state
+	// a follower makes: it can hold the polls up.
+	beforeFollow func()
 	// connState, if set, observes connections (tests wait on it).
 	connState func(net.Conn, nethttp.ConnState)
 }
@@ -406,7 +409,11 @@ func (m *Main) openPool(ctx context.Context) error {
 		}
 	}
 	m.holder = newHolder()
-	m.Manager.PendingWait = 2 * followPoll
+	// Followers report the layout they adopted, and a resize waits for
+	// every live one (manager/replicas.go); one whose polls lag trusts
+	// its layout no longer and confirms it before writing.
+	m.Manager.ReplicaID = m.holder
+	m.Pool.Refresh = m.Manager.Follow
 	m.Manager.Fence = func(ctx context.Context) error {
 		won, err := m.Store.AcquireLease(ctx, leaseName, m.holder, leaseTTL)
 		if err == nil && !won {
