@@ -1,10 +1,13 @@
 # pixpool: `make test` runs every test (what CI runs), `make serve` runs the
-# server on embedded defaults.
+# server on embedded defaults with recognition set up.
 
 GO      ?= go
 FUZZTIME ?= 10s
-# Recognition models and test photos, fetched once and kept between runs.
-RECOGNITION_DIR ?= $(HOME)/.cache/pixpool
+# Recognition models and test photos, fetched once and kept between runs, in
+# the user's cache folder, where serve and analyze look when the data folder
+# has none: $XDG_CACHE_HOME/pixpool (if an absolute path), else
+# ~/.cache/pixpool.
+RECOGNITION_DIR ?= $(if $(filter /%,$(XDG_CACHE_HOME)),$(XDG_CACHE_HOME),$(HOME)/.cache)/pixpool
 
 .PHONY: all build serve test test-deps vet unit fuzz bench
 
@@ -13,7 +16,12 @@ all: build
 build:
 	$(GO) build -o bin/pixpool ./cmd/pixpool
 
+# serve installs the recognition models first (checks them and skips the
+# download when they are there), then runs the server, which finds them in
+# RECOGNITION_DIR's default folder. `go run ./cmd/pixpool serve` alone runs
+# it without them unless they are already there.
 serve:
+	./scripts/setup-recognition.sh "$(RECOGNITION_DIR)"
 	$(GO) run ./cmd/pixpool serve
 
 # test installs what the tests need (idempotent), then vets, runs every

@@ -178,7 +178,9 @@ func TestServe_AnalysisSurvivesKill(t *testing.T) {
 // child's are taken up again 40 s after they began.
 func startChild(t *testing.T, data string) (url string, kill func()) {
 	t.Helper()
-	p := startServeBinary(t, data, nil, "--analyze=true", "--cache-size", "0", "--analyze-timeout", "20s")
+	// The models only in data, where they are not: not those of make test's
+	// PIXPOOL_RECOGNITION_DIR or the user's cache folder.
+	p := startServeBinary(t, data, nil, "--analyze=true", "--cache-size", "0", "--analyze-timeout", "20s", "--recognition-dir", data)
 	return p.url, func() {
 		p.cmd.Process.Kill()
 		<-p.exited

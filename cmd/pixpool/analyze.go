@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 	"unicode"
 
@@ -21,19 +22,20 @@ import (
 func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	data := fs.String("data", "./pixpool-data", "folder where scripts/setup-recognition.sh put the models")
+	data := fs.String("data", "./pixpool-data", "data folder, where the models are looked for first")
+	recDir := recognitionFlag(fs)
 	minConf := fs.Float64("min-confidence", 30, "smallest label confidence shown (0-100)")
 	minText := fs.Float64("min-text-confidence", 60, "smallest text line confidence shown (0-100); photos without text yield low-confidence noise")
 	timeout := fs.Duration("timeout", time.Minute, "time limit for the image")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: pixpool analyze [--data DIR] FILE\n\nPrints the labels and the text recognised in an image.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: pixpool analyze [--data DIR] [--recognition-dir DIR] FILE\n\nPrints the labels and the text recognised in an image.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return errors.New("usage: pixpool analyze [--data DIR] FILE")
+		return errors.New("usage: pixpool analyze [--data DIR] [--recognition-dir DIR] FILE")
 	}
 	raw, err := os.ReadFile(fs.Arg(0))
 	if err != nil {
@@ -49,8 +51,10 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer cancel()
 	fmt.Fprintf(stdout, "%s: %s, %d x %d\n", fs.Arg(0), info.ContentType, info.Width, info.Height)
 
-	det, err := labels.Open(*data)
-	if err != nil {
+	dir, missing := findRecognition(recognitionDirs(*data, *recDir))
+	if dir == "" {
+		fmt.Fprintf(stdout, "\nlabels: not available: %s\n", missing)
+	} else if det, err := labels.Open(dir); err != nil {
 		fmt.Fprintf(stdout, "\nlabels: not available: %v\n", err)
 	} else {
 		det.MinConfidence = *minConf
@@ -59,7 +63,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return fmt.Errorf("labels: %w", err)
 		}
-		fmt.Fprintf(stdout, "\nlabels (%v):\n", time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(stdout, "\nlabels (%v, detector in %s):\n", time.Since(start).Round(time.Millisecond), filepath.Join(dir, "recognition"))
 		if len(found) == 0 {
 			fmt.Fprintln(stdout, "  none above the minimum confidence")
 		}

@@ -2,8 +2,13 @@ package main
 
 import (
 	"context"
+	"flag"
 	"image"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/pixpool/pixpool"
@@ -12,16 +17,72 @@ import (
 	"github.com/pixpool/pixpool/service"
 )
 
+// recognitionFlag adds --recognition-dir (PIXPOOL_RECOGNITION_DIR) to fs.
+func recognitionFlag(fs *flag.FlagSet) *string {
+	return fs.String("recognition-dir", "", "folder given to scripts/setup-recognition.sh, holding recognition/, used alone (default: --data if it has the models, else $XDG_CACHE_HOME/pixpool, else ~/.cache/pixpool, where make serve and make test put them)")
+}
+
+// recognitionDirs returns the folders that may hold the models
+// scripts/setup-recognition.sh DIR installs in DIR/recognition/, in the
+// order they are tried: explicit (--recognition-dir) alone if given; else
+// the data folder, then the user's shared cache folder, pixpool in
+// $XDG_CACHE_HOME if that is an absolute path (as os.UserCacheDir on
+// Linux), then in $HOME/.cache, where make serve and make test install
+// them.
+func recognitionDirs(data, explicit string) []string {
+	if explicit != "" {
+		return []string{explicit}
+	}
+	dirs := []string{data}
+	if x := os.Getenv("XDG_CACHE_HOME"); filepath.IsAbs(x) {
+		dirs = append(dirs, filepath.Join(x, "pixpool"))
+	}
+	if h := os.Getenv("HOME"); h != "" {
+		dirs = append(dirs, filepath.Join(h, ".cache", "pixpool"))
+	}
+	return slices.Compact(dirs)
+}
+
+// findRecognition returns the first of dirs whose recognition/ holds the
+// detector, or "" and what to tell users: where it looked and the command
+// that installs it (into the shared cache folder, the second of
+// recognitionDirs' default list, as make serve does, or the only one).
+func findRecognition(dirs []string) (dir, missing string) {
+	for _, d := range dirs {
+		if labels.Installed(d) == nil {
+			return d, ""
+		}
+	}
+	looked := make([]string, len(dirs))
+	for i, d := range dirs {
+		looked[i] = filepath.Join(d, "recognition")
+	}
+	if len(dirs) == 1 {
+		return "", "the detector is not in " + looked[0] + "; run scripts/setup-recognition.sh " + dirs[0] + " to install it."
+	}
+	return "", "the detector is in none of " + strings.Join(looked, ", ") + "; run make serve, or scripts/setup-recognition.sh " + dirs[1] + ", to install it."
+}
+
 // newAnalyzer wires recognition: the detector from the models that
-// scripts/setup-recognition.sh put in c.Data, and Tesseract for text. What
-// is missing is logged and shown to users; the rest of pixpool runs
-// without it. Both pause while serving is busy: see service.Activity.
+// scripts/setup-recognition.sh put in the first of c.RecognitionDirs that
+// has them, and Tesseract for text. What is missing is logged and shown to
+// users; the rest of pixpool runs without it. Both pause while serving is
+// busy: see service.Activity.
 func newAnalyzer(st pixpool.Store, blobs pixpool.BlobStore, c *Config, serving *service.Activity, log *slog.Logger) *service.Analyzer {
 	a := &service.Analyzer{Store: st, Blobs: blobs, Workers: c.AnalyzeWorkers, Timeout: c.AnalyzeTimeout, Serving: serving, Logger: log}
-	if det, err := labels.Open(c.Data); err != nil {
-		a.LabelsMissing = "run scripts/setup-recognition.sh " + c.Data + " to install the detector."
-		log.Warn("labels not available", "err", err)
+	dirs := c.RecognitionDirs
+	if len(dirs) == 0 {
+		dirs = []string{c.Data}
+	}
+	dir, missing := findRecognition(dirs)
+	if dir == "" {
+		a.LabelsMissing = missing
+		log.Warn("labels not available: " + missing)
+	} else if det, err := labels.Open(dir); err != nil {
+		a.LabelsMissing = "the detector in " + filepath.Join(dir, "recognition") + " does not load; run scripts/setup-recognition.sh " + dir + " to reinstall it."
+		log.Warn("labels not available: "+a.LabelsMissing, "err", err)
 	} else {
+		log.Info("labels from the detector in " + filepath.Join(dir, "recognition"))
 		det.Threads = 1 // on the worker's niced thread; see service.Analyzer
 		det.Yield = serving.Wait
 		a.Labels = labelFunc(det)

@@ -66,6 +66,7 @@ type Config struct {
 	HotCache      int64 // bytes of the pool client's hot tier; 0: none
 
 	Analyze           bool
+	RecognitionDirs   []string // folders that may hold recognition/ (see recognitionDirs), tried in order; nil is Data alone
 	AnalyzeWorkers    int
 	AnalyzeTimeout    time.Duration
 	StatsInterval     time.Duration
@@ -106,7 +107,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	c.HotCache = DefaultHotCache
 	fs.Var((*sizeOrOff)(&c.HotCache), "hot-cache", "memory for the hot tier: cache hits kept in this process and served after their node confirms they are current (an exact check that moves a few bytes instead of the image), e.g. 64MiB; 0 turns it off")
 	fs.IntVar(&c.CacheMaxNodes, "cache-max-nodes", manager.DefaultMaxNodes, "largest pool size allowed")
-	fs.BoolVar(&c.Analyze, "analyze", true, "analyse uploads for labels and text in the background (needs scripts/setup-recognition.sh --data and tesseract)")
+	fs.BoolVar(&c.Analyze, "analyze", true, "analyse uploads for labels and text in the background (needs scripts/setup-recognition.sh, see --recognition-dir, and tesseract)")
 	fs.IntVar(&c.AnalyzeWorkers, "analyze-workers", 1, "images analysed at once, each on one core at a lower priority than serving")
 	fs.DurationVar(&c.AnalyzeTimeout, "analyze-timeout", 2*time.Minute, "time limit per image (pauses for serving left out, up to 1.75 times it in all); a crashed server's analyses are taken up again twice it after they began")
 	fs.DurationVar(&c.StatsInterval, "stats-interval", 5*time.Second, "how often the cache nodes' stats are sampled")
@@ -249,6 +250,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		m.Analyzer.MaxPixels, m.Analyzer.Budget = c.MaxPixels, budget
 		m.Images.Stored = m.Analyzer.Enqueue
 		m.HTTP.Analyzer = m.Analyzer
+	} else {
+		m.Logger.Info("recognition off (--analyze=false)")
 	}
 
 	// Leftovers of a crash: temporary files and bytes no row points at.
@@ -626,6 +629,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var m Main
 	m.Config.flags(fs)
+	recDir := recognitionFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: pixpool serve [flags]\n\nEvery flag can also be set by PIXPOOL_<NAME> (e.g. PIXPOOL_MAX_UPLOAD=50MiB).\nPIXPOOL_ADMIN_PASSWORD, if set, creates the \"admin\" account at first start.\n\nFlags:")
 		fs.PrintDefaults()
@@ -633,6 +637,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	m.Config.RecognitionDirs = recognitionDirs(m.Config.Data, *recDir)
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("serve takes no arguments, got %q", strings.Join(fs.Args(), " "))}
 	}

@@ -72,16 +72,27 @@ type Detector struct {
 // ErrNotInstalled is returned (wrapped) by Open when the model files are missing.
 var ErrNotInstalled = errors.New("labels: recognition is not installed (run scripts/setup-recognition.sh DIR)")
 
+// Installed reports whether DIR/recognition/ holds the detector's files,
+// without loading them: a missing file gives an error wrapping
+// ErrNotInstalled.
+func Installed(dir string) error {
+	base := filepath.Join(dir, "recognition")
+	for _, f := range []string{"centernet.json", "centernet.bin", "coco.names"} {
+		if _, err := os.Stat(filepath.Join(base, f)); errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%w: %s missing", ErrNotInstalled, filepath.Join(base, f))
+		}
+	}
+	return nil
+}
+
 // Open loads the detector from DIR/recognition/, where
 // scripts/setup-recognition.sh DIR puts it. A missing file gives an error
 // wrapping ErrNotInstalled.
 func Open(dir string) (*Detector, error) {
-	base := filepath.Join(dir, "recognition")
-	for _, f := range []string{"centernet.json", "centernet.bin", "coco.names"} {
-		if _, err := os.Stat(filepath.Join(base, f)); errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%w: %s missing", ErrNotInstalled, filepath.Join(base, f))
-		}
+	if err := Installed(dir); err != nil {
+		return nil, err
 	}
+	base := filepath.Join(dir, "recognition")
 	g, err := loadGraph(filepath.Join(base, "centernet.json"))
 	if err != nil {
 		return nil, err
