@@ -116,57 +116,14 @@ func TestServe_Replicas(t *testing.T) {
 	// no read, on either replica, returns bytes older than a finished
 	// upload.
 	t.Run("ResizeAcross", func(t *testing.T) {
-		vs := newVersions()
-		var keys []string
-		for i := range 30 {
-			k := "r" + string(rune('a'+i%26)) + string(rune('0'+i/26))
-			img := pixpooltest.PNG(t, 12, 12, uint8(i))
-			v := vs.writing(k, img)
-			expect(t, onB.do("PUT", keyPath(k), bytes.NewReader(img)), http.StatusCreated)
-			vs.wrote(k, img, v)
-			keys = append(keys, k)
-		}
-		la := &loadClient{base: a.url, key: key, http: &http.Client{Timeout: 30 * time.Second}}
-		lb := &loadClient{base: b.url, key: key, http: &http.Client{Timeout: 30 * time.Second}}
-		rctx, cancel := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		for _, l := range []*loadClient{la, lb} {
-			wg.Go(func() {
-				for i := 0; rctx.Err() == nil; i++ {
-					k := keys[i%len(keys)]
-					floor := vs.floor(k)
-					if data, ok := l.get(t, k); ok && !vs.check(k, data, floor) {
-						l.stale.Add(1)
-					}
-				}
-			})
-		}
-		wg.Go(func() {
-			for i := 0; rctx.Err() == nil; i++ {
-				k := keys[(i*7)%len(keys)]
-				img := pixpooltest.PNG(t, 13+i%7, 12, uint8(i))
-				v := vs.writing(k, img)
-				if lb.put(t, k, img) {
-					vs.wrote(k, img, v)
+		ra, rb := resizesUnderLoad(t, a, b, key, "r", func() {
+			for _, n := range []int{4, 2, 3} {
+				if _, err := a.Manager.Resize(ctx, n, "test"); err != nil {
+					t.Fatal(err)
 				}
 			}
 		})
-		for _, n := range []int{4, 2, 3} {
-			if _, err := a.Manager.Resize(ctx, n, "test"); err != nil {
-				t.Fatal(err)
-			}
-		}
-		cancel()
-		wg.Wait()
-		for _, l := range []*loadClient{la, lb} {
-			if n := l.failures.Load(); n > 0 {
-				t.Fatalf("%d requests failed; last: %s", n, l.lastErr)
-			}
-			if n := l.stale.Load(); n > 0 {
-				t.Fatalf("%d reads through %s returned bytes older than a finished upload", n, l.base)
-			}
-		}
-		t.Logf("%d reads through a, %d through b during 3 resizes; none stale or failed", la.reads.Load(), lb.reads.Load())
+		t.Logf("%d reads through a, %d through b during 3 resizes; none stale or failed", ra, rb)
 	})
 
 	t.Run("Takeover", func(t *testing.T) {
@@ -234,4 +191,62 @@ func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// resizesUnderLoad stores 30 images (keys prefix+...) through b, then runs
+// resize while uploads go through b and reads through a and b, and fails
+// the test if a request failed or a read returned bytes older than a
+// finished upload. It returns the reads through a and through b.
+func resizesUnderLoad(t *testing.T, a, b *server, key, prefix string, resize func()) (readsA, readsB int64) {
+	t.Helper()
+	onB := &client{t, b.url, key}
+	vs := newVersions()
+	var keys []string
+	for i := range 30 {
+		k := prefix + string(rune('a'+i%26)) + string(rune('0'+i/26))
+		img := pixpooltest.PNG(t, 12, 12, uint8(i))
+		v := vs.writing(k, img)
+		expect(t, onB.do("PUT", keyPath(k), bytes.NewReader(img)), http.StatusCreated)
+		vs.wrote(k, img, v)
+		keys = append(keys, k)
+	}
+	la := &loadClient{base: a.url, key: key, http: &http.Client{Timeout: 30 * time.Second}}
+	lb := &loadClient{base: b.url, key: key, http: &http.Client{Timeout: 30 * time.Second}}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer wg.Wait() // also when resize fails the test
+	defer cancel()
+	for _, l := range []*loadClient{la, lb} {
+		wg.Go(func() {
+			for i := 0; ctx.Err() == nil; i++ {
+				k := keys[i%len(keys)]
+				floor := vs.floor(k)
+				if data, ok := l.get(t, k); ok && !vs.check(k, data, floor) {
+					l.stale.Add(1)
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for i := 0; ctx.Err() == nil; i++ {
+			k := keys[(i*7)%len(keys)]
+			img := pixpooltest.PNG(t, 13+i%7, 12, uint8(i))
+			v := vs.writing(k, img)
+			if lb.put(t, k, img) {
+				vs.wrote(k, img, v)
+			}
+		}
+	})
+	resize()
+	cancel()
+	wg.Wait()
+	for _, l := range []*loadClient{la, lb} {
+		if n := l.failures.Load(); n > 0 {
+			t.Fatalf("%d requests failed; last: %s", n, l.lastErr)
+		}
+		if n := l.stale.Load(); n > 0 {
+			t.Fatalf("%d reads through %s returned bytes older than a finished upload", n, l.base)
+		}
+	}
+	return la.reads.Load(), lb.reads.Load()
 }
