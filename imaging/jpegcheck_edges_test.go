@@ -36,17 +36,8 @@ type jscan struct {
 // AC: 00 is EOB), so "0000" codes one empty block. ri, if not 0, is the
 // restart interval. extra, if set, writes segments before the first scan.
 func multiJPEG(w, h int, comps []jcomp, ri int, scans []jscan, extra func(seg func(m byte, body ...byte))) []byte {
-	var b bytes.Buffer
-	seg := func(m byte, body ...byte) {
-		b.Write([]byte{0xff, m, byte((len(body) + 2) >> 8), byte(len(body) + 2)})
-		b.Write(body)
-	}
-	b.Write([]byte{0xff, 0xd8})
-	dqt := []byte{0x00}
-	for range 64 {
-		dqt = append(dqt, 1)
-	}
-	seg(0xdb, dqt...)
+	b := newJPEGBuilder()
+	seg := b.seg
 	sof := []byte{8, byte(h >> 8), byte(h), byte(w >> 8), byte(w), byte(len(comps))}
 	for _, c := range comps {
 		sof = append(sof, c.id, byte(c.h<<4|c.v), 0)

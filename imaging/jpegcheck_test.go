@@ -84,17 +84,8 @@ func tinyJPEG(bits string, w, h int, ri int) []byte {
 // tinyJPEGWith is tinyJPEG with another DC table: 16 counts, then the
 // symbols.
 func tinyJPEGWith(dcTable []byte, bits string, w, h int, ri int) []byte {
-	var b bytes.Buffer
-	seg := func(m byte, body ...byte) {
-		b.Write([]byte{0xff, m, byte((len(body) + 2) >> 8), byte(len(body) + 2)})
-		b.Write(body)
-	}
-	b.Write([]byte{0xff, 0xd8})
-	dqt := []byte{0x00}
-	for range 64 {
-		dqt = append(dqt, 1)
-	}
-	seg(0xdb, dqt...)
+	b := newJPEGBuilder()
+	seg := b.seg
 	seg(0xc0, 8, byte(h>>8), byte(h), byte(w>>8), byte(w), 1, 1, 0x11, 0)
 	seg(0xc4, append([]byte{0x00}, dcTable...)...)
 	ac := append([]byte{0x10, 0, 3, 1, 1}, make([]byte, 12)...)
@@ -403,4 +394,25 @@ func BenchmarkJPEGCheck(b *testing.B) {
 			}
 		})
 	}
+}
+
+// jpegBuilder writes a JPEG segment by segment, for tests.
+type jpegBuilder struct{ bytes.Buffer }
+
+// newJPEGBuilder starts a JPEG: SOI, then quantization table 0 of ones.
+func newJPEGBuilder() *jpegBuilder {
+	b := &jpegBuilder{}
+	b.Write([]byte{0xff, 0xd8})
+	dqt := []byte{0x00}
+	for range 64 {
+		dqt = append(dqt, 1)
+	}
+	b.seg(0xdb, dqt...)
+	return b
+}
+
+// seg writes a marker segment: marker m, its length, then body.
+func (b *jpegBuilder) seg(m byte, body ...byte) {
+	b.Write([]byte{0xff, m, byte((len(body) + 2) >> 8), byte(len(body) + 2)})
+	b.Write(body)
 }

@@ -166,26 +166,10 @@ func TestHot_JoinAfterSent(t *testing.T) {
 	}
 	f.mu.Unlock()
 
-	first := make(chan string, 1)
-	go func() {
-		v, err := c.Get(ctx, "k0")
-		if err != nil {
-			first <- err.Error()
-			return
-		}
-		first <- string(v)
-	}()
+	first := getAsync(ctx, c, "k0")
 	<-sent
 	f.setCAS("k0", 2) // another replica writes, after the first mg was read
-	second := make(chan string, 1)
-	go func() {
-		v, err := c.Get(ctx, "k0")
-		if err != nil {
-			second <- err.Error()
-			return
-		}
-		second <- string(v)
-	}()
+	second := getAsync(ctx, c, "k0")
 	waitPending(t, nd, 1)
 	close(release)
 	if got := <-first; got != "k0@1" && got != "k0@2" {
@@ -392,4 +376,19 @@ func TestHot_LargeBatch(t *testing.T) {
 	if got := c.Counters().HotHits - before.HotHits; got != readers {
 		t.Errorf("%d hot hits, want %d", got, readers)
 	}
+}
+
+// getAsync reads key in a goroutine and sends its value, or its error's
+// text, on the returned channel.
+func getAsync(ctx context.Context, c *Client, key string) <-chan string {
+	out := make(chan string, 1)
+	go func() {
+		v, err := c.Get(ctx, key)
+		if err != nil {
+			out <- err.Error()
+			return
+		}
+		out <- string(v)
+	}()
+	return out
 }
