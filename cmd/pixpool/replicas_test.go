@@ -21,11 +21,8 @@ func TestServe_Replicas(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts cache node processes")
 	}
-	dsn, err := pixpooltest.PostgresDatabase(t, "ENCODING 'UTF8'")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := Config{DB: dsn, Blob: pixpooltest.S3Bucket(t), CacheSize: 2, CacheCapacity: 8, CachePolicy: "lru", AdminPassword: "adminpass1"}
+	cfg := replicaConfig(t)
+	dsn := cfg.DB
 	a := startServer(t, cfg)
 	b := startServer(t, cfg)
 	if !a.Manager.Leading() || b.Manager.Leading() {
@@ -249,4 +246,15 @@ func resizesUnderLoad(t *testing.T, a, b *server, key, prefix string, resize fun
 		}
 	}
 	return la.reads.Load(), lb.reads.Load()
+}
+
+// replicaConfig configures replicas that share a new PostgreSQL database,
+// an S3 bucket and a pool of two 8 MB cache nodes.
+func replicaConfig(t *testing.T) Config {
+	t.Helper()
+	dsn, err := pixpooltest.PostgresDatabase(t, "ENCODING 'UTF8'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Config{DB: dsn, Blob: pixpooltest.S3Bucket(t), CacheSize: 2, CacheCapacity: 8, CachePolicy: "lru", AdminPassword: "adminpass1"}
 }

@@ -5,8 +5,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/pixpool/pixpool/pixpooltest"
 )
 
 // TestServe_ReplicasSlowFollower: as TestServe_Replicas/ResizeAcross, but
@@ -18,11 +16,8 @@ func TestServe_ReplicasSlowFollower(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts cache node processes")
 	}
-	dsn, err := pixpooltest.PostgresDatabase(t, "ENCODING 'UTF8'")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := Config{DB: dsn, Blob: pixpooltest.S3Bucket(t), CacheSize: 2, CacheCapacity: 8, CachePolicy: "lru", AdminPassword: "adminpass1"}
+	cfg := replicaConfig(t)
+	dsn := cfg.DB
 	a := startServer(t, cfg)
 	var slow atomic.Bool
 	b := startServer(t, cfg, func(m *Main) {
