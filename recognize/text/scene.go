@@ -1,0 +1,310 @@
+package text
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"math"
+	"slices"
+	"strings"
+
+	"golang.org/x/image/draw"
+)
+
+// Scene reads text in photos with PaddleOCR's PP-OCRv4 models: a DB
+// detector that finds text lines at any angle, style and colour, and a CTC
+// recognizer that reads each line cut out and straightened. Open it with
+// OpenScene; a Scene is safe for concurrent use.
+type Scene struct {
+	// MaxSide bounds the longer side of the image the detector sees, in
+	// pixels; larger images are shrunk, which bounds the detector's time
+	// and memory (both grow with the area). If zero, 960.
+	MaxSide int
+
+	det, rec model
+	keys     []string // the recognizer's classes: blank, the dictionary, space
+	close    func() error
+}
+
+// model runs one ONNX model on one float input.
+type model interface {
+	run(in []float32, shape []int64) (out []float32, outShape []int64, err error)
+}
+
+const (
+	// recHeight is the height of the lines the recognizer reads.
+	recHeight = 48
+	// recMinWidth is the narrowest batch the recognizer is given: it was
+	// trained on lines padded to at least 320 pixels.
+	recMinWidth = 320
+	// recMaxWidth bounds a line's width; longer lines are squeezed.
+	recMaxWidth = 2048
+	// recBatch is the most lines read in one run.
+	recBatch = 6
+	// verticalRatio is the height/width ratio from which a box is taken
+	// for vertical text and turned a quarter before reading.
+	verticalRatio = 1.5
+)
+
+func (s *Scene) maxSide() int {
+	if s.MaxSide <= 0 {
+		return 960
+	}
+	return s.MaxSide
+}
+
+// read finds and reads the lines of text in src, calling yield before each
+// model run; boxes are in src's coordinates from (0, 0).
+func (s *Scene) read(ctx context.Context, src *image.RGBA, yield func(context.Context) error) ([]Line, error) {
+	in, dw, dh := detInput(src, s.maxSide())
+	if err := yield(ctx); err != nil {
+		return nil, err
+	}
+	prob, shape, err := s.det.run(in, []int64{1, 3, int64(dh), int64(dw)})
+	if err != nil {
+		return nil, fmt.Errorf("text: detector: %w", err)
+	}
+	if len(shape) != 4 || shape[0] != 1 || shape[1] != 1 || shape[2] != int64(dh) || shape[3] != int64(dw) {
+		return nil, fmt.Errorf("text: detector output shape %v, want [1 1 %d %d]", shape, dh, dw)
+	}
+	boxes := dbBoxes(prob, dw, dh)
+	sx := float64(src.Rect.Dx()) / float64(dw)
+	sy := float64(src.Rect.Dy()) / float64(dh)
+	crops := make([]crop, len(boxes))
+	for i, b := range boxes {
+		q := b.corners()
+		for j := range q {
+			// Map pixel centres of the map to those of the source.
+			q[j] = [2]float64{(q[j][0]+0.5)*sx - 0.5, (q[j][1]+0.5)*sy - 0.5}
+		}
+		crops[i] = cutLine(src, q)
+	}
+	lines, err := s.recognize(ctx, crops, yield)
+	if err != nil {
+		return nil, err
+	}
+	bounds := image.Rect(0, 0, src.Rect.Dx(), src.Rect.Dy())
+	var out []Line
+	for i, l := range lines {
+		if l.Text == "" {
+			continue
+		}
+		l.Box = quadBounds(crops[i].quad).Intersect(bounds)
+		out = append(out, l)
+	}
+	sortReadingOrder(out)
+	return out, nil
+}
+
+// detInput shrinks src so that its longer side is at most maxSide, rounds
+// both sides to multiples of 32 as the detector needs, and returns it as
+// the detector's input: planes B, G, R normalised with ImageNet's mean and
+// deviation (PaddleOCR trained on OpenCV's BGR order).
+func detInput(src *image.RGBA, maxSide int) (data []float32, w, h int) {
+	sw, sh := src.Rect.Dx(), src.Rect.Dy()
+	scale := min(1, float64(maxSide)/float64(max(sw, sh)))
+	w = max(32, int(math.Round(float64(sw)*scale/32))*32)
+	h = max(32, int(math.Round(float64(sh)*scale/32))*32)
+	img := src
+	if w != sw || h != sh {
+		img = image.NewRGBA(image.Rect(0, 0, w, h))
+		draw.BiLinear.Scale(img, img.Rect, src, src.Rect, draw.Src, nil)
+	}
+	mean := [3]float32{0.485, 0.456, 0.406}
+	std := [3]float32{0.229, 0.224, 0.225}
+	data = make([]float32, 3*w*h)
+	n := w * h
+	for y := range h {
+		row := img.Pix[y*img.Stride : y*img.Stride+4*w]
+		for x := range w {
+			p := row[4*x : 4*x+3 : 4*x+3]
+			i := y*w + x
+			for c := range 3 {
+				// Plane c holds BGR channel c, which is RGBA's 2-c.
+				data[c*n+i] = (float32(p[2-c])/255 - mean[c]) / std[c]
+			}
+		}
+	}
+	return data, w, h
+}
+
+// crop is a line of text cut out of the image, straightened and scaled to
+// recHeight: planes B, G, R normalised to [-1, 1].
+type crop struct {
+	data  []float32
+	width int
+	quad  [4][2]float64 // where it was, in the source
+}
+
+// cutLine samples the parallelogram with corners q (top left, top right,
+// bottom right, bottom left of the text) out of src into a straight line
+// recHeight high, keeping its proportions. A box much higher than wide is
+// taken for a vertical line and turned a quarter anticlockwise first, as
+// PaddleOCR does.
+func cutLine(src *image.RGBA, q [4][2]float64) crop {
+	c := crop{quad: q}
+	dist := func(a, b [2]float64) float64 { return math.Hypot(a[0]-b[0], a[1]-b[1]) }
+	o, right, down := q[0], q[1], q[3]
+	if w, h := dist(q[0], q[1]), dist(q[0], q[3]); h/max(w, 1) >= verticalRatio {
+		o, right, down = q[1], q[2], q[0]
+	}
+	lw, lh := max(dist(o, right), 1), max(dist(o, down), 1)
+	c.width = min(recMaxWidth, max(recHeight/4, int(math.Ceil(recHeight*lw/lh))))
+	// Average k×k samples a pixel when shrinking a lot, so that thin
+	// strokes are not skipped over.
+	k := max(1, min(4, int(math.Round(lh/recHeight))))
+	ax, ay := (right[0]-o[0])/float64(c.width), (right[1]-o[1])/float64(c.width)
+	bx, by := (down[0]-o[0])/recHeight, (down[1]-o[1])/recHeight
+	n := c.width * recHeight
+	c.data = make([]float32, 3*n)
+	sw, sh := src.Rect.Dx(), src.Rect.Dy()
+	for y := range recHeight {
+		for x := range c.width {
+			var sum [3]float32
+			for j := range k {
+				for i := range k {
+					u := float64(x) + (float64(i)+0.5)/float64(k)
+					v := float64(y) + (float64(j)+0.5)/float64(k)
+					px := o[0] + 0.5 + u*ax + v*bx
+					py := o[1] + 0.5 + u*ay + v*by
+					r, g, b := bilinear(src, sw, sh, px-0.5, py-0.5)
+					sum[0] += b
+					sum[1] += g
+					sum[2] += r
+				}
+			}
+			i := y*c.width + x
+			for ch := range 3 {
+				c.data[ch*n+i] = sum[ch]/float32(k*k)/127.5 - 1
+			}
+		}
+	}
+	return c
+}
+
+// bilinear samples src at (x, y), pixel centres at integers, clamping at
+// the edges; it returns R, G, B from 0 to 255.
+func bilinear(src *image.RGBA, w, h int, x, y float64) (r, g, b float32) {
+	x = min(max(x, 0), float64(w-1))
+	y = min(max(y, 0), float64(h-1))
+	x0, y0 := int(x), int(y)
+	x1, y1 := min(x0+1, w-1), min(y0+1, h-1)
+	fx, fy := float32(x-float64(x0)), float32(y-float64(y0))
+	p00 := src.Pix[y0*src.Stride+4*x0:]
+	p10 := src.Pix[y0*src.Stride+4*x1:]
+	p01 := src.Pix[y1*src.Stride+4*x0:]
+	p11 := src.Pix[y1*src.Stride+4*x1:]
+	var out [3]float32
+	for c := range 3 {
+		top := float32(p00[c])*(1-fx) + float32(p10[c])*fx
+		bot := float32(p01[c])*(1-fx) + float32(p11[c])*fx
+		out[c] = top*(1-fy) + bot*fy
+	}
+	return out[0], out[1], out[2]
+}
+
+// recognize reads the crops in batches of similar width, each padded on
+// the right to the widest of its batch, and returns one line per crop.
+func (s *Scene) recognize(ctx context.Context, crops []crop, yield func(context.Context) error) ([]Line, error) {
+	order := make([]int, len(crops))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return crops[a].width - crops[b].width })
+	lines := make([]Line, len(crops))
+	for start := 0; start < len(order); start += recBatch {
+		batch := order[start:min(start+recBatch, len(order))]
+		bw := max(recMinWidth, crops[batch[len(batch)-1]].width)
+		in := make([]float32, len(batch)*3*recHeight*bw)
+		for bi, ci := range batch {
+			c := crops[ci]
+			for ch := range 3 {
+				for y := range recHeight {
+					dst := in[((bi*3+ch)*recHeight+y)*bw:]
+					copy(dst[:c.width], c.data[(ch*recHeight+y)*c.width:])
+				}
+			}
+		}
+		if err := yield(ctx); err != nil {
+			return nil, err
+		}
+		out, shape, err := s.rec.run(in, []int64{int64(len(batch)), 3, recHeight, int64(bw)})
+		if err != nil {
+			return nil, fmt.Errorf("text: recognizer: %w", err)
+		}
+		if len(shape) != 3 || shape[0] != int64(len(batch)) || shape[2] != int64(len(s.keys)) {
+			return nil, fmt.Errorf("text: recognizer output shape %v, want [%d T %d]", shape, len(batch), len(s.keys))
+		}
+		t, c := int(shape[1]), int(shape[2])
+		for bi, ci := range batch {
+			lines[ci] = ctcDecode(out[bi*t*c:(bi+1)*t*c], t, c, s.keys)
+		}
+	}
+	return lines, nil
+}
+
+// ctcDecode reads a t×c matrix of class probabilities greedily: the most
+// likely class at each step, repeats merged, blanks (class 0) dropped. The
+// confidence is the mean probability of the characters kept, 0-100.
+func ctcDecode(probs []float32, t, c int, keys []string) Line {
+	var b strings.Builder
+	var sum float64
+	n := 0
+	prev := -1
+	for i := range t {
+		row := probs[i*c : (i+1)*c]
+		best := 0
+		for j, p := range row {
+			if p > row[best] {
+				best = j
+			}
+		}
+		if best != 0 && best != prev {
+			b.WriteString(keys[best])
+			sum += float64(row[best])
+			n++
+		}
+		prev = best
+	}
+	if n == 0 {
+		return Line{}
+	}
+	return Line{Text: strings.Join(strings.Fields(b.String()), " "), Confidence: 100 * sum / float64(n)}
+}
+
+// quadBounds is the smallest pixel rectangle holding q.
+func quadBounds(q [4][2]float64) image.Rectangle {
+	x0, y0 := math.Inf(1), math.Inf(1)
+	x1, y1 := math.Inf(-1), math.Inf(-1)
+	for _, p := range q {
+		x0, x1 = min(x0, p[0]), max(x1, p[0])
+		y0, y1 = min(y0, p[1]), max(y1, p[1])
+	}
+	return image.Rect(int(math.Floor(x0)), int(math.Floor(y0)), int(math.Ceil(x1))+1, int(math.Ceil(y1))+1)
+}
+
+// sortReadingOrder orders lines top to bottom, and left to right those on
+// the same row: boxes that overlap vertically by more than half the lower
+// box's height.
+func sortReadingOrder(lines []Line) {
+	slices.SortStableFunc(lines, func(a, b Line) int {
+		return cmp.Compare(a.Box.Min.Y+a.Box.Max.Y, b.Box.Min.Y+b.Box.Max.Y)
+	})
+	// Insertion pass: a line on the same row as the one before it but
+	// further left moves before it.
+	for i := 1; i < len(lines); i++ {
+		for j := i; j > 0 && sameRow(lines[j-1].Box, lines[j].Box) && lines[j].Box.Min.X < lines[j-1].Box.Min.X; j-- {
+			lines[j-1], lines[j] = lines[j], lines[j-1]
+		}
+	}
+}
+
+func sameRow(a, b image.Rectangle) bool {
+	overlap := min(a.Max.Y, b.Max.Y) - max(a.Min.Y, b.Min.Y)
+	return 2*overlap > min(a.Dy(), b.Dy())
+}
+
+// errNoModel is returned for a Scene without models (the zero value).
+var errNoModel = errors.New("text: scene reader not opened (use OpenScene)")
