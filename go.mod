@@ -6,6 +6,7 @@ require (
 	github.com/bradfitz/gomemcache v0.0.0-20260422231931-4d751bb6e37c // memcached client: the pool talks to cache nodes (ours or stock memcached)
 	github.com/chromedp/cdproto v0.159.0 // tests: Chrome DevTools types for chromedp
 	github.com/chromedp/chromedp v0.23.0 // tests: drives headless Chromium for the web UI tests (e2e/)
+	github.com/ebitengine/purego v0.11.3 // calls ONNX Runtime's C library (recognize/onnx) without cgo, so the build needs no C compiler
 	github.com/jackc/pgx/v5 v5.12.0 // PostgreSQL driver and pool (pgxpool) for store/postgres: native protocol, SQLSTATE errors, no database/sql layer
 	github.com/minio/minio-go/v7 v7.4.1 // S3 client for blob/s3: any S3-compatible store, streaming multipart uploads of unknown size, path-style, AWS env credentials; one module, smaller than aws-sdk-go-v2
 	github.com/prometheus/client_golang v1.25.0 // Prometheus /metrics: HTTP, pool and per-node series in a private registry per server
