@@ -124,6 +124,13 @@ func toGray(img image.Image) *image.Gray {
 	// Drawing onto RGBA hits image/draw's fast paths for the common
 	// decoded types (RGBA, NRGBA, YCbCr, Paletted); drawing straight
 	// onto Gray would go pixel by pixel through interfaces.
+	return rgbaToGray(toRGBA(img))
+}
+
+// toRGBA copies img into an RGBA image with its origin at (0, 0), the
+// transparent areas white.
+func toRGBA(img image.Image) *image.RGBA {
+	b := img.Bounds()
 	rgba := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
 	op := draw.Src
 	if o, ok := img.(interface{ Opaque() bool }); !ok || !o.Opaque() {
@@ -133,7 +140,7 @@ func toGray(img image.Image) *image.Gray {
 		op = draw.Over
 	}
 	draw.Draw(rgba, rgba.Rect, img, b.Min, op)
-	return rgbaToGray(rgba)
+	return rgba
 }
 
 // rgbaToGray converts an RGBA image with its origin at (0, 0) to

@@ -3,7 +3,6 @@ package text
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"image"
 	"math"
@@ -306,5 +305,3 @@ func sameRow(a, b image.Rectangle) bool {
 	return 2*overlap > min(a.Dy(), b.Dy())
 }
 
-// errNoModel is returned for a Scene without models (the zero value).
-var errNoModel = errors.New("text: scene reader not opened (use OpenScene)")

@@ -57,6 +57,9 @@ type Reader struct {
 	// service.Activity does while requests are served. Paused time counts
 	// toward Timeout.
 	Pause Pauser
+	// Scene, if set, reads text in photos with PaddleOCR's models (see
+	// OpenScene). If nil, Tesseract reads everything.
+	Scene *Scene
 
 	// noDeskew turns the tilt correction off; tests use it to measure
 	// whether straightening helps.
@@ -135,6 +138,16 @@ func (r *Reader) Read(ctx context.Context, img image.Image) ([]Line, error) {
 	timeout := r.timeout()
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, ErrTimeout)
 	defer cancel()
+	if r.Scene != nil {
+		lines, err := r.readScene(ctx, img)
+		if err != nil {
+			if errors.Is(context.Cause(ctx), ErrTimeout) {
+				return nil, fmt.Errorf("%w after %v", ErrTimeout, timeout)
+			}
+			return nil, err
+		}
+		return r.keep(lines, func(b image.Rectangle) image.Rectangle { return b.Add(img.Bounds().Min) }), nil
+	}
 
 	p := prepare(img, !r.noDeskew)
 	var buf bytes.Buffer
@@ -162,18 +175,40 @@ func (r *Reader) Read(ctx context.Context, img image.Image) ([]Line, error) {
 			break
 		}
 	}
+	return r.keep(lines, p.toSource), nil
+}
+
+// keep returns the lines at least as confident as MinConfidence, with their
+// boxes mapped by toSource; nil if none.
+func (r *Reader) keep(lines []Line, toSource func(image.Rectangle) image.Rectangle) []Line {
 	kept := lines[:0]
 	for _, l := range lines {
 		if l.Confidence < r.MinConfidence {
 			continue
 		}
-		l.Box = p.toSource(l.Box)
+		l.Box = toSource(l.Box)
 		kept = append(kept, l)
 	}
 	if len(kept) == 0 {
-		return nil, nil
+		return nil
 	}
-	return kept, nil
+	return kept
+}
+
+// readScene reads img with r.Scene, waiting for r.Pause before each model
+// run: a run cannot be paused once started, and each takes well under a
+// second.
+func (r *Reader) readScene(ctx context.Context, img image.Image) ([]Line, error) {
+	yield := func(ctx context.Context) error {
+		if r.Pause != nil && r.Pause.Wait(ctx) != nil {
+			return fmt.Errorf("text: %w", context.Cause(ctx))
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("text: %w", context.Cause(ctx))
+		}
+		return nil
+	}
+	return r.Scene.read(ctx, toRGBA(img), yield)
 }
 
 // tesseractEnv is Tesseract's environment: a minimal one (childenv.Env),
