@@ -1,0 +1,529 @@
+package text
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"unicode"
+
+	"golang.org/x/image/draw"
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/gofont/gobold"
+	"golang.org/x/image/font/gofont/goregular"
+	"golang.org/x/image/font/opentype"
+	"golang.org/x/image/math/fixed"
+)
+
+// setupDir is the directory given to scripts/setup-recognition.sh: env
+// PIXPOOL_RECOGNITION_DIR, else the default data folder ./pixpool-data at the
+// repository root.
+func setupDir() string {
+	if d := os.Getenv("PIXPOOL_RECOGNITION_DIR"); d != "" {
+		return d
+	}
+	d, err := filepath.Abs(filepath.Join("..", "..", "pixpool-data"))
+	if err != nil {
+		return filepath.Join("..", "..", "pixpool-data")
+	}
+	return d
+}
+
+var (
+	sceneOnce sync.Once
+	scene     *Scene
+	sceneErr  error
+)
+
+// openScene returns the scene reader, opened once for all tests, or skips
+// the test when the models are not installed, except in CI (CI set), where
+// `make test` runs the setup first.
+func openScene(tb testing.TB) *Scene {
+	tb.Helper()
+	dir := setupDir()
+	if err := SceneInstalled(dir); err != nil {
+		msg := fmt.Sprintf("%v: run scripts/setup-recognition.sh %s (or set PIXPOOL_RECOGNITION_DIR)", err, dir)
+		if os.Getenv("CI") != "" {
+			tb.Fatal(msg)
+		}
+		tb.Skip(msg)
+	}
+	sceneOnce.Do(func() { scene, sceneErr = OpenScene(dir) })
+	if sceneErr != nil {
+		tb.Fatal(sceneErr)
+	}
+	return scene
+}
+
+// loadPhoto decodes one of the photos scripts/setup-recognition.sh puts in
+// DIR/recognition/testdata/.
+func loadPhoto(tb testing.TB, name string) image.Image {
+	tb.Helper()
+	f, err := os.Open(filepath.Join(setupDir(), "recognition", "testdata", name))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	img, _, err := image.Decode(f)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return img
+}
+
+// caption draws lines of text over img as on a poster or a meme: bold
+// capitals in yellow with a black outline, centred, the first lines at the
+// top and the last one at the bottom.
+func caption(tb testing.TB, img image.Image, lines []string) image.Image {
+	tb.Helper()
+	b := img.Bounds()
+	out := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	draw.Draw(out, out.Rect, img, b.Min, draw.Src)
+	f, err := opentype.Parse(gobold.TTF)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	size := float64(b.Dy()) / 10
+	face, err := opentype.NewFace(f, &opentype.FaceOptions{Size: size, DPI: 72, Hinting: font.HintingFull})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer face.Close()
+	outline := max(2, int(size/14))
+	for i, l := range lines {
+		w := font.MeasureString(face, l).Ceil()
+		x := (b.Dx() - w) / 2
+		y := int(size*1.2) * (i + 1)
+		if i == len(lines)-1 && len(lines) > 1 {
+			y = b.Dy() - int(size*0.5)
+		}
+		d := &font.Drawer{Dst: out, Src: image.NewUniform(color.Black), Face: face}
+		for dy := -outline; dy <= outline; dy++ {
+			for dx := -outline; dx <= outline; dx++ {
+				if dx*dx+dy*dy > outline*outline {
+					continue
+				}
+				d.Dot = fixed.P(x+dx, y+dy)
+				d.DrawString(l)
+			}
+		}
+		d.Src = image.NewUniform(color.RGBA{R: 255, G: 230, B: 0, A: 255})
+		d.Dot = fixed.P(x, y)
+		d.DrawString(l)
+	}
+	return out
+}
+
+// bookText is the opening of Jane Austen's Pride and Prejudice (1813,
+// public domain), for a page of a book.
+const bookText = `It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife. However little known the feelings or views of such a man may be on his first entering a neighbourhood, this truth is so well fixed in the minds of the surrounding families, that he is considered the rightful property of some one or other of their daughters. "My dear Mr. Bennet," said his lady to him one day, "have you heard that Netherfield Park is let at last?" Mr. Bennet replied that he had not. "But it is," returned she; "for Mrs. Long has just been here, and she told me all about it." Mr. Bennet made no answer. "Do you not want to know who has taken it?" cried his wife impatiently. "You want to tell me, and I have no objection to hearing it." This was invitation enough. "Why, my dear, you must know, Mrs. Long says that Netherfield is taken by a young man of large fortune from the north of England; that he came down on Monday in a chaise and four to see the place, and was so much delighted with it, that he agreed with Mr. Morris immediately; that he is to take possession before Michaelmas, and some of his servants are to be in the house by the end of next week."`
+
+// bookPage renders bookText as a page of a book: 18 px serif-less text,
+// justified to 700 px, dark on off-white, on a page of 800 px by however
+// many lines it takes.
+func bookPage(tb testing.TB) (image.Image, string) {
+	tb.Helper()
+	f, err := opentype.Parse(goregular.TTF)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	const size, width, margin = 18, 700, 50
+	face, err := opentype.NewFace(f, &opentype.FaceOptions{Size: size, DPI: 72, Hinting: font.HintingFull})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer face.Close()
+	var lines []string
+	cur := ""
+	for _, w := range strings.Fields(bookText) {
+		next := strings.TrimSpace(cur + " " + w)
+		if font.MeasureString(face, next).Ceil() > width && cur != "" {
+			lines = append(lines, cur)
+			next = w
+		}
+		cur = next
+	}
+	lines = append(lines, cur)
+	lineH := int(size * 1.5)
+	img := image.NewGray(image.Rect(0, 0, width+2*margin, len(lines)*lineH+2*margin))
+	draw.Draw(img, img.Rect, image.NewUniform(color.Gray{Y: 245}), image.Point{}, draw.Src)
+	d := &font.Drawer{Dst: img, Src: image.NewUniform(color.Gray{Y: 25}), Face: face}
+	for i, l := range lines {
+		d.Dot = fixed.P(margin, margin+i*lineH+size)
+		d.DrawString(l)
+	}
+	return img, bookText
+}
+
+// words splits s into upper-case words of letters and digits, as word
+// recall compares them.
+func words(s string) []string {
+	return strings.FieldsFunc(strings.ToUpper(s), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	})
+}
+
+// wordRecall is the share of want's words found among the words of lines,
+// each found word used once.
+func wordRecall(lines []Line, want string) float64 {
+	have := map[string]int{}
+	for _, l := range lines {
+		for _, w := range words(l.Text) {
+			have[w]++
+		}
+	}
+	ws := words(want)
+	found := 0
+	for _, w := range ws {
+		if have[w] > 0 {
+			have[w]--
+			found++
+		}
+	}
+	if len(ws) == 0 {
+		return 1
+	}
+	return float64(found) / float64(len(ws))
+}
+
+func TestScene_Photos(t *testing.T) {
+	s := openScene(t)
+	r := &Reader{Scene: s, NoTesseract: true}
+	for _, tc := range []struct {
+		name, photo string
+		want        []string
+	}{
+		{"StreetSign", "scenetext01.jpg", []string{"NOTICE", "PARKING", "PROHIBITED"}},
+		{"NoText", "dog.jpg", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := r.Read(context.Background(), loadPhoto(t, tc.photo))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want == nil && len(got) != 0 {
+				t.Errorf("Read(%s)=%+v, want no lines", tc.photo, got)
+			}
+			if rec := wordRecall(got, strings.Join(tc.want, " ")); rec < 1 {
+				t.Errorf("Read(%s)=%q, want the words %q", tc.photo, joinLines(got), tc.want)
+			}
+		})
+	}
+	t.Run("Caption", func(t *testing.T) {
+		want := []string{"WHEN THE TESTS PASS", "ON THE FIRST TRY"}
+		img := caption(t, loadPhoto(t, "building.jpg"), want)
+		got, err := r.Read(context.Background(), img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec := wordRecall(got, strings.Join(want, " ")); rec < 0.9 {
+			t.Errorf("Read()=%q, word recall %.2f, want %q", joinLines(got), rec, want)
+		}
+	})
+}
+
+func TestScene_Lines(t *testing.T) {
+	s := openScene(t)
+	lines := []string{"First line of text here", "Second line follows below"}
+	img := render(t, goregular.TTF, 32, lines, false, 0)
+	// A sub-image with a non-zero origin: boxes must be in its coordinates.
+	big := image.NewGray(image.Rect(0, 0, img.Bounds().Dx()+100, img.Bounds().Dy()+100))
+	draw.Draw(big, big.Rect, image.NewUniform(color.Gray{Y: 240}), image.Point{}, draw.Src)
+	r0 := img.Bounds().Add(image.Pt(100, 100))
+	draw.Draw(big, r0, img, image.Point{}, draw.Src)
+	sub := big.SubImage(r0.Intersect(big.Rect))
+
+	got, err := (&Reader{Scene: s, NoTesseract: true}).Read(context.Background(), sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("Read()=%+v, want 2 lines", got)
+	}
+	for i, l := range got {
+		if wordRecall(got[i:i+1], lines[i]) < 1 {
+			t.Errorf("line %d: Text=%q, want %q", i, l.Text, lines[i])
+		}
+		if l.Confidence < 50 || l.Confidence > 100 {
+			t.Errorf("line %d: Confidence=%.1f, want 50-100", i, l.Confidence)
+		}
+		if !l.Box.In(sub.Bounds()) || l.Box.Empty() {
+			t.Errorf("line %d: Box=%v, want a box inside %v", i, l.Box, sub.Bounds())
+		}
+		// Text starts one font size (32 px) in from the left edge.
+		if d := l.Box.Min.X - (sub.Bounds().Min.X + 32); d < -8 || d > 8 {
+			t.Errorf("line %d: Box=%v, want Min.X near %d", i, l.Box, sub.Bounds().Min.X+32)
+		}
+	}
+	if got[0].Box.Max.Y > got[1].Box.Min.Y {
+		t.Errorf("boxes %v and %v: first line not above the second", got[0].Box, got[1].Box)
+	}
+}
+
+func TestOpenScene_Errors(t *testing.T) {
+	t.Run("NotInstalled", func(t *testing.T) {
+		dir := t.TempDir()
+		_, err := OpenScene(dir)
+		if !errors.Is(err, ErrSceneNotInstalled) || !strings.Contains(err.Error(), filepath.Join(dir, "recognition", runtimeFile)) {
+			t.Fatalf("OpenScene()=%v, want ErrSceneNotInstalled naming the missing file", err)
+		}
+		if err := SceneInstalled(dir); !errors.Is(err, ErrSceneNotInstalled) {
+			t.Fatalf("SceneInstalled()=%v, want ErrSceneNotInstalled", err)
+		}
+	})
+	t.Run("Damaged", func(t *testing.T) {
+		openScene(t) // the runtime must be there to get as far as the models
+		src := filepath.Join(setupDir(), "recognition")
+		for _, damaged := range []string{detFile, recFile, keysFile} {
+			t.Run(damaged, func(t *testing.T) {
+				dir := t.TempDir()
+				base := filepath.Join(dir, "recognition")
+				if err := os.Mkdir(base, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				for _, f := range []string{runtimeFile, detFile, recFile, keysFile} {
+					if err := os.Symlink(filepath.Join(src, f), filepath.Join(base, f)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				p := filepath.Join(base, damaged)
+				os.Remove(p)
+				if err := os.WriteFile(p, []byte("not a model\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				_, err := OpenScene(dir)
+				if err == nil || !strings.Contains(err.Error(), damaged) {
+					t.Fatalf("OpenScene()=%v, want an error naming %s", err, damaged)
+				}
+			})
+		}
+	})
+}
+
+// TestReader_WordRecallMeasure prints the word recall of each engine, and of
+// the combination Read uses, per kind of image. It is a measurement, not a
+// check: run it with TEXT_MEASURE=1.
+func TestReader_WordRecallMeasure(t *testing.T) {
+	if os.Getenv("TEXT_MEASURE") == "" {
+		t.Skip("set TEXT_MEASURE=1 to measure word recall per engine")
+	}
+	s := openScene(t)
+	requireTesseract(t)
+	type item struct {
+		kind, name string
+		img        image.Image
+		want       string
+	}
+	var items []item
+	for _, c := range accuracyCases(t) {
+		kind := "rendered"
+		if strings.Contains(c.name, "dark") {
+			kind = "dark"
+		}
+		if c.angle != 0 {
+			kind += "+tilted"
+		}
+		items = append(items, item{kind, c.name, c.img, c.want})
+	}
+	page, text := bookPage(t)
+	items = append(items,
+		item{"page", "book", page, text},
+		item{"caption", "building", caption(t, loadPhoto(t, "building.jpg"), []string{"WHEN THE TESTS PASS", "ON THE FIRST TRY"}), "WHEN THE TESTS PASS ON THE FIRST TRY"},
+		item{"sign", "scenetext01", loadPhoto(t, "scenetext01.jpg"), "NOTICE DOUBLE PARKING PROHIBITED AT ALL TIMES"},
+	)
+	for _, p := range []string{"dog.jpg", "horses.jpg", "person.jpg", "giraffe.jpg", "eagle.jpg", "kite.jpg", "apple.jpg", "orange.jpg", "fruits.jpg", "messi5.jpg"} {
+		items = append(items, item{"no text", p, loadPhoto(t, p), ""})
+	}
+	engines := []struct {
+		name string
+		r    *Reader
+	}{
+		{"tesseract", &Reader{MinConfidence: 60}},
+		{"paddle", &Reader{MinConfidence: 60, Scene: s, NoTesseract: true}},
+		{"combined", &Reader{MinConfidence: 60, Scene: s}},
+	}
+	for _, it := range items {
+		row := fmt.Sprintf("%-16s %-28s", it.kind, it.name)
+		for _, e := range engines {
+			got, err := e.r.Read(context.Background(), it.img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if it.want == "" {
+				row += fmt.Sprintf("  %s %d words", e.name, len(words(joinLines(got))))
+				continue
+			}
+			row += fmt.Sprintf("  %s %.2f", e.name, wordRecall(got, it.want))
+			if os.Getenv("TEXT_MEASURE") == "v" {
+				row += fmt.Sprintf(" %q", joinLines(got))
+			}
+		}
+		t.Log(row)
+	}
+}
+
+// TestDetInput: sides become multiples of 32, the longer one at most
+// MaxSide, the proportions kept.
+func TestDetInput(t *testing.T) {
+	for _, tc := range []struct {
+		w, h, maxSide, wantW, wantH int
+	}{
+		{640, 480, 960, 640, 480},
+		{1920, 1080, 960, 960, 544},
+		{100, 20, 960, 96, 32},
+		{10, 10, 960, 32, 32},
+		{3000, 200, 960, 960, 64},
+	} {
+		src := image.NewRGBA(image.Rect(0, 0, tc.w, tc.h))
+		data, w, h := detInput(src, tc.maxSide)
+		if w != tc.wantW || h != tc.wantH || len(data) != 3*w*h {
+			t.Errorf("detInput(%dx%d, %d)=%dx%d (%d values), want %dx%d", tc.w, tc.h, tc.maxSide, w, h, len(data), tc.wantW, tc.wantH)
+		}
+	}
+	// White is (1-mean)/std in every plane.
+	src := image.NewRGBA(image.Rect(0, 0, 32, 32))
+	draw.Draw(src, src.Rect, image.White, image.Point{}, draw.Src)
+	data, _, _ := detInput(src, 960)
+	for c, want := range []float32{(1 - 0.485) / 0.229, (1 - 0.456) / 0.224, (1 - 0.406) / 0.225} {
+		if got := data[c*32*32]; math.Abs(float64(got-want)) > 1e-5 {
+			t.Errorf("plane %d: %v, want %v", c, got, want)
+		}
+	}
+}
+
+// TestDBBoxes: a filled rectangle at an angle in the probability map comes
+// back as one box at that angle, grown by the unclip margin; faint and tiny
+// regions are dropped.
+func TestDBBoxes(t *testing.T) {
+	const w, h = 200, 120
+	for _, deg := range []float64{0, 8, -15, 90} {
+		t.Run(fmt.Sprintf("%+gdeg", deg), func(t *testing.T) {
+			prob := make([]float32, w*h)
+			want := rotRect{cx: 100, cy: 60, w: 80, h: 20}
+			want.uy, want.ux = math.Sincos(deg * math.Pi / 180)
+			for y := range h {
+				for x := range w {
+					if want.contains(float64(x), float64(y)) {
+						prob[y*w+x] = 0.9
+					}
+				}
+			}
+			// Faint (below the box score) and tiny regions, to be dropped.
+			for y := 5; y < 15; y++ {
+				for x := 5; x < 40; x++ {
+					prob[y*w+x] = 0.4
+				}
+			}
+			prob[110*w+180] = 0.9
+			boxes := dbBoxes(prob, w, h)
+			if len(boxes) != 1 {
+				t.Fatalf("dbBoxes()=%+v, want one box", boxes)
+			}
+			b := boxes[0]
+			want = want.upright()
+			d := want.w * want.h * dbUnclip / (2 * (want.w + want.h))
+			if math.Abs(b.cx-want.cx) > 1 || math.Abs(b.cy-want.cy) > 1 ||
+				math.Abs(b.w-(want.w+2*d)) > 2 || math.Abs(b.h-(want.h+2*d)) > 2 ||
+				math.Abs(b.ux*want.uy-b.uy*want.ux) > 0.03 {
+				t.Errorf("dbBoxes()=%+v, want about %+v grown by %.1f", b, want, d)
+			}
+		})
+	}
+}
+
+func TestMinAreaRect(t *testing.T) {
+	// A square turned 45 degrees: its sides, not its bounding box.
+	got := minAreaRect(convexHull([][2]float64{{0, 10}, {10, 0}, {20, 10}, {10, 20}, {10, 10}}))
+	if math.Abs(got.w*got.h-200) > 1e-9 || math.Abs(got.cx-10) > 1e-9 || math.Abs(got.cy-10) > 1e-9 {
+		t.Errorf("minAreaRect(diamond)=%+v, want area 200 about (10, 10)", got)
+	}
+	// A tall rectangle: width is the horizontal side.
+	got = minAreaRect(convexHull([][2]float64{{0, 0}, {4, 0}, {4, 30}, {0, 30}}))
+	if got.w != 4 || got.h != 30 || got.ux != 1 || got.uy != 0 {
+		t.Errorf("minAreaRect(4x30)=%+v, want w 4, h 30, u (1, 0)", got)
+	}
+}
+
+func TestCTCDecode(t *testing.T) {
+	keys := []string{"", "a", "b", " "}
+	// One-hot rows with probability p for class k.
+	rows := func(steps ...[2]float32) []float32 {
+		var out []float32
+		for _, s := range steps {
+			row := make([]float32, len(keys))
+			row[int(s[0])] = s[1]
+			out = append(out, row...)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name  string
+		probs []float32
+		want  Line
+	}{
+		{"Blank", rows([2]float32{0, 1}, [2]float32{0, 1}), Line{}},
+		{"RepeatsMerged", rows([2]float32{1, 0.8}, [2]float32{1, 0.9}, [2]float32{2, 0.6}), Line{Text: "ab", Confidence: 70}},
+		{"BlankSeparatesRepeats", rows([2]float32{1, 1}, [2]float32{0, 1}, [2]float32{1, 0.5}), Line{Text: "aa", Confidence: 75}},
+		{"SpacesTrimmed", rows([2]float32{3, 1}, [2]float32{1, 1}, [2]float32{0, 1}, [2]float32{3, 1}, [2]float32{0, 1}, [2]float32{3, 1}, [2]float32{2, 1}, [2]float32{3, 1}), Line{Text: "a b", Confidence: 100}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ctcDecode(tc.probs, len(tc.probs)/len(keys), len(keys), keys)
+			if got.Text != tc.want.Text || math.Abs(got.Confidence-tc.want.Confidence) > 1e-4 {
+				t.Errorf("ctcDecode()=%+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSortReadingOrder(t *testing.T) {
+	lines := []Line{
+		{Text: "right", Box: image.Rect(300, 12, 400, 42)},
+		{Text: "below", Box: image.Rect(0, 60, 100, 90)},
+		{Text: "left", Box: image.Rect(0, 10, 100, 40)},
+		{Text: "middle", Box: image.Rect(150, 8, 250, 38)},
+	}
+	sortReadingOrder(lines)
+	if got, want := joinLines(lines), "left\nmiddle\nright\nbelow"; got != want {
+		t.Errorf("sortReadingOrder()=%q, want %q", got, want)
+	}
+}
+
+// TestCutLine: a line cut out of a tilted box comes out straight, 48 high
+// with its proportions, and a tall box is turned a quarter.
+func TestCutLine(t *testing.T) {
+	src := image.NewRGBA(image.Rect(0, 0, 200, 200))
+	// Left half black, right half white: the cut's left part must be dark.
+	for y := range 200 {
+		for x := range 200 {
+			v := uint8(0)
+			if x >= 100 {
+				v = 255
+			}
+			i := src.PixOffset(x, y)
+			src.Pix[i], src.Pix[i+1], src.Pix[i+2], src.Pix[i+3] = v, v, v, 255
+		}
+	}
+	c := cutLine(src, [4][2]float64{{40, 80}, {160, 80}, {160, 104}, {40, 104}})
+	if c.width != 240 || len(c.data) != 3*recHeight*240 {
+		t.Fatalf("cutLine(120x24) width %d (%d values), want 240", c.width, len(c.data))
+	}
+	if l, r := c.data[24*240+10], c.data[24*240+230]; l != -1 || r != 1 {
+		t.Errorf("cutLine: left %v, right %v, want -1 and 1", l, r)
+	}
+	// A tall box, 20 wide and 100 high: read as a line 100 long.
+	c = cutLine(src, [4][2]float64{{90, 50}, {110, 50}, {110, 150}, {90, 150}})
+	if c.width != 240 {
+		t.Errorf("cutLine(20x100) width %d, want 240 (turned)", c.width)
+	}
+	// Turned anticlockwise, the box's right side (white) is the top.
+	if top, bottom := c.data[2*240+120], c.data[45*240+120]; top != 1 || bottom != -1 {
+		t.Errorf("cutLine(20x100): top %v, bottom %v, want 1 and -1", top, bottom)
+	}
+}
