@@ -45,6 +45,10 @@ const (
 	// spaceProb is the probability of a space between two characters
 	// from which ctcDecode puts one there; see TestReader_WordRecallMeasure.
 	spaceProb = 0.005
+	// minSceneConfidence (0-100) drops the lines read with less
+	// confidence whatever the Reader's MinConfidence: below it, lines are
+	// texture taken for text (PaddleOCR's own cut-off).
+	minSceneConfidence = 50
 	// verticalRatio is the height/width ratio from which a box is taken
 	// for vertical text and turned a quarter before reading.
 	verticalRatio = 1.5
@@ -88,15 +92,19 @@ func (s *Scene) read(ctx context.Context, src *image.RGBA, yield func(context.Co
 		return nil, err
 	}
 	bounds := image.Rect(0, 0, src.Rect.Dx(), src.Rect.Dy())
+	quads := make([][4][2]float64, len(crops))
+	for i, c := range crops {
+		quads[i] = c.quad
+	}
 	var out []Line
-	for i, l := range lines {
-		if l.Text == "" {
+	for _, i := range readingOrder(quads) {
+		l := lines[i]
+		if l.Text == "" || l.Confidence < minSceneConfidence {
 			continue
 		}
 		l.Box = quadBounds(crops[i].quad).Intersect(bounds)
 		out = append(out, l)
 	}
-	sortReadingOrder(out)
 	return out, nil
 }
 
@@ -298,24 +306,46 @@ func quadBounds(q [4][2]float64) image.Rectangle {
 	return image.Rect(int(math.Floor(x0)), int(math.Floor(y0)), int(math.Ceil(x1))+1, int(math.Ceil(y1))+1)
 }
 
-// sortReadingOrder orders lines top to bottom, and left to right those on
-// the same row: boxes that overlap vertically by more than half the lower
-// box's height.
-func sortReadingOrder(lines []Line) {
-	slices.SortStableFunc(lines, func(a, b Line) int {
-		return cmp.Compare(a.Box.Min.Y+a.Box.Max.Y, b.Box.Min.Y+b.Box.Max.Y)
-	})
-	// Insertion pass: a line on the same row as the one before it but
-	// further left moves before it.
-	for i := 1; i < len(lines); i++ {
-		for j := i; j > 0 && sameRow(lines[j-1].Box, lines[j].Box) && lines[j].Box.Min.X < lines[j-1].Box.Min.X; j-- {
-			lines[j-1], lines[j] = lines[j], lines[j-1]
-		}
+// readingOrder returns the order in which to read the text in boxes q
+// (corners as from rotRect.corners): rows top to bottom, each left to
+// right, along the boxes' median direction, so that the pieces of a tilted
+// line stay one row. A box joins the row above it when their centres are
+// less than half the lower box's height apart across that direction.
+func readingOrder(q [][4][2]float64) []int {
+	type item struct {
+		i    int
+		x, y float64 // centre, along and across the text
+		h    float64
 	}
+	angles := make([]float64, len(q))
+	for i, c := range q {
+		angles[i] = math.Atan2(c[1][1]-c[0][1], c[1][0]-c[0][0])
+	}
+	slices.Sort(angles)
+	var sin, cos float64 = 0, 1
+	if len(angles) > 0 {
+		sin, cos = math.Sincos(angles[len(angles)/2])
+	}
+	items := make([]item, len(q))
+	for i, c := range q {
+		cx := (c[0][0] + c[1][0] + c[2][0] + c[3][0]) / 4
+		cy := (c[0][1] + c[1][1] + c[2][1] + c[3][1]) / 4
+		items[i] = item{i: i, x: cx*cos + cy*sin, y: -cx*sin + cy*cos, h: math.Hypot(c[3][0]-c[0][0], c[3][1]-c[0][1])}
+	}
+	slices.SortStableFunc(items, func(a, b item) int { return cmp.Compare(a.y, b.y) })
+	order := make([]int, 0, len(q))
+	for start := 0; start < len(items); {
+		// A row: the boxes whose centres are near the first one's.
+		end := start + 1
+		for end < len(items) && items[end].y-items[start].y < min(items[start].h, items[end].h)/2 {
+			end++
+		}
+		row := items[start:end]
+		slices.SortStableFunc(row, func(a, b item) int { return cmp.Compare(a.x, b.x) })
+		for _, it := range row {
+			order = append(order, it.i)
+		}
+		start = end
+	}
+	return order
 }
-
-func sameRow(a, b image.Rectangle) bool {
-	overlap := min(a.Max.Y, b.Max.Y) - max(a.Min.Y, b.Min.Y)
-	return 2*overlap > min(a.Dy(), b.Dy())
-}
-

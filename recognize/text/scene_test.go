@@ -195,7 +195,7 @@ func wordRecall(lines []Line, want string) float64 {
 
 func TestScene_Photos(t *testing.T) {
 	s := openScene(t)
-	r := &Reader{Scene: s, NoTesseract: true}
+	r := &Reader{Scene: s}
 	for _, tc := range []struct {
 		name, photo string
 		want        []string
@@ -240,7 +240,7 @@ func TestScene_Lines(t *testing.T) {
 	draw.Draw(big, r0, img, image.Point{}, draw.Src)
 	sub := big.SubImage(r0.Intersect(big.Rect))
 
-	got, err := (&Reader{Scene: s, NoTesseract: true}).Read(context.Background(), sub)
+	got, err := (&Reader{Scene: s}).Read(context.Background(), sub)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,8 +346,7 @@ func TestReader_WordRecallMeasure(t *testing.T) {
 		r    *Reader
 	}{
 		{"tesseract", &Reader{MinConfidence: 60}},
-		{"paddle", &Reader{MinConfidence: 60, Scene: s, NoTesseract: true}},
-		{"combined", &Reader{MinConfidence: 60, Scene: s}},
+		{"paddle", &Reader{MinConfidence: 60, Scene: s}},
 	}
 	for _, it := range items {
 		row := fmt.Sprintf("%-16s %-28s", it.kind, it.name)
@@ -482,16 +481,37 @@ func TestCTCDecode(t *testing.T) {
 	}
 }
 
-func TestSortReadingOrder(t *testing.T) {
-	lines := []Line{
-		{Text: "right", Box: image.Rect(300, 12, 400, 42)},
-		{Text: "below", Box: image.Rect(0, 60, 100, 90)},
-		{Text: "left", Box: image.Rect(0, 10, 100, 40)},
-		{Text: "middle", Box: image.Rect(150, 8, 250, 38)},
+func TestReadingOrder(t *testing.T) {
+	box := func(x0, y0, x1, y1 float64) [4][2]float64 {
+		return [4][2]float64{{x0, y0}, {x1, y0}, {x1, y1}, {x0, y1}}
 	}
-	sortReadingOrder(lines)
-	if got, want := joinLines(lines), "left\nmiddle\nright\nbelow"; got != want {
-		t.Errorf("sortReadingOrder()=%q, want %q", got, want)
+	// tilted is box turned by deg degrees about (0, 0).
+	tilted := func(b [4][2]float64, deg float64) [4][2]float64 {
+		sin, cos := math.Sincos(deg * math.Pi / 180)
+		for i, p := range b {
+			b[i] = [2]float64{p[0]*cos - p[1]*sin, p[0]*sin + p[1]*cos}
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		name  string
+		boxes [][4][2]float64
+		want  []int
+	}{
+		{"Rows", [][4][2]float64{box(300, 12, 400, 42), box(0, 60, 100, 90), box(0, 10, 100, 40), box(150, 8, 250, 38)}, []int{2, 3, 0, 1}},
+		// Two lines of two pieces each, turned 8 degrees clockwise: the
+		// right piece of the first line is lower down than the left piece
+		// of the second.
+		{"Tilted", [][4][2]float64{
+			tilted(box(600, 100, 900, 140), 8), tilted(box(0, 160, 300, 200), 8),
+			tilted(box(0, 100, 300, 140), 8), tilted(box(600, 160, 900, 200), 8),
+		}, []int{2, 0, 1, 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := readingOrder(tc.boxes); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("readingOrder()=%v, want %v", got, tc.want)
+			}
+		})
 	}
 }
 

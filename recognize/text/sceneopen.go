@@ -104,8 +104,23 @@ func readKeys(path string) ([]string, error) {
 	}
 	keys := make([]string, 0, len(lines)+2)
 	keys = append(keys, "")
-	keys = append(keys, lines...)
+	for _, k := range lines {
+		keys = append(keys, strings.Map(halfWidth, k))
+	}
 	return append(keys, " "), nil
+}
+
+// halfWidth maps the full-width forms of ASCII, which the Chinese
+// dictionary has and the recognizer often reads English punctuation as
+// ("，", "！"), to ASCII.
+func halfWidth(r rune) rune {
+	switch {
+	case r >= 0xFF01 && r <= 0xFF5E:
+		return r - 0xFEE0
+	case r == 0x3000: // ideographic space
+		return ' '
+	}
+	return r
 }
 
 // session runs an ONNX Runtime session as a model.

@@ -60,9 +60,6 @@ type Reader struct {
 	// Scene, if set, reads text in photos with PaddleOCR's models (see
 	// OpenScene). If nil, Tesseract reads everything.
 	Scene *Scene
-	// NoTesseract leaves Tesseract out, for when it is not installed: with
-	// Scene set, Scene alone reads.
-	NoTesseract bool
 
 	// noDeskew turns the tilt correction off; tests use it to measure
 	// whether straightening helps.
