@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/image/draw"
 )
@@ -39,9 +40,9 @@ const (
 	// trained on lines padded to at least 320 pixels.
 	recMinWidth = 320
 	// recMaxWidth bounds a line's width; longer lines are squeezed.
-	recMaxWidth = 2048
-	// recBatch is the most lines read in one run.
-	recBatch = 6
+	recMaxWidth = 8192
+	// recPiece is the widest piece of a line read in one run.
+	recPiece = 640
 	// spaceProb is the probability of a space between two characters
 	// from which ctcDecode puts one there; see TestReader_WordRecallMeasure.
 	spaceProb = 0.005
@@ -49,6 +50,17 @@ const (
 	// confidence whatever the Reader's MinConfidence: below it, lines are
 	// texture taken for text (PaddleOCR's own cut-off).
 	minSceneConfidence = 50
+	// documentWidth is the width of all lines together, in pixels
+	// recHeight high, from which an image is taken for a page of text and
+	// read by Tesseract, which reads a page faster than the recognizer on
+	// one thread and as well (TestReader_WordRecallMeasure,
+	// BenchmarkScene): some 8 lines of a book, about 0.8 s of the
+	// recognizer's time.
+	documentWidth = 10000
+	// charWidth is about the width of a character, in pixels recHeight
+	// high: Tesseract's reading of a page is kept when it finds at least
+	// half the characters the lines would hold.
+	charWidth = 24
 	// verticalRatio is the height/width ratio from which a box is taken
 	// for vertical text and turned a quarter before reading.
 	verticalRatio = 1.5
@@ -61,9 +73,9 @@ func (s *Scene) maxSide() int {
 	return s.MaxSide
 }
 
-// read finds and reads the lines of text in src, calling yield before each
-// model run; boxes are in src's coordinates from (0, 0).
-func (s *Scene) read(ctx context.Context, src *image.RGBA, yield func(context.Context) error) ([]Line, error) {
+// detect finds the lines of text in src and cuts them out, calling yield
+// before running the detector.
+func (s *Scene) detect(ctx context.Context, src *image.RGBA, yield func(context.Context) error) ([]crop, error) {
 	in, dw, dh := detInput(src, s.maxSide())
 	if err := yield(ctx); err != nil {
 		return nil, err
@@ -87,6 +99,13 @@ func (s *Scene) read(ctx context.Context, src *image.RGBA, yield func(context.Co
 		}
 		crops[i] = cutLine(src, q)
 	}
+	return crops, nil
+}
+
+// readCrops reads the lines cut out of src, calling yield before each
+// model run, and returns them in reading order with boxes in src's
+// coordinates from (0, 0).
+func (s *Scene) readCrops(ctx context.Context, src *image.RGBA, crops []crop, yield func(context.Context) error) ([]Line, error) {
 	lines, err := s.recognize(ctx, crops, yield)
 	if err != nil {
 		return nil, err
@@ -106,6 +125,16 @@ func (s *Scene) read(ctx context.Context, src *image.RGBA, yield func(context.Co
 		out = append(out, l)
 	}
 	return out, nil
+}
+
+// cropsWidth is the width of all crops together, in pixels recHeight high:
+// what the recognizer's time grows with.
+func cropsWidth(crops []crop) int {
+	w := 0
+	for _, c := range crops {
+		w += c.width
+	}
+	return w
 }
 
 // detInput shrinks src so that its longer side is at most maxSide, rounds
@@ -215,44 +244,112 @@ func bilinear(src *image.RGBA, w, h int, x, y float64) (r, g, b float32) {
 	return out[0], out[1], out[2]
 }
 
-// recognize reads the crops in batches of similar width, each padded on
-// the right to the widest of its batch, and returns one line per crop.
+// recognize reads each crop and returns one line per crop. A crop wider
+// than recPiece is read in pieces cut between characters (see cuts): the
+// recognizer's attention makes its time grow faster than the width
+// (BenchmarkRecognizerWidth), and its memory with it. Crops are read one at
+// a time: on one thread, batches of several were slower per pixel.
 func (s *Scene) recognize(ctx context.Context, crops []crop, yield func(context.Context) error) ([]Line, error) {
-	order := make([]int, len(crops))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return crops[a].width - crops[b].width })
 	lines := make([]Line, len(crops))
-	for start := 0; start < len(order); start += recBatch {
-		batch := order[start:min(start+recBatch, len(order))]
-		bw := max(recMinWidth, crops[batch[len(batch)-1]].width)
-		in := make([]float32, len(batch)*3*recHeight*bw)
-		for bi, ci := range batch {
-			c := crops[ci]
+	for ci, c := range crops {
+		var text strings.Builder
+		var confSum float64
+		chars := 0
+		for _, p := range cuts(c) {
+			pw := p.x1 - p.x0
+			bw := max(recMinWidth, pw)
+			in := make([]float32, 3*recHeight*bw)
 			for ch := range 3 {
 				for y := range recHeight {
-					dst := in[((bi*3+ch)*recHeight+y)*bw:]
-					copy(dst[:c.width], c.data[(ch*recHeight+y)*c.width:])
+					row := c.data[(ch*recHeight+y)*c.width:]
+					copy(in[(ch*recHeight+y)*bw:], row[p.x0:p.x1])
 				}
 			}
+			if err := yield(ctx); err != nil {
+				return nil, err
+			}
+			out, shape, err := s.rec.run(in, []int64{1, 3, recHeight, int64(bw)})
+			if err != nil {
+				return nil, fmt.Errorf("text: recognizer: %w", err)
+			}
+			if len(shape) != 3 || shape[0] != 1 || shape[2] != int64(len(s.keys)) {
+				return nil, fmt.Errorf("text: recognizer output shape %v, want [1 T %d]", shape, len(s.keys))
+			}
+			l := ctcDecode(out, int(shape[1]), int(shape[2]), s.keys)
+			if l.Text == "" {
+				continue
+			}
+			if text.Len() > 0 && p.space {
+				text.WriteByte(' ')
+			}
+			text.WriteString(l.Text)
+			n := utf8.RuneCountInString(l.Text)
+			confSum += l.Confidence * float64(n)
+			chars += n
 		}
-		if err := yield(ctx); err != nil {
-			return nil, err
-		}
-		out, shape, err := s.rec.run(in, []int64{int64(len(batch)), 3, recHeight, int64(bw)})
-		if err != nil {
-			return nil, fmt.Errorf("text: recognizer: %w", err)
-		}
-		if len(shape) != 3 || shape[0] != int64(len(batch)) || shape[2] != int64(len(s.keys)) {
-			return nil, fmt.Errorf("text: recognizer output shape %v, want [%d T %d]", shape, len(batch), len(s.keys))
-		}
-		t, c := int(shape[1]), int(shape[2])
-		for bi, ci := range batch {
-			lines[ci] = ctcDecode(out[bi*t*c:(bi+1)*t*c], t, c, s.keys)
+		if chars > 0 {
+			lines[ci] = Line{Text: text.String(), Confidence: confSum / float64(chars)}
 		}
 	}
 	return lines, nil
+}
+
+// piece is a part of a crop read on its own: columns x0 to x1, and whether
+// a space separates it from the piece before.
+type piece struct {
+	x0, x1 int
+	space  bool
+}
+
+// cuts splits crop c into pieces at most recPiece wide, each cut in the
+// column, among the last quarter of the piece, where the line varies least
+// from top to bottom: background between characters, or better between
+// words. A cut whose background is at least recHeight/6 wide (a word's
+// space at this height; letters are a few pixels apart) marks a space.
+func cuts(c crop) []piece {
+	if c.width <= recPiece {
+		return []piece{{0, c.width, false}}
+	}
+	// vary is each column's variance from top to bottom, over the planes.
+	vary := make([]float64, c.width)
+	for x := range c.width {
+		for ch := range 3 {
+			var sum, sq float64
+			for y := range recHeight {
+				v := float64(c.data[(ch*recHeight+y)*c.width+x])
+				sum += v
+				sq += v * v
+			}
+			vary[x] += sq/recHeight - (sum/recHeight)*(sum/recHeight)
+		}
+	}
+	peak := slices.Max(vary)
+	quiet := func(x int) bool { return vary[x] <= peak/50 }
+	var out []piece
+	start, space := 0, false
+	for c.width-start > recPiece {
+		best := start + recPiece
+		for x := start + recPiece*3/4; x < start+recPiece; x++ {
+			if vary[x] < vary[best] {
+				best = x
+			}
+		}
+		run := 0
+		if quiet(best) {
+			lo, hi := best, best
+			for lo > start && quiet(lo-1) {
+				lo--
+			}
+			for hi < c.width-1 && quiet(hi+1) {
+				hi++
+			}
+			run = hi - lo + 1
+			best = (lo + hi + 1) / 2 // the middle of the gap
+		}
+		out = append(out, piece{start, best, space})
+		start, space = best, run >= recHeight/6
+	}
+	return append(out, piece{start, c.width, space})
 }
 
 // ctcDecode reads a t×c matrix of class probabilities greedily: the most

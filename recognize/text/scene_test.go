@@ -9,10 +9,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"unicode"
+
+	"github.com/pixpool/pixpool/pixpooltest"
 
 	"golang.org/x/image/draw"
 	"golang.org/x/image/font"
@@ -545,5 +548,45 @@ func TestCutLine(t *testing.T) {
 	// Turned anticlockwise, the box's right side (white) is the top.
 	if top, bottom := c.data[2*240+120], c.data[45*240+120]; top != 1 || bottom != -1 {
 		t.Errorf("cutLine(20x100): top %v, bottom %v, want 1 and -1", top, bottom)
+	}
+}
+
+// BenchmarkScene reports per-image latency (ns/op) of Read with the scene
+// reader, on one thread for ONNX Runtime as in serve, the peak Go heap while
+// reading (peak-heap-MB) and the peak resident size of the whole process
+// (peak-rss-MB; Linux only): the models, ONNX Runtime's working memory
+// outside the Go heap, and the heap. Page is a rendered page of a book (800
+// x 782, 14 lines), Photo is dog.jpg (no text), Caption is building.jpg
+// with a two-line caption, Sign is scenetext01.jpg.
+func BenchmarkScene(b *testing.B) {
+	s := openScene(b)
+	page, _ := bookPage(b)
+	for _, bc := range []struct {
+		name string
+		img  func() image.Image
+	}{
+		{"Page", func() image.Image { return page }},
+		{"Photo", func() image.Image { return loadPhoto(b, "dog.jpg") }},
+		{"Caption", func() image.Image {
+			return caption(b, loadPhoto(b, "building.jpg"), []string{"WHEN THE TESTS PASS", "ON THE FIRST TRY"})
+		}},
+		{"Sign", func() image.Image { return loadPhoto(b, "scenetext01.jpg") }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			img := bc.img()
+			r := &Reader{Scene: s}
+			runtime.GC()
+			resetPeakRSS()
+			peak := pixpooltest.SampleHeapPeak()
+			for b.Loop() {
+				if _, err := r.Read(context.Background(), img); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MB")
+			if rss := selfPeakRSS(); rss > 0 {
+				b.ReportMetric(float64(rss)/(1<<20), "peak-rss-MB")
+			}
+		})
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/pixpool/pixpool/childenv"
 )
@@ -138,17 +139,34 @@ func (r *Reader) Read(ctx context.Context, img image.Image) ([]Line, error) {
 	timeout := r.timeout()
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, ErrTimeout)
 	defer cancel()
+	var lines []Line
+	var err error
 	if r.Scene != nil {
-		lines, err := r.readScene(ctx, img)
-		if err != nil {
-			if errors.Is(context.Cause(ctx), ErrTimeout) {
-				return nil, fmt.Errorf("%w after %v", ErrTimeout, timeout)
-			}
-			return nil, err
-		}
-		return r.keep(lines, func(b image.Rectangle) image.Rectangle { return b.Add(img.Bounds().Min) }), nil
+		lines, err = r.readScene(ctx, img)
+	} else {
+		lines, err = r.readTesseract(ctx, img)
 	}
+	if err != nil {
+		if errors.Is(context.Cause(ctx), ErrTimeout) {
+			return nil, fmt.Errorf("%w after %v", ErrTimeout, timeout)
+		}
+		return nil, err
+	}
+	kept := lines[:0]
+	for _, l := range lines {
+		if l.Confidence >= r.MinConfidence {
+			kept = append(kept, l)
+		}
+	}
+	if len(kept) == 0 {
+		return nil, nil
+	}
+	return kept, nil
+}
 
+// readTesseract reads img with Tesseract: automatic layout first, then,
+// if that finds nothing, sparse text. Boxes are in img's coordinates.
+func (r *Reader) readTesseract(ctx context.Context, img image.Image) ([]Line, error) {
 	p := prepare(img, !r.noDeskew)
 	var buf bytes.Buffer
 	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, p.img); err != nil {
@@ -162,9 +180,6 @@ func (r *Reader) Read(ctx context.Context, img image.Image) ([]Line, error) {
 	for _, psm := range psms {
 		out, err := r.run(ctx, buf.Bytes(), psm)
 		if err != nil {
-			if errors.Is(context.Cause(ctx), ErrTimeout) {
-				return nil, fmt.Errorf("%w after %v", ErrTimeout, timeout)
-			}
 			return nil, err
 		}
 		lines, err = parseTSV(out)
@@ -175,29 +190,17 @@ func (r *Reader) Read(ctx context.Context, img image.Image) ([]Line, error) {
 			break
 		}
 	}
-	return r.keep(lines, p.toSource), nil
-}
-
-// keep returns the lines at least as confident as MinConfidence, with their
-// boxes mapped by toSource; nil if none.
-func (r *Reader) keep(lines []Line, toSource func(image.Rectangle) image.Rectangle) []Line {
-	kept := lines[:0]
-	for _, l := range lines {
-		if l.Confidence < r.MinConfidence {
-			continue
-		}
-		l.Box = toSource(l.Box)
-		kept = append(kept, l)
+	for i := range lines {
+		lines[i].Box = p.toSource(lines[i].Box)
 	}
-	if len(kept) == 0 {
-		return nil
-	}
-	return kept
+	return lines, nil
 }
 
 // readScene reads img with r.Scene, waiting for r.Pause before each model
 // run: a run cannot be paused once started, and each takes well under a
-// second.
+// second. A page of text (see documentWidth) goes to Tesseract once its
+// lines are found, unless Tesseract is not installed or reads much less
+// than the lines hold.
 func (r *Reader) readScene(ctx context.Context, img image.Image) ([]Line, error) {
 	yield := func(ctx context.Context) error {
 		if r.Pause != nil && r.Pause.Wait(ctx) != nil {
@@ -208,7 +211,39 @@ func (r *Reader) readScene(ctx context.Context, img image.Image) ([]Line, error)
 		}
 		return nil
 	}
-	return r.Scene.read(ctx, toRGBA(img), yield)
+	src := toRGBA(img)
+	crops, err := r.Scene.detect(ctx, src, yield)
+	if err != nil {
+		return nil, err
+	}
+	if width := cropsWidth(crops); width >= documentWidth {
+		lines, err := r.readTesseract(ctx, img)
+		switch {
+		case errors.Is(err, ErrNotInstalled):
+		case err != nil:
+			return nil, err
+		case 2*charCount(lines) >= width/charWidth:
+			return lines, nil
+		}
+	}
+	lines, err := r.Scene.readCrops(ctx, src, crops, yield)
+	for i := range lines {
+		lines[i].Box = lines[i].Box.Add(img.Bounds().Min)
+	}
+	return lines, err
+}
+
+// charCount is the number of letters and digits in lines.
+func charCount(lines []Line) int {
+	n := 0
+	for _, l := range lines {
+		for _, r := range l.Text {
+			if unicode.IsLetter(r) || unicode.IsDigit(r) {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // tesseractEnv is Tesseract's environment: a minimal one (childenv.Env),
