@@ -8,7 +8,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"golang.org/x/image/draw"
 )
@@ -43,8 +42,13 @@ const (
 	recMaxWidth = 8192
 	// recPiece is the widest piece of a line read in one run.
 	recPiece = 640
+	// recOverlap is the context, in columns, a piece shares with each
+	// neighbour; only the characters between the cuts are kept from it.
+	recOverlap = 64
+	// recStep is the recognizer's columns per step of its output.
+	recStep = 8
 	// spaceProb is the probability of a space between two characters
-	// from which ctcDecode puts one there; see TestReader_WordRecallMeasure.
+	// from which ctcChars puts one there; see TestReader_WordRecallMeasure.
 	spaceProb = 0.005
 	// minSceneConfidence (0-100) drops the lines read with less
 	// confidence whatever the Reader's MinConfidence: below it, lines are
@@ -245,70 +249,78 @@ func bilinear(src *image.RGBA, w, h int, x, y float64) (r, g, b float32) {
 }
 
 // recognize reads each crop and returns one line per crop. A crop wider
-// than recPiece is read in pieces cut between characters (see cuts): the
-// recognizer's attention makes its time grow faster than the width
+// than recPiece is read in overlapping pieces (see cuts): the recognizer's
+// attention makes its time grow faster than the width
 // (BenchmarkRecognizerWidth), and its memory with it. Crops are read one at
 // a time: on one thread, batches of several were slower per pixel.
 func (s *Scene) recognize(ctx context.Context, crops []crop, yield func(context.Context) error) ([]Line, error) {
 	lines := make([]Line, len(crops))
 	for ci, c := range crops {
-		var text strings.Builder
-		var confSum float64
-		chars := 0
-		for _, p := range cuts(c) {
-			pw := p.x1 - p.x0
-			bw := max(recMinWidth, pw)
-			in := make([]float32, 3*recHeight*bw)
-			for ch := range 3 {
-				for y := range recHeight {
-					row := c.data[(ch*recHeight+y)*c.width:]
-					copy(in[(ch*recHeight+y)*bw:], row[p.x0:p.x1])
-				}
-			}
-			if err := yield(ctx); err != nil {
+		at := cuts(c)
+		var kept []ctcChar
+		// spaceNext is whether the piece before saw a space before the
+		// first character past its end.
+		spaceNext := false
+		for i := 1; i < len(at); i++ {
+			x0, x1 := max(0, at[i-1]-recOverlap), min(c.width, at[i]+recOverlap)
+			chars, err := s.readPiece(ctx, c, x0, x1, yield)
+			if err != nil {
 				return nil, err
 			}
-			out, shape, err := s.rec.run(in, []int64{1, 3, recHeight, int64(bw)})
-			if err != nil {
-				return nil, fmt.Errorf("text: recognizer: %w", err)
+			first := true
+			for _, ch := range chars {
+				x := x0 + ch.step*recStep + recStep/2
+				if x < at[i-1] {
+					continue
+				}
+				if x >= at[i] {
+					spaceNext = ch.space
+					break
+				}
+				if first && i > 1 {
+					ch.space = spaceNext
+				}
+				first = false
+				kept = append(kept, ch)
 			}
-			if len(shape) != 3 || shape[0] != 1 || shape[2] != int64(len(s.keys)) {
-				return nil, fmt.Errorf("text: recognizer output shape %v, want [1 T %d]", shape, len(s.keys))
-			}
-			l := ctcDecode(out, int(shape[1]), int(shape[2]), s.keys)
-			if l.Text == "" {
-				continue
-			}
-			if text.Len() > 0 && p.space {
-				text.WriteByte(' ')
-			}
-			text.WriteString(l.Text)
-			n := utf8.RuneCountInString(l.Text)
-			confSum += l.Confidence * float64(n)
-			chars += n
 		}
-		if chars > 0 {
-			lines[ci] = Line{Text: text.String(), Confidence: confSum / float64(chars)}
-		}
+		lines[ci] = charsLine(kept)
 	}
 	return lines, nil
 }
 
-// piece is a part of a crop read on its own: columns x0 to x1, and whether
-// a space separates it from the piece before.
-type piece struct {
-	x0, x1 int
-	space  bool
+// readPiece reads columns x0 to x1 of crop c, padded to recMinWidth.
+func (s *Scene) readPiece(ctx context.Context, c crop, x0, x1 int, yield func(context.Context) error) ([]ctcChar, error) {
+	bw := max(recMinWidth, x1-x0)
+	in := make([]float32, 3*recHeight*bw)
+	for ch := range 3 {
+		for y := range recHeight {
+			row := c.data[(ch*recHeight+y)*c.width:]
+			copy(in[(ch*recHeight+y)*bw:], row[x0:x1])
+		}
+	}
+	if err := yield(ctx); err != nil {
+		return nil, err
+	}
+	out, shape, err := s.rec.run(in, []int64{1, 3, recHeight, int64(bw)})
+	if err != nil {
+		return nil, fmt.Errorf("text: recognizer: %w", err)
+	}
+	if len(shape) != 3 || shape[0] != 1 || shape[2] != int64(len(s.keys)) {
+		return nil, fmt.Errorf("text: recognizer output shape %v, want [1 T %d]", shape, len(s.keys))
+	}
+	return ctcChars(out, int(shape[1]), int(shape[2]), s.keys), nil
 }
 
-// cuts splits crop c into pieces at most recPiece wide, each cut in the
-// column, among the last quarter of the piece, where the line varies least
-// from top to bottom: background between characters, or better between
-// words. A cut whose background is at least recHeight/6 wide (a word's
-// space at this height; letters are a few pixels apart) marks a space.
-func cuts(c crop) []piece {
+// cuts returns where to cut crop c into pieces for the recognizer, from 0
+// to c.width: each piece with recOverlap more columns on either side, for
+// context, is at most recPiece wide. Each cut is in the column, among the
+// last quarter of the piece, that varies least from top to bottom:
+// background between characters, or better between words.
+func cuts(c crop) []int {
+	core := recPiece - 2*recOverlap
 	if c.width <= recPiece {
-		return []piece{{0, c.width, false}}
+		return []int{0, c.width}
 	}
 	// vary is each column's variance from top to bottom, over the planes.
 	vary := make([]float64, c.width)
@@ -323,46 +335,37 @@ func cuts(c crop) []piece {
 			vary[x] += sq/recHeight - (sum/recHeight)*(sum/recHeight)
 		}
 	}
-	peak := slices.Max(vary)
-	quiet := func(x int) bool { return vary[x] <= peak/50 }
-	var out []piece
-	start, space := 0, false
-	for c.width-start > recPiece {
-		best := start + recPiece
-		for x := start + recPiece*3/4; x < start+recPiece; x++ {
+	at := []int{0}
+	for start := 0; c.width-start > core+recOverlap; {
+		best := start + core
+		for x := start + core*3/4; x < start+core; x++ {
 			if vary[x] < vary[best] {
 				best = x
 			}
 		}
-		run := 0
-		if quiet(best) {
-			lo, hi := best, best
-			for lo > start && quiet(lo-1) {
-				lo--
-			}
-			for hi < c.width-1 && quiet(hi+1) {
-				hi++
-			}
-			run = hi - lo + 1
-			best = (lo + hi + 1) / 2 // the middle of the gap
-		}
-		out = append(out, piece{start, best, space})
-		start, space = best, run >= recHeight/6
+		at = append(at, best)
+		start = best
 	}
-	return append(out, piece{start, c.width, space})
+	return append(at, c.width)
 }
 
-// ctcDecode reads a t×c matrix of class probabilities greedily: the most
+// ctcChar is a character read by the recognizer: its text, the step it
+// was read at, its probability, and whether a space comes before it.
+type ctcChar struct {
+	text  string
+	step  int
+	prob  float32
+	space bool
+}
+
+// ctcChars reads a t×c matrix of class probabilities greedily: the most
 // likely class at each step, repeats merged, blanks (class 0) dropped. The
 // last class is the space, which the recognizer, trained mostly on Chinese,
 // rarely makes the most likely one between English words; it does give it
 // some probability there, and almost none inside words, so a space goes
 // between two characters when it reached spaceProb at a step between them.
-// The confidence is the mean probability of the characters kept, 0-100.
-func ctcDecode(probs []float32, t, c int, keys []string) Line {
-	var b strings.Builder
-	var sum float64
-	n := 0
+func ctcChars(probs []float32, t, c int, keys []string) []ctcChar {
+	var out []ctcChar
 	prev := -1
 	var gapSpace float32 // the most likely space since the last character
 	for i := range t {
@@ -374,22 +377,32 @@ func ctcDecode(probs []float32, t, c int, keys []string) Line {
 			}
 		}
 		if best != 0 && best != prev && best != c-1 {
-			if n > 0 && gapSpace >= spaceProb {
-				b.WriteByte(' ')
-			}
-			b.WriteString(keys[best])
-			sum += float64(row[best])
-			n++
+			out = append(out, ctcChar{text: keys[best], step: i, prob: row[best], space: len(out) > 0 && gapSpace >= spaceProb})
 			gapSpace = 0
 		} else {
 			gapSpace = max(gapSpace, row[c-1])
 		}
 		prev = best
 	}
-	if n == 0 {
+	return out
+}
+
+// charsLine joins chars into a line whose confidence is their mean
+// probability, 0-100.
+func charsLine(chars []ctcChar) Line {
+	if len(chars) == 0 {
 		return Line{}
 	}
-	return Line{Text: b.String(), Confidence: 100 * sum / float64(n)}
+	var b strings.Builder
+	var sum float64
+	for i, ch := range chars {
+		if ch.space && i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(ch.text)
+		sum += float64(ch.prob)
+	}
+	return Line{Text: b.String(), Confidence: 100 * sum / float64(len(chars))}
 }
 
 // quadBounds is the smallest pixel rectangle holding q.

@@ -12,7 +12,9 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 	"unicode"
 
 	"github.com/pixpool/pixpool/pixpooltest"
@@ -453,7 +455,7 @@ func TestMinAreaRect(t *testing.T) {
 	}
 }
 
-func TestCTCDecode(t *testing.T) {
+func TestCTCChars(t *testing.T) {
 	keys := []string{"", "a", "b", " "}
 	// One-hot rows with probability p for class k.
 	rows := func(steps ...[2]float32) []float32 {
@@ -476,9 +478,9 @@ func TestCTCDecode(t *testing.T) {
 		{"SpacesTrimmed", rows([2]float32{3, 1}, [2]float32{1, 1}, [2]float32{0, 1}, [2]float32{3, 1}, [2]float32{0, 1}, [2]float32{3, 1}, [2]float32{2, 1}, [2]float32{3, 1}), Line{Text: "a b", Confidence: 100}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := ctcDecode(tc.probs, len(tc.probs)/len(keys), len(keys), keys)
+			got := charsLine(ctcChars(tc.probs, len(tc.probs)/len(keys), len(keys), keys))
 			if got.Text != tc.want.Text || math.Abs(got.Confidence-tc.want.Confidence) > 1e-4 {
-				t.Errorf("ctcDecode()=%+v, want %+v", got, tc.want)
+				t.Errorf("ctcChars()=%+v, want %+v", got, tc.want)
 			}
 		})
 	}
@@ -587,6 +589,177 @@ func BenchmarkScene(b *testing.B) {
 			if rss := selfPeakRSS(); rss > 0 {
 				b.ReportMetric(float64(rss)/(1<<20), "peak-rss-MB")
 			}
+		})
+	}
+}
+
+// TestScene_Models checks what the code assumes of the models, from the
+// models themselves: the detector maps a [1 3 H W] image, H and W multiples
+// of 32, to a probability map [1 1 H W] (a sigmoid's output) and refuses
+// other sizes; the recognizer takes lines 48 high and gives a step per 8
+// columns over the dictionary, a blank and a space.
+func TestScene_Models(t *testing.T) {
+	s := openScene(t)
+	det, rec := s.det.(session).s, s.rec.(session).s
+	if got := fmt.Sprint(det.InputNames(), det.OutputNames(), rec.InputNames(), rec.OutputNames()); got != "[x] [sigmoid_0.tmp_0] [x] [softmax_11.tmp_0]" {
+		t.Errorf("inputs and outputs %s, want the PP-OCRv4 models' [x] [sigmoid_0.tmp_0] [x] [softmax_11.tmp_0]", got)
+	}
+	for _, hw := range [][2]int64{{32, 32}, {64, 96}} {
+		out, shape, err := s.det.run(make([]float32, 3*hw[0]*hw[1]), []int64{1, 3, hw[0], hw[1]})
+		if err != nil || fmt.Sprint(shape) != fmt.Sprint([]int64{1, 1, hw[0], hw[1]}) {
+			t.Fatalf("detector on %v: %v, %v, want [1 1 %d %d]", hw, shape, err, hw[0], hw[1])
+		}
+		for _, p := range out {
+			if p < 0 || p > 1 {
+				t.Fatalf("detector on %v: value %v, want probabilities", hw, p)
+			}
+		}
+	}
+	if _, _, err := s.det.run(make([]float32, 3*50*70), []int64{1, 3, 50, 70}); err == nil {
+		t.Error("detector took a 50x70 image, want an error: sides must be multiples of 32")
+	}
+	for _, w := range []int64{320, 640} {
+		out, shape, err := s.rec.run(make([]float32, 3*48*w), []int64{1, 3, 48, w})
+		if err != nil || fmt.Sprint(shape) != fmt.Sprint([]int64{1, w / 8, int64(len(s.keys))}) {
+			t.Fatalf("recognizer on width %d: %v, %v, want [1 %d %d]", w, shape, err, w/8, len(s.keys))
+		}
+		var sum float32
+		for _, p := range out[:len(s.keys)] {
+			sum += p
+		}
+		if math.Abs(float64(sum)-1) > 1e-3 {
+			t.Errorf("recognizer's first step sums to %v, want 1 (softmax)", sum)
+		}
+	}
+	if len(s.keys) != 6625 || s.keys[0] != "" || s.keys[len(s.keys)-1] != " " {
+		t.Errorf("%d classes from %q to %q, want 6625: blank, the dictionary's 6623, space", len(s.keys), s.keys[0], s.keys[len(s.keys)-1])
+	}
+	if _, _, err := s.rec.run(make([]float32, 3*32*320), []int64{1, 3, 32, 320}); err == nil {
+		t.Error("recognizer took a line 32 high, want an error: it reads lines 48 high")
+	}
+}
+
+// TestScene_Page: a page of text is read, by Tesseract if it is installed
+// and by the recognizer otherwise.
+func TestScene_Page(t *testing.T) {
+	s := openScene(t)
+	page, want := bookPage(t)
+	for _, tc := range []struct {
+		name    string
+		command string
+	}{
+		{"Tesseract", ""},
+		{"NoTesseract", "/nonexistent/tesseract"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.command == "" {
+				requireTesseract(t)
+			}
+			got, err := (&Reader{Scene: s, Command: tc.command, MinConfidence: 60}).Read(context.Background(), page)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec := wordRecall(got, want); rec < 0.95 {
+				t.Errorf("word recall %.2f, want >= 0.95: %q", rec, joinLines(got))
+			}
+		})
+	}
+}
+
+// countingModel counts the runs of a model.
+type countingModel struct {
+	model
+	runs *atomic.Int64
+}
+
+func (m countingModel) run(in []float32, shape []int64) ([]float32, []int64, error) {
+	m.runs.Add(1)
+	return m.model.run(in, shape)
+}
+
+// TestScene_Pause: while the Pauser is busy, no model runs; once released,
+// Read reads as usual. A Timeout ends a Read waiting for the Pauser.
+func TestScene_Pause(t *testing.T) {
+	s := openScene(t)
+	var runs atomic.Int64
+	counted := *s
+	counted.det = countingModel{s.det, &runs}
+	counted.rec = countingModel{s.rec, &runs}
+	img := render(t, goregular.TTF, 30, sentences[:2], false, 0)
+	pause := &busyUntil{released: make(chan struct{})}
+	done := make(chan error, 1)
+	var lines []Line
+	go func() {
+		var err error
+		lines, err = (&Reader{Scene: &counted, Pause: pause}).Read(context.Background(), img)
+		done <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if n := runs.Load(); n != 0 {
+		t.Fatalf("%d model runs while busy", n)
+	}
+	close(pause.released)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if rec := wordRecall(lines, strings.Join(sentences[:2], " ")); rec < 1 {
+		t.Errorf("Read()=%q after the pause, want %q", joinLines(lines), sentences[:2])
+	}
+
+	_, err := (&Reader{Scene: s, Pause: &busyUntil{released: make(chan struct{})}, Timeout: 50 * time.Millisecond}).Read(context.Background(), img)
+	if !errors.Is(err, ErrTimeout) {
+		t.Errorf("Read()=%v while busy past the timeout, want ErrTimeout", err)
+	}
+}
+
+// TestCuts: a long line is cut into pieces that, with their overlap, fit
+// recPiece, each cut in the background between characters.
+func TestCuts(t *testing.T) {
+	const width = 2000
+	c := crop{width: width, data: make([]float32, 3*recHeight*width)}
+	gap := func(x int) bool { return x%100 >= 90 } // 10 columns of background every 100
+	for ch := range 3 {
+		for y := range recHeight {
+			for x := range width {
+				v := float32(1)
+				if !gap(x) && (x+y)%7 < 3 {
+					v = -1 // ink
+				}
+				c.data[(ch*recHeight+y)*width+x] = v
+			}
+		}
+	}
+	at := cuts(c)
+	if at[0] != 0 || at[len(at)-1] != width {
+		t.Fatalf("cuts()=%v, want from 0 to %d", at, width)
+	}
+	for i := 1; i < len(at); i++ {
+		if w := min(width, at[i]+recOverlap) - max(0, at[i-1]-recOverlap); w > recPiece || at[i] <= at[i-1] {
+			t.Errorf("cuts()=%v: piece %d is %d wide with its overlap, want at most %d", at, i, w, recPiece)
+		}
+		if i < len(at)-1 && !gap(at[i]) {
+			t.Errorf("cuts()=%v: cut at %d is not in a gap", at, at[i])
+		}
+	}
+	if at := cuts(crop{width: recPiece}); fmt.Sprint(at) != fmt.Sprint([]int{0, recPiece}) {
+		t.Errorf("cuts(%d wide)=%v, want one piece", recPiece, at)
+	}
+}
+
+// BenchmarkRecognizerWidth reports the recognizer's time per 100 columns
+// of a line 48 high on one thread, by width and batch size: why lines are
+// read in pieces of at most recPiece, one at a time.
+func BenchmarkRecognizerWidth(b *testing.B) {
+	s := openScene(b)
+	for _, bw := range [][2]int{{1, 320}, {1, 640}, {1, 960}, {1, 1920}, {2, 640}, {6, 320}, {6, 640}} {
+		b.Run(fmt.Sprintf("batch%d/width%d", bw[0], bw[1]), func(b *testing.B) {
+			in := make([]float32, bw[0]*3*recHeight*bw[1])
+			for b.Loop() {
+				if _, _, err := s.rec.run(in, []int64{int64(bw[0]), 3, recHeight, int64(bw[1])}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N)/float64(bw[0]*bw[1])*100, "ms/100cols")
 		})
 	}
 }
