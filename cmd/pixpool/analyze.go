@@ -13,7 +13,6 @@ import (
 
 	"github.com/pixpool/pixpool/imaging"
 	"github.com/pixpool/pixpool/recognize/labels"
-	"github.com/pixpool/pixpool/recognize/text"
 )
 
 // runAnalyze prints what recognition finds in a local image: the labels
@@ -72,12 +71,17 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}
 
-	if err := text.Available(); err != nil {
-		fmt.Fprintf(stdout, "\ntext: not available: %v\n", err)
+	r, missing, partly := textReader(recognitionDirs(*data, *recDir))
+	if r == nil {
+		fmt.Fprintf(stdout, "\ntext: not available: %s\n", missing)
 		return nil
 	}
+	if partly != "" {
+		fmt.Fprintf(stdout, "\ntext: %s\n", partly)
+	}
+	r.MinConfidence = *minText
 	start := time.Now()
-	lines, err := (&text.Reader{MinConfidence: *minText}).Read(ctx, img)
+	lines, err := r.Read(ctx, img)
 	if err != nil {
 		return fmt.Errorf("text: %w", err)
 	}

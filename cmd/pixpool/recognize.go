@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"image"
 	"log/slog"
 	"os"
@@ -65,7 +66,7 @@ func findRecognition(dirs []string) (dir, missing string) {
 
 // newAnalyzer wires recognition: the detector from the models that
 // scripts/setup-recognition.sh put in the first of c.RecognitionDirs that
-// has them, and Tesseract for text. What is missing is logged and shown to
+// has them, and for text the scene text models and Tesseract (textReader). What is missing is logged and shown to
 // users; the rest of pixpool runs without it. Both pause while serving is
 // busy: see service.Activity.
 func newAnalyzer(st pixpool.Store, blobs pixpool.BlobStore, c *Config, serving *service.Activity, log *slog.Logger) *service.Analyzer {
@@ -87,15 +88,19 @@ func newAnalyzer(st pixpool.Store, blobs pixpool.BlobStore, c *Config, serving *
 		det.Yield = serving.Wait
 		a.Labels = labelFunc(det)
 	}
-	if err := text.Available(); err != nil {
-		a.TextMissing = "install Tesseract: apt-get install tesseract-ocr tesseract-ocr-eng."
-		log.Warn("text recognition not available", "err", err)
+	r, missing, partly := textReader(dirs)
+	if partly != "" {
+		log.Warn("text recognition: " + partly)
+	}
+	if r == nil {
+		a.TextMissing = missing
+		log.Warn("text recognition not available: " + missing)
 	} else {
 		// The analyzer's limit, which leaves out the pauses for serving, is
 		// the one that applies; the reader's own, which counts them, only
 		// backs it up.
-		r := &text.Reader{MinConfidence: 60, Timeout: 10 * max(c.AnalyzeTimeout, time.Minute), Pause: serving}
-		a.TextMemory = text.Memory
+		r.MinConfidence, r.Timeout, r.Pause = 60, 10*max(c.AnalyzeTimeout, time.Minute), serving
+		a.TextMemory = r.Memory
 		a.Text = func(ctx context.Context, img image.Image) ([]pixpool.TextLine, error) {
 			lines, err := r.Read(ctx, img)
 			var out []pixpool.TextLine
@@ -108,6 +113,43 @@ func newAnalyzer(st pixpool.Store, blobs pixpool.BlobStore, c *Config, serving *
 		}
 	}
 	return a
+}
+
+// textReader sets up text recognition: PaddleOCR's scene text models from
+// the first of dirs that holds them, which read text in photos, and
+// Tesseract, which reads pages of text faster (see text.Reader.Scene); one
+// of them is enough. It returns nil and what to tell users when neither is
+// there, and in partly what is missing when one is.
+func textReader(dirs []string) (r *text.Reader, missing, partly string) {
+	const tesseractHint = "install Tesseract: apt-get install tesseract-ocr tesseract-ocr-eng."
+	r = &text.Reader{}
+	var sceneErr error
+	for _, d := range dirs {
+		if text.SceneInstalled(d) == nil {
+			r.Scene, sceneErr = text.OpenScene(d)
+			if sceneErr != nil {
+				sceneErr = fmt.Errorf("%w; run scripts/setup-recognition.sh %s to reinstall them", sceneErr, d)
+			}
+			break
+		}
+	}
+	if r.Scene == nil && sceneErr == nil {
+		looked := make([]string, len(dirs))
+		for i, d := range dirs {
+			looked[i] = filepath.Join(d, "recognition")
+		}
+		sceneErr = fmt.Errorf("the scene text models are in none of %s; run scripts/setup-recognition.sh %s to install them", strings.Join(looked, ", "), dirs[min(1, len(dirs)-1)])
+	}
+	tessErr := text.Available()
+	switch {
+	case r.Scene == nil && tessErr != nil:
+		return nil, sceneErr.Error() + "; or " + tesseractHint, ""
+	case r.Scene == nil:
+		return r, "", "text in photos is read by Tesseract alone, which misses most of it: " + sceneErr.Error()
+	case tessErr != nil:
+		return r, "", "pages of text are read by the scene text models alone, which take about twice as long: " + tesseractHint
+	}
+	return r, "", ""
 }
 
 // labelFunc runs det for an Analyzer.

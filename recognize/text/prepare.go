@@ -47,6 +47,9 @@ type prepared struct {
 // padded copies and the PNG handed to Tesseract (3.5), and for a low image
 // the enlarged RGBA and gray copies (20) with the later copies four times
 // the size.
+//
+// It is the Tesseract path's alone; a Reader with a Scene needs
+// Reader.Memory.
 func Memory(w, h int) int64 {
 	px := int64(w) * int64(h)
 	if h < upscaleBelow && 4*px <= maxUpscalePixels {

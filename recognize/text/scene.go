@@ -70,6 +70,24 @@ const (
 	verticalRatio = 1.5
 )
 
+// ortBytesPerPixel is about what ONNX Runtime allocates, outside the Go
+// heap, per pixel of the detector's input while it runs (measured on
+// PP-OCRv4's detector: 400 bytes, most of it the feature maps).
+const ortBytesPerPixel = 400
+
+// Memory returns about the most that reading a w×h image with s allocates
+// on top of the image itself: the RGBA copy (4 bytes a pixel), and per
+// pixel of the detector's input its shrunk copy, input, output and labels
+// (30 bytes) and ONNX Runtime's working memory (ortBytesPerPixel). The
+// lines cut out and the recognizer's runs, on pieces at most recPiece
+// wide, are small beside the detector's.
+func (s *Scene) Memory(w, h int) int64 {
+	scale := min(1, float64(s.maxSide())/float64(max(w, h, 1)))
+	dw := int64(max(32, math.Round(float64(w)*scale/32)*32))
+	dh := int64(max(32, math.Round(float64(h)*scale/32)*32))
+	return 4*int64(w)*int64(h) + (30+ortBytesPerPixel)*dw*dh
+}
+
 func (s *Scene) maxSide() int {
 	if s.MaxSide <= 0 {
 		return 960

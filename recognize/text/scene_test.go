@@ -320,6 +320,8 @@ func TestReader_WordRecallMeasure(t *testing.T) {
 		t.Skip("set TEXT_MEASURE=1 to measure word recall per engine")
 	}
 	s := openScene(t)
+	s640 := *s
+	s640.MaxSide = 640
 	requireTesseract(t)
 	type item struct {
 		kind, name string
@@ -346,12 +348,16 @@ func TestReader_WordRecallMeasure(t *testing.T) {
 	for _, p := range []string{"dog.jpg", "horses.jpg", "person.jpg", "giraffe.jpg", "eagle.jpg", "kite.jpg", "apple.jpg", "orange.jpg", "fruits.jpg", "messi5.jpg"} {
 		items = append(items, item{"no text", p, loadPhoto(t, p), ""})
 	}
+	s640x := &s640
+	_ = s640x
 	engines := []struct {
 		name string
 		r    *Reader
 	}{
 		{"tesseract", &Reader{MinConfidence: 60}},
-		{"paddle", &Reader{MinConfidence: 60, Scene: s}},
+		{"paddle", &Reader{MinConfidence: 60, Scene: s, Command: "/nonexistent/tesseract"}},
+		{"paddle640", &Reader{MinConfidence: 60, Scene: &s640, Command: "/nonexistent/tesseract"}},
+		{"both", &Reader{MinConfidence: 60, Scene: s}},
 	}
 	for _, it := range items {
 		row := fmt.Sprintf("%-16s %-28s", it.kind, it.name)

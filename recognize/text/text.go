@@ -246,6 +246,17 @@ func charCount(lines []Line) int {
 	return n
 }
 
+// Memory returns about the most that Read allocates for a w×h image on top
+// of the image itself, ONNX Runtime's memory included: a Scene's and, as a
+// page of text goes to Tesseract after the Scene found its lines,
+// Tesseract's preparation (see the package's Memory).
+func (r *Reader) Memory(w, h int) int64 {
+	if r.Scene == nil {
+		return Memory(w, h)
+	}
+	return r.Scene.Memory(w, h) + Memory(w, h)
+}
+
 // tesseractEnv is Tesseract's environment: a minimal one (childenv.Env),
 // so that none of serve's secrets reach it, with where its language data
 // and libraries are. Tesseract's OpenMP threads make one image barely
