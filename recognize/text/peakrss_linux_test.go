@@ -31,8 +31,11 @@ func peakRSS(p *os.Process) uint64 {
 }
 
 // vmHWM reads the peak resident size, in bytes, from a /proc/PID/status.
-func vmHWM(status []byte) (uint64, bool) {
-	_, v, ok := bytes.Cut(status, []byte("\nVmHWM:"))
+func vmHWM(status []byte) (uint64, bool) { return statusField(status, "VmHWM") }
+
+// statusField reads a field in kB of a /proc/PID/status, in bytes.
+func statusField(status []byte, name string) (uint64, bool) {
+	_, v, ok := bytes.Cut(status, []byte("\n"+name+":"))
 	if !ok {
 		return 0, false
 	}
@@ -48,6 +51,16 @@ func vmHWM(status []byte) (uint64, bool) {
 // one, so that selfPeakRSS measures what follows (Linux 4.0 and later).
 func resetPeakRSS() {
 	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
+
+// selfRSS is this process's resident size in bytes.
+func selfRSS() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	n, _ := statusField(b, "VmRSS")
+	return n
 }
 
 // selfPeakRSS is this process's peak resident size in bytes: Go's heap,

@@ -11,3 +11,6 @@ func resetPeakRSS() {}
 
 // selfPeakRSS is the peak resident size of this process; unknown here.
 func selfPeakRSS() uint64 { return 0 }
+
+// selfRSS is the resident size of this process; unknown here.
+func selfRSS() uint64 { return 0 }

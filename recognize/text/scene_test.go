@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -561,11 +562,15 @@ func TestCutLine(t *testing.T) {
 
 // BenchmarkScene reports per-image latency (ns/op) of Read with the scene
 // reader, on one thread for ONNX Runtime as in serve, the peak Go heap while
-// reading (peak-heap-MB) and the peak resident size of the whole process
-// (peak-rss-MB; Linux only): the models, ONNX Runtime's working memory
-// outside the Go heap, and the heap. Page is a rendered page of a book (800
+// reading (peak-heap-MB) and the resident size of the whole process before
+// the first read (start-rss-MB: ONNX Runtime and the models loaded) and at
+// its peak while reading (peak-rss-MB: ONNX Runtime's working memory outside
+// the Go heap, and the heap, added); Linux only. Page is a rendered page of a book (800
 // x 782, 14 lines), Photo is dog.jpg (no text), Caption is building.jpg
-// with a two-line caption, Sign is scenetext01.jpg.
+// with a two-line caption, Sign is scenetext01.jpg, LargePhoto is kite.jpg
+// (1352 x 900, no text). The peak resident size is the process's since the
+// benchmark started, so run each in a process of its own:
+// -bench 'BenchmarkScene/Page$'.
 func BenchmarkScene(b *testing.B) {
 	s := openScene(b)
 	page, _ := bookPage(b)
@@ -579,12 +584,19 @@ func BenchmarkScene(b *testing.B) {
 			return caption(b, loadPhoto(b, "building.jpg"), []string{"WHEN THE TESTS PASS", "ON THE FIRST TRY"})
 		}},
 		{"Sign", func() image.Image { return loadPhoto(b, "scenetext01.jpg") }},
+		{"LargePhoto", func() image.Image { return loadPhoto(b, "kite.jpg") }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			img := bc.img()
 			r := &Reader{Scene: s}
+			// As on the analyzer's worker: one thread, so ONNX Runtime's
+			// allocations stay in one of the C allocator's arenas.
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
 			runtime.GC()
+			debug.FreeOSMemory()
 			resetPeakRSS()
+			before := selfRSS()
 			peak := pixpooltest.SampleHeapPeak()
 			for b.Loop() {
 				if _, err := r.Read(context.Background(), img); err != nil {
@@ -593,6 +605,7 @@ func BenchmarkScene(b *testing.B) {
 			}
 			b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MB")
 			if rss := selfPeakRSS(); rss > 0 {
+				b.ReportMetric(float64(before)/(1<<20), "start-rss-MB")
 				b.ReportMetric(float64(rss)/(1<<20), "peak-rss-MB")
 			}
 		})
