@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/pixpool/pixpool/pixpooltest"
+	"github.com/pixpool/pixpool/recognize/text"
 )
 
 // fakeModels puts empty files named as the detector's in dir/recognition/:
@@ -173,5 +174,24 @@ func TestServe_RecognitionDir(t *testing.T) {
 	p = startServeBinary(t, data, env, "--cache-size", "0")
 	if log := p.output(); !strings.Contains(log, "recognition off (--analyze=false)") {
 		t.Fatalf("serve's log with --analyze=false:\n%s", log)
+	}
+}
+
+// TestTextReader: text is read with the scene text models when a folder
+// has them, with Tesseract alone otherwise, and users are told what is
+// missing.
+func TestTextReader(t *testing.T) {
+	if err := text.Available(); err != nil {
+		t.Skip(err)
+	}
+	empty := t.TempDir()
+	r, missing, partly := textReader([]string{empty})
+	if r == nil || r.Scene != nil || missing != "" || !strings.Contains(partly, "scripts/setup-recognition.sh "+empty) {
+		t.Fatalf("textReader(no models)=%v, %q, %q; want Tesseract alone, and how to install the models", r, missing, partly)
+	}
+	dir := recognitionDir(t)
+	r, missing, partly = textReader([]string{empty, dir})
+	if r == nil || r.Scene == nil || missing != "" || partly != "" {
+		t.Fatalf("textReader(%s)=%v, %q, %q; want the scene text models", dir, r, missing, partly)
 	}
 }
