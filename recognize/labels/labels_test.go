@@ -19,25 +19,11 @@ import (
 	"github.com/pixpool/pixpool/pixpooltest"
 )
 
-// setupDir is the directory given to scripts/setup-recognition.sh: env
-// PIXPOOL_RECOGNITION_DIR, else the default data folder ./pixpool-data at the
-// repository root.
-func setupDir() string {
-	if d := os.Getenv("PIXPOOL_RECOGNITION_DIR"); d != "" {
-		return d
-	}
-	d, err := filepath.Abs(filepath.Join("..", "..", "pixpool-data"))
-	if err != nil {
-		return filepath.Join("..", "..", "pixpool-data")
-	}
-	return d
-}
-
 // openDetector opens the detector or skips the test when recognition is not
 // installed, except in CI (CI set), where `make test` runs the setup first.
 func openDetector(tb testing.TB) *Detector {
 	tb.Helper()
-	dir := setupDir()
+	dir := pixpooltest.RecognitionDir()
 	if _, err := os.Stat(filepath.Join(dir, "recognition", "centernet.json")); err != nil {
 		msg := fmt.Sprintf("recognition not installed in %s: run scripts/setup-recognition.sh %s (or set PIXPOOL_RECOGNITION_DIR)", dir, dir)
 		if os.Getenv("CI") != "" {
@@ -50,20 +36,6 @@ func openDetector(tb testing.TB) *Detector {
 		tb.Fatal(err)
 	}
 	return d
-}
-
-func loadPhoto(tb testing.TB, name string) image.Image {
-	tb.Helper()
-	f, err := os.Open(filepath.Join(setupDir(), "recognition", "testdata", name))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	img, _, err := image.Decode(f)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return img
 }
 
 func TestOpen_NotInstalled(t *testing.T) {
@@ -87,7 +59,7 @@ func TestDetect_Photos(t *testing.T) {
 		{"kite.jpg", [][]string{{"kite"}, {"person"}}},
 	} {
 		t.Run(tt.photo, func(t *testing.T) {
-			img := loadPhoto(t, tt.photo)
+			img := pixpooltest.RecognitionPhoto(t, tt.photo)
 			start := time.Now()
 			got, err := d.Detect(context.Background(), img)
 			if err != nil {
@@ -167,7 +139,7 @@ func TestDetect_BadInput(t *testing.T) {
 func TestDetect_MinConfidence(t *testing.T) {
 	d := openDetector(t)
 	d.MinConfidence = 90
-	got, err := d.Detect(context.Background(), loadPhoto(t, "dog.jpg"))
+	got, err := d.Detect(context.Background(), pixpooltest.RecognitionPhoto(t, "dog.jpg"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +160,7 @@ func BenchmarkDetect(b *testing.B) {
 		b.Run(fmt.Sprintf("Threads=%d", threads), func(b *testing.B) {
 			d := openDetector(b)
 			d.Threads = threads
-			img := loadPhoto(b, "dog.jpg")
+			img := pixpooltest.RecognitionPhoto(b, "dog.jpg")
 			runtime.GC()
 			model := pixpooltest.HeapBytes()
 			peak := pixpooltest.SampleHeapPeak()
@@ -207,7 +179,7 @@ func BenchmarkDetect(b *testing.B) {
 // Detect (as a canceled context would).
 func TestDetect_Yield(t *testing.T) {
 	d := openDetector(t)
-	img := loadPhoto(t, "dog.jpg")
+	img := pixpooltest.RecognitionPhoto(t, "dog.jpg")
 	var calls int
 	stop := errors.New("stop")
 	d.Yield = func(ctx context.Context) error {

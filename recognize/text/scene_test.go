@@ -28,20 +28,6 @@ import (
 	"golang.org/x/image/math/fixed"
 )
 
-// setupDir is the directory given to scripts/setup-recognition.sh: env
-// PIXPOOL_RECOGNITION_DIR, else the default data folder ./pixpool-data at the
-// repository root.
-func setupDir() string {
-	if d := os.Getenv("PIXPOOL_RECOGNITION_DIR"); d != "" {
-		return d
-	}
-	d, err := filepath.Abs(filepath.Join("..", "..", "pixpool-data"))
-	if err != nil {
-		return filepath.Join("..", "..", "pixpool-data")
-	}
-	return d
-}
-
 var (
 	sceneOnce sync.Once
 	scene     *Scene
@@ -53,7 +39,7 @@ var (
 // `make test` runs the setup first.
 func openScene(tb testing.TB) *Scene {
 	tb.Helper()
-	dir := setupDir()
+	dir := pixpooltest.RecognitionDir()
 	if err := SceneInstalled(dir); err != nil {
 		msg := fmt.Sprintf("%v: run scripts/setup-recognition.sh %s (or set PIXPOOL_RECOGNITION_DIR)", err, dir)
 		if os.Getenv("CI") != "" {
@@ -66,22 +52,6 @@ func openScene(tb testing.TB) *Scene {
 		tb.Fatal(sceneErr)
 	}
 	return scene
-}
-
-// loadPhoto decodes one of the photos scripts/setup-recognition.sh puts in
-// DIR/recognition/testdata/.
-func loadPhoto(tb testing.TB, name string) image.Image {
-	tb.Helper()
-	f, err := os.Open(filepath.Join(setupDir(), "recognition", "testdata", name))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	img, _, err := image.Decode(f)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return img
 }
 
 // caption draws lines of text over img as on a poster or a meme: bold
@@ -210,7 +180,7 @@ func TestScene_Photos(t *testing.T) {
 		{"NoText", "dog.jpg", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := r.Read(context.Background(), loadPhoto(t, tc.photo))
+			got, err := r.Read(context.Background(), pixpooltest.RecognitionPhoto(t, tc.photo))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -224,7 +194,7 @@ func TestScene_Photos(t *testing.T) {
 	}
 	t.Run("Caption", func(t *testing.T) {
 		want := []string{"WHEN THE TESTS PASS", "ON THE FIRST TRY"}
-		img := caption(t, loadPhoto(t, "building.jpg"), want)
+		img := caption(t, pixpooltest.RecognitionPhoto(t, "building.jpg"), want)
 		got, err := r.Read(context.Background(), img)
 		if err != nil {
 			t.Fatal(err)
@@ -236,41 +206,7 @@ func TestScene_Photos(t *testing.T) {
 }
 
 func TestScene_Lines(t *testing.T) {
-	s := openScene(t)
-	lines := []string{"First line of text here", "Second line follows below"}
-	img := render(t, goregular.TTF, 32, lines, false, 0)
-	// A sub-image with a non-zero origin: boxes must be in its coordinates.
-	big := image.NewGray(image.Rect(0, 0, img.Bounds().Dx()+100, img.Bounds().Dy()+100))
-	draw.Draw(big, big.Rect, image.NewUniform(color.Gray{Y: 240}), image.Point{}, draw.Src)
-	r0 := img.Bounds().Add(image.Pt(100, 100))
-	draw.Draw(big, r0, img, image.Point{}, draw.Src)
-	sub := big.SubImage(r0.Intersect(big.Rect))
-
-	got, err := (&Reader{Scene: s}).Read(context.Background(), sub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 2 {
-		t.Fatalf("Read()=%+v, want 2 lines", got)
-	}
-	for i, l := range got {
-		if wordRecall(got[i:i+1], lines[i]) < 1 {
-			t.Errorf("line %d: Text=%q, want %q", i, l.Text, lines[i])
-		}
-		if l.Confidence < 50 || l.Confidence > 100 {
-			t.Errorf("line %d: Confidence=%.1f, want 50-100", i, l.Confidence)
-		}
-		if !l.Box.In(sub.Bounds()) || l.Box.Empty() {
-			t.Errorf("line %d: Box=%v, want a box inside %v", i, l.Box, sub.Bounds())
-		}
-		// Text starts one font size (32 px) in from the left edge.
-		if d := l.Box.Min.X - (sub.Bounds().Min.X + 32); d < -8 || d > 8 {
-			t.Errorf("line %d: Box=%v, want Min.X near %d", i, l.Box, sub.Bounds().Min.X+32)
-		}
-	}
-	if got[0].Box.Max.Y > got[1].Box.Min.Y {
-		t.Errorf("boxes %v and %v: first line not above the second", got[0].Box, got[1].Box)
-	}
+	testReadLines(t, &Reader{Scene: openScene(t)})
 }
 
 func TestOpenScene_Errors(t *testing.T) {
@@ -286,7 +222,7 @@ func TestOpenScene_Errors(t *testing.T) {
 	})
 	t.Run("Damaged", func(t *testing.T) {
 		openScene(t) // the runtime must be there to get as far as the models
-		src := filepath.Join(setupDir(), "recognition")
+		src := filepath.Join(pixpooltest.RecognitionDir(), "recognition")
 		for _, damaged := range []string{detFile, recFile, keysFile} {
 			t.Run(damaged, func(t *testing.T) {
 				dir := t.TempDir()
@@ -343,11 +279,11 @@ func TestReader_WordRecallMeasure(t *testing.T) {
 	page, text := bookPage(t)
 	items = append(items,
 		item{"page", "book", page, text},
-		item{"caption", "building", caption(t, loadPhoto(t, "building.jpg"), []string{"WHEN THE TESTS PASS", "ON THE FIRST TRY"}), "WHEN THE TESTS PASS ON THE FIRST TRY"},
-		item{"sign", "scenetext01", loadPhoto(t, "scenetext01.jpg"), "NOTICE DOUBLE PARKING PROHIBITED AT ALL TIMES"},
+		item{"caption", "building", caption(t, pixpooltest.RecognitionPhoto(t, "building.jpg"), []string{"WHEN THE TESTS PASS", "ON THE FIRST TRY"}), "WHEN THE TESTS PASS ON THE FIRST TRY"},
+		item{"sign", "scenetext01", pixpooltest.RecognitionPhoto(t, "scenetext01.jpg"), "NOTICE DOUBLE PARKING PROHIBITED AT ALL TIMES"},
 	)
 	for _, p := range []string{"dog.jpg", "horses.jpg", "person.jpg", "giraffe.jpg", "eagle.jpg", "kite.jpg", "apple.jpg", "orange.jpg", "fruits.jpg", "messi5.jpg"} {
-		items = append(items, item{"no text", p, loadPhoto(t, p), ""})
+		items = append(items, item{"no text", p, pixpooltest.RecognitionPhoto(t, p), ""})
 	}
 	s640x := &s640
 	_ = s640x
@@ -579,12 +515,12 @@ func BenchmarkScene(b *testing.B) {
 		img  func() image.Image
 	}{
 		{"Page", func() image.Image { return page }},
-		{"Photo", func() image.Image { return loadPhoto(b, "dog.jpg") }},
+		{"Photo", func() image.Image { return pixpooltest.RecognitionPhoto(b, "dog.jpg") }},
 		{"Caption", func() image.Image {
-			return caption(b, loadPhoto(b, "building.jpg"), []string{"WHEN THE TESTS PASS", "ON THE FIRST TRY"})
+			return caption(b, pixpooltest.RecognitionPhoto(b, "building.jpg"), []string{"WHEN THE TESTS PASS", "ON THE FIRST TRY"})
 		}},
-		{"Sign", func() image.Image { return loadPhoto(b, "scenetext01.jpg") }},
-		{"LargePhoto", func() image.Image { return loadPhoto(b, "kite.jpg") }},
+		{"Sign", func() image.Image { return pixpooltest.RecognitionPhoto(b, "scenetext01.jpg") }},
+		{"LargePhoto", func() image.Image { return pixpooltest.RecognitionPhoto(b, "kite.jpg") }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			img := bc.img()

@@ -9,7 +9,6 @@ import (
 	_ "image/jpeg"
 	"math"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -228,41 +227,8 @@ func TestReader_Read_DeskewMeasure(t *testing.T) {
 
 func TestReader_Read_Lines(t *testing.T) {
 	requireTesseract(t)
-	lines := []string{"First line of text here", "Second line follows below"}
-	img := render(t, goregular.TTF, 32, lines, false, 0)
-	// A sub-image with a non-zero origin: boxes must be in its coordinates.
-	big := image.NewGray(image.Rect(0, 0, img.Bounds().Dx()+100, img.Bounds().Dy()+100))
-	draw.Draw(big, big.Rect, image.NewUniform(color.Gray{Y: 240}), image.Point{}, draw.Src)
-	r0 := img.Bounds().Add(image.Pt(100, 100))
-	draw.Draw(big, r0, img, image.Point{}, draw.Src)
-	sub := big.SubImage(r0.Intersect(big.Rect))
-
-	got, err := (&Reader{}).Read(context.Background(), sub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 2 {
-		t.Fatalf("Read()=%+v, want 2 lines", got)
-	}
-	for i, l := range got {
-		if l.Text != lines[i] {
-			t.Errorf("line %d: Text=%q, want %q", i, l.Text, lines[i])
-		}
-		if l.Confidence < 50 || l.Confidence > 100 {
-			t.Errorf("line %d: Confidence=%.1f, want 50-100", i, l.Confidence)
-		}
-		if !l.Box.In(sub.Bounds()) || l.Box.Empty() {
-			t.Errorf("line %d: Box=%v, want a box inside %v", i, l.Box, sub.Bounds())
-		}
-		// Text starts one font size (32 px) in from the left edge.
-		if d := l.Box.Min.X - (sub.Bounds().Min.X + 32); d < -6 || d > 6 {
-			t.Errorf("line %d: Box=%v, want Min.X near %d", i, l.Box, sub.Bounds().Min.X+32)
-		}
-	}
-	if got[0].Box.Max.Y > got[1].Box.Min.Y {
-		t.Errorf("boxes %v and %v: first line not above the second", got[0].Box, got[1].Box)
-	}
-
+	testReadLines(t, &Reader{})
+	img := render(t, goregular.TTF, 32, []string{"First line of text here"}, false, 0)
 	t.Run("MinConfidence", func(t *testing.T) {
 		got, err := (&Reader{MinConfidence: 100.5}).Read(context.Background(), img)
 		if err != nil {
@@ -309,6 +275,45 @@ func TestReader_Read_BadInput(t *testing.T) {
 			t.Error("Read(nil) gave no error")
 		}
 	})
+}
+
+// testReadLines checks that r reads two rendered lines of a sub-image with
+// a non-zero origin, each with its box in the sub-image's coordinates.
+func testReadLines(t *testing.T, r *Reader) {
+	t.Helper()
+	lines := []string{"First line of text here", "Second line follows below"}
+	img := render(t, goregular.TTF, 32, lines, false, 0)
+	big := image.NewGray(image.Rect(0, 0, img.Bounds().Dx()+100, img.Bounds().Dy()+100))
+	draw.Draw(big, big.Rect, image.NewUniform(color.Gray{Y: 240}), image.Point{}, draw.Src)
+	r0 := img.Bounds().Add(image.Pt(100, 100))
+	draw.Draw(big, r0, img, image.Point{}, draw.Src)
+	sub := big.SubImage(r0.Intersect(big.Rect))
+
+	got, err := r.Read(context.Background(), sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("Read()=%+v, want 2 lines", got)
+	}
+	for i, l := range got {
+		if l.Text != lines[i] {
+			t.Errorf("line %d: Text=%q, want %q", i, l.Text, lines[i])
+		}
+		if l.Confidence < 50 || l.Confidence > 100 {
+			t.Errorf("line %d: Confidence=%.1f, want 50-100", i, l.Confidence)
+		}
+		if !l.Box.In(sub.Bounds()) || l.Box.Empty() {
+			t.Errorf("line %d: Box=%v, want a box inside %v", i, l.Box, sub.Bounds())
+		}
+		// Text starts one font size (32 px) in from the left edge.
+		if d := l.Box.Min.X - (sub.Bounds().Min.X + 32); d < -8 || d > 8 {
+			t.Errorf("line %d: Box=%v, want Min.X near %d", i, l.Box, sub.Bounds().Min.X+32)
+		}
+	}
+	if got[0].Box.Max.Y > got[1].Box.Min.Y {
+		t.Errorf("boxes %v and %v: first line not above the second", got[0].Box, got[1].Box)
+	}
 }
 
 // noise is a deterministic speckle image.
@@ -416,20 +421,10 @@ func BenchmarkRead(b *testing.B) {
 	draw.Draw(page, page.Rect, src, image.Point{}, draw.Src)
 	b.Run("Text", func(b *testing.B) { benchmarkRead(b, page) })
 	b.Run("Photo", func(b *testing.B) {
-		dir := os.Getenv("PIXPOOL_RECOGNITION_DIR")
-		if dir == "" {
+		if os.Getenv("PIXPOOL_RECOGNITION_DIR") == "" {
 			b.Skip("PIXPOOL_RECOGNITION_DIR is not set; run scripts/setup-recognition.sh DIR and set it")
 		}
-		f, err := os.Open(filepath.Join(dir, "recognition", "testdata", "dog.jpg"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer f.Close()
-		photo, _, err := image.Decode(f)
-		if err != nil {
-			b.Fatal(err)
-		}
-		benchmarkRead(b, photo)
+		benchmarkRead(b, pixpooltest.RecognitionPhoto(b, "dog.jpg"))
 	})
 }
 
