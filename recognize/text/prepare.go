@@ -133,8 +133,13 @@ func toGray(img image.Image) *image.Gray {
 // toRGBA copies img into an RGBA image with its origin at (0, 0), the
 // transparent areas white.
 func toRGBA(img image.Image) *image.RGBA {
+	return toRGBASize(img, img.Bounds().Dx(), img.Bounds().Dy())
+}
+
+// toRGBASize is toRGBA scaled to w×h.
+func toRGBASize(img image.Image, w, h int) *image.RGBA {
 	b := img.Bounds()
-	rgba := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	rgba := image.NewRGBA(image.Rect(0, 0, w, h))
 	op := draw.Src
 	if o, ok := img.(interface{ Opaque() bool }); !ok || !o.Opaque() {
 		for i := range rgba.Pix {
@@ -142,7 +147,11 @@ func toRGBA(img image.Image) *image.RGBA {
 		}
 		op = draw.Over
 	}
-	draw.Draw(rgba, rgba.Rect, img, b.Min, op)
+	if w == b.Dx() && h == b.Dy() {
+		draw.Draw(rgba, rgba.Rect, img, b.Min, op)
+	} else {
+		draw.BiLinear.Scale(rgba, rgba.Rect, img, b, op, nil)
+	}
 	return rgba
 }
 

@@ -20,7 +20,7 @@ type Scene struct {
 	// MaxSide bounds the longer side of the image the detector sees, in
 	// pixels; larger images are shrunk, which bounds the detector's time
 	// and memory, both growing with the area: ONNX Runtime needs some 400
-	// bytes per pixel (Memory), 160 MB at 640 x 640. Text lower than about
+	// bytes per pixel (see Memory), 160 MB at 640 x 640. Text lower than about
 	// 1/50 of the image's longer side is then lost. If zero, 640, which
 	// reads everything of TestReader_WordRecallMeasure as well as 960 does.
 	MaxSide int
@@ -73,22 +73,42 @@ const (
 	verticalRatio = 1.5
 )
 
-// ortBytesPerPixel is about what ONNX Runtime allocates, outside the Go
-// heap, per pixel of the detector's input while it runs (measured on
-// PP-OCRv4's detector: 400 bytes, most of it the feature maps).
-const ortBytesPerPixel = 400
+// sourceSide bounds the longer side of the copy of the image the lines are
+// cut from: the detector finds text at least some 8 pixels high in its
+// input (MaxSide), which is 25 pixels or more in a copy this large, enough
+// for the recognizer, which reads lines 48 pixels high. The bound keeps a
+// photo of many megapixels from costing a copy of its size.
+const sourceSide = 2048
+
+// workingCopy returns img as RGBA, shrunk to at most sourceSide on its
+// longer side, and the factor from its coordinates to img's.
+func (s *Scene) workingCopy(img image.Image) (*image.RGBA, float64) {
+	w, h := img.Bounds().Dx(), img.Bounds().Dy()
+	if max(w, h) <= sourceSide {
+		return toRGBA(img), 1
+	}
+	scale := float64(sourceSide) / float64(max(w, h))
+	sw, sh := max(1, int(math.Round(float64(w)*scale))), max(1, int(math.Round(float64(h)*scale)))
+	return toRGBASize(img, sw, sh), float64(w) / float64(sw)
+}
 
 // Memory returns about the most that reading a w×h image with s allocates
-// on top of the image itself: the RGBA copy (4 bytes a pixel), and per
-// pixel of the detector's input its shrunk copy, input, output and labels
-// (30 bytes) and ONNX Runtime's working memory (ortBytesPerPixel). The
-// lines cut out and the recognizer's runs, on pieces at most recPiece
-// wide, are small beside the detector's.
+// in the Go heap on top of the image itself: the RGBA copy (4 bytes a
+// pixel, at most sourceSide on its longer side), and per pixel of the
+// detector's input its shrunk copy, input, output and labels (30 bytes).
+// The lines cut out are small beside them. ONNX Runtime's working memory
+// comes on top, outside the Go heap: it does not grow with the image, as
+// the detector's input is at most MaxSide on its longer side, but with
+// MaxSide, some 400 bytes a pixel of that input, 120 MB at 640 x 480.
 func (s *Scene) Memory(w, h int) int64 {
+	cw, ch := int64(w), int64(h)
+	if m := int64(max(w, h)); m > sourceSide {
+		cw, ch = cw*sourceSide/m+1, ch*sourceSide/m+1
+	}
 	scale := min(1, float64(s.maxSide())/float64(max(w, h, 1)))
 	dw := int64(max(32, math.Round(float64(w)*scale/32)*32))
 	dh := int64(max(32, math.Round(float64(h)*scale/32)*32))
-	return 4*int64(w)*int64(h) + (30+ortBytesPerPixel)*dw*dh
+	return 4*cw*ch + 30*dw*dh
 }
 
 func (s *Scene) maxSide() int {

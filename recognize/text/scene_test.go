@@ -717,3 +717,30 @@ func BenchmarkRecognizerWidth(b *testing.B) {
 		})
 	}
 }
+
+// TestScene_LargeImage: an image larger than sourceSide is read from a
+// shrunk copy, with boxes in its own coordinates.
+func TestScene_LargeImage(t *testing.T) {
+	s := openScene(t)
+	small := render(t, gobold.TTF, 40, []string{"Large photo text"}, false, 0)
+	b := small.Bounds()
+	big := image.NewGray(image.Rect(0, 0, 6*b.Dx(), 6*b.Dy()))
+	draw.CatmullRom.Scale(big, big.Rect, small, b, draw.Src, nil)
+	if big.Rect.Dx() <= sourceSide {
+		t.Fatalf("test image %v, want wider than %d", big.Rect, sourceSide)
+	}
+	got, err := (&Reader{Scene: s}).Read(context.Background(), big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Text != "Large photo text" {
+		t.Fatalf("Read()=%+v, want the one line", got)
+	}
+	// The text starts one font size (40 px, 240 px enlarged) in from the left.
+	if box := got[0].Box; box.Min.X < 180 || box.Min.X > 270 || box.Max.X < big.Rect.Dx()-300 || !box.In(big.Rect) {
+		t.Errorf("Box=%v, want from about x=240 to 240 px in from the right of %v", box, big.Rect)
+	}
+	if w, h := big.Rect.Dx(), big.Rect.Dy(); s.Memory(w, h) > 4*int64(sourceSide*sourceSide) {
+		t.Errorf("Memory(%d, %d)=%d, want less than a copy of %d px a side", w, h, s.Memory(w, h), sourceSide)
+	}
+}

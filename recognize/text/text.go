@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"math"
 	"os"
 	"os/exec"
 	"strings"
@@ -217,7 +218,7 @@ func (r *Reader) readScene(ctx context.Context, img image.Image) ([]Line, error)
 		}
 		return nil
 	}
-	src := toRGBA(img)
+	src, scale := r.Scene.workingCopy(img)
 	crops, err := r.Scene.detect(ctx, src, yield)
 	if err != nil {
 		return nil, err
@@ -233,8 +234,12 @@ func (r *Reader) readScene(ctx context.Context, img image.Image) ([]Line, error)
 		}
 	}
 	lines, err := r.Scene.readCrops(ctx, src, crops, yield)
+	b := img.Bounds()
 	for i := range lines {
-		lines[i].Box = lines[i].Box.Add(img.Bounds().Min)
+		box := lines[i].Box
+		box = image.Rect(int(math.Floor(float64(box.Min.X)*scale)), int(math.Floor(float64(box.Min.Y)*scale)),
+			int(math.Ceil(float64(box.Max.X)*scale)), int(math.Ceil(float64(box.Max.Y)*scale)))
+		lines[i].Box = box.Add(b.Min).Intersect(b)
 	}
 	return lines, err
 }
@@ -252,10 +257,11 @@ func charCount(lines []Line) int {
 	return n
 }
 
-// Memory returns about the most that Read allocates for a w×h image on top
-// of the image itself, ONNX Runtime's memory included: a Scene's and, as a
-// page of text goes to Tesseract after the Scene found its lines,
-// Tesseract's preparation (see the package's Memory).
+// Memory returns about the most that Read allocates in the Go heap for a
+// w×h image on top of the image itself: a Scene's (see Scene.Memory, also
+// for ONNX Runtime's memory outside the heap) and, as a page of text goes
+// to Tesseract after the Scene found its lines, Tesseract's preparation
+// (see the package's Memory).
 func (r *Reader) Memory(w, h int) int64 {
 	if r.Scene == nil {
 		return Memory(w, h)
