@@ -20,9 +20,10 @@ type Scene struct {
 	// MaxSide bounds the longer side of the image the detector sees, in
 	// pixels; larger images are shrunk, which bounds the detector's time
 	// and memory, both growing with the area: ONNX Runtime needs some 400
-	// bytes per pixel (see Memory), 160 MB at 640 x 640. Text lower than about
-	// 1/50 of the image's longer side is then lost. If zero, 640, which
-	// reads everything of TestReader_WordRecallMeasure as well as 960 does.
+	// bytes per pixel (see Memory), 160 MB at 640 x 640. Text lower than
+	// about 1/80 of the image's longer side is then lost. If zero, 640,
+	// which read TestReader_WordRecallMeasure's images as well as 960 did
+	// but for one word of the page.
 	MaxSide int
 
 	det, rec model
@@ -38,8 +39,9 @@ type model interface {
 const (
 	// recHeight is the height of the lines the recognizer reads.
 	recHeight = 48
-	// recMinWidth is the narrowest batch the recognizer is given: it was
-	// trained on lines padded to at least 320 pixels.
+	// recMinWidth is the narrowest input the recognizer is given, a
+	// shorter line padded: PaddleOCR trained it on lines padded to at
+	// least 320 pixels.
 	recMinWidth = 320
 	// recMaxWidth bounds a line's width; longer lines are squeezed.
 	recMaxWidth = 8192
@@ -51,7 +53,8 @@ const (
 	// recStep is the recognizer's columns per step of its output.
 	recStep = 8
 	// spaceProb is the probability of a space between two characters
-	// from which ctcChars puts one there; see TestReader_WordRecallMeasure.
+	// from which ctcChars puts one there: on rendered lines the recognizer
+	// gave the space 0.01-0.1 between words and under 0.001 inside them.
 	spaceProb = 0.005
 	// minSceneConfidence (0-100) drops the lines read with less
 	// confidence whatever the Reader's MinConfidence: below it, lines are
