@@ -609,7 +609,9 @@ func TestScene_Page(t *testing.T) {
 			if tc.command == "" {
 				requireTesseract(t)
 			}
-			got, err := (&Reader{Scene: s, Command: tc.command, MinConfidence: 60}).Read(context.Background(), page)
+			// The recognizer alone takes some seconds, many more under the
+			// race detector.
+			got, err := (&Reader{Scene: s, Command: tc.command, MinConfidence: 60, Timeout: 10 * time.Minute}).Read(context.Background(), page)
 			if err != nil {
 				t.Fatal(err)
 			}

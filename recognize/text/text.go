@@ -31,7 +31,7 @@ var ErrNotInstalled = errors.New("text: tesseract with English data is not insta
 
 // ErrTimeout is wrapped by the error Read returns when an image takes longer
 // than the Reader's Timeout.
-var ErrTimeout = errors.New("text: tesseract timed out")
+var ErrTimeout = errors.New("text: reading timed out")
 
 // installHint tells an operator how to fix ErrNotInstalled.
 const installHint = "install it with: apt-get install tesseract-ocr tesseract-ocr-eng"
