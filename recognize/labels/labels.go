@@ -77,8 +77,9 @@ type Detector struct {
 	// count (Open makes the one-thread session that serving uses).
 	rt       *onnx.Runtime
 	model    []byte
-	mu       sync.Mutex // guards sessions
+	mu       sync.Mutex // guards sessions and closed
 	sessions map[int]*onnx.Session
+	closed   bool
 }
 
 // ErrNotInstalled is returned (wrapped) by Open when the model files are missing.
@@ -175,6 +176,18 @@ func Open(dir string) (*Detector, error) {
 	return d, nil
 }
 
+// Close releases the detector's ONNX Runtime sessions, whose memory is
+// outside the Go heap; Detect must not be called after it. A detector that
+// lives as long as the process need not be closed.
+func (d *Detector) Close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, s := range d.sessions {
+		s.Close()
+	}
+	d.sessions, d.closed = nil, true
+}
+
 // libName is ONNX Runtime's library in DIR/recognition/.
 const libName = "libonnxruntime.so.1"
 
@@ -185,6 +198,9 @@ func (d *Detector) session(threads int) (*onnx.Session, error) {
 	defer d.mu.Unlock()
 	if s := d.sessions[threads]; s != nil {
 		return s, nil
+	}
+	if d.closed {
+		return nil, errors.New("labels: detector is closed")
 	}
 	s, err := d.rt.NewSession(d.model, onnx.Options{Threads: threads})
 	if err != nil {
