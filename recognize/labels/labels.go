@@ -1,12 +1,16 @@
 // Package labels finds the objects an image shows, as COCO class names with a
 // confidence and a bounding box, using a MobileNetV3 CenterNet detector.
 //
-// The detector is a TensorFlow.js graph model that this package runs itself,
-// in pure Go: the graph needs only convolutions (plain, depthwise, with fused
-// bias and ReLU/ReLU6), elementwise Add/Mul, ReLU6, Sigmoid, a spatial Mean,
-// ResizeBilinear and ConcatV2, so no cgo and no native runtime is needed. The
-// model's own post-processing (MaxPool, TopKV2, GatherV2, ...) is replaced by
-// a few lines of Go that read the heatmap and box outputs directly.
+// The detector is a TensorFlow.js graph model. Open converts it to an ONNX
+// model in memory (onnx_export.go) and runs it with ONNX Runtime, through
+// package onnx, without cgo. Where the library is not installed, a small
+// interpreter in pure Go runs the same graph (graph.go, ops.go), about 8
+// times slower: the graph needs only convolutions (plain, depthwise, with
+// fused bias and ReLU/ReLU6), elementwise Add/Mul, ReLU6, Sigmoid, a spatial
+// Mean, ResizeBilinear and ConcatV2. The interpreter is also the reference
+// the conversion is tested against. Either way, the model's own
+// post-processing (MaxPool, TopKV2, GatherV2, ...) is replaced by a few lines
+// of Go that read the heatmap and box outputs directly.
 //
 // The model files come from scripts/setup-recognition.sh DIR, which fills
 // DIR/recognition/; Open(DIR) reads them from there.
@@ -73,10 +77,9 @@ type Detector struct {
 	decode  [4]float32 // cell-to-pixel scales for x1, y1, x2, y2
 	channel [4]int     // distance channels for x1, y1, x2, y2
 
-	// With ONNX Runtime: the converted model, and a session per thread
-	// count (Open makes the one-thread session that serving uses).
+	// With ONNX Runtime: a session of the converted model per thread count
+	// (Open makes the one-thread session that serving uses).
 	rt       *onnx.Runtime
-	model    []byte
 	mu       sync.Mutex // guards sessions and closed
 	sessions map[int]*onnx.Session
 	closed   bool
@@ -167,9 +170,6 @@ func Open(dir string) (*Detector, error) {
 	if d.rt, err = onnx.Load(lib); err != nil {
 		return nil, fmt.Errorf("labels: %w", err)
 	}
-	if d.model, err = g.exportONNX(d.order, inputNode, d.size, heatmapNode, distancesNode); err != nil {
-		return nil, err
-	}
 	if _, err := d.session(1); err != nil {
 		return nil, err
 	}
@@ -202,7 +202,13 @@ func (d *Detector) session(threads int) (*onnx.Session, error) {
 	if d.closed {
 		return nil, errors.New("labels: detector is closed")
 	}
-	s, err := d.rt.NewSession(d.model, onnx.Options{Threads: threads})
+	// The model is converted again rather than kept: it is as large as the
+	// weights, and a second thread count is rare (tests, pixpool analyze).
+	model, err := d.g.exportONNX(d.order, inputNode, d.size, heatmapNode, distancesNode)
+	if err != nil {
+		return nil, err
+	}
+	s, err := d.rt.NewSession(model, onnx.Options{Threads: threads})
 	if err != nil {
 		return nil, fmt.Errorf("labels: the converted detector does not load: %w", err)
 	}
