@@ -370,6 +370,9 @@ func (d *Detector) pass(ctx context.Context, img image.Image, place image.Rectan
 		mapX := func(x float32) int { return b.Min.X + int((float64(x)-float64(place.Min.X))*sx+0.5) }
 		mapY := func(y float32) int { return b.Min.Y + int((float64(y)-float64(place.Min.Y))*sy+0.5) }
 		box := image.Rect(mapX(x1), mapY(y1), mapX(x2), mapY(y2)).Intersect(b)
+		if box.Empty() && place != fullFrame(d) {
+			continue // found in the canvas's grey, not in the image
+		}
 		labels = append(labels, Label{Name: d.names[c], Confidence: conf, Box: box})
 	}
 	return labels, nil

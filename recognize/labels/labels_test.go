@@ -271,6 +271,32 @@ func TestDetect_BadInput(t *testing.T) {
 	})
 }
 
+// TestDetect_Concurrent: one detector serves concurrent calls, with the
+// same labels.
+func TestDetect_Concurrent(t *testing.T) {
+	d := openDetector(t)
+	img := loadPhoto(t, "messi5.jpg")
+	want, err := d.Detect(context.Background(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			got, err := d.Detect(context.Background(), img)
+			if err == nil && !slices.Equal(names(got), names(want)) {
+				err = fmt.Errorf("labels %v, want %v", got, want)
+			}
+			errs <- err
+		}()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 func TestDetect_MinConfidence(t *testing.T) {
 	d := openDetector(t)
 	d.MinConfidence = 90

@@ -2,7 +2,6 @@ package labels
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"slices"
 	"testing"
@@ -70,7 +69,7 @@ func TestONNXMatchesInterpreter(t *testing.T) {
 func names(ls []Label) []string {
 	var out []string
 	for _, l := range ls {
-		out = append(out, fmt.Sprintf("%s", l.Name))
+		out = append(out, l.Name)
 	}
 	return out
 }
