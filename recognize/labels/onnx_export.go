@@ -208,34 +208,18 @@ func (e *exporter) node(k int, n *node, input string, size int) error {
 // its third input and their fused activation as a node of its own. x is
 // the input's NHWC shape; it returns the output's.
 func (e *exporter) conv(n *node, in []*node, x []int) ([]int, error) {
-	if len(in) < 2 || in[1].op != "Const" || len(in[1].value.shape) != 4 || len(x) != 4 {
-		return nil, fmt.Errorf("want a constant 4-d filter and a 4-d input")
-	}
-	if df := n.str("data_format"); df != "" && df != "NHWC" {
-		return nil, fmt.Errorf("data_format %s", df)
-	}
-	st := n.ints("strides")
-	if len(st) != 4 || st[1] != st[2] {
-		return nil, fmt.Errorf("strides %v", st)
-	}
-	for _, d := range n.ints("dilations") {
-		if d != 1 {
-			return nil, fmt.Errorf("dilations %v", n.ints("dilations"))
-		}
+	if len(in) < 2 || in[1].op != "Const" || in[1].value.f == nil {
+		return nil, fmt.Errorf("want a constant float filter")
 	}
 	w := in[1].value
-	kh, kw, C, co := w.shape[0], w.shape[1], w.shape[2], w.shape[3]
-	H, W := x[1], x[2]
-	if C != x[3] {
-		return nil, fmt.Errorf("input %v, filter %v: channels differ", x, w.shape)
+	g, err := n.geometry(x, w.shape)
+	if err != nil {
+		return nil, err
 	}
-	depthwise := n.op == "FusedDepthwiseConv2dNative" || n.op == "DepthwiseConv2dNative"
+	kh, kw, C, co := g.kh, g.kw, g.channels, g.co
 	var oihw []float32
 	group := 1
-	if depthwise {
-		if co != 1 {
-			return nil, fmt.Errorf("depth multiplier %d", co)
-		}
+	if g.depthwise {
 		// [kh, kw, C, 1] to [C, 1, kh, kw], one group per channel.
 		oihw = make([]float32, len(w.f))
 		for c := range C {
@@ -243,7 +227,7 @@ func (e *exporter) conv(n *node, in []*node, x []int) ([]int, error) {
 				oihw[c*kh*kw+p] = w.f[p*C+c]
 			}
 		}
-		co, group = C, C
+		group = C
 	} else {
 		// [kh, kw, C, co] to [co, C, kh, kw].
 		oihw = make([]float32, len(w.f))
@@ -254,18 +238,6 @@ func (e *exporter) conv(n *node, in []*node, x []int) ([]int, error) {
 				}
 			}
 		}
-	}
-	s := st[1]
-	var oh, ow, padH, padW int
-	switch pad := n.str("padding"); pad {
-	case "SAME": // TF puts the odd pixel at the end, as ONNX's SAME_UPPER
-		oh, ow = (H+s-1)/s, (W+s-1)/s
-		padH = max((oh-1)*s+kh-H, 0)
-		padW = max((ow-1)*s+kw-W, 0)
-	case "VALID":
-		oh, ow = (H-kh)/s+1, (W-kw)/s+1
-	default:
-		return nil, fmt.Errorf("padding %q", pad)
 	}
 	inputs := []string{in[0].name, e.init(n.name+"/oihw", []int{co, C / group, kh, kw}, oihw)}
 	var act string
@@ -290,8 +262,8 @@ func (e *exporter) conv(n *node, in []*node, x []int) ([]int, error) {
 	}
 	e.add("Conv", out, inputs, [][]byte{
 		intsAttr("kernel_shape", int64(kh), int64(kw)),
-		intsAttr("strides", int64(s), int64(s)),
-		intsAttr("pads", int64(padH/2), int64(padW/2), int64(padH-padH/2), int64(padW-padW/2)),
+		intsAttr("strides", int64(g.stride), int64(g.stride)),
+		intsAttr("pads", int64(g.padT), int64(g.padL), int64(g.padB), int64(g.padR)),
 		intAttr("group", int64(group)),
 	})
 	switch act {
@@ -300,7 +272,7 @@ func (e *exporter) conv(n *node, in []*node, x []int) ([]int, error) {
 	case "Relu6":
 		e.relu6(n.name, out)
 	}
-	return []int{x[0], oh, ow, co}, nil
+	return []int{x[0], g.oh, g.ow, co}, nil
 }
 
 // relu6 adds Clip(x, 0, 6) as output.
