@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -72,4 +73,38 @@ func names(ls []Label) []string {
 		out = append(out, l.Name)
 	}
 	return out
+}
+
+// TestExportONNX_Unsupported: an op or attribute the conversion does not
+// know fails the conversion, naming the node, rather than computing
+// something else.
+func TestExportONNX_Unsupported(t *testing.T) {
+	filter := &node{name: "w", op: "Const", value: &tensor{shape: []int{3, 3, 3, 8}, f: make([]float32, 3*3*3*8)}}
+	for _, tt := range []struct {
+		name string
+		n    *node
+		want string
+	}{
+		{"Op", &node{name: "pool", op: "MaxPool", inputs: []int{0}}, "pool (MaxPool): unsupported op"},
+		{"Dilation", &node{name: "conv", op: "Conv2D", inputs: []int{0, 1}, attr: map[string]attrJSON{
+			"strides":   intList("1", "1", "1", "1"),
+			"dilations": intList("1", "2", "2", "1"),
+			"padding":   {S: []byte("SAME")},
+		}}, "conv (Conv2D): dilations"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			g := &graph{nodes: []*node{{name: "x", op: "Placeholder"}, filter, tt.n}, byName: map[string]int{"x": 0, "w": 1, tt.n.name: 2}}
+			_, err := g.exportONNX([]int{0, 1, 2}, "x", 16, tt.n.name)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("exportONNX = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// intList is a TF list(int) attribute.
+func intList(values ...string) attrJSON {
+	var a attrJSON
+	a.List.I = values
+	return a
 }
