@@ -141,6 +141,27 @@ func TestOpen_Damaged(t *testing.T) {
 	})
 }
 
+// TestOpen_Linked: folders whose recognition/ links to the same models
+// share ONNX Runtime, which a process loads from one path only.
+func TestOpen_Linked(t *testing.T) {
+	first := openDetector(t)
+	if first.rt == nil {
+		t.Skip("ONNX Runtime is not installed with the detector")
+	}
+	dir := t.TempDir()
+	if err := os.Symlink(filepath.Join(setupDir(), "recognition"), filepath.Join(dir, "recognition")); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if d.rt != first.rt {
+		t.Error("a second ONNX Runtime")
+	}
+}
+
 func TestMerge(t *testing.T) {
 	box := image.Rect(1, 2, 3, 4)
 	got := merge(
