@@ -14,6 +14,7 @@ require (
 	golang.org/x/image v0.48.0 // WebP decoding and thumbnail scaling (draw)
 	golang.org/x/net v0.62.0 // tests: html parses the web UI's pages as browsers do (http tests); already required by the Prometheus client
 	golang.org/x/sync v0.25.0 // singleflight: concurrent cache misses on one key load it once
+	google.golang.org/protobuf v1.36.12 // protowire: recognize/labels encodes the ONNX model it converts the detector to; already required by the Prometheus client
 	modernc.org/sqlite v1.62.0 // SQLite without cgo: the default metadata store
 )
 
@@ -45,7 +46,6 @@ require (
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.44.0 // indirect
-	google.golang.org/protobuf v1.36.12 // indirect
 	gopkg.in/ini.v1 v1.67.3 // indirect
 	modernc.org/libc v1.80.1 // indirect
 	modernc.org/mathutil v1.7.1 // indirect

@@ -193,50 +193,78 @@ func broadcast(a, b *tensor, f func(a, b float32) float32) (*tensor, error) {
 	return out, nil
 }
 
+// convGeometry is what a convolution's attributes and shapes determine.
+type convGeometry struct {
+	depthwise        bool
+	stride, oh, ow   int // output rows and columns
+	co               int // output channels
+	padT, padL       int // rows and columns of zeros before the input
+	padB, padR       int // and after: TF's SAME puts an odd one here
+	kh, kw, channels int // filter size, input channels
+}
+
+// geometry checks the attributes of a convolution (Conv2D,
+// DepthwiseConv2dNative or their fused forms) of an NHWC input shaped x
+// (N=1) by a filter shaped w (HWIO, or HWCM with M=1 for a depthwise one)
+// and returns its geometry.
+func (n *node) geometry(x, w []int) (convGeometry, error) {
+	var g convGeometry
+	if len(x) != 4 || x[0] != 1 || len(w) != 4 {
+		return g, fmt.Errorf("input %v, filter %v: want NHWC with N=1 and a 4-d filter", x, w)
+	}
+	if df := n.str("data_format"); df != "" && df != "NHWC" {
+		return g, fmt.Errorf("data_format %s", df)
+	}
+	st := n.ints("strides")
+	if len(st) != 4 || st[1] != st[2] {
+		return g, fmt.Errorf("strides %v", st)
+	}
+	for _, d := range n.ints("dilations") {
+		if d != 1 {
+			return g, fmt.Errorf("dilations %v", n.ints("dilations"))
+		}
+	}
+	g.depthwise = n.op == "FusedDepthwiseConv2dNative" || n.op == "DepthwiseConv2dNative"
+	H, W, C := x[1], x[2], x[3]
+	g.kh, g.kw, g.channels = w[0], w[1], C
+	if w[2] != C {
+		return g, fmt.Errorf("input %v, filter %v: channels differ", x, w)
+	}
+	g.co = w[3]
+	if g.depthwise {
+		if w[3] != 1 {
+			return g, fmt.Errorf("depth multiplier %d", w[3])
+		}
+		g.co = C
+	}
+	s := st[1]
+	g.stride = s
+	switch pad := n.str("padding"); pad {
+	case "SAME":
+		g.oh, g.ow = (H+s-1)/s, (W+s-1)/s
+		padH := max((g.oh-1)*s+g.kh-H, 0)
+		padW := max((g.ow-1)*s+g.kw-W, 0)
+		g.padT, g.padL = padH/2, padW/2
+		g.padB, g.padR = padH-g.padT, padW-g.padL
+	case "VALID":
+		g.oh, g.ow = (H-g.kh)/s+1, (W-g.kw)/s+1
+	default:
+		return g, fmt.Errorf("padding %q", pad)
+	}
+	return g, nil
+}
+
 // conv runs Conv2D and DepthwiseConv2dNative in NHWC with HWIO (HWCM)
 // filters, and their fused forms with a bias and an activation.
 func (n *node) conv(in []*tensor, threads int) (*tensor, error) {
 	x, w := in[0], in[1]
-	if len(x.shape) != 4 || x.shape[0] != 1 || len(w.shape) != 4 {
-		return nil, fmt.Errorf("input %v, filter %v: want NHWC with N=1 and a 4-d filter", x.shape, w.shape)
+	g, err := n.geometry(x.shape, w.shape)
+	if err != nil {
+		return nil, err
 	}
-	if df := n.str("data_format"); df != "" && df != "NHWC" {
-		return nil, fmt.Errorf("data_format %s", df)
-	}
-	st := n.ints("strides")
-	if len(st) != 4 || st[1] != st[2] {
-		return nil, fmt.Errorf("strides %v", st)
-	}
-	for _, d := range n.ints("dilations") {
-		if d != 1 {
-			return nil, fmt.Errorf("dilations %v", n.ints("dilations"))
-		}
-	}
-	depthwise := n.op == "FusedDepthwiseConv2dNative" || n.op == "DepthwiseConv2dNative"
+	depthwise, co, s, oh, ow, padT, padL := g.depthwise, g.co, g.stride, g.oh, g.ow, g.padT, g.padL
 	H, W, C := x.shape[1], x.shape[2], x.shape[3]
-	kh, kw := w.shape[0], w.shape[1]
-	if w.shape[2] != C {
-		return nil, fmt.Errorf("input %v, filter %v: channels differ", x.shape, w.shape)
-	}
-	co := w.shape[3]
-	if depthwise {
-		if w.shape[3] != 1 {
-			return nil, fmt.Errorf("depth multiplier %d", w.shape[3])
-		}
-		co = C
-	}
-	s := st[1]
-	var oh, ow, padT, padL int
-	switch pad := n.str("padding"); pad {
-	case "SAME":
-		oh, ow = (H+s-1)/s, (W+s-1)/s
-		padT = max((oh-1)*s+kh-H, 0) / 2
-		padL = max((ow-1)*s+kw-W, 0) / 2
-	case "VALID":
-		oh, ow = (H-kh)/s+1, (W-kw)/s+1
-	default:
-		return nil, fmt.Errorf("padding %q", pad)
-	}
+	kh, kw := g.kh, g.kw
 
 	var bias []float32
 	var act func(float32) float32

@@ -303,6 +303,9 @@ func (rt *Runtime) newSession(opt Options, create func(opts uintptr, h *uintptr)
 	if s.inNames, err = s.names(rt.sessionGetInputCount, rt.sessionGetInputName); err == nil {
 		s.outNames, err = s.names(rt.sessionGetOutputCount, rt.sessionGetOutputName)
 	}
+	if err == nil && (len(s.inNames) == 0 || len(s.outNames) == 0) {
+		err = errors.New("onnx: the model has no inputs or no outputs")
+	}
 	if err != nil {
 		s.Close()
 		return nil, err

@@ -530,8 +530,8 @@ func BenchmarkScene(b *testing.B) {
 			defer runtime.UnlockOSThread()
 			runtime.GC()
 			debug.FreeOSMemory()
-			resetPeakRSS()
-			before := selfRSS()
+			pixpooltest.ResetPeakRSS()
+			before, _ := pixpooltest.RSS()
 			peak := pixpooltest.SampleHeapPeak()
 			for b.Loop() {
 				if _, err := r.Read(context.Background(), img); err != nil {
@@ -539,7 +539,7 @@ func BenchmarkScene(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MB")
-			if rss := selfPeakRSS(); rss > 0 {
+			if _, rss := pixpooltest.RSS(); rss > 0 {
 				b.ReportMetric(float64(before)/(1<<20), "start-rss-MB")
 				b.ReportMetric(float64(rss)/(1<<20), "peak-rss-MB")
 			}
