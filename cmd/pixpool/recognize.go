@@ -66,9 +66,9 @@ func findRecognition(dirs []string) (dir, missing string) {
 
 // newAnalyzer wires recognition: the detector from the models that
 // scripts/setup-recognition.sh put in the first of c.RecognitionDirs that
-// has them, and for text the scene text models and Tesseract (textReader). What is missing is logged and shown to
-// users; the rest of pixpool runs without it. Both pause while serving is
-// busy: see service.Activity.
+// has them, and for text the scene text models and Tesseract (textReader).
+// What is missing is logged and shown to users; the rest of pixpool runs
+// without it. Both pause while serving is busy: see service.Activity.
 func newAnalyzer(st pixpool.Store, blobs pixpool.BlobStore, c *Config, serving *service.Activity, log *slog.Logger) *service.Analyzer {
 	a := &service.Analyzer{Store: st, Blobs: blobs, Workers: c.AnalyzeWorkers, Timeout: c.AnalyzeTimeout, Serving: serving, Logger: log}
 	dirs := c.RecognitionDirs
