@@ -167,12 +167,6 @@ func Open(dir string) (*Detector, error) {
 	if _, err := os.Stat(lib); errors.Is(err, fs.ErrNotExist) {
 		return d, nil
 	}
-	// A process loads ONNX Runtime from one path only (onnx.Load), and
-	// recognition/ is often a link to the one folder the setup script
-	// filled: load it by its real path, which every link shares.
-	if real, err := filepath.EvalSymlinks(lib); err == nil {
-		lib = real
-	}
 	if d.rt, err = onnx.Load(lib); err != nil {
 		return nil, fmt.Errorf("labels: %w", err)
 	}

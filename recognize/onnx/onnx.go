@@ -13,9 +13,13 @@
 package onnx
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"unsafe"
@@ -121,15 +125,20 @@ var (
 	loadedPath string
 )
 
-// Load loads the ONNX Runtime library at path, once per process: later
-// calls with the same path return the same Runtime, and a different path is
-// an error, since the library keeps process-wide state.
+// Load loads the ONNX Runtime library at path, once per process: the
+// library keeps process-wide state. Later calls return the same Runtime
+// when path is the same file (through links too) or a copy of it, as when
+// the labels' and the text's models are in two folders the setup script
+// filled; another library is an error.
 func Load(path string) (*Runtime, error) {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
 	loadMu.Lock()
 	defer loadMu.Unlock()
 	if loaded != nil {
-		if path != loadedPath {
-			return nil, fmt.Errorf("onnx: %s: ONNX Runtime is already loaded from %s", path, loadedPath)
+		if path != loadedPath && !sameContent(path, loadedPath) {
+			return nil, fmt.Errorf("onnx: %s: another ONNX Runtime is already loaded, from %s", path, loadedPath)
 		}
 		return loaded, nil
 	}
@@ -170,6 +179,24 @@ func Load(path string) (*Runtime, error) {
 	}
 	loaded, loadedPath = rt, path
 	return rt, nil
+}
+
+// sameContent reports whether files a and b hold the same bytes.
+func sameContent(a, b string) bool {
+	sum := func(path string) []byte {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil
+		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			return nil
+		}
+		return h.Sum(nil)
+	}
+	sa := sum(a)
+	return sa != nil && bytes.Equal(sa, sum(b))
 }
 
 // bind fills the api from the OrtApi table at table.

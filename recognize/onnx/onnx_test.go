@@ -46,8 +46,27 @@ func TestLoad(t *testing.T) {
 	if err != nil || again != rt {
 		t.Errorf("second Load: %p, %v; want the same runtime %p", again, err, rt)
 	}
-	if _, err := Load(filepath.Join(t.TempDir(), "other.so")); err == nil || !strings.Contains(err.Error(), "already loaded") {
-		t.Errorf("Load of another path: %v, want already loaded", err)
+	// The same library through a link, or a copy of it, is the same
+	// runtime; another library is refused.
+	lib := filepath.Join(dir, "libonnxruntime.so.1")
+	tmp := t.TempDir()
+	link, copied, other := filepath.Join(tmp, "link.so"), filepath.Join(tmp, "copy.so"), filepath.Join(tmp, "other.so")
+	if err := os.Symlink(lib, link); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(copied, b, 0o644)
+	os.WriteFile(other, b[:len(b)/2], 0o644)
+	for _, p := range []string{link, copied} {
+		if again, err := Load(p); err != nil || again != rt {
+			t.Errorf("Load(%s): %p, %v; want the same runtime %p", filepath.Base(p), again, err, rt)
+		}
+	}
+	if _, err := Load(other); err == nil || !strings.Contains(err.Error(), "already loaded") {
+		t.Errorf("Load of another library: %v, want already loaded", err)
 	}
 }
 

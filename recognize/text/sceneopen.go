@@ -47,14 +47,7 @@ func OpenScene(dir string) (*Scene, error) {
 		return nil, err
 	}
 	base := filepath.Join(dir, "recognition")
-	// ONNX Runtime loads once per process, from one path: the same library
-	// reached through a link (a data folder's recognition/ linked to the
-	// shared one) is the same.
-	lib, err := filepath.EvalSymlinks(filepath.Join(base, runtimeFile))
-	if err != nil {
-		return nil, fmt.Errorf("text: %w", err)
-	}
-	rt, err := onnx.Load(lib)
+	rt, err := onnx.Load(filepath.Join(base, runtimeFile))
 	if err != nil {
 		return nil, fmt.Errorf("text: %w", err)
 	}
