@@ -89,8 +89,11 @@ func newAnalyzer(st pixpool.Store, blobs pixpool.BlobStore, c *Config, serving *
 		a.Labels = labelFunc(det)
 	}
 	r, missing, partly := textReader(dirs)
-	if partly != "" {
+	switch {
+	case partly != "":
 		log.Warn("text recognition: " + partly)
+	case r != nil:
+		log.Info("text from the scene text models, pages from Tesseract")
 	}
 	if r == nil {
 		a.TextMissing = missing
