@@ -31,7 +31,7 @@ test: test-deps vet unit fuzz
 
 test-deps:
 	./scripts/test-deps.sh
-	./scripts/setup-recognition.sh "$(RECOGNITION_DIR)"
+	./scripts/setup-recognition.sh --tests "$(RECOGNITION_DIR)"
 
 vet:
 	$(GO) vet ./...

