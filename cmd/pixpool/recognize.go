@@ -83,7 +83,7 @@ func newAnalyzer(st pixpool.Store, blobs pixpool.BlobStore, c *Config, serving *
 		a.LabelsMissing = "the detector in " + filepath.Join(dir, "recognition") + " does not load; run scripts/setup-recognition.sh " + dir + " to reinstall it."
 		log.Warn("labels not available: "+a.LabelsMissing, "err", err)
 	} else {
-		log.Info("labels from the detector in " + filepath.Join(dir, "recognition"))
+		log.Info("labels from the detector in "+filepath.Join(dir, "recognition"), "engine", det.Engine())
 		det.Threads = 1 // on the worker's niced thread; see service.Analyzer
 		det.Yield = serving.Wait
 		a.Labels = labelFunc(det)

@@ -188,6 +188,15 @@ func (d *Detector) Close() {
 	d.sessions, d.closed = nil, true
 }
 
+// Engine says what runs the model: ONNX Runtime and its version, or the
+// pure-Go interpreter where the library is missing.
+func (d *Detector) Engine() string {
+	if d.rt == nil {
+		return "the pure-Go interpreter (no ONNX Runtime library)"
+	}
+	return "ONNX Runtime " + d.rt.Version()
+}
+
 // libName is ONNX Runtime's library in DIR/recognition/.
 const libName = "libonnxruntime.so.1"
 

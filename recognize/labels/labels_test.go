@@ -106,6 +106,9 @@ func TestOpen_Damaged(t *testing.T) {
 		if d.rt != nil {
 			t.Fatal("ONNX Runtime loaded without its library")
 		}
+		if e := d.Engine(); !strings.Contains(e, "interpreter") {
+			t.Errorf("Engine() = %q, want the interpreter named", e)
+		}
 		got, err := d.Detect(context.Background(), pixpooltest.RecognitionPhoto(t, "eagle.jpg"))
 		if err != nil || len(got) == 0 || got[0].Name != "bird" {
 			t.Errorf("interpreter: %v, %v; want a bird first", got, err)
@@ -168,6 +171,9 @@ func TestCanvas(t *testing.T) {
 
 func TestDetect_Photos(t *testing.T) {
 	d := openDetector(t)
+	if e := d.Engine(); !strings.HasPrefix(e, "ONNX Runtime 1.") {
+		t.Errorf("Engine() = %q, want ONNX Runtime and its version", e)
+	}
 	for _, tt := range []struct {
 		photo string
 		want  [][]string // each entry: at least one of these names
