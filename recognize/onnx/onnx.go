@@ -15,6 +15,7 @@ package onnx
 import (
 	"bytes"
 	"crypto/sha256"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
@@ -145,6 +146,9 @@ func Load(path string) (*Runtime, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("onnx: ONNX Runtime library: %w", err)
 	}
+	if err := checkELF(path); err != nil {
+		return nil, fmt.Errorf("onnx: loading %s: %w", path, err)
+	}
 	lib, err := purego.Dlopen(path, purego.RTLD_NOW|purego.RTLD_LOCAL)
 	if err != nil {
 		return nil, fmt.Errorf("onnx: loading %s: %w", path, err)
@@ -179,6 +183,37 @@ func Load(path string) (*Runtime, error) {
 	}
 	loaded, loadedPath = rt, path
 	return rt, nil
+}
+
+// checkELF refuses an ELF library whose loadable segments run past the
+// end of the file, as after an interrupted download or copy: the dynamic
+// loader maps them whole, and the process dies of SIGBUS on touching the
+// missing part, long before dlopen could return an error. A file that is
+// not ELF is left to dlopen, which refuses it cleanly.
+func checkELF(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var magic [4]byte
+	if _, err := io.ReadFull(f, magic[:]); err != nil || string(magic[:]) != elf.ELFMAG {
+		return nil
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	ef, err := elf.NewFile(f)
+	if err != nil {
+		return fmt.Errorf("damaged or incomplete library (%w)", err)
+	}
+	for _, p := range ef.Progs {
+		if p.Type == elf.PT_LOAD && (p.Off > uint64(st.Size()) || p.Filesz > uint64(st.Size())-p.Off) {
+			return fmt.Errorf("incomplete library: %d bytes, cut short of its %d", st.Size(), p.Off+p.Filesz)
+		}
+	}
+	return nil
 }
 
 // sameContent reports whether files a and b hold the same bytes.
