@@ -195,3 +195,26 @@ func TestTextReader(t *testing.T) {
 		t.Fatalf("textReader(%s)=%v, %q, %q; want the scene text models", dir, r, missing, partly)
 	}
 }
+
+// TestTextReader_NamesWhatIsMissing: a folder with the scene text models
+// but without ONNX Runtime is not reported as lacking the models: users
+// are told the library is missing.
+func TestTextReader_NamesWhatIsMissing(t *testing.T) {
+	models := recognitionDir(t)
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "recognition"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"ocr-det.onnx", "ocr-rec.onnx", "ocr-keys.txt"} {
+		if err := os.Symlink(filepath.Join(models, "recognition", f), filepath.Join(dir, "recognition", f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, missing, partly := textReader([]string{dir})
+	if r != nil && r.Scene != nil {
+		t.Fatalf("textReader(no library) read with the scene text models")
+	}
+	if msg := missing + partly; !strings.Contains(msg, filepath.Join(dir, "recognition", "libonnxruntime.so.1")+" missing") {
+		t.Errorf("textReader(no library): %q; want it to name the missing library", msg)
+	}
+}
