@@ -3,6 +3,8 @@ package text
 import (
 	"context"
 	"image"
+	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 )
@@ -100,5 +102,29 @@ func TestReader_SceneStaysInMemory(t *testing.T) {
 				t.Errorf("Read held %d KB in the heap, Reader.Memory(%d, %d) = %d KB", used>>10, tc.w, tc.h, budget>>10)
 			}
 		})
+	}
+}
+
+// TestReader_ScenePageTesseractFailing: when Tesseract, given a page of
+// text, fails (a crash, a damaged install), the scene recognizer still
+// reads the page rather than the image failing.
+func TestReader_ScenePageTesseractFailing(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("a shell script stands in for tesseract")
+	}
+	fake := filepath.Join(t.TempDir(), "tesseract")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\ncat > /dev/null\necho 'Segmentation fault' >&2\nexit 139\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	keys := make([]string, 40)
+	keys[1] = "a"
+	runs := 0
+	s := &Scene{det: mapModel{stripes}, rec: blankModel{classes: len(keys), probe: func() { runs++ }}, keys: keys}
+	img := image.NewRGBA(image.Rect(0, 0, 640, 640))
+	if _, err := (&Reader{Scene: s, Command: fake}).Read(context.Background(), img); err != nil {
+		t.Fatalf("Read with a failing Tesseract: %v; want the recognizer's reading", err)
+	}
+	if runs == 0 {
+		t.Error("the recognizer never ran")
 	}
 }
