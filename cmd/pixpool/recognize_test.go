@@ -218,3 +218,29 @@ func TestTextReader_NamesWhatIsMissing(t *testing.T) {
 		t.Errorf("textReader(no library): %q; want it to name the missing library", msg)
 	}
 }
+
+// TestTextReader_DamagedModelOneHint: a damaged scene text model is named,
+// with the one command that reinstalls it.
+func TestTextReader_DamagedModelOneHint(t *testing.T) {
+	models := recognitionDir(t)
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "recognition"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"libonnxruntime.so.1", "ocr-rec.onnx", "ocr-keys.txt"} {
+		if err := os.Symlink(filepath.Join(models, "recognition", f), filepath.Join(dir, "recognition", f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "recognition", "ocr-det.onnx"), []byte("not a model\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, missing, partly := textReader([]string{dir})
+	if r != nil && r.Scene != nil {
+		t.Fatalf("textReader(damaged model) read with the scene text models")
+	}
+	msg := missing + partly
+	if !strings.Contains(msg, "ocr-det.onnx") || strings.Count(msg, "setup-recognition.sh") != 1 || !strings.Contains(msg, "setup-recognition.sh "+dir) {
+		t.Errorf("textReader(damaged model): %q; want the model named and one command to reinstall it", msg)
+	}
+}
