@@ -244,3 +244,21 @@ func TestTextReader_DamagedModelOneHint(t *testing.T) {
 		t.Errorf("textReader(damaged model): %q; want the model named and one command to reinstall it", msg)
 	}
 }
+
+// TestAnalyze_DamagedDetectorHowToReinstall: pixpool analyze, like serve,
+// tells how to reinstall a detector that is there but does not load.
+func TestAnalyze_DamagedDetectorHowToReinstall(t *testing.T) {
+	data, _, _ := recognitionHomes(t)
+	fakeModels(t, data) // empty files
+	photo := filepath.Join(t.TempDir(), "x.png")
+	if err := os.WriteFile(photo, pixpooltest.PNG(t, 8, 8, 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"analyze", "--data", data, photo}, nil, &out, &errOut); err != nil {
+		t.Fatalf("analyze: %v %s", err, errOut.String())
+	}
+	if want := "scripts/setup-recognition.sh " + data; !strings.Contains(out.String(), "labels: not available") || !strings.Contains(out.String(), want) {
+		t.Fatalf("output lacks how to reinstall the detector (%q):\n%s", want, out.String())
+	}
+}
