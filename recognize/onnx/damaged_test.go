@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // TestLoad_TruncatedLibraryIsAnError: a library cut short, as by an
@@ -47,4 +48,28 @@ func errString(err error) string {
 		return "<nil>"
 	}
 	return err.Error()
+}
+
+// TestBind_MissingFunctionIsAnError: a library whose C API table lacks a
+// function Load needs is refused with an error, not a panic (which would
+// take serve down at start).
+func TestBind_MissingFunctionIsAnError(t *testing.T) {
+	table := make([]uintptr, iAddSessionConfigEntry+1)
+	for i := range table {
+		table[i] = 1 // never called: bind only records the addresses
+	}
+	table[iRun] = 0
+	var rt Runtime
+	var err error
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				t.Fatalf("bind panicked: %v", p)
+			}
+		}()
+		err = rt.bind(unsafe.Pointer(&table[0]))
+	}()
+	if err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("bind(table without Run) = %v, want an error", err)
+	}
 }

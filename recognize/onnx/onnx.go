@@ -162,6 +162,9 @@ func Load(path string) (*Runtime, error) {
 	var getAPIBase func() *[2]uintptr
 	purego.RegisterFunc(&getAPIBase, sym)
 	base := getAPIBase()
+	if base == nil || base[0] == 0 || base[1] == 0 {
+		return nil, fmt.Errorf("onnx: %s is not ONNX Runtime: OrtGetApiBase gives no functions", path)
+	}
 	var getAPI func(version uint32) unsafe.Pointer
 	var getVersion func() string
 	purego.RegisterFunc(&getAPI, base[0])
@@ -171,7 +174,9 @@ func Load(path string) (*Runtime, error) {
 	if table == nil {
 		return nil, fmt.Errorf("onnx: %s is ONNX Runtime %s, older than 1.%d, the oldest pixpool works with", path, rt.version, version)
 	}
-	rt.bind(table)
+	if err := rt.bind(table); err != nil {
+		return nil, fmt.Errorf("onnx: %s (ONNX Runtime %s): %w", path, rt.version, err)
+	}
 	if err := rt.status(rt.createEnv(loggingLevelError, "pixpool", &rt.env)); err != nil {
 		return nil, err
 	}
@@ -234,8 +239,9 @@ func sameContent(a, b string) bool {
 	return sa != nil && bytes.Equal(sa, sum(b))
 }
 
-// bind fills the api from the OrtApi table at table.
-func (rt *Runtime) bind(table unsafe.Pointer) {
+// bind fills the api from the OrtApi table at table. A function missing
+// from it (a null entry) is an error rather than purego's panic.
+func (rt *Runtime) bind(table unsafe.Pointer) error {
 	fns := unsafe.Slice((*uintptr)(table), iAddSessionConfigEntry+1)
 	for _, f := range []struct {
 		ptr any
@@ -272,8 +278,12 @@ func (rt *Runtime) bind(table unsafe.Pointer) {
 		{&rt.releaseSessionOptions, iReleaseSessionOptions},
 		{&rt.addSessionConfigEntry, iAddSessionConfigEntry},
 	} {
+		if fns[f.i] == 0 {
+			return fmt.Errorf("function %d of the C API is missing", f.i)
+		}
 		purego.RegisterFunc(f.ptr, fns[f.i])
 	}
+	return nil
 }
 
 // Version is the library's version, such as "1.30.0".
