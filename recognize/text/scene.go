@@ -328,31 +328,40 @@ func (s *Scene) recognize(ctx context.Context, src *image.RGBA, crops []crop, yi
 		c := cutLine(src, box.quad)
 		at := cuts(c)
 		var kept []ctcChar
-		// spaceNext is whether the piece before saw a space before the
-		// first character past its end.
-		spaceNext := false
+		// sawNext is whether the piece before read a character past its
+		// end, and spaceNext whether it saw a space before that character.
+		sawNext, spaceNext := false, false
 		for i := 1; i < len(at); i++ {
 			x0, x1 := max(0, at[i-1]-recOverlap), min(c.width, at[i]+recOverlap)
 			chars, err := s.readPiece(ctx, c, x0, x1, yield)
 			if err != nil {
 				return nil, err
 			}
-			first := true
+			first, before, next := true, false, false
 			for _, ch := range chars {
 				x := x0 + ch.step*recStep + recStep/2
 				if x < at[i-1] {
+					before = true
 					continue
 				}
 				if x >= at[i] {
-					spaceNext = ch.space
+					next, spaceNext = true, ch.space
 					break
 				}
 				if first && i > 1 {
-					ch.space = spaceNext
+					switch {
+					case sawNext:
+						ch.space = spaceNext
+					case !before:
+						// No character within the overlap on either side
+						// of the cut: a gap too wide not to be a space.
+						ch.space = true
+					}
 				}
 				first = false
 				kept = append(kept, ch)
 			}
+			sawNext = next
 		}
 		lines[ci] = charsLine(kept)
 	}
