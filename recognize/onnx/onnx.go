@@ -214,7 +214,7 @@ func checkELF(path string) error {
 		return fmt.Errorf("damaged or incomplete library (%w)", err)
 	}
 	for _, p := range ef.Progs {
-		if p.Type == elf.PT_LOAD && (p.Off > uint64(st.Size()) || p.Filesz > uint64(st.Size())-p.Off) {
+		if p.Type == elf.PT_LOAD && p.Filesz > 0 && (p.Off > uint64(st.Size()) || p.Filesz > uint64(st.Size())-p.Off) {
 			return fmt.Errorf("incomplete library: %d bytes, cut short of its %d", st.Size(), p.Off+p.Filesz)
 		}
 	}
