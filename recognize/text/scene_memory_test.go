@@ -98,6 +98,7 @@ func TestReader_SceneStaysInMemory(t *testing.T) {
 			if runs == 0 {
 				t.Fatal("the recognizer never ran")
 			}
+			t.Logf("held %d KB, budget %d KB", (int64(peak)-int64(base))>>10, r.Memory(tc.w, tc.h)>>10)
 			if used, budget := int64(peak)-int64(base), r.Memory(tc.w, tc.h); used > budget {
 				t.Errorf("Read held %d KB in the heap, Reader.Memory(%d, %d) = %d KB", used>>10, tc.w, tc.h, budget>>10)
 			}
