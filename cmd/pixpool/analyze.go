@@ -54,7 +54,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if dir == "" {
 		fmt.Fprintf(stdout, "\nlabels: not available: %s\n", missing)
 	} else if det, err := labels.Open(dir); err != nil {
-		fmt.Fprintf(stdout, "\nlabels: not available: %v\n", err)
+		fmt.Fprintf(stdout, "\nlabels: not available: %v; run scripts/setup-recognition.sh %s to reinstall it\n", err, dir)
 	} else {
 		det.MinConfidence = *minConf
 		start := time.Now()

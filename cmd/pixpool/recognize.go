@@ -127,8 +127,13 @@ func textReader(dirs []string) (r *text.Reader, missing, partly string) {
 	const tesseractHint = "install Tesseract: apt-get install tesseract-ocr tesseract-ocr-eng."
 	r = &text.Reader{}
 	var sceneErr error
+	var lacks []string // what each folder lacks, as SceneInstalled says
 	for _, d := range dirs {
-		if text.SceneInstalled(d) == nil {
+		err := text.SceneInstalled(d)
+		if err != nil {
+			lacks = append(lacks, strings.TrimPrefix(err.Error(), text.ErrSceneNotInstalled.Error()+": "))
+		}
+		if err == nil {
 			r.Scene, sceneErr = text.OpenScene(d)
 			if sceneErr != nil {
 				sceneErr = fmt.Errorf("%w; run scripts/setup-recognition.sh %s to reinstall them", sceneErr, d)
@@ -141,7 +146,9 @@ func textReader(dirs []string) (r *text.Reader, missing, partly string) {
 		for i, d := range dirs {
 			looked[i] = filepath.Join(d, "recognition")
 		}
-		sceneErr = fmt.Errorf("the scene text models are in none of %s; run scripts/setup-recognition.sh %s to install them", strings.Join(looked, ", "), dirs[min(1, len(dirs)-1)])
+		// Name what is missing: a folder may hold the models but not ONNX
+		// Runtime, which they need.
+		sceneErr = fmt.Errorf("the scene text models and ONNX Runtime are in none of %s (%s); run scripts/setup-recognition.sh %s to install them", strings.Join(looked, ", "), strings.Join(lacks, "; "), dirs[min(1, len(dirs)-1)])
 	}
 	tessErr := text.Available()
 	switch {

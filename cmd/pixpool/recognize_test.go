@@ -195,3 +195,70 @@ func TestTextReader(t *testing.T) {
 		t.Fatalf("textReader(%s)=%v, %q, %q; want the scene text models", dir, r, missing, partly)
 	}
 }
+
+// TestTextReader_NamesWhatIsMissing: a folder with the scene text models
+// but without ONNX Runtime is not reported as lacking the models: users
+// are told the library is missing.
+func TestTextReader_NamesWhatIsMissing(t *testing.T) {
+	models := recognitionDir(t)
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "recognition"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"ocr-det.onnx", "ocr-rec.onnx", "ocr-keys.txt"} {
+		if err := os.Symlink(filepath.Join(models, "recognition", f), filepath.Join(dir, "recognition", f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, missing, partly := textReader([]string{dir})
+	if r != nil && r.Scene != nil {
+		t.Fatalf("textReader(no library) read with the scene text models")
+	}
+	if msg := missing + partly; !strings.Contains(msg, filepath.Join(dir, "recognition", "libonnxruntime.so.1")+" missing") {
+		t.Errorf("textReader(no library): %q; want it to name the missing library", msg)
+	}
+}
+
+// TestTextReader_DamagedModelOneHint: a damaged scene text model is named,
+// with the one command that reinstalls it.
+func TestTextReader_DamagedModelOneHint(t *testing.T) {
+	models := recognitionDir(t)
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "recognition"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"libonnxruntime.so.1", "ocr-rec.onnx", "ocr-keys.txt"} {
+		if err := os.Symlink(filepath.Join(models, "recognition", f), filepath.Join(dir, "recognition", f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "recognition", "ocr-det.onnx"), []byte("not a model\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, missing, partly := textReader([]string{dir})
+	if r != nil && r.Scene != nil {
+		t.Fatalf("textReader(damaged model) read with the scene text models")
+	}
+	msg := missing + partly
+	if !strings.Contains(msg, "ocr-det.onnx") || strings.Count(msg, "setup-recognition.sh") != 1 || !strings.Contains(msg, "setup-recognition.sh "+dir) {
+		t.Errorf("textReader(damaged model): %q; want the model named and one command to reinstall it", msg)
+	}
+}
+
+// TestAnalyze_DamagedDetectorHowToReinstall: pixpool analyze, like serve,
+// tells how to reinstall a detector that is there but does not load.
+func TestAnalyze_DamagedDetectorHowToReinstall(t *testing.T) {
+	data, _, _ := recognitionHomes(t)
+	fakeModels(t, data) // empty files
+	photo := filepath.Join(t.TempDir(), "x.png")
+	if err := os.WriteFile(photo, pixpooltest.PNG(t, 8, 8, 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"analyze", "--data", data, photo}, nil, &out, &errOut); err != nil {
+		t.Fatalf("analyze: %v %s", err, errOut.String())
+	}
+	if want := "scripts/setup-recognition.sh " + data; !strings.Contains(out.String(), "labels: not available") || !strings.Contains(out.String(), want) {
+		t.Fatalf("output lacks how to reinstall the detector (%q):\n%s", want, out.String())
+	}
+}

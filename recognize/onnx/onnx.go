@@ -15,6 +15,7 @@ package onnx
 import (
 	"bytes"
 	"crypto/sha256"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
@@ -145,6 +146,9 @@ func Load(path string) (*Runtime, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("onnx: ONNX Runtime library: %w", err)
 	}
+	if err := checkELF(path); err != nil {
+		return nil, fmt.Errorf("onnx: loading %s: %w", path, err)
+	}
 	lib, err := purego.Dlopen(path, purego.RTLD_NOW|purego.RTLD_LOCAL)
 	if err != nil {
 		return nil, fmt.Errorf("onnx: loading %s: %w", path, err)
@@ -158,6 +162,9 @@ func Load(path string) (*Runtime, error) {
 	var getAPIBase func() *[2]uintptr
 	purego.RegisterFunc(&getAPIBase, sym)
 	base := getAPIBase()
+	if base == nil || base[0] == 0 || base[1] == 0 {
+		return nil, fmt.Errorf("onnx: %s is not ONNX Runtime: OrtGetApiBase gives no functions", path)
+	}
 	var getAPI func(version uint32) unsafe.Pointer
 	var getVersion func() string
 	purego.RegisterFunc(&getAPI, base[0])
@@ -167,7 +174,9 @@ func Load(path string) (*Runtime, error) {
 	if table == nil {
 		return nil, fmt.Errorf("onnx: %s is ONNX Runtime %s, older than 1.%d, the oldest pixpool works with", path, rt.version, version)
 	}
-	rt.bind(table)
+	if err := rt.bind(table); err != nil {
+		return nil, fmt.Errorf("onnx: %s (ONNX Runtime %s): %w", path, rt.version, err)
+	}
 	if err := rt.status(rt.createEnv(loggingLevelError, "pixpool", &rt.env)); err != nil {
 		return nil, err
 	}
@@ -179,6 +188,37 @@ func Load(path string) (*Runtime, error) {
 	}
 	loaded, loadedPath = rt, path
 	return rt, nil
+}
+
+// checkELF refuses an ELF library whose loadable segments run past the
+// end of the file, as after an interrupted download or copy: the dynamic
+// loader maps them whole, and the process dies of SIGBUS on touching the
+// missing part, long before dlopen could return an error. A file that is
+// not ELF is left to dlopen, which refuses it cleanly.
+func checkELF(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var magic [4]byte
+	if _, err := io.ReadFull(f, magic[:]); err != nil || string(magic[:]) != elf.ELFMAG {
+		return nil
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	ef, err := elf.NewFile(f)
+	if err != nil {
+		return fmt.Errorf("damaged or incomplete library (%w)", err)
+	}
+	for _, p := range ef.Progs {
+		if p.Type == elf.PT_LOAD && p.Filesz > 0 && (p.Off > uint64(st.Size()) || p.Filesz > uint64(st.Size())-p.Off) {
+			return fmt.Errorf("incomplete library: %d bytes, cut short of its %d", st.Size(), p.Off+p.Filesz)
+		}
+	}
+	return nil
 }
 
 // sameContent reports whether files a and b hold the same bytes.
@@ -199,8 +239,9 @@ func sameContent(a, b string) bool {
 	return sa != nil && bytes.Equal(sa, sum(b))
 }
 
-// bind fills the api from the OrtApi table at table.
-func (rt *Runtime) bind(table unsafe.Pointer) {
+// bind fills the api from the OrtApi table at table. A function missing
+// from it (a null entry) is an error rather than purego's panic.
+func (rt *Runtime) bind(table unsafe.Pointer) error {
 	fns := unsafe.Slice((*uintptr)(table), iAddSessionConfigEntry+1)
 	for _, f := range []struct {
 		ptr any
@@ -237,8 +278,12 @@ func (rt *Runtime) bind(table unsafe.Pointer) {
 		{&rt.releaseSessionOptions, iReleaseSessionOptions},
 		{&rt.addSessionConfigEntry, iAddSessionConfigEntry},
 	} {
+		if fns[f.i] == 0 {
+			return fmt.Errorf("function %d of the C API is missing", f.i)
+		}
 		purego.RegisterFunc(f.ptr, fns[f.i])
 	}
+	return nil
 }
 
 // Version is the library's version, such as "1.30.0".

@@ -98,8 +98,8 @@ func (s *Scene) workingCopy(img image.Image) (*image.RGBA, float64) {
 // Memory returns about the most that reading a w×h image with s allocates
 // in the Go heap on top of the image itself: the RGBA copy (4 bytes a
 // pixel, at most sourceSide on its longer side), and per pixel of the
-// detector's input its shrunk copy, input, output and labels (30 bytes).
-// The lines cut out are small beside them. ONNX Runtime's working memory
+// detector's input its shrunk copy, input, output and labels (30 bytes),
+// and the one line cut out at a time (lineMemory). ONNX Runtime's working memory
 // comes on top, outside the Go heap: it does not grow with the image, as
 // the detector's input is at most MaxSide on its longer side, but with
 // MaxSide, some 400 bytes a pixel of that input, 120 MB at 640 x 480.
@@ -111,8 +111,12 @@ func (s *Scene) Memory(w, h int) int64 {
 	scale := min(1, float64(s.maxSide())/float64(max(w, h, 1)))
 	dw := int64(max(32, math.Round(float64(w)*scale/32)*32))
 	dh := int64(max(32, math.Round(float64(h)*scale/32)*32))
-	return 4*cw*ch + 30*dw*dh
+	return 4*cw*ch + 30*dw*dh + lineMemory
 }
+
+// lineMemory bounds what reading one line allocates: the line cut out, at
+// most recMaxWidth wide, its columns' variance (cuts), and a piece's input.
+const lineMemory = 4*3*recHeight*recMaxWidth + 8*recMaxWidth + 4*3*recHeight*recPiece
 
 func (s *Scene) maxSide() int {
 	if s.MaxSide <= 0 {
@@ -145,7 +149,10 @@ func (s *Scene) detect(ctx context.Context, src *image.RGBA, yield func(context.
 			// Map pixel centres of the map to those of the source.
 			q[j] = [2]float64{(q[j][0]+0.5)*sx - 0.5, (q[j][1]+0.5)*sy - 0.5}
 		}
-		crops[i] = cutLine(src, q)
+		// Only the line's geometry: its pixels are cut when it is read,
+		// one line at a time, so that many long lines cost one line's
+		// memory, not all of theirs (see Memory).
+		crops[i] = lineCrop(q)
 	}
 	return crops, nil
 }
@@ -154,7 +161,7 @@ func (s *Scene) detect(ctx context.Context, src *image.RGBA, yield func(context.
 // model run, and returns them in reading order with boxes in src's
 // coordinates from (0, 0).
 func (s *Scene) readCrops(ctx context.Context, src *image.RGBA, crops []crop, yield func(context.Context) error) ([]Line, error) {
-	lines, err := s.recognize(ctx, crops, yield)
+	lines, err := s.recognize(ctx, src, crops, yield)
 	if err != nil {
 		return nil, err
 	}
@@ -218,11 +225,36 @@ func detInput(src *image.RGBA, maxSide int) (data []float32, w, h int) {
 }
 
 // crop is a line of text cut out of the image, straightened and scaled to
-// recHeight: planes B, G, R normalised to [-1, 1].
+// recHeight: planes B, G, R normalised to [-1, 1]. Before it is cut
+// (lineCrop), data is nil.
 type crop struct {
 	data  []float32
 	width int
 	quad  [4][2]float64 // where it was, in the source
+}
+
+// lineCrop is the crop of the line with corners q without its pixels: its
+// width and where it is.
+func lineCrop(q [4][2]float64) crop {
+	_, _, _, width, _ := lineFrame(q)
+	return crop{quad: q, width: width}
+}
+
+// lineFrame returns the line with corners q as cutLine samples it: its
+// origin, the ends of its two sides from there, its width in pixels
+// recHeight high and the samples per pixel along each axis.
+func lineFrame(q [4][2]float64) (o, right, down [2]float64, width, k int) {
+	dist := func(a, b [2]float64) float64 { return math.Hypot(a[0]-b[0], a[1]-b[1]) }
+	o, right, down = q[0], q[1], q[3]
+	if w, h := dist(q[0], q[1]), dist(q[0], q[3]); h/max(w, 1) >= verticalRatio {
+		o, right, down = q[1], q[2], q[0]
+	}
+	lw, lh := max(dist(o, right), 1), max(dist(o, down), 1)
+	width = min(recMaxWidth, max(recHeight/4, int(math.Ceil(recHeight*lw/lh))))
+	// Average k×k samples a pixel when shrinking a lot, so that thin
+	// strokes are not skipped over.
+	k = max(1, min(4, int(math.Round(lh/recHeight))))
+	return o, right, down, width, k
 }
 
 // cutLine samples the parallelogram with corners q (top left, top right,
@@ -232,16 +264,8 @@ type crop struct {
 // PaddleOCR does.
 func cutLine(src *image.RGBA, q [4][2]float64) crop {
 	c := crop{quad: q}
-	dist := func(a, b [2]float64) float64 { return math.Hypot(a[0]-b[0], a[1]-b[1]) }
-	o, right, down := q[0], q[1], q[3]
-	if w, h := dist(q[0], q[1]), dist(q[0], q[3]); h/max(w, 1) >= verticalRatio {
-		o, right, down = q[1], q[2], q[0]
-	}
-	lw, lh := max(dist(o, right), 1), max(dist(o, down), 1)
-	c.width = min(recMaxWidth, max(recHeight/4, int(math.Ceil(recHeight*lw/lh))))
-	// Average k×k samples a pixel when shrinking a lot, so that thin
-	// strokes are not skipped over.
-	k := max(1, min(4, int(math.Round(lh/recHeight))))
+	o, right, down, width, k := lineFrame(q)
+	c.width = width
 	ax, ay := (right[0]-o[0])/float64(c.width), (right[1]-o[1])/float64(c.width)
 	bx, by := (down[0]-o[0])/recHeight, (down[1]-o[1])/recHeight
 	n := c.width * recHeight
@@ -292,41 +316,52 @@ func bilinear(src *image.RGBA, w, h int, x, y float64) (r, g, b float32) {
 	return out[0], out[1], out[2]
 }
 
-// recognize reads each crop and returns one line per crop. A crop wider
+// recognize cuts each crop out of src and reads it, one at a time, and
+// returns one line per crop. A crop wider
 // than recPiece is read in overlapping pieces (see cuts): the recognizer's
 // attention makes its time grow faster than the width
 // (BenchmarkRecognizerWidth), and its memory with it. Crops are read one at
 // a time: on one thread, batches of several were slower per pixel.
-func (s *Scene) recognize(ctx context.Context, crops []crop, yield func(context.Context) error) ([]Line, error) {
+func (s *Scene) recognize(ctx context.Context, src *image.RGBA, crops []crop, yield func(context.Context) error) ([]Line, error) {
 	lines := make([]Line, len(crops))
-	for ci, c := range crops {
+	for ci, box := range crops {
+		c := cutLine(src, box.quad)
 		at := cuts(c)
 		var kept []ctcChar
-		// spaceNext is whether the piece before saw a space before the
-		// first character past its end.
-		spaceNext := false
+		// sawNext is whether the piece before read a character past its
+		// end, and spaceNext whether it saw a space before that character.
+		sawNext, spaceNext := false, false
 		for i := 1; i < len(at); i++ {
 			x0, x1 := max(0, at[i-1]-recOverlap), min(c.width, at[i]+recOverlap)
 			chars, err := s.readPiece(ctx, c, x0, x1, yield)
 			if err != nil {
 				return nil, err
 			}
-			first := true
+			first, before, next := true, false, false
 			for _, ch := range chars {
 				x := x0 + ch.step*recStep + recStep/2
 				if x < at[i-1] {
+					before = true
 					continue
 				}
 				if x >= at[i] {
-					spaceNext = ch.space
+					next, spaceNext = true, ch.space
 					break
 				}
 				if first && i > 1 {
-					ch.space = spaceNext
+					switch {
+					case sawNext:
+						ch.space = spaceNext
+					case !before:
+						// No character within the overlap on either side
+						// of the cut: a gap too wide not to be a space.
+						ch.space = true
+					}
 				}
 				first = false
 				kept = append(kept, ch)
 			}
+			sawNext = next
 		}
 		lines[ci] = charsLine(kept)
 	}

@@ -82,7 +82,7 @@ func (s *Scene) Close() error {
 func openModel(rt *onnx.Runtime, path string) (*onnx.Session, error) {
 	s, err := rt.NewSessionFile(path, onnx.Options{Threads: 1})
 	if err != nil {
-		return nil, fmt.Errorf("text: %w; run scripts/setup-recognition.sh again to reinstall it", err)
+		return nil, fmt.Errorf("text: %w", err)
 	}
 	if len(s.InputNames()) != 1 || len(s.OutputNames()) != 1 {
 		s.Close()

@@ -206,8 +206,8 @@ func (r *Reader) readTesseract(ctx context.Context, img image.Image) ([]Line, er
 // readScene reads img with r.Scene, waiting for r.Pause before each model
 // run: a run cannot be paused once started, and each takes well under a
 // second. A page of text (see documentWidth) goes to Tesseract once its
-// lines are found, unless Tesseract is not installed or reads much less
-// than the lines hold.
+// lines are found, unless Tesseract is not installed, fails on it, or reads
+// much less than the lines hold.
 func (r *Reader) readScene(ctx context.Context, img image.Image) ([]Line, error) {
 	yield := func(ctx context.Context) error {
 		if r.Pause != nil && r.Pause.Wait(ctx) != nil {
@@ -226,9 +226,11 @@ func (r *Reader) readScene(ctx context.Context, img image.Image) ([]Line, error)
 	if width := cropsWidth(crops); width >= documentWidth {
 		lines, err := r.readTesseract(ctx, img)
 		switch {
-		case errors.Is(err, ErrNotInstalled):
-		case err != nil:
+		case err != nil && ctx.Err() != nil:
 			return nil, err
+		case err != nil:
+			// Not installed, or failed on this image (a crash): the
+			// recognizer reads it.
 		case 2*charCount(lines) >= width/charWidth:
 			return lines, nil
 		}
