@@ -159,7 +159,7 @@ convert "$photos/building.jpg" -font "$narrow" -pointsize "$ps" \
 	-stroke none \
 	-gravity north -annotate +0+12 "$top" -gravity south -annotate +0+18 "$bottom" \
 	-quality 92 "$set/meme.jpg"
-printf '%s\t%s\t%s\n' meme.jpg meme "" >>"$manifest"
+printf '%s\t%s\t%s\n' meme.jpg meme "potted plant, car" >>"$manifest"
 
 # The runs, interleaved: each round runs every image with every binary.
 rm -rf "$dir/runs"
@@ -243,8 +243,8 @@ def fmt_s(x):
     return "–" if x is None else f"{x:.2f}"
 
 manifest = [l.rstrip("\n").split("\t") for l in open(os.path.join(set_dir, "manifest.tsv"))]
-print("| image | kind | expected | binary | labels found | label hits | words recall | extra words | labels s | text s | peak MB |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+print("| image | kind | expected | binary | labels found | label hits | other labels | words recall | extra words | labels s | text s | peak MB |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 totals = {n: collections.defaultdict(list) for n in names}
 for img, kind, expect in manifest:
     stem = img.rsplit(".", 1)[0]
@@ -264,6 +264,8 @@ for img, kind, expect in manifest:
             hits = sum(any(hit(a, found) for a in o) for o in objects)
             t["hits"].append(hits)
             t["objects"].append(len(objects))
+        other = [l for l in found if not any(hit(a, [l]) for o in objects for a in o)]
+        t["other"].append(len(other))
         read = collections.Counter(tokens(" ".join(lines)))
         want = collections.Counter(want_words)
         recall = None
@@ -285,20 +287,20 @@ for img, kind, expect in manifest:
         if any(p[3] for p in parsed):
             labels_cell = "**analyze failed** " + labels_cell
         row = [img if i == 0 else "", kind if i == 0 else "", exp_cell if i == 0 else "", n, labels_cell,
-               "–" if hits is None else f"{hits}/{len(objects)}",
+               "–" if hits is None else f"{hits}/{len(objects)}", ", ".join(other) or "–",
                "–" if recall is None else f"{recall:.2f}", extra_cell, fmt_s(ls), fmt_s(ts),
                "–" if rss is None else f"{rss:.0f}"]
         print("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
 
 print()
-print("| binary | label hits | images with every expected label | mean words recall | images with recall >= 0.9 | median labels s | median text s | slowest text s | largest peak MB |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| binary | label hits | images with every expected label | other labels | mean words recall | images with recall >= 0.9 | median labels s | median text s | slowest text s | largest peak MB |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for n in names:
     t = totals[n]
     full = sum(h == o for h, o in zip(t["hits"], t["objects"]))
     rec = t["recall"]
     ts = [x for x in t["text_s"] if x is not None]
-    print(f"| {n} | {sum(t['hits'])}/{sum(t['objects'])} | {full}/{len(t['objects'])} | "
+    print(f"| {n} | {sum(t['hits'])}/{sum(t['objects'])} | {full}/{len(t['objects'])} | {sum(t['other'])} | "
           f"{statistics.mean(rec):.2f} | {sum(r >= 0.9 for r in rec)}/{len(rec)} | "
           f"{fmt_s(med(t['labels_s']))} | {fmt_s(med(ts))} | {fmt_s(max(ts) if ts else None)} | "
           f"{max([x for x in t['rss'] if x is not None], default=0):.0f} |")
