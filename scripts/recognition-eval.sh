@@ -76,13 +76,13 @@ fi
 # The set. manifest.tsv: image, kind, expected labels (", " between objects,
 # "|" between names that count for the same object; a name counts when it is
 # a found label's whole word or words, so "pickup truck" counts for "truck").
-set=$dir/set
-rm -rf "$set" && mkdir -p "$set"
-manifest=$set/manifest.tsv
+setdir=$dir/set
+rm -rf "$setdir" && mkdir -p "$setdir"
+manifest=$setdir/manifest.tsv
 photo() { # NAME KIND LABELS [WORDS]
-	cp "$photos/$1.jpg" "$set/$1.jpg"
+	cp "$photos/$1.jpg" "$setdir/$1.jpg"
 	printf '%s\t%s\t%s\n' "$1.jpg" "$2" "$3" >>"$manifest"
-	printf '%s\n' "${4:-}" >"$set/$1.words"
+	printf '%s\n' "${4:-}" >"$setdir/$1.words"
 }
 photo apple close-up "apple"
 photo orange close-up "orange"
@@ -94,35 +94,35 @@ photo dog scene "dog, bicycle, truck|car|pickup"
 photo horses scene "horse"
 photo person scene "person, dog, horse"
 photo giraffe scene "giraffe, zebra"
-photo eagle scene "bird|eagle|kite"
+photo eagle scene "bird|eagle"
 photo kite scene "kite, person"
 
-rendered() { # NAME KIND; the words are in $set/NAME.words already
+rendered() { # NAME KIND; the words are in $setdir/NAME.words already
 	printf '%s\t%s\t%s\n' "$1.png" "$2" "" >>"$manifest"
 }
-words() { printf '%s\n' "$2" >"$set/$1.words"; }
+words() { printf '%s\n' "$2" >"$setdir/$1.words"; }
 
 words lines "The quick brown fox jumps over the lazy dog.
 Meeting moved to Thursday at half past three.
 Please bring the signed forms and your badge.
 Parking is free for visitors after six."
 convert -size 1000x300 xc:white -font "$sans" -pointsize 34 -fill black \
-	-annotate +40+70 "$(cat "$set/lines.words")" -depth 8 "$set/lines.png"
+	-annotate +40+70 "$(cat "$setdir/lines.words")" -depth 8 "$setdir/lines.png"
 rendered lines text
 
 words dark "Summer sale ends Sunday
 Everything must go
 Open late on Fridays"
 convert -size 900x320 xc:'#1e2a38' -font "$sansbold" -pointsize 44 -fill white \
-	-interline-spacing 16 -annotate +60+90 "$(cat "$set/dark.words")" -depth 8 "$set/dark.png"
+	-interline-spacing 16 -annotate +60+90 "$(cat "$setdir/dark.words")" -depth 8 "$setdir/dark.png"
 rendered dark text
 
 words tilted "Keep this receipt for your records
 Returns are accepted within thirty days
 Thank you for shopping with us"
 convert -size 1000x300 xc:white -font "$dserif" -pointsize 36 -fill '#222222' \
-	-interline-spacing 14 -annotate +50+80 "$(cat "$set/tilted.words")" \
-	-background white -rotate -11 +repage -depth 8 "$set/tilted.png"
+	-interline-spacing 14 -annotate +50+80 "$(cat "$setdir/tilted.words")" \
+	-background white -rotate -11 +repage -depth 8 "$setdir/tilted.png"
 rendered tilted text
 
 # A page of a book as a scanner gives it: an off-white sheet, a serif face,
@@ -134,20 +134,20 @@ The house stood at the end of a long lane, where the hedges grew so close togeth
     The first line made her sit down. The second made her read the first again. She set the cup on the sill and looked out at the lane, half expecting to see someone waiting there, but there was only the rain and the dark line of the hedge. Then she read the letter from the beginning, slowly this time, and when she had finished she folded it along its creases and put it in the pocket of her apron."
 # caption: would wrap the lines itself but measures the whole text first and
 # runs into the width limit of ImageMagick's security policy: fold instead.
-body=$(sed 1d "$set/page.words" | fold -s -w 70 | sed 's/ *$//')
+body=$(sed 1d "$setdir/page.words" | fold -s -w 70 | sed 's/ *$//')
 convert -size 1200x1700 xc:'#f6f3ea' -font "$serif" -fill '#1c1c1c' \
-	-pointsize 24 -gravity north -annotate +0+90 "$(sed -n 1p "$set/page.words")" \
+	-pointsize 24 -gravity north -annotate +0+90 "$(sed -n 1p "$setdir/page.words")" \
 	-pointsize 29 -interline-spacing 12 -gravity northwest -annotate +100+190 "$body" \
 	-pointsize 24 -gravity south -annotate +0+90 '47' \
 	-background '#f6f3ea' -rotate 0.6 -gravity center -extent 1200x1700 \
-	-blur 0x0.6 -attenuate 0.25 +noise Gaussian +repage -depth 8 "$set/page.png"
+	-blur 0x0.6 -attenuate 0.25 +noise Gaussian +repage -depth 8 "$setdir/page.png"
 rendered page text
 
 # A meme: a photo with a yellow caption in outlined bold condensed capitals,
 # one line over the sky and trees, one at the bottom.
 words meme "MONDAY MORNING AT THE OFFICE
 ALL SEVEN FLOORS OF IT"
-top=$(sed -n 1p "$set/meme.words") bottom=$(sed -n 2p "$set/meme.words")
+top=$(sed -n 1p "$setdir/meme.words") bottom=$(sed -n 2p "$setdir/meme.words")
 # As large as the longer line allows: 92 % of the photo's width.
 w=$(convert -font "$narrow" -pointsize 100 label:"$top" -format %w info:)
 wb=$(convert -font "$narrow" -pointsize 100 label:"$bottom" -format %w info:)
@@ -158,7 +158,7 @@ convert "$photos/building.jpg" -font "$narrow" -pointsize "$ps" \
 	-gravity north -annotate +0+12 "$top" -gravity south -annotate +0+18 "$bottom" \
 	-stroke none \
 	-gravity north -annotate +0+12 "$top" -gravity south -annotate +0+18 "$bottom" \
-	-quality 92 "$set/meme.jpg"
+	-quality 92 "$setdir/meme.jpg"
 printf '%s\t%s\t%s\n' meme.jpg meme "potted plant, car" >>"$manifest"
 
 # The runs, interleaved: each round runs every image with every binary.
@@ -174,7 +174,7 @@ for ((r = 1; r <= rounds; r++)); do
 			# GNU time's peak is the larger of analyze's and its largest
 			# child's (a tesseract process) resident set.
 			(cd "$dir" && /usr/bin/time -f 'peak-rss-kb %M' -o "$out.rss" \
-				"${bins[i]}" analyze --recognition-dir "$rec" --timeout 10m "$set/$img") >"$out" 2>&1 ||
+				"${bins[i]}" analyze --recognition-dir "$rec" --timeout 10m "$setdir/$img") >"$out" 2>&1 ||
 				echo "EXIT $?" >>"$out"
 		done
 	done
