@@ -282,6 +282,9 @@ const canvasGrey = 128
 //
 // It returns ctx's error if ctx ends first; an empty image is an error.
 func (d *Detector) Detect(ctx context.Context, img image.Image) ([]Label, error) {
+	if d.rt != nil {
+		defer d.rt.ReleaseMemory()
+	}
 	b := img.Bounds()
 	if b.Empty() {
 		return nil, fmt.Errorf("labels: empty image")

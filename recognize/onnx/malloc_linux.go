@@ -2,29 +2,36 @@ package onnx
 
 import "github.com/ebitengine/purego"
 
-// mMmapThreshold is glibc's M_MMAP_THRESHOLD parameter of mallopt.
-const mMmapThreshold = -3
+// mallocTrim is glibc's malloc_trim, or nil with another C library.
+var mallocTrim func(pad uintptr) int32
 
-// returnLargeBlocks makes glibc's malloc serve every block of 128 KiB or
-// more, ONNX Runtime's tensors, with mmap, so that freeing one returns it
-// to the system. By default glibc raises that threshold to the size of
-// each large block freed, up to 32 MiB, after which such blocks come from
-// its heap and stay with the process when freed: each image read then left
-// the resident size higher (BenchmarkScene in recognize/text: a peak of
-// 290-330 MB settling at 210-250 MB between images, against 160-165 MB and
-// 70 MB with the fixed threshold, in the same time). Go allocates nothing
-// with malloc, so only ONNX Runtime is affected. Best effort: a C library
-// without mallopt (not glibc) is left as it is.
-func returnLargeBlocks() {
+// loadTrim finds malloc_trim in the C library. Best effort: without it
+// (not glibc) ReleaseMemory does nothing.
+func loadTrim() {
 	libc, err := purego.Dlopen("libc.so.6", purego.RTLD_NOW|purego.RTLD_LOCAL)
 	if err != nil {
 		return
 	}
-	sym, err := purego.Dlsym(libc, "mallopt")
-	if err != nil {
-		return
+	if sym, err := purego.Dlsym(libc, "malloc_trim"); err == nil && sym != 0 {
+		purego.RegisterFunc(&mallocTrim, sym)
 	}
-	var mallopt func(param, value int32) int32
-	purego.RegisterFunc(&mallopt, sym)
-	mallopt(mMmapThreshold, 128<<10)
+}
+
+// ReleaseMemory gives the memory ONNX Runtime freed back to the system
+// (glibc's malloc_trim). Call it once the work on an image is done.
+//
+// ONNX Runtime allocates each run's tensors with malloc (pixpool turns its
+// arena off), and glibc keeps large freed blocks in its heap for reuse:
+// without trimming, the resident size crept up image after image
+// (BenchmarkScene in recognize/text: peaks of 290-330 MB settling at
+// 210-250 MB between images). Making every large block an mmap instead
+// (mallopt's M_MMAP_THRESHOLD) gave the memory back too, but each run on a
+// shape the session had not seen before then took 3-5 times as long (every
+// tensor a fresh mapping to fault in), and with line widths that differ
+// from line to line most runs are such runs. Trimming once per image keeps
+// the runs fast and the memory returned, for a few milliseconds.
+func (rt *Runtime) ReleaseMemory() {
+	if mallocTrim != nil {
+		mallocTrim(0)
+	}
 }

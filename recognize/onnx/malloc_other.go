@@ -2,6 +2,8 @@
 
 package onnx
 
-// returnLargeBlocks is glibc-specific; elsewhere the C library's own
-// policy stands.
-func returnLargeBlocks() {}
+// loadTrim: trimming is glibc's; elsewhere the C library's own policy stands.
+func loadTrim() {}
+
+// ReleaseMemory does nothing outside Linux's glibc.
+func (rt *Runtime) ReleaseMemory() {}

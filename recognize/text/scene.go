@@ -29,6 +29,7 @@ type Scene struct {
 	det, rec model
 	keys     []string // the recognizer's classes: blank, the dictionary, space
 	close    func() error
+	release  func() // gives the runs' memory back, after each image (onnx.Runtime.ReleaseMemory)
 }
 
 // model runs one ONNX model on one float input.

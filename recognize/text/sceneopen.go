@@ -64,7 +64,7 @@ func OpenScene(dir string) (*Scene, error) {
 		det.Close()
 		return nil, err
 	}
-	return &Scene{det: session{det}, rec: session{rec}, keys: keys, close: func() error {
+	return &Scene{det: session{det}, rec: session{rec}, keys: keys, release: rt.ReleaseMemory, close: func() error {
 		det.Close()
 		rec.Close()
 		return nil

@@ -218,6 +218,9 @@ func (r *Reader) readScene(ctx context.Context, img image.Image) ([]Line, error)
 		}
 		return nil
 	}
+	if r.Scene.release != nil {
+		defer r.Scene.release()
+	}
 	src, scale := r.Scene.workingCopy(img)
 	crops, err := r.Scene.detect(ctx, src, yield)
 	if err != nil {
