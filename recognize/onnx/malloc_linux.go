@@ -5,15 +5,28 @@ import "github.com/ebitengine/purego"
 // mallocTrim is glibc's malloc_trim, or nil with another C library.
 var mallocTrim func(pad uintptr) int32
 
-// loadTrim finds malloc_trim in the C library. Best effort: without it
-// (not glibc) ReleaseMemory does nothing.
-func loadTrim() {
+// mArenaMax is glibc's M_ARENA_MAX parameter of mallopt.
+const mArenaMax = -8
+
+// tuneMalloc finds malloc_trim in the C library and bounds glibc's malloc
+// arenas to 2. glibc gives each thread that allocates an arena of its own;
+// ONNX Runtime's threads (a session with several, as pixpool analyze runs
+// the detector) then each kept their peak: pixpool analyze of a page peaked
+// at 384 MB resident, 275-286 MB with 1 or 2 arenas, in the same time.
+// Go allocates nothing with malloc, so only ONNX Runtime is affected. Best
+// effort: another C library is left as it is.
+func tuneMalloc() {
 	libc, err := purego.Dlopen("libc.so.6", purego.RTLD_NOW|purego.RTLD_LOCAL)
 	if err != nil {
 		return
 	}
 	if sym, err := purego.Dlsym(libc, "malloc_trim"); err == nil && sym != 0 {
 		purego.RegisterFunc(&mallocTrim, sym)
+	}
+	if sym, err := purego.Dlsym(libc, "mallopt"); err == nil && sym != 0 {
+		var mallopt func(param, value int32) int32
+		purego.RegisterFunc(&mallopt, sym)
+		mallopt(mArenaMax, 2)
 	}
 }
 

@@ -2,8 +2,8 @@
 
 package onnx
 
-// loadTrim: trimming is glibc's; elsewhere the C library's own policy stands.
-func loadTrim() {}
+// tuneMalloc: glibc's; elsewhere the C library's own policy stands.
+func tuneMalloc() {}
 
 // ReleaseMemory does nothing outside Linux's glibc.
 func (rt *Runtime) ReleaseMemory() {}

@@ -153,7 +153,7 @@ func Load(path string) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("onnx: loading %s: %w", path, err)
 	}
-	loadTrim()
+	tuneMalloc()
 	sym, err := purego.Dlsym(lib, "OrtGetApiBase")
 	if err != nil {
 		return nil, fmt.Errorf("onnx: %s is not ONNX Runtime: %w", path, err)
