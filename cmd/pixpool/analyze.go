@@ -57,6 +57,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stdout, "\nlabels: not available: %v; run scripts/setup-recognition.sh %s to reinstall it\n", err, dir)
 	} else {
 		det.MinConfidence = *minConf
+		det.Threads = 1 // one thread, as serve's workers run it: the times and memory shown are serve's
 		start := time.Now()
 		found, err := det.Detect(ctx, img)
 		if err != nil {
