@@ -200,16 +200,7 @@ func TestTextReader(t *testing.T) {
 // but without ONNX Runtime is not reported as lacking the models: users
 // are told the library is missing.
 func TestTextReader_NamesWhatIsMissing(t *testing.T) {
-	models := recognitionDir(t)
-	dir := t.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, "recognition"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{"ocr-det.onnx", "ocr-rec.onnx", "ocr-keys.txt"} {
-		if err := os.Symlink(filepath.Join(models, "recognition", f), filepath.Join(dir, "recognition", f)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := linkRecognition(t, "ocr-det.onnx", "ocr-rec.onnx", "ocr-keys.txt")
 	r, missing, partly := textReader([]string{dir})
 	if r != nil && r.Scene != nil {
 		t.Fatalf("textReader(no library) read with the scene text models")
@@ -222,16 +213,7 @@ func TestTextReader_NamesWhatIsMissing(t *testing.T) {
 // TestTextReader_DamagedModelOneHint: a damaged scene text model is named,
 // with the one command that reinstalls it.
 func TestTextReader_DamagedModelOneHint(t *testing.T) {
-	models := recognitionDir(t)
-	dir := t.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, "recognition"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{"libonnxruntime.so.1", "ocr-rec.onnx", "ocr-keys.txt"} {
-		if err := os.Symlink(filepath.Join(models, "recognition", f), filepath.Join(dir, "recognition", f)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := linkRecognition(t, "libonnxruntime.so.1", "ocr-rec.onnx", "ocr-keys.txt")
 	if err := os.WriteFile(filepath.Join(dir, "recognition", "ocr-det.onnx"), []byte("not a model\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -261,4 +243,21 @@ func TestAnalyze_DamagedDetectorHowToReinstall(t *testing.T) {
 	if want := "scripts/setup-recognition.sh " + data; !strings.Contains(out.String(), "labels: not available") || !strings.Contains(out.String(), want) {
 		t.Fatalf("output lacks how to reinstall the detector (%q):\n%s", want, out.String())
 	}
+}
+
+// linkRecognition returns a new folder whose recognition/ holds links to
+// the named files of the installed models, and nothing else.
+func linkRecognition(t *testing.T, files ...string) string {
+	t.Helper()
+	models := recognitionDir(t)
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "recognition"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if err := os.Symlink(filepath.Join(models, "recognition", f), filepath.Join(dir, "recognition", f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
