@@ -23,10 +23,24 @@ import (
 // maxFieldBytes bounds a non-file form field such as the key.
 const maxFieldBytes = 4 << 10
 
+// drainBytes is how far over the limit a declared upload is still read
+// (and dropped) before the answer: see readBody.
+const drainBytes = 4 << 20
+
 // readBody reads a raw request body of at most limit bytes; more is
-// ETOOLARGE, answered without reading the rest.
+// ETOOLARGE. A body declared at most drainBytes over the limit is read and
+// dropped first, so that the client, still sending it, gets the answer:
+// closing the connection on unread data resets it, and the reset can
+// discard the answer before the client reads it ("connection reset by
+// peer" instead of 413). A larger one is answered without reading the
+// rest.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
+		if r.ContentLength <= limit+drainBytes {
+			if _, err := io.Copy(io.Discard, r.Body); err == nil {
+				return nil, service.TooLarge(limit)
+			}
+		}
 		return nil, tooLarge(w, limit)
 	}
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
