@@ -144,6 +144,21 @@ func waitPending(t *testing.T, nd *node, n int) {
 	}
 }
 
+// behindFirstBatch starts get(0), waits until its batch is sent (the
+// fake node's hook closes sent and holds the answer until release), starts
+// get(1..readers-1), which queue for the next batch, and releases the
+// answer once they all wait.
+func behindFirstBatch(t *testing.T, nd *node, readers int, get func(int), sent, release chan struct{}) {
+	t.Helper()
+	go get(0)
+	<-sent
+	for i := 1; i < readers; i++ {
+		go get(i)
+	}
+	waitPending(t, nd, readers-1)
+	close(release)
+}
+
 // TestHot_JoinAfterSent: a read that begins while a batch holding a
 // validation of the same key is already sent must not take that batch's
 // answer: its own mg goes in the next batch, and sees the write made
@@ -228,13 +243,7 @@ func TestHot_BrokenMidBatch(t *testing.T) {
 		v, err := c.Get(ctx, keys[i])
 		results <- result{i, string(v), err}
 	}
-	go get(0)
-	<-sent
-	for i := 1; i < readers; i++ {
-		go get(i)
-	}
-	waitPending(t, nd, readers-1)
-	close(release)
+	behindFirstBatch(t, nd, readers, get, sent, release)
 	hits, errs := 0, 0
 	for range readers {
 		select {
@@ -365,13 +374,7 @@ func TestHot_LargeBatch(t *testing.T) {
 		}
 	}
 	wg.Add(readers)
-	go get(0)
-	<-sent
-	for i := 1; i < readers; i++ {
-		go get(i)
-	}
-	waitPending(t, nd, readers-1)
-	close(release)
+	behindFirstBatch(t, nd, readers, get, sent, release)
 	wg.Wait()
 	if got := c.Counters().HotHits - before.HotHits; got != readers {
 		t.Errorf("%d hot hits, want %d", got, readers)
