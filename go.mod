@@ -3,6 +3,7 @@ module github.com/pixpool/pixpool
 go 1.26.8
 
 require (
+	github.com/aws/aws-lambda-go v1.55.1 // the Lambda runtime loop and API Gateway / scheduled event types for the serverless mode (cmd/pixpool/lambda.go); AWS's own, no other dependencies
 	github.com/bradfitz/gomemcache v0.0.0-20260422231931-4d751bb6e37c // memcached client: the pool talks to cache nodes (ours or stock memcached)
 	github.com/chromedp/cdproto v0.159.0 // tests: Chrome DevTools types for chromedp
 	github.com/chromedp/chromedp v0.23.0 // tests: drives headless Chromium for the web UI tests (e2e/)
