@@ -82,6 +82,9 @@ func (e usageError) Unwrap() error { return e.error }
 
 // run dispatches a command line; it is main without the process.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 && inLambda() {
+		args = []string{"serve"} // deployed as the function's bootstrap
+	}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return flag.ErrHelp

@@ -154,6 +154,9 @@ type Main struct {
 	beforeFollow func()
 	// connState, if set, observes connections (tests wait on it).
 	connState func(net.Conn, nethttp.ConnState)
+	// lambda: Lambda mode (lambda.go), which sweeps in its scheduled
+	// rounds, not at every start.
+	lambda bool
 }
 
 // Open opens the stores, makes sure an admin can exist and starts
@@ -261,7 +264,10 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			m.Logger.Warn("sweep temporary files", "err", err)
 		}
 	}
-	if _, err := m.Images.SweepOrphans(ctx, c.SweepGrace); err != nil {
+	if m.lambda {
+		// Every cold start would list the bucket: the scheduled round
+		// sweeps instead.
+	} else if _, err := m.Images.SweepOrphans(ctx, c.SweepGrace); err != nil {
 		m.Logger.Warn("sweep orphans", "err", err)
 	}
 
@@ -654,6 +660,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	m.Config.AdminPassword = adminPassword
 	m.Logger = newLogger(stderr, &m.Config)
 	slog.SetDefault(m.Logger)
+	if inLambda() {
+		return runLambda(ctx, &m, flagsGiven(fs), *recDir)
+	}
 	if m.Config.DecodeMemory == 0 {
 		m.Config.DecodeMemory = decodeMemory(cache.MachineMemory(), goMemLimit())
 	}
