@@ -26,4 +26,13 @@ if ((${#need_apt[@]})); then
 		service memcached stop >/dev/null 2>&1 || true
 	fi
 fi
+# The AWS Lambda Runtime Interface Emulator, for the Lambda mode's
+# end-to-end test (cmd/pixpool/lambda_test.go) and scripts/lambda-bench.sh.
+rie_version=v0.0.0-20261030222936-bef5c4ba774d
+gobin=$(go env GOBIN)
+[[ -n $gobin ]] || gobin=$(go env GOPATH | cut -d: -f1)/bin
+if [[ ! -x $gobin/aws-lambda-rie || $(go version -m "$gobin/aws-lambda-rie" 2>/dev/null | awk '$1 == "mod" {print $3}') != "$rie_version" ]]; then
+	echo "test-deps: installing aws-lambda-rie $rie_version"
+	go install "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$rie_version"
+fi
 echo "test-deps: ok"

@@ -33,9 +33,14 @@ func lambdaEmulator(tb testing.TB) string {
 	if p, err := exec.LookPath("aws-lambda-rie"); err == nil {
 		return p
 	}
-	out, _ := exec.Command("go", "env", "GOPATH").Output()
-	for _, dir := range filepath.SplitList(strings.TrimSpace(string(out))) {
-		if p := filepath.Join(dir, "bin", "aws-lambda-rie"); fileExists(p) {
+	out, _ := exec.Command("go", "env", "GOBIN", "GOPATH").Output()
+	gobin, gopath, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	dirs := []string{strings.TrimSpace(gobin)}
+	for _, dir := range filepath.SplitList(strings.TrimSpace(gopath)) {
+		dirs = append(dirs, filepath.Join(dir, "bin"))
+	}
+	for _, dir := range dirs {
+		if p := filepath.Join(dir, "aws-lambda-rie"); dir != "" && fileExists(p) {
 			return p
 		}
 	}
