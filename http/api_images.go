@@ -64,6 +64,9 @@ func (s *Server) handleAPIGet(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
+	if s.redirectLarge(w, r, img) {
+		return
+	}
 	serveImage(w, r, img, data, img.ContentType)
 }
 

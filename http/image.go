@@ -86,6 +86,9 @@ func (s *Server) handleRaw(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, keyNotFound(err, key))
 		return
 	}
+	if s.redirectLarge(w, r, img) {
+		return
+	}
 	if r.URL.Query().Get("download") != "" {
 		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment",
 			map[string]string{"filename": downloadName(key, img.ContentType)}))

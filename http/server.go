@@ -77,6 +77,12 @@ type Server struct {
 	// sending may take as long as it needs. If zero, 30 s
 	// (DefaultBodyIdleTimeout).
 	BodyIdleTimeout time.Duration
+	// ImageURL, if set, gives a short-lived URL that serves an image's
+	// bytes (a presigned S3 URL), where images of more than ImageURLAbove
+	// bytes are redirected rather than sent (large.go): Lambda's answers
+	// hold at most 6 MB.
+	ImageURL      func(ctx context.Context, img *pixpool.Image) (string, error)
+	ImageURLAbove int64
 	// Hosts are the names the server answers to, as browsers reach it
 	// (e.g. photos.example.com; a port is ignored). If set, a request
 	// for any other name is refused with 403, wherever it goes: the

@@ -39,14 +39,9 @@ const MaxBody = (MaxPayload - envelope) / 4 * 3
 type Handler struct {
 	// Handler serves the requests.
 	Handler http.Handler
-	// MaxResponse bounds the JSON answer. If zero, MaxPayload.
+	// MaxResponse bounds the JSON answer; a response that would not fit
+	// becomes a 502 that says why. If zero, MaxPayload.
 	MaxResponse int
-	// TooLarge, if set, is asked for the answer to a request whose
-	// response would not fit (its status and headers are given): it may
-	// write another one, such as a redirect to where the bytes can be
-	// fetched. If it is nil, or its answer does not fit either, the client
-	// gets a 502 that says why.
-	TooLarge func(w http.ResponseWriter, r *http.Request, status int, header http.Header)
 }
 
 // ServeEvent answers one event.
@@ -63,17 +58,9 @@ func (h *Handler) ServeEvent(ctx context.Context, e *events.APIGatewayV2HTTPRequ
 			return resp, nil
 		}
 	}
-	status, header := w.code(), w.header.Clone()
-	if h.TooLarge != nil {
-		w2 := newRecorder(limit)
-		h.TooLarge(w2, r, status, header)
-		if resp := w2.response(); !w2.over && size(resp) <= limit {
-			return resp, nil
-		}
-	}
 	return textResponse(http.StatusBadGateway, fmt.Sprintf(
 		"The response (status %d, %s) is larger than AWS Lambda's limit of %d bytes on a function's answer; fetch it from a server that is not on Lambda.\n",
-		status, header.Get("Content-Type"), MaxPayload)), nil
+		w.code(), w.header.Get("Content-Type"), MaxPayload)), nil
 }
 
 func (h *Handler) maxResponse() int {

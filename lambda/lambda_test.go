@@ -272,15 +272,5 @@ func TestServeEvent(t *testing.T) {
 		if resp.StatusCode != http.StatusBadGateway || !strings.Contains(resp.Body, "larger than AWS Lambda's limit") {
 			t.Fatalf("status %d body %q, want 502 saying the response is too large", resp.StatusCode, resp.Body)
 		}
-		h.TooLarge = func(w http.ResponseWriter, r *http.Request, status int, header http.Header) {
-			if status != 200 || header.Get("Content-Type") != "image/jpeg" || r.URL.Path != "/big" {
-				t.Errorf("TooLarge got status %d, type %q, path %q", status, header.Get("Content-Type"), r.URL.Path)
-			}
-			http.Redirect(w, r, "https://bucket.example/big?sig=1", http.StatusTemporaryRedirect)
-		}
-		resp = serve(t, h, event("GET", "/big", ""))
-		if resp.StatusCode != http.StatusTemporaryRedirect || resp.Headers["Location"] != "https://bucket.example/big?sig=1" {
-			t.Fatalf("status %d Location %q, want a 307 to the bucket", resp.StatusCode, resp.Headers["Location"])
-		}
 	})
 }

@@ -18,6 +18,7 @@ import (
 	awslambda "github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/pixpool/pixpool"
+	blobs3 "github.com/pixpool/pixpool/blob/s3"
 	"github.com/pixpool/pixpool/cache"
 	"github.com/pixpool/pixpool/lambda"
 	"github.com/pixpool/pixpool/service"
@@ -64,6 +65,10 @@ func inLambda() bool { return os.Getenv(lambdaRuntimeEnv) != "" }
 // with its multipart form and in base64, must fit in an invocation's
 // 6 MB event (lambda.MaxBody, 4.45 MiB, less room for the form).
 const lambdaMaxUpload = 4 << 20
+
+// lambdaImageURLExpiry is how long the presigned S3 URL of an image too
+// large for an invocation's answer lasts.
+const lambdaImageURLExpiry = 5 * time.Minute
 
 // lambdaDefaultData is --data in Lambda mode when it is not given: only
 // /tmp is writable there (and it is the instance's own, lost with it).
@@ -141,6 +146,18 @@ func openLambda(ctx context.Context, m *Main) (*lambdaFunc, error) {
 		// The link would go to CloudWatch Logs: not printed.
 		m.SetupURL = ""
 		m.Logger.Warn("no admin account yet: set PIXPOOL_ADMIN_PASSWORD (or PIXPOOL_ADMIN_PASSWORD_FILE) on the function, or run pixpool user create --admin --db URL admin")
+	}
+	if s3, ok := m.Blobs.(*blobs3.Store); ok {
+		// An image whose answer would not fit in Lambda's 6 MB is fetched
+		// from S3 itself.
+		m.HTTP.ImageURLAbove = lambda.MaxBody
+		m.HTTP.ImageURL = func(ctx context.Context, img *pixpool.Image) (string, error) {
+			u, err := s3.PresignGet(ctx, img.BlobKey, lambdaImageURLExpiry, img.ContentType)
+			if err != nil {
+				return "", err
+			}
+			return u.String(), nil
+		}
 	}
 	f := &lambdaFunc{m: m, http: &lambda.Handler{Handler: m.HTTP.Handler()}}
 	if m.Manager != nil {

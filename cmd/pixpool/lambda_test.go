@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -23,7 +24,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/pixpool/pixpool/lambda"
 	"github.com/pixpool/pixpool/pixpooltest"
+	"github.com/pixpool/pixpool/service"
+	"github.com/pixpool/pixpool/store/postgres"
 )
 
 // lambdaEmulator finds aws-lambda-rie, which scripts/test-deps.sh
@@ -351,6 +355,55 @@ func TestLambda(t *testing.T) {
 		if !bytes.Contains(body, []byte("4 MiB")) {
 			t.Errorf("413 does not say the limit: %s", body)
 		}
+	})
+
+	t.Run("LargeImage", func(t *testing.T) {
+		// An image stored by a server not on Lambda, too large for an
+		// invocation's answer: the function redirects to S3.
+		f.t = t
+		ctx := context.Background()
+		st, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		blobs, err := openBlobs(ctx, t.TempDir(), blob, s3Keys{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := st.UserByUsername(ctx, "ada")
+		if err != nil {
+			t.Fatal(err)
+		}
+		big := pixpooltest.NoisyPNG(t, 1600, 1200)
+		if len(big) <= lambda.MaxBody {
+			t.Fatalf("test image of %d bytes fits in an answer", len(big))
+		}
+		images := &service.Images{Store: st, Blobs: blobs}
+		if _, err := images.Put(ctx, u.ID, "large.png", big); err != nil {
+			t.Fatal(err)
+		}
+		images.Wait()
+		resp, body := f.do(request{method: "GET", path: "/api/v1/images/large.png"})
+		f.wantStatus(resp, body, http.StatusTemporaryRedirect)
+		loc := resp.Headers["Location"]
+		got, err := http.Get(loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(got.Body)
+		got.Body.Close()
+		if got.StatusCode != http.StatusOK || !bytes.Equal(data, big) || got.Header.Get("Content-Type") != "image/png" {
+			t.Fatalf("presigned URL: status %d, %d bytes, type %q; want the %d bytes stored", got.StatusCode, len(data), got.Header.Get("Content-Type"), len(big))
+		}
+		// The compat API's answer holds the bytes in JSON: too large, said so.
+		resp, body = f.do(request{method: "POST", path: "/api/key/large.png"})
+		f.wantStatus(resp, body, http.StatusBadGateway)
+		if !bytes.Contains(body, []byte("larger than AWS Lambda's limit")) {
+			t.Errorf("502 does not say why: %s", body)
+		}
+		resp, body = f.do(request{method: "DELETE", path: "/api/v1/images/large.png"})
+		f.wantStatus(resp, body, http.StatusNoContent)
 	})
 
 	t.Run("Compat", func(t *testing.T) {

@@ -1,0 +1,25 @@
+package http
+
+import (
+	"net/http"
+
+	"github.com/pixpool/pixpool"
+)
+
+// redirectLarge sends the client of an image larger than ImageURLAbove
+// to ImageURL's URL for it, and reports whether it did (or failed
+// trying, which it reported).
+func (s *Server) redirectLarge(w http.ResponseWriter, r *http.Request, img *pixpool.Image) bool {
+	if s.ImageURL == nil || img.Size <= s.ImageURLAbove {
+		return false
+	}
+	u, err := s.ImageURL(r.Context(), img)
+	if err != nil {
+		s.Error(w, r, err)
+		return true
+	}
+	// The URL expires: neither the browser nor a proxy may keep it.
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, u, http.StatusTemporaryRedirect)
+	return true
+}
