@@ -10,6 +10,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -481,6 +482,57 @@ func TestLambda(t *testing.T) {
 			}
 		case an.Status != "done" || rep.Analysed < 2:
 			t.Errorf("after the round: analysis %s, report %s; want done", body, out)
+		}
+	})
+}
+
+// TestLambdaConfig: Lambda mode refuses stores an instance would keep to
+// itself, and bounds uploads by what fits in an event.
+func TestLambdaConfig(t *testing.T) {
+	quiet := slog.New(slog.DiscardHandler)
+	const pg, s3 = "postgres://pixpool@db.internal:5432/pixpool", "s3://photos?region=eu-west-1"
+	for _, c := range []struct {
+		name, db, blob, want string
+	}{
+		{"SQLite", "", s3, "needs a PostgreSQL --db"},
+		{"SQLiteFile", "sqlite:/tmp/p.db", s3, "needs a PostgreSQL --db"},
+		{"Folder", pg, "", "needs an S3 --blob"},
+		{"FolderFile", pg, "file:/tmp/blobs", "needs an S3 --blob"},
+	} {
+		t.Run("Err"+c.name, func(t *testing.T) {
+			cfg := Config{DB: c.db, Blob: c.blob}
+			err := lambdaConfig(&cfg, map[string]bool{}, quiet)
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "/tmp is each instance's own") {
+				t.Fatalf("lambdaConfig()=%v, want an error saying %q and why", err, c.want)
+			}
+		})
+	}
+	t.Run("Adapted", func(t *testing.T) {
+		cfg := Config{DB: pg, Blob: s3, Data: "./pixpool-data", CacheSize: 3, MaxUpload: 20 << 20}
+		if err := lambdaConfig(&cfg, map[string]bool{}, quiet); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := cfg.Data, lambdaDefaultData(); got != want {
+			t.Errorf("Data=%q, want %q", got, want)
+		}
+		if cfg.CacheSize != 0 {
+			t.Errorf("CacheSize=%d without --cache-nodes, want 0: no local nodes in a function", cfg.CacheSize)
+		}
+		if got, want := cfg.MaxUpload, int64(lambdaMaxUpload); got != want {
+			t.Errorf("MaxUpload=%d, want %d", got, want)
+		}
+		if !cfg.SecureCookies {
+			t.Error("cookies not Secure: API Gateway serves HTTPS only")
+		}
+		// What the limit admits fits in an event, as multipart in base64.
+		if lambdaMaxUpload+16<<10 > lambda.MaxBody {
+			t.Errorf("max upload %d leaves no room for the form within %d", lambdaMaxUpload, lambda.MaxBody)
+		}
+	})
+	t.Run("ErrListeners", func(t *testing.T) {
+		cfg := Config{DB: pg, Blob: s3, MetricsAddr: "127.0.0.1:9090"}
+		if err := lambdaConfig(&cfg, map[string]bool{}, quiet); err == nil {
+			t.Fatal("--metrics-addr accepted in Lambda mode")
 		}
 	})
 }
