@@ -247,7 +247,10 @@ func isText(contentType string) bool {
 // size bounds the JSON of resp from above: every byte of a string may
 // take six once escaped, but base64 and most headers take one.
 func size(resp events.APIGatewayV2HTTPResponse) int {
-	n := 128 + jsonLen(resp.Body)
+	n := 128 + len(resp.Body) + 2 // base64 needs no escapes
+	if !resp.IsBase64Encoded {
+		n = 128 + jsonLen(resp.Body)
+	}
 	for k, v := range resp.Headers {
 		n += jsonLen(k) + jsonLen(v) + 4
 	}

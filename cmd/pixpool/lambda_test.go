@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -102,11 +103,13 @@ func startFunction(tb testing.TB, rie, bin string, env ...string) *function {
 	cmd.Env = append(os.Environ(), env...)
 	logs := new(bytes.Buffer)
 	cmd.Stdout, cmd.Stderr = logs, logs
+	// The emulator starts the function as its child: stop both.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() {
-		cmd.Process.Kill()
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		cmd.Wait()
 		if tb.Failed() {
 			tb.Logf("function's output:\n%s", logs)
