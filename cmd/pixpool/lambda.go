@@ -260,10 +260,31 @@ type RoundReport struct {
 	Sampled      bool     `json:"stats_sampled"`         // a pool stats sample was stored
 	PoolRequest  bool     `json:"pool_request"`          // a pool change asked through the store was applied
 	PoolLeader   string   `json:"pool_leader,omitempty"` // why the pool was left alone
+	Swept        bool     `json:"swept"`                 // sessions, attempts and orphans were swept (at most hourly)
 	Sessions     int      `json:"expired_sessions"`
 	Orphans      int      `json:"orphans"`
+	Notes        []string `json:"notes,omitempty"`
 	Errors       []string `json:"errors,omitempty"`
 	Took         string   `json:"took"`
+}
+
+// sweptSetting holds when a round last swept; sweepEvery is how often
+// rounds sweep, as serve's housekeeping does (the orphan sweep lists the
+// bucket).
+const (
+	sweptSetting = "lambda.swept"
+	sweepEvery   = time.Hour
+)
+
+// sweepDue reports whether this round should sweep.
+func (f *lambdaFunc) sweepDue(ctx context.Context) bool {
+	v, err := f.m.Store.Setting(ctx, sweptSetting)
+	if err != nil {
+		return true
+	}
+	last, err := time.Parse(time.RFC3339Nano, v)
+	age := time.Since(last)
+	return err != nil || age < 0 || age >= sweepEvery
 }
 
 // roundMargin is the time a round keeps, before the invocation's
@@ -282,13 +303,17 @@ func (f *lambdaFunc) maintain(ctx context.Context) (*RoundReport, error) {
 		}
 	}
 
-	now := time.Now()
-	n, err := m.Store.DeleteExpiredSessions(ctx, now)
-	rep.Sessions = int(n)
-	fail("sweep sessions", err)
-	fail("sweep login and sign-up attempts", m.Store.ClearAttempts(ctx, "", now.Add(-24*time.Hour)))
-	rep.Orphans, err = m.Images.SweepOrphans(ctx, m.Config.SweepGrace)
-	fail("sweep orphans", err)
+	if f.sweepDue(ctx) {
+		rep.Swept = true
+		now := time.Now()
+		n, err := m.Store.DeleteExpiredSessions(ctx, now)
+		rep.Sessions = int(n)
+		fail("sweep sessions", err)
+		fail("sweep login and sign-up attempts", m.Store.ClearAttempts(ctx, "", now.Add(-24*time.Hour)))
+		rep.Orphans, err = m.Images.SweepOrphans(ctx, m.Config.SweepGrace)
+		fail("sweep orphans", err)
+		fail("note the sweep", m.Store.SetSetting(ctx, sweptSetting, now.UTC().Format(time.RFC3339Nano)))
+	}
 
 	info, err := m.Backups.Tick(ctx)
 	fail("scheduled backup", err)
@@ -306,12 +331,17 @@ func (f *lambdaFunc) maintain(ctx context.Context) (*RoundReport, error) {
 			// Analysing would store empty results: leave the queue for a
 			// server that has recognition.
 			rep.AnalysisLeft = true
+			rep.Notes = append(rep.Notes, "analyses left queued: recognition is not installed in the function (see recognition above); a pixpool serve that has it analyses them")
 		} else {
 			deadline, ok := ctx.Deadline()
 			need := m.Config.AnalyzeTimeout*7/4 + roundMargin
 			for {
 				if ok && time.Until(deadline) < need {
 					rep.AnalysisLeft = true
+					if rep.Analysed == 0 {
+						rep.Notes = append(rep.Notes, fmt.Sprintf("no time to analyse: an image may take up to %v (--analyze-timeout × 1.75, and %v to spare); give the function a longer timeout (up to 15 minutes) or lower --analyze-timeout",
+							m.Config.AnalyzeTimeout*7/4, roundMargin))
+					}
 					break
 				}
 				if !a.Step(ctx) {
@@ -323,7 +353,7 @@ func (f *lambdaFunc) maintain(ctx context.Context) (*RoundReport, error) {
 	}
 	f.m.Images.Wait()
 	rep.Took = time.Since(began).Round(time.Millisecond).String()
-	m.Logger.Info("maintenance round", "analysed", rep.Analysed, "analysis_left", rep.AnalysisLeft, "backup", rep.Backup,
+	m.Logger.Info("maintenance round", "analysed", rep.Analysed, "analysis_left", rep.AnalysisLeft, "backup", rep.Backup, "swept", rep.Swept,
 		"stats_sampled", rep.Sampled, "pool_request", rep.PoolRequest, "expired_sessions", rep.Sessions, "orphans", rep.Orphans,
 		"errors", len(rep.Errors), "took", rep.Took)
 	return rep, nil

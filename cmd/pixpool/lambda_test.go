@@ -458,16 +458,23 @@ func TestLambda(t *testing.T) {
 		if an.Status != "pending" {
 			t.Fatalf("analysis of a new upload: %s, want pending until the scheduled round", body)
 		}
-		out := f.invoke(map[string]any{
-			"version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", "detail-type": "Scheduled Event",
-			"source": "aws.events", "account": "123456789012", "time": time.Now().UTC().Format(time.RFC3339),
-			"region": "eu-west-1", "resources": []string{"arn:aws:events:eu-west-1:123456789012:rule/pixpool-maintenance"}, "detail": map[string]any{},
-		})
-		var rep RoundReport
-		if err := json.Unmarshal(out, &rep); err != nil {
-			t.Fatalf("round report: %v: %s", err, out)
+		round := func() (RoundReport, []byte) {
+			out := f.invoke(map[string]any{
+				"version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", "detail-type": "Scheduled Event",
+				"source": "aws.events", "account": "123456789012", "time": time.Now().UTC().Format(time.RFC3339),
+				"region": "eu-west-1", "resources": []string{"arn:aws:events:eu-west-1:123456789012:rule/pixpool-maintenance"}, "detail": map[string]any{},
+			})
+			var rep RoundReport
+			if err := json.Unmarshal(out, &rep); err != nil {
+				t.Fatalf("round report: %v: %s", err, out)
+			}
+			t.Logf("round: %s", out)
+			return rep, out
 		}
-		t.Logf("round: %s", out)
+		rep, out := round()
+		if !rep.Swept {
+			t.Errorf("the first round did not sweep: %s", out)
+		}
 		if len(rep.Errors) > 0 {
 			t.Errorf("round errors: %q", rep.Errors)
 		}
@@ -485,6 +492,10 @@ func TestLambda(t *testing.T) {
 			}
 		case an.Status != "done" || rep.Analysed < 2:
 			t.Errorf("after the round: analysis %s, report %s; want done", body, out)
+		}
+		// The next round, within the hour, leaves the sweeps alone.
+		if rep, out := round(); rep.Swept || len(rep.Errors) > 0 {
+			t.Errorf("second round: %s; want no sweep and no errors", out)
 		}
 	})
 }
