@@ -264,11 +264,12 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			m.Logger.Warn("sweep temporary files", "err", err)
 		}
 	}
-	if m.lambda {
-		// Every cold start would list the bucket: the scheduled round
-		// sweeps instead.
-	} else if _, err := m.Images.SweepOrphans(ctx, c.SweepGrace); err != nil {
-		m.Logger.Warn("sweep orphans", "err", err)
+	// In Lambda mode every cold start would list the bucket: its
+	// scheduled rounds sweep instead.
+	if !m.lambda {
+		if _, err := m.Images.SweepOrphans(ctx, c.SweepGrace); err != nil {
+			m.Logger.Warn("sweep orphans", "err", err)
+		}
 	}
 
 	if m.ln, err = net.Listen("tcp", c.Addr); err != nil {
