@@ -11,6 +11,7 @@
 #
 #   scripts/lambda-bench.sh
 #   ROUNDS=7 KEYS=100 scripts/lambda-bench.sh
+#   BENCH_LOG_LEVEL=debug scripts/lambda-bench.sh   # with both servers' logs
 #
 # Needs aws-lambda-rie and memcached (scripts/test-deps.sh), PostgreSQL and
 # versitygw (scripts/with-services.sh, which this script runs itself under

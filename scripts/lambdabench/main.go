@@ -281,7 +281,11 @@ func (c *config) startFunction(secret string, args ...string) (get getter, stop 
 	addr := freeAddr()
 	cmd := exec.Command(c.rie, append([]string{"--runtime-api-address", freeAddr(), "--runtime-interface-emulator-address", addr}, args...)...)
 	cmd.Env = append(c.env(), "LOG_LEVEL=error")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if logLevel != "error" {
+		// The emulator writes the function's output, and its own, to
+		// stdout.
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	}
 	// The emulator starts the function as its child: stop both.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	began := time.Now()
