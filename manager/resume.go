@@ -3,6 +3,7 @@ package manager
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"time"
 
 	"github.com/pixpool/pixpool"
@@ -29,6 +30,15 @@ func (m *Manager) Resume(ctx context.Context) {
 
 // Trust is how long a follower trusts its layout after a poll began.
 func (m *Manager) Trust() time.Duration { return m.trust() }
+
+// PruneReplicas deletes the heartbeats of replicas gone for ten times
+// their TTL, as a resize does. A leader that runs only now and then calls
+// it: AWS Lambda retires function instances without a word, each leaving
+// its row.
+func (m *Manager) PruneReplicas(ctx context.Context) error {
+	_, _, err := m.laggingReplicas(ctx, math.MaxInt64, true)
+	return err
+}
 
 // ApplyPending carries out the change another process asked for through
 // the store (Ask), if one waits unanswered, and reports whether there was

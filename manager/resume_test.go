@@ -99,3 +99,30 @@ func TestApplyPending(t *testing.T) {
 		t.Fatalf("ApplyPending()=%v, %v again; want false, nil: it was answered", did, err)
 	}
 }
+
+// TestPruneReplicas: the heartbeats of replicas long gone are deleted,
+// those of live ones kept.
+func TestPruneReplicas(t *testing.T) {
+	ctx := context.Background()
+	leader, follower := replicaPair(t)
+	old := heartbeat{Epoch: 1, At: time.Now().Add(-time.Hour)} // gone for 600 TTLs
+	if err := leader.writeHeartbeat(ctx, replicaPrefix+"gone/1", old); err != nil {
+		t.Fatal(err)
+	}
+	if err := follower.Follow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := leader.PruneReplicas(ctx); err != nil {
+		t.Fatal(err)
+	}
+	all, err := leader.Store.Settings(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := all[replicaPrefix+"gone/1"]; ok {
+		t.Error("a heartbeat an hour old was kept")
+	}
+	if _, ok := all[replicaPrefix+"follower/1"]; !ok {
+		t.Errorf("the live follower's heartbeat was dropped: %v", all)
+	}
+}

@@ -188,6 +188,7 @@ func (m *Main) stepDownLambda(ctx context.Context) {
 type eventKind struct {
 	Source         string `json:"source"`      // "aws.events"
 	DetailType     string `json:"detail-type"` // "Scheduled Event"
+	Pixpool        string `json:"pixpool"`     // "maintenance": a round asked for by hand
 	HTTPMethod     string `json:"httpMethod"`  // API Gateway REST, payload 1.0
 	RequestContext struct {
 		HTTP struct {
@@ -212,12 +213,12 @@ func (f *lambdaFunc) Invoke(ctx context.Context, raw json.RawMessage) (any, erro
 			return nil, fmt.Errorf("pixpool: malformed HTTP event: %w", err)
 		}
 		return f.serveHTTP(ctx, &e)
-	case kind.Source == "aws.events" && kind.DetailType == "Scheduled Event":
+	case kind.Source == "aws.events" && kind.DetailType == "Scheduled Event", kind.Pixpool == "maintenance":
 		return f.maintain(ctx)
 	case kind.HTTPMethod != "":
 		return nil, errors.New("pixpool: API Gateway REST (payload format 1.0) events are not supported: use an HTTP API with payload format 2.0, or a function URL")
 	}
-	return nil, errors.New("pixpool: unknown event: want an API Gateway HTTP API (payload 2.0) or function URL request, or an EventBridge scheduled event (source aws.events, detail-type Scheduled Event)")
+	return nil, errors.New(`pixpool: unknown event: want an API Gateway HTTP API (payload 2.0) or function URL request, or an EventBridge scheduled event (source aws.events, detail-type Scheduled Event), or {"pixpool":"maintenance"} for a round of maintenance`)
 }
 
 func (f *lambdaFunc) serveHTTP(ctx context.Context, e *events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
@@ -385,6 +386,7 @@ func (f *lambdaFunc) leadOnce(ctx context.Context, rep *RoundReport, fail func(s
 	}
 	rep.PoolRequest, err = m.Manager.ApplyPending(ctx)
 	fail("cache pool request", err)
+	fail("prune replicas' heartbeats", m.Manager.PruneReplicas(ctx))
 	if err := m.Stats.Collect(ctx); err != nil {
 		fail("stats sample", err)
 	} else {
