@@ -39,20 +39,22 @@ import (
 //     poll is older than the trust a poll gives (a third of the replica
 //     TTL, 2 s), by the wall clock; a thawed instance first ends its
 //     heartbeat chain (manager.Manager.Resume), so it never serves from a
-//     layout it can no longer trust. The function never leads the pool:
-//     it follows the layout in the store, made from --cache-nodes by the
-//     first instance that starts while no one leads, or by a `pixpool
-//     serve` that leads it.
+//     layout it can no longer trust. The function never keeps the lead
+//     of the pool between invocations: it follows the layout in the
+//     store, which an instance starting while no one leads publishes from
+//     --cache-nodes (taking the lease for that moment only), or which a
+//     `pixpool serve` that leads the pool keeps.
 //   - Sessions and API keys are checked in the store on every request (no
 //     WatchAuth), so a logout on one instance holds on all at once.
 //   - A thumbnail is made before the invocation returns (Images.Wait).
 //   - Uploads queue their analysis in the store; the scheduled round
 //     analyses what it can in its time, takes the day's backup when due,
 //     samples the pool's stats, applies a pool change asked for through
-//     the store, and sweeps expired sessions, old login attempts and
-//     orphaned image files. The auto-scaler needs a provider that starts
-//     nodes, which a function has not: with --cache-nodes the pool's size
-//     is the list's.
+//     the store, prunes retired instances' heartbeats, and, at most
+//     hourly, sweeps expired sessions, old login attempts and orphaned
+//     image files. The auto-scaler needs a provider that starts nodes,
+//     which a function has not: with --cache-nodes the pool's size is the
+//     list's.
 
 // lambdaRuntimeEnv is set by AWS Lambda, and aws-lambda-rie, for the
 // function's process: the runtime API to take invocations from.
