@@ -86,12 +86,12 @@ func (s *Server) handleRaw(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, keyNotFound(err, key))
 		return
 	}
-	if s.redirectLarge(w, r, img) {
-		return
-	}
 	if r.URL.Query().Get("download") != "" {
 		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment",
 			map[string]string{"filename": downloadName(key, img.ContentType)}))
+	}
+	if s.redirectLarge(w, r, img) {
+		return
 	}
 	serveImage(w, r, img, data, img.ContentType)
 }

@@ -8,12 +8,15 @@ import (
 
 // redirectLarge sends the client of an image larger than ImageURLAbove
 // to ImageURL's URL for it, and reports whether it did (or failed
-// trying, which it reported).
+// trying, which it reported). A Content-Disposition already set goes
+// with the URL.
 func (s *Server) redirectLarge(w http.ResponseWriter, r *http.Request, img *pixpool.Image) bool {
 	if s.ImageURL == nil || img.Size <= s.ImageURLAbove {
 		return false
 	}
-	u, err := s.ImageURL(r.Context(), img)
+	disposition := w.Header().Get("Content-Disposition")
+	w.Header().Del("Content-Disposition")
+	u, err := s.ImageURL(r.Context(), img, disposition)
 	if err != nil {
 		s.Error(w, r, err)
 		return true

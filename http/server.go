@@ -78,10 +78,10 @@ type Server struct {
 	// (DefaultBodyIdleTimeout).
 	BodyIdleTimeout time.Duration
 	// ImageURL, if set, gives a short-lived URL that serves an image's
-	// bytes (a presigned S3 URL), where images of more than ImageURLAbove
-	// bytes are redirected rather than sent (large.go): Lambda's answers
-	// hold at most 6 MB.
-	ImageURL      func(ctx context.Context, img *pixpool.Image) (string, error)
+	// bytes (a presigned S3 URL) with the Content-Disposition given, if
+	// any; images of more than ImageURLAbove bytes are redirected there
+	// rather than sent (large.go): Lambda's answers hold at most 6 MB.
+	ImageURL      func(ctx context.Context, img *pixpool.Image, disposition string) (string, error)
 	ImageURLAbove int64
 	// Hosts are the names the server answers to, as browsers reach it
 	// (e.g. photos.example.com; a port is ignored). If set, a request

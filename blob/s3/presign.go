@@ -14,10 +14,11 @@ import (
 const MaxPresignExpiry = 7 * 24 * time.Hour
 
 // PresignGet returns a URL that fetches key's bytes, without other
-// credentials, until expiry has passed; the answer carries contentType,
-// if given, as its Content-Type. It is made locally (signed with the
-// store's keys), so it says nothing of whether key exists.
-func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration, contentType string) (*url.URL, error) {
+// credentials, until expiry has passed; the answer carries contentType
+// and disposition, those given, as its Content-Type and
+// Content-Disposition. It is made locally (signed with the store's keys),
+// so it says nothing of whether key exists.
+func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration, contentType, disposition string) (*url.URL, error) {
 	if err := s.checkKey(key); err != nil {
 		return nil, err
 	}
@@ -27,6 +28,9 @@ func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration
 	params := url.Values{}
 	if contentType != "" {
 		params.Set("response-content-type", contentType)
+	}
+	if disposition != "" {
+		params.Set("response-content-disposition", disposition)
 	}
 	u, err := s.core.PresignedGetObject(ctx, s.bucket, s.object(key), expiry, params)
 	if err != nil {

@@ -153,8 +153,8 @@ func openLambda(ctx context.Context, m *Main) (*lambdaFunc, error) {
 		// An image whose answer would not fit in Lambda's 6 MB is fetched
 		// from S3 itself.
 		m.HTTP.ImageURLAbove = lambda.MaxBody
-		m.HTTP.ImageURL = func(ctx context.Context, img *pixpool.Image) (string, error) {
-			u, err := s3.PresignGet(ctx, img.BlobKey, lambdaImageURLExpiry, img.ContentType)
+		m.HTTP.ImageURL = func(ctx context.Context, img *pixpool.Image, disposition string) (string, error) {
+			u, err := s3.PresignGet(ctx, img.BlobKey, lambdaImageURLExpiry, img.ContentType, disposition)
 			if err != nil {
 				return "", err
 			}

@@ -400,6 +400,18 @@ func TestLambda(t *testing.T) {
 		if got.StatusCode != http.StatusOK || !bytes.Equal(data, big) || got.Header.Get("Content-Type") != "image/png" {
 			t.Fatalf("presigned URL: status %d, %d bytes, type %q; want the %d bytes stored", got.StatusCode, len(data), got.Header.Get("Content-Type"), len(big))
 		}
+		// The web UI's download keeps its file name.
+		resp, body = f.do(request{method: "GET", path: "/raw", query: "key=large.png&download=1"})
+		f.wantStatus(resp, body, http.StatusTemporaryRedirect)
+		got, err = http.Get(resp.Headers["Location"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ = io.ReadAll(got.Body)
+		got.Body.Close()
+		if cd := got.Header.Get("Content-Disposition"); !bytes.Equal(data, big) || !strings.Contains(cd, `filename=large.png`) {
+			t.Errorf("download: %d bytes, Content-Disposition %q; want the image as large.png", len(data), cd)
+		}
 		// The compat API's answer holds the bytes in JSON: too large, said so.
 		resp, body = f.do(request{method: "POST", path: "/api/key/large.png"})
 		f.wantStatus(resp, body, http.StatusBadGateway)
@@ -552,4 +564,22 @@ func TestLambdaConfig(t *testing.T) {
 			t.Fatal("--metrics-addr accepted in Lambda mode")
 		}
 	})
+}
+
+// TestLambdaInvoke_Unknown: events the function does not take are
+// refused with what it takes instead.
+func TestLambdaInvoke_Unknown(t *testing.T) {
+	f := &lambdaFunc{}
+	for _, c := range []struct{ name, event, want string }{
+		{"RESTv1", `{"httpMethod":"GET","path":"/","requestContext":{"stage":"prod"}}`, "payload format 1.0"},
+		{"S3", `{"Records":[{"eventSource":"aws:s3"}]}`, "unknown event"},
+		{"NotJSONObject", `[1,2]`, "not a JSON object"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := f.Invoke(context.Background(), json.RawMessage(c.event))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Invoke(%s)=%v, want an error saying %q", c.event, err, c.want)
+			}
+		})
+	}
 }
