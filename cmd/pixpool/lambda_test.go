@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -344,6 +345,26 @@ func TestLambda(t *testing.T) {
 		f.wantStatus(resp, body, http.StatusOK)
 		if _, format, err := image.DecodeConfig(bytes.NewReader(body)); err != nil || format != "jpeg" {
 			t.Errorf("thumbnail: %v, format %q", err, format)
+		}
+		// The web form, as a browser sends it: the page's CSRF token, the
+		// session cookie, a multipart body.
+		resp, body = f.do(request{method: "GET", path: "/upload"})
+		f.wantStatus(resp, body, http.StatusOK)
+		m := regexp.MustCompile(`action="/upload\?csrf=([^"]+)"`).FindSubmatch(body)
+		if m == nil {
+			t.Fatalf("upload page without its CSRF token: %s", body)
+		}
+		if !bytes.Contains(body, []byte(`data-max-size="4 MiB"`)) {
+			t.Errorf("upload page does not say the 4 MiB limit")
+		}
+		form := upload(t, "/upload", "web.png", png, nil)
+		form.query = "csrf=" + string(m[1])
+		resp, body = f.do(form)
+		f.wantStatus(resp, body, http.StatusSeeOther)
+		resp, body = f.do(request{method: "GET", path: "/raw", query: "key=web.png"})
+		f.wantStatus(resp, body, http.StatusOK)
+		if !bytes.Equal(body, png) {
+			t.Fatalf("web upload: %d bytes back, want the %d sent", len(body), len(png))
 		}
 		resp, body = f.do(request{method: "DELETE", path: "/api/v1/images/b%20%C3%A9.jpg"})
 		f.wantStatus(resp, body, http.StatusNoContent)
