@@ -112,7 +112,7 @@ func startFunction(tb testing.TB, rie, bin string, env ...string) *function {
 	tb.Cleanup(func() {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		cmd.Wait()
-		if tb.Failed() {
+		if tb.Failed() || os.Getenv("PIXPOOL_TEST_LOGS") != "" {
 			tb.Logf("function's output:\n%s", logs)
 		}
 	})
@@ -602,5 +602,18 @@ func TestLambdaInvoke_Unknown(t *testing.T) {
 				t.Fatalf("Invoke(%s)=%v, want an error saying %q", c.event, err, c.want)
 			}
 		})
+	}
+}
+
+// TestLazyAnalyzer: without the detector's files, Lambda mode's analyzer
+// says labels are missing, as newAnalyzer would, without loading anything.
+func TestLazyAnalyzer(t *testing.T) {
+	c := &Config{Data: t.TempDir(), RecognitionDirs: []string{t.TempDir()}}
+	a := lazyAnalyzer(nil, nil, c, nil, slog.New(slog.DiscardHandler))
+	if a.Labels != nil || !strings.Contains(a.LabelsMissing, "scripts/setup-recognition.sh") {
+		t.Fatalf("Labels set %v, LabelsMissing %q; want labels missing, and how to install them", a.Labels != nil, a.LabelsMissing)
+	}
+	if a.Installed() == "" {
+		t.Fatal("Installed() says recognition is complete without the detector")
 	}
 }

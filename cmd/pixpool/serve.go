@@ -249,7 +249,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	m.HTTP.Activity = serving
 	m.Images.Serving = serving
 	if c.Analyze {
-		m.Analyzer = newAnalyzer(m.Store, m.Blobs, c, serving, m.Logger)
+		mk := newAnalyzer
+		if m.lambda {
+			mk = lazyAnalyzer // the models load in the first scheduled round
+		}
+		m.Analyzer = mk(m.Store, m.Blobs, c, serving, m.Logger)
 		m.Analyzer.MaxPixels, m.Analyzer.Budget = c.MaxPixels, budget
 		m.Images.Stored = m.Analyzer.Enqueue
 		m.HTTP.Analyzer = m.Analyzer
