@@ -642,7 +642,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	m.Config.flags(fs)
 	recDir := recognitionFlag(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: pixpool serve [flags]\n\nEvery flag can also be set by PIXPOOL_<NAME> (e.g. PIXPOOL_MAX_UPLOAD=50MiB).\nPIXPOOL_ADMIN_PASSWORD, if set, creates the \"admin\" account at first start.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: pixpool serve [flags]\n\nEvery flag can also be set by PIXPOOL_<NAME> (e.g. PIXPOOL_MAX_UPLOAD=50MiB).\nPIXPOOL_ADMIN_PASSWORD, if set, creates the \"admin\" account at first start.\nWith AWS_LAMBDA_RUNTIME_API set (on AWS Lambda, the binary deployed as bootstrap), serve answers\nthe function's invocations instead of listening; it then needs a PostgreSQL --db and an S3 --blob.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
