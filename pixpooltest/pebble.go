@@ -218,26 +218,18 @@ func (p *Pebble) IssuerRoots(tb testing.TB) *x509.CertPool {
 	return pool
 }
 
-// SetA makes the DNS server answer host's A queries with addrs (and its
-// AAAA queries with nothing).
+// SetA makes the DNS server answer host's A queries with addrs. (It
+// answers AAAA queries with nothing unless told otherwise.)
 func (p *Pebble) SetA(tb testing.TB, host string, addrs ...string) {
 	tb.Helper()
-	for _, req := range []struct {
-		path string
-		body any
-	}{
-		{"/add-a", map[string]any{"host": host, "addresses": addrs}},
-		{"/add-aaaa", map[string]any{"host": host, "addresses": []string{}}},
-	} {
-		b, _ := json.Marshal(req.body)
-		resp, err := http.Post(p.challMgmt+req.path, "application/json", bytes.NewReader(b))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			tb.Fatalf("pebble-challtestsrv %s: %s", req.path, resp.Status)
-		}
+	b, _ := json.Marshal(map[string]any{"host": host, "addresses": addrs})
+	resp, err := http.Post(p.challMgmt+"/add-a", "application/json", bytes.NewReader(b))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		tb.Fatalf("pebble-challtestsrv /add-a: %s", resp.Status)
 	}
 }
 

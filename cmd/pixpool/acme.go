@@ -33,6 +33,7 @@ type acmeConfig struct {
 	ACMEResolver   string        // DNS server (host:port) for the self-check; "" is the system's
 	ACMECheckPort  int           // port the CA dials for HTTP-01; 0 is 80
 	ACMENoTLSALPN  bool          // turns TLS-ALPN-01 off
+	ACMECheckRetry time.Duration // wait after a failed self-check; 0 is a minute
 }
 
 func (c *acmeConfig) flags(fs *flag.FlagSet) {
@@ -115,6 +116,7 @@ func (m *Main) openACME(ctx context.Context) error {
 		NoTLSALPN:  c.ACMENoTLSALPN,
 		RenewCheck: c.ACMERenewCheck,
 		CheckPort:  c.ACMECheckPort,
+		CheckRetry: c.ACMECheckRetry,
 	}}
 	if c.ACMECARoot != "" {
 		b, err := os.ReadFile(c.ACMECARoot)
