@@ -148,7 +148,6 @@ type Main struct {
 
 	ln     net.Listener
 	server *nethttp.Server
-	acme   *acmeServer // nil without --domain
 	holder string // this process's name in the pool lease
 	// crash, in tests, keeps the lease at shutdown, as a process that dies
 	// would, so another replica must wait for it to run out.
@@ -158,6 +157,8 @@ type Main struct {
 	beforeFollow func()
 	// connState, if set, observes connections (tests wait on it).
 	connState func(net.Conn, nethttp.ConnState)
+
+	acme *acmeServer // --domain's certificates and plain HTTP; nil without
 }
 
 // Open opens the stores, makes sure an admin can exist and starts
