@@ -79,6 +79,7 @@ type Manager struct {
 	// If zero, one minute.
 	CheckRetry time.Duration
 
+	storage  *Storage
 	cache    *certmagic.Cache
 	config   *certmagic.Config
 	issuer   *certmagic.ACMEIssuer
@@ -104,14 +105,14 @@ func (m *Manager) Start(ctx context.Context) error {
 	}
 	ctx, m.stop = context.WithCancel(ctx)
 	zl := zapLogger(m.Logger.Handler())
-	storage := &Storage{DB: m.Store, Logger: m.Logger, LeaseTTL: m.LockTTL, Poll: m.LockPoll}
+	m.storage = &Storage{DB: m.Store, Logger: m.Logger, LeaseTTL: m.LockTTL, Poll: m.LockPoll}
 	m.cache = certmagic.NewCache(certmagic.CacheOptions{
 		GetConfigForCert:   func(certmagic.Certificate) (*certmagic.Config, error) { return m.config, nil },
 		RenewCheckInterval: m.RenewCheck,
 		Logger:             zl,
 	})
 	m.config = certmagic.New(m.cache, certmagic.Config{
-		Storage: storage,
+		Storage: m.storage,
 		Logger:  zl,
 		// No CA pixpool targets staples OCSP any longer (Let's Encrypt
 		// ended OCSP in 2025), and pebble has no responder.
@@ -223,11 +224,13 @@ func (m *Manager) Obtained() (ordered, renewed int64) {
 	return m.obtained.Load(), m.renewed.Load()
 }
 
-// Stop ends the renewals and the orders under way.
+// Stop ends the renewals and the orders under way, and waits (a few
+// seconds at most) for them to release their locks.
 func (m *Manager) Stop() {
 	if m.stop != nil {
 		m.stop()
 		m.cache.Stop()
+		m.storage.wait(5 * time.Second)
 		m.stop = nil
 	}
 }

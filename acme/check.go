@@ -146,14 +146,17 @@ func Explain(domain string, err error) string {
 		}
 		return false
 	}
+	lower := strings.ToLower(detail)
+	unreachable := strings.Contains(lower, "connect") || strings.Contains(lower, "timeout") || strings.Contains(lower, "refused")
 	var fix string
 	switch {
 	case has(acme.ProblemTypeDNS):
 		fix = "the CA could not look the domain up: create its DNS A/AAAA records, pointing at this machine"
-	case has(acme.ProblemTypeConnection), has(acme.ProblemTypeTLS):
+	case has(acme.ProblemTypeConnection), has(acme.ProblemTypeTLS),
+		unreachable && (has(acme.ProblemTypeUnauthorized) || has(acme.ProblemTypeIncorrectResponse)):
 		fix = "the CA could not connect to the domain: point its DNS records at this machine and let the Internet reach ports 80 (--http-addr) and 443 (--addr)"
 	case has(acme.ProblemTypeUnauthorized), has(acme.ProblemTypeIncorrectResponse):
-		fix = "the CA reached a server that did not answer the challenge as this one would: the domain points at another machine, or a proxy in front does not pass /.well-known/acme-challenge/ (port 80) or TLS (port 443) through"
+		fix = "the CA reached a server that did not answer its challenge as this one would: the domain points at another machine, or a proxy in front does not pass /.well-known/acme-challenge/ (port 80) or TLS (port 443) through"
 	case has(acme.ProblemTypeCAA):
 		fix = "the domain's CAA DNS records do not allow this CA: add one that does (e.g. 0 issue \"letsencrypt.org\")"
 	case has(acme.ProblemTypeRateLimited):

@@ -240,6 +240,22 @@ func (s *Storage) Unlock(ctx context.Context, name string) error {
 	return s.DB.ReleaseLease(context.WithoutCancel(ctx), leasePrefix+name, h.holder)
 }
 
+// wait waits, up to d, until this Storage holds no lock: certmagic's
+// jobs release theirs after their context ends, and a lock left behind
+// holds other replicas off until its lease runs out.
+func (s *Storage) wait(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		s.mu.Lock()
+		n := len(s.held)
+		s.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func (s *Storage) logger() *slog.Logger {
 	if s.Logger != nil {
 		return s.Logger

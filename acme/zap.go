@@ -2,7 +2,9 @@ package acme
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -52,9 +54,18 @@ func (c *slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Che
 }
 
 func (c *slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
-	r := slog.NewRecord(e.Time, slogLevel(e.Level), e.Message, 0)
-	if e.LoggerName != "" {
-		r.AddAttrs(slog.String("logger", e.LoggerName))
+	level := slogLevel(e.Level)
+	if level > slog.LevelDebug && canceled(fields) {
+		// Work cut short by a shutdown is no failure.
+		level = slog.LevelDebug
+		if !c.h.Enabled(context.Background(), level) {
+			return nil
+		}
+	}
+	r := slog.NewRecord(e.Time, level, e.Message, 0)
+	// Named loggers under an unnamed root are ".name".
+	if name := strings.TrimPrefix(e.LoggerName, "."); name != "" {
+		r.AddAttrs(slog.String("logger", name))
 	}
 	r.AddAttrs(c.attrs...)
 	r.AddAttrs(attrs(fields)...)
@@ -62,6 +73,17 @@ func (c *slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
 }
 
 func (c *slogCore) Sync() error { return nil }
+
+// canceled reports whether an error among fields is a context's
+// cancellation.
+func canceled(fields []zapcore.Field) bool {
+	for _, f := range fields {
+		if err, ok := f.Interface.(error); ok && f.Type == zapcore.ErrorType && errors.Is(err, context.Canceled) {
+			return true
+		}
+	}
+	return false
+}
 
 // attrs converts zap fields to slog attributes, through zap's own map
 // encoder so that every field type is handled as zap would.

@@ -109,6 +109,11 @@ func startACME(t *testing.T, c Config) *acmeTestServer {
 func openACMETest(t *testing.T, c Config) (*acmeTestServer, error) {
 	log := &logBuffer{}
 	m := &Main{Config: c, Logger: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("serve's log:\n%s", log)
+		}
+	})
 	if err := m.Open(context.Background()); err != nil {
 		m.Close()
 		return nil, err
@@ -404,4 +409,17 @@ func TestServe_DomainFlags(t *testing.T) {
 	if _, err := domainNames("https://photos.example.com/"); err == nil {
 		t.Error("domainNames(a URL) succeeded")
 	}
+}
+
+// TestACME_CAProblem has the CA fail to validate a domain (here it points
+// elsewhere and only TLS-ALPN-01 runs, which the self-check cannot try):
+// the CA's problem document comes out as a sentence saying what to fix.
+func TestACME_CAProblem(t *testing.T) {
+	e := newACMEEnv(t, 0)
+	e.pebble.SetA(t, "elsewhere.test", "127.0.0.2")
+	c := e.config(t, "elsewhere.test")
+	c.HTTPAddr = ""
+	s := startACME(t, c)
+	want := "could not get a certificate for elsewhere.test: the CA could not connect to the domain"
+	waitFor(t, acmeTimeout, "the CA's problem explained in the log", func() bool { return strings.Contains(s.log.String(), want) })
 }
