@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pixpool/pixpool/pixpooltest"
+	"github.com/pixpool/pixpool/store/sqlite"
 )
 
 // The ACME tests run pebble, a real ACME server, on loopback: it resolves
@@ -327,9 +329,15 @@ func TestACME_ReplicasAtOnce(t *testing.T) {
 	c := e.config(t, "photos.test")
 	c.ACMENoTLSALPN = true // pebble dials the first one's ports only
 	configs := []Config{c, otherPorts(t, c)}
-	// Two replicas creating the admin account at once collide on its
-	// name; that race is not the one under test.
+	// Two replicas creating the admin account, or the SQLite file, at
+	// once collide (ECONFLICT, SQLITE_BUSY); those races are not the one
+	// under test.
 	configs[1].AdminPassword = ""
+	db, err := sqlite.Open(filepath.Join(c.Data, "pixpool.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
 	servers := make([]*acmeTestServer, 2)
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
