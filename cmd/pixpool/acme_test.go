@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pixpool/pixpool/childenv"
 	"github.com/pixpool/pixpool/pixpooltest"
 	"github.com/pixpool/pixpool/store/sqlite"
 )
@@ -323,21 +326,38 @@ func TestACME_SecondReplica(t *testing.T) {
 }
 
 // TestACME_ReplicasAtOnce starts two replicas on one store at once: one
-// certificate is ordered, and both serve it.
+// certificate is ordered, and both serve it. On SQLite and on PostgreSQL,
+// whose leases go by the server's clock.
 func TestACME_ReplicasAtOnce(t *testing.T) {
+	t.Run("SQLite", func(t *testing.T) {
+		replicasAtOnce(t, func(c *Config) {
+			// Two processes creating the SQLite file at once collide
+			// (SQLITE_BUSY); that race is not the one under test.
+			db, err := sqlite.Open(filepath.Join(c.Data, "pixpool.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+		})
+	})
+	t.Run("PostgreSQL", func(t *testing.T) {
+		dsn, err := pixpooltest.PostgresDatabase(t, "ENCODING 'UTF8'")
+		if err != nil {
+			t.Fatal(err)
+		}
+		replicasAtOnce(t, func(c *Config) { c.DB = dsn })
+	})
+}
+
+func replicasAtOnce(t *testing.T, store func(*Config)) {
 	e := newACMEEnv(t, 0)
 	c := e.config(t, "photos.test")
 	c.ACMENoTLSALPN = true // pebble dials the first one's ports only
+	store(&c)
 	configs := []Config{c, otherPorts(t, c)}
-	// Two replicas creating the admin account, or the SQLite file, at
-	// once collide (ECONFLICT, SQLITE_BUSY); those races are not the one
-	// under test.
+	// Two replicas creating the admin account at once collide on its
+	// name (ECONFLICT); that race is not the one under test.
 	configs[1].AdminPassword = ""
-	db, err := sqlite.Open(filepath.Join(c.Data, "pixpool.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
 	servers := make([]*acmeTestServer, 2)
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
@@ -360,6 +380,68 @@ func TestACME_ReplicasAtOnce(t *testing.T) {
 	ob, _ := servers[1].acme.manager.Obtained()
 	if oa+ob != 1 {
 		t.Fatalf("replicas ordered %d and %d certificates, want 1 in all", oa, ob)
+	}
+}
+
+// TestACME_OtherProcessAnswers has the CA's challenges, and the
+// self-check, answered by a replica in another process, which finds them
+// in the shared store: the one that orders is not the one the CA (or the
+// load balancer) reaches. (Replicas in one process would share certmagic's
+// in-memory challenges.)
+func TestACME_OtherProcessAnswers(t *testing.T) {
+	for _, challenge := range []string{"http-01", "tls-alpn-01"} {
+		t.Run(challenge, func(t *testing.T) {
+			e := newACMEEnv(t, 0)
+			c := e.config(t, "photos.test")
+			// The other process, on the ports pebble dials. Its own
+			// self-check cannot resolve photos.test, so it orders nothing.
+			var out logBuffer
+			cmd := exec.Command(os.Args[0], "serve", "--data", c.Data, "--addr", c.Addr, "--http-addr", c.HTTPAddr,
+				"--domain", "photos.test", "--acme-ca", c.ACMECA, "--acme-ca-root", c.ACMECARoot,
+				"--cache-size", "0", "--analyze=false", "--log-level", "debug")
+			cmd.Env = childenv.Env(nil)
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				cmd.Process.Signal(os.Interrupt)
+				cmd.Wait()
+				if t.Failed() {
+					t.Logf("the other process's log:\n%s", &out)
+				}
+			})
+			waitFor(t, 10*time.Second, "the other process listening", func() bool {
+				conn, err := net.Dial("tcp", c.HTTPAddr)
+				if err == nil {
+					conn.Close()
+				}
+				return err == nil
+			})
+
+			c = otherPorts(t, c)
+			if challenge == "tls-alpn-01" {
+				c.HTTPAddr = "" // no HTTP-01, and a self-check of the name alone
+			} else {
+				c.ACMENoTLSALPN = true
+			}
+			c.AdminPassword = ""
+			s := startACME(t, c)
+			cert := waitCert(t, s.Main, "photos.test", e.roots)
+			if err := cert.VerifyHostname("photos.test"); err != nil {
+				t.Fatal(err)
+			}
+			if ordered, _ := s.acme.manager.Obtained(); ordered != 1 {
+				t.Fatalf("ordered %d certificates, want 1", ordered)
+			}
+			answered := false
+			for line := range strings.Lines(out.String()) {
+				answered = answered || strings.Contains(line, "challenge="+challenge+" ") && strings.Contains(line, "distributed=true")
+			}
+			if !answered {
+				t.Fatalf("the other process's log shows no distributed %s answer", challenge)
+			}
+		})
 	}
 }
 
