@@ -98,7 +98,7 @@ func StartPebble(tb testing.TB, c PebbleConfig) *Pebble {
 	dir := tb.TempDir()
 
 	// pebble's own HTTPS certificate, from a root made here.
-	rootPEM, certPEM, keyPEM := localCA(tb)
+	rootPEM, certPEM, keyPEM := LocalCA(tb)
 	p := &Pebble{CARootFile: filepath.Join(dir, "root.pem")}
 	for name, b := range map[string][]byte{"root.pem": rootPEM, "cert.pem": certPEM, "key.pem": keyPEM} {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
@@ -233,9 +233,9 @@ func (p *Pebble) SetA(tb testing.TB, host string, addrs ...string) {
 	}
 }
 
-// localCA makes a root and a certificate it signs for 127.0.0.1 and
-// localhost, all PEM.
-func localCA(tb testing.TB) (rootPEM, certPEM, keyPEM []byte) {
+// LocalCA makes a root and a certificate it signs for 127.0.0.1 and
+// localhost, with the certificate's key, all PEM, valid for a day.
+func LocalCA(tb testing.TB) (rootPEM, certPEM, keyPEM []byte) {
 	tb.Helper()
 	newKey := func() *ecdsa.PrivateKey {
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

@@ -513,3 +513,46 @@ func TestACME_CAProblem(t *testing.T) {
 	want := "could not get a certificate for elsewhere.test: the CA could not connect to the domain"
 	waitFor(t, acmeTimeout, "the CA's problem explained in the log", func() bool { return strings.Contains(s.log.String(), want) })
 }
+
+// TestServe_TLSCertHSTS checks that --tls-cert, like --domain, sends
+// Strict-Transport-Security and Secure cookies.
+func TestServe_TLSCertHSTS(t *testing.T) {
+	rootPEM, certPEM, keyPEM := pixpooltest.LocalCA(t)
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, Config{TLSCert: certFile, TLSKey: keyFile, AdminPassword: "adminpass1"})
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(rootPEM)
+	client := &http.Client{
+		Timeout:       10 * time.Second,
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	resp, err := client.Get(s.url + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("Strict-Transport-Security"); !strings.HasPrefix(got, "max-age=") {
+		t.Fatalf("Strict-Transport-Security=%q, want max-age=...", got)
+	}
+	resp, err = client.PostForm(s.url+"/login", url.Values{"username": {"admin"}, "password": {"adminpass1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if len(resp.Cookies()) == 0 {
+		t.Fatalf("POST /login: %s, no cookie", resp.Status)
+	}
+	for _, ck := range resp.Cookies() {
+		if !ck.Secure {
+			t.Errorf("cookie %s is not Secure", ck.Name)
+		}
+	}
+}
