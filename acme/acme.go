@@ -151,21 +151,24 @@ func (m *Manager) Start(ctx context.Context) error {
 	m.issuer = certmagic.NewACMEIssuer(m.config, tmpl)
 	m.config.Issuers = []certmagic.Issuer{m.issuer}
 
+	due := false
 	for _, d := range m.Domains {
-		_, err := m.config.CacheManagedCertificate(ctx, d)
+		cert, err := m.config.CacheManagedCertificate(ctx, d)
 		switch {
 		case err == nil:
-			m.Logger.Info("acme: certificate loaded from the store", "domain", d)
-			// Renewals are the cache's maintenance; ManageAsync only
-			// marks it managed, as it is cached already.
-			if err := m.config.ManageAsync(ctx, []string{d}); err != nil {
-				return fmt.Errorf("acme: %s: %w", d, err)
-			}
+			m.Logger.Info("acme: certificate loaded from the store", "domain", d, "expires", cert.Leaf.NotAfter)
+			// Served now; renewed by the cache's maintenance every
+			// RenewCheck, and at once if it is due already (the server
+			// was down a while).
+			due = due || cert.NeedsRenewal(m.config)
 		case errors.Is(err, fs.ErrNotExist):
 			go m.obtain(ctx, d)
 		default:
 			return fmt.Errorf("acme: loading the certificate of %s: %w", d, err)
 		}
+	}
+	if due {
+		go m.cache.RenewManagedCertificates(ctx)
 	}
 	return nil
 }

@@ -299,6 +299,31 @@ func TestACME_Renewal(t *testing.T) {
 	}
 }
 
+// TestACME_RenewAtStart restarts a server whose stored certificate fell
+// due for renewal while it was down: it serves that one at once and
+// renews it without waiting for the next renewal check.
+func TestACME_RenewAtStart(t *testing.T) {
+	e := newACMEEnv(t, 15*time.Second)
+	c := e.config(t, "photos.test")
+	c.ACMERenewCheck = time.Hour // no renewal by the periodic check
+	a := startACME(t, c)
+	first := waitCert(t, a.Main, "photos.test", e.roots)
+	if err := a.stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Due once a third of its lifetime is left.
+	time.Sleep(time.Until(first.NotBefore.Add(first.NotAfter.Sub(first.NotBefore) * 2 / 3).Add(500 * time.Millisecond)))
+
+	b := startACME(t, c)
+	if cert, err := served(b.Main, "photos.test", e.roots); err != nil || cert.SerialNumber.Cmp(first.SerialNumber) != 0 {
+		t.Fatalf("at start, served %v, %v, want the stored certificate at once", cert, err)
+	}
+	waitFor(t, acmeTimeout, "a renewed certificate", func() bool {
+		cert, err := served(b.Main, "photos.test", e.roots)
+		return err == nil && cert.SerialNumber.Cmp(first.SerialNumber) != 0
+	})
+}
+
 // TestACME_SecondReplica starts a replica on the store of one that
 // obtained a certificate: it serves that certificate, and orders none.
 func TestACME_SecondReplica(t *testing.T) {
