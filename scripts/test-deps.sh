@@ -32,7 +32,8 @@ pebble_version=v2.10.3
 gobin=$(go env GOBIN)
 [[ -n $gobin ]] || gobin=$(go env GOPATH | cut -d: -f1)/bin
 for tool in pebble pebble-challtestsrv; do
-	if ! go version -m "$gobin/$tool" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+github.com/letsencrypt/pebble/v2[[:space:]]+$pebble_version([[:space:]]|$)"; then
+	info=$(go version -m "$gobin/$tool" 2>/dev/null || true)
+	if ! grep -Eq "^[[:space:]]+mod[[:space:]]+github.com/letsencrypt/pebble/v2[[:space:]]+$pebble_version([[:space:]]|$)" <<<"$info"; then
 		echo "test-deps: installing $tool $pebble_version"
 		go install "github.com/letsencrypt/pebble/v2/cmd/$tool@$pebble_version"
 	fi
