@@ -52,8 +52,9 @@ type PebbleConfig struct {
 	Validity time.Duration
 }
 
-// FreePort returns a loopback TCP port nothing listens on now.
-func FreePort(tb testing.TB) int {
+// FreeTCPPort returns a loopback TCP port nothing listens on now (another
+// process may take it before the caller listens on it).
+func FreeTCPPort(tb testing.TB) int {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -109,7 +110,7 @@ func StartPebble(tb testing.TB, c PebbleConfig) *Pebble {
 	roots.AppendCertsFromPEM(rootPEM)
 	p.client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
 
-	dnsPort, challPort := FreePort(tb), FreePort(tb)
+	dnsPort, challPort := FreeTCPPort(tb), FreeTCPPort(tb)
 	p.DNS = net.JoinHostPort("127.0.0.1", strconv.Itoa(dnsPort))
 	p.challMgmt = "http://127.0.0.1:" + strconv.Itoa(challPort)
 	chall := exec.Command(challBin, "-dnsserver", p.DNS, "-management", "127.0.0.1:"+strconv.Itoa(challPort),
@@ -121,7 +122,7 @@ func StartPebble(tb testing.TB, c PebbleConfig) *Pebble {
 	if validity == 0 {
 		validity = 90 * 24 * time.Hour
 	}
-	listen, mgmt := FreePort(tb), FreePort(tb)
+	listen, mgmt := FreeTCPPort(tb), FreeTCPPort(tb)
 	p.Directory = "https://127.0.0.1:" + strconv.Itoa(listen) + "/dir"
 	p.mgmt = "https://127.0.0.1:" + strconv.Itoa(mgmt)
 	conf := map[string]any{"pebble": map[string]any{

@@ -59,7 +59,7 @@ type acmeEnv struct {
 
 func newACMEEnv(t *testing.T, validity time.Duration) *acmeEnv {
 	t.Helper()
-	e := &acmeEnv{httpPort: pixpooltest.FreePort(t), tlsPort: pixpooltest.FreePort(t)}
+	e := &acmeEnv{httpPort: pixpooltest.FreeTCPPort(t), tlsPort: pixpooltest.FreeTCPPort(t)}
 	e.pebble = pixpooltest.StartPebble(t, pixpooltest.PebbleConfig{HTTPPort: e.httpPort, TLSPort: e.tlsPort, Validity: validity})
 	e.roots = e.pebble.IssuerRoots(t)
 	return e
@@ -88,8 +88,8 @@ func (e *acmeEnv) config(t *testing.T, domain string) Config {
 
 // otherPorts moves c to free ports pebble does not dial: a second replica.
 func otherPorts(t *testing.T, c Config) Config {
-	c.Addr = "127.0.0.1:" + strconv.Itoa(pixpooltest.FreePort(t))
-	c.HTTPAddr = "127.0.0.1:" + strconv.Itoa(pixpooltest.FreePort(t))
+	c.Addr = "127.0.0.1:" + strconv.Itoa(pixpooltest.FreeTCPPort(t))
+	c.HTTPAddr = "127.0.0.1:" + strconv.Itoa(pixpooltest.FreeTCPPort(t))
 	return c
 }
 
