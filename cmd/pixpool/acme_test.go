@@ -31,20 +31,20 @@ import (
 // under a second here.
 const acmeTimeout = 30 * time.Second
 
-// logBuffer is a log destination tests can read while it is written.
-type logBuffer struct {
+// acmeLog is a log destination tests can read while it is written.
+type acmeLog struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *logBuffer) Write(p []byte) (int, error) {
+func (b *acmeLog) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	testLogOut.Write(p)
 	return b.buf.Write(p)
 }
 
-func (b *logBuffer) String() string {
+func (b *acmeLog) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
@@ -86,17 +86,17 @@ func (e *acmeEnv) config(t *testing.T, domain string) Config {
 	}
 }
 
-// otherPorts moves c to free ports pebble does not dial: a second replica.
-func otherPorts(t *testing.T, c Config) Config {
+// acmeOtherPorts moves c to free ports pebble does not dial: a second replica.
+func acmeOtherPorts(t *testing.T, c Config) Config {
 	c.Addr = "127.0.0.1:" + strconv.Itoa(pixpooltest.FreeTCPPort(t))
 	c.HTTPAddr = "127.0.0.1:" + strconv.Itoa(pixpooltest.FreeTCPPort(t))
 	return c
 }
 
-// acmeServer is a serve with --domain running in the test.
+// acmeTestServer is a serve with --domain running in the test.
 type acmeTestServer struct {
 	*Main
-	log  *logBuffer
+	log  *acmeLog
 	stop func() error
 }
 
@@ -112,7 +112,7 @@ func startACME(t *testing.T, c Config) *acmeTestServer {
 }
 
 func openACMETest(t *testing.T, c Config) (*acmeTestServer, error) {
-	log := &logBuffer{}
+	log := &acmeLog{}
 	m := &Main{Config: c, Logger: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -143,8 +143,8 @@ func (s *acmeTestServer) run(t *testing.T) {
 	t.Cleanup(func() { s.stop() })
 }
 
-// httpsClient reaches domain at addr, trusting roots only.
-func httpsClient(addr, domain string, roots *x509.CertPool) *http.Client {
+// acmeClient reaches domain at addr, trusting roots only.
+func acmeClient(addr, domain string, roots *x509.CertPool) *http.Client {
 	return &http.Client{
 		Timeout: 10 * time.Second,
 		Transport: &http.Transport{
@@ -161,7 +161,7 @@ func httpsClient(addr, domain string, roots *x509.CertPool) *http.Client {
 
 // served returns the certificate s serves for domain, verified against
 // roots, or an error.
-func served(s *Main, domain string, roots *x509.CertPool) (*x509.Certificate, error) {
+func servedCert(s *Main, domain string, roots *x509.CertPool) (*x509.Certificate, error) {
 	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", s.ln.Addr().String(),
 		&tls.Config{RootCAs: roots, ServerName: domain})
 	if err != nil {
@@ -179,7 +179,7 @@ func waitCert(t *testing.T, s *Main, domain string, roots *x509.CertPool) *x509.
 	var err error
 	deadline := time.Now().Add(acmeTimeout)
 	for {
-		if cert, err = served(s, domain, roots); err == nil {
+		if cert, err = servedCert(s, domain, roots); err == nil {
 			return cert
 		}
 		if time.Now().After(deadline) {
@@ -212,7 +212,7 @@ func TestACME_HTTP01(t *testing.T) {
 		t.Errorf("no http-01 challenge in the log")
 	}
 
-	client := httpsClient(s.ln.Addr().String(), "photos.test", e.roots)
+	client := acmeClient(s.ln.Addr().String(), "photos.test", e.roots)
 	resp, err := client.Get(s.URL() + "/healthz")
 	if err != nil {
 		t.Fatal(err)
@@ -271,7 +271,7 @@ func TestACME_TLSALPN(t *testing.T) {
 	if !strings.Contains(s.log.String(), "challenge=tls-alpn-01") {
 		t.Errorf("no tls-alpn-01 challenge in the log")
 	}
-	resp, err := httpsClient(s.ln.Addr().String(), "photos.test", e.roots).Get(s.URL() + "/healthz")
+	resp, err := acmeClient(s.ln.Addr().String(), "photos.test", e.roots).Get(s.URL() + "/healthz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +291,7 @@ func TestACME_Renewal(t *testing.T) {
 	s := startACME(t, c)
 	first := waitCert(t, s.Main, "photos.test", e.roots)
 	waitFor(t, acmeTimeout, "a renewed certificate", func() bool {
-		cert, err := served(s.Main, "photos.test", e.roots)
+		cert, err := servedCert(s.Main, "photos.test", e.roots)
 		return err == nil && cert.SerialNumber.Cmp(first.SerialNumber) != 0 && cert.NotAfter.After(first.NotAfter)
 	})
 	if _, renewed := s.acme.manager.Obtained(); renewed == 0 {
@@ -315,11 +315,11 @@ func TestACME_RenewAtStart(t *testing.T) {
 	time.Sleep(time.Until(first.NotBefore.Add(first.NotAfter.Sub(first.NotBefore) * 2 / 3).Add(500 * time.Millisecond)))
 
 	b := startACME(t, c)
-	if cert, err := served(b.Main, "photos.test", e.roots); err != nil || cert.SerialNumber.Cmp(first.SerialNumber) != 0 {
+	if cert, err := servedCert(b.Main, "photos.test", e.roots); err != nil || cert.SerialNumber.Cmp(first.SerialNumber) != 0 {
 		t.Fatalf("at start, served %v, %v, want the stored certificate at once", cert, err)
 	}
 	waitFor(t, acmeTimeout, "a renewed certificate", func() bool {
-		cert, err := served(b.Main, "photos.test", e.roots)
+		cert, err := servedCert(b.Main, "photos.test", e.roots)
 		return err == nil && cert.SerialNumber.Cmp(first.SerialNumber) != 0
 	})
 }
@@ -332,13 +332,13 @@ func TestACME_SecondReplica(t *testing.T) {
 	a := startACME(t, c)
 	certA := waitCert(t, a.Main, "photos.test", e.roots)
 
-	b, err := openACMETest(t, otherPorts(t, c))
+	b, err := openACMETest(t, acmeOtherPorts(t, c))
 	if err != nil {
 		t.Fatal(err)
 	}
 	b.run(t)
 	// Loaded before Open returned: served at once.
-	certB, err := served(b.Main, "photos.test", e.roots)
+	certB, err := servedCert(b.Main, "photos.test", e.roots)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,7 +379,7 @@ func replicasAtOnce(t *testing.T, store func(*Config)) {
 	c := e.config(t, "photos.test")
 	c.ACMENoTLSALPN = true // pebble dials the first one's ports only
 	store(&c)
-	configs := []Config{c, otherPorts(t, c)}
+	configs := []Config{c, acmeOtherPorts(t, c)}
 	// Two replicas creating the admin account at once collide on its
 	// name (ECONFLICT); that race is not the one under test.
 	configs[1].AdminPassword = ""
@@ -420,7 +420,7 @@ func TestACME_OtherProcessAnswers(t *testing.T) {
 			c := e.config(t, "photos.test")
 			// The other process, on the ports pebble dials. Its own
 			// self-check cannot resolve photos.test, so it orders nothing.
-			var out logBuffer
+			var out acmeLog
 			cmd := exec.Command(os.Args[0], "serve", "--data", c.Data, "--addr", c.Addr, "--http-addr", c.HTTPAddr,
 				"--domain", "photos.test", "--acme-ca", c.ACMECA, "--acme-ca-root", c.ACMECARoot,
 				"--cache-size", "0", "--analyze=false", "--log-level", "debug")
@@ -444,7 +444,7 @@ func TestACME_OtherProcessAnswers(t *testing.T) {
 				return err == nil
 			})
 
-			c = otherPorts(t, c)
+			c = acmeOtherPorts(t, c)
 			if challenge == "tls-alpn-01" {
 				c.HTTPAddr = "" // no HTTP-01, and a self-check of the name alone
 			} else {
