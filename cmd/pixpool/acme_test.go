@@ -159,7 +159,7 @@ func acmeClient(addr, domain string, roots *x509.CertPool) *http.Client {
 	}
 }
 
-// served returns the certificate s serves for domain, verified against
+// servedCert returns the certificate s serves for domain, verified against
 // roots, or an error.
 func servedCert(s *Main, domain string, roots *x509.CertPool) (*x509.Certificate, error) {
 	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", s.ln.Addr().String(),
