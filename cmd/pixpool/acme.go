@@ -133,6 +133,9 @@ func (m *Main) openACME(ctx context.Context) error {
 	}
 	if c.HTTPAddr != "" {
 		if a.httpLn, err = net.Listen("tcp", c.HTTPAddr); err != nil {
+			if errors.Is(err, os.ErrPermission) {
+				return fmt.Errorf("--http-addr: %w: ports below 1024 need root or the CAP_NET_BIND_SERVICE capability (docs/https.md)", err)
+			}
 			return fmt.Errorf("--http-addr: %w (it answers the CA's HTTP-01 challenges; give another address, or empty to use TLS-ALPN-01 alone)", err)
 		}
 		a.manager.HTTPAddr = a.httpLn.Addr().String()
