@@ -26,4 +26,16 @@ if ((${#need_apt[@]})); then
 		service memcached stop >/dev/null 2>&1 || true
 	fi
 fi
+# pebble, Let's Encrypt's test ACME server, and its DNS server, for the
+# automatic HTTPS tests (cmd/pixpool/acme_test.go), pinned.
+pebble_version=v2.10.3
+gobin=$(go env GOBIN)
+[[ -n $gobin ]] || gobin=$(go env GOPATH | cut -d: -f1)/bin
+for tool in pebble pebble-challtestsrv; do
+	info=$(go version -m "$gobin/$tool" 2>/dev/null || true)
+	if ! grep -Eq "^[[:space:]]+mod[[:space:]]+github.com/letsencrypt/pebble/v2[[:space:]]+$pebble_version([[:space:]]|$)" <<<"$info"; then
+		echo "test-deps: installing $tool $pebble_version"
+		go install "github.com/letsencrypt/pebble/v2/cmd/$tool@$pebble_version"
+	fi
+done
 echo "test-deps: ok"
