@@ -232,8 +232,8 @@ func (s *raceAdmin) UserByUsername(ctx context.Context, name string) (*pixpool.U
 func TestAccounts_BootstrapRace(t *testing.T) {
 	ctx := context.Background()
 	a, _ := newAccounts(t)
-	other := *a
-	a.Store = &raceAdmin{Store: a.Store, other: &other}
+	other := &Accounts{Store: a.Store, Now: a.Now, Logger: a.Logger, Password: a.Password}
+	a.Store = &raceAdmin{Store: a.Store, other: other}
 	token, _, err := a.Bootstrap(ctx, "this replica's password")
 	if err != nil || token != "" {
 		t.Fatalf("Bootstrap()=%q, %v; want no token and no error", token, err)
