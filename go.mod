@@ -5,12 +5,15 @@ go 1.26.8
 require (
 	github.com/aws/aws-lambda-go v1.55.1 // the Lambda runtime loop and API Gateway / scheduled event types for the serverless mode (cmd/pixpool/lambda.go); AWS's own, no other dependencies
 	github.com/bradfitz/gomemcache v0.0.0-20260422231931-4d751bb6e37c // memcached client: the pool talks to cache nodes (ours or stock memcached)
+	github.com/caddyserver/certmagic v0.25.6 // automatic HTTPS (acme/): obtains and renews certificates by ACME, over a storage interface with locks that maps onto our store and leases, solving HTTP-01 and TLS-ALPN-01 across replicas; see docs/https.md
 	github.com/chromedp/cdproto v0.159.0 // tests: Chrome DevTools types for chromedp
 	github.com/chromedp/chromedp v0.23.0 // tests: drives headless Chromium for the web UI tests (e2e/)
 	github.com/ebitengine/purego v0.11.3 // calls ONNX Runtime's C library (recognize/onnx) without cgo, so the build needs no C compiler
 	github.com/jackc/pgx/v5 v5.12.0 // PostgreSQL driver and pool (pgxpool) for store/postgres: native protocol, SQLSTATE errors, no database/sql layer
+	github.com/mholt/acmez/v3 v3.1.7 // certmagic's ACME client: acme/ reads the CA's problem documents from its errors; already required by certmagic
 	github.com/minio/minio-go/v7 v7.4.1 // S3 client for blob/s3: any S3-compatible store, streaming multipart uploads of unknown size, path-style, AWS env credentials; one module, smaller than aws-sdk-go-v2
 	github.com/prometheus/client_golang v1.25.0 // Prometheus /metrics: HTTP, pool and per-node series in a private registry per server
+	go.uber.org/zap v1.28.0 // certmagic logs through zap: acme/zap.go bridges it to slog; already required by certmagic
 	golang.org/x/crypto v0.59.0 // argon2id password hashing
 	golang.org/x/image v0.48.0 // WebP decoding and thumbnail scaling (draw)
 	golang.org/x/net v0.62.0 // tests: html parses the web UI's pages as browsers do (http tests); already required by the Prometheus client
@@ -21,6 +24,7 @@ require (
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/caddyserver/zerossl v0.1.6 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
@@ -31,7 +35,9 @@ require (
 	github.com/klauspost/compress v1.20.1 // indirect
 	github.com/klauspost/cpuid/v2 v2.4.0 // indirect
 	github.com/klauspost/crc32 v1.3.0 // indirect
+	github.com/libdns/libdns v1.1.1 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
+	github.com/miekg/dns v1.1.73 // indirect
 	github.com/minio/crc64nvme v1.1.1 // indirect
 	github.com/minio/md5-simd v1.1.2 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
@@ -43,7 +49,10 @@ require (
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
 	github.com/rs/xid v1.6.0 // indirect
 	github.com/tinylib/msgp v1.6.4 // indirect
+	github.com/zeebo/blake3 v0.2.4 // indirect
 	github.com/zeebo/xxh3 v1.1.0 // indirect
+	go.uber.org/multierr v1.11.0 // indirect
+	go.uber.org/zap/exp v0.3.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.44.0 // indirect

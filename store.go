@@ -4,7 +4,7 @@ import "context"
 
 // Store is the metadata store: accounts, sessions, API keys, image
 // metadata, settings, the admin setup token, invites, login and sign-up
-// throttling and the pool's stats history.
+// throttling, the pool's stats history and the files of automatic HTTPS.
 // store/sqlite and store/postgres implement it, and store/storetest is the
 // conformance suite both pass. It is made of one interface per resource,
 // each beside its type (UserStore in user.go, ImageStore in image.go, ...);
@@ -27,6 +27,7 @@ type Store interface {
 	StatsStore
 	AnalysisStore
 	BackupStore
+	CertStore
 
 	// AuthGeneration returns a counter that the store bumps in the same
 	// transaction as every change that can end a session's or an API

@@ -10,6 +10,7 @@ package lambda
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"mime"
@@ -72,7 +73,8 @@ func (h *Handler) maxResponse() int {
 
 // Request makes the http.Request an event describes: its method, raw path
 // and query string, headers (the cookies array as one Cookie header),
-// body (decoded from base64 if it is) and the client's address
+// body (decoded from base64 if it is), TLS (set when X-Forwarded-Proto is
+// https, as API Gateway and function URLs always send) and the client's address
 // (requestContext.http.sourceIp, with port 0, as RemoteAddr: API Gateway
 // saw the client's connection, so it is what a server that trusts no
 // proxy takes as the client; X-Forwarded-For is passed on unchanged for
@@ -138,6 +140,13 @@ func Request(ctx context.Context, e *events.APIGatewayV2HTTPRequest) (*http.Requ
 	}
 	if ip := e.RequestContext.HTTP.SourceIP; ip != "" {
 		r.RemoteAddr = net.JoinHostPort(ip, "0")
+	}
+	if strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		// The client's connection, to API Gateway or the function URL,
+		// is TLS (they take no other): say so, as net/http would, for
+		// Secure cookies and HSTS. The details of the handshake are not
+		// in the event.
+		r.TLS = &tls.ConnectionState{HandshakeComplete: true, ServerName: r.Host}
 	}
 	return r, nil
 }

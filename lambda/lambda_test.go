@@ -59,6 +59,13 @@ func TestRequest(t *testing.T) {
 		if got, want := r.RemoteAddr, "203.0.113.7:0"; got != want {
 			t.Errorf("RemoteAddr=%q, want %q", got, want)
 		}
+		if r.TLS == nil || r.TLS.ServerName != "abc.execute-api.us-east-1.amazonaws.com" {
+			t.Errorf("TLS=%+v for a request that came over HTTPS", r.TLS)
+		}
+		delete(e.Headers, "x-forwarded-proto")
+		if r, _ := lambda.Request(context.Background(), e); r.TLS != nil {
+			t.Error("TLS set without X-Forwarded-Proto: https")
+		}
 	})
 	t.Run("Headers", func(t *testing.T) {
 		e := event("GET", "/", "")

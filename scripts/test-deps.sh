@@ -26,11 +26,21 @@ if ((${#need_apt[@]})); then
 		service memcached stop >/dev/null 2>&1 || true
 	fi
 fi
+# pebble, Let's Encrypt's test ACME server, and its DNS server, for the
+# automatic HTTPS tests (cmd/pixpool/acme_test.go), pinned.
+pebble_version=v2.10.3
+gobin=$(go env GOBIN)
+[[ -n $gobin ]] || gobin=$(go env GOPATH | cut -d: -f1)/bin
+for tool in pebble pebble-challtestsrv; do
+	info=$(go version -m "$gobin/$tool" 2>/dev/null || true)
+	if ! grep -Eq "^[[:space:]]+mod[[:space:]]+github.com/letsencrypt/pebble/v2[[:space:]]+$pebble_version([[:space:]]|$)" <<<"$info"; then
+		echo "test-deps: installing $tool $pebble_version"
+		go install "github.com/letsencrypt/pebble/v2/cmd/$tool@$pebble_version"
+	fi
+done
 # The AWS Lambda Runtime Interface Emulator, for the Lambda mode's
 # end-to-end test (cmd/pixpool/lambda_test.go) and scripts/lambda-bench.sh.
 rie_version=v0.0.0-20261030222936-bef5c4ba774d
-gobin=$(go env GOBIN)
-[[ -n $gobin ]] || gobin=$(go env GOPATH | cut -d: -f1)/bin
 if [[ ! -x $gobin/aws-lambda-rie || $(go version -m "$gobin/aws-lambda-rie" 2>/dev/null | awk '$1 == "mod" {print $3}') != "$rie_version" ]]; then
 	echo "test-deps: installing aws-lambda-rie $rie_version"
 	go install "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$rie_version"

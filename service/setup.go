@@ -110,5 +110,13 @@ func (a *Accounts) bootstrapAdmin(ctx context.Context, pw string) error {
 		}
 		return a.setPassword(ctx, u, pw, "")
 	}
-	return a.CreateUser(ctx, adminTemplate(), pw)
+	err := a.CreateUser(ctx, adminTemplate(), pw)
+	if pixpool.ErrorCode(err) == pixpool.ECONFLICT {
+		// Another replica starting at the same time created it first:
+		// there is an admin, which is what was asked.
+		if n, cerr := a.Store.CountAdmins(ctx); cerr == nil && n > 0 {
+			return nil
+		}
+	}
+	return err
 }

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -205,4 +206,39 @@ func TestAccounts_Setup(t *testing.T) {
 			t.Fatal("setup made the existing account an admin")
 		}
 	})
+}
+
+// raceAdmin is a store on which another replica creates the "admin"
+// account right after this one has found no account of that name.
+type raceAdmin struct {
+	pixpool.Store
+	other *Accounts
+	once  sync.Once
+}
+
+func (s *raceAdmin) UserByUsername(ctx context.Context, name string) (*pixpool.User, error) {
+	u, err := s.Store.UserByUsername(ctx, name)
+	s.once.Do(func() {
+		if err := s.other.bootstrapAdmin(ctx, "other replica's password"); err != nil {
+			panic(err)
+		}
+	})
+	return u, err
+}
+
+// TestAccounts_BootstrapRace: two replicas started at once with
+// PIXPOOL_ADMIN_PASSWORD both find no admin; the one whose account
+// creation comes second must start, not fail on the name taken.
+func TestAccounts_BootstrapRace(t *testing.T) {
+	ctx := context.Background()
+	a, _ := newAccounts(t)
+	other := &Accounts{Store: a.Store, Now: a.Now, Logger: a.Logger, Password: a.Password}
+	a.Store = &raceAdmin{Store: a.Store, other: other}
+	token, _, err := a.Bootstrap(ctx, "this replica's password")
+	if err != nil || token != "" {
+		t.Fatalf("Bootstrap()=%q, %v; want no token and no error", token, err)
+	}
+	if n, err := other.Store.CountAdmins(ctx); err != nil || n != 1 {
+		t.Fatalf("admins: %d, %v; want 1", n, err)
+	}
 }

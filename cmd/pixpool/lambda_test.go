@@ -288,6 +288,9 @@ func TestLambda(t *testing.T) {
 		if !strings.Contains(strings.Join(resp.Cookies, "\n"), "Secure") {
 			t.Errorf("session cookie not Secure behind API Gateway: %q", resp.Cookies)
 		}
+		if resp.Headers["Strict-Transport-Security"] == "" {
+			t.Errorf("no HSTS behind API Gateway, which serves HTTPS only: %q", resp.Headers)
+		}
 		// Log out and in again: the new session's cookie comes back in the
 		// answer's cookies array and is sent back in the next event's.
 		delete(f.jar, "pixpool_session")
@@ -580,9 +583,13 @@ func TestLambdaConfig(t *testing.T) {
 		}
 	})
 	t.Run("ErrListeners", func(t *testing.T) {
-		cfg := Config{DB: pg, Blob: s3, MetricsAddr: "127.0.0.1:9090"}
-		if err := lambdaConfig(&cfg, map[string]bool{}, quiet); err == nil {
-			t.Fatal("--metrics-addr accepted in Lambda mode")
+		for _, cfg := range []Config{
+			{DB: pg, Blob: s3, MetricsAddr: "127.0.0.1:9090"},
+			{DB: pg, Blob: s3, acmeConfig: acmeConfig{Domains: "photos.example.com"}},
+		} {
+			if err := lambdaConfig(&cfg, map[string]bool{}, quiet); err == nil {
+				t.Errorf("%+v accepted in Lambda mode", cfg)
+			}
 		}
 	})
 }

@@ -74,6 +74,8 @@ type Config struct {
 	AutoscaleInterval time.Duration
 
 	MetricsAddr string // serves /metrics without auth; "" is off
+
+	acmeConfig // --domain: automatic HTTPS (acme.go)
 }
 
 func (c *Config) flags(fs *flag.FlagSet) {
@@ -116,6 +118,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "also serve Prometheus /metrics WITHOUT authentication on this address; use a private one, e.g. 127.0.0.1:9090 (off when empty; admins can always scrape /metrics on --addr with an API key)")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	fs.BoolVar(&c.LogJSON, "log-json", false, "log JSON lines instead of text")
+	c.acmeConfig.flags(fs)
 }
 
 // DefaultHotCache is --hot-cache's default: the pool client's hot tier.
@@ -154,6 +157,8 @@ type Main struct {
 	beforeFollow func()
 	// connState, if set, observes connections (tests wait on it).
 	connState func(net.Conn, nethttp.ConnState)
+
+	acme *acmeServer // --domain's certificates and plain HTTP; nil without
 	// lambda: Lambda mode (lambda.go), which sweeps in its scheduled
 	// rounds, not at every start.
 	lambda bool
@@ -277,6 +282,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 
 	if m.ln, err = net.Listen("tcp", c.Addr); err != nil {
+		return err
+	}
+	if err := m.openACME(ctx); err != nil {
 		return err
 	}
 	token, expires, err := m.Accounts.Bootstrap(ctx, c.AdminPassword)
@@ -465,6 +473,9 @@ func (m *Main) openPool(ctx context.Context) error {
 
 // URL is the base URL the server listens on.
 func (m *Main) URL() string {
+	if u := m.acmeURL(); u != "" {
+		return u
+	}
 	scheme := "http"
 	if m.Config.TLSCert != "" {
 		scheme = "https"
@@ -481,7 +492,7 @@ func (m *Main) URL() string {
 // stores.
 func (m *Main) Run(ctx context.Context) error {
 	m.server = &nethttp.Server{
-		Handler:           m.HTTP.Handler(),
+		Handler:           hsts(m.HTTP.Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelDebug),
@@ -498,7 +509,9 @@ func (m *Main) Run(ctx context.Context) error {
 	go m.Accounts.WatchAuth(ctx)
 	errc := make(chan error, 1)
 	go func() {
-		if m.Config.TLSCert != "" {
+		if m.acme != nil {
+			errc <- m.serveACME()
+		} else if m.Config.TLSCert != "" {
 			errc <- m.server.ServeTLS(m.ln, m.Config.TLSCert, m.Config.TLSKey)
 		} else {
 			errc <- m.server.Serve(m.ln)
@@ -559,6 +572,7 @@ func (m *Main) serveMetrics() (stop func(), err error) {
 }
 
 func (m *Main) closeStores() {
+	m.stopACME()
 	if m.Images != nil {
 		// Before the stores close: it stops the thumbnail under way.
 		m.Images.Shutdown()
@@ -657,6 +671,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if (m.Config.TLSCert == "") != (m.Config.TLSKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if err := checkACMEFlags(fs, &m.Config); err != nil {
+		return usageError{err}
 	}
 	adminPassword, _, err := lookupEnv("PIXPOOL_ADMIN_PASSWORD")
 	if err != nil {

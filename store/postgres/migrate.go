@@ -230,6 +230,15 @@ CREATE TRIGGER api_keys_update_bumps_auth AFTER UPDATE OF hash, user_id ON api_k
 CREATE TRIGGER api_keys_delete_bumps_auth AFTER DELETE ON api_keys
 	REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION bump_auth_generation();
 `,
+	// 8: the files of automatic HTTPS (CertStore): ACME accounts,
+	// certificates and keys, challenge tokens. Not backed up.
+	`
+CREATE TABLE cert_files (
+	key         text COLLATE "C" PRIMARY KEY,
+	data        bytea       NOT NULL,
+	modified_at timestamptz NOT NULL
+);
+`,
 }
 
 // migrateLock is the key of the transaction-scoped advisory lock that every

@@ -216,6 +216,15 @@ CREATE TRIGGER api_keys_delete_bumps_auth AFTER DELETE ON api_keys BEGIN
 	UPDATE auth_generation SET n = n + 1;
 END;
 `,
+	// 8: the files of automatic HTTPS (CertStore): ACME accounts,
+	// certificates and keys, challenge tokens. Not backed up.
+	`
+CREATE TABLE cert_files (
+	key         TEXT    PRIMARY KEY,
+	data        BLOB    NOT NULL,
+	modified_at INTEGER NOT NULL -- Unix milliseconds
+);
+`,
 }
 
 // migrate brings the schema up to date, one migration per transaction, and

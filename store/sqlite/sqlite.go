@@ -94,7 +94,16 @@ func openFile(path string) (*Store, error) {
 	db.SetConnMaxLifetime(0)
 	s := &Store{db: db, wal: newWALSync(path)}
 	ctx := context.Background()
-	err = db.PingContext(ctx)
+	// The first connection switches a new file to WAL. Another process
+	// creating the same file at the same moment (replicas started
+	// together) makes that switch fail at once with SQLITE_BUSY, which
+	// busy_timeout does not cover: wait for the other, as it would.
+	for deadline := time.Now().Add(busyTimeout); ; time.Sleep(10 * time.Millisecond) {
+		err = db.PingContext(ctx)
+		if errCode(err) != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err == nil {
 		err = s.migrate(ctx)
 	}

@@ -81,6 +81,10 @@ func Run(t *testing.T, open func(t *testing.T) pixpool.Store) {
 		{"Lease/Expiry", testLeaseExpiry},
 		{"Lease/Concurrent", testLeaseConcurrent},
 
+		{"CertFile", testCertFile},
+		{"CertFiles", testCertFiles},
+		{"CertFiles/Restore", testCertFilesRestore},
+
 		{"Stats", testStats},
 		{"Stats/Retention", testStatsRetention},
 

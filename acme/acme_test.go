@@ -1,0 +1,185 @@
+package acme
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mholt/acmez/v3/acme"
+	"github.com/pixpool/pixpool/store/sqlite"
+	"go.uber.org/zap"
+)
+
+func newStorage(t *testing.T) *Storage {
+	t.Helper()
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "pixpool.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return &Storage{DB: db, LeaseTTL: 3 * time.Second, Poll: 10 * time.Millisecond}
+}
+
+func TestStorage_Files(t *testing.T) {
+	ctx := t.Context()
+	s := newStorage(t)
+	if _, err := s.Load(ctx, "certificates/ca/a.example/a.example.crt"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Load(missing)=%v, want fs.ErrNotExist", err)
+	}
+	if _, err := s.Stat(ctx, "certificates"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Stat(missing)=%v, want fs.ErrNotExist", err)
+	}
+	for _, k := range []string{"certificates/ca/a.example/a.example.crt", "certificates/ca/a.example/a.example.key", "certificates/ca/b.example/b.example.crt", "acme/ca/users/x/key"} {
+		if err := s.Store(ctx, k, []byte(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b, err := s.Load(ctx, "acme/ca/users/x/key"); err != nil || string(b) != "acme/ca/users/x/key" {
+		t.Fatalf("Load()=%q, %v", b, err)
+	}
+	if got, err := s.Stat(ctx, "certificates/ca"); err != nil || got.IsTerminal || got.Modified.IsZero() {
+		t.Fatalf("Stat(folder)=%+v, %v, want a folder with a time", got, err)
+	}
+	if got, err := s.Stat(ctx, "certificates/ca/a.example/a.example.key"); err != nil || !got.IsTerminal || got.Size != int64(len("certificates/ca/a.example/a.example.key")) {
+		t.Fatalf("Stat(file)=%+v, %v", got, err)
+	}
+	if !s.Exists(ctx, "certificates/ca/b.example") || s.Exists(ctx, "certificates/ca/c.example") || s.Exists(ctx, "certificates/ca/a.exam") {
+		t.Fatal("Exists is wrong")
+	}
+	for _, tt := range []struct {
+		dir       string
+		recursive bool
+		want      []string
+	}{
+		{"certificates/ca", false, []string{"certificates/ca/a.example", "certificates/ca/b.example"}},
+		{"certificates/ca/", false, []string{"certificates/ca/a.example", "certificates/ca/b.example"}},
+		{"certificates", true, []string{"certificates/ca", "certificates/ca/a.example", "certificates/ca/a.example/a.example.crt", "certificates/ca/a.example/a.example.key", "certificates/ca/b.example", "certificates/ca/b.example/b.example.crt"}},
+	} {
+		got, err := s.List(ctx, tt.dir, tt.recursive)
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Fatalf("List(%q, %t)=%q, %v, want %q", tt.dir, tt.recursive, got, err, tt.want)
+		}
+	}
+	if _, err := s.List(ctx, "nothing", true); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("List(missing)=%v, want fs.ErrNotExist", err)
+	}
+	if err := s.Delete(ctx, "certificates/ca/a.example"); err != nil {
+		t.Fatal(err)
+	}
+	if s.Exists(ctx, "certificates/ca/a.example") || !s.Exists(ctx, "certificates/ca/b.example/b.example.crt") {
+		t.Fatal("Delete(folder) removed the wrong files")
+	}
+}
+
+func TestStorage_Lock(t *testing.T) {
+	ctx := t.Context()
+	a := newStorage(t)
+	b := &Storage{DB: a.DB, LeaseTTL: a.LeaseTTL, Poll: a.Poll} // another replica
+
+	if err := a.Lock(ctx, "issue_cert_a.example"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := b.TryLock(ctx, "issue_cert_a.example"); ok || err != nil {
+		t.Fatalf("TryLock(held by another)=%t, %v, want false", ok, err)
+	}
+	// Another goroutine of the same process waits too.
+	if ok, err := a.TryLock(ctx, "issue_cert_a.example"); ok || err != nil {
+		t.Fatalf("TryLock(held by this process)=%t, %v, want false", ok, err)
+	}
+	if ok, err := b.TryLock(ctx, "issue_cert_b.example"); !ok || err != nil {
+		t.Fatalf("TryLock(another name)=%t, %v, want true", ok, err)
+	}
+	if err := b.Unlock(ctx, "issue_cert_b.example"); err != nil {
+		t.Fatal(err)
+	}
+
+	// The holder's lease is renewed while held: it outlasts its term.
+	time.Sleep(a.LeaseTTL + time.Second)
+	if ok, _ := b.TryLock(ctx, "issue_cert_a.example"); ok {
+		t.Fatal("took a lock whose holder keeps renewing it")
+	}
+
+	got := make(chan error, 1)
+	go func() { got <- b.Lock(ctx, "issue_cert_a.example") }()
+	select {
+	case err := <-got:
+		t.Fatalf("Lock returned %v while another held the lock", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if err := a.Unlock(ctx, "issue_cert_a.example"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("Lock after Unlock=%v", err)
+	}
+	if err := b.Unlock(ctx, "issue_cert_a.example"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Unlock(ctx, "issue_cert_a.example"); err == nil {
+		t.Fatal("Unlock of a lock not held succeeded")
+	}
+
+	// Lock gives up when its context ends.
+	if err := a.Lock(ctx, "x"); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := b.Lock(short, "x"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Lock(ended context)=%v, want DeadlineExceeded", err)
+	}
+	a.Unlock(ctx, "x")
+}
+
+func TestExplain(t *testing.T) {
+	for _, tt := range []struct {
+		problem acme.Problem
+		want    string
+	}{
+		{acme.Problem{Type: acme.ProblemTypeDNS, Detail: "NXDOMAIN looking up A for photos.example.com"}, "create its DNS A/AAAA records"},
+		{acme.Problem{Type: acme.ProblemTypeConnection, Detail: "Timeout during connect (likely firewall problem)"}, "could not connect to the domain"},
+		{acme.Problem{Type: acme.ProblemTypeUnauthorized, Detail: "Failed to connect to 127.0.0.2:443"}, "could not connect to the domain"},
+		{acme.Problem{Type: acme.ProblemTypeUnauthorized, Detail: "Invalid response from http://photos.example.com/.well-known/acme-challenge/x: 404"}, "the domain points at another machine"},
+		{acme.Problem{Type: acme.ProblemTypeCAA, Detail: "CAA record for photos.example.com prevents issuance"}, "CAA DNS records"},
+		{acme.Problem{Type: acme.ProblemTypeRateLimited, Detail: "too many certificates (5) already issued for this exact set of identifiers in the last 168h0m0s, retry after 2026-12-08 10:00:00 UTC"}, "rate limit"},
+		{acme.Problem{Type: acme.ProblemTypeRejectedIdentifier, Detail: "Cannot issue for \"photos.local\""}, "public domain name"},
+		{acme.Problem{Type: acme.ProblemTypeCompound, Subproblems: []acme.Subproblem{{Problem: acme.Problem{Type: acme.ProblemTypeDNS, Detail: "no A record"}}}}, "create its DNS A/AAAA records"},
+	} {
+		err := errors.Join(errors.New("[photos.example.com] Obtain"), tt.problem)
+		got := Explain("photos.example.com", err)
+		if !strings.HasPrefix(got, "could not get a certificate for photos.example.com: ") || !strings.Contains(got, tt.want) || !strings.Contains(got, tt.problem.Detail) {
+			t.Errorf("Explain(%s)=%q, want it to say %q and the CA's detail", tt.problem.Type, got, tt.want)
+		}
+	}
+	if got := Explain("a.example", errors.New("network down")); !strings.Contains(got, "a.example") || !strings.Contains(got, "network down") {
+		t.Errorf("Explain(plain error)=%q", got)
+	}
+}
+
+func TestZapLogger(t *testing.T) {
+	var buf bytes.Buffer
+	l := zapLogger(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo})).Named("obtain").With(zap.String("identifier", "a.example"))
+	l.Debug("hidden")
+	l.Info("lock acquired", zap.Duration("took", 1500*time.Millisecond), zap.Int("attempt", 2), zap.Strings("names", []string{"a", "b"}))
+	l.Error("job failed", zap.Error(errors.New("boom")))
+	l.Error("job stopped", zap.Error(context.Canceled)) // a shutdown: debug
+	got := buf.String()
+	for _, want := range []string{
+		`level=INFO msg="lock acquired" logger=obtain identifier=a.example took=1.5s attempt=2 names="[a b]"`,
+		`level=ERROR msg="job failed" logger=obtain identifier=a.example error=boom`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("log lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "hidden") || strings.Contains(got, "job stopped") {
+		t.Errorf("log has lines below its level:\n%s", got)
+	}
+}
