@@ -89,8 +89,8 @@ func lambdaConfig(c *Config, given map[string]bool, log *slog.Logger) error {
 	if !strings.HasPrefix(c.Blob, "s3://") {
 		return errors.New("Lambda mode needs an S3 --blob (PIXPOOL_BLOB=s3://bucket/prefix?region=...): a function's instances share no disk, and /tmp is each instance's own")
 	}
-	if c.TLSCert != "" || c.Domains != "" || c.HTTPAddr != "" || c.MetricsAddr != "" {
-		return errors.New("Lambda mode takes none of --tls-cert, --domain and --http-addr (API Gateway and function URLs serve HTTPS, with a certificate from AWS Certificate Manager for a custom domain) nor --metrics-addr (a function answers invocations, not connections; admins scrape /metrics with an API key)")
+	if c.TLSCert != "" || c.Domains != "" || c.MetricsAddr != "" {
+		return errors.New("Lambda mode takes neither --tls-cert nor --domain (API Gateway and function URLs serve HTTPS, with a certificate from AWS Certificate Manager for a custom domain) nor --metrics-addr (a function answers invocations, not connections; admins scrape /metrics with an API key)")
 	}
 	if !given["data"] {
 		c.Data = lambdaDefaultData()
