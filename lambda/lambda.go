@@ -53,6 +53,7 @@ func (h *Handler) ServeEvent(ctx context.Context, e *events.APIGatewayV2HTTPRequ
 	}
 	limit := h.maxResponse()
 	w := newRecorder(limit)
+	w.head = r.Method == http.MethodHead
 	h.Handler.ServeHTTP(w, r)
 	if !w.over {
 		if resp := w.response(); size(resp) <= limit {
@@ -91,6 +92,10 @@ func Request(ctx context.Context, e *events.APIGatewayV2HTTPRequest) (*http.Requ
 	if path == "" || path[0] != '/' {
 		path = "/" + path
 	}
+	// An HTTP API hands the path over decoded (a function URL does not):
+	// a "%" that starts no escape is then a literal one, which would not
+	// parse.
+	path = escapeBarePercents(path)
 	target := path
 	if e.RawQueryString != "" {
 		target += "?" + e.RawQueryString
@@ -151,6 +156,34 @@ func Request(ctx context.Context, e *events.APIGatewayV2HTTPRequest) (*http.Requ
 	return r, nil
 }
 
+// escapeBarePercents writes as "%25" each "%" of path that is not
+// followed by two hex digits. A path with only valid escapes is returned
+// as is, so an encoded path keeps its escapes ("%2F" stays apart from "/").
+func escapeBarePercents(path string) string {
+	var b strings.Builder
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		if c == '%' && !(i+2 < len(path) && ishex(path[i+1]) && ishex(path[i+2])) {
+			if b.Len() == 0 {
+				b.WriteString(path[:i])
+			}
+			b.WriteString("%25")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(c)
+		}
+	}
+	if b.Len() == 0 {
+		return path
+	}
+	return b.String()
+}
+
+func ishex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
 // cookieHeader joins the event's cookies (and a Cookie header, which a
 // function URL may pass on as well) into one Cookie header.
 func cookieHeader(e *events.APIGatewayV2HTTPRequest) string {
@@ -175,6 +208,7 @@ type recorder struct {
 	body   bytes.Buffer
 	limit  int  // of the body once in base64
 	over   bool // the body went past limit; the rest was dropped
+	head   bool // the request is a HEAD: the body is not sent
 }
 
 func newRecorder(limit int) *recorder { return &recorder{header: http.Header{}, limit: limit} }
@@ -189,12 +223,26 @@ func (w *recorder) WriteHeader(code int) {
 
 func (w *recorder) Write(p []byte) (int, error) {
 	w.WriteHeader(http.StatusOK)
+	// As net/http's server: a HEAD's body is dropped, and statuses that
+	// have none refuse one.
+	if w.head {
+		return len(p), nil
+	}
+	if !bodyAllowed(w.status) {
+		return 0, http.ErrBodyNotAllowed
+	}
 	if w.over || base64.StdEncoding.EncodedLen(w.body.Len()+len(p)) > w.limit {
 		w.over = true
 		w.body.Reset()
 		return len(p), nil
 	}
 	return w.body.Write(p)
+}
+
+// bodyAllowed reports whether a response of this status may have a body
+// (RFC 9110, 6.4.1).
+func bodyAllowed(status int) bool {
+	return !(status >= 100 && status < 200 || status == http.StatusNoContent || status == http.StatusNotModified)
 }
 
 func (w *recorder) code() int {
