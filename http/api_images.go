@@ -59,7 +59,7 @@ func etag(img *pixpool.Image) string { return `"` + img.Checksum + `"` }
 
 func (s *Server) handleAPIGet(w http.ResponseWriter, r *http.Request) {
 	u := authFrom(r.Context()).user
-	img, data, err := s.Images.Get(r.Context(), u.ID, pathKey(r))
+	img, data, err := s.getImage(r.Context(), u.ID, pathKey(r))
 	if err != nil {
 		s.Error(w, r, err)
 		return

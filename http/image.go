@@ -81,7 +81,7 @@ func (s *Server) handleReanalyze(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleRaw(w http.ResponseWriter, r *http.Request) {
 	u := authFrom(r.Context()).user
 	key := r.URL.Query().Get("key")
-	img, data, err := s.Images.Get(r.Context(), u.ID, key)
+	img, data, err := s.getImage(r.Context(), u.ID, key)
 	if err != nil {
 		s.errorPage(w, r, keyNotFound(err, key))
 		return

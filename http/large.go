@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/pixpool/pixpool"
@@ -25,4 +26,13 @@ func (s *Server) redirectLarge(w http.ResponseWriter, r *http.Request, img *pixp
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, u, http.StatusTemporaryRedirect)
 	return true
+}
+
+// getImage reads an image to send: with ImageURL, the bytes of one that
+// redirectLarge sends elsewhere are not read (nil).
+func (s *Server) getImage(ctx context.Context, ownerID int64, key string) (*pixpool.Image, []byte, error) {
+	if s.ImageURL != nil {
+		return s.Images.GetUpTo(ctx, ownerID, key, s.ImageURLAbove)
+	}
+	return s.Images.Get(ctx, ownerID, key)
 }

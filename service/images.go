@@ -240,6 +240,20 @@ func (s *Images) removeBlobs(keys ...string) {
 // it has them, else from the stores (filling the cache). Another user's
 // key is ENOTFOUND, exactly like a missing one.
 func (s *Images) Get(ctx context.Context, ownerID int64, key string) (*pixpool.Image, []byte, error) {
+	return s.get(ctx, ownerID, key, -1)
+}
+
+// GetUpTo is Get for an image of at most limit bytes. A larger one not in
+// the cache comes back without its bytes (nil data), which are not read:
+// a caller that sends such an image elsewhere (Lambda mode's redirect to
+// S3) needs only its row. Its row is read first, one query more than Get
+// on a cache miss.
+func (s *Images) GetUpTo(ctx context.Context, ownerID int64, key string, limit int64) (*pixpool.Image, []byte, error) {
+	return s.get(ctx, ownerID, key, max(limit, 0))
+}
+
+// get is Get, and GetUpTo for a limit of 0 or more.
+func (s *Images) get(ctx context.Context, ownerID int64, key string, limit int64) (*pixpool.Image, []byte, error) {
 	if err := pixpool.ValidateKey(key); err != nil {
 		return nil, nil, err
 	}
@@ -253,6 +267,15 @@ func (s *Images) Get(ctx context.Context, ownerID int64, key string) (*pixpool.I
 			s.logger().Warn("cache entry unreadable", "cache_key", ck)
 		} else if !errors.Is(err, pixpool.ErrCacheMiss) {
 			s.logger().Debug("cache get", "cache_key", ck, "err", err)
+		}
+	}
+	if limit >= 0 {
+		img, err := s.Store.Image(ctx, ownerID, key)
+		if err != nil {
+			return nil, nil, err
+		}
+		if img.Size > limit {
+			return img, nil, nil
 		}
 	}
 	type loaded struct {
