@@ -310,22 +310,37 @@ func (f *lambdaFunc) maintain(ctx context.Context) (*RoundReport, error) {
 		}
 	}
 
-	if f.sweepDue(ctx) {
-		rep.Swept = true
-		now := time.Now()
-		n, err := m.Store.DeleteExpiredSessions(ctx, now)
-		rep.Sessions = int(n)
-		fail("sweep sessions", err)
-		fail("sweep login and sign-up attempts", m.Store.ClearAttempts(ctx, "", now.Add(-24*time.Hour)))
-		rep.Orphans, err = m.Images.SweepOrphans(ctx, m.Config.SweepGrace)
-		fail("sweep orphans", err)
-		fail("note the sweep", m.Store.SetSetting(ctx, sweptSetting, now.UTC().Format(time.RFC3339Nano)))
+	// The sweep and the backup end roundMargin before the invocation's
+	// deadline, with an error the report shows: a round that timed out
+	// would answer nothing, and Lambda tries a scheduled (asynchronous)
+	// invocation that failed twice more.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if deadline, ok := ctx.Deadline(); ok {
+		wctx, cancel = context.WithDeadline(ctx, deadline.Add(-roundMargin))
+		defer cancel()
 	}
-
-	info, err := m.Backups.Tick(ctx)
-	fail("scheduled backup", err)
-	if info != nil {
-		rep.Backup = info.Name
+	if wctx.Err() != nil {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("no time for the sweep or the backup: a round keeps %v before the invocation's deadline; give the function a longer timeout", roundMargin))
+	} else {
+		if f.sweepDue(ctx) {
+			// Noted first: a sweep cut short (a large bucket to list) waits
+			// for the next hour rather than starting again every round.
+			rep.Swept = true
+			now := time.Now()
+			fail("note the sweep", m.Store.SetSetting(ctx, sweptSetting, now.UTC().Format(time.RFC3339Nano)))
+			n, err := m.Store.DeleteExpiredSessions(wctx, now)
+			rep.Sessions = int(n)
+			fail("sweep sessions", err)
+			fail("sweep login and sign-up attempts", m.Store.ClearAttempts(wctx, "", now.Add(-24*time.Hour)))
+			rep.Orphans, err = m.Images.SweepOrphans(wctx, m.Config.SweepGrace)
+			fail("sweep orphans", err)
+		}
+		info, err := m.Backups.Tick(wctx)
+		fail("scheduled backup", err)
+		if info != nil {
+			rep.Backup = info.Name
+		}
 	}
 
 	if m.Manager != nil {
