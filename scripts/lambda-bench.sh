@@ -4,13 +4,14 @@
 # PostgreSQL, S3 (versitygw) and memcached node: cold start (from starting
 # the process to the first answered get-by-key) and warm get-by-key latency,
 # cache misses (right after the node is flushed: the bytes come from S3) and
-# hits, p50 and p99. An empty aws-lambda-go function under the same emulator
+# hits, p50 and p99, then uploads of new images (PUT /api/v1/images/{key}).
+# An empty aws-lambda-go function under the same emulator
 # shows what the emulator itself adds. Rounds are interleaved (each system
 # started afresh in every round, in alternating order) so machine noise
 # hits all alike; the medians over rounds are printed last.
 #
 #   scripts/lambda-bench.sh
-#   ROUNDS=7 KEYS=100 scripts/lambda-bench.sh
+#   ROUNDS=7 KEYS=100 UPLOADS=50 scripts/lambda-bench.sh
 #   BENCH_LOG_LEVEL=debug scripts/lambda-bench.sh   # with both servers' logs
 #
 # Needs aws-lambda-rie and memcached (scripts/test-deps.sh), PostgreSQL and
@@ -24,6 +25,7 @@ if [[ -z ${PIXPOOL_TEST_POSTGRES:-} || -z ${PIXPOOL_TEST_S3:-} ]]; then
 fi
 ROUNDS=${ROUNDS:-5}
 KEYS=${KEYS:-50}
+UPLOADS=${UPLOADS:-20}
 
 gobin=$(go env GOBIN)
 [[ -n $gobin ]] || gobin=$(go env GOPATH | cut -d: -f1)/bin
@@ -60,6 +62,6 @@ export AWS_ACCESS_KEY_ID=${creds%%:*} AWS_SECRET_ACCESS_KEY=${creds#*:}
 endpoint=${PIXPOOL_TEST_S3%%://*}://${s3#*@}
 blob="s3://lambda-bench-$RANDOM?endpoint=$endpoint&region=us-east-1&path_style=true&create=true"
 
-echo "lambda-bench: $ROUNDS rounds, $KEYS images of about 100 KB; $(nproc) cores; $(go version | cut -d' ' -f3)"
+echo "lambda-bench: $ROUNDS rounds, $KEYS images of about 100 KB read, $UPLOADS uploaded; $(nproc) cores; $(go version | cut -d' ' -f3)"
 "$tmp/lambdabench" run -pixpool "$tmp/bootstrap" -rie "$rie" -db "$PIXPOOL_TEST_POSTGRES" -blob "$blob" \
-	-cache-nodes "127.0.0.1:$port" -rounds "$ROUNDS" -keys "$KEYS"
+	-cache-nodes "127.0.0.1:$port" -rounds "$ROUNDS" -keys "$KEYS" -uploads "$UPLOADS"

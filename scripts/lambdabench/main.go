@@ -12,7 +12,9 @@
 // -keys images twice: once after the cache node was flushed (misses: the
 // bytes come from S3) and once more (hits). It prints every round, then
 // the medians over rounds of the cold start and of each phase's p50 and
-// p99.
+// p99. Then it uploads -uploads new images (about 100 KB each, PUT
+// /api/v1/images/{key}): the time of an upload through each system, the
+// empty function answering an event of an upload's size.
 package main
 
 import (
@@ -71,7 +73,7 @@ func usage() {
 
 type config struct {
 	pixpool, rie, self, db, blob, cacheNodes string
-	rounds, keys                             int
+	rounds, keys, uploads                    int
 	dir                                      string
 }
 
@@ -85,6 +87,7 @@ func run(args []string) error {
 	fs.StringVar(&c.cacheNodes, "cache-nodes", "", "cache node both use (empty: none)")
 	fs.IntVar(&c.rounds, "rounds", 5, "rounds, each system once per round, in alternating order")
 	fs.IntVar(&c.keys, "keys", 50, "images read per phase (each about 100 KB)")
+	fs.IntVar(&c.uploads, "uploads", 0, "images uploaded per round after the reads (each about 100 KB, a new key each)")
 	fs.Parse(args)
 	if c.pixpool == "" || c.db == "" || c.blob == "" {
 		usage()
@@ -103,8 +106,8 @@ func run(args []string) error {
 		return err
 	}
 	type result struct {
-		cold      []time.Duration
-		hit, miss [][]time.Duration // per round
+		cold          []time.Duration
+		hit, miss, up [][]time.Duration // per round
 	}
 	results := map[string]*result{"serve": {}, "lambda": {}, "empty": {}}
 	order := []string{"serve", "lambda", "empty"}
@@ -113,19 +116,23 @@ func run(args []string) error {
 			slices.Reverse(order)
 		}
 		for _, sys := range order {
-			cold, miss, hit, err := c.measure(sys, secret)
+			cold, miss, hit, up, err := c.measure(sys, secret, round)
 			if err != nil {
 				return fmt.Errorf("round %d, %s: %w", round+1, sys, err)
 			}
 			r := results[sys]
 			r.cold = append(r.cold, cold)
-			r.miss, r.hit = append(r.miss, miss), append(r.hit, hit)
-			fmt.Printf("round %d %-6s cold %7.1f ms  miss p50 %6.2f p99 %6.2f ms  hit p50 %6.2f p99 %6.2f ms\n", round+1, sys,
+			r.miss, r.hit, r.up = append(r.miss, miss), append(r.hit, hit), append(r.up, up)
+			fmt.Printf("round %d %-6s cold %7.1f ms  miss p50 %6.2f p99 %6.2f ms  hit p50 %6.2f p99 %6.2f ms", round+1, sys,
 				ms(cold), ms(pct(miss, 50)), ms(pct(miss, 99)), ms(pct(hit, 50)), ms(pct(hit, 99)))
+			if len(up) > 0 {
+				fmt.Printf("  upload p50 %6.2f p99 %6.2f ms", ms(pct(up, 50)), ms(pct(up, 99)))
+			}
+			fmt.Println()
 		}
 	}
 	fmt.Printf("\nmedians over %d rounds (%d reads per phase per round; empty: rie and an empty aws-lambda-go function)\n", c.rounds, c.keys)
-	fmt.Printf("%-7s %10s %10s %10s %10s %10s\n", "", "cold ms", "miss p50", "miss p99", "hit p50", "hit p99")
+	fmt.Printf("%-7s %10s %10s %10s %10s %10s %10s %10s\n", "", "cold ms", "miss p50", "miss p99", "hit p50", "hit p99", "up p50", "up p99")
 	for _, sys := range []string{"serve", "lambda", "empty"} {
 		r := results[sys]
 		per := func(rs [][]time.Duration, p float64) float64 {
@@ -135,7 +142,8 @@ func run(args []string) error {
 			}
 			return ms(pct(v, 50))
 		}
-		fmt.Printf("%-7s %10.1f %10.2f %10.2f %10.2f %10.2f\n", sys, ms(pct(r.cold, 50)), per(r.miss, 50), per(r.miss, 99), per(r.hit, 50), per(r.hit, 99))
+		fmt.Printf("%-7s %10.1f %10.2f %10.2f %10.2f %10.2f %10.2f %10.2f\n", sys, ms(pct(r.cold, 50)), per(r.miss, 50), per(r.miss, 99), per(r.hit, 50), per(r.hit, 99),
+			per(r.up, 50), per(r.up, 99))
 	}
 	return nil
 }
@@ -190,13 +198,7 @@ func (c *config) setup() (string, error) {
 	defer stop()
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range c.keys {
-		img := image.NewNRGBA(image.Rect(0, 0, 160, 160))
-		for j := range img.Pix {
-			img.Pix[j] = uint8(rng.Uint32())
-		}
-		var b bytes.Buffer
-		png.Encode(&b, img)
-		req, _ := http.NewRequest("PUT", "http://"+addr+"/api/v1/images/"+keyName(i), &b)
+		req, _ := http.NewRequest("PUT", "http://"+addr+"/api/v1/images/"+keyName(i), bytes.NewReader(noisePNG(rng)))
 		req.Header.Set("Authorization", "Bearer "+secret)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -209,6 +211,17 @@ func (c *config) setup() (string, error) {
 		}
 	}
 	return secret, nil
+}
+
+// noisePNG is a 160×160 PNG of noise, about imageBytes.
+func noisePNG(rng *rand.Rand) []byte {
+	img := image.NewNRGBA(image.Rect(0, 0, 160, 160))
+	for j := range img.Pix {
+		img.Pix[j] = uint8(rng.Uint32())
+	}
+	var b bytes.Buffer
+	png.Encode(&b, img)
+	return b.Bytes()
 }
 
 // imageBytes is about the size of the images read (a 160×160 PNG of
@@ -228,6 +241,9 @@ func freeAddr() string {
 
 // getter reads one image (or, for the empty function, asks it anything).
 type getter func(key string) error
+
+// putter uploads one image (the empty function answers at once).
+type putter func(key string, body []byte) error
 
 // startServe starts `pixpool serve` and returns once a get of key (with
 // key "", /healthz) is answered, with the time from the start.
@@ -250,6 +266,24 @@ func (c *config) startServe(secret, key string) (addr string, stop func(), cold 
 			return "", nil, 0, fmt.Errorf("serve not answering: %w", err)
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func (c *config) servePutter(addr, secret string) putter {
+	client := &http.Client{Timeout: 30 * time.Second}
+	return func(key string, body []byte) error {
+		req, _ := http.NewRequest("PUT", "http://"+addr+"/api/v1/images/"+key, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("put %s: %s", key, resp.Status)
+		}
+		return nil
 	}
 }
 
@@ -277,7 +311,7 @@ func (c *config) serveGetter(addr, secret string) getter {
 
 // startFunction runs args under the emulator and returns once an
 // invocation is answered, with the time from the start.
-func (c *config) startFunction(secret string, args ...string) (get getter, stop func(), cold time.Duration, err error) {
+func (c *config) startFunction(secret string, args ...string) (get getter, put putter, stop func(), cold time.Duration, err error) {
 	addr := freeAddr()
 	cmd := exec.Command(c.rie, append([]string{"--runtime-api-address", freeAddr(), "--runtime-interface-emulator-address", addr}, args...)...)
 	cmd.Env = append(c.env(), "LOG_LEVEL=error")
@@ -290,18 +324,43 @@ func (c *config) startFunction(secret string, args ...string) (get getter, stop 
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	began := time.Now()
 	if err := cmd.Start(); err != nil {
-		return nil, nil, 0, err
+		return nil, nil, nil, 0, err
 	}
 	stop = func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() }
-	get = c.functionGetter(addr, secret)
+	get, put = c.functionGetter(addr, secret), c.functionPutter(addr, secret)
 	for {
 		if err := get(keyName(0)); err == nil {
-			return get, stop, time.Since(began), nil
+			return get, put, stop, time.Since(began), nil
 		} else if time.Since(began) > time.Minute {
 			stop()
-			return nil, nil, 0, fmt.Errorf("function not answering: %w", err)
+			return nil, nil, nil, 0, fmt.Errorf("function not answering: %w", err)
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func (c *config) functionPutter(addr, secret string) putter {
+	client := &http.Client{Timeout: 30 * time.Second}
+	url := "http://" + addr + "/2015-03-31/functions/function/invocations"
+	return func(key string, body []byte) error {
+		e := events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: "$default", RawPath: "/api/v1/images/" + key,
+			Headers: map[string]string{"authorization": "Bearer " + secret, "host": "bench.execute-api.eu-west-1.amazonaws.com", "content-type": "image/png"},
+			Body:    base64.StdEncoding.EncodeToString(body), IsBase64Encoded: true}
+		e.RequestContext.HTTP.Method, e.RequestContext.HTTP.Path, e.RequestContext.HTTP.SourceIP = "PUT", e.RawPath, "198.51.100.1"
+		b, _ := json.Marshal(e)
+		resp, err := client.Post(url, "application/json", bytes.NewReader(b))
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var out events.APIGatewayV2HTTPResponse
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			return fmt.Errorf("invoke: %s: %w", resp.Status, err)
+		}
+		if out.StatusCode != http.StatusCreated && out.StatusCode != http.StatusOK {
+			return fmt.Errorf("put %s: %d %s", key, out.StatusCode, out.Body)
+		}
+		return nil
 	}
 }
 
@@ -331,39 +390,49 @@ func (c *config) functionGetter(addr, secret string) getter {
 }
 
 // measure starts sys, takes its cold start, then the misses and hits of
-// reading every key twice.
-func (c *config) measure(sys, secret string) (cold time.Duration, miss, hit []time.Duration, err error) {
+// reading every key twice, then the uploads of new keys.
+func (c *config) measure(sys, secret string, round int) (cold time.Duration, miss, hit, up []time.Duration, err error) {
 	var get getter
+	var put putter
 	var stop func()
 	switch sys {
 	case "serve":
 		var addr string
 		addr, stop, cold, err = c.startServe(secret, keyName(0))
 		if err == nil {
-			get = c.serveGetter(addr, secret)
+			get, put = c.serveGetter(addr, secret), c.servePutter(addr, secret)
 		}
 	case "lambda":
-		get, stop, cold, err = c.startFunction(secret, c.pixpool)
+		get, put, stop, cold, err = c.startFunction(secret, c.pixpool)
 	case "empty":
-		get, stop, cold, err = c.startFunction(secret, c.self, "empty")
+		get, put, stop, cold, err = c.startFunction(secret, c.self, "empty")
 	}
 	if err != nil {
-		return 0, nil, nil, err
+		return 0, nil, nil, nil, err
 	}
 	defer stop()
 	if err := c.flush(); err != nil {
-		return 0, nil, nil, err
+		return 0, nil, nil, nil, err
 	}
 	for _, phase := range []*[]time.Duration{&miss, &hit} {
 		for i := range c.keys {
 			began := time.Now()
 			if err := get(keyName(i)); err != nil {
-				return 0, nil, nil, err
+				return 0, nil, nil, nil, err
 			}
 			*phase = append(*phase, time.Since(began))
 		}
 	}
-	return cold, miss, hit, nil
+	rng := rand.New(rand.NewPCG(uint64(round), 3))
+	for i := range c.uploads {
+		body := noisePNG(rng)
+		began := time.Now()
+		if err := put(fmt.Sprintf("bench/up-%s-%d-%03d.png", sys, round, i), body); err != nil {
+			return 0, nil, nil, nil, err
+		}
+		up = append(up, time.Since(began))
+	}
+	return cold, miss, hit, up, nil
 }
 
 // flush empties the cache node, so the next read of every key misses.
