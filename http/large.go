@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"net/http"
+	"strconv"
 
 	"github.com/pixpool/pixpool"
 )
@@ -14,6 +15,17 @@ import (
 func (s *Server) redirectLarge(w http.ResponseWriter, r *http.Request, img *pixpool.Image) bool {
 	if s.ImageURL == nil || img.Size <= s.ImageURLAbove {
 		return false
+	}
+	if r.Method == http.MethodHead {
+		// A presigned URL is for GET only (S3 refuses a HEAD of it): the
+		// row has what a HEAD answers.
+		h := w.Header()
+		h.Set("Content-Type", img.ContentType)
+		h.Set("ETag", etag(img))
+		h.Set("Cache-Control", "private, no-cache")
+		h.Set("Content-Length", strconv.FormatInt(img.Size, 10))
+		w.WriteHeader(http.StatusOK)
+		return true
 	}
 	disposition := w.Header().Get("Content-Disposition")
 	w.Header().Del("Content-Disposition")
