@@ -233,10 +233,18 @@ func (m *Manager) Stop() {
 	if m.stop != nil {
 		m.stop()
 		m.cache.Stop()
-		m.storage.wait(5 * time.Second)
+		m.storage.wait(stopWait)
+		// A job that has not let go of its lock by now may be stuck: stop
+		// renewing its lease, so that another replica gets it once the
+		// term runs out, and no goroutine outlives Stop.
+		m.storage.stopRenewals()
 		m.stop = nil
 	}
 }
+
+// stopWait is how long Stop waits for the jobs under way to release
+// their locks (tests shorten it).
+var stopWait = 5 * time.Second
 
 // TLSConfig serves the certificates, and the TLS-ALPN-01 challenges, to
 // an HTTPS listener. It offers HTTP/2.

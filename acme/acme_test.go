@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -182,4 +183,43 @@ func TestZapLogger(t *testing.T) {
 	if strings.Contains(got, "hidden") || strings.Contains(got, "job stopped") {
 		t.Errorf("log has lines below its level:\n%s", got)
 	}
+}
+
+// TestManager_StopLetsLeftLocksRunOut stops a Manager while a lock is
+// still held (a job that did not release it in time): its lease is no
+// longer renewed, so another replica gets the lock once the term runs
+// out, instead of never while this process lives on.
+func TestManager_StopLetsLeftLocksRunOut(t *testing.T) {
+	defer func(d time.Duration) { stopWait = d }(stopWait)
+	stopWait = 50 * time.Millisecond
+	ctx := t.Context()
+	s := newStorage(t)
+	m := &Manager{
+		Domains: []string{"a.example"}, Store: s.DB, TLSAddr: "127.0.0.1:443",
+		LockTTL: 300 * time.Millisecond, LockPoll: 10 * time.Millisecond,
+		// The self-check finds no DNS server, so nothing is ordered.
+		Resolver: dnsResolverAt("127.0.0.1:1"), CheckRetry: time.Hour,
+		Logger: slog.New(slog.DiscardHandler),
+	}
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := m.storage.TryLock(ctx, "issue_cert_a.example"); !ok || err != nil {
+		t.Fatalf("TryLock=%t, %v", ok, err)
+	}
+	m.Stop()
+	other := &Storage{DB: s.DB, LeaseTTL: time.Minute, Poll: 10 * time.Millisecond}
+	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := other.Lock(wait, "issue_cert_a.example"); err != nil {
+		t.Fatalf("another replica's Lock after Stop: %v (the stopped Manager still renews the lease)", err)
+	}
+	other.Unlock(ctx, "issue_cert_a.example")
+}
+
+func dnsResolverAt(addr string) *net.Resolver {
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}
 }

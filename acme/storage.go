@@ -256,6 +256,22 @@ func (s *Storage) wait(d time.Duration) {
 	}
 }
 
+// stopRenewals stops renewing the leases of the locks still held, and
+// waits for their renewals to end. The leases run out after their term;
+// a later Unlock still releases its lease at once.
+func (s *Storage) stopRenewals() {
+	s.mu.Lock()
+	held := make([]*heldLock, 0, len(s.held))
+	for _, h := range s.held {
+		held = append(held, h)
+	}
+	s.mu.Unlock()
+	for _, h := range held {
+		h.stop()
+		<-h.done
+	}
+}
+
 func (s *Storage) logger() *slog.Logger {
 	if s.Logger != nil {
 		return s.Logger
