@@ -216,9 +216,31 @@ func (m *Manager) onEvent(_ context.Context, event string, data map[string]any) 
 	case "cert_failed":
 		err, _ := data["error"].(error)
 		domain, _ := data["identifier"].(string)
-		m.Logger.Error("acme: "+Explain(domain, err)+"; trying again later", "domain", domain, "renewal", data["renewal"])
+		msg := "acme: " + Explain(domain, err)
+		// A renewal failing for days must say that HTTPS is about to
+		// break: every replica keeps serving the old certificate until
+		// then.
+		if left, ok := data["remaining"].(time.Duration); ok {
+			if left > 0 {
+				msg += "; the certificate in use expires in " + roughly(left) + ", when HTTPS for " + domain + " stops working"
+			} else {
+				msg += "; the certificate in use expired " + roughly(-left) + " ago: HTTPS for " + domain + " is failing"
+			}
+		}
+		m.Logger.Error(msg+"; trying again later", "domain", domain, "renewal", data["renewal"])
 	}
 	return nil
+}
+
+// roughly is d in days and hours, or hours, or minutes: 1d12h.
+func roughly(d time.Duration) string {
+	switch {
+	case d >= 24*time.Hour:
+		return fmt.Sprintf("%dd%dh", d/(24*time.Hour), d%(24*time.Hour)/time.Hour)
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	return fmt.Sprintf("%dm", d/time.Minute)
 }
 
 // Obtained is the number of certificates this Manager has ordered and

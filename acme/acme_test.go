@@ -223,3 +223,28 @@ func dnsResolverAt(addr string) *net.Resolver {
 		return d.DialContext(ctx, network, addr)
 	}}
 }
+
+// TestManager_FailedRenewalSaysWhenHTTPSStops logs a failed renewal with
+// how long the certificate in use has left: a renewal that fails for
+// days must say that HTTPS is about to break, not just "trying again".
+func TestManager_FailedRenewalSaysWhenHTTPSStops(t *testing.T) {
+	var buf bytes.Buffer
+	m := &Manager{Logger: slog.New(slog.NewTextHandler(&buf, nil))}
+	m.onEvent(t.Context(), "cert_failed", map[string]any{
+		"renewal": true, "identifier": "a.example", "remaining": 36 * time.Hour,
+		"error": acme.Problem{Type: acme.ProblemTypeConnection, Detail: "Timeout during connect"},
+	})
+	got := buf.String()
+	for _, want := range []string{"level=ERROR", "could not connect to the domain", "expires in 1d12h", "HTTPS for a.example stops working"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("log lacks %q:\n%s", want, got)
+		}
+	}
+	buf.Reset()
+	m.onEvent(t.Context(), "cert_failed", map[string]any{
+		"renewal": true, "identifier": "a.example", "remaining": -time.Hour, "error": errors.New("boom"),
+	})
+	if got := buf.String(); !strings.Contains(got, "expired 1h ago") {
+		t.Errorf("log of a renewal failing after expiry lacks %q:\n%s", "expired 1h ago", got)
+	}
+}
