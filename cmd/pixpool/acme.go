@@ -195,13 +195,25 @@ func (m *Main) acmeURL() string {
 // hsts adds Strict-Transport-Security to HTTPS responses: browsers then
 // use HTTPS for the host for two years, whatever link they follow.
 // Not includeSubDomains: other hosts of the domain may not serve HTTPS.
+// Not for localhost or an IP address (a trial with --tls-cert): browsers
+// would force HTTPS on every local server, whatever its port, for as long.
 func hsts(next nethttp.Handler) nethttp.Handler {
 	return nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
-		if r.TLS != nil {
+		if r.TLS != nil && !localOrIP(r.Host) {
 			w.Header().Set("Strict-Transport-Security", "max-age="+strconv.Itoa(2*365*24*3600))
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// localOrIP reports whether the Host header host names localhost (or a
+// name under it) or is an IP address.
+func localOrIP(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.Trim(host, "[]"))
+	return host == "localhost" || strings.HasSuffix(host, ".localhost") || net.ParseIP(host) != nil
 }
 
 // dnsResolver resolves with the DNS server at addr only.

@@ -540,7 +540,8 @@ func TestACME_CAProblem(t *testing.T) {
 }
 
 // TestServe_TLSCertHSTS checks that --tls-cert, like --domain, sends
-// Strict-Transport-Security and Secure cookies.
+// Strict-Transport-Security (for a domain name, not for localhost or an
+// address) and Secure cookies.
 func TestServe_TLSCertHSTS(t *testing.T) {
 	rootPEM, certPEM, keyPEM := pixpooltest.LocalCA(t)
 	dir := t.TempDir()
@@ -559,15 +560,27 @@ func TestServe_TLSCertHSTS(t *testing.T) {
 		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	resp, err := client.Get(s.url + "/healthz")
-	if err != nil {
-		t.Fatal(err)
+	hstsFor := func(host string) string {
+		req, _ := http.NewRequest("GET", s.url+"/healthz", nil)
+		req.Host = host
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("Strict-Transport-Security")
 	}
-	resp.Body.Close()
-	if got := resp.Header.Get("Strict-Transport-Security"); !strings.HasPrefix(got, "max-age=") {
+	if got := hstsFor("photos.example.com"); !strings.HasPrefix(got, "max-age=") {
 		t.Fatalf("Strict-Transport-Security=%q, want max-age=...", got)
 	}
-	resp, err = client.PostForm(s.url+"/login", url.Values{"username": {"admin"}, "password": {"adminpass1"}})
+	// Not for localhost or an address: browsers would then force HTTPS
+	// on every other local server (any port) for two years.
+	for _, host := range []string{"localhost", "LOCALHOST:8443", "dev.localhost", "127.0.0.1", "[::1]:8443"} {
+		if got := hstsFor(host); got != "" {
+			t.Errorf("Strict-Transport-Security=%q for Host %s, want none", got, host)
+		}
+	}
+	resp, err := client.PostForm(s.url+"/login", url.Values{"username": {"admin"}, "password": {"adminpass1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
