@@ -78,6 +78,12 @@ type Manager struct {
 	// CheckRetry is how long after a failed self-check it is tried again.
 	// If zero, one minute.
 	CheckRetry time.Duration
+	// CheckTries is how many self-checks of a domain that resolves may
+	// fail before its certificate is ordered anyway: this machine may be
+	// unable to reach itself at its public address (NAT without
+	// hairpinning, a load balancer that does not loop a target's
+	// connections back to it) where the CA can. If zero, 3.
+	CheckTries int
 
 	storage  *Storage
 	cache    *certmagic.Cache
@@ -181,13 +187,25 @@ func (m *Manager) obtain(ctx context.Context, domain string) {
 	if retry <= 0 {
 		retry = time.Minute
 	}
-	for {
+	tries := m.CheckTries
+	if tries <= 0 {
+		tries = 3
+	}
+	for failed := 0; ; {
 		err := m.Check(ctx, domain)
 		if err == nil {
 			break
 		}
 		if ctx.Err() != nil {
 			return
+		}
+		// A name that does not resolve cannot be validated; one that
+		// does may be reachable from the Internet while not from here.
+		if ce, ok := err.(*checkError); ok && ce.resolved {
+			if failed++; failed >= tries {
+				m.Logger.Warn("acme: ordering a certificate anyway after "+strconv.Itoa(failed)+" failed self-checks (this machine may not reach itself at its public address, behind NAT or a load balancer, where the CA can; its answer follows): "+err.Error(), "domain", domain)
+				break
+			}
 		}
 		m.Logger.Error("acme: no certificate ordered: "+err.Error()+"; checking again in "+retry.String(), "domain", domain)
 		select {

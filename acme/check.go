@@ -37,7 +37,7 @@ func (m *Manager) Check(ctx context.Context, domain string) error {
 	}
 	addrs, err := res.LookupHost(ctx, domain)
 	if err != nil || len(addrs) == 0 {
-		return fmt.Errorf("%s does not resolve (%v): create a DNS A record (and AAAA for IPv6) for %s pointing at this machine's public address, then wait for it to be visible", domain, errText(err), domain)
+		return &checkError{fmt.Sprintf("%s does not resolve (%v): create a DNS A record (and AAAA for IPv6) for %s pointing at this machine's public address, then wait for it to be visible", domain, errText(err), domain), false}
 	}
 	where := strings.Join(addrs, ", ")
 	if m.HTTPAddr == "" {
@@ -78,17 +78,25 @@ func (m *Manager) Check(ctx context.Context, domain string) error {
 	}
 	resp, err := client.Get(url)
 	if err != nil {
-		return fmt.Errorf("%s resolves to %s, but nothing answered on port %d there (%v): point the DNS records of %s at this machine, and let the Internet reach its port %d (--http-addr), which the CA uses to validate the domain",
-			domain, where, port, errText(err), domain, port)
+		return &checkError{fmt.Sprintf("%s resolves to %s, but nothing answered on port %d there (%v): point the DNS records of %s at this machine, and let the Internet reach its port %d (--http-addr), which the CA uses to validate the domain",
+			domain, where, port, errText(err), domain, port), true}
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 	if resp.StatusCode != http.StatusOK || string(body) != token {
-		return fmt.Errorf("%s resolves to %s, and port %d there answered, but not as this server does (%s for %s): the domain points at another machine, or a proxy there does not pass /.well-known/ on to this one; point the DNS records of %s at this machine",
-			domain, where, port, resp.Status, url, domain)
+		return &checkError{fmt.Sprintf("%s resolves to %s, and port %d there answered, but not as this server does (%s for %s): the domain points at another machine, or a proxy there does not pass /.well-known/ on to this one; point the DNS records of %s at this machine",
+			domain, where, port, resp.Status, url, domain), true}
 	}
 	return nil
 }
+
+// checkError is a failed self-check.
+type checkError struct {
+	text     string
+	resolved bool // the domain resolved: the fetch failed
+}
+
+func (e *checkError) Error() string { return e.text }
 
 // serveCheck answers a self-check's token request, if r is one.
 func (m *Manager) serveCheck(w http.ResponseWriter, r *http.Request) bool {

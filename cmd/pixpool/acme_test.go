@@ -471,7 +471,7 @@ func TestACME_OtherProcessAnswers(t *testing.T) {
 }
 
 // TestACME_DomainElsewhere gives a domain that resolves to another
-// address: serve starts, orders nothing, and says what is wrong.
+// address: serve starts, orders nothing at first, and says what is wrong.
 func TestACME_DomainElsewhere(t *testing.T) {
 	e := newACMEEnv(t, 0)
 	e.pebble.SetA(t, "elsewhere.test", "127.0.0.2")
@@ -490,6 +490,25 @@ func TestACME_DomainElsewhere(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusPermanentRedirect {
 		t.Fatalf("plain GET /: %s, want 308", resp.Status)
+	}
+}
+
+// TestACME_OrdersWhenItCannotReachItself has the self-check fail while
+// the CA reaches the server (a machine behind NAT without hairpinning, or
+// a target of a load balancer that does not loop its connections back):
+// after a few tries serve orders anyway, and gets its certificate.
+func TestACME_OrdersWhenItCannotReachItself(t *testing.T) {
+	e := newACMEEnv(t, 0)
+	c := e.config(t, "photos.test")
+	c.ACMECheckPort = pixpooltest.FreeTCPPort(t) // where the self-check finds nothing
+	c.ACMENoTLSALPN = true
+	s := startACME(t, c)
+	cert := waitCert(t, s.Main, "photos.test", e.roots)
+	if err := cert.VerifyHostname("photos.test"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(s.log.String(), "ordering a certificate anyway after 3 failed self-checks") {
+		t.Error("the log does not say the certificate was ordered despite the self-check")
 	}
 }
 
