@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/pixpool/pixpool/acme"
@@ -133,10 +134,7 @@ func (m *Main) openACME(ctx context.Context) error {
 	}
 	if c.HTTPAddr != "" {
 		if a.httpLn, err = net.Listen("tcp", c.HTTPAddr); err != nil {
-			if errors.Is(err, os.ErrPermission) {
-				return fmt.Errorf("--http-addr: %w: ports below 1024 need root or the CAP_NET_BIND_SERVICE capability (docs/https.md)", err)
-			}
-			return fmt.Errorf("--http-addr: %w (it answers the CA's HTTP-01 challenges; give another address, or empty to use TLS-ALPN-01 alone)", err)
+			return listenError("--http-addr", err, "it answers the CA's HTTP-01 challenges; give another address, or empty to use TLS-ALPN-01 alone")
 		}
 		a.manager.HTTPAddr = a.httpLn.Addr().String()
 	}
@@ -155,6 +153,18 @@ func (m *Main) openACME(ctx context.Context) error {
 	}
 	m.Logger.Info("automatic HTTPS", "domains", strings.Join(domains, ","), "ca", a.manager.CA, "http", a.manager.HTTPAddr)
 	return nil
+}
+
+// listenError says why listening on the address of flag failed and what
+// to do; hint is what to do when the address is taken.
+func listenError(flag string, err error, hint string) error {
+	if errors.Is(err, os.ErrPermission) {
+		return fmt.Errorf("%s: %w: ports below 1024 need root or the CAP_NET_BIND_SERVICE capability (docs/https.md)", flag, err)
+	}
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%s: %w: another process listens there (%s)", flag, err, hint)
+	}
+	return fmt.Errorf("%s: %w", flag, err)
 }
 
 // serveACME serves HTTPS on m.ln with the managed certificates.

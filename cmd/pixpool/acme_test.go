@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -509,6 +510,32 @@ func TestACME_OrdersWhenItCannotReachItself(t *testing.T) {
 	}
 	if !strings.Contains(s.log.String(), "ordering a certificate anyway after 3 failed self-checks") {
 		t.Error("the log does not say the certificate was ordered despite the self-check")
+	}
+}
+
+// TestServe_ListenErrorsSayWhatToDo has --addr and --http-addr on taken
+// ports, and (as a non-root user would see it) a port it may not bind:
+// each error names the flag and what to do.
+func TestServe_ListenErrorsSayWhatToDo(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	e := newACMEEnv(t, 0)
+	c := e.config(t, "photos.test")
+	c.Addr = taken.Addr().String()
+	if _, err := openACMETest(t, c); err == nil || !strings.HasPrefix(err.Error(), "--addr: ") || !strings.Contains(err.Error(), "another process listens there") {
+		t.Errorf("Open(--addr taken)=%v, want it to name --addr and say another process listens there", err)
+	}
+	c = e.config(t, "photos.test")
+	c.HTTPAddr = taken.Addr().String()
+	if _, err := openACMETest(t, c); err == nil || !strings.HasPrefix(err.Error(), "--http-addr: ") || !strings.Contains(err.Error(), "another process listens there") {
+		t.Errorf("Open(--http-addr taken)=%v, want it to name --http-addr and say another process listens there", err)
+	}
+	denied := &net.OpError{Op: "listen", Net: "tcp", Addr: &net.TCPAddr{Port: 443}, Err: os.NewSyscallError("bind", syscall.EACCES)}
+	if err := listenError("--addr", denied, ""); !strings.Contains(err.Error(), "CAP_NET_BIND_SERVICE") {
+		t.Errorf("listenError(EACCES)=%v, want it to say how to bind a low port", err)
 	}
 }
 

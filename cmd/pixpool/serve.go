@@ -271,7 +271,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 
 	if m.ln, err = net.Listen("tcp", c.Addr); err != nil {
-		return err
+		return listenError("--addr", err, "stop it, or give another --addr")
 	}
 	if err := m.openACME(ctx); err != nil {
 		return err
