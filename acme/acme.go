@@ -170,7 +170,11 @@ func (m *Manager) Start(ctx context.Context) error {
 		case errors.Is(err, fs.ErrNotExist):
 			go m.obtain(ctx, d)
 		default:
-			return fmt.Errorf("acme: loading the certificate of %s: %w", d, err)
+			// The store answered (it was opened), so the files are
+			// most likely damaged (e.g. written by two replicas at once
+			// after a lease ran out): say how to start afresh.
+			prefix := certmagic.StorageKeys.CertsSitePrefix(m.issuer.IssuerKey(), d) + "/"
+			return fmt.Errorf("acme: loading the certificate of %s: %w; if it is damaged, delete the rows of cert_files whose key starts with %q and start again: a new certificate is ordered", d, err, prefix)
 		}
 	}
 	if due {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/certmagic"
 	"github.com/mholt/acmez/v3/acme"
 	"github.com/pixpool/pixpool/store/sqlite"
 	"go.uber.org/zap"
@@ -246,5 +247,40 @@ func TestManager_FailedRenewalSaysWhenHTTPSStops(t *testing.T) {
 	})
 	if got := buf.String(); !strings.Contains(got, "expired 1h ago") {
 		t.Errorf("log of a renewal failing after expiry lacks %q:\n%s", "expired 1h ago", got)
+	}
+}
+
+// TestManager_DamagedCertificateSaysHowToRecover stores a damaged
+// certificate: Start refuses it with a message that says which rows to
+// delete so that a new one is ordered.
+func TestManager_DamagedCertificateSaysHowToRecover(t *testing.T) {
+	ctx := t.Context()
+	s := newStorage(t)
+	newManager := func() *Manager {
+		return &Manager{
+			Domains: []string{"a.example"}, Store: s.DB, TLSAddr: "127.0.0.1:443", CA: "https://ca.test/dir",
+			Resolver: dnsResolverAt("127.0.0.1:1"), CheckRetry: time.Hour,
+			Logger: slog.New(slog.DiscardHandler),
+		}
+	}
+	m := newManager()
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m.Stop()
+	prefix := certmagic.StorageKeys.CertsSitePrefix(m.issuer.IssuerKey(), "a.example")
+	for _, ext := range []string{".crt", ".key", ".json"} {
+		if err := s.Store(ctx, prefix+"/a.example"+ext, []byte("damaged")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m = newManager()
+	err := m.Start(ctx)
+	m.Stop()
+	if err == nil {
+		t.Fatal("Start with a damaged certificate succeeded")
+	}
+	if !strings.Contains(err.Error(), `delete the rows of cert_files whose key starts with "`+prefix+`/"`) {
+		t.Fatalf("Start=%v, want it to say which rows to delete", err)
 	}
 }
