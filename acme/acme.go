@@ -265,6 +265,11 @@ func roughly(d time.Duration) string {
 	return fmt.Sprintf("%dm", d/time.Minute)
 }
 
+// Serving reports whether a certificate for domain is being served.
+func (m *Manager) Serving(domain string) bool {
+	return m.cache != nil && len(m.cache.AllMatchingCertificates(domain)) > 0
+}
+
 // Obtained is the number of certificates this Manager has ordered and
 // renewed (not those loaded from the store).
 func (m *Manager) Obtained() (ordered, renewed int64) {

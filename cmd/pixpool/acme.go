@@ -202,6 +202,21 @@ func (m *Main) acmeURL() string {
 	return "https://" + host
 }
 
+// acmeSetupNote, printed under the setup link, says that the link works
+// only once the certificate of its domain is there, if it is not yet.
+func (m *Main) acmeSetupNote() string {
+	if m.acme == nil {
+		return ""
+	}
+	d := m.acme.manager.Domains[0]
+	if m.acme.manager.Serving(d) {
+		return ""
+	}
+	return "  The link works once the certificate for " + d + " is obtained (the log then says\n" +
+		"  \"acme: certificate obtained\"); until then browsers cannot connect. If it takes more\n" +
+		"  than the hour, restart for a new link.\n\n"
+}
+
 // hsts adds Strict-Transport-Security to HTTPS responses: browsers then
 // use HTTPS for the host for two years, whatever link they follow.
 // Not includeSubDomains: other hosts of the domain may not serve HTTPS.

@@ -209,6 +209,9 @@ func TestACME_HTTP01(t *testing.T) {
 	if ordered, _ := s.acme.manager.Obtained(); ordered != 2 {
 		t.Fatalf("ordered %d certificates, want 2", ordered)
 	}
+	if note := s.acmeSetupNote(); note != "" {
+		t.Errorf("setup note %q with the certificate there, want none", note)
+	}
 	if !strings.Contains(s.log.String(), "challenge=http-01") {
 		t.Errorf("no http-01 challenge in the log")
 	}
@@ -476,7 +479,14 @@ func TestACME_OtherProcessAnswers(t *testing.T) {
 func TestACME_DomainElsewhere(t *testing.T) {
 	e := newACMEEnv(t, 0)
 	e.pebble.SetA(t, "elsewhere.test", "127.0.0.2")
-	s := startACME(t, e.config(t, "elsewhere.test"))
+	c := e.config(t, "elsewhere.test")
+	c.AdminPassword = ""
+	s := startACME(t, c)
+	// The setup link, printed before the certificate exists, says that it
+	// will not work until it does.
+	if s.SetupURL == "" || !strings.Contains(s.acmeSetupNote(), "The link works once the certificate for elsewhere.test is obtained") {
+		t.Errorf("SetupURL %q, note %q: want a note that the link works once the certificate is there", s.SetupURL, s.acmeSetupNote())
+	}
 	want := "elsewhere.test resolves to 127.0.0.2, but nothing answered on port " + strconv.Itoa(e.httpPort)
 	waitFor(t, acmeTimeout, "the self-check's error in the log", func() bool { return strings.Contains(s.log.String(), want) })
 	if ordered, _ := s.acme.manager.Obtained(); ordered != 0 {

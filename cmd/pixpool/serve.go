@@ -687,7 +687,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + max(m.Analyzer.Workers, 1))
 	}
 	if m.SetupURL != "" {
-		fmt.Fprintf(stderr, "\n  No admin account yet. Open this one-time link within the hour to set the admin password:\n\n    %s\n\n", m.SetupURL)
+		fmt.Fprintf(stderr, "\n  No admin account yet. Open this one-time link within the hour to set the admin password:\n\n    %s\n\n%s", m.SetupURL, m.acmeSetupNote())
 	}
 	return m.Run(ctx)
 }
