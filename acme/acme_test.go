@@ -284,3 +284,22 @@ func TestManager_DamagedCertificateSaysHowToRecover(t *testing.T) {
 		t.Fatalf("Start=%v, want it to say which rows to delete", err)
 	}
 }
+
+// TestStorage_ExistsLogsStoreErrors has the store fail: Exists (which
+// cannot return an error) says false, as certmagic expects, and logs why,
+// since certmagic may then order a certificate it already has.
+func TestStorage_ExistsLogsStoreErrors(t *testing.T) {
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "pixpool.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	s := &Storage{DB: db, Logger: slog.New(slog.NewTextHandler(&buf, nil))}
+	db.Close()
+	if s.Exists(t.Context(), "certificates/ca/a.example/a.example.crt") {
+		t.Fatal("Exists=true with the store closed")
+	}
+	if got := buf.String(); !strings.Contains(got, "level=WARN") || !strings.Contains(got, "certificates/ca/a.example/a.example.crt") {
+		t.Fatalf("log %q, want a warning naming the key", got)
+	}
+}

@@ -3,6 +3,7 @@ package acme
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -92,9 +93,14 @@ func (s *Storage) Delete(ctx context.Context, key string) error {
 	return s.DB.DeleteCertFiles(ctx, key)
 }
 
-// Exists reports whether key is a file or a folder (holds files).
+// Exists reports whether key is a file or a folder (holds files). A
+// store error is logged: certmagic, told false, may order a certificate
+// it has.
 func (s *Storage) Exists(ctx context.Context, key string) bool {
 	_, err := s.Stat(ctx, key)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) && ctx.Err() == nil {
+		s.logger().Warn("acme: could not check the metadata store for a file; taking it as missing", "key", key, "err", err)
+	}
 	return err == nil
 }
 
