@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -301,5 +302,106 @@ func TestStorage_ExistsLogsStoreErrors(t *testing.T) {
 	}
 	if got := buf.String(); !strings.Contains(got, "level=WARN") || !strings.Contains(got, "certificates/ca/a.example/a.example.crt") {
 		t.Fatalf("log %q, want a warning naming the key", got)
+	}
+}
+
+// TestStorage_LostLockIsNotTakenBack has a holder lose its lease (it
+// stalled past the term, or the store was unreachable) to another
+// replica: it stops renewing and says so, instead of quietly taking the
+// lock back later, behind the back of whoever waits next.
+func TestStorage_LostLockIsNotTakenBack(t *testing.T) {
+	ctx := t.Context()
+	var buf syncBuffer
+	a := newStorage(t)
+	a.LeaseTTL, a.Logger = 300*time.Millisecond, slog.New(slog.NewTextHandler(&buf, nil))
+	b := &Storage{DB: a.DB, LeaseTTL: time.Minute, Poll: 10 * time.Millisecond}
+
+	if ok, err := a.TryLock(ctx, "x"); !ok || err != nil {
+		t.Fatalf("TryLock=%t, %v", ok, err)
+	}
+	// a's lease runs out (here: taken from it) and b takes the lock.
+	holder, err := a.DB.LeaseHolder(ctx, leasePrefix+"x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.DB.ReleaseLease(ctx, leasePrefix+"x", holder); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := b.TryLock(ctx, "x"); !ok || err != nil {
+		t.Fatalf("b.TryLock=%t, %v", ok, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(buf.String(), "lost the lock") {
+		if time.Now().After(deadline) {
+			t.Fatalf("a's log does not say it lost the lock:\n%s", buf.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := b.Unlock(ctx, "x"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * a.LeaseTTL / 2) // more than a's renewal period
+	if got, err := a.DB.LeaseHolder(ctx, leasePrefix+"x"); got != "" || err != nil {
+		t.Fatalf("after b's Unlock the lock is held by %q (%v), want nobody: a took it back", got, err)
+	}
+	a.Unlock(ctx, "x")
+}
+
+// syncBuffer is a bytes.Buffer for several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestStorage_UnlockAfterLostLockSparesTheNewHolder has one goroutine
+// lose its lease and another of the same process take the lock: the
+// first Unlock (whichever caller it is) does not end the live lease; the
+// second does.
+func TestStorage_UnlockAfterLostLockSparesTheNewHolder(t *testing.T) {
+	ctx := t.Context()
+	var buf syncBuffer
+	s := newStorage(t)
+	s.LeaseTTL, s.Logger = 300*time.Millisecond, slog.New(slog.NewTextHandler(&buf, nil))
+	if ok, err := s.TryLock(ctx, "x"); !ok || err != nil {
+		t.Fatalf("TryLock=%t, %v", ok, err)
+	}
+	holder, _ := s.DB.LeaseHolder(ctx, leasePrefix+"x")
+	if err := s.DB.ReleaseLease(ctx, leasePrefix+"x", holder); err != nil { // its lease ran out
+		t.Fatal(err)
+	}
+	if ok, err := s.TryLock(ctx, "x"); !ok || err != nil {
+		t.Fatalf("second TryLock=%t, %v", ok, err)
+	}
+	second, _ := s.DB.LeaseHolder(ctx, leasePrefix+"x")
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(buf.String(), "lost the lock") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the log does not say the first holder lost the lock:\n%s", buf.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := s.Unlock(ctx, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.DB.LeaseHolder(ctx, leasePrefix+"x"); got != second {
+		t.Fatalf("after the first Unlock the lease is held by %q, want the second holder %q", got, second)
+	}
+	if err := s.Unlock(ctx, "x"); err != nil {
+		t.Fatalf("second Unlock=%v", err)
+	}
+	if got, _ := s.DB.LeaseHolder(ctx, leasePrefix+"x"); got != "" {
+		t.Fatalf("after both Unlocks the lease is held by %q", got)
 	}
 }
