@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pixpool/pixpool/acme"
+	"golang.org/x/net/idna"
 )
 
 // acmeConfig is the part of Config for automatic HTTPS (--domain).
@@ -71,6 +72,10 @@ func checkACMEFlags(fs *flag.FlagSet, c *Config) error {
 	return err
 }
 
+// domainProfile checks a domain name as a lookup would, and its labels'
+// lengths (none empty), as a CA does.
+var domainProfile = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.VerifyDNSLength(true))
+
 // domainNames reads --domain: lower-case names, each once.
 func domainNames(list string) ([]string, error) {
 	var out []string
@@ -82,7 +87,16 @@ func domainNames(list string) ([]string, error) {
 		if strings.ContainsAny(v, "/: @") {
 			return nil, fmt.Errorf("--domain: %q is not a domain name (give photos.example.com, not a URL)", v)
 		}
-		out = append(out, v)
+		// The ASCII form (xn--...) of an internationalized name: what CAs
+		// issue for, and browsers send in Host and SNI.
+		a, err := domainProfile.ToASCII(v)
+		if err != nil {
+			return nil, fmt.Errorf("--domain: %q is not a valid domain name (%v)", v, err)
+		}
+		if slices.Contains(out, a) {
+			continue
+		}
+		out = append(out, a)
 	}
 	return out, nil
 }

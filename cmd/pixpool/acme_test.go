@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -579,6 +580,14 @@ func TestServe_DomainFlags(t *testing.T) {
 	}
 	if _, err := domainNames("https://photos.example.com/"); err == nil {
 		t.Error("domainNames(a URL) succeeded")
+	}
+	// An internationalized name becomes the ASCII form that CAs issue for
+	// and browsers send in Host and SNI.
+	if got, err := domainNames("Fotos.Bücher.example, photos.example.com."); err != nil || !slices.Equal(got, []string{"fotos.xn--bcher-kva.example", "photos.example.com"}) {
+		t.Errorf("domainNames(IDN)=%q, %v, want the ASCII form", got, err)
+	}
+	if _, err := domainNames("photos..example.com"); err == nil {
+		t.Error("domainNames(an empty label) succeeded")
 	}
 }
 
