@@ -213,6 +213,24 @@ func TestACME_HTTP01(t *testing.T) {
 	if note := s.acmeSetupNote(); note != "" {
 		t.Errorf("setup note %q with the certificate there, want none", note)
 	}
+
+	// A handshake for a name not in --domain orders nothing (no
+	// on-demand issuance): certmagic would order during the handshake.
+	if conn, err := tls.Dial("tcp", s.ln.Addr().String(), &tls.Config{ServerName: "evil.photos.test", InsecureSkipVerify: true}); err == nil {
+		conn.Close()
+	}
+	if ordered, _ := s.acme.manager.Obtained(); ordered != 2 {
+		t.Fatalf("ordered %d certificates after a handshake for another name, want 2", ordered)
+	}
+	if files, err := s.Store.CertFiles(t.Context(), ""); err != nil {
+		t.Fatal(err)
+	} else {
+		for _, f := range files {
+			if strings.Contains(f.Key, "evil") {
+				t.Fatalf("the store holds %s after a handshake for another name", f.Key)
+			}
+		}
+	}
 	if !strings.Contains(s.log.String(), "challenge=http-01") {
 		t.Errorf("no http-01 challenge in the log")
 	}
