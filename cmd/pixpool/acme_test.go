@@ -280,6 +280,9 @@ func TestACME_HTTP01(t *testing.T) {
 		if resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Location") != want {
 			t.Fatalf("plain GET for %s: %s to %q, want 308 to %q", host, resp.Status, resp.Header.Get("Location"), want)
 		}
+		if got := resp.Header.Get("Strict-Transport-Security"); got != "" {
+			t.Fatalf("plain GET: Strict-Transport-Security=%q, want none over plain HTTP", got)
+		}
 	}
 }
 
