@@ -405,3 +405,38 @@ func TestStorage_UnlockAfterLostLockSparesTheNewHolder(t *testing.T) {
 		t.Fatalf("after both Unlocks the lease is held by %q", got)
 	}
 }
+
+// TestCheck_GivesUpOnAServerThatNeverAnswers points the self-check at a
+// port that accepts connections and never answers: Check ends with its
+// context, instead of hanging and so never ordering.
+func TestCheck_GivesUpOnAServerThatNeverAnswers(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, unanswered
+		}
+	}()
+	s := newStorage(t)
+	m := &Manager{Store: s.DB, HTTPAddr: "127.0.0.1:0", CheckPort: ln.Addr().(*net.TCPAddr).Port,
+		Resolver: &net.Resolver{PreferGo: true}} // localhost from the hosts file
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- m.Check(ctx, "localhost") }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Check succeeded against a server that never answers")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Check still waiting 10 s after its context ended")
+	}
+}

@@ -545,6 +545,17 @@ func TestACME_OrdersWhenItCannotReachItself(t *testing.T) {
 	}
 }
 
+// TestACME_SelfCheckTriesEveryAddress gives a domain two addresses, one
+// of them not this server's (a record left over from an old machine):
+// the self-check names it, since the CA may validate through either.
+func TestACME_SelfCheckTriesEveryAddress(t *testing.T) {
+	e := newACMEEnv(t, 0)
+	e.pebble.SetA(t, "split.test", "127.0.0.1", "127.0.0.2")
+	s := startACME(t, e.config(t, "split.test"))
+	want := "port " + strconv.Itoa(e.httpPort) + " of 127.0.0.2 did not answer as this server does"
+	waitFor(t, acmeTimeout, "the self-check naming the stray address", func() bool { return strings.Contains(s.log.String(), want) })
+}
+
 // TestServe_ListenErrorsSayWhatToDo has --addr and --http-addr on taken
 // ports, and (as a non-root user would see it) a port it may not bind:
 // each error names the flag and what to do.
