@@ -16,7 +16,7 @@ require (
 	go.uber.org/zap v1.28.0 // certmagic logs through zap: acme/zap.go bridges it to slog; already required by certmagic
 	golang.org/x/crypto v0.59.0 // argon2id password hashing
 	golang.org/x/image v0.48.0 // WebP decoding and thumbnail scaling (draw)
-	golang.org/x/net v0.62.0 // tests: html parses the web UI's pages as browsers do (http tests); already required by the Prometheus client
+	golang.org/x/net v0.62.0 // idna: --domain names in the ASCII form CAs and browsers use (cmd/pixpool); tests: html parses the web UI's pages as browsers do (http tests); already required by the Prometheus client
 	golang.org/x/sync v0.25.0 // singleflight: concurrent cache misses on one key load it once
 	google.golang.org/protobuf v1.36.12 // protowire: recognize/labels encodes the ONNX model it converts the detector to; already required by the Prometheus client
 	modernc.org/sqlite v1.62.0 // SQLite without cgo: the default metadata store

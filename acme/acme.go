@@ -78,6 +78,12 @@ type Manager struct {
 	// CheckRetry is how long after a failed self-check it is tried again.
 	// If zero, one minute.
 	CheckRetry time.Duration
+	// CheckTries is how many self-checks of a domain that resolves may
+	// fail before its certificate is ordered anyway: this machine may be
+	// unable to reach itself at its public address (NAT without
+	// hairpinning, a load balancer that does not loop a target's
+	// connections back to it) where the CA can. If zero, 3.
+	CheckTries int
 
 	storage  *Storage
 	cache    *certmagic.Cache
@@ -164,7 +170,11 @@ func (m *Manager) Start(ctx context.Context) error {
 		case errors.Is(err, fs.ErrNotExist):
 			go m.obtain(ctx, d)
 		default:
-			return fmt.Errorf("acme: loading the certificate of %s: %w", d, err)
+			// The store answered (it was opened), so the files are
+			// most likely damaged (e.g. written by two replicas at once
+			// after a lease ran out): say how to start afresh.
+			prefix := certmagic.StorageKeys.CertsSitePrefix(m.issuer.IssuerKey(), d) + "/"
+			return fmt.Errorf("acme: loading the certificate of %s: %w; if it is damaged, delete the rows of cert_files whose key starts with %q and start again: a new certificate is ordered", d, err, prefix)
 		}
 	}
 	if due {
@@ -181,13 +191,25 @@ func (m *Manager) obtain(ctx context.Context, domain string) {
 	if retry <= 0 {
 		retry = time.Minute
 	}
-	for {
+	tries := m.CheckTries
+	if tries <= 0 {
+		tries = 3
+	}
+	for failed := 0; ; {
 		err := m.Check(ctx, domain)
 		if err == nil {
 			break
 		}
 		if ctx.Err() != nil {
 			return
+		}
+		// A name that does not resolve cannot be validated; one that
+		// does may be reachable from the Internet while not from here.
+		if ce, ok := err.(*checkError); ok && ce.resolved {
+			if failed++; failed >= tries {
+				m.Logger.Warn("acme: ordering a certificate anyway after "+strconv.Itoa(failed)+" failed self-checks (this machine may not reach itself at its public address, behind NAT or a load balancer, where the CA can; its answer follows): "+err.Error(), "domain", domain)
+				break
+			}
 		}
 		m.Logger.Error("acme: no certificate ordered: "+err.Error()+"; checking again in "+retry.String(), "domain", domain)
 		select {
@@ -216,9 +238,36 @@ func (m *Manager) onEvent(_ context.Context, event string, data map[string]any) 
 	case "cert_failed":
 		err, _ := data["error"].(error)
 		domain, _ := data["identifier"].(string)
-		m.Logger.Error("acme: "+Explain(domain, err)+"; trying again later", "domain", domain, "renewal", data["renewal"])
+		msg := "acme: " + Explain(domain, err)
+		// A renewal failing for days must say that HTTPS is about to
+		// break: every replica keeps serving the old certificate until
+		// then.
+		if left, ok := data["remaining"].(time.Duration); ok {
+			if left > 0 {
+				msg += "; the certificate in use expires in " + roughly(left) + ", when HTTPS for " + domain + " stops working"
+			} else {
+				msg += "; the certificate in use expired " + roughly(-left) + " ago: HTTPS for " + domain + " is failing"
+			}
+		}
+		m.Logger.Error(msg+"; trying again later", "domain", domain, "renewal", data["renewal"])
 	}
 	return nil
+}
+
+// roughly is d in days and hours, or hours, or minutes: 1d12h.
+func roughly(d time.Duration) string {
+	switch {
+	case d >= 24*time.Hour:
+		return fmt.Sprintf("%dd%dh", d/(24*time.Hour), d%(24*time.Hour)/time.Hour)
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	return fmt.Sprintf("%dm", d/time.Minute)
+}
+
+// Serving reports whether a certificate for domain is being served.
+func (m *Manager) Serving(domain string) bool {
+	return m.cache != nil && len(m.cache.AllMatchingCertificates(domain)) > 0
 }
 
 // Obtained is the number of certificates this Manager has ordered and
@@ -233,10 +282,18 @@ func (m *Manager) Stop() {
 	if m.stop != nil {
 		m.stop()
 		m.cache.Stop()
-		m.storage.wait(5 * time.Second)
+		m.storage.wait(stopWait)
+		// A job that has not let go of its lock by now may be stuck: stop
+		// renewing its lease, so that another replica gets it once the
+		// term runs out, and no goroutine outlives Stop.
+		m.storage.stopRenewals()
 		m.stop = nil
 	}
 }
+
+// stopWait is how long Stop waits for the jobs under way to release
+// their locks (tests shorten it).
+var stopWait = 5 * time.Second
 
 // TLSConfig serves the certificates, and the TLS-ALPN-01 challenges, to
 // an HTTPS listener. It offers HTTP/2.

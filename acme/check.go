@@ -1,6 +1,7 @@
 package acme
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -37,7 +38,7 @@ func (m *Manager) Check(ctx context.Context, domain string) error {
 	}
 	addrs, err := res.LookupHost(ctx, domain)
 	if err != nil || len(addrs) == 0 {
-		return fmt.Errorf("%s does not resolve (%v): create a DNS A record (and AAAA for IPv6) for %s pointing at this machine's public address, then wait for it to be visible", domain, errText(err), domain)
+		return &checkError{fmt.Sprintf("%s does not resolve (%v): create a DNS A record (and AAAA for IPv6) for %s pointing at this machine's public address, then wait for it to be visible", domain, errText(err), domain), false}
 	}
 	where := strings.Join(addrs, ", ")
 	if m.HTTPAddr == "" {
@@ -53,42 +54,76 @@ func (m *Manager) Check(ctx context.Context, domain string) error {
 	}
 	defer m.Store.DeleteCertFiles(context.WithoutCancel(ctx), checkKey(token))
 
+	url := "http://" + net.JoinHostPort(domain, strconv.Itoa(port)) + checkPath + token
+	if port == 80 {
+		url = "http://" + domain + checkPath + token
+	}
+	// Every address: the CA may pick any of them (Let's Encrypt prefers
+	// IPv6), so one left over from an old machine fails validation.
+	var fails []string
+	var first error
+	for _, a := range addrs {
+		err := fetchCheck(ctx, url, net.JoinHostPort(a, strconv.Itoa(port)), token)
+		if err != nil {
+			fails = append(fails, a)
+			first = cmp.Or(first, err)
+		}
+	}
+	var answered *wrongAnswer
+	switch {
+	case len(fails) == 0:
+		return nil
+	case len(fails) < len(addrs):
+		return &checkError{fmt.Sprintf("%s resolves to %s, and port %d of %s did not answer as this server does (%v): the CA may use any of the addresses, so remove or fix the DNS records of %s that point elsewhere",
+			domain, where, port, strings.Join(fails, ", "), errText(first), domain), true}
+	case errors.As(first, &answered):
+		return &checkError{fmt.Sprintf("%s resolves to %s, and port %d there answered, but not as this server does (%s for %s): the domain points at another machine, or a proxy there does not pass /.well-known/ on to this one; point the DNS records of %s at this machine",
+			domain, where, port, answered.status, url, domain), true}
+	}
+	return &checkError{fmt.Sprintf("%s resolves to %s, but nothing answered on port %d there (%v): point the DNS records of %s at this machine, and let the Internet reach its port %d (--http-addr), which the CA uses to validate the domain",
+		domain, where, port, errText(first), domain, port), true}
+}
+
+// wrongAnswer is a self-check's fetch answered, but not with the token.
+type wrongAnswer struct{ status string }
+
+func (e *wrongAnswer) Error() string { return "answered " + e.status + " without the token" }
+
+// fetchCheck fetches url from addr (host:port), and expects token.
+func fetchCheck(ctx context.Context, url, addr, token string) error {
 	client := &http.Client{
 		Transport: &http.Transport{
-			// Dial the addresses found above, as the CA would.
 			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-				var errs []error
 				d := net.Dialer{Timeout: 5 * time.Second}
-				for _, a := range addrs {
-					c, err := d.DialContext(ctx, network, net.JoinHostPort(a, strconv.Itoa(port)))
-					if err == nil {
-						return c, nil
-					}
-					errs = append(errs, err)
-				}
-				return nil, errors.Join(errs...)
+				return d.DialContext(ctx, network, addr)
 			},
 			DisableKeepAlives: true,
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	url := "http://" + net.JoinHostPort(domain, strconv.Itoa(port)) + checkPath + token
-	if port == 80 {
-		url = "http://" + domain + checkPath + token
-	}
-	resp, err := client.Get(url)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return fmt.Errorf("%s resolves to %s, but nothing answered on port %d there (%v): point the DNS records of %s at this machine, and let the Internet reach its port %d (--http-addr), which the CA uses to validate the domain",
-			domain, where, port, errText(err), domain, port)
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 	if resp.StatusCode != http.StatusOK || string(body) != token {
-		return fmt.Errorf("%s resolves to %s, and port %d there answered, but not as this server does (%s for %s): the domain points at another machine, or a proxy there does not pass /.well-known/ on to this one; point the DNS records of %s at this machine",
-			domain, where, port, resp.Status, url, domain)
+		return &wrongAnswer{resp.Status}
 	}
 	return nil
 }
+
+// checkError is a failed self-check.
+type checkError struct {
+	text     string
+	resolved bool // the domain resolved: the fetch failed
+}
+
+func (e *checkError) Error() string { return e.text }
 
 // serveCheck answers a self-check's token request, if r is one.
 func (m *Manager) serveCheck(w http.ResponseWriter, r *http.Request) bool {

@@ -3,12 +3,14 @@ package acme
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/certmagic"
@@ -41,8 +43,11 @@ type Storage struct {
 	idOnce sync.Once
 	id     string // this Storage's name among lease holders
 
-	mu   sync.Mutex
-	held map[string]*heldLock // by lock name; guarded by mu
+	mu sync.Mutex
+	// held are the locks this Storage holds, by name: more than one
+	// only after a holder lost its lease and another goroutine of this
+	// process took the lock. Guarded by mu.
+	held map[string][]*heldLock
 }
 
 // heldLock is a lock this Storage holds.
@@ -50,6 +55,7 @@ type heldLock struct {
 	holder string
 	stop   context.CancelFunc // ends the renewals
 	done   chan struct{}      // closed when they have ended
+	lost   atomic.Bool        // another holder took the lease
 }
 
 var (
@@ -92,9 +98,14 @@ func (s *Storage) Delete(ctx context.Context, key string) error {
 	return s.DB.DeleteCertFiles(ctx, key)
 }
 
-// Exists reports whether key is a file or a folder (holds files).
+// Exists reports whether key is a file or a folder (holds files). A
+// store error is logged: certmagic, told false, may order a certificate
+// it has.
 func (s *Storage) Exists(ctx context.Context, key string) bool {
 	_, err := s.Stat(ctx, key)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) && ctx.Err() == nil {
+		s.logger().Warn("acme: could not check the metadata store for a file; taking it as missing", "key", key, "err", err)
+	}
 	return err == nil
 }
 
@@ -197,9 +208,9 @@ func (s *Storage) TryLock(ctx context.Context, name string) (bool, error) {
 	go s.renew(rctx, name, h)
 	s.mu.Lock()
 	if s.held == nil {
-		s.held = map[string]*heldLock{}
+		s.held = map[string][]*heldLock{}
 	}
-	s.held[name] = h
+	s.held[name] = append(s.held[name], h)
 	s.mu.Unlock()
 	return true, nil
 }
@@ -219,18 +230,41 @@ func (s *Storage) renew(ctx context.Context, name string, h *heldLock) {
 		if ctx.Err() != nil {
 			return
 		}
-		if err != nil || !won {
+		if err != nil {
 			s.logger().Warn("acme: could not renew the lease of a lock; another replica may take it",
-				"lock", name, "won", won, "err", err)
+				"lock", name, "err", err)
+		} else if !won {
+			// Another holder has it: its lease ran out while this process
+			// stalled or could not reach the store. Taking it back when
+			// that holder lets go would hold off whoever waits next.
+			s.logger().Error("acme: lost the lock to another holder (its lease ran out); the work under it may be done twice",
+				"lock", name)
+			h.lost.Store(true)
+			return
 		}
 	}
 }
 
-// Unlock releases the lock name, taken by Lock or TryLock.
+// Unlock releases the lock name, taken by Lock or TryLock. If two
+// goroutines hold it (one lost its lease, and the other then took it),
+// the lost one is released first: which caller unlocks cannot be told,
+// and so the live lease is never ended before its holder is done.
 func (s *Storage) Unlock(ctx context.Context, name string) error {
 	s.mu.Lock()
-	h := s.held[name]
-	delete(s.held, name)
+	hs := s.held[name]
+	i := slices.IndexFunc(hs, func(h *heldLock) bool { return h.lost.Load() })
+	if i < 0 {
+		i = 0
+	}
+	var h *heldLock
+	if len(hs) > 0 {
+		h = hs[i]
+		if hs = slices.Delete(hs, i, i+1); len(hs) == 0 {
+			delete(s.held, name)
+		} else {
+			s.held[name] = hs
+		}
+	}
 	s.mu.Unlock()
 	if h == nil {
 		return fmt.Errorf("acme: unlock %q: not locked by this process", name)
@@ -253,6 +287,22 @@ func (s *Storage) wait(d time.Duration) {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// stopRenewals stops renewing the leases of the locks still held, and
+// waits for their renewals to end. The leases run out after their term;
+// a later Unlock still releases its lease at once.
+func (s *Storage) stopRenewals() {
+	s.mu.Lock()
+	var held []*heldLock
+	for _, hs := range s.held {
+		held = append(held, hs...)
+	}
+	s.mu.Unlock()
+	for _, h := range held {
+		h.stop()
+		<-h.done
 	}
 }
 

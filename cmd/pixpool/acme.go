@@ -14,9 +14,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/pixpool/pixpool/acme"
+	"golang.org/x/net/idna"
 )
 
 // acmeConfig is the part of Config for automatic HTTPS (--domain).
@@ -70,6 +72,10 @@ func checkACMEFlags(fs *flag.FlagSet, c *Config) error {
 	return err
 }
 
+// domainProfile checks a domain name as a lookup would, and its labels'
+// lengths (none empty), as a CA does.
+var domainProfile = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.VerifyDNSLength(true))
+
 // domainNames reads --domain: lower-case names, each once.
 func domainNames(list string) ([]string, error) {
 	var out []string
@@ -81,7 +87,16 @@ func domainNames(list string) ([]string, error) {
 		if strings.ContainsAny(v, "/: @") {
 			return nil, fmt.Errorf("--domain: %q is not a domain name (give photos.example.com, not a URL)", v)
 		}
-		out = append(out, v)
+		// The ASCII form (xn--...) of an internationalized name: what CAs
+		// issue for, and browsers send in Host and SNI.
+		a, err := domainProfile.ToASCII(v)
+		if err != nil {
+			return nil, fmt.Errorf("--domain: %q is not a valid domain name (%v)", v, err)
+		}
+		if slices.Contains(out, a) {
+			continue
+		}
+		out = append(out, a)
 	}
 	return out, nil
 }
@@ -133,10 +148,7 @@ func (m *Main) openACME(ctx context.Context) error {
 	}
 	if c.HTTPAddr != "" {
 		if a.httpLn, err = net.Listen("tcp", c.HTTPAddr); err != nil {
-			if errors.Is(err, os.ErrPermission) {
-				return fmt.Errorf("--http-addr: %w: ports below 1024 need root or the CAP_NET_BIND_SERVICE capability (docs/https.md)", err)
-			}
-			return fmt.Errorf("--http-addr: %w (it answers the CA's HTTP-01 challenges; give another address, or empty to use TLS-ALPN-01 alone)", err)
+			return listenError("--http-addr", err, "it answers the CA's HTTP-01 challenges; give another address, or empty to use TLS-ALPN-01 alone")
 		}
 		a.manager.HTTPAddr = a.httpLn.Addr().String()
 	}
@@ -155,6 +167,18 @@ func (m *Main) openACME(ctx context.Context) error {
 	}
 	m.Logger.Info("automatic HTTPS", "domains", strings.Join(domains, ","), "ca", a.manager.CA, "http", a.manager.HTTPAddr)
 	return nil
+}
+
+// listenError says why listening on the address of flag failed and what
+// to do; hint is what to do when the address is taken.
+func listenError(flag string, err error, hint string) error {
+	if errors.Is(err, os.ErrPermission) {
+		return fmt.Errorf("%s: %w: ports below 1024 need root or the CAP_NET_BIND_SERVICE capability (docs/https.md)", flag, err)
+	}
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%s: %w: another process listens there (%s)", flag, err, hint)
+	}
+	return fmt.Errorf("%s: %w", flag, err)
 }
 
 // serveACME serves HTTPS on m.ln with the managed certificates.
@@ -192,16 +216,43 @@ func (m *Main) acmeURL() string {
 	return "https://" + host
 }
 
+// acmeSetupNote, printed under the setup link, says that the link works
+// only once the certificate of its domain is there, if it is not yet.
+func (m *Main) acmeSetupNote() string {
+	if m.acme == nil {
+		return ""
+	}
+	d := m.acme.manager.Domains[0]
+	if m.acme.manager.Serving(d) {
+		return ""
+	}
+	return "  The link works once the certificate for " + d + " is obtained (the log then says\n" +
+		"  \"acme: certificate obtained\"); until then browsers cannot connect. If it takes more\n" +
+		"  than the hour, restart for a new link.\n\n"
+}
+
 // hsts adds Strict-Transport-Security to HTTPS responses: browsers then
 // use HTTPS for the host for two years, whatever link they follow.
 // Not includeSubDomains: other hosts of the domain may not serve HTTPS.
+// Not for localhost or an IP address (a trial with --tls-cert): browsers
+// would force HTTPS on every local server, whatever its port, for as long.
 func hsts(next nethttp.Handler) nethttp.Handler {
 	return nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
-		if r.TLS != nil {
+		if r.TLS != nil && !localOrIP(r.Host) {
 			w.Header().Set("Strict-Transport-Security", "max-age="+strconv.Itoa(2*365*24*3600))
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// localOrIP reports whether the Host header host names localhost (or a
+// name under it) or is an IP address.
+func localOrIP(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.Trim(host, "[]"))
+	return host == "localhost" || strings.HasSuffix(host, ".localhost") || net.ParseIP(host) != nil
 }
 
 // dnsResolver resolves with the DNS server at addr only.

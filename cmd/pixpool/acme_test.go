@@ -12,9 +12,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -208,6 +210,27 @@ func TestACME_HTTP01(t *testing.T) {
 	if ordered, _ := s.acme.manager.Obtained(); ordered != 2 {
 		t.Fatalf("ordered %d certificates, want 2", ordered)
 	}
+	if note := s.acmeSetupNote(); note != "" {
+		t.Errorf("setup note %q with the certificate there, want none", note)
+	}
+
+	// A handshake for a name not in --domain orders nothing (no
+	// on-demand issuance): certmagic would order during the handshake.
+	if conn, err := tls.Dial("tcp", s.ln.Addr().String(), &tls.Config{ServerName: "evil.photos.test", InsecureSkipVerify: true}); err == nil {
+		conn.Close()
+	}
+	if ordered, _ := s.acme.manager.Obtained(); ordered != 2 {
+		t.Fatalf("ordered %d certificates after a handshake for another name, want 2", ordered)
+	}
+	if files, err := s.Store.CertFiles(t.Context(), ""); err != nil {
+		t.Fatal(err)
+	} else {
+		for _, f := range files {
+			if strings.Contains(f.Key, "evil") {
+				t.Fatalf("the store holds %s after a handshake for another name", f.Key)
+			}
+		}
+	}
 	if !strings.Contains(s.log.String(), "challenge=http-01") {
 		t.Errorf("no http-01 challenge in the log")
 	}
@@ -256,6 +279,9 @@ func TestACME_HTTP01(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Location") != want {
 			t.Fatalf("plain GET for %s: %s to %q, want 308 to %q", host, resp.Status, resp.Header.Get("Location"), want)
+		}
+		if got := resp.Header.Get("Strict-Transport-Security"); got != "" {
+			t.Fatalf("plain GET: Strict-Transport-Security=%q, want none over plain HTTP", got)
 		}
 	}
 }
@@ -471,11 +497,18 @@ func TestACME_OtherProcessAnswers(t *testing.T) {
 }
 
 // TestACME_DomainElsewhere gives a domain that resolves to another
-// address: serve starts, orders nothing, and says what is wrong.
+// address: serve starts, orders nothing at first, and says what is wrong.
 func TestACME_DomainElsewhere(t *testing.T) {
 	e := newACMEEnv(t, 0)
 	e.pebble.SetA(t, "elsewhere.test", "127.0.0.2")
-	s := startACME(t, e.config(t, "elsewhere.test"))
+	c := e.config(t, "elsewhere.test")
+	c.AdminPassword = ""
+	s := startACME(t, c)
+	// The setup link, printed before the certificate exists, says that it
+	// will not work until it does.
+	if s.SetupURL == "" || !strings.Contains(s.acmeSetupNote(), "The link works once the certificate for elsewhere.test is obtained") {
+		t.Errorf("SetupURL %q, note %q: want a note that the link works once the certificate is there", s.SetupURL, s.acmeSetupNote())
+	}
 	want := "elsewhere.test resolves to 127.0.0.2, but nothing answered on port " + strconv.Itoa(e.httpPort)
 	waitFor(t, acmeTimeout, "the self-check's error in the log", func() bool { return strings.Contains(s.log.String(), want) })
 	if ordered, _ := s.acme.manager.Obtained(); ordered != 0 {
@@ -490,6 +523,62 @@ func TestACME_DomainElsewhere(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusPermanentRedirect {
 		t.Fatalf("plain GET /: %s, want 308", resp.Status)
+	}
+}
+
+// TestACME_OrdersWhenItCannotReachItself has the self-check fail while
+// the CA reaches the server (a machine behind NAT without hairpinning, or
+// a target of a load balancer that does not loop its connections back):
+// after a few tries serve orders anyway, and gets its certificate.
+func TestACME_OrdersWhenItCannotReachItself(t *testing.T) {
+	e := newACMEEnv(t, 0)
+	c := e.config(t, "photos.test")
+	c.ACMECheckPort = pixpooltest.FreeTCPPort(t) // where the self-check finds nothing
+	c.ACMENoTLSALPN = true
+	s := startACME(t, c)
+	cert := waitCert(t, s.Main, "photos.test", e.roots)
+	if err := cert.VerifyHostname("photos.test"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(s.log.String(), "ordering a certificate anyway after 3 failed self-checks") {
+		t.Error("the log does not say the certificate was ordered despite the self-check")
+	}
+}
+
+// TestACME_SelfCheckTriesEveryAddress gives a domain two addresses, one
+// of them not this server's (a record left over from an old machine):
+// the self-check names it, since the CA may validate through either.
+func TestACME_SelfCheckTriesEveryAddress(t *testing.T) {
+	e := newACMEEnv(t, 0)
+	e.pebble.SetA(t, "split.test", "127.0.0.1", "127.0.0.2")
+	s := startACME(t, e.config(t, "split.test"))
+	want := "port " + strconv.Itoa(e.httpPort) + " of 127.0.0.2 did not answer as this server does"
+	waitFor(t, acmeTimeout, "the self-check naming the stray address", func() bool { return strings.Contains(s.log.String(), want) })
+}
+
+// TestServe_ListenErrorsSayWhatToDo has --addr and --http-addr on taken
+// ports, and (as a non-root user would see it) a port it may not bind:
+// each error names the flag and what to do.
+func TestServe_ListenErrorsSayWhatToDo(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	e := newACMEEnv(t, 0)
+	c := e.config(t, "photos.test")
+	c.Addr = taken.Addr().String()
+	if _, err := openACMETest(t, c); err == nil || !strings.HasPrefix(err.Error(), "--addr: ") || !strings.Contains(err.Error(), "another process listens there") {
+		t.Errorf("Open(--addr taken)=%v, want it to name --addr and say another process listens there", err)
+	}
+	c = e.config(t, "photos.test")
+	c.HTTPAddr = taken.Addr().String()
+	if _, err := openACMETest(t, c); err == nil || !strings.HasPrefix(err.Error(), "--http-addr: ") || !strings.Contains(err.Error(), "another process listens there") {
+		t.Errorf("Open(--http-addr taken)=%v, want it to name --http-addr and say another process listens there", err)
+	}
+	denied := &net.OpError{Op: "listen", Net: "tcp", Addr: &net.TCPAddr{Port: 443}, Err: os.NewSyscallError("bind", syscall.EACCES)}
+	if err := listenError("--addr", denied, ""); !strings.Contains(err.Error(), "CAP_NET_BIND_SERVICE") {
+		t.Errorf("listenError(EACCES)=%v, want it to say how to bind a low port", err)
 	}
 }
 
@@ -524,6 +613,14 @@ func TestServe_DomainFlags(t *testing.T) {
 	if _, err := domainNames("https://photos.example.com/"); err == nil {
 		t.Error("domainNames(a URL) succeeded")
 	}
+	// An internationalized name becomes the ASCII form that CAs issue for
+	// and browsers send in Host and SNI.
+	if got, err := domainNames("Fotos.Bücher.example, photos.example.com."); err != nil || !slices.Equal(got, []string{"fotos.xn--bcher-kva.example", "photos.example.com"}) {
+		t.Errorf("domainNames(IDN)=%q, %v, want the ASCII form", got, err)
+	}
+	if _, err := domainNames("photos..example.com"); err == nil {
+		t.Error("domainNames(an empty label) succeeded")
+	}
 }
 
 // TestACME_CAProblem has the CA fail to validate a domain (here it points
@@ -540,7 +637,8 @@ func TestACME_CAProblem(t *testing.T) {
 }
 
 // TestServe_TLSCertHSTS checks that --tls-cert, like --domain, sends
-// Strict-Transport-Security and Secure cookies.
+// Strict-Transport-Security (for a domain name, not for localhost or an
+// address) and Secure cookies.
 func TestServe_TLSCertHSTS(t *testing.T) {
 	rootPEM, certPEM, keyPEM := pixpooltest.LocalCA(t)
 	dir := t.TempDir()
@@ -559,15 +657,27 @@ func TestServe_TLSCertHSTS(t *testing.T) {
 		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	resp, err := client.Get(s.url + "/healthz")
-	if err != nil {
-		t.Fatal(err)
+	hstsFor := func(host string) string {
+		req, _ := http.NewRequest("GET", s.url+"/healthz", nil)
+		req.Host = host
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("Strict-Transport-Security")
 	}
-	resp.Body.Close()
-	if got := resp.Header.Get("Strict-Transport-Security"); !strings.HasPrefix(got, "max-age=") {
+	if got := hstsFor("photos.example.com"); !strings.HasPrefix(got, "max-age=") {
 		t.Fatalf("Strict-Transport-Security=%q, want max-age=...", got)
 	}
-	resp, err = client.PostForm(s.url+"/login", url.Values{"username": {"admin"}, "password": {"adminpass1"}})
+	// Not for localhost or an address: browsers would then force HTTPS
+	// on every other local server (any port) for two years.
+	for _, host := range []string{"localhost", "LOCALHOST:8443", "dev.localhost", "127.0.0.1", "[::1]:8443"} {
+		if got := hstsFor(host); got != "" {
+			t.Errorf("Strict-Transport-Security=%q for Host %s, want none", got, host)
+		}
+	}
+	resp, err := client.PostForm(s.url+"/login", url.Values{"username": {"admin"}, "password": {"adminpass1"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -282,7 +282,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 
 	if m.ln, err = net.Listen("tcp", c.Addr); err != nil {
-		return err
+		return listenError("--addr", err, "stop it, or give another --addr")
 	}
 	if err := m.openACME(ctx); err != nil {
 		return err
@@ -701,7 +701,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + max(m.Analyzer.Workers, 1))
 	}
 	if m.SetupURL != "" {
-		fmt.Fprintf(stderr, "\n  No admin account yet. Open this one-time link within the hour to set the admin password:\n\n    %s\n\n", m.SetupURL)
+		fmt.Fprintf(stderr, "\n  No admin account yet. Open this one-time link within the hour to set the admin password:\n\n    %s\n\n%s", m.SetupURL, m.acmeSetupNote())
 	}
 	return m.Run(ctx)
 }

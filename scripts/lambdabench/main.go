@@ -42,6 +42,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	awslambda "github.com/aws/aws-lambda-go/lambda"
+	"github.com/pixpool/pixpool/childenv"
 )
 
 func main() {
@@ -164,9 +165,17 @@ func pct(v []time.Duration, p float64) time.Duration {
 }
 
 func (c *config) env() []string {
-	return append(os.Environ(), "PIXPOOL_DB="+c.db, "PIXPOOL_BLOB="+c.blob, "PIXPOOL_CACHE_NODES="+c.cacheNodes,
+	// The S3 and PostgreSQL secrets are the only ones the programs get
+	// (childenv keeps the rest of this process's environment to itself).
+	var secrets []string
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "PGPASSWORD"} {
+		if v, ok := os.LookupEnv(k); ok {
+			secrets = append(secrets, k+"="+v)
+		}
+	}
+	return childenv.Env(nil, append(secrets, "PIXPOOL_DB="+c.db, "PIXPOOL_BLOB="+c.blob, "PIXPOOL_CACHE_NODES="+c.cacheNodes,
 		"PIXPOOL_ANALYZE=false", "PIXPOOL_DATA="+filepath.Join(c.dir, "data"), "PIXPOOL_LOG_LEVEL="+logLevel, "PIXPOOL_CACHE_SIZE=0",
-		"PIXPOOL_ADMIN_PASSWORD=bench admin password")
+		"PIXPOOL_ADMIN_PASSWORD=bench admin password")...)
 }
 
 // setup makes a user, its API key and the images, through a serve.

@@ -60,6 +60,13 @@ func Open(path string) (*Store, error) {
 		// The driver would only say "unable to open database file".
 		return nil, fmt.Errorf("sqlite: open %q: is a folder, not a database file", path)
 	}
+	// A new database is the owner's only: it holds password hashes and,
+	// with --domain, the TLS private key. SQLite gives the -wal and -shm
+	// files the database file's mode. (An empty file is a new database;
+	// if this fails, SQLite says why below.)
+	if f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600); err == nil {
+		f.Close()
+	}
 	r := &reserve{path: path + "-reserve"}
 	s, err := openFile(path)
 	if isFull(err) && r.release() {

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"database/sql"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -263,5 +264,33 @@ func TestSearchImages_OwnerFirst(t *testing.T) {
 	}
 	if len(steps) == 0 || !strings.HasPrefix(steps[0], "SEARCH i USING") || !strings.Contains(steps[0], "(owner_id=?)") {
 		t.Fatalf("search plan %q: want the owner's images (owner_id=?) first", steps)
+	}
+}
+
+// TestOpen_NewFileIsPrivate creates a database in a folder others may
+// read: the file, and its write-ahead log, are the owner's only, for they
+// hold password hashes and, with --domain, the TLS private key.
+func TestOpen_NewFileIsPrivate(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "pixpool.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.PutCertFile(t.Context(), "certificates/ca/a.example/a.example.key", []byte("secret")); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s has mode %v, want no access for group and others", filepath.Base(p), fi.Mode().Perm())
+		}
 	}
 }
