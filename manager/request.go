@@ -92,17 +92,7 @@ func (m *Manager) Watch(ctx context.Context, interval time.Duration) {
 			continue
 		}
 		done = req.Seq
-		res := Result{Seq: req.Seq}
-		if err := m.Apply(ctx, req); err != nil {
-			res.Error = pixpool.ErrorMessage(err)
-			if pixpool.ErrorCode(err) == pixpool.EINTERNAL {
-				res.Error = err.Error()
-			}
-			m.logger().Warn("pool request failed", "op", req.Op, "arg", req.Arg, "err", err)
-		}
-		res.State = m.State()
-		b, _ := json.Marshal(res)
-		if err := m.Store.SetSetting(ctx, resultSetting, string(b)); err != nil {
+		if err := m.answer(ctx, req); err != nil {
 			m.logger().Error("pool request result", "err", err)
 		}
 	}
@@ -141,4 +131,20 @@ func LoadState(ctx context.Context, store pixpool.Store) (State, error) {
 	m := &Manager{Store: store}
 	st, err := m.load(ctx)
 	return st, err
+}
+
+// answer applies req and stores its result for the process that asked
+// (Ask), reporting only a failure to store it.
+func (m *Manager) answer(ctx context.Context, req Request) error {
+	res := Result{Seq: req.Seq}
+	if err := m.Apply(ctx, req); err != nil {
+		res.Error = pixpool.ErrorMessage(err)
+		if pixpool.ErrorCode(err) == pixpool.EINTERNAL {
+			res.Error = err.Error()
+		}
+		m.logger().Warn("pool request failed", "op", req.Op, "arg", req.Arg, "err", err)
+	}
+	res.State = m.State()
+	b, _ := json.Marshal(res)
+	return m.Store.SetSetting(ctx, resultSetting, string(b))
 }

@@ -61,15 +61,5 @@ func (m *Manager) ApplyPending(ctx context.Context) (bool, error) {
 			return false, nil
 		}
 	}
-	res := Result{Seq: req.Seq}
-	if err := m.Apply(ctx, req); err != nil {
-		res.Error = pixpool.ErrorMessage(err)
-		if pixpool.ErrorCode(err) == pixpool.EINTERNAL {
-			res.Error = err.Error()
-		}
-		m.logger().Warn("pool request failed", "op", req.Op, "arg", req.Arg, "err", err)
-	}
-	res.State = m.State()
-	b, _ := json.Marshal(res)
-	return true, m.Store.SetSetting(ctx, resultSetting, string(b))
+	return true, m.answer(ctx, req)
 }
