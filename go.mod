@@ -9,6 +9,7 @@ require (
 	github.com/chromedp/cdproto v0.159.0 // tests: Chrome DevTools types for chromedp
 	github.com/chromedp/chromedp v0.23.0 // tests: drives headless Chromium for the web UI tests (e2e/)
 	github.com/ebitengine/purego v0.11.3 // calls ONNX Runtime's C library (recognize/onnx) without cgo, so the build needs no C compiler
+	github.com/google/go-containerregistry v0.22.1 // scripts/image only (not in the pixpool binary): builds the container images as OCI layouts without a container engine or registry, and its tests read them back
 	github.com/jackc/pgx/v5 v5.12.0 // PostgreSQL driver and pool (pgxpool) for store/postgres: native protocol, SQLSTATE errors, no database/sql layer
 	github.com/mholt/acmez/v3 v3.1.7 // certmagic's ACME client: acme/ reads the CA's problem documents from its errors; already required by certmagic
 	github.com/minio/minio-go/v7 v7.4.1 // S3 client for blob/s3: any S3-compatible store, streaming multipart uploads of unknown size, path-style, AWS env credentials; one module, smaller than aws-sdk-go-v2
@@ -42,6 +43,8 @@ require (
 	github.com/minio/md5-simd v1.1.2 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect
+	github.com/opencontainers/go-digest v1.0.0 // indirect
+	github.com/opencontainers/image-spec v1.1.1 // indirect
 	github.com/philhofer/fwd v1.2.0 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect
