@@ -259,7 +259,7 @@ func checkFiles(t *testing.T, fsys map[string]file) {
 	if g := string(fsys["/etc/group"].data); !strings.Contains(g, "nonroot:x:65532:") {
 		t.Errorf("/etc/group has no nonroot group 65532:\n%s", g)
 	}
-	if p := string(fsys[packagesFile].data); !strings.Contains(p, "\nlibc6 ") {
+	if p := string(fsys[packagesFile].data); !strings.Contains(p, "\nlibc6:") {
 		t.Errorf("%s does not list libc6:\n%s", packagesFile, p)
 	}
 	home, _ := os.UserHomeDir()
