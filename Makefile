@@ -9,7 +9,7 @@ FUZZTIME ?= 10s
 # ~/.cache/pixpool.
 RECOGNITION_DIR ?= $(if $(filter /%,$(XDG_CACHE_HOME)),$(XDG_CACHE_HOME),$(HOME)/.cache)/pixpool
 
-.PHONY: all build serve test test-deps vet unit fuzz bench
+.PHONY: all build serve test test-deps vet unit fuzz bench image
 
 all: build
 
@@ -49,3 +49,14 @@ fuzz:
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+# image builds the container images without a container engine (see
+# docs/image.md) as OCI image layout tarballs: bin/pixpool-image.tar, and
+# bin/pixpool-recognition-image.tar with Tesseract and the recognition models.
+# Dated by the last commit, so two builds of one commit give one digest.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+image:
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags "-X github.com/pixpool/pixpool.Version=$(VERSION)" -o bin/pixpool-linux-amd64 ./cmd/pixpool
+	./scripts/setup-recognition.sh "$(RECOGNITION_DIR)"
+	SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct)} $(GO) run ./scripts/image --binary bin/pixpool-linux-amd64 --version "$(VERSION)" --out bin/pixpool-image.tar
+	SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct)} $(GO) run ./scripts/image --binary bin/pixpool-linux-amd64 --version "$(VERSION)" --recognition "$(RECOGNITION_DIR)" --out bin/pixpool-recognition-image.tar
