@@ -8,6 +8,8 @@ need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v memcached >/dev/null 2>&1 || need_apt+=(memcached)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
+# CA certificates for the container image's base layer (scripts/image).
+test -f /etc/ssl/certs/ca-certificates.crt || need_apt+=(ca-certificates)
 # Tesseract with English data for recognize/text.
 { command -v tesseract >/dev/null 2>&1 && test -f /usr/share/tesseract-ocr/5/tessdata/eng.traineddata; } || need_apt+=(tesseract-ocr tesseract-ocr-eng)
 
