@@ -133,31 +133,6 @@ type file struct {
 	data   []byte // for small regular files and /pixpool only
 }
 
-// files lists img's flattened file system by absolute path.
-func files(t *testing.T, img v1.Image) map[string]file {
-	t.Helper()
-	rc := mutate.Extract(img)
-	defer rc.Close()
-	tr := tar.NewReader(rc)
-	fsys := map[string]file{}
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return fsys
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		var data []byte
-		if h.Size < 1<<16 || h.Name == "pixpool" {
-			if data, err = io.ReadAll(tr); err != nil {
-				t.Fatal(err)
-			}
-		}
-		fsys[path.Clean("/"+h.Name)] = file{*h, data}
-	}
-}
-
 // checkConfig checks what every variant's config holds.
 func checkConfig(t *testing.T, img v1.Image) *v1.ConfigFile {
 	t.Helper()
@@ -285,29 +260,38 @@ func checkFiles(t *testing.T, fsys map[string]file) {
 	}
 }
 
-// rootfs extracts img's file system into a new folder, with the /dev/null,
-// /proc and /etc/resolv.conf a container runtime provides, for chroot.
-func rootfs(t *testing.T, img v1.Image) string {
+// unpack reads img's flattened file system once: it returns its entries by
+// absolute path and, when running as root, extracts them into a new folder
+// for chroot (else root is "").
+func unpack(t *testing.T, img v1.Image) (fsys map[string]file, root string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("running the image's binaries in a chroot needs root (CI runs as root)")
-		}
-		t.Skip("running the image's binaries in a chroot needs root")
+	if os.Geteuid() == 0 {
+		root = t.TempDir()
 	}
-	dir := t.TempDir()
 	rc := mutate.Extract(img)
 	defer rc.Close()
 	tr := tar.NewReader(rc)
+	fsys = map[string]file{}
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			break
+			return fsys, root
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := filepath.Join(dir, filepath.FromSlash(path.Clean("/"+h.Name)))
+		name := path.Clean("/" + h.Name)
+		var data []byte
+		if h.Size < 1<<16 || name == "/pixpool" {
+			if data, err = io.ReadAll(tr); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fsys[name] = file{*h, data}
+		if root == "" {
+			continue
+		}
+		p := filepath.Join(root, filepath.FromSlash(name))
 		mode := fs.FileMode(h.Mode).Perm()
 		switch h.Typeflag {
 		case tar.TypeDir:
@@ -317,35 +301,56 @@ func rootfs(t *testing.T, img v1.Image) string {
 		case tar.TypeReg:
 			var w *os.File
 			if w, err = os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode); err == nil {
-				_, err = io.Copy(w, tr)
+				if data != nil {
+					_, err = w.Write(data)
+				} else {
+					_, err = io.Copy(w, tr)
+				}
 				err = errors.Join(err, w.Close())
 			}
 		default:
 			t.Fatalf("%s: unexpected entry type %c", h.Name, h.Typeflag)
 		}
 		if err == nil && h.Typeflag != tar.TypeSymlink {
-			err = errors.Join(os.Chmod(p, mode|fs.FileMode(h.Mode&0o1000>>9)*fs.ModeSticky), os.Lchown(p, h.Uid, h.Gid))
+			if h.Mode&0o1000 != 0 {
+				mode |= fs.ModeSticky
+			}
+			err = errors.Join(os.Chmod(p, mode), os.Lchown(p, h.Uid, h.Gid))
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// chrootable makes the folder unpack extracted ready for chroot, with the
+// /dev/null and /proc a container runtime provides; it fails the test
+// without root in CI and skips it elsewhere.
+func chrootable(t *testing.T, root string) {
+	t.Helper()
+	if root == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("running the image's binaries in a chroot needs root (CI runs as root)")
+		}
+		t.Skip("running the image's binaries in a chroot needs root")
+	}
 	for _, d := range []string{"dev", "proc"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := syscall.Mknod(filepath.Join(dir, "dev/null"), syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
+	null := filepath.Join(root, "dev/null")
+	if err := syscall.Mknod(null, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(filepath.Join(dir, "dev/null"), 0o666); err != nil {
+	if err := os.Chmod(null, 0o666); err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Mount("proc", filepath.Join(dir, "proc"), "proc", 0, ""); err != nil {
+	proc := filepath.Join(root, "proc")
+	if err := syscall.Mount("proc", proc, "proc", 0, ""); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { syscall.Unmount(filepath.Join(dir, "proc"), syscall.MNT_DETACH) })
-	return dir
+	t.Cleanup(func() { syscall.Unmount(proc, syscall.MNT_DETACH) })
 }
 
 // command runs args in root as user 65532 with env, as the image's config
@@ -429,13 +434,13 @@ func TestImage(t *testing.T) {
 	if contains(cf.Config.Env, "PIXPOOL_RECOGNITION_DIR="+recognitionDir) {
 		t.Error("the plain image sets PIXPOOL_RECOGNITION_DIR")
 	}
-	fsys := files(t, a)
+	fsys, root := unpack(t, a)
 	checkFiles(t, fsys)
 	if _, ok := fsys["/usr/bin/tesseract"]; ok {
 		t.Error("the plain image has tesseract")
 	}
 
-	root := rootfs(t, a)
+	chrootable(t, root)
 	if out := run(t, root, cf, "/pixpool", "version"); !strings.Contains(out, "v0.0.0-imagetest") {
 		t.Errorf("pixpool version in the image: %q", out)
 	}
@@ -455,7 +460,7 @@ func TestRecognitionImage(t *testing.T) {
 	if !contains(cf.Config.Env, "PIXPOOL_RECOGNITION_DIR="+recognitionDir) {
 		t.Errorf("env %q lacks PIXPOOL_RECOGNITION_DIR", cf.Config.Env)
 	}
-	fsys := files(t, img)
+	fsys, root := unpack(t, img)
 	checkFiles(t, fsys)
 	for _, p := range append([]string{"/usr/bin/tesseract", tessdata + "/eng.traineddata"}, recognitionFiles...) {
 		if !strings.HasPrefix(p, "/") {
@@ -471,7 +476,7 @@ func TestRecognitionImage(t *testing.T) {
 		}
 	}
 
-	root := rootfs(t, img)
+	chrootable(t, root)
 	if out := run(t, root, cf, "/usr/bin/tesseract", "--version"); !strings.Contains(out, "tesseract 5") {
 		t.Errorf("tesseract --version in the image: %q", out)
 	}
