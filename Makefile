@@ -56,7 +56,7 @@ bench:
 # Dated by the last commit, so two builds of one commit give one digest.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 image:
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags "-X github.com/pixpool/pixpool.Version=$(VERSION)" -o bin/pixpool-linux-amd64 ./cmd/pixpool
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags "-s -w -X github.com/pixpool/pixpool.Version=$(VERSION)" -o bin/pixpool-linux-amd64 ./cmd/pixpool
 	./scripts/setup-recognition.sh "$(RECOGNITION_DIR)"
 	SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct)} $(GO) run ./scripts/image --binary bin/pixpool-linux-amd64 --version "$(VERSION)" --out bin/pixpool-image.tar
 	SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct)} $(GO) run ./scripts/image --binary bin/pixpool-linux-amd64 --version "$(VERSION)" --recognition "$(RECOGNITION_DIR)" --out bin/pixpool-recognition-image.tar

@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 	// Neither is built with the race detector: the builder compresses
 	// large layers, and the image gets the binary make image builds.
 	for _, b := range [][]string{
-		{"build", "-trimpath", "-ldflags", "-X github.com/pixpool/pixpool.Version=v0.0.0-imagetest", "-o", tools.pixpool, "../../cmd/pixpool"},
+		{"build", "-trimpath", "-ldflags", "-s -w -X github.com/pixpool/pixpool.Version=v0.0.0-imagetest", "-o", tools.pixpool, "../../cmd/pixpool"},
 		{"build", "-o", tools.builder, "."},
 	} {
 		cmd := exec.Command("go", b...)
