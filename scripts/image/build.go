@@ -30,6 +30,7 @@ type options struct {
 	Recognition string    // setup-recognition.sh's folder; "" builds the plain image
 	Out         string    // the OCI layout tarball written
 	Version     string    // label and reference name
+	Licenses    string    // SPDX expression for the licenses label
 	Epoch       time.Time // every timestamp in the image
 }
 
@@ -175,7 +176,7 @@ func image(o options) (v1.Image, error) {
 		Labels: map[string]string{
 			"org.opencontainers.image.source":      "https://github.com/pixpool/pixpool",
 			"org.opencontainers.image.version":     o.Version,
-			"org.opencontainers.image.licenses":    "Apache-2.0",
+			"org.opencontainers.image.licenses":    o.Licenses,
 			"org.opencontainers.image.title":       map[bool]string{false: "pixpool", true: "pixpool-recognition"}[o.Recognition != ""],
 			"org.opencontainers.image.description": "pixpool: photo storage with an elastic in-memory cache pool",
 		},

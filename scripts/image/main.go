@@ -35,6 +35,7 @@ func main() {
 	flag.StringVar(&o.Recognition, "recognition", "", "folder given to scripts/setup-recognition.sh: builds the pixpool-recognition variant with Tesseract, the models and ONNX Runtime from DIR/recognition/ (empty: the plain pixpool image)")
 	flag.StringVar(&o.Out, "out", "bin/pixpool-image.tar", "OCI image layout tarball to write")
 	flag.StringVar(&o.Version, "version", "dev", "version for the org.opencontainers.image.version label and the image's reference name")
+	flag.StringVar(&o.Licenses, "licenses", "NOASSERTION", "SPDX licence expression of pixpool for the org.opencontainers.image.licenses label (NOASSERTION: the repository declares none yet)")
 	flag.Parse()
 	if flag.NArg() != 0 {
 		fmt.Fprintln(os.Stderr, "image: no arguments expected; see -help")
