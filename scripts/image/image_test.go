@@ -60,7 +60,11 @@ func TestMain(m *testing.M) {
 // buildImage runs the builder and returns the tarball it wrote.
 func buildImage(t *testing.T, args ...string) string {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "image.tar")
+	name := "pixpool-image.tar"
+	if len(args) > 0 {
+		name = "pixpool-recognition-image.tar"
+	}
+	out := filepath.Join(t.TempDir(), name)
 	cmd := exec.Command(tools.builder, append([]string{"--binary", tools.pixpool, "--version", "v0.0.0-imagetest", "--out", out}, args...)...)
 	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=1700000000")
 	start := time.Now()
@@ -71,7 +75,7 @@ func buildImage(t *testing.T, args ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("built %s: %d MB in %v", strings.Join(args, " "), fi.Size()>>20, time.Since(start).Round(time.Millisecond))
+	t.Logf("built %s: %d MB in %v", filepath.Base(out), fi.Size()>>20, time.Since(start).Round(time.Millisecond))
 	return out
 }
 
@@ -240,13 +244,13 @@ func checkFiles(t *testing.T, fsys map[string]file) {
 	if p := string(fsys[packagesFile].data); !strings.Contains(p, "\nlibc6:") {
 		t.Errorf("%s does not list libc6:\n%s", packagesFile, p)
 	}
-	home, _ := os.UserHomeDir()
+	hostHome, _ := os.UserHomeDir()
 	wd, _ := os.Getwd()
 	for p, f := range fsys {
 		if f.header.ModTime.Unix() != 1700000000 {
 			t.Errorf("%s dated %v, want SOURCE_DATE_EPOCH", p, f.header.ModTime)
 		}
-		for _, bad := range []string{"/work", "/root", home, filepath.Dir(filepath.Dir(wd)), "/.cache", "/.ssh", "/.aws"} {
+		for _, bad := range []string{"/work", "/root", hostHome, filepath.Dir(filepath.Dir(wd)), "/.cache", "/.ssh", "/.aws"} {
 			if bad != "" && bad != "/" && strings.HasPrefix(p, bad) {
 				t.Errorf("%s: a path of the building machine", p)
 			}
