@@ -138,9 +138,6 @@ func image(o options) (v1.Image, error) {
 	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
 	for i, l := range layers {
-		if i > 0 && l == &base {
-			continue
-		}
 		b, err := l.tar(o.Epoch)
 		if err != nil {
 			return nil, err
@@ -152,7 +149,7 @@ func image(o options) (v1.Image, error) {
 			return nil, err
 		}
 		img, err = mutate.Append(img, mutate.Addendum{Layer: tl, History: v1.History{
-			Created: v1.Time{Time: o.Epoch}, CreatedBy: "scripts/image", Comment: l.comment(i, len(layers)),
+			Created: v1.Time{Time: o.Epoch}, CreatedBy: "scripts/image", Comment: layerComment(i, len(layers)),
 		}})
 		if err != nil {
 			return nil, err
@@ -184,8 +181,8 @@ func image(o options) (v1.Image, error) {
 	return mutate.ConfigFile(img, cf)
 }
 
-// comment names layer i of n in the image's history.
-func (l *layer) comment(i, n int) string {
+// layerComment names layer i of n in the image's history.
+func layerComment(i, n int) string {
 	switch {
 	case i == 0:
 		return "base: glibc, CA certificates, users, folders"
