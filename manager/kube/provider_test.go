@@ -443,7 +443,7 @@ func TestProvider_Autoscale(t *testing.T) {
 		c.checkLayout(m, step.want)
 		checkKeys(t, m, kv)
 	}
-	if h := m.State().Resizes; len(h) != 2 || h[0].Reason != "auto" || h[1].To != 2 {
+	if h := m.State().Resizes; len(h) != 2 || !strings.HasPrefix(h[0].Reason, "auto") || h[1].To != 2 {
 		t.Fatalf("history %+v", h)
 	}
 }
