@@ -349,10 +349,21 @@ func (p *Provider) Close() error {
 	return nil
 }
 
-// dialAs maps an endpoint's address to the one to dial: itself, except in
-// tests, whose nodes listen on loopback addresses the API server refuses in
-// EndpointSlices (export_test.go).
+// dialAs maps an endpoint's address to the one to dial (DialAs).
 var dialAs = func(addr string) string { return addr }
+
+// DialAs makes the provider dial the nodes whose endpoint address is from
+// at to instead. Only for tests: their nodes listen on 127.0.0.1, which the
+// API server refuses in EndpointSlices (manager/kube/kubetest). Call it
+// before any provider starts.
+func DialAs(from, to string) {
+	dialAs = func(addr string) string {
+		if addr == from {
+			return to
+		}
+		return addr
+	}
+}
 
 // explain adds what to do to an API error a person can act on.
 func explain(err error) error {
