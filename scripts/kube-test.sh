@@ -131,8 +131,14 @@ free_port() {
 	die "no free port found"
 }
 
+# live reports whether process $1 runs (a zombie waiting for its parent to
+# reap it does not).
+live() {
+	kill -0 "$1" 2>/dev/null && [[ $(sed "s/.*) //" "/proc/$1/stat" 2>/dev/null) != Z* ]]
+}
+
 alive() {
-	[[ -f $dir/$1.pid ]] && kill -0 "$(cat "$dir/$1.pid")" 2>/dev/null
+	[[ -f $dir/$1.pid ]] && live "$(cat "$dir/$1.pid")"
 }
 
 running() {
@@ -238,12 +244,12 @@ stop_servers() {
 	for name in kube-apiserver etcd; do
 		[[ -f $dir/$name.pid ]] || continue
 		pid=$(cat "$dir/$name.pid")
-		kill "$pid" 2>/dev/null || true
+		# The data is thrown away: no graceful shutdown (seconds) needed.
+		kill -9 "$pid" 2>/dev/null || true
 		for _ in $(seq 50); do
-			kill -0 "$pid" 2>/dev/null || break
+			live "$pid" || break
 			sleep 0.1
 		done
-		kill -9 "$pid" 2>/dev/null || true
 		rm -f "$dir/$name.pid"
 	done
 }
