@@ -285,6 +285,13 @@ func (m *Manager) Open(ctx context.Context) error {
 		}
 		st.Nodes = append(st.Nodes, pool.NodeInfo{ID: id, Addr: addr})
 	}
+	if nn, ok := m.Provider.(NodeNamer); ok {
+		// Named nodes outlive a leader: stop those past the layout (a
+		// shrink stops from the first it removes on).
+		if err := m.Provider.Stop(ctx, nn.NodeID(len(ids))); err != nil {
+			m.logger().Warn("stop cache nodes past the layout", "err", err)
+		}
+	}
 	st.Epoch++
 	m.state = st
 	m.leading.Store(true)

@@ -176,3 +176,18 @@ func TestProvider_Rights(t *testing.T) {
 		t.Errorf("get scale: %v", err)
 	}
 }
+
+// TestProvider_TakeOver: a new leader takes up the pods that run, keys and
+// all, and stops those past its layout.
+func TestProvider_TakeOver(t *testing.T) {
+	c := kubetest.New(t)
+	first := c.NewManager(3)
+	kv := writeKeys(t, first, "k", 50)
+	first.Close()
+	second := c.NewManager(3)
+	c.CheckLayout(second, 3)
+	checkKeys(t, second, kv)
+	second.Close()
+	third := c.NewManager(2) // a new pool (fresh store) of 2
+	c.CheckLayout(third, 2)
+}
