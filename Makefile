@@ -36,7 +36,8 @@ test-deps:
 vet:
 	$(GO) vet ./...
 
-# unit runs every test with a throwaway PostgreSQL and S3 server up.
+# unit runs every test with a throwaway PostgreSQL and S3 server and a
+# Kubernetes control plane (etcd, kube-apiserver) up.
 unit:
 	PIXPOOL_RECOGNITION_DIR="$(RECOGNITION_DIR)" ./scripts/with-services.sh $(GO) test -race -count=1 -timeout=30m ./...
 
