@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs, skipping whatever is already there:
 # headless Chromium for the web UI tests, memcached for the cache node's
-# interoperability tests. Safe to run again and again.
+# interoperability tests, etcd and kube-apiserver for the Kubernetes tests.
+# Safe to run again and again.
 set -euo pipefail
 
 need_apt=()
@@ -45,4 +46,7 @@ if [[ ! -x $gobin/aws-lambda-rie || $(go version -m "$gobin/aws-lambda-rie" 2>/d
 	echo "test-deps: installing aws-lambda-rie $rie_version"
 	go install "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$rie_version"
 fi
+# etcd, kube-apiserver and kubectl for the Kubernetes tests, built once from
+# the Go module proxy (about 10 minutes cold) and cached by version.
+"$(dirname "$0")/kube-test.sh" build
 echo "test-deps: ok"
