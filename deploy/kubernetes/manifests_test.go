@@ -471,15 +471,26 @@ func decodeList(t *testing.T, out []byte) []map[string]any {
 	return l.Items
 }
 
-// kubectlPath finds kubectl: PIXPOOL_TEST_KUBECTL, else the PATH.
+// kubectlPath finds kubectl: PIXPOOL_TEST_KUBECTL, else the one
+// scripts/kube-test.sh built from the same Kubernetes tree as the API
+// server (kept beside it; building only if with-services.sh has not).
 func kubectlPath(t *testing.T) string {
 	t.Helper()
 	if p := os.Getenv("PIXPOOL_TEST_KUBECTL"); p != "" {
 		return p
 	}
-	p, err := exec.LookPath("kubectl")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "../../scripts/kube-test.sh", "bin")
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatal("kubectl is not installed: scripts/kube-test.sh builds it; run the test through scripts/with-services.sh, or set PIXPOOL_TEST_KUBECTL")
+		t.Fatalf("scripts/kube-test.sh bin (which builds kubectl with the control plane): %v\n%s", err, stderr.Bytes())
+	}
+	p := filepath.Join(strings.TrimSpace(string(out)), "kubectl")
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("kubectl is not where scripts/kube-test.sh bin says: %v", err)
 	}
 	return p
 }
