@@ -103,10 +103,10 @@ func checkObjects(t *testing.T, objs []map[string]any) {
 		}
 	}
 	if p := wc.ReadinessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/readyz" {
-		t.Errorf("web readiness probe %+v: want GET /readyz", p)
+		t.Errorf("web readiness probe %s: want GET /readyz", describe(p))
 	}
 	if p := wc.LivenessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/healthz" {
-		t.Errorf("web liveness probe %+v: want GET /healthz", p)
+		t.Errorf("web liveness probe %s: want GET /healthz", describe(p))
 	}
 	for _, p := range []*probe{wc.ReadinessProbe, wc.LivenessProbe, wc.StartupProbe} {
 		if p != nil && p.HTTPGet != nil && p.HTTPGet.Port != "http" {
@@ -130,7 +130,7 @@ func checkObjects(t *testing.T, objs []map[string]any) {
 		t.Errorf("cache node args %q, ports %+v: want cachenode on port memcache %d", cc.Args, cc.Ports, cachePort)
 	}
 	if p := cc.ReadinessProbe; p == nil || p.TCPSocket == nil || p.TCPSocket.Port != "memcache" {
-		t.Errorf("cache node readiness probe %+v: want TCP on memcache", p)
+		t.Errorf("cache node readiness probe %s: want TCP on memcache", describe(p))
 	}
 	svc := find(objs, "Service", cacheName)
 	if svc == nil {
@@ -154,7 +154,7 @@ func checkObjects(t *testing.T, objs []map[string]any) {
 	capMB := settingInt(t, objs, "PIXPOOL_CACHE_CAPACITY")
 	limit := memoryBytes(t, cc.Resources.Limits["memory"])
 	if need := int64(capMB) << 20 * 5 / 4; limit < need {
-		t.Errorf("cache node memory limit %d bytes is below capacity %d MB plus a quarter (%d): raise it with PIXPOOL_CACHE_CAPACITY", limit, capMB, need)
+		t.Errorf("cache node memory limit %d bytes is below capacity %d MB plus a quarter (%d): raise the limit in cache.yaml or lower PIXPOOL_CACHE_CAPACITY", limit, capMB, need)
 	}
 
 	for _, w := range []struct {
@@ -165,12 +165,14 @@ func checkObjects(t *testing.T, objs []map[string]any) {
 		// Non-root, read-only root, resources.
 		sc := w.spec.SecurityContext
 		if sc == nil || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot || sc.RunAsUser == nil || *sc.RunAsUser == 0 {
-			t.Errorf("%s: pod securityContext %+v: want runAsNonRoot and a non-zero runAsUser", w.name, sc)
+			b, _ := json.Marshal(sc)
+			t.Errorf("%s: pod securityContext %s: want runAsNonRoot and a non-zero runAsUser", w.name, b)
 		}
 		for _, c := range w.spec.Containers {
 			csc := c.SecurityContext
 			if csc == nil || csc.ReadOnlyRootFilesystem == nil || !*csc.ReadOnlyRootFilesystem || csc.AllowPrivilegeEscalation == nil || *csc.AllowPrivilegeEscalation {
-				t.Errorf("%s/%s: securityContext %+v: want a read-only root and no privilege escalation", w.name, c.Name, csc)
+				b, _ := json.Marshal(csc)
+				t.Errorf("%s/%s: securityContext %s: want readOnlyRootFilesystem true and allowPrivilegeEscalation false", w.name, c.Name, b)
 			}
 			if c.Resources.Requests["cpu"] == "" || c.Resources.Requests["memory"] == "" || c.Resources.Limits["memory"] == "" {
 				t.Errorf("%s/%s: resources %+v: want cpu and memory requests and a memory limit", w.name, c.Name, c.Resources)
@@ -356,6 +358,12 @@ func deployment(t *testing.T, objs []map[string]any) workload {
 		t.Fatalf("Deployment %s has no container", webName)
 	}
 	return w
+}
+
+// describe shows a probe in a failure message.
+func describe(p *probe) string {
+	b, _ := json.Marshal(p)
+	return string(b)
 }
 
 func hasPort(c container, name string, port int) bool {
