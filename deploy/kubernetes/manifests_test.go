@@ -48,8 +48,38 @@ func TestManifestsServerDryRun(t *testing.T) {
 			t.Errorf("delete namespace %s: %v\n%s", ns, err, out)
 		}
 	})
+	t.Run("rbac", func(t *testing.T) {
+		// Applied for real: the API server's authorizer answers what the web
+		// tier's ServiceAccount may do.
+		run(t, kubectl, kubeconfig, nil, "apply", "-n", ns, "-f", "rbac.yaml")
+		as := "--as=system:serviceaccount:" + ns + ":" + webName
+		for _, c := range []struct {
+			args []string
+			want bool
+		}{
+			{[]string{"get", "statefulsets/" + cacheName, "--subresource=scale"}, true},
+			{[]string{"update", "statefulsets/" + cacheName, "--subresource=scale"}, true},
+			{[]string{"list", "pods"}, true},
+			{[]string{"watch", "pods"}, true},
+			{[]string{"list", "endpointslices.discovery.k8s.io"}, true},
+			{[]string{"watch", "endpointslices.discovery.k8s.io"}, true},
+			// Least rights: no Secrets, no other StatefulSet, nothing cluster-wide.
+			{[]string{"get", "secrets"}, false},
+			{[]string{"update", "statefulsets/other", "--subresource=scale"}, false},
+			{[]string{"delete", "pods"}, false},
+			{[]string{"list", "pods", "--all-namespaces"}, false},
+		} {
+			if got := canI(t, kubectl, kubeconfig, append(c.args, "-n", ns, as)...); got != c.want {
+				t.Errorf("kubectl auth can-i %s as %s: %v, want %v", strings.Join(c.args, " "), webName, got, c.want)
+			}
+		}
+	})
 	for _, dir := range dirs {
-		t.Run(filepath.Base(filepath.Clean(dir)), func(t *testing.T) {
+		name := filepath.Base(dir)
+		if dir == "." {
+			name = "base"
+		}
+		t.Run(name, func(t *testing.T) {
 			out := run(t, kubectl, kubeconfig, nil, "apply", "-k", dir, "--dry-run=server", "-n", ns, "-o", "json")
 			objs := decodeList(t, out)
 			checkObjects(t, objs)
@@ -501,6 +531,23 @@ func kubectlPath(t *testing.T) string {
 		t.Fatalf("kubectl is not where scripts/kube-test.sh bin says: %v", err)
 	}
 	return p
+}
+
+// canI answers kubectl auth can-i args: yes (exit 0) or no (exit 1).
+func canI(t *testing.T, kubectl, kubeconfig string, args ...string) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := command(ctx, kubectl, kubeconfig, append([]string{"auth", "can-i"}, args...)...).CombinedOutput()
+	answer := strings.TrimSpace(string(out))
+	switch {
+	case err == nil && answer == "yes":
+		return true
+	case strings.HasPrefix(answer, "no"):
+		return false
+	}
+	t.Fatalf("kubectl auth can-i %s: %v\n%s", strings.Join(args, " "), err, out)
+	return false
 }
 
 // command is kubectl with kubeconfig and args.
