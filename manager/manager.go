@@ -111,6 +111,10 @@ type Manager struct {
 	// (Collector.Interval); the Meter looks back 120 times as far, at
 	// least a minute (Meter.Horizon). If zero, 5 s.
 	StatsInterval time.Duration
+	// Secret, if set, is the pool's secret: the password the provider's
+	// nodes were given by their deployment (a Kubernetes Secret). The
+	// leader stores it for the replicas instead of making a random one.
+	Secret string
 	// Fence, if set, is asked right before the leader changes the pool and
 	// must fail if this process may no longer act as the leader (its lease
 	// ran out), so that two managers never act at once.
@@ -229,6 +233,8 @@ func (m *Manager) Open(ctx context.Context) error {
 	st.Pending, st.PendingEpoch = nil, 0 // a resize that died with its leader
 	if lp, ok := m.Provider.(*LocalProvider); ok && lp.Exited == nil {
 		lp.Exited = m.nodeExited
+	} else if er, ok := m.Provider.(ExitReporter); ok {
+		er.ReportExits(m.nodeExited)
 	}
 	if m.Provider == nil {
 		if len(m.Static) == 0 {
@@ -264,9 +270,11 @@ func (m *Manager) Open(ctx context.Context) error {
 		n = cmp.Or(m.Nodes, DefaultNodes)
 	}
 	ids := nodeIDs(st.Nodes)
+	if _, ok := m.Provider.(NodeNamer); ok {
+		ids = ids[:0] // the provider's names, even if the state has others
+	}
 	for len(ids) < n {
-		st.NextID++
-		ids = append(ids, "node-"+strconv.Itoa(st.NextID))
+		ids = append(ids, m.newID(&st, len(ids)))
 	}
 	st.Nodes = st.Nodes[:0]
 	for _, id := range ids {
@@ -293,6 +301,16 @@ func (m *Manager) Open(ctx context.Context) error {
 	return nil
 }
 
+// newID names the node at position i of the layout st: the provider's
+// name for it (NodeNamer), else the next of st's numbered ids.
+func (m *Manager) newID(st *State, i int) string {
+	if nn, ok := m.Provider.(NodeNamer); ok {
+		return nn.NodeID(i)
+	}
+	st.NextID++
+	return "node-" + strconv.Itoa(st.NextID)
+}
+
 func nodeIDs(nodes []pool.NodeInfo) []string {
 	ids := make([]string, len(nodes))
 	for i, n := range nodes {
@@ -316,6 +334,12 @@ func (m *Manager) loadSecret(ctx context.Context, create bool) error {
 		return nil
 	}
 	v, err := m.Store.Setting(ctx, SecretSetting)
+	if m.Secret != "" && v != m.Secret && create {
+		if err := m.Store.SetSetting(ctx, SecretSetting, m.Secret); err != nil {
+			return fmt.Errorf("manager: pool secret: %w", err)
+		}
+		v, err = m.Secret, nil
+	}
 	switch {
 	case pixpool.ErrorCode(err) == pixpool.ENOTFOUND && create:
 		v = rand.Text() + rand.Text() // 52 base32 characters: 260 bits
@@ -412,9 +436,8 @@ func (m *Manager) Resize(ctx context.Context, n int, reason string) (pool.Resize
 	nodes := slices.Clone(st.Nodes)
 	var removed []pool.NodeInfo
 	if n > cur {
-		for range n - cur {
-			st.NextID++
-			id := "node-" + strconv.Itoa(st.NextID)
+		for i := cur; i < n; i++ {
+			id := m.newID(&st, i)
 			addr, err := m.Provider.Start(ctx, id, m.config(st))
 			if err != nil {
 				for _, nd := range nodes[cur:] {

@@ -38,6 +38,20 @@ type Provider interface {
 	Close() error
 }
 
+// NodeNamer is a Provider whose nodes have names of their own: the node at
+// position i of the layout (from 0) is NodeID(i), and a shrink removes the
+// last ones, as a Kubernetes StatefulSet names its pods and scales down.
+type NodeNamer interface {
+	NodeID(i int) string
+}
+
+// ExitReporter is a Provider that tells, through the function given to
+// ReportExits, of a node it started that ended without being stopped (the
+// manager then starts it again, as it does a dead local node).
+type ExitReporter interface {
+	ReportExits(exited func(id string, err error))
+}
+
 // LocalProvider runs nodes as child processes of this binary
 // (`pixpool cachenode`) on free loopback ports.
 type LocalProvider struct {

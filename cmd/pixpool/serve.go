@@ -76,6 +76,7 @@ type Config struct {
 	MetricsAddr string // serves /metrics without auth; "" is off
 
 	acmeConfig // --domain: automatic HTTPS (acme.go)
+	kubeConfig // --cache-provider kubernetes (kube.go)
 }
 
 func (c *Config) flags(fs *flag.FlagSet) {
@@ -119,6 +120,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	fs.BoolVar(&c.LogJSON, "log-json", false, "log JSON lines instead of text")
 	c.acmeConfig.flags(fs)
+	c.kubeConfig.flags(fs)
 }
 
 // DefaultHotCache is --hot-cache's default: the pool client's hot tier.
@@ -407,7 +409,7 @@ func (m *Main) openPool(ctx context.Context) error {
 	switch {
 	case err != nil:
 		return err
-	case cred != nil && len(static) == 0:
+	case cred != nil && len(static) == 0 && c.CacheProvider != "kubernetes":
 		m.Logger.Warn(errCacheAuthUnused.Error())
 	case cred != nil:
 		m.Pool.SetAuth(cred.User, cred.Password)
@@ -419,7 +421,16 @@ func (m *Main) openPool(ctx context.Context) error {
 		Nodes: c.CacheSize, CapacityMB: c.CacheCapacity, Policy: policy, MaxNodes: c.CacheMaxNodes,
 		StatsInterval: c.StatsInterval,
 	}
-	if len(static) == 0 {
+	if err := c.validProvider(static); err != nil {
+		return err
+	}
+	if c.CacheProvider == "kubernetes" {
+		kp, err := c.kubeProvider(ctx, m, cred)
+		if err != nil {
+			return err
+		}
+		m.Manager.Provider, m.Manager.Secret = kp, cred.Password
+	} else if len(static) == 0 {
 		m.Nodes = &manager.LocalProvider{Logger: m.Logger}
 		m.Manager.Provider = m.Nodes
 		// The local nodes share this machine's memory.
