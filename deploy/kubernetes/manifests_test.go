@@ -57,6 +57,7 @@ func TestManifestsServerDryRun(t *testing.T) {
 			args []string
 			want bool
 		}{
+			{[]string{"get", "statefulsets/" + cacheName}, true},
 			{[]string{"get", "statefulsets/" + cacheName, "--subresource=scale"}, true},
 			{[]string{"update", "statefulsets/" + cacheName, "--subresource=scale"}, true},
 			{[]string{"list", "pods"}, true},
