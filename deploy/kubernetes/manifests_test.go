@@ -75,6 +75,7 @@ func TestManifestsServerDryRun(t *testing.T) {
 			}
 		}
 	})
+	pixpool := buildPixpool(t)
 	for _, dir := range dirs {
 		name := filepath.Base(dir)
 		if dir == "." {
@@ -84,6 +85,17 @@ func TestManifestsServerDryRun(t *testing.T) {
 			out := run(t, kubectl, kubeconfig, nil, "apply", "-k", dir, "--dry-run=server", "-n", ns, "-o", "json")
 			objs := decodeList(t, out)
 			checkObjects(t, objs)
+			for _, kind := range []string{"Deployment", "StatefulSet"} {
+				for _, o := range objs {
+					if o["kind"] == kind {
+						var w workload
+						remarshal(t, o, &w)
+						for _, c := range w.Spec.Template.Spec.Containers {
+							checkArgs(t, pixpool, c.Args)
+						}
+					}
+				}
+			}
 			web := deployment(t, objs)
 			image := web.Spec.Template.Spec.Containers[0].Image
 			args := web.Spec.Template.Spec.Containers[0].Args
@@ -532,6 +544,32 @@ func kubectlPath(t *testing.T) string {
 		t.Fatalf("kubectl is not where scripts/kube-test.sh bin says: %v", err)
 	}
 	return p
+}
+
+// buildPixpool builds cmd/pixpool into a temporary folder.
+func buildPixpool(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "pixpool")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "../../cmd/pixpool").CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/pixpool: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// checkArgs checks that the pixpool command and flags of a container parse:
+// with -h after them, the flag set reads every flag before it prints its
+// usage, and an unknown flag or a bad value is reported instead.
+func checkArgs(t *testing.T, pixpool string, args []string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, pixpool, append(slices.Clone(args), "-h")...).CombinedOutput()
+	first, _, _ := strings.Cut(string(out), "\n")
+	if !strings.HasPrefix(first, "Usage: pixpool "+args[0]) {
+		t.Errorf("pixpool %s: the flags do not parse: %s", strings.Join(args, " "), first)
+	}
 }
 
 // canI answers kubectl auth can-i args: yes (exit 0) or no (exit 1).
