@@ -261,7 +261,7 @@ func (p *Provider) ready(id string) (string, error) {
 				continue
 			}
 			if ep.Conditions.Ready != nil && *ep.Conditions.Ready && len(ep.Addresses) > 0 {
-				return net.JoinHostPort(ep.Addresses[0], strconv.Itoa(int(port))), nil
+				return net.JoinHostPort(dialAs(ep.Addresses[0]), strconv.Itoa(int(port))), nil
 			}
 		}
 	}
@@ -348,6 +348,11 @@ func (p *Provider) Close() error {
 	p.closeOnce.Do(func() { close(p.stop) })
 	return nil
 }
+
+// dialAs maps an endpoint's address to the one to dial: itself, except in
+// tests, whose nodes listen on loopback addresses the API server refuses in
+// EndpointSlices (export_test.go).
+var dialAs = func(addr string) string { return addr }
 
 // explain adds what to do to an API error a person can act on.
 func explain(err error) error {

@@ -42,6 +42,11 @@ func TestMain(m *testing.M) {
 
 const password = "test-pool-secret"
 
+// testNetAddr stands for 127.0.0.1 in the EndpointSlices (RFC 5737).
+const testNetAddr = "192.0.2.1"
+
+func init() { kube.DialAs(testNetAddr, "127.0.0.1") }
+
 // cluster is a namespace of the test control plane with the nodes'
 // StatefulSet and headless Service, deploy/kubernetes/rbac.yaml applied,
 // and a fake kubelet and endpoint controller: for every replica the
@@ -218,13 +223,24 @@ func (c *cluster) addPod(ctx context.Context, ord int) error {
 	if err != nil {
 		return err
 	}
+	c.pods[ord] = addr
+	if err := c.publish(ctx, ord, addr); err != nil {
+		c.removePod(ctx, ord) // and try again
+		return err
+	}
+	return nil
+}
+
+// publish creates pod ord, Ready, and its EndpointSlice, for a node at addr.
+func (c *cluster) publish(ctx context.Context, ord int, addr string) error {
+	name := podName(ord)
 	host, portStr, _ := net.SplitHostPort(addr)
 	port, _ := strconv.Atoi(portStr)
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/name": "pixpool-cache"}},
 		Spec:       podSpec(),
 	}
-	pod, err = c.admin.CoreV1().Pods(c.ns).Create(ctx, pod, metav1.CreateOptions{})
+	pod, err := c.admin.CoreV1().Pods(c.ns).Create(ctx, pod, metav1.CreateOptions{})
 	if err != nil {
 		return err
 	}
@@ -236,7 +252,9 @@ func (c *cluster) addPod(ctx context.Context, ord int) error {
 		return err
 	}
 	// One slice per pod: here every node shares 127.0.0.1, each on its own
-	// port, and a slice's ports are its endpoints'.
+	// port, and a slice's ports are its endpoints'. The API server refuses
+	// loopback addresses in EndpointSlices, so the slice says testNetAddr,
+	// which the provider is made to dial as 127.0.0.1 (export_test.go).
 	ready, portName, port32 := true, kube.PortName, int32(port)
 	es := &discoveryv1.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
@@ -245,17 +263,14 @@ func (c *cluster) addPod(ctx context.Context, ord int) error {
 		}},
 		AddressType: discoveryv1.AddressTypeIPv4,
 		Endpoints: []discoveryv1.Endpoint{{
-			Addresses: []string{host}, Conditions: discoveryv1.EndpointConditions{Ready: &ready},
+			Addresses: []string{testNetAddr}, Conditions: discoveryv1.EndpointConditions{Ready: &ready},
 			Hostname:  &name,
 			TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: c.ns, Name: name, UID: pod.UID},
 		}},
 		Ports: []discoveryv1.EndpointPort{{Name: &portName, Port: &port32}},
 	}
-	if _, err := c.admin.DiscoveryV1().EndpointSlices(c.ns).Create(ctx, es, metav1.CreateOptions{}); err != nil {
-		return err
-	}
-	c.pods[ord] = addr
-	return nil
+	_, err = c.admin.DiscoveryV1().EndpointSlices(c.ns).Create(ctx, es, metav1.CreateOptions{})
+	return err
 }
 
 // removePod deletes pod ord and its slice, and stops its node.
