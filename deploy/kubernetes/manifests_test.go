@@ -18,15 +18,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pixpool/pixpool/manager/kube"
 	"github.com/pixpool/pixpool/pixpooltest"
 )
 
-// Names fixed by the Kubernetes cache provider's defaults (cmd/pixpool
-// --kube-statefulset) and the interface the deployment shares with it.
+// The names the deployment shares with the Kubernetes cache provider: its
+// default StatefulSet (--kube-statefulset, also the headless Service) and
+// port name, the web tier's Deployment and ServiceAccount, the node port.
 const (
-	webName   = "pixpool-web"
-	cacheName = "pixpool-cache"
-	cachePort = 11211
+	webName       = "pixpool-web"
+	cacheName     = kube.DefaultStatefulSet
+	cachePortName = kube.PortName
+	cachePort     = 11211
 )
 
 // dirs are the kustomizations checked, relative to this folder.
@@ -169,10 +172,10 @@ func checkObjects(t *testing.T, objs []map[string]any) {
 		t.Errorf("StatefulSet serviceName %q, podManagementPolicy %q: want %s, Parallel", cache.Spec.ServiceName, cache.Spec.PodManagementPolicy, cacheName)
 	}
 	cc := cache.Spec.Template.Spec.Containers[0]
-	if cc.Args[0] != "cachenode" || !slices.Contains(cc.Args, "--addr=0.0.0.0:"+strconv.Itoa(cachePort)) || !hasPort(cc, "memcache", cachePort) {
+	if cc.Args[0] != "cachenode" || !slices.Contains(cc.Args, "--addr=0.0.0.0:"+strconv.Itoa(cachePort)) || !hasPort(cc, cachePortName, cachePort) {
 		t.Errorf("cache node args %q, ports %+v: want cachenode on port memcache %d", cc.Args, cc.Ports, cachePort)
 	}
-	if p := cc.ReadinessProbe; p == nil || p.TCPSocket == nil || p.TCPSocket.Port != "memcache" {
+	if p := cc.ReadinessProbe; p == nil || p.TCPSocket == nil || p.TCPSocket.Port != cachePortName {
 		t.Errorf("cache node readiness probe %s: want TCP on memcache", describe(p))
 	}
 	svc := find(objs, "Service", cacheName)
@@ -181,7 +184,7 @@ func checkObjects(t *testing.T, objs []map[string]any) {
 	}
 	var cs service
 	remarshal(t, svc, &cs)
-	if cs.Spec.ClusterIP != "None" || len(cs.Spec.Ports) != 1 || cs.Spec.Ports[0].Name != "memcache" || cs.Spec.Ports[0].Port != cachePort {
+	if cs.Spec.ClusterIP != "None" || len(cs.Spec.Ports) != 1 || cs.Spec.Ports[0].Name != cachePortName || cs.Spec.Ports[0].Port != cachePort {
 		t.Errorf("Service %s: clusterIP %q ports %+v: want headless with memcache %d", cacheName, cs.Spec.ClusterIP, cs.Spec.Ports, cachePort)
 	}
 	if !selects(cs.Spec.Selector, cache.Spec.Template.Metadata.Labels) {
