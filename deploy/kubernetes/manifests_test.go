@@ -196,6 +196,33 @@ func checkObjects(t *testing.T, objs []map[string]any) {
 		t.Errorf("Service %s selector %v does not select the web pods %v", webName, ws.Spec.Selector, web.Spec.Template.Metadata.Labels)
 	}
 
+	// The nodes' NetworkPolicy lets the web pods in.
+	if np := find(objs, "NetworkPolicy", cacheName); np == nil {
+		t.Errorf("no NetworkPolicy %s", cacheName)
+	} else {
+		var pol struct {
+			Spec struct {
+				PodSelector struct {
+					MatchLabels map[string]string `json:"matchLabels"`
+				} `json:"podSelector"`
+				Ingress []struct {
+					From []struct {
+						PodSelector struct {
+							MatchLabels map[string]string `json:"matchLabels"`
+						} `json:"podSelector"`
+					} `json:"from"`
+				} `json:"ingress"`
+			} `json:"spec"`
+		}
+		remarshal(t, np, &pol)
+		if !selects(pol.Spec.PodSelector.MatchLabels, cache.Spec.Template.Metadata.Labels) ||
+			len(pol.Spec.Ingress) != 1 || len(pol.Spec.Ingress[0].From) != 1 ||
+			!selects(pol.Spec.Ingress[0].From[0].PodSelector.MatchLabels, web.Spec.Template.Metadata.Labels) {
+			b, _ := json.Marshal(pol.Spec)
+			t.Errorf("NetworkPolicy %s %s: want the nodes selected and the web pods let in", cacheName, b)
+		}
+	}
+
 	// Node memory: the capacity a new pool gets, plus Go's overhead, fits the limit.
 	capMB := settingInt(t, objs, "PIXPOOL_CACHE_CAPACITY")
 	limit := memoryBytes(t, cc.Resources.Limits["memory"])
