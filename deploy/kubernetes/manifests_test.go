@@ -42,7 +42,7 @@ func TestManifestsServerDryRun(t *testing.T) {
 	kubeconfig := pixpooltest.Kube(t)
 	kubectl := kubectlPath(t)
 	ns := "pixpool-manifests-" + strings.ToLower(rand.Text()[:8])
-	run(t, kubectl, kubeconfig, nil, "create", "namespace", ns)
+	run(t, kubectl, kubeconfig, "create", "namespace", ns)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -54,7 +54,7 @@ func TestManifestsServerDryRun(t *testing.T) {
 	t.Run("rbac", func(t *testing.T) {
 		// Applied for real: the API server's authorizer answers what the web
 		// tier's ServiceAccount may do.
-		run(t, kubectl, kubeconfig, nil, "apply", "-n", ns, "-f", "rbac.yaml")
+		run(t, kubectl, kubeconfig, "apply", "-n", ns, "-f", "rbac.yaml")
 		as := "--as=system:serviceaccount:" + ns + ":" + webName
 		for _, c := range []struct {
 			args []string
@@ -85,7 +85,7 @@ func TestManifestsServerDryRun(t *testing.T) {
 			name = "base"
 		}
 		t.Run(name, func(t *testing.T) {
-			out := run(t, kubectl, kubeconfig, nil, "apply", "-k", dir, "--dry-run=server", "-n", ns, "-o", "json")
+			out := run(t, kubectl, kubeconfig, "apply", "-k", dir, "--dry-run=server", "-n", ns, "-o", "json")
 			objs := decodeList(t, out)
 			checkObjects(t, objs)
 			for _, kind := range []string{"Deployment", "StatefulSet"} {
@@ -626,12 +626,11 @@ func command(ctx context.Context, kubectl, kubeconfig string, args ...string) *e
 
 // run runs kubectl and returns its standard output, failing t with its
 // standard error if it fails.
-func run(t *testing.T, kubectl, kubeconfig string, stdin []byte, args ...string) []byte {
+func run(t *testing.T, kubectl, kubeconfig string, args ...string) []byte {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := command(ctx, kubectl, kubeconfig, args...)
-	cmd.Stdin = bytes.NewReader(stdin)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
