@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pixpool/pixpool/childenv"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -276,7 +278,7 @@ func (l *layer) hostTree(pkgs map[string]string, root string, keep func(rel stri
 // libraries adds the shared libraries ELF file bin needs, as ldd lists them
 // (with the loader), each at the path ldd names it by.
 func (l *layer) libraries(pkgs map[string]string, bin string) error {
-	out, err := exec.Command("ldd", bin).Output()
+	out, err := hostCommand("ldd", bin).Output()
 	if err != nil {
 		return fmt.Errorf("ldd %s: %v (is it a dynamically linked linux/amd64 ELF file?)", bin, err)
 	}
@@ -315,7 +317,7 @@ func recordPackage(pkgs map[string]string, p string) error {
 		}
 	}
 	for _, c := range candidates {
-		out, err := exec.Command("dpkg-query", "-S", c).Output()
+		out, err := hostCommand("dpkg-query", "-S", c).Output()
 		if err != nil {
 			continue
 		}
@@ -337,7 +339,7 @@ func recordPackage(pkgs map[string]string, p string) error {
 
 // recordVersion records the installed version of Debian package pkg.
 func recordVersion(pkgs map[string]string, pkg string) error {
-	v, err := exec.Command("dpkg-query", "-W", "-f", "${Version}", pkg).Output()
+	v, err := hostCommand("dpkg-query", "-W", "-f", "${Version}", pkg).Output()
 	if err != nil {
 		return fmt.Errorf("dpkg-query -W %s: %v: is the package installed?", pkg, err)
 	}
@@ -466,4 +468,12 @@ func writeLayout(img v1.Image, ref, out string, epoch time.Time) error {
 		return err
 	}
 	return os.Rename(f.Name(), out)
+}
+
+// hostCommand runs a tool of the building machine (ldd, dpkg-query) with the
+// environment childenv gives programs: none of this process's secrets.
+func hostCommand(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	cmd.Env = childenv.Env(nil)
+	return cmd
 }
