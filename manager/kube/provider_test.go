@@ -191,3 +191,24 @@ func TestProvider_TakeOver(t *testing.T) {
 	third := c.NewManager(2) // a new pool (fresh store) of 2
 	c.CheckLayout(third, 2)
 }
+
+// TestProvider_ResizeTimeoutScalesBack: a grow whose new pod never becomes
+// ready fails, and leaves the StatefulSet at the pool's size, not with a
+// pending pod past the layout.
+func TestProvider_ResizeTimeoutScalesBack(t *testing.T) {
+	c := kubetest.New(t)
+	m := c.NewManager(1)
+	c.Unschedulable(1)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	_, err := m.Resize(ctx, 2, "manual")
+	cancel()
+	if err == nil {
+		t.Fatal("Resize to a pod that never becomes ready succeeded")
+	}
+	if n := len(m.State().Nodes); n != 1 {
+		t.Fatalf("the pool has %d nodes after the failed resize, want 1", n)
+	}
+	if r := c.Replicas(); r != 1 {
+		t.Fatalf("the StatefulSet has %d replicas after the failed resize, want 1 (the pool's size)", r)
+	}
+}
