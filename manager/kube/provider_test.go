@@ -212,3 +212,26 @@ func TestProvider_ResizeTimeoutScalesBack(t *testing.T) {
 		t.Fatalf("the StatefulSet has %d replicas after the failed resize, want 1 (the pool's size)", r)
 	}
 }
+
+// TestProvider_LeadsAgainAfterClose: a replica that stepped down (its
+// manager closed, and so its provider) can lead again: the manager opens
+// again on the same provider and takes up the running pods.
+func TestProvider_LeadsAgainAfterClose(t *testing.T) {
+	c := kubetest.New(t)
+	m := c.NewManager(2)
+	kv := writeKeys(t, m, "k", 50)
+	m.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if err := m.Open(ctx); err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	c.CheckLayout(m, 2)
+	checkKeys(t, m, kv)
+	ctx, cancel = context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	if _, err := m.Resize(ctx, 3, "manual"); err != nil {
+		t.Fatalf("Resize after leading again: %v", err)
+	}
+	c.CheckLayout(m, 3)
+}
