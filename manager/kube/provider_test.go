@@ -3,6 +3,7 @@ package kube_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -234,4 +235,21 @@ func TestProvider_LeadsAgainAfterClose(t *testing.T) {
 		t.Fatalf("Resize after leading again: %v", err)
 	}
 	c.CheckLayout(m, 3)
+}
+
+// TestDialAs_NotInTheServer: the test hook that redirects the nodes'
+// addresses (kube.DialAs, set by kubetest) is out of reach of the pixpool
+// binary: no flag or variable sets it, and nothing it links calls it.
+func TestDialAs_NotInTheServer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "go", "list", "-deps", "github.com/pixpool/pixpool/cmd/pixpool").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for pkg := range strings.FieldsSeq(string(out)) {
+		if strings.HasSuffix(pkg, "/kubetest") || strings.HasSuffix(pkg, "/pixpooltest") {
+			t.Errorf("the pixpool binary links %s, a test package", pkg)
+		}
+	}
 }
