@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -252,4 +253,35 @@ func TestDialAs_NotInTheServer(t *testing.T) {
 			t.Errorf("the pixpool binary links %s, a test package", pkg)
 		}
 	}
+}
+
+// TestProvider_CloseEndsTheWatches: Close returns once the provider's
+// informers have ended: a replica that steps down leaves no watch behind.
+func TestProvider_CloseEndsTheWatches(t *testing.T) {
+	c := kubetest.New(t)
+	p, err := kube.NewForClient(t.Context(), c.WebClient(), c.NS, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := informerGoroutines(); n == 0 {
+		t.Fatal("no informer goroutine found while the provider watches: the test no longer sees them")
+	}
+	p.Close()
+	if n := informerGoroutines(); n != 0 {
+		t.Fatalf("%d informer goroutines run after Close", n)
+	}
+}
+
+// informerGoroutines counts the goroutines running client-go informers.
+func informerGoroutines() int {
+	buf := make([]byte, 1<<22)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		if strings.Contains(g, "k8s.io/client-go/tools/cache.(*sharedIndexInformer).Run") ||
+			strings.Contains(g, "k8s.io/client-go/tools/cache.(*Reflector)") {
+			n++
+		}
+	}
+	return n
 }
