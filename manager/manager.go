@@ -447,9 +447,15 @@ func (m *Manager) Resize(ctx context.Context, n int, reason string) (pool.Resize
 			id := m.newID(&st, i)
 			addr, err := m.Provider.Start(ctx, id, m.config(st))
 			if err != nil {
+				// Also the node that failed: a provider may have begun it
+				// (a StatefulSet scaled up for a pod that never became
+				// ready). With ctx's end, which may be why it failed.
+				sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+				m.Provider.Stop(sctx, id)
 				for _, nd := range nodes[cur:] {
-					m.Provider.Stop(ctx, nd.ID)
+					m.Provider.Stop(sctx, nd.ID)
 				}
+				cancel()
 				return pool.ResizeReport{}, err
 			}
 			nodes = append(nodes, pool.NodeInfo{ID: id, Addr: addr})

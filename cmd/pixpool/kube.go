@@ -32,7 +32,7 @@ func (c *kubeConfig) flags(fs *flag.FlagSet) {
 // nodes and this server the same Secret.
 func (c *kubeConfig) kubeProvider(ctx context.Context, m *Main, cred *cache.Credential) (*kube.Provider, error) {
 	if cred == nil {
-		return nil, fmt.Errorf("--cache-provider kubernetes: give the nodes' user:password (the Secret the StatefulSet gives them as PIXPOOL_AUTH) in %s or --cache-auth-file", cacheAuthEnv)
+		return nil, fmt.Errorf("--cache-provider kubernetes: give the nodes' user:password (pixpool:PASSWORD, the Secret the StatefulSet gives them: deploy/kubernetes mounts it for both) in --cache-auth-file or %s", cacheAuthEnv)
 	}
 	if cred.User != pool.DefaultUser {
 		return nil, fmt.Errorf("--cache-provider kubernetes: the nodes' user must be %q, not %q", pool.DefaultUser, cred.User)

@@ -103,7 +103,7 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLSKey, "tls-key", "", "private key file (PEM) of --tls-cert")
 	fs.DurationVar(&c.SweepGrace, "sweep-grace", 10*time.Minute, "age after which unreferenced image files are removed")
 	fs.StringVar(&c.CacheNodes, "cache-nodes", "", "use these existing cache nodes (host:port,...; stock memcached works) instead of starting local ones")
-	fs.StringVar(&c.CacheAuthFile, "cache-auth-file", "", "user:password file (memcached's -Y format; the first line is used) that the nodes of --cache-nodes require; or give user:password in "+cacheAuthEnv+". serve's own nodes always require the pool's secret")
+	fs.StringVar(&c.CacheAuthFile, "cache-auth-file", "", "user:password file (memcached's -Y format; the first line is used) that the nodes of --cache-nodes or of --cache-provider kubernetes require; or give user:password in "+cacheAuthEnv+". serve's own local nodes always require the pool's secret")
 	fs.IntVar(&c.CacheSize, "cache-size", manager.DefaultNodes, "local cache nodes of a new pool (a restart keeps the pool's size); 0 runs without a cache")
 	fs.IntVar(&c.CacheCapacity, "cache-capacity", manager.DefaultCapacityMB, "capacity of each cache node of a new pool, in MB")
 	fs.StringVar(&c.CachePolicy, "cache-policy", manager.DefaultPolicy, "replacement policy of a new pool: lru or rr")

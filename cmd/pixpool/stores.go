@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -61,7 +62,11 @@ func openBlobs(ctx context.Context, data, blob string, keys s3Keys) (pixpool.Blo
 			return nil, err
 		}
 		if keys.access != "" || keys.secret != "" {
-			cfg.AccessKey, cfg.SecretKey = keys.access, keys.secret
+			// A key not given by flag is the AWS variable's, as the flags
+			// say: deploy/kubernetes gives AWS_ACCESS_KEY_ID and
+			// PIXPOOL_S3_SECRET_KEY_FILE.
+			cfg.AccessKey = cmp.Or(keys.access, os.Getenv("AWS_ACCESS_KEY_ID"))
+			cfg.SecretKey = cmp.Or(keys.secret, os.Getenv("AWS_SECRET_ACCESS_KEY"))
 		}
 		s, err := blobs3.Open(ctx, cfg)
 		if err != nil {

@@ -95,6 +95,7 @@ func TestManifestsServerDryRun(t *testing.T) {
 						remarshal(t, o, &w)
 						for _, c := range w.Spec.Template.Spec.Containers {
 							checkArgs(t, pixpool, c.Args)
+							checkEnv(t, pixpool, c, settingKeys(objs))
 						}
 					}
 				}
@@ -360,6 +361,15 @@ type (
 		Name  string   `json:"name"`
 		Image string   `json:"image"`
 		Args  []string `json:"args"`
+		Env   []struct {
+			Name  string `json:"name"`
+			Value string `json:"value"`
+		} `json:"env"`
+		EnvFrom []struct {
+			ConfigMapRef *struct {
+				Name string `json:"name"`
+			} `json:"configMapRef"`
+		} `json:"envFrom"`
 		Ports []struct {
 			Name          string `json:"name"`
 			ContainerPort int    `json:"containerPort"`
@@ -473,6 +483,83 @@ func selects(selector, labels map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// settingKeys returns the variables of the ConfigMap pixpool-settings.
+func settingKeys(objs []map[string]any) []string {
+	var keys []string
+	for _, o := range objs {
+		md, _ := o["metadata"].(map[string]any)
+		name, _ := md["name"].(string)
+		if o["kind"] != "ConfigMap" || !strings.HasPrefix(name, "pixpool-settings") {
+			continue
+		}
+		data, _ := o["data"].(map[string]any)
+		for k := range data {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// checkEnv checks that every PIXPOOL_ variable of a container (and of the
+// ConfigMap pixpool-settings it reads) is one its pixpool command reads: a
+// flag's PIXPOOL_<FLAG>, or that with _FILE naming a file, which must then
+// be in one of the container's mounts. A misspelt variable is otherwise
+// silently ignored.
+func checkEnv(t *testing.T, pixpool string, c container, settings []string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, pixpool, c.Args[0], "-h").CombinedOutput()
+	known := map[string]bool{}
+	for line := range strings.Lines(string(out)) {
+		if f, ok := strings.CutPrefix(strings.TrimLeft(line, " \t"), "-"); ok && len(line) > len(strings.TrimLeft(line, " \t")) {
+			f, _, _ = strings.Cut(strings.TrimSpace(f), " ")
+			known["PIXPOOL_"+strings.ToUpper(strings.ReplaceAll(f, "-", "_"))] = true
+		}
+	}
+	if len(known) == 0 {
+		t.Fatalf("pixpool %s -h lists no flags:\n%s", c.Args[0], out)
+	}
+	// Read by name, not through a flag (cachenode.go, cacheauth.go, serve.go).
+	known["PIXPOOL_AUTH"] = c.Args[0] == "cachenode"
+	known["PIXPOOL_CACHE_AUTH"] = c.Args[0] == "serve"
+	known["PIXPOOL_ADMIN_PASSWORD"] = c.Args[0] == "serve"
+	vars := map[string]string{}
+	for _, e := range c.Env {
+		vars[e.Name] = e.Value
+	}
+	for _, ef := range c.EnvFrom {
+		if ef.ConfigMapRef != nil && strings.HasPrefix(ef.ConfigMapRef.Name, "pixpool-settings") {
+			for _, k := range settings {
+				vars[k] = ""
+			}
+		}
+	}
+	for name, value := range vars {
+		if !strings.HasPrefix(name, "PIXPOOL_") {
+			continue
+		}
+		base, file := strings.CutSuffix(name, "_FILE")
+		switch {
+		case known[name]:
+		case file && known[base]:
+		default:
+			t.Errorf("container %s (pixpool %s): %s is no variable it reads", c.Name, c.Args[0], name)
+			continue
+		}
+		if !file {
+			continue
+		}
+		mounted := false
+		for _, m := range c.VolumeMounts {
+			mounted = mounted || strings.HasPrefix(value, strings.TrimSuffix(m.MountPath, "/")+"/")
+		}
+		if !mounted {
+			t.Errorf("container %s: %s=%q is in none of its mounts", c.Name, name, value)
+		}
+	}
 }
 
 // settingInt returns a value of the ConfigMap pixpool-settings as an int.

@@ -66,21 +66,38 @@ type Config struct {
 
 // Provider is a manager.Provider whose nodes are a StatefulSet's pods.
 // It implements manager.NodeNamer and manager.ExitReporter.
+//
+// Close stops watching, not the nodes; a Start after Close (the manager
+// opened again, when this replica leads again) watches anew.
 type Provider struct {
 	client    kubernetes.Interface
 	namespace string
 	name      string
+	selector  string // of the StatefulSet's pods
 	log       *slog.Logger
-	factory   informers.SharedInformerFactory
-	pods      cache.Indexer
-	slices    cache.Indexer
-	stop      chan struct{}
-	closeOnce sync.Once
+
+	watchMu sync.Mutex // held while the watcher is made or closed
 
 	mu      sync.Mutex
+	w       *watcher          // nil once closed, until Start watches again
 	changed chan struct{}     // closed and replaced on every pod or slice event
 	started map[string]string // node id → address, of nodes Start returned
 	exited  func(id string, err error)
+}
+
+// watcher watches the pods and EndpointSlices until stop is closed.
+type watcher struct {
+	stop         chan struct{}
+	factories    []informers.SharedInformerFactory
+	pods, slices cache.Indexer
+}
+
+// close stops the informers and waits for them to end.
+func (w *watcher) close() {
+	close(w.stop)
+	for _, f := range w.factories {
+		f.Shutdown()
+	}
 }
 
 // RESTConfig returns the client config and namespace cfg names.
@@ -145,18 +162,35 @@ func NewForClient(ctx context.Context, client kubernetes.Interface, namespace, s
 		return nil, fmt.Errorf("kubernetes: StatefulSet %s/%s: selector: %w", namespace, statefulSet, err)
 	}
 	p := &Provider{
-		client: client, namespace: namespace, name: statefulSet,
+		client: client, namespace: namespace, name: statefulSet, selector: selector.String(),
 		log:     logger.With("statefulset", namespace+"/"+statefulSet),
-		stop:    make(chan struct{}),
 		changed: make(chan struct{}),
 		started: make(map[string]string),
 	}
-	pods := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = selector.String() }))
-	slices := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(namespace),
+	if _, err := p.watching(ctx); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// watching returns the watcher, made (and synced) if there is none.
+func (p *Provider) watching(ctx context.Context) (*watcher, error) {
+	p.watchMu.Lock()
+	defer p.watchMu.Unlock()
+	p.mu.Lock()
+	w := p.w
+	p.mu.Unlock()
+	if w != nil {
+		return w, nil
+	}
+	w = &watcher{stop: make(chan struct{})}
+	pods := informers.NewSharedInformerFactoryWithOptions(p.client, 0, informers.WithNamespace(p.namespace),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = p.selector }))
+	slices := informers.NewSharedInformerFactoryWithOptions(p.client, 0, informers.WithNamespace(p.namespace),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.LabelSelector = labels.Set{discoveryv1.LabelServiceName: statefulSet}.String()
+			o.LabelSelector = labels.Set{discoveryv1.LabelServiceName: p.name}.String()
 		}))
+	w.factories = []informers.SharedInformerFactory{pods, slices}
 	handler := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { p.notify() },
 		UpdateFunc: func(any, any) { p.notify() },
@@ -164,22 +198,31 @@ func NewForClient(ctx context.Context, client kubernetes.Interface, namespace, s
 	}
 	podInf := pods.Core().V1().Pods().Informer()
 	sliceInf := slices.Discovery().V1().EndpointSlices().Informer()
-	if _, err := podInf.AddEventHandler(handler); err != nil {
-		return nil, err
+	for what, inf := range map[string]cache.SharedIndexInformer{"pods": podInf, "EndpointSlices": sliceInf} {
+		if _, err := inf.AddEventHandler(handler); err != nil {
+			return nil, err
+		}
+		// An API server that restarts or refuses: the informer lists and
+		// watches again by itself; say so in the server's log.
+		if err := inf.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
+			p.log.Warn("watching the cache nodes' "+what+" failed; trying again", "err", explain(err))
+		}); err != nil {
+			return nil, err
+		}
 	}
-	if _, err := sliceInf.AddEventHandler(handler); err != nil {
-		return nil, err
-	}
-	p.pods, p.slices = podInf.GetIndexer(), sliceInf.GetIndexer()
-	pods.Start(p.stop)
-	slices.Start(p.stop)
+	w.pods, w.slices = podInf.GetIndexer(), sliceInf.GetIndexer()
+	pods.Start(w.stop)
+	slices.Start(w.stop)
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if !cache.WaitForCacheSync(sctx.Done(), podInf.HasSynced, sliceInf.HasSynced) {
-		p.Close()
-		return nil, fmt.Errorf("kubernetes: could not list the pods and EndpointSlices of %s/%s (does the ServiceAccount have the rights of deploy/kubernetes/rbac.yaml?)", namespace, statefulSet)
+		w.close()
+		return nil, fmt.Errorf("kubernetes: could not list the pods and EndpointSlices of %s/%s (does the ServiceAccount have the rights of deploy/kubernetes/rbac.yaml?)", p.namespace, p.name)
 	}
-	return p, nil
+	p.mu.Lock()
+	p.w = w
+	p.mu.Unlock()
+	return w, nil
 }
 
 // NodeID names node i: the StatefulSet's pod of ordinal i.
@@ -209,7 +252,10 @@ func (p *Provider) notify() {
 	p.changed = make(chan struct{})
 	var gone []string
 	for id, addr := range p.started {
-		if now, err := p.ready(id); err != nil || now != addr {
+		if p.w == nil {
+			break
+		}
+		if now, err := p.ready(p.w, id); err != nil || now != addr {
 			if err == nil {
 				err = fmt.Errorf("its address changed from %s to %s", addr, now)
 			}
@@ -229,8 +275,8 @@ func (p *Provider) notify() {
 
 // ready returns the address of node id if its pod is Ready and an
 // EndpointSlice lists it ready.
-func (p *Provider) ready(id string) (string, error) {
-	obj, ok, _ := p.pods.GetByKey(p.namespace + "/" + id)
+func (p *Provider) ready(w *watcher, id string) (string, error) {
+	obj, ok, _ := w.pods.GetByKey(p.namespace + "/" + id)
 	if !ok {
 		return "", errors.New("no pod")
 	}
@@ -245,7 +291,7 @@ func (p *Provider) ready(id string) (string, error) {
 	if !podReady {
 		return "", errors.New("pod not ready")
 	}
-	for _, obj := range p.slices.List() {
+	for _, obj := range w.slices.List() {
 		es := obj.(*discoveryv1.EndpointSlice)
 		var port int32
 		for _, pt := range es.Ports {
@@ -298,11 +344,15 @@ func (p *Provider) Start(ctx context.Context, id string, cfg manager.NodeConfig)
 	if err := p.scale(ctx, func(cur int32) int32 { return max(cur, int32(ord)+1) }); err != nil {
 		return "", fmt.Errorf("kubernetes: scale StatefulSet %s/%s: %w", p.namespace, p.name, explain(err))
 	}
+	w, err := p.watching(ctx)
+	if err != nil {
+		return "", err
+	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	for {
 		p.mu.Lock()
-		addr, err := p.ready(id)
+		addr, err := p.ready(w, id)
 		changed := p.changed
 		if err == nil {
 			p.started[id] = addr
@@ -314,7 +364,7 @@ func (p *Provider) Start(ctx context.Context, id string, cfg manager.NodeConfig)
 		}
 		select {
 		case <-changed:
-		case <-p.stop:
+		case <-w.stop:
 			return "", errors.New("kubernetes: provider closed")
 		case <-ctx.Done():
 			return "", fmt.Errorf("kubernetes: cache node %s did not become ready (%v): %w", id, err, ctx.Err())
@@ -342,10 +392,20 @@ func (p *Provider) Stop(ctx context.Context, id string) error {
 	return nil
 }
 
-// Close stops watching. The pods keep running: the next leader takes them
-// up, with their keys.
+// Close stops watching, and waits for the watches to end. The pods keep
+// running: the next leader takes them up, with their keys; a Start after
+// Close watches again.
 func (p *Provider) Close() error {
-	p.closeOnce.Do(func() { close(p.stop) })
+	p.watchMu.Lock()
+	defer p.watchMu.Unlock()
+	p.mu.Lock()
+	w := p.w
+	p.w = nil
+	clear(p.started) // no longer ours to report
+	p.mu.Unlock()
+	if w != nil {
+		w.close()
+	}
 	return nil
 }
 

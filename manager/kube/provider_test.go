@@ -3,6 +3,8 @@ package kube_test
 import (
 	"context"
 	"os"
+	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -190,4 +192,96 @@ func TestProvider_TakeOver(t *testing.T) {
 	second.Close()
 	third := c.NewManager(2) // a new pool (fresh store) of 2
 	c.CheckLayout(third, 2)
+}
+
+// TestProvider_ResizeTimeoutScalesBack: a grow whose new pod never becomes
+// ready fails, and leaves the StatefulSet at the pool's size, not with a
+// pending pod past the layout.
+func TestProvider_ResizeTimeoutScalesBack(t *testing.T) {
+	c := kubetest.New(t)
+	m := c.NewManager(1)
+	c.Unschedulable(1)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	_, err := m.Resize(ctx, 2, "manual")
+	cancel()
+	if err == nil {
+		t.Fatal("Resize to a pod that never becomes ready succeeded")
+	}
+	if n := len(m.State().Nodes); n != 1 {
+		t.Fatalf("the pool has %d nodes after the failed resize, want 1", n)
+	}
+	if r := c.Replicas(); r != 1 {
+		t.Fatalf("the StatefulSet has %d replicas after the failed resize, want 1 (the pool's size)", r)
+	}
+}
+
+// TestProvider_LeadsAgainAfterClose: a replica that stepped down (its
+// manager closed, and so its provider) can lead again: the manager opens
+// again on the same provider and takes up the running pods.
+func TestProvider_LeadsAgainAfterClose(t *testing.T) {
+	c := kubetest.New(t)
+	m := c.NewManager(2)
+	kv := writeKeys(t, m, "k", 50)
+	m.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if err := m.Open(ctx); err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	c.CheckLayout(m, 2)
+	checkKeys(t, m, kv)
+	ctx, cancel = context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	if _, err := m.Resize(ctx, 3, "manual"); err != nil {
+		t.Fatalf("Resize after leading again: %v", err)
+	}
+	c.CheckLayout(m, 3)
+}
+
+// TestDialAs_NotInTheServer: the test hook that redirects the nodes'
+// addresses (kube.DialAs, set by kubetest) is out of reach of the pixpool
+// binary: no flag or variable sets it, and nothing it links calls it.
+func TestDialAs_NotInTheServer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "go", "list", "-deps", "github.com/pixpool/pixpool/cmd/pixpool").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for pkg := range strings.FieldsSeq(string(out)) {
+		if strings.HasSuffix(pkg, "/kubetest") || strings.HasSuffix(pkg, "/pixpooltest") {
+			t.Errorf("the pixpool binary links %s, a test package", pkg)
+		}
+	}
+}
+
+// TestProvider_CloseEndsTheWatches: Close returns once the provider's
+// informers have ended: a replica that steps down leaves no watch behind.
+func TestProvider_CloseEndsTheWatches(t *testing.T) {
+	c := kubetest.New(t)
+	p, err := kube.NewForClient(t.Context(), c.WebClient(), c.NS, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := informerGoroutines(); n == 0 {
+		t.Fatal("no informer goroutine found while the provider watches: the test no longer sees them")
+	}
+	p.Close()
+	if n := informerGoroutines(); n != 0 {
+		t.Fatalf("%d informer goroutines run after Close", n)
+	}
+}
+
+// informerGoroutines counts the goroutines running client-go informers.
+func informerGoroutines() int {
+	buf := make([]byte, 1<<22)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		if strings.Contains(g, "k8s.io/client-go/tools/cache.(*sharedIndexInformer).Run") ||
+			strings.Contains(g, "k8s.io/client-go/tools/cache.(*Reflector)") {
+			n++
+		}
+	}
+	return n
 }

@@ -86,8 +86,9 @@ type Cluster struct {
 	NS    string
 	nodes *manager.LocalProvider // the node processes
 
-	mu   sync.Mutex
-	pods map[int]string // ordinal → node address
+	mu    sync.Mutex
+	pods  map[int]string // ordinal → node address
+	stuck map[int]bool   // ordinals never scheduled (Unschedulable)
 }
 
 func New(t *testing.T) *Cluster {
@@ -104,6 +105,7 @@ func New(t *testing.T) *Cluster {
 		NS:    "pixpool-" + strings.ToLower(rand.Text()[:10]),
 		nodes: &manager.LocalProvider{Logger: slog.New(slog.DiscardHandler)},
 		pods:  make(map[int]string),
+		stuck: make(map[int]bool),
 	}
 	if _, err := admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: c.NS}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -236,7 +238,7 @@ func (c *Cluster) sync(ctx context.Context) error {
 		}
 	}
 	for ord := range want { // in order, as a StatefulSet does
-		if _, ok := c.pods[ord]; !ok {
+		if _, ok := c.pods[ord]; !ok && !c.stuck[ord] {
 			if err := c.addPod(ctx, ord); err != nil {
 				return err
 			}
@@ -326,6 +328,24 @@ func (c *Cluster) Kill(ord int) {
 	if err := c.removePod(c.t.Context(), ord); err != nil {
 		c.t.Fatal(err)
 	}
+}
+
+// Unschedulable makes pod ord never start, as one no machine has room
+// for: the StatefulSet asks for it, but it never becomes ready.
+func (c *Cluster) Unschedulable(ord int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stuck[ord] = true
+}
+
+// Replicas is the StatefulSet's replica count.
+func (c *Cluster) Replicas() int {
+	c.t.Helper()
+	s, err := c.Admin.AppsV1().StatefulSets(c.NS).GetScale(context.Background(), kube.DefaultStatefulSet, metav1.GetOptions{})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return int(s.Spec.Replicas)
 }
 
 // Running is how many pods run.
