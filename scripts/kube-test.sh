@@ -117,19 +117,8 @@ build() {
 	echo "kube-test: built $(ls "$cache" | tr '\n' ' ')" >&2
 }
 
-# free_port prints a TCP port on 127.0.0.1 that nothing answers on. Another
-# process may take it before the server does; start then fails and says so.
-free_port() {
-	local port
-	for _ in $(seq 100); do
-		port=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			echo "$port"
-			return
-		fi
-	done
-	die "no free port found"
-}
+# shellcheck source=lib/free-port.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/free-port.sh"
 
 # live reports whether process $1 runs (a zombie waiting for its parent to
 # reap it does not).

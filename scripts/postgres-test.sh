@@ -57,19 +57,8 @@ install_postgres() {
 	[[ -x $PGBIN/initdb ]] || die "installed postgresql-15, but $PGBIN/initdb is still missing"
 }
 
-# free_port prints a TCP port on 127.0.0.1 that nothing answers on. Another
-# process may take it before the server does; start retries if so.
-free_port() {
-	local port
-	for _ in $(seq 100); do
-		port=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			echo "$port"
-			return
-		fi
-	done
-	die "no free port found"
-}
+# shellcheck source=lib/free-port.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/free-port.sh"
 
 running() {
 	[[ -f $dir/data/postmaster.pid ]] && as_pg "$PGBIN/pg_ctl" status -D "$dir/data" >/dev/null 2>&1

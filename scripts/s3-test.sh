@@ -73,19 +73,8 @@ find_versitygw() {
 	echo "$bin/versitygw"
 }
 
-# free_port prints a loopback port that nothing listens on. Another process
-# may take it before versitygw does; start then tries another.
-free_port() {
-	local port
-	for _ in $(seq 50); do
-		port=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			echo "$port"
-			return
-		fi
-	done
-	die "no free loopback port found"
-}
+# shellcheck source=lib/free-port.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/free-port.sh"
 
 # answers reports whether an HTTP server answers on port. A subshell, so
 # that a failed connection cannot end the script.
