@@ -25,7 +25,28 @@ type Image struct {
 	Height      int
 	Checksum    string    // hex SHA-256 of the bytes
 	CreatedAt   time.Time // when these bytes were uploaded
+
+	// ThumbSize is the size of the thumbnail in bytes, 0 until it is made.
+	ThumbSize int64
+	// OriginalKey is the blob key of the bytes as uploaded, kept when
+	// what is served (BlobKey) was stripped of metadata and the storage
+	// policy keeps originals; "" if none. OriginalSize is their size.
+	OriginalKey  string
+	OriginalSize int64
+	// Metadata is what the upload's metadata said (camera, time, place),
+	// as JSON of ImageMetadata, shown to the owner only; "" if none.
+	Metadata string
+	// SourceChecksum is the hex SHA-256 of the bytes as uploaded: an
+	// owner's images with the same one share their blobs
+	// (deduplication). "" for images stored before it was recorded.
+	SourceChecksum string
 }
+
+// StoredBytes is what the image's own files take in the blob store: the
+// bytes served, the thumbnail and the kept original. Variants are counted
+// apart, and identical images of one owner share these (a quota counts
+// them once).
+func (img *Image) StoredBytes() int64 { return img.Size + img.ThumbSize + img.OriginalSize }
 
 // ValidateKey reports whether key can name an image: 1 to 250 bytes of
 // UTF-8 without control characters. Keys are case-sensitive.
@@ -78,7 +99,10 @@ type ImageStore interface {
 	// DeleteAllImages removes every image row of every owner, reporting how
 	// many.
 	DeleteAllImages(ctx context.Context) (int, error)
-	// ImageBlobKeys calls fn with every BlobKey and non-empty ThumbKey.
+	// ImageBlobKeys calls fn with every BlobKey and non-empty ThumbKey
+	// and OriginalKey, of images and of the trash, and every variant's
+	// blob key whose source is one of those: every blob an image still
+	// needs (the sweeper removes the others).
 	ImageBlobKeys(ctx context.Context, fn func(key string) error) error
 }
 
@@ -91,15 +115,20 @@ var imageFormats = map[string]string{
 	"image/webp": "webp",
 }
 
-// Image blob keys. An image's bytes and its thumbnail are named after one
-// random id of 32 lower-case hex digits: ImageBlobKey and ThumbBlobKey.
-// Nothing else is stored under img/ or thumb/, and no other blob (backups
-// live under backups/) ever has a key of these forms.
+// Image blob keys. An image's bytes, its thumbnail and its kept original
+// are named after one random id of 32 lower-case hex digits: ImageBlobKey,
+// ThumbBlobKey and OriginalBlobKey. Nothing else is stored under img/,
+// thumb/ or orig/, and no other blob (backups live under backups/) ever
+// has a key of these forms.
 const imageBlobIDLen = 32
 
 // ImageBlobKey returns the blob key of the bytes of an image of format
 // (jpeg, png, gif or webp) named after id, a random 32-digit hex string.
 func ImageBlobKey(id, format string) string { return "img/" + id[:2] + "/" + id + "." + format }
+
+// OriginalBlobKey returns the blob key of the kept original of the image
+// named after id, of format.
+func OriginalBlobKey(id, format string) string { return "orig/" + id[:2] + "/" + id + "." + format }
 
 // ThumbBlobKey returns the blob key of the thumbnail of the image named
 // after id.
@@ -126,6 +155,9 @@ func ImageBlobID(img *Image) (string, error) {
 	}
 	if img.ThumbKey != "" && img.ThumbKey != ThumbBlobKey(id) {
 		return "", Errorf(EINVALID, "thumbnail key %q is not the one pixpool gives this image (%s, or none)", img.ThumbKey, ThumbBlobKey(id))
+	}
+	if img.OriginalKey != "" && img.OriginalKey != OriginalBlobKey(id, format) {
+		return "", Errorf(EINVALID, "original key %q is not the one pixpool gives this image (%s, or none)", img.OriginalKey, OriginalBlobKey(id, format))
 	}
 	return id, nil
 }

@@ -491,7 +491,7 @@ func (s *Images) SweepOrphans(ctx context.Context, grace time.Duration) (int, er
 	}
 	cutoff := s.now().Add(-grace)
 	var orphans []string
-	for _, prefix := range []string{"img/", "thumb/"} {
+	for _, prefix := range []string{"img/", "thumb/", "orig/"} {
 		err := s.Blobs.List(ctx, prefix, func(b pixpool.BlobInfo) error {
 			if !live[b.Key] && !b.ModTime.After(cutoff) {
 				orphans = append(orphans, b.Key)

@@ -11,12 +11,14 @@ import (
 	"github.com/pixpool/pixpool"
 )
 
-const imageColumns = `id, owner_id, key, blob_key, thumb_key, size, content_type, width, height, checksum, created_at`
+const imageColumns = `id, owner_id, key, blob_key, thumb_key, size, content_type, width, height, checksum, created_at,
+	thumb_size, original_key, original_size, metadata, source_checksum`
 
 func scanImage(row scanner) (*pixpool.Image, error) {
 	var img pixpool.Image
 	err := row.Scan(&img.ID, &img.OwnerID, &img.Key, &img.BlobKey, &img.ThumbKey, &img.Size, &img.ContentType,
-		&img.Width, &img.Height, &img.Checksum, &img.CreatedAt)
+		&img.Width, &img.Height, &img.Checksum, &img.CreatedAt,
+		&img.ThumbSize, &img.OriginalKey, &img.OriginalSize, &img.Metadata, &img.SourceChecksum)
 	if err != nil {
 		return nil, err
 	}
@@ -59,9 +61,11 @@ func (s *Store) PutImage(ctx context.Context, img *pixpool.Image) (replaced *pix
 			case err == nil:
 				_, err = tx.Exec(ctx, `
 					UPDATE images SET blob_key = $1, thumb_key = $2, size = $3, content_type = $4, width = $5, height = $6,
-						checksum = $7, created_at = $8
-					WHERE id = $9`,
-					img.BlobKey, img.ThumbKey, img.Size, img.ContentType, img.Width, img.Height, img.Checksum, ts(img.CreatedAt), old.ID)
+						checksum = $7, created_at = $8,
+						thumb_size = $9, original_key = $10, original_size = $11, metadata = $12, source_checksum = $13
+					WHERE id = $14`,
+					img.BlobKey, img.ThumbKey, img.Size, img.ContentType, img.Width, img.Height, img.Checksum, ts(img.CreatedAt),
+					img.ThumbSize, img.OriginalKey, img.OriginalSize, img.Metadata, img.SourceChecksum, old.ID)
 				if err != nil {
 					return err
 				}
@@ -71,12 +75,13 @@ func (s *Store) PutImage(ctx context.Context, img *pixpool.Image) (replaced *pix
 				return err
 			}
 			err = tx.QueryRow(ctx, `
-				INSERT INTO images (owner_id, key, blob_key, thumb_key, size, content_type, width, height, checksum, created_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+				INSERT INTO images (owner_id, key, blob_key, thumb_key, size, content_type, width, height, checksum, created_at,
+					thumb_size, original_key, original_size, metadata, source_checksum)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 				ON CONFLICT (owner_id, key) DO NOTHING
 				RETURNING id`,
 				img.OwnerID, img.Key, img.BlobKey, img.ThumbKey, img.Size, img.ContentType, img.Width, img.Height, img.Checksum,
-				ts(img.CreatedAt)).Scan(&id)
+				ts(img.CreatedAt), img.ThumbSize, img.OriginalKey, img.OriginalSize, img.Metadata, img.SourceChecksum).Scan(&id)
 			if !errors.Is(err, pgx.ErrNoRows) {
 				return err // nil: inserted
 			}
@@ -253,20 +258,22 @@ func (s *Store) ImageBlobKeys(ctx context.Context, fn func(key string) error) er
 // images with ids above afterID, the last id read, and how many images
 // were read.
 func (s *Store) blobKeys(ctx context.Context, afterID int64) (keys []string, lastID int64, n int, err error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, blob_key, thumb_key FROM images WHERE id > $1 ORDER BY id LIMIT $2`, afterID, blobKeysBatch)
+	rows, err := s.pool.Query(ctx, `SELECT id, blob_key, thumb_key, original_key FROM images WHERE id > $1 ORDER BY id LIMIT $2`, afterID, blobKeysBatch)
 	if err != nil {
 		return nil, 0, 0, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var blob, thumb string
-		if err := rows.Scan(&lastID, &blob, &thumb); err != nil {
+		var blob, thumb, orig string
+		if err := rows.Scan(&lastID, &blob, &thumb, &orig); err != nil {
 			return nil, 0, 0, err
 		}
 		n++
 		keys = append(keys, blob)
-		if thumb != "" {
-			keys = append(keys, thumb)
+		for _, k := range []string{thumb, orig} {
+			if k != "" {
+				keys = append(keys, k)
+			}
 		}
 	}
 	return keys, lastID, n, rows.Err()

@@ -10,7 +10,8 @@ import (
 	"github.com/pixpool/pixpool"
 )
 
-const imageColumns = `id, owner_id, key, blob_key, thumb_key, size, content_type, width, height, checksum, created_at`
+const imageColumns = `id, owner_id, key, blob_key, thumb_key, size, content_type, width, height, checksum, created_at,
+	thumb_size, original_key, original_size, metadata, source_checksum`
 
 func scanImage(row scanner) (*pixpool.Image, error) {
 	var (
@@ -18,7 +19,8 @@ func scanImage(row scanner) (*pixpool.Image, error) {
 		createdAt int64
 	)
 	err := row.Scan(&img.ID, &img.OwnerID, &img.Key, &img.BlobKey, &img.ThumbKey, &img.Size, &img.ContentType,
-		&img.Width, &img.Height, &img.Checksum, &createdAt)
+		&img.Width, &img.Height, &img.Checksum, &createdAt,
+		&img.ThumbSize, &img.OriginalKey, &img.OriginalSize, &img.Metadata, &img.SourceChecksum)
 	if err != nil {
 		return nil, err
 	}
@@ -49,9 +51,11 @@ func (s *Store) PutImage(ctx context.Context, img *pixpool.Image) (replaced *pix
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			res, err := tx.ExecContext(ctx, `
-				INSERT INTO images (owner_id, key, blob_key, thumb_key, size, content_type, width, height, checksum, created_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				img.OwnerID, img.Key, img.BlobKey, img.ThumbKey, img.Size, img.ContentType, img.Width, img.Height, img.Checksum, millis(img.CreatedAt))
+				INSERT INTO images (owner_id, key, blob_key, thumb_key, size, content_type, width, height, checksum, created_at,
+					thumb_size, original_key, original_size, metadata, source_checksum)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				img.OwnerID, img.Key, img.BlobKey, img.ThumbKey, img.Size, img.ContentType, img.Width, img.Height, img.Checksum, millis(img.CreatedAt),
+				img.ThumbSize, img.OriginalKey, img.OriginalSize, img.Metadata, img.SourceChecksum)
 			if err != nil {
 				return err
 			}
@@ -61,9 +65,11 @@ func (s *Store) PutImage(ctx context.Context, img *pixpool.Image) (replaced *pix
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `
-			UPDATE images SET blob_key = ?, thumb_key = ?, size = ?, content_type = ?, width = ?, height = ?, checksum = ?, created_at = ?
+			UPDATE images SET blob_key = ?, thumb_key = ?, size = ?, content_type = ?, width = ?, height = ?, checksum = ?, created_at = ?,
+				thumb_size = ?, original_key = ?, original_size = ?, metadata = ?, source_checksum = ?
 			WHERE id = ?`,
-			img.BlobKey, img.ThumbKey, img.Size, img.ContentType, img.Width, img.Height, img.Checksum, millis(img.CreatedAt), old.ID)
+			img.BlobKey, img.ThumbKey, img.Size, img.ContentType, img.Width, img.Height, img.Checksum, millis(img.CreatedAt),
+			img.ThumbSize, img.OriginalKey, img.OriginalSize, img.Metadata, img.SourceChecksum, old.ID)
 		if err != nil {
 			return err
 		}
@@ -252,20 +258,22 @@ func (s *Store) ImageBlobKeys(ctx context.Context, fn func(key string) error) er
 // images with ids above afterID, the last id read, and how many images
 // were read.
 func (s *Store) blobKeys(ctx context.Context, afterID int64) (keys []string, lastID int64, n int, err error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, blob_key, thumb_key FROM images WHERE id > ? ORDER BY id LIMIT ?`, afterID, blobKeysBatch)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, blob_key, thumb_key, original_key FROM images WHERE id > ? ORDER BY id LIMIT ?`, afterID, blobKeysBatch)
 	if err != nil {
 		return nil, 0, 0, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var blob, thumb string
-		if err := rows.Scan(&lastID, &blob, &thumb); err != nil {
+		var blob, thumb, orig string
+		if err := rows.Scan(&lastID, &blob, &thumb, &orig); err != nil {
 			return nil, 0, 0, err
 		}
 		n++
 		keys = append(keys, blob)
-		if thumb != "" {
-			keys = append(keys, thumb)
+		for _, k := range []string{thumb, orig} {
+			if k != "" {
+				keys = append(keys, k)
+			}
 		}
 	}
 	return keys, lastID, n, rows.Err()

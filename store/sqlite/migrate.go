@@ -225,6 +225,78 @@ CREATE TABLE cert_files (
 	modified_at INTEGER NOT NULL -- Unix milliseconds
 );
 `,
+	// 9: what users of image hosts expect (issue 17). Quotas per user
+	// (NULL: the admin's default, in the storage policy setting); the
+	// sizes of every file an image has, so usage is counted honestly;
+	// the uploaded original, kept apart when what is served was stripped
+	// of its metadata and the policy keeps originals; the metadata read
+	// from it (JSON, shown to the owner only); the checksum of the bytes
+	// as uploaded, which finds an owner's identical images so they share
+	// one copy of the bytes; the trash, where deleted images wait to be
+	// restored or purged; the variants made of an image (resized or
+	// converted copies, kept in the blob store); share links.
+	`
+ALTER TABLE users ADD COLUMN quota_bytes  INTEGER; -- NULL: the policy's default
+ALTER TABLE users ADD COLUMN quota_images INTEGER; -- NULL: the policy's default
+
+ALTER TABLE images ADD COLUMN thumb_size      INTEGER NOT NULL DEFAULT 0;  -- bytes of the thumbnail; 0 until made
+ALTER TABLE images ADD COLUMN original_key    TEXT    NOT NULL DEFAULT ''; -- blob key of the kept original; '' if none
+ALTER TABLE images ADD COLUMN original_size   INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE images ADD COLUMN metadata        TEXT    NOT NULL DEFAULT ''; -- JSON of pixpool.ImageMetadata; '' if none
+ALTER TABLE images ADD COLUMN source_checksum TEXT    NOT NULL DEFAULT ''; -- hex SHA-256 of the bytes as uploaded
+CREATE INDEX images_owner_source ON images (owner_id, source_checksum);
+CREATE INDEX images_blob_key ON images (blob_key);
+
+CREATE TABLE trash (
+	id              INTEGER PRIMARY KEY,
+	owner_id        INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+	key             TEXT    NOT NULL,
+	blob_key        TEXT    NOT NULL,
+	thumb_key       TEXT    NOT NULL,
+	size            INTEGER NOT NULL,
+	content_type    TEXT    NOT NULL,
+	width           INTEGER NOT NULL,
+	height          INTEGER NOT NULL,
+	checksum        TEXT    NOT NULL,
+	created_at      INTEGER NOT NULL,
+	thumb_size      INTEGER NOT NULL,
+	original_key    TEXT    NOT NULL,
+	original_size   INTEGER NOT NULL,
+	metadata        TEXT    NOT NULL,
+	source_checksum TEXT    NOT NULL,
+	deleted_at      INTEGER NOT NULL, -- Unix milliseconds
+	purge_at        INTEGER NOT NULL  -- Unix milliseconds: purged from then on
+);
+CREATE INDEX trash_owner ON trash (owner_id, deleted_at);
+CREATE INDEX trash_purge ON trash (purge_at);
+CREATE INDEX trash_blob_key ON trash (blob_key);
+CREATE INDEX trash_owner_source ON trash (owner_id, source_checksum);
+
+CREATE TABLE variants (
+	blob_key   TEXT    PRIMARY KEY, -- var/xx/<id>/<spec>.<format>
+	source_key TEXT    NOT NULL,    -- blob_key of the image it was made from
+	owner_id   INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+	spec       TEXT    NOT NULL,    -- the canonical parameters
+	size       INTEGER NOT NULL,
+	created_at INTEGER NOT NULL     -- Unix milliseconds
+);
+CREATE INDEX variants_source ON variants (source_key);
+CREATE INDEX variants_owner ON variants (owner_id);
+
+CREATE TABLE shares (
+	id         INTEGER PRIMARY KEY,
+	owner_id   INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+	kind       TEXT    NOT NULL,    -- 'image' or 'album'
+	key        TEXT    NOT NULL,    -- the image's key, or the album's key prefix
+	title      TEXT    NOT NULL,
+	created_at INTEGER NOT NULL,    -- Unix milliseconds
+	expires_at INTEGER,             -- Unix milliseconds; NULL: never
+	max_views  INTEGER,             -- NULL: no limit
+	views      INTEGER NOT NULL DEFAULT 0,
+	revoked_at INTEGER              -- Unix milliseconds; NULL: live
+);
+CREATE INDEX shares_owner ON shares (owner_id, created_at);
+`,
 }
 
 // migrate brings the schema up to date, one migration per transaction, and
