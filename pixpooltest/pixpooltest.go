@@ -60,7 +60,7 @@ func New(tb testing.TB) *Env {
 		Store:    store,
 		Blobs:    blobs,
 		Accounts: &service.Accounts{Store: store, Logger: quiet, Password: CheapPasswords, Throttle: LooseThrottle},
-		Images:   &service.Images{Store: store, Blobs: blobs, Logger: quiet},
+		Images:   &service.Images{Store: store, Blobs: blobs, Policies: &service.Policies{Store: store}, Logger: quiet},
 		Logger:   quiet,
 	}
 	tb.Cleanup(e.Images.Wait) // runs first: thumbnails finish before the folders go

@@ -43,6 +43,9 @@ type Images struct {
 	Budget *imaging.Budget
 	// ThumbSide is the longest side of gallery thumbnails. If zero, 320.
 	ThumbSide int
+	// Policies gives the storage policy (quotas, trash, originals). If
+	// nil, pixpool.DefaultPolicy applies.
+	Policies *Policies
 	// Stored, if set, is called after an image is stored or replaced (the
 	// analysis queue hooks in here).
 	Stored func(ctx context.Context, img *pixpool.Image)
@@ -189,7 +192,7 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 	s.writes.note(CacheKey(ownerID, key))
 	s.fill(ctx, img, data, true)
 	if old != nil {
-		s.removeBlobs(old.BlobKey, old.ThumbKey)
+		s.removeFiles(old)
 	}
 	if queue {
 		s.queueThumbnail(thumbJob{ownerID: img.OwnerID, key: img.Key, thumbKey: img.ThumbKey})
@@ -219,6 +222,20 @@ func FormatBytes(n int64) string {
 		return strconv.FormatFloat(float64(n)/(1<<10), 'f', 1, 64) + " KiB"
 	}
 	return strconv.FormatInt(n, 10) + " bytes"
+}
+
+// policy returns the storage policy in force.
+func (s *Images) policy(ctx context.Context) (pixpool.Policy, error) {
+	if s.Policies == nil {
+		return pixpool.DefaultPolicy, nil
+	}
+	return s.Policies.Get(ctx)
+}
+
+// removeFiles deletes the files of an image whose row is gone (replaced or
+// deleted): its bytes, thumbnail and kept original.
+func (s *Images) removeFiles(img *pixpool.Image) {
+	s.removeBlobs(img.BlobKey, img.ThumbKey, img.OriginalKey)
 }
 
 // removeBlobs deletes blobs in the background of a request: a failure is
@@ -422,7 +439,7 @@ func (s *Images) Delete(ctx context.Context, ownerID int64, key string) error {
 		return err
 	}
 	s.invalidate(ctx, ownerID, key)
-	s.removeBlobs(img.BlobKey, img.ThumbKey)
+	s.removeFiles(img)
 	s.logger().Info("image deleted", "owner", ownerID, "key", key)
 	return nil
 }

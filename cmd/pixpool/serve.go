@@ -223,7 +223,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return err
 	}
 	budget := &imaging.Budget{Bytes: cmp.Or(c.DecodeMemory, decodeMemory(cache.MachineMemory(), goMemLimit()))}
-	m.Images = &service.Images{Store: m.Store, Blobs: m.Blobs, Logger: m.Logger, MaxBytes: c.MaxUpload, MaxPixels: c.MaxPixels, Budget: budget}
+	m.Images = &service.Images{Store: m.Store, Blobs: m.Blobs, Policies: &service.Policies{Store: m.Store}, Logger: m.Logger, MaxBytes: c.MaxUpload, MaxPixels: c.MaxPixels, Budget: budget}
 	m.HTTP = &http.Server{
 		Accounts:       m.Accounts,
 		Images:         m.Images,
