@@ -40,6 +40,12 @@ type Image struct {
 	// owner's images with the same one share their blobs
 	// (deduplication). "" for images stored before it was recorded.
 	SourceChecksum string
+
+	// FilesShared is not stored: the store sets it on a row it removed
+	// (DeleteImage, PutImage's replaced row, the trash's purges) when
+	// another row of the owner still names its BlobKey, whose files must
+	// then stay (see TrashStore).
+	FilesShared bool
 }
 
 // StoredBytes is what the image's own files take in the blob store: the
@@ -86,7 +92,14 @@ type ImageStore interface {
 	// PutImage inserts img, or replaces the row with the same (OwnerID, Key),
 	// in one transaction. A replaced row keeps its ID. It sets img.ID (and
 	// CreatedAt, if zero) and returns the replaced row (nil if there was
-	// none) so the caller can delete the old bytes.
+	// none) so the caller can delete the old bytes (unless FilesShared).
+	//
+	// Deduplication: if img.SourceChecksum is set and another row of the
+	// owner (an image or a trash entry) has the same one, ContentType and
+	// Size, img takes that row's files (BlobKey, ThumbKey, OriginalKey,
+	// their sizes and Checksum) instead of its own, which the caller then
+	// deletes; that row is locked meanwhile, so no concurrent removal can
+	// delete the files it shares.
 	PutImage(ctx context.Context, img *Image) (replaced *Image, err error)
 	// Image returns an owner's image by key.
 	Image(ctx context.Context, ownerID int64, key string) (*Image, error)
@@ -94,7 +107,8 @@ type ImageStore interface {
 	Images(ctx context.Context, f ImageFilter) ([]*Image, error)
 	// CountImages counts images matching f, ignoring After, Offset, Limit.
 	CountImages(ctx context.Context, f ImageFilter) (int, error)
-	// DeleteImage removes an owner's image and returns the removed row.
+	// DeleteImage removes an owner's image for good and returns the
+	// removed row (with FilesShared).
 	DeleteImage(ctx context.Context, ownerID int64, key string) (*Image, error)
 	// DeleteAllImages removes every image row of every owner, reporting how
 	// many.

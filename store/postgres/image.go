@@ -52,45 +52,55 @@ func (s *Store) PutImage(ctx context.Context, img *pixpool.Image) (replaced *pix
 	if img.CreatedAt.IsZero() {
 		img.CreatedAt = timeNow()
 	}
-	var id int64
-	err = s.withTx(ctx, func(tx pgx.Tx) error {
-		for range putImageTries {
-			old, err := scanImage(tx.QueryRow(ctx, `SELECT `+imageColumns+` FROM images WHERE owner_id = $1 AND key = $2 FOR UPDATE`,
-				img.OwnerID, img.Key))
-			switch {
-			case err == nil:
-				_, err = tx.Exec(ctx, `
-					UPDATE images SET blob_key = $1, thumb_key = $2, size = $3, content_type = $4, width = $5, height = $6,
-						checksum = $7, created_at = $8,
-						thumb_size = $9, original_key = $10, original_size = $11, metadata = $12, source_checksum = $13
-					WHERE id = $14`,
-					img.BlobKey, img.ThumbKey, img.Size, img.ContentType, img.Width, img.Height, img.Checksum, ts(img.CreatedAt),
-					img.ThumbSize, img.OriginalKey, img.OriginalSize, img.Metadata, img.SourceChecksum, old.ID)
-				if err != nil {
-					return err
-				}
-				id, replaced = old.ID, old
-				return nil
-			case !errors.Is(err, pgx.ErrNoRows):
+	var (
+		id  int64
+		put pixpool.Image // img as written: sharing another row's files, maybe
+	)
+	for try := 0; ; try++ {
+		put = *img
+		err = s.withTx(ctx, func(tx pgx.Tx) error {
+			id, replaced = 0, nil
+			if err := shareFiles(ctx, tx, &put); err != nil {
 				return err
 			}
-			err = tx.QueryRow(ctx, `
-				INSERT INTO images (owner_id, key, blob_key, thumb_key, size, content_type, width, height, checksum, created_at,
-					thumb_size, original_key, original_size, metadata, source_checksum)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-				ON CONFLICT (owner_id, key) DO NOTHING
-				RETURNING id`,
-				img.OwnerID, img.Key, img.BlobKey, img.ThumbKey, img.Size, img.ContentType, img.Width, img.Height, img.Checksum,
-				ts(img.CreatedAt), img.ThumbSize, img.OriginalKey, img.OriginalSize, img.Metadata, img.SourceChecksum).Scan(&id)
-			if !errors.Is(err, pgx.ErrNoRows) {
-				return err // nil: inserted
+			for range putImageTries {
+				old, err := scanImage(tx.QueryRow(ctx, `SELECT `+imageColumns+` FROM images WHERE owner_id = $1 AND key = $2 FOR UPDATE`,
+					put.OwnerID, put.Key))
+				switch {
+				case err == nil:
+					_, err = tx.Exec(ctx, `
+						UPDATE images SET blob_key = $1, thumb_key = $2, size = $3, content_type = $4, width = $5, height = $6,
+							checksum = $7, created_at = $8,
+							thumb_size = $9, original_key = $10, original_size = $11, metadata = $12, source_checksum = $13
+						WHERE id = $14`,
+						put.BlobKey, put.ThumbKey, put.Size, put.ContentType, put.Width, put.Height, put.Checksum, ts(put.CreatedAt),
+						put.ThumbSize, put.OriginalKey, put.OriginalSize, put.Metadata, put.SourceChecksum, old.ID)
+					if err != nil {
+						return err
+					}
+					id, replaced = old.ID, old
+					replaced.FilesShared, err = filesReferenced(ctx, tx, old.BlobKey)
+					return err
+				case !errors.Is(err, pgx.ErrNoRows):
+					return err
+				}
+				err = tx.QueryRow(ctx, `INSERT INTO images (`+imageInsertColumns+`) VALUES (`+imagePlaceholders+`)
+					ON CONFLICT (owner_id, key) DO NOTHING
+					RETURNING id`, imageValues(&put)...).Scan(&id)
+				if !errors.Is(err, pgx.ErrNoRows) {
+					return err // nil: inserted
+				}
 			}
+			return fmt.Errorf("key still contended after %d tries", putImageTries)
+		})
+		if !isDeadlock(err) || try == 2 {
+			break
 		}
-		return fmt.Errorf("key still contended after %d tries", putImageTries)
-	})
+	}
 	if err != nil {
 		return nil, wrap(fmt.Sprintf("put image %q", img.Key), err)
 	}
+	*img = put
 	img.ID = id
 	return replaced, nil
 }
@@ -207,7 +217,15 @@ func (s *Store) DeleteImage(ctx context.Context, ownerID int64, key string) (*pi
 	if !storable(key) {
 		return nil, notFound
 	}
-	img, err := scanImage(s.pool.QueryRow(ctx, `DELETE FROM images WHERE owner_id = $1 AND key = $2 RETURNING `+imageColumns, ownerID, key))
+	var img *pixpool.Image
+	err := s.withTx(ctx, func(tx pgx.Tx) (err error) {
+		img, err = scanImage(tx.QueryRow(ctx, `DELETE FROM images WHERE owner_id = $1 AND key = $2 RETURNING `+imageColumns, ownerID, key))
+		if err != nil {
+			return err
+		}
+		img.FilesShared, err = filesReferenced(ctx, tx, img.BlobKey)
+		return err
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound
 	} else if err != nil {
@@ -229,36 +247,40 @@ func (s *Store) DeleteAllImages(ctx context.Context) (int, error) {
 // blobKeysBatch is how many images ImageBlobKeys reads at a time.
 const blobKeysBatch = 1000
 
-// ImageBlobKeys calls fn with every BlobKey and non-empty ThumbKey, and
+// ImageBlobKeys calls fn with every BlobKey and non-empty ThumbKey and
+// OriginalKey of the images and of the trash, and
 // stops at the first error fn returns, returning it.
 //
 // It reads the images in batches and holds no connection while fn runs, so
 // fn may be slow or use the store; images put or deleted meanwhile may or
 // may not be seen.
 func (s *Store) ImageBlobKeys(ctx context.Context, fn func(key string) error) error {
-	var lastID int64
-	for {
-		keys, last, n, err := s.blobKeys(ctx, lastID)
-		if err != nil {
-			return wrap("image blob keys", err)
-		}
-		for _, k := range keys {
-			if err := fn(k); err != nil {
-				return err
+	for _, table := range []string{"images", "trash"} {
+		var lastID int64
+		for {
+			keys, last, n, err := s.blobKeys(ctx, table, lastID)
+			if err != nil {
+				return wrap("image blob keys", err)
 			}
+			for _, k := range keys {
+				if err := fn(k); err != nil {
+					return err
+				}
+			}
+			if n < blobKeysBatch {
+				break
+			}
+			lastID = last
 		}
-		if n < blobKeysBatch {
-			return nil
-		}
-		lastID = last
 	}
+	return nil
 }
 
-// blobKeys returns the blob and thumbnail keys of up to blobKeysBatch
-// images with ids above afterID, the last id read, and how many images
-// were read.
-func (s *Store) blobKeys(ctx context.Context, afterID int64) (keys []string, lastID int64, n int, err error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, blob_key, thumb_key, original_key FROM images WHERE id > $1 ORDER BY id LIMIT $2`, afterID, blobKeysBatch)
+// blobKeys returns the blob, thumbnail and original keys of up to
+// blobKeysBatch rows of table (images or trash) with ids above afterID,
+// the last id read, and how many rows were read.
+func (s *Store) blobKeys(ctx context.Context, table string, afterID int64) (keys []string, lastID int64, n int, err error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, blob_key, thumb_key, original_key FROM `+table+` WHERE id > $1 ORDER BY id LIMIT $2`, afterID, blobKeysBatch)
 	if err != nil {
 		return nil, 0, 0, err
 	}

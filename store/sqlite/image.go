@@ -45,22 +45,20 @@ func (s *Store) PutImage(ctx context.Context, img *pixpool.Image) (replaced *pix
 	if img.CreatedAt.IsZero() {
 		img.CreatedAt = timeNow()
 	}
-	var id int64
+	var (
+		id  int64
+		put pixpool.Image // img as written: sharing another row's files, maybe
+	)
 	err = s.withTx(ctx, func(tx *sql.Tx) error {
+		put = *img
+		if err := shareFiles(ctx, tx, &put); err != nil {
+			return err
+		}
 		old, err := scanImage(tx.QueryRowContext(ctx, `SELECT `+imageColumns+` FROM images WHERE owner_id = ? AND key = ?`, img.OwnerID, img.Key))
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			res, err := tx.ExecContext(ctx, `
-				INSERT INTO images (owner_id, key, blob_key, thumb_key, size, content_type, width, height, checksum, created_at,
-					thumb_size, original_key, original_size, metadata, source_checksum)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				img.OwnerID, img.Key, img.BlobKey, img.ThumbKey, img.Size, img.ContentType, img.Width, img.Height, img.Checksum, millis(img.CreatedAt),
-				img.ThumbSize, img.OriginalKey, img.OriginalSize, img.Metadata, img.SourceChecksum)
-			if err != nil {
-				return err
-			}
-			id, err = res.LastInsertId()
-			return err
+			return tx.QueryRowContext(ctx, `INSERT INTO images (`+imageInsertColumns+`)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, imageValues(&put)...).Scan(&id)
 		case err != nil:
 			return err
 		}
@@ -68,17 +66,19 @@ func (s *Store) PutImage(ctx context.Context, img *pixpool.Image) (replaced *pix
 			UPDATE images SET blob_key = ?, thumb_key = ?, size = ?, content_type = ?, width = ?, height = ?, checksum = ?, created_at = ?,
 				thumb_size = ?, original_key = ?, original_size = ?, metadata = ?, source_checksum = ?
 			WHERE id = ?`,
-			img.BlobKey, img.ThumbKey, img.Size, img.ContentType, img.Width, img.Height, img.Checksum, millis(img.CreatedAt),
-			img.ThumbSize, img.OriginalKey, img.OriginalSize, img.Metadata, img.SourceChecksum, old.ID)
+			put.BlobKey, put.ThumbKey, put.Size, put.ContentType, put.Width, put.Height, put.Checksum, millis(put.CreatedAt),
+			put.ThumbSize, put.OriginalKey, put.OriginalSize, put.Metadata, put.SourceChecksum, old.ID)
 		if err != nil {
 			return err
 		}
 		id, replaced = old.ID, old
-		return nil
+		replaced.FilesShared, err = filesReferenced(ctx, tx, old.BlobKey)
+		return err
 	})
 	if err != nil {
 		return nil, wrap(fmt.Sprintf("put image %q", img.Key), err)
 	}
+	*img = put
 	img.ID = id
 	if err := s.wal.sync(); err != nil {
 		return nil, wrap(fmt.Sprintf("put image %q: committed, but syncing the log failed", img.Key), err)
@@ -190,9 +190,15 @@ func prefixEnd(prefix string) (end string, ok bool) {
 // caller may delete the image's bytes.
 func (s *Store) DeleteImage(ctx context.Context, ownerID int64, key string) (*pixpool.Image, error) {
 	var img *pixpool.Image
-	err := s.withReserve(func() (err error) {
-		img, err = scanImage(s.db.QueryRowContext(ctx, `DELETE FROM images WHERE owner_id = ? AND key = ? RETURNING `+imageColumns, ownerID, key))
-		return err
+	err := s.withReserve(func() error {
+		return s.withTx(ctx, func(tx *sql.Tx) (err error) {
+			img, err = scanImage(tx.QueryRowContext(ctx, `DELETE FROM images WHERE owner_id = ? AND key = ? RETURNING `+imageColumns, ownerID, key))
+			if err != nil {
+				return err
+			}
+			img.FilesShared, err = filesReferenced(ctx, tx, img.BlobKey)
+			return err
+		})
 	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pixpool.Errorf(pixpool.ENOTFOUND, "image %q not found", key)
@@ -229,36 +235,41 @@ func (s *Store) DeleteAllImages(ctx context.Context) (int, error) {
 // blobKeysBatch is how many images ImageBlobKeys reads at a time.
 const blobKeysBatch = 1000
 
-// ImageBlobKeys calls fn with every BlobKey and non-empty ThumbKey, and
+// ImageBlobKeys calls fn with every BlobKey and non-empty ThumbKey and
+// OriginalKey of the images and of the trash (a key shared by several rows
+// comes once per row), and
 // stops at the first error fn returns, returning it.
 //
 // It reads the images in batches and holds no connection while fn runs, so
 // fn may be slow or use the store; images put or deleted meanwhile may or
 // may not be seen.
 func (s *Store) ImageBlobKeys(ctx context.Context, fn func(key string) error) error {
-	var lastID int64
-	for {
-		keys, last, n, err := s.blobKeys(ctx, lastID)
-		if err != nil {
-			return wrap("image blob keys", err)
-		}
-		for _, k := range keys {
-			if err := fn(k); err != nil {
-				return err
+	for _, table := range []string{"images", "trash"} {
+		var lastID int64
+		for {
+			keys, last, n, err := s.blobKeys(ctx, table, lastID)
+			if err != nil {
+				return wrap("image blob keys", err)
 			}
+			for _, k := range keys {
+				if err := fn(k); err != nil {
+					return err
+				}
+			}
+			if n < blobKeysBatch {
+				break
+			}
+			lastID = last
 		}
-		if n < blobKeysBatch {
-			return nil
-		}
-		lastID = last
 	}
+	return nil
 }
 
-// blobKeys returns the blob and thumbnail keys of up to blobKeysBatch
-// images with ids above afterID, the last id read, and how many images
-// were read.
-func (s *Store) blobKeys(ctx context.Context, afterID int64) (keys []string, lastID int64, n int, err error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, blob_key, thumb_key, original_key FROM images WHERE id > ? ORDER BY id LIMIT ?`, afterID, blobKeysBatch)
+// blobKeys returns the blob, thumbnail and original keys of up to
+// blobKeysBatch rows of table (images or trash) with ids above afterID,
+// the last id read, and how many rows were read.
+func (s *Store) blobKeys(ctx context.Context, table string, afterID int64) (keys []string, lastID int64, n int, err error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, blob_key, thumb_key, original_key FROM `+table+` WHERE id > ? ORDER BY id LIMIT ?`, afterID, blobKeysBatch)
 	if err != nil {
 		return nil, 0, 0, err
 	}
