@@ -34,7 +34,7 @@ var adminNotices = map[string]string{
 	"mode-manual":    "Manual mode is on: the pool keeps the size you set.",
 	"resized":        "The pool was resized.",
 	"resized-auto":   "The pool was resized. Automatic mode is on, so the auto-scaler may change the size again.",
-	"deleted-all":    "Every image was deleted and the cache cleared. Accounts were kept.",
+	"deleted-all":    "Every image and every trashed image was deleted for good and the cache cleared. Accounts were kept.",
 	"promoted":       "The user is now an admin.",
 	"demoted":        "The user is no longer an admin.",
 	"disabled":       "The user is disabled: their sessions and API keys stopped working.",

@@ -66,18 +66,24 @@ func (s *Server) handleAPIAdminImages(w http.ResponseWriter, r *http.Request) {
 	}{total, offset, limit, out})
 }
 
-// handleAPIAdminDeleteAll deletes every image of every user, bytes and
-// metadata, and clears the cache; accounts stay. It needs ?confirm=DELETE.
+// handleAPIAdminDeleteAll deletes every image of every user for good,
+// bytes and metadata, the users' trash included, and clears the cache;
+// accounts stay. It needs ?confirm=DELETE, and answers how many images
+// and trash entries went.
 func (s *Server) handleAPIAdminDeleteAll(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("confirm") != "DELETE" {
-		s.Error(w, r, pixpool.Errorf(pixpool.EINVALID, "This deletes every image of every user: add ?confirm=DELETE to go ahead."))
+		s.Error(w, r, pixpool.Errorf(pixpool.EINVALID, "This deletes every image of every user for good, the trash included: add ?confirm=DELETE to go ahead."))
 		return
 	}
-	n, err := s.Images.DeleteAll(context.WithoutCancel(r.Context()))
+	n, trashed, err := s.Images.DeleteAll(context.WithoutCancel(r.Context()))
 	if err != nil {
 		s.Error(w, r, err)
 		return
 	}
-	s.logger().Warn("all data deleted", "by", authFrom(r.Context()).user.Username, "images", n)
-	writeJSON(w, http.StatusOK, map[string]int{"deleted": n})
+	s.logger().Warn("all data deleted", "by", authFrom(r.Context()).user.Username, "images", n, "trashed", trashed)
+	writeJSON(w, http.StatusOK, struct {
+		Deleted int    `json:"deleted"`
+		Trashed int    `json:"trashed_deleted"`
+		Note    string `json:"note"`
+	}{n, trashed, "Every image of every user and every image in their trash was deleted for good, with its files; the cache was cleared. Accounts were kept."})
 }

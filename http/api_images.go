@@ -122,13 +122,20 @@ func (s *Server) handleAPIInfo(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, toImageJSON(img))
 }
 
+// handleAPIDelete moves an image to the trash (or deletes it, if the
+// policy keeps no trash) and says which (deleteJSON).
 func (s *Server) handleAPIDelete(w http.ResponseWriter, r *http.Request) {
 	u := authFrom(r.Context()).user
-	if err := s.Images.Delete(r.Context(), u.ID, pathKey(r)); err != nil {
+	t, err := s.Images.Trash(r.Context(), u.ID, pathKey(r))
+	if err != nil {
 		s.Error(w, r, err)
 		return
 	}
-	w.WriteHeader(http.StatusNoContent)
+	resp := deleteJSON{Key: pathKey(r)}
+	if t != nil {
+		resp.Trashed, resp.TrashID, resp.PurgeAt = true, t.ID, &t.PurgeAt
+	}
+	writeJSON(w, http.StatusOK, resp)
 }
 
 // handleAPIList pages through the caller's images in key order:

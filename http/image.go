@@ -133,7 +133,8 @@ func (s *Server) handleThumb(w http.ResponseWriter, r *http.Request) {
 	serveImage(w, r, &thumb, data, "image/jpeg")
 }
 
-// handleImageDelete deletes an image once the box saying so is ticked.
+// handleImageDelete moves an image to the trash (or deletes it, if the
+// policy keeps no trash) once the box saying so is ticked.
 func (s *Server) handleImageDelete(w http.ResponseWriter, r *http.Request) {
 	u := authFrom(r.Context()).user
 	key := r.PostFormValue("key")
@@ -141,9 +142,10 @@ func (s *Server) handleImageDelete(w http.ResponseWriter, r *http.Request) {
 		s.renderImagePage(w, r, key, http.StatusBadRequest, "Tick the box to confirm that the image should be deleted.")
 		return
 	}
-	if err := s.Images.Delete(r.Context(), u.ID, key); err != nil {
+	t, err := s.Images.Trash(r.Context(), u.ID, key)
+	if err != nil {
 		s.errorPage(w, r, keyNotFound(err, key))
 		return
 	}
-	redirect(w, r, "/images?msg=deleted")
+	redirect(w, r, trashedURL(t))
 }

@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"cmp"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -81,7 +82,7 @@ func parsePages() map[string]*template.Template {
 
 // page starts a page's layout with who is logged in and any notice.
 func (s *Server) page(r *http.Request, title, nav string) layout {
-	l := layout{Title: title, Nav: nav, Notice: notices[r.URL.Query().Get("msg")]}
+	l := layout{Title: title, Nav: nav, Notice: cmp.Or(notices[r.URL.Query().Get("msg")], trashNotice(r.URL.Query()))}
 	if a := authFrom(r.Context()); a.session != nil {
 		l.User, l.CSRF = a.user, a.session.CSRFToken
 		l.Searchable = s.Analyzer != nil

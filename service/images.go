@@ -164,6 +164,8 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 		Height:      info.Height,
 		Checksum:    hex.EncodeToString(sum[:]),
 		CreatedAt:   s.now(),
+		// The bytes as uploaded, which find the owner's identical images.
+		SourceChecksum: hex.EncodeToString(sum[:]),
 	}
 	if err := s.Blobs.Put(ctx, img.BlobKey, bytes.NewReader(data)); err != nil {
 		return nil, err
@@ -176,14 +178,23 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 	// The thumbnail is named now and made after the commit, off the
 	// request's path; Thumbnail makes it on demand if that has not happened.
 	img.ThumbKey = pixpool.ThumbBlobKey(id)
+	fresh := *img
 	old, err := s.Store.PutImage(ctx, img)
 	if err != nil {
 		// The row may be committed even so (its sync failed): then the
 		// bytes are its, not an orphan.
-		if cur, cerr := s.Store.Image(context.WithoutCancel(ctx), ownerID, key); cerr != nil || cur.BlobKey != img.BlobKey {
-			s.removeBlobs(img.BlobKey)
+		if cur, cerr := s.Store.Image(context.WithoutCancel(ctx), ownerID, key); cerr != nil || cur.BlobKey != fresh.BlobKey {
+			s.removeBlobs(fresh.BlobKey, fresh.OriginalKey)
 		}
 		return nil, err
+	}
+	// An identical image of the owner's already had these bytes: the row
+	// shares its files (deduplication), and the fresh ones, referenced by
+	// no row, go; so does the thumbnail to make, which exists or is made
+	// on demand by Thumbnail.
+	shared := img.BlobKey != fresh.BlobKey
+	if shared {
+		s.removeBlobs(fresh.BlobKey, fresh.OriginalKey)
 	}
 	// The new row is committed: readers now load the new bytes. Write them
 	// through, so a reader that loaded the old row before the commit cannot
@@ -194,15 +205,17 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 	if old != nil {
 		s.removeFiles(old)
 	}
-	if queue {
+	switch {
+	case shared:
+	case queue:
 		s.queueThumbnail(thumbJob{ownerID: img.OwnerID, key: img.Key, thumbKey: img.ThumbKey})
-	} else {
+	default:
 		handedOver = s.makeThumbnailLater(img, decoded)
 	}
 	if s.Stored != nil {
 		s.Stored(ctx, img)
 	}
-	s.logger().Info("image stored", "owner", ownerID, "key", key, "bytes", img.Size, "type", img.ContentType, "replaced", old != nil)
+	s.logger().Info("image stored", "owner", ownerID, "key", key, "bytes", img.Size, "type", img.ContentType, "replaced", old != nil, "deduplicated", shared)
 	return img, nil
 }
 
@@ -233,8 +246,13 @@ func (s *Images) policy(ctx context.Context) (pixpool.Policy, error) {
 }
 
 // removeFiles deletes the files of an image whose row is gone (replaced or
-// deleted): its bytes, thumbnail and kept original.
+// deleted): its bytes, thumbnail and kept original, unless another row
+// still shares them (FilesShared, which the store decided in the
+// transaction that removed the row).
 func (s *Images) removeFiles(img *pixpool.Image) {
+	if img.FilesShared {
+		return
+	}
 	s.removeBlobs(img.BlobKey, img.ThumbKey, img.OriginalKey)
 }
 
@@ -428,8 +446,9 @@ func (s *Images) Count(ctx context.Context, ownerID int64) (int, error) {
 	return s.Store.CountImages(ctx, pixpool.ImageFilter{OwnerID: ownerID})
 }
 
-// Delete removes ownerID's image under key: the row first (so no reader
-// finds it), then the cache entry and the bytes.
+// Delete removes ownerID's image under key for good, bypassing the trash
+// (Trash is what users' deletes do): the row first (so no reader finds
+// it), then the cache entry and the bytes (unless shared).
 func (s *Images) Delete(ctx context.Context, ownerID int64, key string) error {
 	if err := pixpool.ValidateKey(key); err != nil {
 		return err
@@ -454,11 +473,15 @@ func (s *Images) invalidate(ctx context.Context, ownerID int64, key string) {
 	}
 }
 
-// DeleteOwned removes every image of one owner and reports how many.
+// DeleteOwned removes every image of one owner for good, and empties
+// their trash, and reports how many images (not counting the trash).
 func (s *Images) DeleteOwned(ctx context.Context, ownerID int64) (int, error) {
 	n := 0
 	for {
 		page, err := s.Store.Images(ctx, pixpool.ImageFilter{OwnerID: ownerID, Limit: 500})
+		if err == nil && len(page) == 0 {
+			_, err = s.EmptyTrash(ctx, ownerID)
+		}
 		if err != nil || len(page) == 0 {
 			return n, err
 		}
@@ -476,16 +499,20 @@ type Flusher interface {
 	Flush(ctx context.Context) error
 }
 
-// DeleteAll removes every image of every user: all rows in one statement,
-// then the cache, then the bytes (any left behind by a crash are swept).
-func (s *Images) DeleteAll(ctx context.Context) (int, error) {
+// DeleteAll removes every image of every user for good, the trash
+// included: all rows, then the cache, then the bytes (any left behind by
+// a crash are swept). It reports how many images and trash entries went.
+func (s *Images) DeleteAll(ctx context.Context) (images, trashed int, err error) {
 	var keys []string
 	if err := s.Store.ImageBlobKeys(ctx, func(k string) error { keys = append(keys, k); return nil }); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	n, err := s.Store.DeleteAllImages(ctx)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
+	}
+	if trashed, err = s.Store.DeleteAllTrash(ctx); err != nil {
+		return n, 0, err
 	}
 	if f, ok := s.Cache.(Flusher); ok {
 		if err := f.Flush(ctx); err != nil {
@@ -493,8 +520,8 @@ func (s *Images) DeleteAll(ctx context.Context) (int, error) {
 		}
 	}
 	s.removeBlobs(keys...)
-	s.logger().Info("all images deleted", "images", n)
-	return n, nil
+	s.logger().Info("all images deleted", "images", n, "trashed", trashed)
+	return n, trashed, nil
 }
 
 // SweepOrphans deletes stored bytes that no image row references and that

@@ -55,7 +55,7 @@ import (
 //     analyses what it can in its time, takes the day's backup when due,
 //     samples the pool's stats, applies a pool change asked for through
 //     the store, prunes retired instances' heartbeats, and, at most
-//     hourly, sweeps expired sessions, old login attempts and orphaned
+//     hourly, sweeps expired sessions, old login attempts, expired trash and orphaned
 //     image files. The auto-scaler needs a provider that starts nodes,
 //     which a function has not: with --cache-nodes the pool's size is the
 //     list's.
@@ -270,6 +270,7 @@ type RoundReport struct {
 	Swept        bool     `json:"swept"`                 // sessions, attempts and orphans were swept (at most hourly)
 	Sessions     int      `json:"expired_sessions"`
 	Orphans      int      `json:"orphans"`
+	TrashPurged  int      `json:"trash_purged"` // expired trash entries purged (at most service.PurgeExpiredBatch a round)
 	Notes        []string `json:"notes,omitempty"`
 	Errors       []string `json:"errors,omitempty"`
 	Took         string   `json:"took"`
@@ -333,6 +334,8 @@ func (f *lambdaFunc) maintain(ctx context.Context) (*RoundReport, error) {
 			rep.Sessions = int(n)
 			fail("sweep sessions", err)
 			fail("sweep login and sign-up attempts", m.Store.ClearAttempts(wctx, "", now.Add(-24*time.Hour)))
+			rep.TrashPurged, err = m.Images.PurgeExpired(wctx)
+			fail("purge expired trash", err)
 			rep.Orphans, err = m.Images.SweepOrphans(wctx, m.Config.SweepGrace)
 			fail("sweep orphans", err)
 		}
@@ -376,7 +379,7 @@ func (f *lambdaFunc) maintain(ctx context.Context) (*RoundReport, error) {
 	f.m.Images.Wait()
 	rep.Took = time.Since(began).Round(time.Millisecond).String()
 	m.Logger.Info("maintenance round", "analysed", rep.Analysed, "analysis_left", rep.AnalysisLeft, "backup", rep.Backup, "swept", rep.Swept,
-		"stats_sampled", rep.Sampled, "pool_request", rep.PoolRequest, "expired_sessions", rep.Sessions, "orphans", rep.Orphans,
+		"stats_sampled", rep.Sampled, "pool_request", rep.PoolRequest, "expired_sessions", rep.Sessions, "trash_purged", rep.TrashPurged, "orphans", rep.Orphans,
 		"errors", len(rep.Errors), "took", rep.Took)
 	return rep, nil
 }

@@ -614,8 +614,9 @@ func (m *Main) Close() error {
 	return nil
 }
 
-// housekeeping removes expired sessions, old login failures and orphaned
-// image files every hour.
+// housekeeping removes expired sessions, old login failures, trash whose
+// time is up (a bounded batch a round) and orphaned image files every
+// hour.
 func (m *Main) housekeeping(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -633,6 +634,9 @@ func (m *Main) housekeeping(ctx context.Context) {
 		}
 		if err := m.Store.ClearAttempts(ctx, "", now.Add(-24*time.Hour)); err != nil {
 			m.Logger.Warn("sweep login and sign-up attempts", "err", err)
+		}
+		if _, err := m.Images.PurgeExpired(ctx); err != nil {
+			m.Logger.Warn("purge expired trash", "err", err)
 		}
 		if _, err := m.Images.SweepOrphans(ctx, m.Config.SweepGrace); err != nil {
 			m.Logger.Warn("sweep orphans", "err", err)
