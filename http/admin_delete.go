@@ -19,7 +19,7 @@ const deleteConfirmation = "DELETE"
 type adminDeletePage struct {
 	adminLayout
 	Images  int
-	Trashed int // entries in the users' trashes, deleted too
+	Trashed int    // entries in the users' trashes, deleted too
 	Confirm string // what to type
 }
 

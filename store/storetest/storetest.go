@@ -111,6 +111,7 @@ func Run(t *testing.T, open func(t *testing.T) pixpool.Store) {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
 	}
 	t.Run("Backup/Copy", func(t *testing.T) { testBackupCopy(t, open) })
+	runTrash(t, open)
 }
 
 func testPing(t *testing.T, s pixpool.Store) {
