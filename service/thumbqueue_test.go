@@ -228,10 +228,11 @@ func TestImages_ShutdownDropsQueuedThumbnails(t *testing.T) {
 func TestImages_ConcurrentPutsQueued(t *testing.T) {
 	ctx := context.Background()
 	f, end := queued(t)
-	data := jpegOf(t, 400, 300, color.White)
 	const n = 24
 	errs := make(chan error, n)
 	for i := range n {
+		// Each different: identical uploads would share one thumbnail.
+		data := jpegOf(t, 400, 300, color.Gray{uint8(i * 10)})
 		go func() {
 			key := "c" + string(rune('A'+i))
 			if _, err := f.images.Put(ctx, f.owner, key, data); err != nil {
