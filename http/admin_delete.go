@@ -52,7 +52,7 @@ func (s *Server) handlePortalDeleteForm(w http.ResponseWriter, r *http.Request) 
 		images, err1 := strconv.Atoi(q.Get("images"))
 		trashed, err2 := strconv.Atoi(q.Get("trashed"))
 		if err1 == nil && err2 == nil {
-			d.PortalNotice = fmt.Sprintf("Deleted for good: %d %s and %d %s from the users' trash, with their files; the cache was cleared. Accounts were kept.",
+			d.PortalNotice = fmt.Sprintf("Deleted for good: %d %s and %d %s from the trash, with their files; the cache was cleared. Accounts were kept.",
 				images, plural(images, "image", "images"), trashed, plural(trashed, "image", "images"))
 		}
 	}

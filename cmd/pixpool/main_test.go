@@ -310,7 +310,7 @@ func TestServe_API(t *testing.T) {
 	t.Run("Delete", func(t *testing.T) {
 		ada := newClient(t, "ada-delete")
 		expect(t, ada.do("PUT", keyPath("cat"), bytes.NewReader(red)), http.StatusCreated)
-		expect(t, ada.do("DELETE", keyPath("cat"), nil), http.StatusNoContent)
+		expect(t, ada.do("DELETE", keyPath("cat"), nil), http.StatusOK)
 		expect(t, ada.do("GET", keyPath("cat"), nil), http.StatusNotFound)
 		expect(t, ada.do("DELETE", keyPath("cat"), nil), http.StatusNotFound)
 	})
@@ -740,7 +740,7 @@ func TestServe_PostgresS3(t *testing.T) {
 	if got := expect(t, ada.do("GET", keyPath("s3/cat"), nil), http.StatusOK); !bytes.Equal(got, v2) {
 		t.Fatal("replace not read back")
 	}
-	expect(t, ada.do("DELETE", keyPath("s3/cat"), nil), http.StatusNoContent)
+	expect(t, ada.do("DELETE", keyPath("s3/cat"), nil), http.StatusOK)
 	expect(t, ada.do("GET", keyPath("s3/cat"), nil), http.StatusNotFound)
 	if _, err := os.Stat(filepath.Join(s.Config.Data, "blobs")); err == nil {
 		t.Fatal("image bytes went to the data folder, not S3")

@@ -85,7 +85,7 @@ func TestServe_Replicas(t *testing.T) {
 				t.Fatalf("round %d: the other replica read old bytes", i)
 			}
 		}
-		expect(t, onA.do("DELETE", keyPath("shared"), nil), http.StatusNoContent)
+		expect(t, onA.do("DELETE", keyPath("shared"), nil), http.StatusOK)
 		expect(t, onB.do("GET", keyPath("shared"), nil), http.StatusNotFound)
 	})
 
