@@ -317,7 +317,7 @@ func TestWebUI(t *testing.T) {
 			do(t, ctx, "tick the confirmation", chromedp.Click(chromedp.ID("confirm")))
 			resp := navigate(t, ctx, "delete "+k, chromedp.Click(chromedp.CSS(`.danger-zone button[type=submit]`)))
 			s := state(t, ctx)
-			if resp.Status != 200 || s.Path != "/images" || s.Notice != "Image deleted." {
+			if resp.Status != 200 || s.Path != "/images" || !strings.HasPrefix(s.Notice, "Image moved to the trash. You can restore it from the Trash until ") {
 				t.Fatalf("after deleting %q: status %d, page %+v", k, resp.Status, s)
 			}
 			if got := texts(t, ctx, ".grid .tile-key"); slices.Contains(got, k) {
@@ -329,6 +329,56 @@ func TestWebUI(t *testing.T) {
 		}
 		if got := texts(t, ctx, "p.empty"); len(got) != 1 || !strings.HasPrefix(got[0], "You have no images yet.") {
 			t.Errorf("empty gallery says %q", got)
+		}
+	})
+
+	step("trash", func(t *testing.T, ctx context.Context) {
+		navigate(t, ctx, "open Trash", chromedp.Click(chromedp.CSS(`.nav-links a[href="/trash"]`)))
+		// Most recently deleted first.
+		if got := texts(t, ctx, ".trash-item .key"); !slices.Equal(got, []string{noJSKey, key}) {
+			t.Fatalf("trash lists %q, want %q then %q", got, noJSKey, key)
+		}
+		if img := waitImage(t, ctx, ".trash-item:nth-child(2) img"); img.W == 0 {
+			t.Errorf("the trashed image's thumbnail did not load")
+		}
+		if got := texts(t, ctx, ".trash-item .days-left"); len(got) != 2 || got[0] != "30 days left" {
+			t.Errorf("days left: %q, want 30 days left", got)
+		}
+		screenshot(t, ctx, shots, "trash")
+
+		resp := navigate(t, ctx, "restore "+key, chromedp.Click(chromedp.CSS(`.trash-item:nth-child(2) .trash-actions form[action="/trash/restore"] button`)))
+		if s := state(t, ctx); resp.Status != 200 || s.Path != "/image" || s.Query != key || s.Notice != "Image restored from the trash." {
+			t.Fatalf("after Restore: status %d, page %+v; want the image page of %q saying it was restored", resp.Status, s, key)
+		}
+		if img := waitImage(t, ctx, ".image-frame img"); img.W != imgW {
+			t.Errorf("the restored image shows %d px wide, want %d", img.W, imgW)
+		}
+		navigate(t, ctx, "open My images", chromedp.Click(chromedp.CSS(`.nav-links a[href="/images"]`)))
+		if got := texts(t, ctx, ".grid .tile-key"); !slices.Equal(got, []string{key}) {
+			t.Fatalf("gallery after the restore: %q, want %q back", got, key)
+		}
+
+		navigate(t, ctx, "open Trash", chromedp.Click(chromedp.CSS(`.nav-links a[href="/trash"]`)))
+		resp = navigate(t, ctx, "delete "+noJSKey+" forever", chromedp.Click(chromedp.CSS(`.trash-item .trash-actions form[action="/trash/delete"] button`)))
+		if s := state(t, ctx); resp.Status != 200 || s.Path != "/trash" || s.Notice != "The image was deleted for good." {
+			t.Fatalf("after Delete forever: status %d, page %+v", resp.Status, s)
+		}
+		if got := texts(t, ctx, "p.empty"); len(got) != 1 || got[0] != "The trash is empty." {
+			t.Errorf("trash after Delete forever says %q, want it empty", got)
+		}
+
+		// Delete the restored one again, and empty the trash.
+		navigate(t, ctx, "open "+key, chromedp.Navigate(base+"/image?key="+url.QueryEscape(key)))
+		do(t, ctx, "tick the confirmation", chromedp.Click(chromedp.ID("confirm")))
+		navigate(t, ctx, "delete "+key, chromedp.Click(chromedp.CSS(`.danger-zone button[type=submit]`)))
+		navigate(t, ctx, "open Trash", chromedp.Click(chromedp.CSS(`.nav-links a[href="/trash"]`)))
+		if got := texts(t, ctx, ".trash-item .key"); !slices.Equal(got, []string{key}) {
+			t.Fatalf("trash lists %q, want %q", got, key)
+		}
+		do(t, ctx, "tick Empty trash's confirmation", chromedp.Click(chromedp.ID("confirm-empty")))
+		resp = navigate(t, ctx, "empty the trash", chromedp.Click(chromedp.CSS(`form[action="/trash/empty"] button`)))
+		if s := state(t, ctx); resp.Status != 200 || s.Notice != "The trash was emptied: its images were deleted for good." || count(t, ctx, ".trash-item") != 0 {
+			t.Fatalf("after Empty trash: status %d, page %+v, %d items", resp.Status, s, count(t, ctx, ".trash-item"))
 		}
 	})
 
