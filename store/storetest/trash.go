@@ -430,3 +430,44 @@ func raceDedup(t *testing.T, s pixpool.Store, remove func(ownerID int64, key str
 		}
 	}
 }
+
+// BenchPutImage measures PutImage inserting new keys into a store holding
+// n images of one owner: without a source checksum (no deduplication
+// lookup: the cost before deduplication), with a new checksum (the lookup
+// finds nothing, the usual upload), and with a checksum an image has (the
+// lookup finds it and the row shares its files).
+func BenchPutImage(b *testing.B, s pixpool.Store, n int) {
+	ctx := b.Context()
+	u := newUser("bench")
+	if err := s.CreateUser(ctx, u, "x"); err != nil {
+		b.Fatal(err)
+	}
+	for i := range n {
+		img := newImage(u.ID, fmt.Sprintf("seed/%07d", i), 1)
+		img.SourceChecksum = fmt.Sprintf("%064x", i)
+		if _, err := s.PutImage(ctx, img); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name     string
+		checksum func(i int) string
+	}{
+		{"NoChecksum", func(int) string { return "" }},
+		{"Unique", func(i int) string { return fmt.Sprintf("new-%d", i) }},
+		{"Duplicate", func(i int) string { return fmt.Sprintf("%064x", i%n) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				img := newImage(u.ID, fmt.Sprintf("%s/%07d", c.name, i), 1)
+				img.Size = 1001 + int64(len("seed/0000000")) // a seed image's size, so duplicates match
+				img.SourceChecksum = c.checksum(i)
+				if _, err := s.PutImage(ctx, img); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
