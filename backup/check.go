@@ -21,8 +21,8 @@ import (
 //   - images: a positive id, once; an owner among the archive's users; a
 //     valid key; a content type pixpool accepts; the blob and thumbnail
 //     keys pixpool gives such an image (pixpool.ImageBlobID: under img/
-//     and thumb/, never backups/, no ".."), named after an id no other
-//     row uses, and, for a blob the current store already has, the same
+//     and thumb/, never backups/, no ".."), named after an id no row of
+//     another owner uses, and, for a blob the current store already has, the same
 //     owner as there; a positive size and dimensions; a SHA-256 checksum;
 //   - analyses: an image among the archive's images, a known status, and
 //     no negative attempt count.
@@ -30,7 +30,7 @@ type rowCheck struct {
 	live   map[string]owner // blob key -> its owner in the current store
 	users  map[int64]owner
 	images map[int64]bool
-	blobs  map[string]int // blob id -> the images row naming it
+	blobs  map[string]blobUse // blob id -> the first images row naming it
 	rows   map[string]int // rows read so far, per table
 	err    error          // the first refused row
 }
@@ -49,7 +49,13 @@ func (o owner) same(p owner) bool {
 
 func newRowCheck(live map[string]owner) *rowCheck {
 	return &rowCheck{live: live, users: make(map[int64]owner), images: make(map[int64]bool),
-		blobs: make(map[string]int), rows: make(map[string]int)}
+		blobs: make(map[string]blobUse), rows: make(map[string]int)}
+}
+
+// blobUse is the first images row naming a blob, and its owner.
+type blobUse struct {
+	row   int
+	owner int64
 }
 
 // row checks one row as readArchive yields it. It keeps the first problem
@@ -124,10 +130,13 @@ func (c *rowCheck) image(t *pixpool.BackupTableDef, n int, row []any) error {
 	if err != nil {
 		return refused(t, n, "%s: %s", what, pixpool.ErrorMessage(err))
 	}
-	if other, dup := c.blobs[id]; dup {
-		return refused(t, n, "%s: its blob %s is also that of images row %d; each image has blobs of its own", what, img.BlobKey, other)
+	// One owner's identical images share their blobs (deduplication);
+	// another owner's never do.
+	if other, dup := c.blobs[id]; dup && other.owner != img.OwnerID {
+		return refused(t, n, "%s: its blob %s is also that of images row %d, of another user; only one user's identical images share blobs", what, img.BlobKey, other.row)
+	} else if !dup {
+		c.blobs[id] = blobUse{n, img.OwnerID}
 	}
-	c.blobs[id] = n
 	for _, key := range []string{img.BlobKey, img.ThumbKey} {
 		if cur, ok := c.live[key]; ok && !cur.same(u) {
 			return refused(t, n, "%s: its blob %s is an image of another user (%q) in the current database", what, key, cur.username)

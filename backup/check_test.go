@@ -122,6 +122,25 @@ func testRestoreRefusesForeignBlobs(t *testing.T, f *fixture) {
 			}
 		})
 	}
+	// One user's identical images share their blobs (deduplication): an
+	// archive of such rows restores.
+	shared := rewrite(t, good, false, func(files map[string][]byte, m *Manifest) {
+		var first map[string]any
+		editRows(t, files, "images", func(n int, img map[string]any) bool {
+			switch n {
+			case 4:
+				first = img
+			case 5:
+				for _, k := range []string{"blob_key", "thumb_key", "content_type", "size", "checksum"} {
+					img[k] = first[k]
+				}
+			}
+			return true
+		})
+	})
+	if _, err := f.svc.Restore(ctx, bytes.NewReader(shared), RestoreOptions{}); err != nil {
+		t.Fatalf("restore of one user's images sharing a blob: %v", err)
+	}
 	// The genuine backup still restores.
 	if _, err := f.svc.Restore(ctx, bytes.NewReader(good), RestoreOptions{}); err != nil {
 		t.Fatal(err)
