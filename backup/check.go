@@ -31,8 +31,8 @@ type rowCheck struct {
 	users  map[int64]owner
 	images map[int64]bool
 	blobs  map[string]blobUse // blob id -> the first images row naming it
-	rows   map[string]int // rows read so far, per table
-	err    error          // the first refused row
+	rows   map[string]int     // rows read so far, per table
+	err    error              // the first refused row
 }
 
 // owner is a user as far as blob ownership goes: across a restore a user
