@@ -258,6 +258,7 @@ func testRoundTrip(t *testing.T, s *server) {
 	expect(t, ada.do("PUT", keyPath("cat"), bytes.NewReader(newCat)), http.StatusCreated)
 	expect(t, ada.do("GET", keyPath("cat"), nil), http.StatusOK)
 	expect(t, ada.do("DELETE", keyPath("dog"), nil), http.StatusOK)
+	expect(t, ada.do("DELETE", "/api/v1/trash", nil), http.StatusOK) // for good, with its bytes
 	expect(t, ada.do("PUT", keyPath("new"), bytes.NewReader(pixpooltest.PNG(t, 9, 9, 5))), http.StatusCreated)
 	expect(t, root.do("PUT", "/api/v1/admin/cache", strings.NewReader(`{"capacity_mb":16,"policy":"rr"}`)), http.StatusOK)
 	expect(t, root.do("PUT", "/api/v1/admin/pool/mode", strings.NewReader(`{"mode":"auto"}`)), http.StatusOK)
