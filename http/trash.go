@@ -58,7 +58,7 @@ func trashNotice(q url.Values) string {
 		}
 		return "Image moved to the trash."
 	case "deleted-now":
-		return "Image deleted for good (this server keeps no trash)."
+		return "Image deleted for good (this server keeps no trash, or its storage is full)."
 	case "restored":
 		return "Image restored from the trash."
 	}

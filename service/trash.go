@@ -10,8 +10,9 @@ import (
 // Trash is what a user's delete does: it moves ownerID's image under key
 // to the trash, where its owner can restore it until the storage policy's
 // TrashDays have passed, and drops its cache entry. Its files stay. It
-// returns the trash entry, or nil if the policy keeps no trash
-// (TrashDays 0), in which case the image was deleted for good.
+// returns the trash entry, or nil if the image was deleted for good: when
+// the policy keeps no trash (TrashDays 0), or when storage is full, since
+// the trash would need room and a delete is how the owner frees some.
 //
 // The image's recognition results go with its row: a restored image is
 // analysed again (the Stored hook).
@@ -27,6 +28,12 @@ func (s *Images) Trash(ctx context.Context, ownerID int64, key string) (*pixpool
 		return nil, s.Delete(ctx, ownerID, key)
 	}
 	t, err := s.Store.TrashImage(ctx, ownerID, key, s.now().Add(p.TrashFor()))
+	if pixpool.ErrorCode(err) == pixpool.ESTORAGEFULL {
+		// The trash would take room that is not there, and a delete is
+		// how the owner frees some: it is final then, and says so (nil).
+		s.logger().Warn("storage full: image deleted for good instead of moved to the trash", "owner", ownerID, "key", key)
+		return nil, s.Delete(ctx, ownerID, key)
+	}
 	if err != nil {
 		return nil, err
 	}

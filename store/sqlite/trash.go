@@ -81,10 +81,16 @@ func shareFiles(ctx context.Context, tx *sql.Tx, img *pixpool.Image) error {
 	return nil
 }
 
-// TrashImage moves an owner's image to the trash in one transaction.
+// TrashImage moves an owner's image to the trash in one transaction. It
+// takes room, so, as PutImage, it does not use the reserve, which is for
+// deletes: on a full disk it fails with ESTORAGEFULL (and the caller
+// deletes the image for good instead, freeing room).
 func (s *Store) TrashImage(ctx context.Context, ownerID int64, key string, purgeAt time.Time) (*pixpool.TrashedImage, error) {
+	if s.LowOnSpace() {
+		return nil, pixpool.StorageFull(errLowOnSpace)
+	}
 	var t *pixpool.TrashedImage
-	err := s.withReserve(func() error {
+	err := func() error {
 		return s.withTx(ctx, func(tx *sql.Tx) error {
 			img, err := scanImage(tx.QueryRowContext(ctx, `DELETE FROM images WHERE owner_id = ? AND key = ? RETURNING `+imageColumns, ownerID, key))
 			if err != nil {
@@ -95,7 +101,7 @@ func (s *Store) TrashImage(ctx context.Context, ownerID int64, key string, purge
 			return tx.QueryRowContext(ctx, `INSERT INTO trash (`+imageInsertColumns+`, deleted_at, purge_at)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, args...).Scan(&t.ID)
 		})
-	})
+	}()
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, pixpool.Errorf(pixpool.ENOTFOUND, "image %q not found", key)
 	}
@@ -162,10 +168,14 @@ func (s *Store) CountTrash(ctx context.Context, ownerID int64) (int, error) {
 	return n, nil
 }
 
-// RestoreImage moves a trash entry back to the owner's images.
+// RestoreImage moves a trash entry back to the owner's images. As
+// TrashImage, it does not use the reserve.
 func (s *Store) RestoreImage(ctx context.Context, ownerID, trashID int64, key string) (*pixpool.Image, error) {
+	if s.LowOnSpace() {
+		return nil, pixpool.StorageFull(errLowOnSpace)
+	}
 	var img *pixpool.Image
-	err := s.withReserve(func() error {
+	err := func() error {
 		return s.withTx(ctx, func(tx *sql.Tx) error {
 			t, err := scanTrashed(tx.QueryRowContext(ctx, `SELECT `+trashColumns+` FROM trash WHERE owner_id = ? AND id = ?`, ownerID, trashID))
 			if errors.Is(err, sql.ErrNoRows) {
@@ -190,7 +200,7 @@ func (s *Store) RestoreImage(ctx context.Context, ownerID, trashID int64, key st
 			return tx.QueryRowContext(ctx, `INSERT INTO images (`+imageInsertColumns+`)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, imageValues(img)...).Scan(&img.ID)
 		})
-	})
+	}()
 	if err != nil && pixpool.ErrorCode(err) != pixpool.EINTERNAL {
 		return nil, err
 	}
