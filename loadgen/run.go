@@ -27,6 +27,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +36,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -212,16 +214,58 @@ func (r *Runner) Preload(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// Delete removes every key, ignoring keys already gone; it returns the
-// first other failure.
+// Delete removes every key for good, ignoring keys already gone; it
+// returns the first other failure. A delete moves an image to the
+// owner's trash: that entry is then deleted too (only it, not the rest
+// of the trash), so a run leaves nothing behind.
 func (r *Runner) Delete(ctx context.Context) error {
 	var first error
 	for i := range r.opts.keys() {
-		if err := r.send(ctx, http.MethodDelete, i, nil, http.StatusNoContent, http.StatusNotFound); err != nil && first == nil {
+		if err := r.deleteKey(ctx, i); err != nil && first == nil {
 			first = err
 		}
 	}
 	return first
+}
+
+// deleteKey deletes key i and the trash entry the delete made, if any.
+func (r *Runner) deleteKey(ctx context.Context, i int) error {
+	ctx, cancel := context.WithTimeout(ctx, r.opts.timeout())
+	defer cancel()
+	do := func(method, path string) (int, []byte, error) {
+		req, err := http.NewRequestWithContext(ctx, method, r.opts.URL+path, nil)
+		if err != nil {
+			return 0, nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+r.opts.APIKey)
+		resp, err := r.client.Do(req)
+		if err != nil {
+			return 0, nil, err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return resp.StatusCode, b, err
+	}
+	status, b, err := do(http.MethodDelete, "/api/v1/images/"+url.PathEscape(r.Key(i)))
+	switch {
+	case err != nil:
+		return err
+	case status == http.StatusNotFound || status == http.StatusNoContent: // gone, or a server without a trash
+		return nil
+	case status != http.StatusOK:
+		return statusError{status}
+	}
+	var answer struct {
+		TrashID int64 `json:"trash_id"`
+	}
+	if json.Unmarshal(b, &answer) != nil || answer.TrashID == 0 {
+		return nil // deleted for good already
+	}
+	status, _, err = do(http.MethodDelete, "/api/v1/trash/"+strconv.FormatInt(answer.TrashID, 10))
+	if err == nil && status != http.StatusNoContent && status != http.StatusNotFound {
+		err = statusError{status}
+	}
+	return err
 }
 
 // Result is what one Run measured.
