@@ -154,10 +154,11 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 	}()
 	// What is served is the upload without its metadata (privacy.go).
 	source := data
-	data, meta, err := s.strip(ctx, source)
+	st, err := s.strip(source)
 	if err != nil {
 		return nil, err
 	}
+	data = st.data
 	sum := sha256.Sum256(data)
 	id := newBlobID()
 	img := &pixpool.Image{
@@ -170,7 +171,7 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 		Height:         info.Height,
 		Checksum:       hex.EncodeToString(sum[:]),
 		CreatedAt:      s.now(),
-		Metadata:       meta,
+		Metadata:       st.meta,
 		SourceChecksum: sourceChecksum(source),
 	}
 	if err := s.Blobs.Put(ctx, img.BlobKey, bytes.NewReader(data)); err != nil {
@@ -209,7 +210,7 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 	if queue {
 		s.queueThumbnail(thumbJob{ownerID: img.OwnerID, key: img.Key, thumbKey: img.ThumbKey})
 	} else {
-		handedOver = s.makeThumbnailLater(img, decoded)
+		handedOver = s.makeThumbnailLater(img, decoded, st.orientation)
 	}
 	if s.Stored != nil {
 		s.Stored(ctx, img)

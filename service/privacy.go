@@ -12,23 +12,35 @@ import (
 	"github.com/pixpool/pixpool/imaging"
 )
 
-// strip returns the bytes to serve of an upload, without the metadata
-// that may say who took it, where and with what (imaging.Strip), and what
-// that metadata said as JSON of pixpool.ImageMetadata ("" if nothing was
-// removed). The pixels are untouched.
-func (s *Images) strip(ctx context.Context, data []byte) ([]byte, string, error) {
+// stripped is an upload made ready to serve by strip.
+type stripped struct {
+	data []byte // the bytes to serve
+	// meta is what the metadata said, as JSON of pixpool.ImageMetadata;
+	// "" if nothing was removed.
+	meta string
+	// orientation is the EXIF orientation the served bytes keep (0 or
+	// 1: none), for the thumbnail.
+	orientation int
+}
+
+// strip returns an upload without the metadata that may say who took it,
+// where and with what (imaging.Strip), and what that metadata said. The
+// pixels are untouched.
+func (s *Images) strip(data []byte) (stripped, error) {
 	st, err := imaging.Strip(data)
 	if err != nil {
-		return nil, "", err
+		return stripped{}, err
 	}
+	out := stripped{data: st.Data, orientation: st.Metadata.Orientation}
 	if st.Metadata.Empty() {
-		return st.Data, "", nil
+		return out, nil
 	}
 	b, err := json.Marshal(st.Metadata)
 	if err != nil {
-		return nil, "", fmt.Errorf("image metadata: %w", err)
+		return stripped{}, fmt.Errorf("image metadata: %w", err)
 	}
-	return st.Data, string(b), nil
+	out.meta = string(b)
+	return out, nil
 }
 
 // sourceChecksum is the hex SHA-256 of an upload as it came.

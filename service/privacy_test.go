@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"image"
 	"image/color"
 	"testing"
 
@@ -55,6 +56,22 @@ func TestImages_PutStripsMetadata(t *testing.T) {
 				}
 				if img.Checksum != sha(data) || img.Size != int64(len(data)) {
 					t.Errorf("Checksum/Size %s/%d are not the served bytes' %s/%d", img.Checksum, img.Size, sha(data), len(data))
+				}
+			}
+			// The thumbnail is upright (48×64), made at upload and on
+			// demand from the stored, stripped bytes.
+			for _, onDemand := range []bool{false, true} {
+				f.images.Wait()
+				if onDemand {
+					f.blobs.Delete(ctx, img.ThumbKey)
+				}
+				_, thumb, err := f.images.Thumbnail(ctx, f.owner, "trip/lake.jpg")
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg, _, err := image.DecodeConfig(bytes.NewReader(thumb))
+				if err != nil || cfg.Width != 48 || cfg.Height != 64 {
+					t.Errorf("thumbnail (on demand %v) %d×%d (%v), want 48×64", onDemand, cfg.Width, cfg.Height, err)
 				}
 			}
 			if img.SourceChecksum != sha(upload) {
