@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T) pixpool.Store) {
 		{"DeleteImage", testDeleteImage},
 		{"DeleteAllImages", testDeleteAllImages},
 		{"ImageBlobKeys", testImageBlobKeys},
+		{"Image/Privacy", testImagePrivacy},
 
 		{"Setting", testSetting},
 		{"Settings", testSettings},
