@@ -50,41 +50,47 @@ func imageMetadata(img *pixpool.Image) *pixpool.ImageMetadata {
 // handleAPIOriginal sends the caller's kept original of an image, as an
 // attachment.
 func (s *Server) handleAPIOriginal(w http.ResponseWriter, r *http.Request) {
-	u := authFrom(r.Context()).user
-	img, data, err := s.Images.Original(r.Context(), u.ID, pathKey(r))
-	if err != nil {
-		s.Error(w, r, err)
-		return
-	}
-	serveOriginal(w, r, img, data)
+	s.sendOriginal(w, r, pathKey(r), func(err error) { s.Error(w, r, err) })
 }
 
 // handleOriginal is handleAPIOriginal for the web UI: /original?key=.
 func (s *Server) handleOriginal(w http.ResponseWriter, r *http.Request) {
-	u := authFrom(r.Context()).user
 	key := r.URL.Query().Get("key")
-	img, data, err := s.Images.Original(r.Context(), u.ID, key)
-	if err != nil {
+	s.sendOriginal(w, r, key, func(err error) {
 		// Not found may mean no such image, or no original kept: the
 		// image's own lookup tells which message to show.
-		if _, ierr := s.Images.Info(r.Context(), u.ID, key); ierr != nil {
+		if _, ierr := s.Images.Info(r.Context(), authFrom(r.Context()).user.ID, key); ierr != nil {
 			err = keyNotFound(ierr, key)
 		}
 		s.errorPage(w, r, err)
-		return
-	}
-	serveOriginal(w, r, img, data)
+	})
 }
 
-// serveOriginal sends an original as a download named after its key, with
-// its own ETag (the upload's checksum).
-func serveOriginal(w http.ResponseWriter, r *http.Request, img *pixpool.Image, data []byte) {
-	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment",
-		map[string]string{"filename": downloadName(img.Key, img.ContentType)}))
+// sendOriginal sends the caller's original of key as a download named
+// after the key, with its own ETag (the upload's checksum); one too large
+// for this server to send (Lambda) is redirected to like an image.
+func (s *Server) sendOriginal(w http.ResponseWriter, r *http.Request, key string, fail func(error)) {
+	u := authFrom(r.Context()).user
+	img, err := s.Images.OriginalInfo(r.Context(), u.ID, key)
+	if err != nil {
+		fail(err)
+		return
+	}
 	orig := *img
-	orig.Checksum = img.SourceChecksum
+	orig.BlobKey, orig.Size, orig.Checksum = img.OriginalKey, img.OriginalSize, img.SourceChecksum
 	if orig.Checksum == "" {
 		orig.Checksum = img.Checksum + "-original"
+	}
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment",
+		map[string]string{"filename": downloadName(img.Key, img.ContentType)}))
+	if s.redirectLarge(w, r, &orig) {
+		return
+	}
+	_, data, err := s.Images.Original(r.Context(), u.ID, key)
+	if err != nil {
+		w.Header().Del("Content-Disposition")
+		fail(err)
+		return
 	}
 	serveImage(w, r, &orig, data, img.ContentType)
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -176,5 +178,32 @@ func TestPrivacy_Web(t *testing.T) {
 	resp, body = b.get("/original?key=photo.jpg")
 	if resp.StatusCode != 403 || !strings.Contains(body, "turned original downloads off") {
 		t.Errorf("original turned off: %d", resp.StatusCode)
+	}
+}
+
+// TestPrivacy_OriginalURL: an original too large for the server to send
+// (Lambda) is redirected to its own blob, as an attachment.
+func TestPrivacy_OriginalURL(t *testing.T) {
+	f := newAPIFixture(t, 0)
+	ctx := context.Background()
+	u, err := f.srv.Store.UserByUsername(ctx, "ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.srv.Images.Policies.Set(ctx, pixpool.Policy{KeepOriginals: true}); err != nil {
+		t.Fatal(err)
+	}
+	img, err := f.srv.Images.Put(ctx, u.ID, "photo.jpg", exiftest.JPEG(64, 64, exiftest.Sample))
+	if err != nil || img.OriginalKey == "" {
+		t.Fatalf("Put: %v, original %q", err, img.OriginalKey)
+	}
+	f.srv.ImageURLAbove = 10
+	f.srv.ImageURL = func(ctx context.Context, img *pixpool.Image, disposition string) (string, error) {
+		return "https://bucket.example/" + img.BlobKey + "?d=" + url.QueryEscape(disposition), nil
+	}
+	rec := f.serve(httptest.NewRequest("GET", "/api/v1/originals/photo.jpg", nil))
+	loc := rec.Header().Get("Location")
+	if rec.Code != http.StatusTemporaryRedirect || !strings.HasPrefix(loc, "https://bucket.example/"+img.OriginalKey+"?d=attachment") {
+		t.Fatalf("status %d, Location %q; want a redirect to the original %s as an attachment", rec.Code, loc, img.OriginalKey)
 	}
 }

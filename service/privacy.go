@@ -73,30 +73,39 @@ func (s *Images) keepOriginal(ctx context.Context, img *pixpool.Image, id, forma
 }
 
 // Original returns ownerID's image under key with its original: the bytes
-// as uploaded, metadata and all. Another user's key is ENOTFOUND like a
-// missing one; an image without a kept original is ENOTFOUND saying why;
-// if the admins stopped keeping originals since, their download is
-// EFORBIDDEN.
+// as uploaded, metadata and all. Its errors are OriginalInfo's.
 func (s *Images) Original(ctx context.Context, ownerID int64, key string) (*pixpool.Image, []byte, error) {
-	img, err := s.Info(ctx, ownerID, key)
+	img, err := s.OriginalInfo(ctx, ownerID, key)
 	if err != nil {
 		return nil, nil, err
-	}
-	if img.OriginalKey == "" {
-		return nil, nil, pixpool.Errorf(pixpool.ENOTFOUND, "Image “%s” has no original kept: either it had no metadata to remove, so what is served is the upload itself, or originals were not being kept when it was uploaded.", key)
-	}
-	pol, err := s.policy(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	if !pol.KeepOriginals {
-		return nil, nil, pixpool.Errorf(pixpool.EFORBIDDEN, "The administrator turned original downloads off; the image as served, without its metadata, can still be downloaded.")
 	}
 	data, err := s.readBlob(ctx, img.OriginalKey)
 	if err != nil {
 		return nil, nil, err
 	}
 	return img, data, nil
+}
+
+// OriginalInfo returns ownerID's image under key if its original can be
+// downloaded. Another user's key is ENOTFOUND like a missing one; an
+// image without a kept original is ENOTFOUND saying why; if the admins
+// stopped keeping originals since, its download is EFORBIDDEN.
+func (s *Images) OriginalInfo(ctx context.Context, ownerID int64, key string) (*pixpool.Image, error) {
+	img, err := s.Info(ctx, ownerID, key)
+	if err != nil {
+		return nil, err
+	}
+	if img.OriginalKey == "" {
+		return nil, pixpool.Errorf(pixpool.ENOTFOUND, "Image “%s” has no original kept: either it had no metadata to remove, so what is served is the upload itself, or originals were not being kept when it was uploaded.", key)
+	}
+	pol, err := s.policy(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !pol.KeepOriginals {
+		return nil, pixpool.Errorf(pixpool.EFORBIDDEN, "The administrator turned original downloads off; the image as served, without its metadata, can still be downloaded.")
+	}
+	return img, nil
 }
 
 // OriginalsAllowed reports whether the storage policy lets owners
