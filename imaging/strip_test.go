@@ -327,3 +327,17 @@ func FuzzStrip(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkStrip strips a 12-megapixel-sized camera JPEG's metadata.
+func BenchmarkStrip(b *testing.B) {
+	p := exiftest.Sample
+	p.Orientation = 6
+	data := exiftest.JPEG(4000, 3000, p)
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := Strip(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
