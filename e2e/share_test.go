@@ -107,6 +107,7 @@ func TestShareLinks(t *testing.T) {
 			chromedp.SetValue(chromedp.ID("share-expires"), "604800"),
 			chromedp.SendKeys(chromedp.ID("share-views"), "1"),
 			chromedp.SendKeys(chromedp.ID("share-title"), "Tom the cat"))
+		screenshot(t, ctx, shots, "share-form")
 		navigate(t, ctx, "create the link", chromedp.Click(chromedp.CSS(`#share-image-form button[type=submit]`)))
 		imageLink = newLink(t, ctx)
 		row := texts(t, ctx, "tr.share-new td")
@@ -151,9 +152,11 @@ func TestShareLinks(t *testing.T) {
 	var albumLink string
 	step("share an album", func(t *testing.T, ctx context.Context) {
 		navigate(t, ctx, "open the gallery filtered by cats/", chromedp.Navigate(base+"/images?prefix=cats/"))
+		do(t, ctx, "open the album form", chromedp.Click(chromedp.CSS(`.share-box summary`)))
 		if got := value(t, ctx, "share-prefix"); got != "cats/" {
 			t.Fatalf("album form prefix %q, want the filter cats/", got)
 		}
+		screenshot(t, ctx, shots, "share-album-form")
 		navigate(t, ctx, "create the album link", chromedp.Click(chromedp.CSS(`#share-album-form button[type=submit]`)))
 		albumLink = newLink(t, ctx)
 		stranger(t, ctx, func(ctx context.Context) {
