@@ -114,7 +114,8 @@ type ShareStore interface {
 	// share is ENOTFOUND, like a missing one.
 	RevokeShare(ctx context.Context, ownerID, id int64, at time.Time) (*Share, error)
 	// ViewShare counts one view of a share if it is live at now (not
-	// revoked, not expired, under its view limit), atomically: of any
+	// revoked, not expired, under its view limit) and its owner's account
+	// is not disabled, atomically: of any
 	// number of concurrent calls on a share with n views left, exactly n
 	// count. It returns the share as the count left it and whether it
 	// counted; a share that is not live comes back as it is, uncounted. A

@@ -180,17 +180,20 @@ func TokenID(token string) string {
 var errNoShare = pixpool.Errorf(pixpool.ENOTFOUND, "This link does not exist. Check that it was copied whole.")
 
 // ShareGoneError says that a link exists but no longer works, and why
-// (Status: pixpool.ShareRevoked, ShareExpired, ShareUsedUp, or "deleted"
-// for an image share whose image is gone).
+// (Status: pixpool.ShareRevoked, ShareExpired, ShareUsedUp, ShareDeleted
+// or ShareUnavailable).
 type ShareGoneError struct {
 	Status string
 }
 
 func (e *ShareGoneError) Error() string { return "share link gone: " + e.Status }
 
-// ShareDeleted is ShareGoneError's Status for an image share whose image
-// was deleted.
-const ShareDeleted = "deleted"
+// ShareGoneError's Status for an image share whose image was deleted,
+// and for a link of a disabled account.
+const (
+	ShareDeleted     = "deleted"
+	ShareUnavailable = "unavailable"
+)
 
 // Token returns the link token of sh, making the signing key if there is
 // none yet.
@@ -349,11 +352,25 @@ func (s *Shares) Open(ctx context.Context, token, ticket string, count bool) (*V
 	if (v.Ticket != "" || v.Counted) && st == pixpool.ShareUsedUp {
 		st = pixpool.ShareLive // the visit's own view may have reached the limit
 	}
-	if st != pixpool.ShareLive || count && v.Ticket == "" && !v.Counted {
-		if st == pixpool.ShareLive { // a count refused for a reason gone since: unlikely, but not live
-			st = pixpool.ShareUsedUp
-		}
+	if st != pixpool.ShareLive {
 		return nil, &ShareGoneError{Status: st}
+	}
+	// A disabled account's links stop working with it, and work again if
+	// it is enabled. ViewShare counts no view for one.
+	if !v.Counted {
+		owner, err := s.Store.User(ctx, v.Share.OwnerID)
+		if err != nil {
+			return nil, err
+		}
+		if owner.Disabled {
+			return nil, &ShareGoneError{Status: ShareUnavailable}
+		}
+		if count && v.Ticket == "" {
+			// Not counted, yet live and its owner enabled when read
+			// just after: the account was enabled in between. Refuse
+			// this once rather than serve a view not counted.
+			return nil, &ShareGoneError{Status: pixpool.ShareUsedUp}
+		}
 	}
 	if v.Counted {
 		exp := now.Add(VisitTTL).Unix()

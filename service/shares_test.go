@@ -330,3 +330,39 @@ func TestShares_Album(t *testing.T) {
 		t.Fatalf("album after an upload and a delete=%s, want it live", got)
 	}
 }
+
+// TestShares_OwnerDisabled: a disabled account's links stop working,
+// counting no view, and work again once it is enabled.
+func TestShares_OwnerDisabled(t *testing.T) {
+	f := newShareFixture(t)
+	sh, token := f.create(t, &pixpool.Share{Kind: pixpool.ShareImage, Key: "cats/tom.png", MaxViews: 2})
+	v, err := f.shares.Open(t.Context(), token, "", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := f.store.User(t.Context(), f.owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Disabled = true
+	if err := f.store.UpdateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	for _, ticket := range []string{"", v.Ticket} {
+		for _, count := range []bool{true, false} {
+			if _, err := f.shares.Open(t.Context(), token, ticket, count); goneStatus(t, err) != ShareUnavailable {
+				t.Fatalf("Open (ticket %q, count %v) of a disabled owner's link=%v, want unavailable", ticket, count, err)
+			}
+		}
+	}
+	u.Disabled = false
+	if err := f.store.UpdateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := f.shares.Open(t.Context(), token, "", true); err != nil || v.Share.Views != 2 {
+		t.Fatalf("Open once enabled=%+v, %v; want the second view", v, err)
+	}
+	if got, _ := f.store.Store.Share(t.Context(), sh.ID); got.Views != 2 {
+		t.Fatalf("Views=%d, want 2", got.Views)
+	}
+}

@@ -133,6 +133,7 @@ func (s *Store) ViewShare(ctx context.Context, id int64, now time.Time) (*pixpoo
 	sh, err := scanShare(s.db.QueryRowContext(ctx, `
 		UPDATE shares SET views = views + 1
 		WHERE id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?) AND (max_views IS NULL OR views < max_views)
+			AND NOT EXISTS (SELECT 1 FROM users WHERE users.id = shares.owner_id AND users.disabled)
 		RETURNING `+shareColumns, id, ms))
 	if err == nil {
 		return sh, true, nil

@@ -167,6 +167,24 @@ func testViewShare(t *testing.T, s pixpool.Store) {
 			t.Fatalf("view of a revoked share: counted=%v views=%d status %q", counted, got.Views, got.Status(t0))
 		}
 	})
+	t.Run("OwnerDisabled", func(t *testing.T) {
+		bob := createUser(t, s, "bob")
+		sh := createShare(t, s, &pixpool.Share{OwnerID: bob.ID, Kind: pixpool.ShareImage, Key: "a", CreatedAt: t0})
+		bob.Disabled = true
+		if err := s.UpdateUser(ctx, bob); err != nil {
+			t.Fatal(err)
+		}
+		if got, counted := view(sh.ID, t0); counted || got.Views != 0 {
+			t.Fatalf("view of a disabled owner's share: counted=%v views=%d, want not counted", counted, got.Views)
+		}
+		bob.Disabled = false
+		if err := s.UpdateUser(ctx, bob); err != nil {
+			t.Fatal(err)
+		}
+		if got, counted := view(sh.ID, t0); !counted || got.Views != 1 {
+			t.Fatalf("view once enabled again: counted=%v views=%d, want counted", counted, got.Views)
+		}
+	})
 	t.Run("Missing", func(t *testing.T) {
 		_, _, err := s.ViewShare(ctx, 1<<40, t0)
 		wantCode(t, "ViewShare(missing)", err, pixpool.ENOTFOUND)
