@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -400,5 +401,49 @@ func TestAPI_Shares(t *testing.T) {
 	}
 	if resp, _ := http.Get(link); resp.StatusCode != http.StatusGone {
 		t.Fatalf("revoked link: %d", resp.StatusCode)
+	}
+}
+
+// TestShare_HeadAndPaging: a HEAD counts no view; an album pages in key
+// order within its visit, without counting again.
+func TestShare_HeadAndPaging(t *testing.T) {
+	e := newShareEnv(t)
+	ctx := context.Background()
+	ada, _ := e.srv.Store.UserByUsername(ctx, "ada")
+	for i := range galleryPageSize + 2 {
+		if _, err := e.srv.Images.Put(ctx, ada.ID, fmt.Sprintf("many/%03d", i), testPNG(t, 8, 8, uint8(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id, link := e.share(t, e.ada, url.Values{"kind": {"album"}, "key": {"many/"}, "max_views": {"1"}})
+	req, _ := http.NewRequest(http.MethodHead, e.ts.URL+link, nil)
+	resp, _ := e.stranger.do(req)
+	wantStatus(t, resp, "", http.StatusOK)
+	wantShareHeaders(t, resp)
+
+	resp, body := e.stranger.get(link)
+	wantStatus(t, resp, body, http.StatusOK)
+	first := keysLinked(t, body, link+"/thumb")
+	if len(first) != galleryPageSize || first[0] != "many/000" {
+		t.Fatalf("first page: %d thumbnails from %v", len(first), first[:1])
+	}
+	var next string
+	for _, n := range elements(parseHTML(t, body), "a", "rel=next") {
+		next, _ = attrValue(n, "href")
+	}
+	resp, body = e.stranger.get(next)
+	wantStatus(t, resp, body, http.StatusOK)
+	if got := keysLinked(t, body, link+"/thumb"); strings.Join(got, ",") != "many/048,many/049" {
+		t.Fatalf("second page: %v", got)
+	}
+	sh, err := e.srv.Store.Share(ctx, id)
+	if err != nil || sh.Views != 1 {
+		t.Fatalf("views=%d, %v; want 1 (the HEAD and the second page count nothing)", sh.Views, err)
+	}
+	resp, body = e.stranger.get(link)
+	wantStatus(t, resp, body, http.StatusGone)
+	req, _ = http.NewRequest(http.MethodHead, e.ts.URL+link, nil)
+	if resp, _ := e.stranger.do(req); resp.StatusCode != http.StatusGone {
+		t.Fatalf("HEAD of a used-up link: %d, want 410", resp.StatusCode)
 	}
 }
