@@ -107,7 +107,7 @@ func shareForm(kind, key, title, expires, maxViews string, now time.Time) (*pixp
 	if expires = strings.TrimSpace(expires); expires != "" && expires != "never" {
 		sec, err := strconv.ParseInt(expires, 10, 64)
 		if err != nil || sec < 0 || sec > int64(service.MaxShareLifetime/time.Second) {
-			return nil, pixpool.Errorf(pixpool.EINVALID, "Choose when the link expires: in 1 hour, 1 day, 7 days, 30 days, or never.")
+			return nil, pixpool.Errorf(pixpool.EINVALID, "The link's expiry must be a number of seconds from now, at most ten years, or never.")
 		}
 		if sec > 0 {
 			sh.ExpiresAt = now.Add(time.Duration(sec) * time.Second)
