@@ -38,8 +38,9 @@ import (
 
 // ShareKeySetting names the stored secret that signs share links. It is
 // made on first use. No backup holds it and a restore removes it, so a new
-// one is made after a restore: every link handed out before stops working
-// (a restore must never bring back a link its owner had revoked since);
+// one is made after a restore: every link handed out before stops working,
+// within shareKeyTTL on every process (a restore must never bring back a
+// link its owner had revoked since);
 // owners find the links of their restored shares, signed anew, on their
 // Shared links page.
 const ShareKeySetting = "share.key"
@@ -61,6 +62,7 @@ const (
 // Shares makes, lists and revokes share links for their owners, and opens
 // them for visitors.
 type Shares struct {
+	// Store keeps the shares and the signing key (ShareKeySetting).
 	Store pixpool.Store
 	// Images checks that a shared image exists.
 	Images *Images
