@@ -366,3 +366,49 @@ func TestShares_OwnerDisabled(t *testing.T) {
 		t.Fatalf("Views=%d, want 2", got.Views)
 	}
 }
+
+// BenchmarkSharesOpen measures opening a link on SQLite: a forged token
+// (refused by its signature alone), a counted view, and a request of a
+// visit under way (ticket checked, row read).
+func BenchmarkSharesOpen(b *testing.B) {
+	f := &shareFixture{fixture: open(b, b.TempDir()), now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	f.store = &shareCallStore{Store: f.fixture.store}
+	f.shares = &Shares{Store: f.store, Images: f.images, Logger: slog.New(slog.DiscardHandler)}
+	if _, err := f.images.Put(b.Context(), f.owner, "k", pngOf(b, 8, 8, color.White)); err != nil {
+		b.Fatal(err)
+	}
+	sh, err := f.shares.Create(b.Context(), f.owner, &pixpool.Share{Kind: pixpool.ShareImage, Key: "k"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	token, err := f.shares.Token(b.Context(), sh)
+	if err != nil {
+		b.Fatal(err)
+	}
+	v, err := f.shares.Open(b.Context(), token, "", true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	forged := signToken([]byte("not the key"), sh)
+	b.Run("Forged", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := f.shares.Open(b.Context(), forged, "", true); pixpool.ErrorCode(err) != pixpool.ENOTFOUND {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("View", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := f.shares.Open(b.Context(), token, "", true); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Visit", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := f.shares.Open(b.Context(), token, v.Ticket, true); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
