@@ -98,6 +98,13 @@ func Run(t *testing.T, open func(t *testing.T) pixpool.Store) {
 		{"SearchImages", testSearchImages},
 		{"SearchImages/Owner", testSearchImagesOwner},
 
+		{"Share", testShare},
+		{"Shares", testShares},
+		{"RevokeShare", testRevokeShare},
+		{"ViewShare", testViewShare},
+		{"ViewShare/Concurrent", testViewShareConcurrent},
+		{"Share/Restore", testShareRestore},
+
 		{"Backup/Export", testBackupExport},
 		{"Backup/ExportError", testBackupExportError},
 		{"Backup/Snapshot", testBackupSnapshot},
