@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -565,6 +566,16 @@ func (s *Images) SweepOrphans(ctx context.Context, grace time.Duration) (int, er
 		s.logger().Warn("the database has no images but the blob store has image files: not removing them; restore a backup (pixpool backup restore) or point --blob elsewhere",
 			"files", len(orphans))
 		return 0, nil
+	}
+	if len(orphans) > 0 {
+		// A row moved between images and the trash (a restore, a delete)
+		// while the walk above read the other table was seen in neither;
+		// a second walk, after the move, sees it.
+		again := make(map[string]bool)
+		if err := s.Store.ImageBlobKeys(ctx, func(k string) error { again[k] = true; return nil }); err != nil {
+			return 0, err
+		}
+		orphans = slices.DeleteFunc(orphans, func(k string) bool { return again[k] })
 	}
 	n := 0
 	for _, k := range orphans {
