@@ -25,6 +25,7 @@ func runTrash(t *testing.T, open func(t *testing.T) pixpool.Store) {
 		{"Dedup/FilesShared", testDedupFilesShared},
 		{"Dedup/RaceDelete", testDedupRaceDelete},
 		{"Dedup/RacePurge", testDedupRacePurge},
+		{"Dedup/CrossReplace", testDedupCrossReplace},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
 	}
@@ -382,6 +383,62 @@ func testDedupRacePurge(t *testing.T, s pixpool.Store) {
 		}
 		return &purged.Image, nil
 	})
+}
+
+// testDedupCrossReplace uploads, at once, a's bytes under b and b's under
+// a: each upload locks the row it replaces and the row it shares with,
+// crosswise (PostgreSQL may break the deadlock, and PutImage tries
+// again). Both must succeed, and each replaced row's FilesShared must say
+// whether a row still names its files.
+func testDedupCrossReplace(t *testing.T, s pixpool.Store) {
+	ctx := t.Context()
+	ada := createUser(t, s, "ada")
+	named := func(blob string) bool {
+		imgs, err := s.Images(ctx, pixpool.ImageFilter{OwnerID: ada.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, img := range imgs {
+			if img.BlobKey == blob {
+				return true
+			}
+		}
+		return false
+	}
+	for round := range dedupRounds {
+		content := func(key, fresh, sum string) *pixpool.Image {
+			img := dupImage(ada.ID, key, fmt.Sprintf("%s%d", fresh, round))
+			img.SourceChecksum = fmt.Sprintf("%s-%d", sum, round)
+			return img
+		}
+		for _, img := range []*pixpool.Image{content("a", "a", "x"), content("b", "b", "y")} {
+			if _, err := s.PutImage(ctx, img); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var (
+			wg       sync.WaitGroup
+			old      [2]*pixpool.Image
+			errs     [2]error
+			startSig = make(chan struct{})
+		)
+		for i, img := range []*pixpool.Image{content("a", "c", "y"), content("b", "d", "x")} {
+			wg.Go(func() {
+				<-startSig
+				old[i], errs[i] = s.PutImage(ctx, img)
+			})
+		}
+		close(startSig)
+		wg.Wait()
+		for i := range 2 {
+			if errs[i] != nil {
+				t.Fatalf("round %d: PutImage()=%v", round, errs[i])
+			}
+			if got, want := old[i].FilesShared, named(old[i].BlobKey); got != want {
+				t.Fatalf("round %d: replaced %q: FilesShared=%v, but a row names its files: %v", round, old[i].Key, got, want)
+			}
+		}
+	}
 }
 
 func raceDedup(t *testing.T, s pixpool.Store, remove func(ownerID int64, key string) (*pixpool.Image, error)) {
