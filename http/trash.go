@@ -142,10 +142,14 @@ func (s *Server) handleTrashRestore(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	img, err := s.Images.Restore(r.Context(), u.ID, id, r.PostFormValue("key"))
-	if code := pixpool.ErrorCode(err); code == pixpool.ECONFLICT || code == pixpool.EINVALID {
+	switch code := pixpool.ErrorCode(err); {
+	case code == pixpool.ECONFLICT:
 		s.renderTrashPage(w, r, http.StatusConflict, pixpool.ErrorMessage(err), id)
 		return
-	} else if err != nil {
+	case code == pixpool.EINVALID: // the new key
+		s.renderTrashPage(w, r, http.StatusBadRequest, pixpool.ErrorMessage(err), id)
+		return
+	case err != nil:
 		s.errorPage(w, r, err)
 		return
 	}
