@@ -68,6 +68,11 @@ func Run(t *testing.T, open func(t *testing.T) pixpool.Store) {
 		{"DeleteAllImages", testDeleteAllImages},
 		{"ImageBlobKeys", testImageBlobKeys},
 
+		{"Variant", testVariant},
+		{"VariantsOf", testVariantsOf},
+		{"DeleteVariants", testDeleteVariants},
+		{"VariantBlobKeys", testVariantBlobKeys},
+
 		{"Setting", testSetting},
 		{"Settings", testSettings},
 		{"SetupToken", testSetupToken},
