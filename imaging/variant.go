@@ -155,3 +155,10 @@ func Render(src image.Image, o Orientation, box Box, format string) (data []byte
 	}
 	return buf.Bytes(), w, h, nil
 }
+
+// Dimensions returns what data is, as the headers say, without decoding
+// its pixels.
+func Dimensions(data []byte) (Info, error) {
+	_, info, _, err := (&Decoder{}).prepare(data)
+	return info, err
+}
