@@ -74,7 +74,6 @@ type Images struct {
 
 	loads      singleflight.Group // one store read per key at a time
 	writes     writeLog           // recent writes, so stale reads do not fill the cache
-	variantKey atomic.Pointer[[]byte] // the key that signs variant specs, once read
 	background sync.WaitGroup     // thumbnails being made
 	slotsOnce  sync.Once
 	slots      chan struct{} // bounds background thumbnails
@@ -86,6 +85,8 @@ type Images struct {
 	// thumbRetry is the pause before a queued thumbnail's next try, times
 	// the tries so far. If zero, a second.
 	thumbRetry time.Duration
+
+	variantKey atomic.Pointer[[]byte] // the key that signs variant specs, once read
 }
 
 // DefaultMaxBytes is the default image size limit.
