@@ -77,10 +77,20 @@ func (s *Server) handleReanalyze(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/image?"+url.Values{"key": {key}}.Encode(), http.StatusSeeOther)
 }
 
-// handleRaw sends an image's bytes; with ?download=1 as an attachment.
+// handleRaw sends an image's bytes; with ?download=1 as an attachment;
+// with ?w=, h=, fit= or format= a variant (srcset in the web UI).
 func (s *Server) handleRaw(w http.ResponseWriter, r *http.Request) {
 	u := authFrom(r.Context()).user
 	key := r.URL.Query().Get("key")
+	if spec, sig, ok, err := variantQuery(r.URL.Query()); ok {
+		fail := func(err error) { s.errorPage(w, r, keyNotFound(err, key)) }
+		if err != nil {
+			fail(err)
+			return
+		}
+		s.serveVariant(w, r, u.ID, key, spec, sig, fail)
+		return
+	}
 	img, data, err := s.getImage(r.Context(), u.ID, key)
 	if err != nil {
 		s.errorPage(w, r, keyNotFound(err, key))

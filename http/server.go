@@ -170,6 +170,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	api("GET /api/v1/images/{key...}", s.handleAPIGet)
 	api("DELETE /api/v1/images/{key...}", s.handleAPIDelete)
 	api("GET /api/v1/info/{key...}", s.handleAPIInfo)
+	api("GET /api/v1/variants/sign/{key...}", s.handleAPIVariantSign)
 	api("GET /api/v1/analysis/{key...}", s.handleAPIAnalysis)
 	api("POST /api/v1/analysis/{key...}", s.handleAPIReanalyze)
 	api("GET /api/v1/search", s.handleAPISearch)

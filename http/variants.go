@@ -1,0 +1,66 @@
+package http
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/pixpool/pixpool"
+)
+
+// variantParams are the query parameters that ask for a variant of an
+// image rather than the image itself.
+var variantParams = []string{"w", "h", "fit", "format", "sig"}
+
+// variantQuery reads a variant's spec and signature from q, and reports
+// whether q asks for a variant at all.
+func variantQuery(q url.Values) (spec pixpool.VariantSpec, sig string, ok bool, err error) {
+	for _, p := range variantParams {
+		if q.Has(p) {
+			ok = true
+		}
+	}
+	if !ok {
+		return spec, "", false, nil
+	}
+	spec, err = pixpool.ParseVariantSpec(q.Get("w"), q.Get("h"), q.Get("fit"), q.Get("format"))
+	return spec, q.Get("sig"), true, err
+}
+
+// serveVariant sends the variant spec of ownerID's image under key,
+// signed by sig or allowlisted; fail reports an error.
+func (s *Server) serveVariant(w http.ResponseWriter, r *http.Request, ownerID int64, key string, spec pixpool.VariantSpec, sig string, fail func(error)) {
+	img, data, err := s.Images.Variant(r.Context(), ownerID, key, spec, sig)
+	if err != nil {
+		fail(err)
+		return
+	}
+	serveImage(w, r, img, data, img.ContentType)
+}
+
+// variantSignJSON is the answer of GET /api/v1/variants/sign/{key}.
+type variantSignJSON struct {
+	URL string `json:"url"`
+	Sig string `json:"sig"`
+}
+
+// handleAPIVariantSign signs a variant spec for the caller's key, so
+// that they can ask for sizes off the allowlist.
+func (s *Server) handleAPIVariantSign(w http.ResponseWriter, r *http.Request) {
+	u := authFrom(r.Context()).user
+	key := pathKey(r)
+	q := r.URL.Query()
+	spec, err := pixpool.ParseVariantSpec(q.Get("w"), q.Get("h"), q.Get("fit"), q.Get("format"))
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	sig, err := s.Images.SignVariant(r.Context(), u.ID, key, spec)
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, variantSignJSON{
+		URL: "/api/v1/images/" + url.PathEscape(key) + "?" + spec.Query() + "&sig=" + sig,
+		Sig: sig,
+	})
+}
