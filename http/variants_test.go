@@ -1,0 +1,204 @@
+package http
+
+import (
+	"bytes"
+	"encoding/json"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pixpool/pixpool"
+	"github.com/pixpool/pixpool/imaging"
+)
+
+// photoJPEG is a w×h JPEG of a gradient.
+func photoJPEG(t *testing.T, w, h int) []byte {
+	t.Helper()
+	m := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			m.Set(x, y, color.RGBA{uint8(x), uint8(y), 128, 255})
+		}
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, m, &jpeg.Options{Quality: 90}); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// getAs sends a GET (or HEAD) with an API key and returns the answer.
+func (f *poolFixture) getAs(method, path, key string, header ...string) (*http.Response, []byte) {
+	f.t.Helper()
+	req, err := http.NewRequest(method, f.ts.URL+path, nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := f.ts.Client().Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	return resp, b.Bytes()
+}
+
+func TestAPIVariants(t *testing.T) {
+	f := newPoolFixture(t, fixtureConfig{pool: staticPool})
+	orig := photoJPEG(t, 1200, 900)
+	if status, b := f.do("PUT", "/api/v1/images/photos/cat.jpg", f.aliceKey, string(orig)); status != http.StatusCreated {
+		t.Fatalf("upload: %d %s", status, b)
+	}
+	path := "/api/v1/images/photos%2Fcat.jpg"
+
+	t.Run("Allowlisted", func(t *testing.T) {
+		resp, b := f.getAs("GET", path+"?w=640", f.aliceKey)
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/jpeg" {
+			t.Fatalf("GET ?w=640: %d %s: %.200s", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+		}
+		info, err := imaging.Dimensions(b)
+		if err != nil || info.Width != 640 || info.Height != 480 {
+			t.Fatalf("variant is %+v, %v; want 640×480", info, err)
+		}
+		etag := resp.Header.Get("ETag")
+		if etag == "" || etag == `"`+sha(orig)+`"` {
+			t.Fatalf("variant ETag %q, want one of its own", etag)
+		}
+		// Conditional: the same ETag answers 304.
+		resp, _ = f.getAs("GET", path+"?w=640", f.aliceKey, "If-None-Match", etag)
+		if resp.StatusCode != http.StatusNotModified {
+			t.Fatalf("If-None-Match: %d, want 304", resp.StatusCode)
+		}
+		// HEAD: the headers alone.
+		resp, hb := f.getAs("HEAD", path+"?w=640", f.aliceKey)
+		if resp.StatusCode != http.StatusOK || len(hb) != 0 || resp.Header.Get("Content-Length") != strconv.Itoa(len(b)) {
+			t.Fatalf("HEAD: %d, %d bytes, Content-Length %q, want 200 and %d", resp.StatusCode, len(hb), resp.Header.Get("Content-Length"), len(b))
+		}
+	})
+
+	t.Run("Formats", func(t *testing.T) {
+		for _, tt := range []struct{ query, ctype string }{
+			{"?w=320&format=webp", "image/webp"},
+			{"?w=320&format=png", "image/png"},
+			{"?w=160&h=160&fit=cover", "image/jpeg"},
+		} {
+			resp, b := f.getAs("GET", path+tt.query, f.aliceKey)
+			if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != tt.ctype {
+				t.Fatalf("GET %s: %d %s, want 200 %s: %.200s", tt.query, resp.StatusCode, resp.Header.Get("Content-Type"), tt.ctype, b)
+			}
+			if _, _, err := imaging.Inspect(b, 0); err != nil {
+				t.Fatalf("GET %s: the bytes do not decode: %v", tt.query, err)
+			}
+		}
+	})
+
+	t.Run("NotAllowlisted", func(t *testing.T) {
+		resp, b := f.getAs("GET", path+"?w=500", f.aliceKey)
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("GET ?w=500: %d, want 400", resp.StatusCode)
+		}
+		if msg := wantAPIError(t, b, pixpool.EINVALID); !strings.Contains(msg, "160, 320, 640, 1024, 1600, 2048") {
+			t.Fatalf("message %q does not list the allowed sizes", msg)
+		}
+	})
+
+	t.Run("BadParams", func(t *testing.T) {
+		for _, q := range []string{"?w=0", "?w=abc", "?w=5000", "?fit=cover&w=320", "?w=320&format=gif", "?w=320&fit=fill", "?format=png"} {
+			resp, b := f.getAs("GET", path+q, f.aliceKey)
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("GET %s: %d, want 400: %s", q, resp.StatusCode, b)
+			}
+			wantAPIError(t, b, pixpool.EINVALID)
+		}
+	})
+
+	t.Run("Signed", func(t *testing.T) {
+		status, b := f.do("GET", "/api/v1/variants/sign/photos%2Fcat.jpg?w=500&h=200&fit=cover&format=webp", f.aliceKey, "")
+		if status != http.StatusOK {
+			t.Fatalf("sign: %d %s", status, b)
+		}
+		var signed struct{ URL, Sig string }
+		if err := json.Unmarshal(b, &signed); err != nil || signed.Sig == "" || !strings.HasPrefix(signed.URL, path+"?") {
+			t.Fatalf("sign answered %s (%v)", b, err)
+		}
+		resp, body := f.getAs("GET", signed.URL, f.aliceKey)
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/webp" {
+			t.Fatalf("GET %s: %d: %.200s", signed.URL, resp.StatusCode, body)
+		}
+		if info, err := imaging.Dimensions(body); err != nil || info.Width != 500 || info.Height != 200 {
+			t.Fatalf("signed variant %+v, %v; want 500×200", info, err)
+		}
+		// Changed parameters, a forged signature, or another user: 403.
+		u, _ := url.Parse(signed.URL)
+		q := u.Query()
+		q.Set("w", "501")
+		if resp, b := f.getAs("GET", u.Path+"?"+q.Encode(), f.aliceKey); resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("changed w: %d, want 403: %s", resp.StatusCode, b)
+		}
+		q.Set("w", "500")
+		q.Set("sig", "AAAAAAAAAAAAAAAAAAAAAA")
+		if resp, b := f.getAs("GET", u.Path+"?"+q.Encode(), f.aliceKey); resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("forged sig: %d, want 403: %s", resp.StatusCode, b)
+		}
+		if status, b := f.do("PUT", "/api/v1/images/photos/cat.jpg", f.adminKey, string(orig)); status != http.StatusCreated {
+			t.Fatalf("admin upload: %d %s", status, b)
+		}
+		if resp, b := f.getAs("GET", signed.URL, f.adminKey); resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("alice's signed URL used by another user: %d, want 403: %s", resp.StatusCode, b)
+		}
+		status, b = f.do("GET", "/api/v1/variants/sign/x?w=99999", f.aliceKey, "")
+		if status != http.StatusBadRequest {
+			t.Fatalf("sign w=99999: %d, want 400: %s", status, b)
+		}
+	})
+
+	t.Run("OtherUsersKey", func(t *testing.T) {
+		status, b := f.do("PUT", "/api/v1/images/secret", f.adminKey, string(orig))
+		if status != http.StatusCreated {
+			t.Fatal(status, string(b))
+		}
+		resp, b := f.getAs("GET", "/api/v1/images/secret?w=320", f.aliceKey)
+		if resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("another user's key: %d, want 404: %s", resp.StatusCode, b)
+		}
+		resp, _ = f.getAs("GET", "/api/v1/images/secret?w=320", "")
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("no API key: %d, want 401", resp.StatusCode)
+		}
+	})
+
+	t.Run("Replaced", func(t *testing.T) {
+		_, before := f.getAs("GET", path+"?w=320", f.aliceKey)
+		if status, b := f.do("PUT", "/api/v1/images/photos/cat.jpg", f.aliceKey, string(photoJPEG(t, 900, 1200))); status != http.StatusCreated {
+			t.Fatalf("replace: %d %s", status, b)
+		}
+		resp, after := f.getAs("GET", path+"?w=320", f.aliceKey)
+		info, err := imaging.Dimensions(after)
+		if resp.StatusCode != http.StatusOK || err != nil || info.Width != 320 || info.Height != 427 || bytes.Equal(before, after) {
+			t.Fatalf("after replace: %d %+v %v, want a 320×427 variant of the new image", resp.StatusCode, info, err)
+		}
+	})
+
+	t.Run("Web", func(t *testing.T) {
+		b := newBrowser(t, f.ts)
+		b.login("alice", "correct horse", "/")
+		resp, body := b.get("/raw?key=" + url.QueryEscape("photos/cat.jpg") + "&w=160")
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/jpeg" {
+			t.Fatalf("/raw?w=160: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		if info, err := imaging.Dimensions([]byte(body)); err != nil || info.Width != 160 || info.Height != 213 {
+			t.Fatalf("/raw?w=160 of a 900×1200 image: %+v, %v; want 160×213", info, err)
+		}
+	})
+}
+
