@@ -31,6 +31,9 @@ type imagePage struct {
 	Image *pixpool.Image
 	// Recognition is the recognition panel; nil when recognition is off.
 	Recognition *analysisView
+	// SrcSet offers the browser variants of the image, "" if none is
+	// smaller.
+	SrcSet string
 }
 
 // renderImagePage renders one image's page, with an error from its delete
@@ -44,6 +47,7 @@ func (s *Server) renderImagePage(w http.ResponseWriter, r *http.Request, key str
 	}
 	d := &imagePage{layout: s.page(r, key, "")}
 	d.Key, d.Image, d.Error = key, img, msg
+	d.SrcSet = s.srcset(img, imageWidths, false, "/raw?key="+url.QueryEscape(key))
 	if s.Analyzer != nil {
 		view := &analysisView{Missing: s.Analyzer.Installed(), Key: key, CSRF: d.CSRF}
 		if _, an, err := s.Analyzer.Result(r.Context(), u.ID, key); err == nil {

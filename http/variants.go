@@ -3,6 +3,8 @@ package http
 import (
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 
 	"github.com/pixpool/pixpool"
 )
@@ -63,4 +65,43 @@ func (s *Server) handleAPIVariantSign(w http.ResponseWriter, r *http.Request) {
 		URL: "/api/v1/images/" + url.PathEscape(key) + "?" + spec.Query() + "&sig=" + sig,
 		Sig: sig,
 	})
+}
+
+// Widths of the variants the web UI offers browsers in srcset: gallery
+// tiles (square boxes, as thumbnails are) and the image page. The
+// templates' sizes attributes say how wide style.css lays them out.
+var (
+	tileWidths  = []int{160, 320, 640}
+	imageWidths = []int{640, 1024, 1600, 2048}
+)
+
+// srcset lists variants of img for a srcset: for each width (a square box
+// if square) that the allowlist has and that is smaller than the image,
+// the variant's URL with its actual width; then the whole image, at whole.
+// Browsers pick the smallest that covers the layout width at the screen's
+// pixel density.
+func (s *Server) srcset(img *pixpool.Image, widths []int, square bool, whole string) string {
+	var parts []string
+	long := max(img.Width, img.Height)
+	for _, w := range widths {
+		spec := pixpool.VariantSpec{Width: w, Fit: pixpool.FitInside}
+		if square {
+			spec.Height = w
+		}
+		if w >= img.Width && (!square || w >= long) {
+			break
+		}
+		if !s.Images.VariantAllowed(spec) {
+			continue
+		}
+		vw := w
+		if square && img.Height > img.Width {
+			vw = max(1, (img.Width*w+img.Height/2)/img.Height)
+		}
+		parts = append(parts, "/raw?key="+url.QueryEscape(img.Key)+"&"+spec.Query()+" "+strconv.Itoa(vw)+"w")
+	}
+	if whole != "" {
+		parts = append(parts, whole+" "+strconv.Itoa(img.Width)+"w")
+	}
+	return strings.Join(parts, ", ")
 }

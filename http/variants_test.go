@@ -202,3 +202,52 @@ func TestAPIVariants(t *testing.T) {
 	})
 }
 
+
+// TestWeb_Srcset: gallery tiles and the image page offer variants smaller
+// than the image, each loadable, and the image page the whole image last.
+func TestWeb_Srcset(t *testing.T) {
+	_, ts := newTestServer(t)
+	b := newBrowser(t, ts)
+	b.signUp("ada")
+	for key, data := range map[string][]byte{"big photo": photoJPEG(t, 1200, 900), "tiny": testPNG(t, 100, 80, 1)} {
+		if resp, body := b.upload(b.csrf(), key, data); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("upload %s: %d %s", key, resp.StatusCode, body)
+		}
+	}
+	_, body := b.get("/images")
+	sets := map[string]string{}
+	for _, img := range elements(parseHTML(t, body), "img") {
+		src, _ := attrValue(img, "src")
+		set, _ := attrValue(img, "srcset")
+		sets[src] = set
+	}
+	want := "/raw?key=big+photo&w=160&h=160 160w, /raw?key=big+photo&w=320&h=320 320w, /raw?key=big+photo&w=640&h=640 640w"
+	if got := sets["/thumb?key=big%20photo"]; got != want {
+		t.Fatalf("big photo's tile srcset=%q, want %q", got, want)
+	}
+	if got := sets["/thumb?key=tiny"]; got != "" {
+		t.Fatalf("tiny image's tile srcset=%q, want none (no variant is smaller)", got)
+	}
+
+	_, body = b.get("/image?key=big+photo")
+	imgs := elements(parseHTML(t, body), "img")
+	if len(imgs) == 0 {
+		t.Fatal("no img on the image page")
+	}
+	set, _ := attrValue(imgs[0], "srcset")
+	want = "/raw?key=big+photo&w=640 640w, /raw?key=big+photo&w=1024 1024w, /raw?key=big+photo 1200w"
+	if set != want {
+		t.Fatalf("image page srcset=%q, want %q", set, want)
+	}
+	for _, cand := range strings.Split(set, ", ") {
+		u, w, _ := strings.Cut(cand, " ")
+		resp, data := b.get(u)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d", u, resp.StatusCode)
+		}
+		info, err := imaging.Dimensions([]byte(data))
+		if err != nil || strconv.Itoa(info.Width)+"w" != w {
+			t.Fatalf("GET %s: %+v, %v; want %s wide", u, info, err, w)
+		}
+	}
+}
