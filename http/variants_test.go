@@ -202,7 +202,6 @@ func TestAPIVariants(t *testing.T) {
 	})
 }
 
-
 // TestWeb_Srcset: gallery tiles and the image page offer variants smaller
 // than the image, each loadable, and the image page the whole image last.
 func TestWeb_Srcset(t *testing.T) {
