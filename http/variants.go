@@ -78,6 +78,7 @@ var (
 // srcset lists variants of img for a srcset: for each width (a square box
 // if square) that the allowlist has and that is smaller than the image,
 // the variant's URL with its actual width; then the whole image, at whole.
+// With no variant smaller than the image it is "".
 // Browsers pick the smallest that covers the layout width at the screen's
 // pixel density.
 func (s *Server) srcset(img *pixpool.Image, widths []int, square bool, whole string) string {
@@ -99,6 +100,9 @@ func (s *Server) srcset(img *pixpool.Image, widths []int, square bool, whole str
 			vw = max(1, (img.Width*w+img.Height/2)/img.Height)
 		}
 		parts = append(parts, "/raw?key="+url.QueryEscape(img.Key)+"&"+spec.Query()+" "+strconv.Itoa(vw)+"w")
+	}
+	if len(parts) == 0 {
+		return "" // no variant is smaller: the image alone
 	}
 	if whole != "" {
 		parts = append(parts, whole+" "+strconv.Itoa(img.Width)+"w")
