@@ -6,14 +6,19 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"log/slog"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/pixpool/pixpool"
+	"github.com/pixpool/pixpool/cache"
 	"github.com/pixpool/pixpool/imaging"
+	"github.com/pixpool/pixpool/pool"
 )
 
 // photoJPEG is a w×h JPEG of a gradient.
@@ -249,4 +254,82 @@ func TestWeb_Srcset(t *testing.T) {
 			t.Fatalf("GET %s: %+v, %v; want %s wide", u, info, err, w)
 		}
 	}
+}
+
+// BenchmarkVariant measures, on a 12 MP photo (4000×3000 JPEG) through
+// the handler: the first request of a 1024-pixel variant (decoding,
+// rendering, storing; each iteration a new signed width, so each
+// renders) in JPEG and WebP, then GETs of the 1024 JPEG variant from the
+// cache pool and from the blob store, against the original from the pool.
+func BenchmarkVariant(b *testing.B) {
+	fx := newAPIFixture(b, 0)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	node := &cache.Server{Store: cache.NewStore(cache.StoreConfig{Capacity: 256 << 20}), Logger: slog.New(slog.DiscardHandler)}
+	go node.Serve(ln)
+	b.Cleanup(func() { node.Close() })
+	c := &pool.Client{Logger: slog.New(slog.DiscardHandler)}
+	b.Cleanup(func() { c.Close() })
+	c.SetLayout(1, []pool.NodeInfo{{ID: "n1", Addr: ln.Addr().String()}})
+	fx.srv.Images.Cache = c
+
+	m := image.NewRGBA(image.Rect(0, 0, 4000, 3000))
+	for y := range 3000 {
+		for x := range 4000 {
+			m.Set(x, y, color.RGBA{uint8(x * 255 / 4000), uint8(y * 255 / 3000), uint8((x ^ y) & 0x3f), 255})
+		}
+	}
+	var photo bytes.Buffer
+	jpeg.Encode(&photo, m, &jpeg.Options{Quality: 88})
+	if rec := fx.serve(httptest.NewRequest("PUT", "/api/v1/images/k", bytes.NewReader(photo.Bytes()))); rec.Code != http.StatusCreated {
+		b.Fatal(rec.Body)
+	}
+	u, err := fx.srv.Store.UserByUsername(b.Context(), "ada")
+	if err != nil {
+		b.Fatal(err)
+	}
+	get := func(b *testing.B, path string) int {
+		rec := fx.serve(httptest.NewRequest("GET", path, nil))
+		if rec.Code != http.StatusOK {
+			b.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
+		}
+		return rec.Body.Len()
+	}
+
+	for _, format := range []string{"jpeg", "webp"} {
+		b.Run("FirstRender1024/"+format, func(b *testing.B) {
+			w := 1024
+			for b.Loop() {
+				w--
+				spec := pixpool.VariantSpec{Width: w, Fit: pixpool.FitInside, Format: format}
+				sig, err := fx.srv.Images.SignVariant(b.Context(), u.ID, "k", spec)
+				if err != nil {
+					b.Fatal(err)
+				}
+				get(b, "/api/v1/images/k?"+spec.Query()+"&sig="+sig)
+			}
+		})
+	}
+	b.Run("Original/cached", func(b *testing.B) {
+		b.SetBytes(int64(get(b, "/api/v1/images/k")))
+		for b.Loop() {
+			get(b, "/api/v1/images/k")
+		}
+	})
+	b.Run("Variant1024/cached", func(b *testing.B) {
+		b.SetBytes(int64(get(b, "/api/v1/images/k?w=1024")))
+		for b.Loop() {
+			get(b, "/api/v1/images/k?w=1024")
+		}
+	})
+	b.Run("Variant1024/stored", func(b *testing.B) {
+		fx.srv.Images.Cache = nil
+		defer func() { fx.srv.Images.Cache = c }()
+		b.SetBytes(int64(get(b, "/api/v1/images/k?w=1024")))
+		for b.Loop() {
+			get(b, "/api/v1/images/k?w=1024")
+		}
+	})
 }
