@@ -274,7 +274,7 @@ func TestVariant_Allowlist(t *testing.T) {
 		t.Fatalf("another replica signs %q, %v; want %q", sig2, err, sig)
 	}
 	// A configured allowlist replaces the default.
-	f.images.VariantSizes = []pixpool.VariantSize{{500, 0}}
+	f.images.VariantSizes = []pixpool.VariantSize{{Width: 500}}
 	if _, _, err := f.images.Variant(ctx, f.owner, "cat", odd, ""); err != nil {
 		t.Fatalf("w=500 allowlisted: %v", err)
 	}
