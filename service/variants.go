@@ -88,6 +88,9 @@ func (s *Images) checkVariant(ctx context.Context, ownerID int64, key string, sp
 		for _, z := range s.EffectiveVariantSizes() {
 			sizes = append(sizes, z.String())
 		}
+		if len(sizes) == 0 {
+			return pixpool.Errorf(pixpool.EINVALID, "This server renders variants only from signed URLs: get one from GET /api/v1/variants/sign/{key}.")
+		}
 		return pixpool.Errorf(pixpool.EINVALID, "Variant size %s is not one of the sizes this server renders on request (w or h of %s; fit=cover needs w=h of them); for another size, get a signed URL from GET /api/v1/variants/sign/{key}.",
 			boxString(spec), strings.Join(sizes, ", "))
 	}
