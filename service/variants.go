@@ -91,7 +91,7 @@ func (s *Images) checkVariant(ctx context.Context, ownerID int64, key string, sp
 		if len(sizes) == 0 {
 			return pixpool.Errorf(pixpool.EINVALID, "This server renders variants only from signed URLs: get one from GET /api/v1/variants/sign/{key}.")
 		}
-		return pixpool.Errorf(pixpool.EINVALID, "Variant size %s is not one of the sizes this server renders on request (w or h of %s; fit=cover needs w=h of them); for another size, get a signed URL from GET /api/v1/variants/sign/{key}.",
+		return pixpool.Errorf(pixpool.EINVALID, "Variant size %s is not one this server renders on request: %s (a width N allows w=N, h=N or the square w=N&h=N; a box WxH allows exactly it). For another size, get a signed URL from GET /api/v1/variants/sign/{key}.",
 			boxString(spec), strings.Join(sizes, ", "))
 	}
 	k, err := s.signingKey(ctx, false)

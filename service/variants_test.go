@@ -3,7 +3,9 @@ package service
 import (
 	"bytes"
 	"context"
+	"image"
 	"image/color"
+	"image/gif"
 	"log/slog"
 	"slices"
 	"strings"
@@ -354,4 +356,51 @@ func TestVariant_Sweep(t *testing.T) {
 	if got := f.variantBlobs(t); !slices.Equal(got, live) {
 		t.Fatalf("variant blobs after sweeping %q, want %q", got, live)
 	}
+}
+
+// turned returns a JPEG with an Exif segment saying orientation o.
+func turned(jpg []byte, o uint16) []byte {
+	tiff := []byte("MM\x00\x2a\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01")
+	tiff = append(tiff, byte(o>>8), byte(o), 0, 0, 0, 0, 0, 0)
+	seg := append([]byte("Exif\x00\x00"), tiff...)
+	out := []byte{0xff, 0xd8, 0xff, 0xe1, byte((len(seg) + 2) >> 8), byte(len(seg) + 2)}
+	return append(append(out, seg...), jpg[2:]...)
+}
+
+// TestVariant_Formats: variants are upright, and a GIF's default format
+// is PNG.
+func TestVariant_Formats(t *testing.T) {
+	f, _, _ := variantFixture(t)
+	ctx := t.Context()
+	// Stored 800×600, to be shown turned a quarter: 600×800 upright.
+	if _, err := f.images.Put(ctx, f.owner, "portrait", turned(jpegOf(t, 800, 600, color.White), 6)); err != nil {
+		t.Fatal(err)
+	}
+	img, data, err := f.images.Variant(ctx, f.owner, "portrait", spec(t, "320", "", "", ""), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := imaging.Dimensions(data); img.Width != 320 || img.Height != 427 || info.Width != 320 || info.Height != 427 {
+		t.Fatalf("variant of a turned 800×600 photo: %d×%d (bytes %d×%d), want upright 320×427", img.Width, img.Height, info.Width, info.Height)
+	}
+	if imaging.ReadOrientation(data) != imaging.Upright {
+		t.Fatal("the variant still says it must be turned")
+	}
+
+	var gif bytes.Buffer
+	if err := encodeGIF(&gif, 400, 300); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.images.Put(ctx, f.owner, "anim", gif.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	img, _, err = f.images.Variant(ctx, f.owner, "anim", spec(t, "160", "", "", ""), "")
+	if err != nil || img.ContentType != "image/png" || img.Width != 160 {
+		t.Fatalf("variant of a GIF: %+v, %v; want a 160 px PNG", img, err)
+	}
+}
+
+func encodeGIF(w *bytes.Buffer, width, height int) error {
+	m := image.NewPaletted(image.Rect(0, 0, width, height), color.Palette{color.White, color.Black})
+	return gif.Encode(w, m, nil)
 }
