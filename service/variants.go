@@ -209,8 +209,20 @@ type variantResult struct {
 
 // loadVariant reads a variant from the blob store, or renders and keeps
 // it. original reports that the spec asks for the image itself, whose
-// row and bytes it returns (from Get, so from the cache).
-func (s *Images) loadVariant(ctx context.Context, ownerID int64, key string, spec pixpool.VariantSpec) (_ *pixpool.Image, _ []byte, original bool, err error) {
+// row and bytes it returns (from Get, so from the cache). As load does,
+// it reads the row again when the image's bytes went missing under it (a
+// replace or delete removed them), so a request racing a write answers
+// with the new image (or not found) rather than fails.
+func (s *Images) loadVariant(ctx context.Context, ownerID int64, key string, spec pixpool.VariantSpec) (img *pixpool.Image, data []byte, original bool, err error) {
+	for attempt := 0; ; attempt++ {
+		img, data, original, err = s.loadVariantOnce(ctx, ownerID, key, spec)
+		if !errors.Is(err, errBytesMissing) || attempt == 2 {
+			return img, data, original, err
+		}
+	}
+}
+
+func (s *Images) loadVariantOnce(ctx context.Context, ownerID int64, key string, spec pixpool.VariantSpec) (_ *pixpool.Image, _ []byte, original bool, err error) {
 	img, err := s.Store.Image(ctx, ownerID, key)
 	if err != nil {
 		return nil, nil, false, err

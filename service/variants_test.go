@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"image/gif"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -403,4 +404,67 @@ func TestVariant_Formats(t *testing.T) {
 func encodeGIF(w *bytes.Buffer, width, height int) error {
 	m := image.NewPaletted(image.Rect(0, 0, width, height), color.Palette{color.White, color.Black})
 	return gif.Encode(w, m, nil)
+}
+
+// gatedBlobs holds the first Put of a variant until gate is closed,
+// telling held when it waits.
+type gatedBlobs struct {
+	pixpool.BlobStore
+	once       sync.Once
+	held, gate chan struct{}
+}
+
+func (g *gatedBlobs) Put(ctx context.Context, key string, r io.Reader) error {
+	if strings.HasPrefix(key, "var/") {
+		g.once.Do(func() {
+			close(g.held)
+			<-g.gate
+		})
+	}
+	return g.BlobStore.Put(ctx, key, r)
+}
+
+// TestVariant_RaceReplace: a variant rendered from the old picture while
+// the image is replaced is not cached or kept, and the next request gets
+// the new picture.
+func TestVariant_RaceReplace(t *testing.T) {
+	f, cache, _ := variantFixture(t)
+	ctx := t.Context()
+	g := &gatedBlobs{BlobStore: f.blobs, held: make(chan struct{}), gate: make(chan struct{})}
+	f.images.Blobs = g
+	if _, err := f.images.Put(ctx, f.owner, "cat", jpegOf(t, 800, 600, color.RGBA{220, 20, 20, 255})); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan []byte)
+	go func() {
+		_, data, err := f.images.Variant(ctx, f.owner, "cat", spec(t, "320", "", "", ""), "")
+		if err != nil {
+			t.Error(err)
+		}
+		done <- data
+	}()
+	<-g.held // rendered from red, about to be stored
+	if _, err := f.images.Put(ctx, f.owner, "cat", jpegOf(t, 800, 600, color.RGBA{20, 20, 220, 255})); err != nil {
+		t.Fatal(err)
+	}
+	close(g.gate)
+	<-done // the racing request may answer with the picture it began with
+	f.images.Wait()
+	cache.mu.Lock()
+	for k := range cache.m {
+		if strings.Contains(k, "~") {
+			t.Errorf("the racing render filled the cache: %q", k)
+		}
+	}
+	cache.mu.Unlock()
+	if got := f.variantBlobs(t); len(got) != 0 {
+		t.Fatalf("the racing render left %q", got)
+	}
+	_, data, err := f.images.Variant(ctx, f.owner, "cat", spec(t, "320", "", "", ""), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := colorOf(t, data); c.B < 150 {
+		t.Fatalf("after the replace the variant is %v, want the new blue picture", c)
+	}
 }
