@@ -31,6 +31,11 @@ type imagePage struct {
 	Image *pixpool.Image
 	// Recognition is the recognition panel; nil when recognition is off.
 	Recognition *analysisView
+	// Metadata is what the upload's metadata said, for the owner (the
+	// only one who sees this page); nil if none. Original is the kept
+	// original; nil if none.
+	Metadata *pixpool.ImageMetadata
+	Original *originalJSON
 	// SrcSet offers the browser variants of the image, "" if none is
 	// smaller.
 	SrcSet string
@@ -47,6 +52,8 @@ func (s *Server) renderImagePage(w http.ResponseWriter, r *http.Request, key str
 	}
 	d := &imagePage{layout: s.page(r, key, "")}
 	d.Key, d.Image, d.Error = key, img, msg
+	info := s.toInfoJSON(r.Context(), img)
+	d.Metadata, d.Original = info.Metadata, info.Original
 	d.SrcSet = s.srcset(img, imageWidths, false, "/raw?key="+url.QueryEscape(key))
 	if s.Analyzer != nil {
 		view := &analysisView{Missing: s.Analyzer.Installed(), Key: key, CSRF: d.CSRF}

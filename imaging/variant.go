@@ -24,13 +24,17 @@ type Box struct {
 	Cover         bool
 }
 
+// swapsSides reports whether EXIF orientation o turns the image a
+// quarter: the upright image's width is the stored height.
+func swapsSides(o int) bool { return o >= 5 && o <= 8 }
+
 // VariantGeometry returns the size of the variant of a w×h image stored
-// in orientation o, and the part of the upright image it shows. It never
+// in EXIF orientation o (see Orientation; 0 and 1 are upright), and the part of the upright image it shows. It never
 // enlarges: a box larger than the image gives the image's size, and a
 // cover box larger than the image shrinks, keeping its shape, until it
 // fits.
-func VariantGeometry(w, h int, o Orientation, box Box) (vw, vh int, crop image.Rectangle) {
-	if o.swapsSides() {
+func VariantGeometry(w, h int, o int, box Box) (vw, vh int, crop image.Rectangle) {
+	if swapsSides(o) {
 		w, h = h, w
 	}
 	crop = image.Rect(0, 0, w, h)
@@ -72,7 +76,7 @@ func VariantGeometry(w, h int, o Orientation, box Box) (vw, vh int, crop image.R
 
 // storedRect maps r, a rectangle of the upright image, to the stored
 // image of w×h pixels (stored sides) and orientation o.
-func storedRect(r image.Rectangle, w, h int, o Orientation) image.Rectangle {
+func storedRect(r image.Rectangle, w, h int, o int) image.Rectangle {
 	switch o {
 	case 2:
 		return image.Rect(w-r.Max.X, r.Min.Y, w-r.Min.X, r.Max.Y)
@@ -97,15 +101,15 @@ func storedRect(r image.Rectangle, w, h int, o Orientation) image.Rectangle {
 // upright turn, the encoder's copies (libwebp's, in its WebAssembly
 // memory, are the largest) and the output. A Budget reserves them with the
 // decoding (Decoder.Extra).
-func RenderCost(w, h int, o Orientation, box Box, format string) int64 {
+func RenderCost(w, h int, o int, box Box, format string) int64 {
 	vw, vh, crop := VariantGeometry(w, h, o, box)
 	px := int64(vw) * int64(vh)
 	cw, ch, tw, th := crop.Dx(), crop.Dy(), vw, vh
-	if o.swapsSides() {
+	if swapsSides(o) {
 		cw, ch, tw, th = ch, cw, th, tw
 	}
 	cost := shrinkCost(cw, ch, tw, th) + 4*px + 4*px // scaled, output
-	if o > Upright {
+	if o > 1 {
 		cost += 4 * px
 	}
 	if format == "webp" {
@@ -119,7 +123,7 @@ func RenderCost(w, h int, o Orientation, box Box, format string) int64 {
 // are, turned upright, and written as format (jpeg, png or webp).
 // Transparent parts of a JPEG variant become white. It returns the bytes
 // and the variant's size.
-func Render(src image.Image, o Orientation, box Box, format string) (data []byte, w, h int, err error) {
+func Render(src image.Image, o int, box Box, format string) (data []byte, w, h int, err error) {
 	sb := src.Bounds()
 	if sb.Empty() {
 		return nil, 0, 0, fmt.Errorf("imaging: render: empty image %v", sb)
@@ -127,7 +131,7 @@ func Render(src image.Image, o Orientation, box Box, format string) (data []byte
 	w, h, crop := VariantGeometry(sb.Dx(), sb.Dy(), o, box)
 	sr := storedRect(crop, sb.Dx(), sb.Dy(), o).Add(sb.Min)
 	tw, th := w, h
-	if o.swapsSides() {
+	if swapsSides(o) {
 		tw, th = h, w
 	}
 	dst := image.NewRGBA(image.Rect(0, 0, tw, th))

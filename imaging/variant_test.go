@@ -2,7 +2,6 @@ package imaging
 
 import (
 	"bytes"
-	"encoding/binary"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -13,73 +12,27 @@ import (
 	"golang.org/x/image/webp"
 )
 
-// withOrientation returns a JPEG with an Exif APP1 segment saying o, in
-// the byte order given ("MM" or "II").
-func withOrientation(jpg []byte, o int, order string) []byte {
-	var bo binary.AppendByteOrder = binary.BigEndian
-	if order == "II" {
-		bo = binary.LittleEndian
-	}
-	tiff := []byte(order)
-	tiff = bo.AppendUint16(tiff, 42)
-	tiff = bo.AppendUint32(tiff, 8) // the first IFD
-	tiff = bo.AppendUint16(tiff, 2) // two entries: Make, then Orientation
-	tiff = bo.AppendUint16(bo.AppendUint16(tiff, 0x010f), 2)
-	tiff = append(bo.AppendUint32(tiff, 4), 'a', 'b', 'c', 0)
-	tiff = bo.AppendUint16(bo.AppendUint16(tiff, 0x0112), 3)
-	tiff = append(bo.AppendUint16(bo.AppendUint32(tiff, 1), uint16(o)), 0, 0)
-	tiff = append(tiff, 0, 0, 0, 0) // no next IFD
-	seg := append([]byte("Exif\x00\x00"), tiff...)
-	out := append([]byte{}, jpg[:2]...)
-	out = append(out, 0xff, 0xe1)
-	out = binary.BigEndian.AppendUint16(out, uint16(len(seg)+2))
-	out = append(out, seg...)
-	return append(out, jpg[2:]...)
-}
-
-func TestReadOrientation(t *testing.T) {
-	jpg := encodeJPEG(t, testImage(8, 4), 90)
-	for o := 1; o <= 8; o++ {
-		for _, order := range []string{"MM", "II"} {
-			if got := ReadOrientation(withOrientation(jpg, o, order)); got != Orientation(o) {
-				t.Errorf("ReadOrientation(%s, %d)=%d", order, o, got)
-			}
-		}
-	}
-	if got := ReadOrientation(jpg); got != Upright {
-		t.Errorf("ReadOrientation(no Exif)=%d, want Upright", got)
-	}
-	if got := ReadOrientation(withOrientation(jpg, 9, "MM")); got != Upright {
-		t.Errorf("ReadOrientation(9)=%d, want Upright", got)
-	}
-	for _, b := range [][]byte{nil, []byte("\xff\xd8"), []byte("\xff\xd8\xff\xe1\x00\x01"), encodePNG(t, testImage(2, 2))} {
-		if got := ReadOrientation(b); got != Upright {
-			t.Errorf("ReadOrientation(%q)=%d, want Upright", b, got)
-		}
-	}
-}
-
 func TestVariantGeometry(t *testing.T) {
 	tests := []struct {
 		name   string
 		w, h   int
-		o      Orientation
+		o      int
 		box    Box
 		vw, vh int
 		crop   image.Rectangle
 	}{
-		{"WidthOnly", 4000, 3000, Upright, Box{Width: 1024}, 1024, 768, image.Rect(0, 0, 4000, 3000)},
-		{"HeightOnly", 4000, 3000, Upright, Box{Height: 300}, 400, 300, image.Rect(0, 0, 4000, 3000)},
-		{"InsideTallBox", 4000, 3000, Upright, Box{Width: 640, Height: 640}, 640, 480, image.Rect(0, 0, 4000, 3000)},
-		{"InsideHeightBinds", 4000, 3000, Upright, Box{Width: 1000, Height: 300}, 400, 300, image.Rect(0, 0, 4000, 3000)},
-		{"NeverEnlarges", 300, 200, Upright, Box{Width: 640}, 300, 200, image.Rect(0, 0, 300, 200)},
-		{"Portrait", 3000, 4000, Upright, Box{Width: 640, Height: 640}, 480, 640, image.Rect(0, 0, 3000, 4000)},
+		{"WidthOnly", 4000, 3000, 1, Box{Width: 1024}, 1024, 768, image.Rect(0, 0, 4000, 3000)},
+		{"HeightOnly", 4000, 3000, 1, Box{Height: 300}, 400, 300, image.Rect(0, 0, 4000, 3000)},
+		{"InsideTallBox", 4000, 3000, 1, Box{Width: 640, Height: 640}, 640, 480, image.Rect(0, 0, 4000, 3000)},
+		{"InsideHeightBinds", 4000, 3000, 1, Box{Width: 1000, Height: 300}, 400, 300, image.Rect(0, 0, 4000, 3000)},
+		{"NeverEnlarges", 300, 200, 1, Box{Width: 640}, 300, 200, image.Rect(0, 0, 300, 200)},
+		{"Portrait", 3000, 4000, 1, Box{Width: 640, Height: 640}, 480, 640, image.Rect(0, 0, 3000, 4000)},
 		{"Turned", 4000, 3000, 6, Box{Width: 300}, 300, 400, image.Rect(0, 0, 3000, 4000)},
-		{"Cover", 4000, 3000, Upright, Box{Width: 320, Height: 320, Cover: true}, 320, 320, image.Rect(500, 0, 3500, 3000)},
-		{"CoverTall", 3000, 4000, Upright, Box{Width: 300, Height: 100, Cover: true}, 300, 100, image.Rect(0, 1500, 3000, 2500)},
-		{"CoverLargerThanImage", 300, 200, Upright, Box{Width: 640, Height: 640, Cover: true}, 200, 200, image.Rect(50, 0, 250, 200)},
-		{"CoverWiderThanImage", 300, 200, Upright, Box{Width: 1200, Height: 400, Cover: true}, 300, 100, image.Rect(0, 50, 300, 150)},
-		{"Tiny", 1, 1000, Upright, Box{Width: 10, Height: 10}, 1, 10, image.Rect(0, 0, 1, 1000)},
+		{"Cover", 4000, 3000, 1, Box{Width: 320, Height: 320, Cover: true}, 320, 320, image.Rect(500, 0, 3500, 3000)},
+		{"CoverTall", 3000, 4000, 1, Box{Width: 300, Height: 100, Cover: true}, 300, 100, image.Rect(0, 1500, 3000, 2500)},
+		{"CoverLargerThanImage", 300, 200, 1, Box{Width: 640, Height: 640, Cover: true}, 200, 200, image.Rect(50, 0, 250, 200)},
+		{"CoverWiderThanImage", 300, 200, 1, Box{Width: 1200, Height: 400, Cover: true}, 300, 100, image.Rect(0, 50, 300, 150)},
+		{"Tiny", 1, 1000, 1, Box{Width: 10, Height: 10}, 1, 10, image.Rect(0, 0, 1, 1000)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,7 +77,7 @@ func near(c color.Color, want color.RGBA) bool {
 func TestRenderOrientation(t *testing.T) {
 	upright := quadrants(80, 40)
 	red, green, blue, white := color.RGBA{255, 0, 0, 255}, color.RGBA{0, 255, 0, 255}, color.RGBA{0, 0, 255, 255}, color.RGBA{255, 255, 255, 255}
-	for o := Orientation(1); o <= 8; o++ {
+	for o := 1; o <= 8; o++ {
 		// The stored image is the upright one turned back: the inverse
 		// of orient. Applying orient to each candidate finds it.
 		stored := invertOrient(upright, o)
@@ -151,8 +104,8 @@ func TestRenderOrientation(t *testing.T) {
 }
 
 // invertOrient returns the image that orient turns into m.
-func invertOrient(m *image.RGBA, o Orientation) *image.RGBA {
-	inverse := map[Orientation]Orientation{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 8, 7: 7, 8: 6}
+func invertOrient(m *image.RGBA, o int) *image.RGBA {
+	inverse := map[int]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 8, 7: 7, 8: 6}
 	return orient(m, inverse[o])
 }
 
@@ -169,7 +122,7 @@ func TestRenderFormats(t *testing.T) {
 		{"webp", func(b []byte) (image.Image, error) { return webp.Decode(bytes.NewReader(b)) }},
 	} {
 		for _, box := range []Box{{Width: 160}, {Width: 100, Height: 100, Cover: true}} {
-			data, w, h, err := Render(src, Upright, box, tt.format)
+			data, w, h, err := Render(src, 1, box, tt.format)
 			if err != nil {
 				t.Fatalf("Render(%s, %+v)=%v", tt.format, box, err)
 			}
@@ -190,7 +143,7 @@ func TestRenderFormats(t *testing.T) {
 			}
 		}
 	}
-	if _, _, _, err := Render(src, Upright, Box{Width: 10}, "gif"); err == nil {
+	if _, _, _, err := Render(src, 1, Box{Width: 10}, "gif"); err == nil {
 		t.Fatal("Render(gif) succeeded, want an error")
 	}
 }
@@ -204,7 +157,7 @@ func TestRenderCrop(t *testing.T) {
 	}
 	// The middle third of a 600×200 image, 200×200, holds the border of
 	// red and green at its centre.
-	data, _, _, err := Render(m, Upright, Box{Width: 50, Height: 50, Cover: true}, "png")
+	data, _, _, err := Render(m, 1, Box{Width: 50, Height: 50, Cover: true}, "png")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,8 +168,8 @@ func TestRenderCrop(t *testing.T) {
 }
 
 func TestRenderCost(t *testing.T) {
-	small := RenderCost(4000, 3000, Upright, Box{Width: 160}, "jpeg")
-	large := RenderCost(4000, 3000, Upright, Box{Width: 2048}, "webp")
+	small := RenderCost(4000, 3000, 1, Box{Width: 160}, "jpeg")
+	large := RenderCost(4000, 3000, 1, Box{Width: 2048}, "webp")
 	if small <= 0 || large <= small {
 		t.Fatalf("RenderCost: 160 px jpeg %d, 2048 px webp %d; want positive and growing", small, large)
 	}
@@ -235,7 +188,7 @@ func BenchmarkRender1024(b *testing.B) {
 	for _, format := range []string{"jpeg", "webp", "png"} {
 		b.Run(format, func(b *testing.B) {
 			for b.Loop() {
-				if _, _, _, err := Render(src, Upright, Box{Width: 1024}, format); err != nil {
+				if _, _, _, err := Render(src, 1, Box{Width: 1024}, format); err != nil {
 					b.Fatal(err)
 				}
 			}

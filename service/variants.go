@@ -262,10 +262,10 @@ func (s *Images) loadVariantOnce(ctx context.Context, ownerID int64, key string,
 	if err != nil {
 		return nil, nil, false, err
 	}
-	o := imaging.ReadOrientation(src)
+	o := imaging.Orientation(src)
 	box := imaging.Box{Width: spec.Width, Height: spec.Height, Cover: spec.Fit == pixpool.FitCover}
 	if w, h, _ := imaging.VariantGeometry(img.Width, img.Height, o, box); w == img.Width && h == img.Height &&
-		o == imaging.Upright && "image/"+resolved.Format == img.ContentType {
+		o <= 1 && "image/"+resolved.Format == img.ContentType {
 		got, data, err := s.Get(ctx, ownerID, key)
 		return got, data, true, err
 	}

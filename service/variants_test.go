@@ -384,7 +384,7 @@ func TestVariant_Formats(t *testing.T) {
 	if info, _ := imaging.Dimensions(data); img.Width != 320 || img.Height != 427 || info.Width != 320 || info.Height != 427 {
 		t.Fatalf("variant of a turned 800×600 photo: %d×%d (bytes %d×%d), want upright 320×427", img.Width, img.Height, info.Width, info.Height)
 	}
-	if imaging.ReadOrientation(data) != imaging.Upright {
+	if imaging.Orientation(data) > 1 {
 		t.Fatal("the variant still says it must be turned")
 	}
 
