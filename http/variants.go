@@ -36,6 +36,12 @@ func (s *Server) serveVariant(w http.ResponseWriter, r *http.Request, ownerID in
 		fail(err)
 		return
 	}
+	// On Lambda a large variant (a PNG of 2048 pixels may pass 6 MB) is
+	// sent from the blob store as a large image is; one from the cache
+	// is small enough to have been cached.
+	if img.BlobKey != "" && s.redirectLarge(w, r, img) {
+		return
+	}
 	serveImage(w, r, img, data, img.ContentType)
 }
 

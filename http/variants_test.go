@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"image"
 	"image/color"
@@ -332,4 +333,30 @@ func BenchmarkVariant(b *testing.B) {
 			get(b, "/api/v1/images/k?w=1024")
 		}
 	})
+}
+
+// TestAPIVariants_Large: where large images are sent from the blob store
+// (Lambda), so are large variants: the redirect names the variant's blob.
+func TestAPIVariants_Large(t *testing.T) {
+	srv, ts := newTestServer(t)
+	srv.ImageURLAbove = 1000
+	srv.ImageURL = func(_ context.Context, img *pixpool.Image, _ string) (string, error) {
+		return "https://blobs.example/" + img.BlobKey, nil
+	}
+	b := newBrowser(t, ts)
+	b.signUp("ada")
+	if resp, body := b.upload(b.csrf(), "big", photoJPEG(t, 1200, 900)); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("upload: %d %s", resp.StatusCode, body)
+	}
+	client := *ts.Client()
+	client.Jar = b.c.Jar
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := client.Get(ts.URL + "/raw?key=big&w=640&format=png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusTemporaryRedirect || !strings.Contains(loc, "/var/") || !strings.HasSuffix(loc, "/640x0-inside.png") {
+		t.Fatalf("large variant: %d to %q, want 307 to the variant's blob", resp.StatusCode, loc)
+	}
 }

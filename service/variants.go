@@ -151,8 +151,8 @@ func variantCacheKey(ownerID int64, key string, spec pixpool.VariantSpec) string
 // bytes: from the cache, else from the blob store if it was rendered
 // before, else rendered now (once, however many ask at the same time) from
 // the image's bytes, decoded within the Budget. The image returned
-// describes the variant: its type, size, and an ETag (Checksum) of its
-// own. A spec that would give the image itself (same format and size,
+// describes the variant: its type, size, an ETag (Checksum) of its own,
+// and its BlobKey ("" when it came from the cache). A spec that would give the image itself (same format and size,
 // upright) gives the image. sig is SignVariant's signature, "" for an
 // allowlisted spec (see checkVariant's errors). Another user's key is
 // ENOTFOUND, as in Get.
@@ -235,9 +235,12 @@ func (s *Images) loadVariantOnce(ctx context.Context, ownerID int64, key string,
 	if resolved.Format == "" {
 		resolved.Format = variantFormat(img.ContentType)
 	}
+	// The variant's own description: its type, ETag and blob.
 	out := *img
 	out.ContentType = "image/" + resolved.Format
 	out.Checksum = img.Checksum + "-" + resolved.String()
+	out.BlobKey = pixpool.VariantBlobKey(id, resolved)
+	out.ThumbKey, out.ThumbSize, out.OriginalKey, out.OriginalSize, out.Metadata = "", 0, "", 0, ""
 
 	// Rendered before?
 	if v, err := s.Store.Variant(ctx, img.BlobKey, resolved.String()); err == nil {
@@ -283,7 +286,7 @@ func (s *Images) loadVariantOnce(ctx context.Context, ownerID int64, key string,
 	out.Width, out.Height, out.Size = w, h, int64(len(data))
 
 	v := &pixpool.Variant{
-		BlobKey:   pixpool.VariantBlobKey(id, resolved),
+		BlobKey:   out.BlobKey,
 		SourceKey: img.BlobKey,
 		OwnerID:   ownerID,
 		Spec:      resolved.String(),
