@@ -1,6 +1,7 @@
 package http
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -89,21 +90,22 @@ var (
 // pixel density.
 func (s *Server) srcset(img *pixpool.Image, widths []int, square bool, whole string) string {
 	var parts []string
-	long := max(img.Width, img.Height)
+	iw, ih := uprightSize(img)
+	long := max(iw, ih)
 	for _, w := range widths {
 		spec := pixpool.VariantSpec{Width: w, Fit: pixpool.FitInside}
 		if square {
 			spec.Height = w
 		}
-		if w >= img.Width && (!square || w >= long) {
+		if w >= iw && (!square || w >= long) {
 			break
 		}
 		if !s.Images.VariantAllowed(spec) {
 			continue
 		}
 		vw := w
-		if square && img.Height > img.Width {
-			vw = max(1, (img.Width*w+img.Height/2)/img.Height)
+		if square && ih > iw {
+			vw = max(1, (iw*w+ih/2)/ih)
 		}
 		parts = append(parts, "/raw?key="+url.QueryEscape(img.Key)+"&"+spec.Query()+" "+strconv.Itoa(vw)+"w")
 	}
@@ -111,7 +113,20 @@ func (s *Server) srcset(img *pixpool.Image, widths []int, square bool, whole str
 		return "" // no variant is smaller: the image alone
 	}
 	if whole != "" {
-		parts = append(parts, whole+" "+strconv.Itoa(img.Width)+"w")
+		parts = append(parts, whole+" "+strconv.Itoa(iw)+"w")
 	}
 	return strings.Join(parts, ", ")
+}
+
+// uprightSize is img's size as shown: its stored sides, swapped when the
+// orientation its metadata records turns it a quarter (variants are
+// upright, and browsers turn the image).
+func uprightSize(img *pixpool.Image) (w, h int) {
+	if strings.Contains(img.Metadata, `"orientation"`) {
+		var m pixpool.ImageMetadata
+		if json.Unmarshal([]byte(img.Metadata), &m) == nil && m.Orientation >= 5 && m.Orientation <= 8 {
+			return img.Height, img.Width
+		}
+	}
+	return img.Width, img.Height
 }

@@ -360,3 +360,21 @@ func TestAPIVariants_Large(t *testing.T) {
 		t.Fatalf("large variant: %d to %q, want 307 to the variant's blob", resp.StatusCode, loc)
 	}
 }
+
+func TestUprightSize(t *testing.T) {
+	for _, tt := range []struct {
+		meta string
+		w, h int
+	}{
+		{"", 1200, 900},
+		{`{"make":"X"}`, 1200, 900},
+		{`{"orientation":3}`, 1200, 900},
+		{`{"orientation":6,"kept":["orientation"]}`, 900, 1200},
+		{`{"orientation":8}`, 900, 1200},
+		{`{"orientation":`, 1200, 900},
+	} {
+		if w, h := uprightSize(&pixpool.Image{Width: 1200, Height: 900, Metadata: tt.meta}); w != tt.w || h != tt.h {
+			t.Errorf("uprightSize(%s)=%d×%d, want %d×%d", tt.meta, w, h, tt.w, tt.h)
+		}
+	}
+}
