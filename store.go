@@ -23,6 +23,7 @@ type Store interface {
 	APIKeyStore
 	ImageStore
 	TrashStore
+	VariantStore
 	SettingStore
 	LeaseStore
 	StatsStore

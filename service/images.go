@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -44,6 +45,9 @@ type Images struct {
 	Budget *imaging.Budget
 	// ThumbSide is the longest side of gallery thumbnails. If zero, 320.
 	ThumbSide int
+	// VariantSizes are the variant sizes anyone may ask for; others need
+	// a signature (SignVariant). If nil, pixpool.DefaultVariantSizes.
+	VariantSizes []pixpool.VariantSize
 	// Policies gives the storage policy (quotas, trash, originals). If
 	// nil, pixpool.DefaultPolicy applies.
 	Policies *Policies
@@ -82,6 +86,8 @@ type Images struct {
 	// thumbRetry is the pause before a queued thumbnail's next try, times
 	// the tries so far. If zero, a second.
 	thumbRetry time.Duration
+
+	variantKey atomic.Pointer[[]byte] // the key that signs variant specs, once read
 }
 
 // DefaultMaxBytes is the default image size limit.
@@ -215,6 +221,7 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 	s.writes.note(CacheKey(ownerID, key))
 	s.fill(ctx, img, data, true)
 	if old != nil {
+		s.forgetVariants(ctx, old)
 		s.removeFiles(old)
 	}
 	switch {
@@ -258,14 +265,16 @@ func (s *Images) policy(ctx context.Context) (pixpool.Policy, error) {
 }
 
 // removeFiles deletes the files of an image whose row is gone (replaced or
-// deleted): its bytes, thumbnail and kept original, unless another row
-// still shares them (FilesShared, which the store decided in the
-// transaction that removed the row).
+// deleted): its bytes, thumbnail, kept original and variants, unless
+// another row still shares them (FilesShared, which the store decided in
+// the transaction that removed the row; variants are made of the shared
+// bytes).
 func (s *Images) removeFiles(img *pixpool.Image) {
 	if img.FilesShared {
 		return
 	}
 	s.removeBlobs(img.BlobKey, img.ThumbKey, img.OriginalKey)
+	s.removeVariants(img)
 }
 
 // removeBlobs deletes blobs in the background of a request: a failure is
@@ -470,6 +479,7 @@ func (s *Images) Delete(ctx context.Context, ownerID int64, key string) error {
 		return err
 	}
 	s.invalidate(ctx, ownerID, key)
+	s.forgetVariants(ctx, img)
 	s.removeFiles(img)
 	s.logger().Info("image deleted", "owner", ownerID, "key", key)
 	return nil
@@ -547,7 +557,7 @@ func (s *Images) SweepOrphans(ctx context.Context, grace time.Duration) (int, er
 	}
 	cutoff := s.now().Add(-grace)
 	var orphans []string
-	for _, prefix := range []string{"img/", "thumb/", "orig/"} {
+	for _, prefix := range []string{"img/", "thumb/", "orig/", "var/"} {
 		err := s.Blobs.List(ctx, prefix, func(b pixpool.BlobInfo) error {
 			if !live[b.Key] && !b.ModTime.After(cutoff) {
 				orphans = append(orphans, b.Key)

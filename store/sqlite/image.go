@@ -210,13 +210,18 @@ func (s *Store) DeleteImage(ctx context.Context, ownerID int64, key string) (*pi
 	return img, nil
 }
 
-// DeleteAllImages removes every image row of every owner, reporting how
-// many, once the removal is durable.
+// DeleteAllImages removes every image row of every owner, and every
+// variant's, reporting how many images, once the removal is durable.
 func (s *Store) DeleteAllImages(ctx context.Context) (int, error) {
 	var res sql.Result
 	err := s.withReserve(func() (err error) {
-		res, err = s.db.ExecContext(ctx, `DELETE FROM images`)
-		return err
+		return s.withTx(ctx, func(tx *sql.Tx) (err error) {
+			if _, err = tx.ExecContext(ctx, `DELETE FROM variants`); err != nil {
+				return err
+			}
+			res, err = tx.ExecContext(ctx, `DELETE FROM images`)
+			return err
+		})
 	})
 	if err == nil {
 		err = s.wal.sync()
@@ -261,7 +266,7 @@ func (s *Store) ImageBlobKeys(ctx context.Context, fn func(key string) error) er
 			lastID = last
 		}
 	}
-	return nil
+	return s.variantBlobKeys(ctx, fn)
 }
 
 // blobKeys returns the blob, thumbnail and original keys of up to
