@@ -22,6 +22,7 @@ type Store interface {
 	SessionStore
 	APIKeyStore
 	ImageStore
+	QuotaStore
 	SettingStore
 	LeaseStore
 	StatsStore
