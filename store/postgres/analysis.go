@@ -68,7 +68,8 @@ func (s *Store) ClaimAnalysis(ctx context.Context, lease time.Duration) (*pixpoo
 		SELECT `+prefixed("i.", imageColumns)+`, claimed.attempts
 		FROM claimed JOIN images i ON i.id = claimed.image_id`,
 		lease.Microseconds(), pixpool.AnalysisPending).Scan(&img.ID, &img.OwnerID, &img.Key, &img.BlobKey, &img.ThumbKey,
-		&img.Size, &img.ContentType, &img.Width, &img.Height, &img.Checksum, &img.CreatedAt, &attempts)
+		&img.Size, &img.ContentType, &img.Width, &img.Height, &img.Checksum, &img.CreatedAt,
+		&img.ThumbSize, &img.OriginalKey, &img.OriginalSize, &img.Metadata, &img.SourceChecksum, &attempts)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, 0, pixpool.Errorf(pixpool.ENOTFOUND, "no analysis pending")
 	} else if err != nil {

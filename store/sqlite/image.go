@@ -10,8 +10,7 @@ import (
 	"github.com/pixpool/pixpool"
 )
 
-const imageColumns = `id, owner_id, key, blob_key, thumb_key, size, content_type, width, height, checksum, created_at,
-	thumb_size, original_key, original_size, metadata, source_checksum`
+const imageColumns = `id, owner_id, key, blob_key, thumb_key, size, content_type, width, height, checksum, created_at, thumb_size, original_key, original_size, metadata, source_checksum`
 
 func scanImage(row scanner) (*pixpool.Image, error) {
 	var (
