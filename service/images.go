@@ -70,6 +70,7 @@ type Images struct {
 
 	loads      singleflight.Group // one store read per key at a time
 	writes     writeLog           // recent writes, so stale reads do not fill the cache
+	quotas     quotaReservations  // uploads being stored, per owner, not yet in Usage
 	background sync.WaitGroup     // thumbnails being made
 	slotsOnce  sync.Once
 	slots      chan struct{} // bounds background thumbnails
@@ -122,6 +123,11 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 	if limit := s.MaxBytesLimit(); int64(len(data)) > limit {
 		return nil, TooLarge(limit)
 	}
+	releaseQuota, err := s.reserveQuota(ctx, ownerID, key, int64(len(data)))
+	if err != nil {
+		return nil, err
+	}
+	defer releaseQuota()
 	// While other requests are being served (Serving), the thumbnail is
 	// queued, to be made from the stored bytes once serving is idle, and
 	// the image is only checked (Decoder.Check: a JPEG is entropy-decoded
@@ -131,7 +137,6 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 	var (
 		info    imaging.Info
 		decoded *imaging.Decoded
-		err     error
 	)
 	if queue {
 		info, err = s.decoder().Check(ctx, data)
