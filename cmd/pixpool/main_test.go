@@ -771,6 +771,14 @@ func TestMigrate(t *testing.T) {
 		}
 	}
 	src.Images.Wait()
+	ada, err := src.Store.UserByUsername(context.Background(), "ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	quota := int64(300 << 20)
+	if err := src.Store.SetUserQuota(context.Background(), ada.ID, &quota, nil); err != nil {
+		t.Fatal(err)
+	}
 	if err := src.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -804,6 +812,40 @@ func TestMigrate(t *testing.T) {
 	if n, _ := dst.Store.CountImages(context.Background(), pixpool.ImageFilter{}); n != 8 {
 		t.Fatalf("%d images in the target, want 8", n)
 	}
+	if u, err := dst.Store.UserByUsername(context.Background(), "ada"); err != nil || u.QuotaBytes == nil || *u.QuotaBytes != quota || u.QuotaImages != nil {
+		t.Fatalf("ada's quotas after migration: %+v, %v; want %d bytes and the default images", u, err, quota)
+	}
+	// The thumbnails' sizes, which quotas count, come along with the rows.
+	srcUsage, dstUsage := usageOf(t, data, "ada"), must(dst.Store.Usage(context.Background(), must(dst.Store.UserByUsername(context.Background(), "ada")).ID))
+	if srcUsage != dstUsage || srcUsage.Bytes == 0 {
+		t.Fatalf("ada's usage: %+v in the source, %+v in the target", srcUsage, dstUsage)
+	}
+}
+
+// usageOf reads a user's usage in the embedded install in data.
+func usageOf(t *testing.T, data, username string) pixpool.Usage {
+	t.Helper()
+	st, err := openDB(context.Background(), data, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	u, err := st.UserByUsername(context.Background(), username)
+	if err != nil {
+		t.Fatal(err)
+	}
+	usage, err := st.Usage(context.Background(), u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return usage
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
 // TestAnalyze checks a recognition setup the way a user would: labels of a

@@ -126,6 +126,13 @@ func (mg *migration) user(ctx context.Context, u *pixpool.User) error {
 			return err
 		}
 		to, mg.newUsers = &c, mg.newUsers+1
+		// The admin's quotas for the user come along (UpdateUser and
+		// CreateUser leave them).
+		if u.QuotaBytes != nil || u.QuotaImages != nil {
+			if err := mg.dst.SetUserQuota(ctx, c.ID, u.QuotaBytes, u.QuotaImages); err != nil {
+				return err
+			}
+		}
 	} else if err != nil {
 		return err
 	}
@@ -192,6 +199,15 @@ func (mg *migration) image(ctx context.Context, img *pixpool.Image, owner int64)
 	}
 	if err := mg.dstBlobs.Put(ctx, img.BlobKey, bytes.NewReader(data)); err != nil {
 		return err
+	}
+	if img.OriginalKey != "" {
+		orig, err := readBlob(ctx, mg.srcBlobs, img.OriginalKey)
+		if err != nil {
+			return fmt.Errorf("kept original: %w", err)
+		}
+		if err := mg.dstBlobs.Put(ctx, img.OriginalKey, bytes.NewReader(orig)); err != nil {
+			return err
+		}
 	}
 	if img.ThumbKey != "" {
 		if thumb, err := readBlob(ctx, mg.srcBlobs, img.ThumbKey); err == nil {
