@@ -46,6 +46,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzInspect$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./imaging
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodePNG16$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./imaging
 	$(GO) test -run='^$$' -fuzz='^FuzzJPEGCheck$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./imaging
+	$(GO) test -run='^$$' -fuzz='^FuzzStrip$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./imaging
 	$(GO) test -run='^$$' -fuzz='^FuzzUpload$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./http
 
 bench:

@@ -29,6 +29,7 @@ type Store interface {
 	AnalysisStore
 	BackupStore
 	CertStore
+	ShareStore
 
 	// AuthGeneration returns a counter that the store bumps in the same
 	// transaction as every change that can end a session's or an API

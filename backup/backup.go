@@ -75,8 +75,11 @@ var KeepOnRestore = []string{SettingSchedule, SettingKeep, settingLastScheduled,
 
 // NotBackedUp are the settings no backup holds: secrets that would reach
 // whoever gets the archive, and that a restore keeps anyway (the cache
-// nodes' password, the key that signs device cookies).
-var NotBackedUp = []string{"pool.secret", "device.key"}
+// nodes' password, the key that signs device cookies), or that a restore
+// must drop: the key that signs share links ("share.key", see
+// service.ShareKeySetting), so that no link works again after a restore,
+// not even one revoked since the backup.
+var NotBackedUp = []string{"pool.secret", "device.key", "share.key"}
 
 // Defaults.
 const (

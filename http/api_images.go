@@ -119,7 +119,7 @@ func (s *Server) handleAPIInfo(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toImageJSON(img))
+	writeJSON(w, http.StatusOK, s.toInfoJSON(r.Context(), img))
 }
 
 func (s *Server) handleAPIDelete(w http.ResponseWriter, r *http.Request) {

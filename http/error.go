@@ -52,9 +52,9 @@ func pageErrorStatus(err error) int {
 // client's business and only logged at debug level.
 func (s *Server) logError(r *http.Request, err error) {
 	if pixpool.ErrorCode(err) == pixpool.EINTERNAL {
-		s.logger().Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.logger().Error("request failed", "method", r.Method, "path", redactSharePath(r.URL.Path), "err", err)
 	} else {
-		s.logger().Debug("request refused", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.logger().Debug("request refused", "method", r.Method, "path", redactSharePath(r.URL.Path), "err", err)
 	}
 }
 

@@ -31,6 +31,11 @@ type imagePage struct {
 	Image *pixpool.Image
 	// Recognition is the recognition panel; nil when recognition is off.
 	Recognition *analysisView
+	// Metadata is what the upload's metadata said, for the owner (the
+	// only one who sees this page); nil if none. Original is the kept
+	// original; nil if none.
+	Metadata *pixpool.ImageMetadata
+	Original *originalJSON
 }
 
 // renderImagePage renders one image's page, with an error from its delete
@@ -44,6 +49,8 @@ func (s *Server) renderImagePage(w http.ResponseWriter, r *http.Request, key str
 	}
 	d := &imagePage{layout: s.page(r, key, "")}
 	d.Key, d.Image, d.Error = key, img, msg
+	info := s.toInfoJSON(r.Context(), img)
+	d.Metadata, d.Original = info.Metadata, info.Original
 	if s.Analyzer != nil {
 		view := &analysisView{Missing: s.Analyzer.Installed(), Key: key, CSRF: d.CSRF}
 		if _, an, err := s.Analyzer.Result(r.Context(), u.ID, key); err == nil {

@@ -43,6 +43,9 @@ type Server struct {
 	Manager *manager.Manager
 	// Analyzer holds the recognition results; nil when it is off.
 	Analyzer *service.Analyzer
+	// Shares makes and opens share links; if nil, one over Store and
+	// Images.
+	Shares *service.Shares
 	// Backups takes, lists and restores backups for the admin portal and
 	// API; nil answers their backup routes 503.
 	Backups *backup.Service
@@ -148,6 +151,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /search", s.requireUser(s.handleSearch))
 	mux.HandleFunc("GET /raw", s.requireUser(s.handleRaw))
 	mux.HandleFunc("GET /thumb", s.requireUser(s.handleThumb))
+	mux.HandleFunc("GET /original", s.requireUser(s.handleOriginal))
 	mux.HandleFunc("POST /image/delete", s.requireUser(s.handleImageDelete))
 	mux.HandleFunc("POST /image/analyze", s.requireUser(s.handleReanalyze))
 	mux.HandleFunc("GET /profile", s.requireUser(s.handleProfile))
@@ -156,6 +160,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /profile/apikeys", s.requireUser(s.handleAPIKeyCreate))
 	mux.HandleFunc("POST /profile/apikeys/delete", s.requireUser(s.handleAPIKeyDelete))
 	s.adminRoutes(mux)
+	s.shareRoutes(mux) // public /s/<token> and the owner's /shares
 
 	// JSON API; every route here must be in openapi.json (a test checks).
 	api := func(pattern string, h http.HandlerFunc) {
@@ -170,6 +175,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	api("GET /api/v1/images/{key...}", s.handleAPIGet)
 	api("DELETE /api/v1/images/{key...}", s.handleAPIDelete)
 	api("GET /api/v1/info/{key...}", s.handleAPIInfo)
+	api("GET /api/v1/originals/{key...}", s.handleAPIOriginal)
 	api("GET /api/v1/analysis/{key...}", s.handleAPIAnalysis)
 	api("POST /api/v1/analysis/{key...}", s.handleAPIReanalyze)
 	api("GET /api/v1/search", s.handleAPISearch)
@@ -177,6 +183,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	api("POST /api/v1/apikeys", s.handleAPIKeysCreate)
 	api("DELETE /api/v1/apikeys/{id}", s.handleAPIKeysDelete)
 	s.adminAPIRoutes(api)
+	s.shareAPIRoutes(api)
 	mux.HandleFunc("/api/v1/", s.handleAPINotFound)
 
 	// The course's compatibility API: GET or POST, exact shapes; the
@@ -266,7 +273,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		// Checked first: the arguments alone cost allocations on every
 		// request, logged or not.
 		if l := s.logger(); l.Enabled(r.Context(), slog.LevelDebug) {
-			l.Debug("http", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+			l.Debug("http", "method", r.Method, "path", redactSharePath(r.URL.Path), "status", sw.status,
 				"bytes", sw.bytes, "dur", time.Since(start).Round(time.Microsecond))
 		}
 	})
@@ -279,7 +286,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.logger().Error("panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				s.logger().Error("panic", "method", r.Method, "path", redactSharePath(r.URL.Path), "panic", v, "stack", string(debug.Stack()))
 				http.Error(w, "internal error", http.StatusInternalServerError)
 			}
 		}()

@@ -17,8 +17,15 @@ const ThumbnailQuality = 80
 // Thumbnail returns img as a JPEG scaled down to fit in maxSide×maxSide,
 // keeping its aspect ratio. A smaller image keeps its size: upscaling would
 // only add bytes. Transparent parts become white, since JPEG has no alpha.
-// EXIF orientation is not applied.
+// EXIF orientation is not applied (see ThumbnailOriented).
 func Thumbnail(img image.Image, maxSide int) ([]byte, error) {
+	return ThumbnailOriented(img, maxSide, 1)
+}
+
+// ThumbnailOriented is Thumbnail turned by an EXIF orientation (1 to 8;
+// anything else is 1), as browsers show the image: a thumbnail carries no
+// EXIF, so it must hold its pixels upright.
+func ThumbnailOriented(img image.Image, maxSide, orientation int) ([]byte, error) {
 	if maxSide <= 0 {
 		return nil, fmt.Errorf("imaging: thumbnail: maxSide %d is not positive", maxSide)
 	}
@@ -55,7 +62,7 @@ func Thumbnail(img image.Image, maxSide int) ([]byte, error) {
 	}
 
 	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, dst, &jpeg.Options{Quality: ThumbnailQuality}); err != nil {
+	if err := jpeg.Encode(&buf, orient(dst, orientation), &jpeg.Options{Quality: ThumbnailQuality}); err != nil {
 		return nil, fmt.Errorf("imaging: thumbnail: %w", err)
 	}
 	return buf.Bytes(), nil

@@ -123,11 +123,6 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 	if limit := s.MaxBytesLimit(); int64(len(data)) > limit {
 		return nil, TooLarge(limit)
 	}
-	releaseQuota, err := s.reserveQuota(ctx, ownerID, key, int64(len(data)))
-	if err != nil {
-		return nil, err
-	}
-	defer releaseQuota()
 	// While other requests are being served (Serving), the thumbnail is
 	// queued, to be made from the stored bytes once serving is idle, and
 	// the image is only checked (Decoder.Check: a JPEG is entropy-decoded
@@ -137,6 +132,7 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 	var (
 		info    imaging.Info
 		decoded *imaging.Decoded
+		err     error
 	)
 	if queue {
 		info, err = s.decoder().Check(ctx, data)
@@ -157,20 +153,39 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 			decoded.Release()
 		}
 	}()
+	// What is served is the upload without its metadata (privacy.go).
+	source := data
+	st, err := s.strip(source)
+	if err != nil {
+		return nil, err
+	}
+	data = st.data
+	// The quota check, once the sizes stored are known (quota.go).
+	releaseQuota, err := s.reserveQuota(ctx, ownerID, key, int64(len(data)), originalSize(source, data))
+	if err != nil {
+		return nil, err
+	}
+	defer releaseQuota()
 	sum := sha256.Sum256(data)
 	id := newBlobID()
 	img := &pixpool.Image{
-		OwnerID:     ownerID,
-		Key:         key,
-		BlobKey:     pixpool.ImageBlobKey(id, info.Format),
-		Size:        int64(len(data)),
-		ContentType: info.ContentType,
-		Width:       info.Width,
-		Height:      info.Height,
-		Checksum:    hex.EncodeToString(sum[:]),
-		CreatedAt:   s.now(),
+		OwnerID:        ownerID,
+		Key:            key,
+		BlobKey:        pixpool.ImageBlobKey(id, info.Format),
+		Size:           int64(len(data)),
+		ContentType:    info.ContentType,
+		Width:          info.Width,
+		Height:         info.Height,
+		Checksum:       hex.EncodeToString(sum[:]),
+		CreatedAt:      s.now(),
+		Metadata:       st.meta,
+		SourceChecksum: sourceChecksum(source),
 	}
 	if err := s.Blobs.Put(ctx, img.BlobKey, bytes.NewReader(data)); err != nil {
+		return nil, err
+	}
+	if err := s.keepOriginal(ctx, img, id, info.Format, source, data); err != nil {
+		s.removeBlobs(img.BlobKey)
 		return nil, err
 	}
 	if s.beforeCommit != nil {
@@ -186,7 +201,7 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 		// The row may be committed even so (its sync failed): then the
 		// bytes are its, not an orphan.
 		if cur, cerr := s.Store.Image(context.WithoutCancel(ctx), ownerID, key); cerr != nil || cur.BlobKey != img.BlobKey {
-			s.removeBlobs(img.BlobKey)
+			s.removeBlobs(img.BlobKey, img.OriginalKey)
 		}
 		return nil, err
 	}
@@ -202,7 +217,7 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 	if queue {
 		s.queueThumbnail(thumbJob{ownerID: img.OwnerID, key: img.Key, thumbKey: img.ThumbKey})
 	} else {
-		handedOver = s.makeThumbnailLater(img, decoded)
+		handedOver = s.makeThumbnailLater(img, decoded, st.orientation)
 	}
 	if s.Stored != nil {
 		s.Stored(ctx, img)

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -88,13 +89,26 @@ func fmtQuota(v *int64) string {
 	return fmt.Sprint(*v)
 }
 
-// reserveQuota checks that an upload of size bytes under key fits in
-// ownerID's quotas and reserves its room until the returned func is
-// called (when Put returns). It counts the upload and an estimate of its
-// thumbnail (thumbEstimate); a replace adds no image and counts the new
-// bytes minus the old image's. Over a quota it is EQUOTA, saying what is
-// used and what is allowed.
-func (s *Images) reserveQuota(ctx context.Context, ownerID int64, key string, size int64) (release func(), err error) {
+// originalSize is the size of the original kept beside served, the bytes
+// stripped of metadata, if the policy keeps originals: none when
+// stripping changed nothing (keepOriginal).
+func originalSize(source, served []byte) int64 {
+	if bytes.Equal(source, served) {
+		return 0
+	}
+	return int64(len(source))
+}
+
+// reserveQuota checks that an upload under key fits in ownerID's quotas and
+// reserves its room until the returned func is called (when Put returns).
+// It counts the bytes served (size), the original (original bytes, if the
+// policy keeps originals) and an estimate of the thumbnail
+// (thumbEstimate); a replace adds no image and counts the new bytes minus
+// the old image's. Over a quota it is EQUOTA, saying what is used and
+// what is allowed. Put calls it after decoding and stripping, when these
+// sizes are known: a refused upload has cost that work, but the message
+// and the accounting are exact.
+func (s *Images) reserveQuota(ctx context.Context, ownerID int64, key string, size, original int64) (release func(), err error) {
 	nothing := func() {}
 	u, err := s.Store.User(ctx, ownerID)
 	if err != nil {
@@ -108,7 +122,10 @@ func (s *Images) reserveQuota(ctx context.Context, ownerID int64, key string, si
 	if q.Bytes == 0 && q.Images == 0 {
 		return nothing, nil
 	}
-	r := reservation{bytes: size + thumbEstimate(size), images: 1}
+	if !pol.KeepOriginals {
+		original = 0
+	}
+	r := reservation{bytes: size + original + thumbEstimate(size), images: 1}
 	var freed int64 // what the replaced image gives back
 	if old, err := s.Store.Image(ctx, ownerID, key); err == nil {
 		r.images = 0

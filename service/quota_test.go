@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/pixpool/pixpool"
+	"github.com/pixpool/pixpool/imaging/exiftest"
 )
 
 // withPolicy sets f's storage policy to pol.
@@ -207,5 +208,30 @@ func TestImages_QuotaConcurrent(t *testing.T) {
 	}
 	if u := f.usage(t); u.Images != int64(stored) || u.Images > limit {
 		t.Fatalf("Usage.Images=%d, want %d (at most %d)", u.Images, stored, limit)
+	}
+}
+
+// TestImages_QuotaOriginals: with originals kept, an upload whose
+// metadata is stripped counts both the served bytes and the original.
+func TestImages_QuotaOriginals(t *testing.T) {
+	f := open(t, t.TempDir())
+	ctx := t.Context()
+	photo := exiftest.JPEG(64, 48, exiftest.Photo{Make: "Pixcam"})
+	n := int64(len(photo))
+	// Room for the served copy and its thumbnail, not for the original too.
+	f.withPolicy(t, pixpool.Policy{QuotaBytes: n + thumbEstimate(n) + 10, TrashDays: 30, KeepOriginals: true})
+	_, err := f.images.Put(ctx, f.owner, "photo.jpg", photo)
+	wantQuotaError(t, err, "This upload needs ")
+	f.withPolicy(t, pixpool.Policy{QuotaBytes: 2*n + thumbEstimate(n), TrashDays: 30, KeepOriginals: true})
+	img, err := f.images.Put(ctx, f.owner, "photo.jpg", photo)
+	if err != nil {
+		t.Fatalf("Put()=%v", err)
+	}
+	if img.OriginalSize != n {
+		t.Fatalf("OriginalSize=%d, want %d", img.OriginalSize, n)
+	}
+	f.images.Wait()
+	if got, want := f.usage(t).Bytes, img.Size+img.OriginalSize; got < want {
+		t.Fatalf("Usage.Bytes=%d, want at least the served copy and the original, %d", got, want)
 	}
 }

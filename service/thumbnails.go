@@ -41,7 +41,7 @@ func (s *Images) Thumbnail(ctx context.Context, ownerID int64, key string) (*pix
 			return nil, err
 		}
 		defer decoded.Release()
-		return s.makeThumbnail(lctx, img.ThumbKey, decoded.Image)
+		return s.makeThumbnail(lctx, img.ThumbKey, decoded.Image, imaging.Orientation(orig))
 	})
 	if err != nil {
 		return nil, nil, err
@@ -52,7 +52,7 @@ func (s *Images) Thumbnail(ctx context.Context, ownerID int64, key string) (*pix
 // makeThumbnailLater makes a thumbnail in the background, at most a few
 // at a time, and reports whether it took decoded over (it releases it);
 // when all are busy it leaves the work to Thumbnail.
-func (s *Images) makeThumbnailLater(img *pixpool.Image, decoded *imaging.Decoded) bool {
+func (s *Images) makeThumbnailLater(img *pixpool.Image, decoded *imaging.Decoded, orientation int) bool {
 	select {
 	case s.thumbSlots() <- struct{}{}:
 	default:
@@ -63,7 +63,7 @@ func (s *Images) makeThumbnailLater(img *pixpool.Image, decoded *imaging.Decoded
 		defer decoded.Release()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if _, err := s.makeThumbnail(ctx, img.ThumbKey, decoded.Image); err != nil {
+		if _, err := s.makeThumbnail(ctx, img.ThumbKey, decoded.Image, orientation); err != nil {
 			s.logger().Warn("thumbnail", "blob", img.ThumbKey, "err", err)
 			return
 		}
@@ -83,8 +83,10 @@ func (s *Images) thumbSlots() chan struct{} {
 	return s.slots
 }
 
-func (s *Images) makeThumbnail(ctx context.Context, key string, decoded image.Image) ([]byte, error) {
-	thumb, err := imaging.Thumbnail(decoded, s.EffectiveThumbSide())
+// makeThumbnail makes and stores a thumbnail of decoded, turned upright
+// by its EXIF orientation (the served bytes keep it for browsers).
+func (s *Images) makeThumbnail(ctx context.Context, key string, decoded image.Image, orientation int) ([]byte, error) {
+	thumb, err := imaging.ThumbnailOriented(decoded, s.EffectiveThumbSide(), orientation)
 	if err != nil {
 		return nil, err
 	}

@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T) pixpool.Store) {
 		{"DeleteImage", testDeleteImage},
 		{"DeleteAllImages", testDeleteAllImages},
 		{"ImageBlobKeys", testImageBlobKeys},
+		{"Image/Privacy", testImagePrivacy},
 
 		{"Setting", testSetting},
 		{"Settings", testSettings},
@@ -96,6 +97,13 @@ func Run(t *testing.T, open func(t *testing.T) pixpool.Store) {
 		{"Analysis/EnqueueResets", testAnalysisEnqueueResets},
 		{"SearchImages", testSearchImages},
 		{"SearchImages/Owner", testSearchImagesOwner},
+
+		{"Share", testShare},
+		{"Shares", testShares},
+		{"RevokeShare", testRevokeShare},
+		{"ViewShare", testViewShare},
+		{"ViewShare/Concurrent", testViewShareConcurrent},
+		{"Share/Restore", testShareRestore},
 
 		{"Backup/Export", testBackupExport},
 		{"Backup/ExportError", testBackupExportError},
