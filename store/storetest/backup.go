@@ -520,6 +520,13 @@ func checkNewIDs(t *testing.T, s pixpool.Store, rows []backupRow) {
 	if img.ID <= 0 || img.ID <= maxID(rows, "images") {
 		t.Fatalf("PutImage() after ImportTables: ID=%d, want one past %d", img.ID, maxID(rows, "images"))
 	}
+	sh := &pixpool.Share{OwnerID: u.ID, Kind: pixpool.ShareImage, Key: "new.png", CreatedAt: t0}
+	if err := s.CreateShare(t.Context(), sh); err != nil {
+		t.Fatalf("CreateShare() after ImportTables: %v", err)
+	}
+	if sh.ID <= 0 || sh.ID <= maxID(rows, "shares") {
+		t.Fatalf("CreateShare() after ImportTables: ID=%d, want one past %d", sh.ID, maxID(rows, "shares"))
+	}
 }
 
 // testBackupIDs restores rows made by hand, as another store's backup, whose
