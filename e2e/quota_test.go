@@ -13,6 +13,7 @@ import (
 	"github.com/pixpool/pixpool"
 	pixhttp "github.com/pixpool/pixpool/http"
 	"github.com/pixpool/pixpool/pixpooltest"
+	"github.com/pixpool/pixpool/service"
 )
 
 // TestQuotas: an admin sets a user's storage quota on the users page; the
@@ -88,6 +89,35 @@ func TestQuotas(t *testing.T) {
 			t.Fatalf("bob's storage on the users page: %q, want %q", summary, want)
 		}
 		screenshot(t, ctx, shots, "quota-users")
+	})
+
+	step("admin sets the storage policy", func(t *testing.T, ctx context.Context) {
+		navigate(t, ctx, "open Storage policy from the admin nav", chromedp.Click(chromedp.CSS(`.subnav a[href="/admin/policy"]`)))
+		if s := state(t, ctx); s.Path != "/admin/policy" || s.H1 != "Storage policy" {
+			t.Fatalf("storage policy page: %+v", s)
+		}
+		do(t, ctx, "type a bad default quota",
+			chromedp.Clear(chromedp.ID("quota_bytes")),
+			chromedp.SendKeys(chromedp.ID("quota_bytes"), "lots"))
+		resp := navigate(t, ctx, "save", chromedp.Click(chromedp.CSS(`form[action="/admin/policy"] button[type=submit]`)))
+		if s := state(t, ctx); resp.Status != 400 || !strings.Contains(s.Error, "must be a size such as 500 MiB") || value(t, ctx, "quota_bytes") != "lots" {
+			t.Fatalf("bad quota: status %d, %+v, field %q; want 400, the error and the typed value kept", resp.Status, s, value(t, ctx, "quota_bytes"))
+		}
+		do(t, ctx, "fix it, keep originals",
+			chromedp.Clear(chromedp.ID("quota_bytes")),
+			chromedp.SendKeys(chromedp.ID("quota_bytes"), "1 GiB"),
+			chromedp.Clear(chromedp.ID("trash_days")),
+			chromedp.SendKeys(chromedp.ID("trash_days"), "14"),
+			chromedp.Click(chromedp.ID("keep_originals")))
+		navigate(t, ctx, "save", chromedp.Click(chromedp.CSS(`form[action="/admin/policy"] button[type=submit]`)))
+		if s := state(t, ctx); s.Path != "/admin/policy" || s.Notice != "Storage policy saved." {
+			t.Fatalf("after saving: %+v", s)
+		}
+		pol, err := (&service.Policies{Store: env.Store}).Get(ctx)
+		if err != nil || pol != (pixpool.Policy{QuotaBytes: 1 << 30, TrashDays: 14, KeepOriginals: true}) {
+			t.Fatalf("policy=%+v, %v", pol, err)
+		}
+		screenshot(t, ctx, shots, "quota-policy")
 		navigate(t, ctx, "log out", chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)))
 	})
 
