@@ -141,6 +141,10 @@ func BenchmarkBackup(b *testing.B) {
 	storetest.BenchBackup(b, openDSN(b, newDatabase(b)), 50_000)
 }
 
+func BenchmarkUsage(b *testing.B) {
+	storetest.BenchUsage(b, openDSN(b, newDatabase(b)), 100_000)
+}
+
 // versions returns the versions in schema_migrations.
 func versions(t *testing.T, s *Store) []int {
 	t.Helper()

@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/pixpool/pixpool"
 )
@@ -157,4 +159,34 @@ func testSetUserQuota(t *testing.T, s pixpool.Store) {
 	wantCode(t, "SetUserQuota(missing)", s.SetUserQuota(ctx, 999999, &b, nil), pixpool.ENOTFOUND)
 	neg := int64(-1)
 	wantCode(t, "SetUserQuota(-1)", s.SetUserQuota(ctx, ada.ID, &neg, nil), pixpool.EINVALID)
+}
+
+// BenchUsage measures Usage, which every upload under a quota runs, for
+// one owner with n images (and n/10 in the trash), after restoring them
+// into the empty store s.
+func BenchUsage(b *testing.B, s pixpool.Store, n int) {
+	tm := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	rows := []backupRow{{pixpool.BackupTable("users"), []any{int64(1), "owner", "First", "Last",
+		"owner@example.org", "1990-05-17", "", false, false, "hash", tm, tm, nil, nil}}}
+	for i := range int64(n) {
+		id := fmt.Sprintf("%032x", i)
+		rows = append(rows, backupRow{pixpool.BackupTable("images"), []any{i + 1, int64(1), fmt.Sprintf("photos/%07d.jpg", i),
+			pixpool.ImageBlobKey(id, "jpeg"), pixpool.ThumbBlobKey(id), int64(123456), "image/jpeg", int64(4000), int64(3000), "sum", tm,
+			int64(20000), "", int64(0), "", ""}})
+	}
+	for i := range int64(n / 10) {
+		id := fmt.Sprintf("%032x", int64(n)+i)
+		rows = append(rows, backupRow{pixpool.BackupTable("trash"), []any{i + 1, int64(1), fmt.Sprintf("old/%07d.jpg", i),
+			pixpool.ImageBlobKey(id, "jpeg"), pixpool.ThumbBlobKey(id), int64(123456), "image/jpeg", int64(4000), int64(3000), "sum", tm,
+			int64(20000), "", int64(0), "", "", tm, tm}})
+	}
+	if err := restore(b, s, nil, rows); err != nil {
+		b.Fatalf("ImportTables()=%v", err)
+	}
+	for b.Loop() {
+		u, err := s.Usage(b.Context(), 1)
+		if err != nil || u.Images != int64(n+n/10) {
+			b.Fatalf("Usage()=%+v, %v", u, err)
+		}
+	}
 }
