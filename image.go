@@ -96,8 +96,8 @@ type ImageStore interface {
 	CountImages(ctx context.Context, f ImageFilter) (int, error)
 	// DeleteImage removes an owner's image and returns the removed row.
 	DeleteImage(ctx context.Context, ownerID int64, key string) (*Image, error)
-	// DeleteAllImages removes every image row of every owner, reporting how
-	// many.
+	// DeleteAllImages removes every image row of every owner, and the
+	// records of their variants, reporting how many images.
 	DeleteAllImages(ctx context.Context) (int, error)
 	// ImageBlobKeys calls fn with every BlobKey and non-empty ThumbKey
 	// and OriginalKey, of images and of the trash, and every variant's

@@ -23,6 +23,7 @@ type Store interface {
 	APIKeyStore
 	ImageStore
 	QuotaStore
+	VariantStore
 	SettingStore
 	LeaseStore
 	StatsStore

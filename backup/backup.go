@@ -71,15 +71,16 @@ const (
 // KeepOnRestore are the settings a restore does not overwrite.
 // "setup_token_sha256" is where older versions kept the admin setup
 // token: a backup that holds it must not bring a setup link back.
-var KeepOnRestore = []string{SettingSchedule, SettingKeep, settingLastScheduled, pixpool.PoolStateSetting, "pool.request", "pool.result", "setup_token_sha256", "pool.secret", "device.key"}
+var KeepOnRestore = []string{SettingSchedule, SettingKeep, settingLastScheduled, pixpool.PoolStateSetting, "pool.request", "pool.result", "setup_token_sha256", "pool.secret", "device.key", "variants.key"}
 
 // NotBackedUp are the settings no backup holds: secrets that would reach
 // whoever gets the archive, and that a restore keeps anyway (the cache
-// nodes' password, the key that signs device cookies), or that a restore
-// must drop: the key that signs share links ("share.key", see
-// service.ShareKeySetting), so that no link works again after a restore,
-// not even one revoked since the backup.
-var NotBackedUp = []string{"pool.secret", "device.key", "share.key"}
+// nodes' password, the key that signs device cookies, the key that signs
+// variant URLs, kept so that URLs signed since the backup keep working),
+// or that a restore must drop: the key that signs share links
+// ("share.key", see service.ShareKeySetting), so that no link works again
+// after a restore, not even one revoked since the backup.
+var NotBackedUp = []string{"pool.secret", "device.key", "share.key", "variants.key"}
 
 // Defaults.
 const (

@@ -59,6 +59,15 @@ func etag(img *pixpool.Image) string { return `"` + img.Checksum + `"` }
 
 func (s *Server) handleAPIGet(w http.ResponseWriter, r *http.Request) {
 	u := authFrom(r.Context()).user
+	if spec, sig, ok, err := variantQuery(r.URL.Query()); ok {
+		fail := func(err error) { s.Error(w, r, err) }
+		if err != nil {
+			fail(err)
+			return
+		}
+		s.serveVariant(w, r, u.ID, pathKey(r), spec, sig, fail)
+		return
+	}
 	img, data, err := s.getImage(r.Context(), u.ID, pathKey(r))
 	if err != nil {
 		s.Error(w, r, err)

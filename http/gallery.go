@@ -14,6 +14,7 @@ const galleryPageSize = 48
 type thumb struct {
 	Key           string
 	Width, Height int
+	SrcSet        string // variants for sharper tiles on dense screens
 }
 
 // thumbs sizes gallery tiles like the thumbnails: the image scaled down to
@@ -30,7 +31,7 @@ func (s *Server) thumbs(imgs []*pixpool.Image) []thumb {
 				w, h = max(1, w*side/h), side
 			}
 		}
-		out = append(out, thumb{Key: img.Key, Width: w, Height: h})
+		out = append(out, thumb{Key: img.Key, Width: w, Height: h, SrcSet: s.srcset(img, tileWidths, true, "")})
 	}
 	return out
 }

@@ -36,6 +36,9 @@ type imagePage struct {
 	// original; nil if none.
 	Metadata *pixpool.ImageMetadata
 	Original *originalJSON
+	// SrcSet offers the browser variants of the image, "" if none is
+	// smaller.
+	SrcSet string
 }
 
 // renderImagePage renders one image's page, with an error from its delete
@@ -51,6 +54,7 @@ func (s *Server) renderImagePage(w http.ResponseWriter, r *http.Request, key str
 	d.Key, d.Image, d.Error = key, img, msg
 	info := s.toInfoJSON(r.Context(), img)
 	d.Metadata, d.Original = info.Metadata, info.Original
+	d.SrcSet = s.srcset(img, imageWidths, false, "/raw?key="+url.QueryEscape(key))
 	if s.Analyzer != nil {
 		view := &analysisView{Missing: s.Analyzer.Installed(), Key: key, CSRF: d.CSRF}
 		if _, an, err := s.Analyzer.Result(r.Context(), u.ID, key); err == nil {
@@ -84,10 +88,20 @@ func (s *Server) handleReanalyze(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/image?"+url.Values{"key": {key}}.Encode(), http.StatusSeeOther)
 }
 
-// handleRaw sends an image's bytes; with ?download=1 as an attachment.
+// handleRaw sends an image's bytes; with ?download=1 as an attachment;
+// with ?w=, h=, fit= or format= a variant (srcset in the web UI).
 func (s *Server) handleRaw(w http.ResponseWriter, r *http.Request) {
 	u := authFrom(r.Context()).user
 	key := r.URL.Query().Get("key")
+	if spec, sig, ok, err := variantQuery(r.URL.Query()); ok {
+		fail := func(err error) { s.errorPage(w, r, keyNotFound(err, key)) }
+		if err != nil {
+			fail(err)
+			return
+		}
+		s.serveVariant(w, r, u.ID, key, spec, sig, fail)
+		return
+	}
 	img, data, err := s.getImage(r.Context(), u.ID, key)
 	if err != nil {
 		s.errorPage(w, r, keyNotFound(err, key))

@@ -8,7 +8,7 @@ import (
 )
 
 // keyPrefixes are the routes whose path ends in an image key.
-var keyPrefixes = []string{"/api/v1/images/", "/api/v1/info/", "/api/v1/analysis/", "/api/v1/originals/", "/api/key/"}
+var keyPrefixes = []string{"/api/v1/images/", "/api/v1/info/", "/api/v1/analysis/", "/api/v1/originals/", "/api/key/", "/api/v1/variants/sign/"}
 
 const keyCtx ctxKey = 1
 

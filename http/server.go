@@ -176,6 +176,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	api("DELETE /api/v1/images/{key...}", s.handleAPIDelete)
 	api("GET /api/v1/info/{key...}", s.handleAPIInfo)
 	api("GET /api/v1/originals/{key...}", s.handleAPIOriginal)
+	api("GET /api/v1/variants/sign/{key...}", s.handleAPIVariantSign)
 	api("GET /api/v1/analysis/{key...}", s.handleAPIAnalysis)
 	api("POST /api/v1/analysis/{key...}", s.handleAPIReanalyze)
 	api("GET /api/v1/search", s.handleAPISearch)

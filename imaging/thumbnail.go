@@ -37,35 +37,64 @@ func ThumbnailOriented(img image.Image, maxSide, orientation int) ([]byte, error
 
 	dst := image.NewRGBA(image.Rect(0, 0, w, h))
 	draw.Draw(dst, dst.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
-	if w == sb.Dx() && h == sb.Dy() {
-		draw.Draw(dst, dst.Bounds(), img, sb.Min, draw.Over)
-	} else {
-		// Kernel scalers widen their kernel with the scale factor, so every
-		// source pixel counts and a photo shrunk 20 times does not alias
-		// (ApproxBiLinear samples only the 2×2 nearest pixels and does).
-		// Their cost grows with the factor, so first average k×k blocks,
-		// reading each pixel once, down to less than twice the thumbnail's
-		// size; at that ratio BiLinear looks as good as CatmullRom and costs
-		// a third (BenchmarkThumbnail). A photo of 2 to 4 times the
-		// thumbnail's side is shrunk too: scaling it whole costs more than
-		// the shrinking (BenchmarkThumbnailUpload).
-		src, sr := img, sb
-		if k := min(sb.Dx()/w, sb.Dy()/h); k >= 2 {
-			if m, ok := img.(*image.YCbCr); ok {
-				src = boxShrinkYCbCr(m, k)
-			} else {
-				src = boxShrink(img, k)
-			}
-			sr = src.Bounds()
-		}
-		draw.BiLinear.Scale(dst, dst.Bounds(), src, sr, draw.Over, nil)
-	}
+	scaleInto(dst, img, sb, draw.Over)
 
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, orient(dst, orientation), &jpeg.Options{Quality: ThumbnailQuality}); err != nil {
 		return nil, fmt.Errorf("imaging: thumbnail: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// scaleInto draws the part sr of img scaled to fill dst, with op.
+// Variants share it with thumbnails.
+func scaleInto(dst *image.RGBA, img image.Image, sr image.Rectangle, op draw.Op) {
+	w, h := dst.Bounds().Dx(), dst.Bounds().Dy()
+	if w == sr.Dx() && h == sr.Dy() {
+		draw.Draw(dst, dst.Bounds(), img, sr.Min, op)
+		return
+	}
+	// Kernel scalers widen their kernel with the scale factor, so every
+	// source pixel counts and a photo shrunk 20 times does not alias
+	// (ApproxBiLinear samples only the 2×2 nearest pixels and does).
+	// Their cost grows with the factor, so first average k×k blocks,
+	// reading each pixel once, down to less than twice the thumbnail's
+	// size; at that ratio BiLinear looks as good as CatmullRom and costs
+	// a third (BenchmarkThumbnail). A photo of 2 to 4 times the
+	// thumbnail's side is shrunk too: scaling it whole costs more than
+	// the shrinking (BenchmarkThumbnailUpload).
+	src := img
+	if k := min(sr.Dx()/w, sr.Dy()/h); k >= 2 {
+		if sr != img.Bounds() {
+			if sub, ok := img.(interface {
+				SubImage(image.Rectangle) image.Image
+			}); ok {
+				src = sub.SubImage(sr)
+			}
+		}
+		if src.Bounds() == sr {
+			if m, ok := src.(*image.YCbCr); ok {
+				src = boxShrinkYCbCr(m, k)
+			} else {
+				src = boxShrink(src, k)
+			}
+			sr = src.Bounds()
+		} else {
+			src = img // cannot crop it: scale the part directly
+		}
+	}
+	draw.BiLinear.Scale(dst, dst.Bounds(), src, sr, op, nil)
+}
+
+// shrinkCost returns the bytes scaleInto allocates to scale a w×h part
+// of an image to tw×th.
+func shrinkCost(w, h, tw, th int) int64 {
+	k := min(w/max(tw, 1), h/max(th, 1))
+	if k < 2 {
+		return 0
+	}
+	dw, dh := (w+k-1)/k, (h+k-1)/k
+	return 4*int64(dw)*int64(dh) + 4*int64(w)*int64(k) // result, and boxShrink's strip
 }
 
 // fit returns the size of a w×h image scaled down to fit in side×side, keeping

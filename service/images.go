@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -43,6 +44,9 @@ type Images struct {
 	Budget *imaging.Budget
 	// ThumbSide is the longest side of gallery thumbnails. If zero, 320.
 	ThumbSide int
+	// VariantSizes are the variant sizes anyone may ask for; others need
+	// a signature (SignVariant). If nil, pixpool.DefaultVariantSizes.
+	VariantSizes []pixpool.VariantSize
 	// Policies gives the storage policy (quotas, trash, originals). If
 	// nil, pixpool.DefaultPolicy applies.
 	Policies *Policies
@@ -82,6 +86,8 @@ type Images struct {
 	// thumbRetry is the pause before a queued thumbnail's next try, times
 	// the tries so far. If zero, a second.
 	thumbRetry time.Duration
+
+	variantKey atomic.Pointer[[]byte] // the key that signs variant specs, once read
 }
 
 // DefaultMaxBytes is the default image size limit.
@@ -212,6 +218,7 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 	s.writes.note(CacheKey(ownerID, key))
 	s.fill(ctx, img, data, true)
 	if old != nil {
+		s.forgetVariants(ctx, old)
 		s.removeFiles(old)
 	}
 	if queue {
@@ -253,9 +260,10 @@ func (s *Images) policy(ctx context.Context) (pixpool.Policy, error) {
 }
 
 // removeFiles deletes the files of an image whose row is gone (replaced or
-// deleted): its bytes, thumbnail and kept original.
+// deleted): its bytes, thumbnail and kept original, and its variants.
 func (s *Images) removeFiles(img *pixpool.Image) {
 	s.removeBlobs(img.BlobKey, img.ThumbKey, img.OriginalKey)
+	s.removeVariants(img)
 }
 
 // removeBlobs deletes blobs in the background of a request: a failure is
@@ -459,6 +467,7 @@ func (s *Images) Delete(ctx context.Context, ownerID int64, key string) error {
 		return err
 	}
 	s.invalidate(ctx, ownerID, key)
+	s.forgetVariants(ctx, img)
 	s.removeFiles(img)
 	s.logger().Info("image deleted", "owner", ownerID, "key", key)
 	return nil
@@ -528,7 +537,7 @@ func (s *Images) SweepOrphans(ctx context.Context, grace time.Duration) (int, er
 	}
 	cutoff := s.now().Add(-grace)
 	var orphans []string
-	for _, prefix := range []string{"img/", "thumb/", "orig/"} {
+	for _, prefix := range []string{"img/", "thumb/", "orig/", "var/"} {
 		err := s.Blobs.List(ctx, prefix, func(b pixpool.BlobInfo) error {
 			if !live[b.Key] && !b.ModTime.After(cutoff) {
 				orphans = append(orphans, b.Key)

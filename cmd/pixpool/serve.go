@@ -41,6 +41,7 @@ type Config struct {
 	MaxUpload      int64
 	MaxPixels      int
 	DecodeMemory   int64 // 0: decodeMemory's choice for this machine
+	VariantSizes   []pixpool.VariantSize
 	CompatUser     string
 	CompatAdmin    bool
 	AdminPassword  string
@@ -90,6 +91,8 @@ func (c *Config) flags(fs *flag.FlagSet) {
 	fs.Var((*byteSize)(&c.MaxUpload), "max-upload", "largest image accepted, e.g. 20MiB (larger uploads get 413)")
 	fs.DurationVar(&c.BodyIdle, "body-idle-timeout", http.DefaultBodyIdleTimeout, "close the connection of an upload that sends nothing for this long (a slow upload that keeps sending may take as long as it needs)")
 	fs.IntVar(&c.MaxPixels, "max-pixels", imaging.DefaultMaxPixels, "largest image accepted, in pixels (width×height); larger ones get 400 before they are decoded")
+	c.VariantSizes = pixpool.DefaultVariantSizes
+	fs.Var((*variantSizes)(&c.VariantSizes), "variant-sizes", "sizes of image variants (GET /api/v1/images/KEY?w=&h=) that anyone may ask for, comma-separated: a width such as 640 allows w=640, h=640 and the square w=640&h=640; a box such as 1200x630 allows exactly it; other sizes need a signed URL (empty: all do)")
 	fs.Var((*byteSize)(&c.DecodeMemory), "decode-memory", "memory for images being decoded at once (uploads, thumbnails, analysis), e.g. 768MiB; a decode waits up to 5 s for room, then gets 503 with Retry-After (default: 768MiB, or a quarter of the machine's or container's memory, or GOMEMLIMIT less 512MiB, if less; at least 256MiB)")
 	fs.StringVar(&c.CompatUser, "compat-user", "", "account that credential-less /api/... calls act as, with its rights but not its admin powers: ANYONE who can reach --addr may upload, read and delete its images (off when empty)")
 	fs.BoolVar(&c.CompatAdmin, "compat-admin", false, "also give credential-less /api/... calls the admin powers of --compat-user, which must be an admin: ANYONE who can reach --addr may then reconfigure the cache pool and delete EVERY user's images")
@@ -224,6 +227,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	budget := &imaging.Budget{Bytes: cmp.Or(c.DecodeMemory, decodeMemory(cache.MachineMemory(), goMemLimit()))}
 	m.Images = &service.Images{Store: m.Store, Blobs: m.Blobs, Policies: &service.Policies{Store: m.Store}, Logger: m.Logger, MaxBytes: c.MaxUpload, MaxPixels: c.MaxPixels, Budget: budget}
+	m.Images.VariantSizes = c.VariantSizes
 	m.HTTP = &http.Server{
 		Accounts:       m.Accounts,
 		Images:         m.Images,

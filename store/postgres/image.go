@@ -215,10 +215,10 @@ func (s *Store) DeleteImage(ctx context.Context, ownerID int64, key string) (*pi
 	return img, nil
 }
 
-// DeleteAllImages removes every image row of every owner, reporting how
-// many.
+// DeleteAllImages removes every image row of every owner, and every
+// variant's, reporting how many images.
 func (s *Store) DeleteAllImages(ctx context.Context) (int, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM images`)
+	tag, err := s.pool.Exec(ctx, `WITH v AS (DELETE FROM variants) DELETE FROM images`)
 	if err != nil {
 		return 0, wrap("delete all images", err)
 	}
@@ -247,7 +247,7 @@ func (s *Store) ImageBlobKeys(ctx context.Context, fn func(key string) error) er
 			}
 		}
 		if n < blobKeysBatch {
-			return nil
+			return s.variantBlobKeys(ctx, fn)
 		}
 		lastID = last
 	}

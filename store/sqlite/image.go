@@ -204,13 +204,18 @@ func (s *Store) DeleteImage(ctx context.Context, ownerID int64, key string) (*pi
 	return img, nil
 }
 
-// DeleteAllImages removes every image row of every owner, reporting how
-// many, once the removal is durable.
+// DeleteAllImages removes every image row of every owner, and every
+// variant's, reporting how many images, once the removal is durable.
 func (s *Store) DeleteAllImages(ctx context.Context) (int, error) {
 	var res sql.Result
 	err := s.withReserve(func() (err error) {
-		res, err = s.db.ExecContext(ctx, `DELETE FROM images`)
-		return err
+		return s.withTx(ctx, func(tx *sql.Tx) (err error) {
+			if _, err = tx.ExecContext(ctx, `DELETE FROM variants`); err != nil {
+				return err
+			}
+			res, err = tx.ExecContext(ctx, `DELETE FROM images`)
+			return err
+		})
 	})
 	if err == nil {
 		err = s.wal.sync()
@@ -247,7 +252,7 @@ func (s *Store) ImageBlobKeys(ctx context.Context, fn func(key string) error) er
 			}
 		}
 		if n < blobKeysBatch {
-			return nil
+			return s.variantBlobKeys(ctx, fn)
 		}
 		lastID = last
 	}

@@ -69,6 +69,11 @@ func Run(t *testing.T, open func(t *testing.T) pixpool.Store) {
 		{"ImageBlobKeys", testImageBlobKeys},
 		{"Image/Privacy", testImagePrivacy},
 
+		{"Variant", testVariant},
+		{"VariantsOf", testVariantsOf},
+		{"DeleteVariants", testDeleteVariants},
+		{"VariantBlobKeys", testVariantBlobKeys},
+
 		{"Setting", testSetting},
 		{"Settings", testSettings},
 		{"SetupToken", testSetupToken},
