@@ -61,6 +61,16 @@ func TestQuota_API(t *testing.T) {
 	if status, b := f.do("PUT", "/api/v1/images/b", f.aliceKey, string(img)); status != 201 {
 		t.Fatalf("upload under her own quota: status %d: %s", status, b)
 	}
+	// The admin user list shows her own quotas.
+	var list struct {
+		Users []adminUserJSON
+	}
+	f.call("GET", "/api/v1/admin/users", "", 200, &list)
+	for _, u := range list.Users {
+		if u.Username == "alice" && (u.QuotaBytes == nil || *u.QuotaBytes != 1<<20 || u.QuotaImages == nil || *u.QuotaImages != 0) {
+			t.Fatalf("alice in the admin list: %+v", u)
+		}
+	}
 	// Null is the default again.
 	f.call("PUT", "/api/v1/admin/users/"+alice+"/quota", `{"images":null}`, 200, &q)
 	if q.Quota != (pixpool.Quota{Images: 1, BytesDefault: true, ImagesDefault: true}) {
