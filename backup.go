@@ -41,6 +41,25 @@ type BackupColumn struct {
 	Name string
 	Kind BackupKind
 	Null bool // may be NULL
+	// Since is the schema version that added the column, 0 for one there
+	// from the start. A backup of an older schema lacks it, and its rows
+	// take the column's Zero value.
+	Since int
+}
+
+// Zero is the value a column takes in the rows of a backup made before
+// it existed: NULL if it may be, else 0, "" or false (the defaults the
+// migration that added it gave the rows already there).
+func (c BackupColumn) Zero() any {
+	switch {
+	case c.Null:
+		return nil
+	case c.Kind == BackupKindInt:
+		return int64(0)
+	case c.Kind == BackupKindBool:
+		return false
+	}
+	return ""
 }
 
 // BackupTableDef defines a table a backup holds, with its columns in the order a row's
@@ -48,13 +67,23 @@ type BackupColumn struct {
 type BackupTableDef struct {
 	Name    string
 	Columns []BackupColumn
+	// Since is the schema version that added the table, 0 for one there
+	// from the start. A backup of an older schema lacks it: it restores
+	// as empty.
+	Since int
 }
 
+// InSchema reports whether a backup of the given schema version holds
+// t.
+func (t *BackupTableDef) InSchema(schema int) bool { return t.Since <= schema }
+
 // BackupTables are the tables a backup holds, parents before children (the
-// order rows are restored in): accounts, API keys, image metadata, their
-// analyses and settings. Sessions, login and sign-up pacing, invites, the
-// admin setup token, leases and stats samples are not backed up. The search index is derived from analyses and
-// rebuilt on restore.
+// order rows are restored in): accounts, API keys, image metadata, the
+// trash, the images' analyses, settings and share links. Sessions, login and
+// sign-up pacing, invites, the admin setup token, leases and stats
+// samples are not backed up. The search index is derived from analyses and
+// rebuilt on restore; variants are derived from images, made again on
+// demand, and cleared by a restore.
 var BackupTables = []*BackupTableDef{
 	{Name: "users", Columns: []BackupColumn{
 		{Name: "id", Kind: BackupKindInt},
@@ -69,6 +98,8 @@ var BackupTables = []*BackupTableDef{
 		{Name: "password_hash", Kind: BackupKindText},
 		{Name: "created_at", Kind: BackupKindTime},
 		{Name: "updated_at", Kind: BackupKindTime},
+		{Name: "quota_bytes", Kind: BackupKindInt, Null: true, Since: 9},
+		{Name: "quota_images", Kind: BackupKindInt, Null: true, Since: 9},
 	}},
 	{Name: "api_keys", Columns: []BackupColumn{
 		{Name: "id", Kind: BackupKindInt},
@@ -91,6 +122,31 @@ var BackupTables = []*BackupTableDef{
 		{Name: "height", Kind: BackupKindInt},
 		{Name: "checksum", Kind: BackupKindText},
 		{Name: "created_at", Kind: BackupKindTime},
+		{Name: "thumb_size", Kind: BackupKindInt, Since: 9},
+		{Name: "original_key", Kind: BackupKindText, Since: 9},
+		{Name: "original_size", Kind: BackupKindInt, Since: 9},
+		{Name: "metadata", Kind: BackupKindText, Since: 9},
+		{Name: "source_checksum", Kind: BackupKindText, Since: 9},
+	}},
+	{Name: "trash", Since: 9, Columns: []BackupColumn{
+		{Name: "id", Kind: BackupKindInt},
+		{Name: "owner_id", Kind: BackupKindInt},
+		{Name: "key", Kind: BackupKindText},
+		{Name: "blob_key", Kind: BackupKindText},
+		{Name: "thumb_key", Kind: BackupKindText},
+		{Name: "size", Kind: BackupKindInt},
+		{Name: "content_type", Kind: BackupKindText},
+		{Name: "width", Kind: BackupKindInt},
+		{Name: "height", Kind: BackupKindInt},
+		{Name: "checksum", Kind: BackupKindText},
+		{Name: "created_at", Kind: BackupKindTime},
+		{Name: "thumb_size", Kind: BackupKindInt},
+		{Name: "original_key", Kind: BackupKindText},
+		{Name: "original_size", Kind: BackupKindInt},
+		{Name: "metadata", Kind: BackupKindText},
+		{Name: "source_checksum", Kind: BackupKindText},
+		{Name: "deleted_at", Kind: BackupKindTime},
+		{Name: "purge_at", Kind: BackupKindTime},
 	}},
 	{Name: "analyses", Columns: []BackupColumn{
 		{Name: "image_id", Kind: BackupKindInt},
@@ -107,6 +163,18 @@ var BackupTables = []*BackupTableDef{
 	{Name: "settings", Columns: []BackupColumn{
 		{Name: "name", Kind: BackupKindText},
 		{Name: "value", Kind: BackupKindText},
+	}},
+	{Name: "shares", Since: 9, Columns: []BackupColumn{
+		{Name: "id", Kind: BackupKindInt},
+		{Name: "owner_id", Kind: BackupKindInt},
+		{Name: "kind", Kind: BackupKindText},
+		{Name: "key", Kind: BackupKindText},
+		{Name: "title", Kind: BackupKindText},
+		{Name: "created_at", Kind: BackupKindTime},
+		{Name: "expires_at", Kind: BackupKindTime, Null: true},
+		{Name: "max_views", Kind: BackupKindInt, Null: true},
+		{Name: "views", Kind: BackupKindInt},
+		{Name: "revoked_at", Kind: BackupKindTime, Null: true},
 	}},
 }
 

@@ -8,17 +8,18 @@ import (
 // Error codes. They say what went wrong in terms a client can act on; only
 // http/error.go maps them to HTTP statuses.
 const (
-	ECONFLICT     = "conflict"     // the thing already exists
-	EINTERNAL     = "internal"     // anything the client cannot fix
-	EINVALID      = "invalid"      // bad input
-	ENOTFOUND     = "not_found"    // no such thing (or not yours)
-	EUNAUTHORIZED = "unauthorized" // not logged in, or bad credentials
-	EFORBIDDEN    = "forbidden"    // logged in but not allowed
-	ETOOLARGE     = "too_large"    // the body is over the size limit
-	ETOOMANY      = "too_many"     // throttled; try again later
-	EUNAVAILABLE  = "unavailable"  // a dependency is down or not installed
-	EUNSUPPORTED  = "unsupported"  // a media type we do not take
-	ESTORAGEFULL  = "storage_full" // the disk or database has no room left
+	ECONFLICT     = "conflict"       // the thing already exists
+	EINTERNAL     = "internal"       // anything the client cannot fix
+	EINVALID      = "invalid"        // bad input
+	ENOTFOUND     = "not_found"      // no such thing (or not yours)
+	EUNAUTHORIZED = "unauthorized"   // not logged in, or bad credentials
+	EFORBIDDEN    = "forbidden"      // logged in but not allowed
+	ETOOLARGE     = "too_large"      // the body is over the size limit
+	ETOOMANY      = "too_many"       // throttled; try again later
+	EUNAVAILABLE  = "unavailable"    // a dependency is down or not installed
+	EUNSUPPORTED  = "unsupported"    // a media type we do not take
+	ESTORAGEFULL  = "storage_full"   // the disk or database has no room left
+	EQUOTA        = "quota_exceeded" // the user's quota has no room for this
 )
 
 // Error is an error meant for the user: its Message is safe to show.

@@ -23,6 +23,7 @@ type Store interface {
 	APIKeyStore
 	ImageStore
 	TrashStore
+	QuotaStore
 	VariantStore
 	SettingStore
 	LeaseStore

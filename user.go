@@ -24,6 +24,11 @@ type User struct {
 	Disabled  bool // a disabled user's sessions and API keys stop working
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// QuotaBytes and QuotaImages are the user's own quotas (0: no limit),
+	// or nil for the storage policy's default. Only admins set them,
+	// through QuotaStore.SetUserQuota: UpdateUser leaves them.
+	QuotaBytes  *int64
+	QuotaImages *int64
 }
 
 // UserStore keeps accounts and their passwords, and the one-time token
@@ -37,8 +42,9 @@ type UserStore interface {
 	User(ctx context.Context, id int64) (*User, error)
 	// UserByUsername finds a user without regard to case.
 	UserByUsername(ctx context.Context, username string) (*User, error)
-	// UpdateUser saves every field of u but ID and CreatedAt, and sets
-	// u.UpdatedAt. Changing Username to one taken is ECONFLICT.
+	// UpdateUser saves every field of u but ID, CreatedAt and the quotas
+	// (QuotaStore.SetUserQuota), and sets u.UpdatedAt. Changing Username
+	// to one taken is ECONFLICT.
 	UpdateUser(ctx context.Context, u *User) error
 	// Users lists users ordered by username, case-insensitively.
 	Users(ctx context.Context, offset, limit int) ([]*User, error)

@@ -128,37 +128,43 @@ func encodeValue(c pixpool.BackupColumn, v any) ([]byte, error) {
 const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 
 // decodeRow parses one JSON line of table t into its values; it insists on
-// every column, and on no others.
-func decodeRow(t *pixpool.BackupTableDef, line []byte) ([]any, error) {
+// every column, and on no others, but a column added by a later schema
+// (Since) may be missing: it takes its Zero value, and missing reports the
+// latest schema version of those missing (0 if none), which readArchive
+// checks against the manifest's.
+func decodeRow(t *pixpool.BackupTableDef, line []byte) (row []any, missing int, err error) {
 	d := json.NewDecoder(bytes.NewReader(line))
 	d.UseNumber()
 	var obj map[string]any
 	if err := d.Decode(&obj); err != nil {
-		return nil, fmt.Errorf("not a JSON object: %v", err)
+		return nil, 0, fmt.Errorf("not a JSON object: %v", err)
 	}
 	if d.More() {
-		return nil, errors.New("more than one JSON value on the line")
+		return nil, 0, errors.New("more than one JSON value on the line")
 	}
 	if len(obj) != len(t.Columns) {
 		for name := range obj {
 			if !hasColumn(t, name) {
-				return nil, fmt.Errorf("unknown column %q", name)
+				return nil, 0, fmt.Errorf("unknown column %q", name)
 			}
 		}
 	}
-	row := make([]any, len(t.Columns))
+	row = make([]any, len(t.Columns))
 	for i, c := range t.Columns {
 		raw, ok := obj[c.Name]
-		if !ok {
-			return nil, fmt.Errorf("column %q is missing", c.Name)
+		if !ok && c.Since > 0 {
+			row[i], missing = c.Zero(), max(missing, c.Since)
+			continue
+		} else if !ok {
+			return nil, 0, fmt.Errorf("column %q is missing", c.Name)
 		}
 		v, err := decodeValue(c, raw)
 		if err != nil {
-			return nil, fmt.Errorf("column %q: %w", c.Name, err)
+			return nil, 0, fmt.Errorf("column %q: %w", c.Name, err)
 		}
 		row[i] = v
 	}
-	return row, nil
+	return row, missing, nil
 }
 
 func hasColumn(t *pixpool.BackupTableDef, name string) bool {
@@ -340,9 +346,10 @@ func readArchive(r io.Reader, schema int, yield func(t *pixpool.BackupTableDef, 
 	}
 	tr := tar.NewReader(zr)
 	type seen struct {
-		rows  int64
-		bytes int64
-		sum   string
+		rows    int64
+		bytes   int64
+		sum     string
+		missing int // the latest Since of the columns its rows lacked
 	}
 	var (
 		parts    = make(map[string]seen)
@@ -382,11 +389,11 @@ func readArchive(r io.Reader, schema int, yield func(t *pixpool.BackupTableDef, 
 			return nil, invalid("%q appears twice.", hdr.Name)
 		}
 		h := sha256.New()
-		n, rows, err := readRows(io.TeeReader(tr, h), t, yield)
+		n, rows, missing, err := readRows(io.TeeReader(tr, h), t, yield)
 		if err != nil {
 			return nil, err
 		}
-		parts[name] = seen{rows: rows, bytes: n, sum: hex.EncodeToString(h.Sum(nil))}
+		parts[name] = seen{rows: rows, bytes: n, sum: hex.EncodeToString(h.Sum(nil)), missing: missing}
 		order = append(order, name)
 	}
 	// The gzip stream must end where the tar does, checksum included.
@@ -406,13 +413,24 @@ func readArchive(r io.Reader, schema int, yield func(t *pixpool.BackupTableDef, 
 		return nil, pixpool.Errorf(pixpool.EINVALID, "The backup %s was made by a newer pixpool (%s) with database schema version %d; this one knows version %d. Restore it with pixpool %s or later.", m.Name, m.Version, m.Schema, schema, m.Version)
 	case m.Schema < 1:
 		return nil, invalid("the manifest has no schema version.")
-	case len(m.Parts) != len(pixpool.BackupTables):
-		return nil, invalid("the manifest lists %d tables, not %d.", len(m.Parts), len(pixpool.BackupTables))
+	}
+	// A backup of an older schema lacks the tables added since (they
+	// restore as empty) and, in its rows, the columns (Zero values).
+	var tables []*pixpool.BackupTableDef
+	for _, t := range pixpool.BackupTables {
+		if t.InSchema(m.Schema) {
+			tables = append(tables, t)
+		}
+	}
+	if len(m.Parts) != len(tables) {
+		return nil, invalid("the manifest lists %d tables, not %d.", len(m.Parts), len(tables))
 	}
 	for i, p := range m.Parts {
-		t := pixpool.BackupTables[i]
+		t := tables[i]
 		got, ok := parts[p.Table]
 		switch {
+		case ok && got.missing > 0 && got.missing <= m.Schema:
+			return nil, invalid("%s lacks columns that a backup of schema version %d has.", p.File, m.Schema)
 		case p.Table != t.Name || p.File != t.Name+".jsonl":
 			return nil, invalid("the manifest lists %q where %q belongs.", p.Table, t.Name)
 		case !ok || i >= len(order) || order[i] != t.Name:
@@ -430,32 +448,34 @@ func readArchive(r io.Reader, schema int, yield func(t *pixpool.BackupTableDef, 
 }
 
 // readRows reads one part's lines, decoding each row of t, and returns the
-// bytes and rows read.
-func readRows(r io.Reader, t *pixpool.BackupTableDef, yield func(t *pixpool.BackupTableDef, row []any) error) (int64, int64, error) {
+// bytes and rows read, and the latest Since of the columns rows lacked
+// (decodeRow).
+func readRows(r io.Reader, t *pixpool.BackupTableDef, yield func(t *pixpool.BackupTableDef, row []any) error) (n, rows int64, missing int, err error) {
 	br := bufio.NewReaderSize(r, 256<<10)
-	var n, rows int64
 	for {
-		line, err := readLine(br)
+		var line []byte
+		line, err = readLine(br)
 		n += int64(len(line))
 		if len(line) > 0 {
 			if line[len(line)-1] != '\n' {
-				return n, rows, invalid("%s.jsonl ends in the middle of a row.", t.Name)
+				return n, rows, missing, invalid("%s.jsonl ends in the middle of a row.", t.Name)
 			}
 			rows++
-			row, derr := decodeRow(t, line)
+			row, m, derr := decodeRow(t, line)
+			missing = max(missing, m)
 			if derr != nil {
-				return n, rows, invalid("%s.jsonl row %d: %v.", t.Name, rows, derr)
+				return n, rows, missing, invalid("%s.jsonl row %d: %v.", t.Name, rows, derr)
 			}
 			if yield != nil {
 				if err := yield(t, row); err != nil {
-					return n, rows, err
+					return n, rows, missing, err
 				}
 			}
 		}
 		if err == io.EOF {
-			return n, rows, nil
+			return n, rows, missing, nil
 		} else if err != nil {
-			return n, rows, invalid("the archive is truncated or corrupt: %s.jsonl cannot be read (%v).", t.Name, err)
+			return n, rows, missing, invalid("the archive is truncated or corrupt: %s.jsonl cannot be read (%v).", t.Name, err)
 		}
 	}
 }

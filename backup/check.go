@@ -18,19 +18,24 @@ import (
 //
 //   - users: a positive id, once;
 //   - api_keys: an owner among the archive's users;
-//   - images: a positive id, once; an owner among the archive's users; a
-//     valid key; a content type pixpool accepts; the blob and thumbnail
-//     keys pixpool gives such an image (pixpool.ImageBlobID: under img/
-//     and thumb/, never backups/, no ".."), named after an id no row of
-//     another owner uses, and, for a blob the current store already has, the same
-//     owner as there; a positive size and dimensions; a SHA-256 checksum;
+//   - images and trash: a positive id, once per table; an owner among the
+//     archive's users; a valid key; a content type pixpool accepts; the
+//     blob, thumbnail and original keys pixpool gives such an image
+//     (pixpool.ImageBlobID: under img/, thumb/ and orig/, never backups/,
+//     no ".."), named after an id no other user's row uses (one owner's
+//     identical images share theirs), and, for a blob the current store
+//     already has, the same owner as there; a positive size and
+//     dimensions; a SHA-256 checksum;
 //   - analyses: an image among the archive's images, a known status, and
-//     no negative attempt count.
+//     no negative attempt count;
+//   - shares: an owner among the archive's users, a known kind, and no
+//     negative view count.
 type rowCheck struct {
 	live   map[string]owner // blob key -> its owner in the current store
 	users  map[int64]owner
 	images map[int64]bool
-	blobs  map[string]blobUse // blob id -> the first images row naming it
+	trash  map[int64]bool
+	blobs  map[string]blobUse // blob id -> the first images or trash row naming it
 	rows   map[string]int     // rows read so far, per table
 	err    error              // the first refused row
 }
@@ -47,15 +52,16 @@ func (o owner) same(p owner) bool {
 	return strings.EqualFold(o.username, p.username) || o.id == p.id && o.created.Equal(p.created)
 }
 
-func newRowCheck(live map[string]owner) *rowCheck {
-	return &rowCheck{live: live, users: make(map[int64]owner), images: make(map[int64]bool),
-		blobs: make(map[string]blobUse), rows: make(map[string]int)}
+// blobUse is the first row naming a blob id.
+type blobUse struct {
+	table string
+	n     int
+	owner int64
 }
 
-// blobUse is the first images row naming a blob, and its owner.
-type blobUse struct {
-	row   int
-	owner int64
+func newRowCheck(live map[string]owner) *rowCheck {
+	return &rowCheck{live: live, users: make(map[int64]owner), images: make(map[int64]bool), trash: make(map[int64]bool),
+		blobs: make(map[string]blobUse), rows: make(map[string]int)}
 }
 
 // row checks one row as readArchive yields it. It keeps the first problem
@@ -90,8 +96,18 @@ func (c *rowCheck) check(t *pixpool.BackupTableDef, n int, row []any) error {
 		if uid := v("user_id").(int64); !c.hasUser(uid) {
 			return refused(t, n, "API key of user id %d, who is not in the backup", uid)
 		}
-	case "images":
+	case "images", "trash":
 		return c.image(t, n, row)
+	case "shares":
+		uid := v("owner_id").(int64)
+		switch kind := v("kind").(string); {
+		case !c.hasUser(uid):
+			return refused(t, n, "share link of user id %d, who is not in the backup", uid)
+		case kind != "image" && kind != "album":
+			return refused(t, n, "share kind %q is not image or album", kind)
+		case v("views").(int64) < 0:
+			return refused(t, n, "a negative view count")
+		}
 	case "analyses":
 		id := v("image_id").(int64)
 		switch {
@@ -112,12 +128,16 @@ func (c *rowCheck) image(t *pixpool.BackupTableDef, n int, row []any) error {
 	v := func(name string) any { return pixpool.BackupValue(t, row, name) }
 	img := &pixpool.Image{ID: v("id").(int64), OwnerID: v("owner_id").(int64), Key: v("key").(string),
 		BlobKey: v("blob_key").(string), ThumbKey: v("thumb_key").(string), Size: v("size").(int64),
-		ContentType: v("content_type").(string), Checksum: v("checksum").(string)}
+		ContentType: v("content_type").(string), Checksum: v("checksum").(string), OriginalKey: v("original_key").(string)}
 	w, h := v("width").(int64), v("height").(int64)
-	if c.images[img.ID] || img.ID <= 0 {
+	ids := c.images
+	if t.Name == "trash" {
+		ids = c.trash
+	}
+	if ids[img.ID] || img.ID <= 0 {
 		return refused(t, n, "image id %d is not positive or appears twice", img.ID)
 	}
-	c.images[img.ID] = true
+	ids[img.ID] = true
 	u, ok := c.users[img.OwnerID]
 	if !ok {
 		return refused(t, n, "image %q of user id %d, who is not in the backup", img.Key, img.OwnerID)
@@ -130,14 +150,15 @@ func (c *rowCheck) image(t *pixpool.BackupTableDef, n int, row []any) error {
 	if err != nil {
 		return refused(t, n, "%s: %s", what, pixpool.ErrorMessage(err))
 	}
-	// One owner's identical images share their blobs (deduplication);
-	// another owner's never do.
 	if other, dup := c.blobs[id]; dup && other.owner != img.OwnerID {
-		return refused(t, n, "%s: its blob %s is also that of images row %d, of another user; only one user's identical images share blobs", what, img.BlobKey, other.row)
+		return refused(t, n, "%s: its blob %s is also that of %s row %d, another user's; each user's images have blobs of their own", what, img.BlobKey, other.table, other.n)
 	} else if !dup {
-		c.blobs[id] = blobUse{n, img.OwnerID}
+		c.blobs[id] = blobUse{table: t.Name, n: n, owner: img.OwnerID}
 	}
-	for _, key := range []string{img.BlobKey, img.ThumbKey} {
+	for _, key := range []string{img.BlobKey, img.ThumbKey, img.OriginalKey} {
+		if key == "" {
+			continue
+		}
 		if cur, ok := c.live[key]; ok && !cur.same(u) {
 			return refused(t, n, "%s: its blob %s is an image of another user (%q) in the current database", what, key, cur.username)
 		}
@@ -170,8 +191,8 @@ func isSHA256(s string) bool {
 // errEnough stops an export once the tables needed are read.
 var errEnough = errors.New("enough")
 
-// liveOwners returns the owner of every image and thumbnail blob the
-// current store names, so that a restore cannot give them to someone else.
+// liveOwners returns the owner of every image, thumbnail and original
+// blob the current store's images and trash name, so that a restore cannot give them to someone else.
 func (s *Service) liveOwners(ctx context.Context) (map[string]owner, error) {
 	users := make(map[int64]owner)
 	live := make(map[string]owner)
@@ -181,11 +202,13 @@ func (s *Service) liveOwners(ctx context.Context) (map[string]owner, error) {
 		case "users":
 			id := v("id").(int64)
 			users[id] = owner{id: id, username: v("username").(string), created: v("created_at").(time.Time)}
-		case "images":
+		case "images", "trash":
 			u := users[v("owner_id").(int64)]
 			live[v("blob_key").(string)] = u
-			if k := v("thumb_key").(string); k != "" {
-				live[k] = u
+			for _, col := range []string{"thumb_key", "original_key"} {
+				if k := v(col).(string); k != "" {
+					live[k] = u
+				}
 			}
 		case "analyses", "settings":
 			return errEnough

@@ -43,6 +43,8 @@ var adminNotices = map[string]string{
 	"backup-config":  "Backup schedule and retention saved.",
 	"signup-mode":    "Sign-up mode saved.",
 	"invite-deleted": "Invite deleted: its code no longer works.",
+	"quota":          "Quota saved.",
+	"policy":         "Storage policy saved.",
 }
 
 // adminRoutes registers the admin portal's pages.
@@ -63,6 +65,9 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/users", s.requireAdmin(s.handlePortalUsers))
 	mux.HandleFunc("POST /admin/users/admin", s.requireAdmin(s.handlePortalUserAdmin))
 	mux.HandleFunc("POST /admin/users/disable", s.requireAdmin(s.handlePortalUserDisable))
+	mux.HandleFunc("POST /admin/users/quota", s.requireAdmin(s.handlePortalUserQuota))
+	mux.HandleFunc("GET /admin/policy", s.requireAdmin(s.handlePortalPolicy))
+	mux.HandleFunc("POST /admin/policy", s.requireAdmin(s.handlePortalPolicySave))
 	mux.HandleFunc("GET /admin/signup", s.requireAdmin(s.handlePortalSignup))
 	mux.HandleFunc("POST /admin/signup/mode", s.requireAdmin(s.handlePortalSignupMode))
 	mux.HandleFunc("POST /admin/invites", s.requireAdmin(s.handlePortalInviteCreate))

@@ -14,10 +14,33 @@ import (
 // adminUsersPage is admin_users.html's data.
 type adminUsersPage struct {
 	adminLayout
-	Users  []*pixpool.User
+	Users  []adminUserRow
 	SelfID int64
 	Offset int
 	Pager  pager
+}
+
+// adminUserRow is a user on the users page, with their storage and the
+// quota form's values (their own quotas; "" for the default).
+type adminUserRow struct {
+	*pixpool.User
+	Storage                 storageView
+	QuotaBytes, QuotaImages string
+}
+
+func (s *Server) adminUserRow(ctx context.Context, u *pixpool.User) (adminUserRow, error) {
+	row := adminUserRow{User: u}
+	var err error
+	if row.Storage, err = s.storage(ctx, u.ID); err != nil {
+		return row, err
+	}
+	if u.QuotaBytes != nil {
+		row.QuotaBytes = formatSizeExact(*u.QuotaBytes)
+	}
+	if u.QuotaImages != nil {
+		row.QuotaImages = strconv.FormatInt(*u.QuotaImages, 10)
+	}
+	return row, nil
 }
 
 // newAdminUsersPage starts the user list.
@@ -37,7 +60,13 @@ func (s *Server) renderUsersPage(w http.ResponseWriter, r *http.Request, status 
 	if more {
 		users = users[:adminPageSize]
 	}
-	p.Users = users
+	p.Users = make([]adminUserRow, len(users))
+	for i, u := range users {
+		if p.Users[i], err = s.adminUserRow(r.Context(), u); err != nil {
+			s.errorPage(w, r, err)
+			return
+		}
+	}
 	p.Pager = listPager(offset, len(users), -1, adminPageSize, func(off int) string {
 		return pageURL("/admin/users", url.Values{"offset": {offsetValue(off)}})
 	})

@@ -18,10 +18,14 @@ type adminUserJSON struct {
 	Admin     bool      `json:"admin"`
 	Disabled  bool      `json:"disabled"`
 	CreatedAt time.Time `json:"created_at"`
+	// QuotaBytes and QuotaImages are the user's own quotas, null for the
+	// storage policy's default (PUT .../quota sets them).
+	QuotaBytes  *int64 `json:"quota_bytes"`
+	QuotaImages *int64 `json:"quota_images"`
 }
 
 func toAdminUserJSON(u *pixpool.User) adminUserJSON {
-	return adminUserJSON{u.ID, u.Username, u.FirstName, u.LastName, u.Email, u.Admin, u.Disabled, u.CreatedAt}
+	return adminUserJSON{u.ID, u.Username, u.FirstName, u.LastName, u.Email, u.Admin, u.Disabled, u.CreatedAt, u.QuotaBytes, u.QuotaImages}
 }
 
 // handleAPIAdminUsers pages through the users by username:

@@ -22,7 +22,11 @@ var codes = map[string]int{
 	pixpool.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	pixpool.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
 	pixpool.ESTORAGEFULL:  http.StatusInsufficientStorage,
-	pixpool.EINTERNAL:     http.StatusInternalServerError,
+	// A quota is the user's share of storage being full: 507, as WebDAV
+	// quotas answer (RFC 4331, 5.2), not 413, which says that the request
+	// itself is too large whatever the server holds.
+	pixpool.EQUOTA:    http.StatusInsufficientStorage,
+	pixpool.EINTERNAL: http.StatusInternalServerError,
 }
 
 // ErrorStatus returns the HTTP status for err's code.

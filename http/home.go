@@ -13,6 +13,8 @@ type homePage struct {
 	layout
 	Count  int     // the user's images
 	Thumbs []thumb // the newest of them
+	// Storage is the user's usage against their quota.
+	Storage storageView
 }
 
 // handleHome shows what pixpool is, or a logged-in user's dashboard.
@@ -33,5 +35,9 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Thumbs = s.thumbs(imgs)
+	if d.Storage, err = s.storage(r.Context(), d.User.ID); err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
 	s.render(w, r, http.StatusOK, "home.html", d)
 }

@@ -45,6 +45,7 @@ type profilePage struct {
 	APIKeys []*pixpool.APIKey
 	Secret  string          // a new API key's secret, shown once
 	NewKey  *pixpool.APIKey // the key Secret belongs to
+	Storage storageView     // usage against quota
 }
 
 // newProfilePage starts the profile page.
@@ -61,6 +62,10 @@ func (s *Server) renderProfilePage(w http.ResponseWriter, r *http.Request, statu
 		return
 	}
 	d.APIKeys = keys
+	if d.Storage, err = s.storage(r.Context(), d.User.ID); err != nil {
+		s.errorPage(w, r, err)
+		return
+	}
 	if d.Form == (userForm{}) {
 		d.Form = formFromUser(d.User)
 	}

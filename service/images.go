@@ -75,6 +75,7 @@ type Images struct {
 
 	loads      singleflight.Group // one store read per key at a time
 	writes     writeLog           // recent writes, so stale reads do not fill the cache
+	quotas     quotaReservations  // uploads being stored, per owner, not yet in Usage
 	background sync.WaitGroup     // thumbnails being made
 	slotsOnce  sync.Once
 	slots      chan struct{} // bounds background thumbnails
@@ -166,6 +167,12 @@ func (s *Images) Put(ctx context.Context, ownerID int64, key string, data []byte
 		return nil, err
 	}
 	data = st.data
+	// The quota check, once the sizes stored are known (quota.go).
+	releaseQuota, err := s.reserveQuota(ctx, ownerID, key, int64(len(data)), originalSize(source, data))
+	if err != nil {
+		return nil, err
+	}
+	defer releaseQuota()
 	sum := sha256.Sum256(data)
 	id := newBlobID()
 	img := &pixpool.Image{

@@ -93,6 +93,10 @@ func (s *Images) makeThumbnail(ctx context.Context, key string, decoded image.Im
 	if err := s.Blobs.Put(ctx, key, bytes.NewReader(thumb)); err != nil {
 		return nil, err
 	}
+	// Quotas count thumbnails at their real size.
+	if err := s.Store.SetThumbSize(ctx, key, int64(len(thumb))); err != nil {
+		s.logger().Warn("thumbnail size", "blob", key, "err", err)
+	}
 	return thumb, nil
 }
 

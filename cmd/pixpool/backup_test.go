@@ -153,6 +153,7 @@ func fill(t *testing.T, s *server) (ada *client) {
 		expect(t, ada.do("PUT", keyPath(key), bytes.NewReader(pixpooltest.PNG(t, 30+i, 20, uint8(i)))), http.StatusCreated)
 	}
 	expect(t, bob.do("PUT", keyPath("cat"), bytes.NewReader(pixpooltest.PNG(t, 12, 12, 9))), http.StatusCreated)
+	s.Images.Wait() // the thumbnails made, their sizes in the rows
 	for _, who := range []struct{ user, key string }{{"ada", "cat"}, {"ada", "fish"}, {"bob", "cat"}} {
 		u, err := s.Store.UserByUsername(ctx, who.user)
 		if err != nil {
@@ -477,7 +478,7 @@ func TestBackup_CLI(t *testing.T) {
 	out := s.must(t, "", "backup", "create")
 	name, _, _ := strings.Cut(out, ":")
 	if backup.ValidName(name) != nil || !strings.Contains(out, "verified") ||
-		!strings.Contains(out, "rows: users 3, api_keys 3, images 5, analyses 3, settings ") {
+		!strings.Contains(out, "rows: users 3, api_keys 3, images 5, trash 0, analyses 3, settings ") {
 		t.Fatalf("create:\n%s", out)
 	}
 	out = s.must(t, "", "backup", "list")

@@ -20,6 +20,7 @@ import (
 
 	"github.com/pixpool/pixpool"
 	"github.com/pixpool/pixpool/pixpooltest"
+	"github.com/pixpool/pixpool/service"
 )
 
 // server is a `pixpool serve` running in the test on 127.0.0.1:0.
@@ -771,6 +772,21 @@ func TestMigrate(t *testing.T) {
 		}
 	}
 	src.Images.Wait()
+	ada, err := src.Store.UserByUsername(context.Background(), "ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	quota := int64(300 << 20)
+	if err := src.Store.SetUserQuota(context.Background(), ada.ID, &quota, nil); err != nil {
+		t.Fatal(err)
+	}
+	share := &pixpool.Share{OwnerID: ada.ID, Kind: pixpool.ShareAlbum, Key: "dir/", Title: "Dogs", CreatedAt: time.Now().UTC(), MaxViews: 10, Views: 2}
+	if err := src.Store.CreateShare(context.Background(), share); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Store.SetSetting(context.Background(), service.ShareKeySetting, "the source's key"); err != nil {
+		t.Fatal(err)
+	}
 	if err := src.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -783,7 +799,7 @@ func TestMigrate(t *testing.T) {
 		}
 		return out.String()
 	}
-	if out := migrate(); !strings.Contains(out, "3 users (3 new)") || !strings.Contains(out, "8 images (8 copied") {
+	if out := migrate(); !strings.Contains(out, "3 users (3 new)") || !strings.Contains(out, "8 images (8 copied") || !strings.Contains(out, "1 share links (1 new)") {
 		t.Fatalf("first migration: %s", out)
 	}
 	if out := migrate(); !strings.Contains(out, "(0 new)") || !strings.Contains(out, "8 images (0 copied") {
@@ -804,6 +820,48 @@ func TestMigrate(t *testing.T) {
 	if n, _ := dst.Store.CountImages(context.Background(), pixpool.ImageFilter{}); n != 8 {
 		t.Fatalf("%d images in the target, want 8", n)
 	}
+	if u, err := dst.Store.UserByUsername(context.Background(), "ada"); err != nil || u.QuotaBytes == nil || *u.QuotaBytes != quota || u.QuotaImages != nil {
+		t.Fatalf("ada's quotas after migration: %+v, %v; want %d bytes and the default images", u, err, quota)
+	}
+	dstAda := must(dst.Store.UserByUsername(context.Background(), "ada"))
+	if shares, err := dst.Store.Shares(context.Background(), dstAda.ID); err != nil || len(shares) != 1 ||
+		shares[0].Key != "dir/" || shares[0].Views != 2 || shares[0].MaxViews != 10 || shares[0].Title != "Dogs" {
+		t.Fatalf("ada's shares after two migrations: %+v, %v; want the one, once", shares, err)
+	}
+	if v, err := dst.Store.Setting(context.Background(), service.ShareKeySetting); err == nil && v == "the source's key" {
+		t.Fatal("the share links' key was copied: old links could open other shares, whose ids the target gave anew")
+	}
+	// The thumbnails' sizes, which quotas count, come along with the rows.
+	srcUsage, dstUsage := usageOf(t, data, "ada"), must(dst.Store.Usage(context.Background(), must(dst.Store.UserByUsername(context.Background(), "ada")).ID))
+	if srcUsage != dstUsage || srcUsage.Bytes == 0 {
+		t.Fatalf("ada's usage: %+v in the source, %+v in the target", srcUsage, dstUsage)
+	}
+}
+
+// usageOf reads a user's usage in the embedded install in data.
+func usageOf(t *testing.T, data, username string) pixpool.Usage {
+	t.Helper()
+	st, err := openDB(context.Background(), data, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	u, err := st.UserByUsername(context.Background(), username)
+	if err != nil {
+		t.Fatal(err)
+	}
+	usage, err := st.Usage(context.Background(), u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return usage
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
 // TestAnalyze checks a recognition setup the way a user would: labels of a

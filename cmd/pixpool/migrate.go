@@ -9,15 +9,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/pixpool/pixpool"
+	"github.com/pixpool/pixpool/service"
 )
 
 // runMigrate copies a deployment from one pair of stores to another: from
 // SQLite and a folder to PostgreSQL and S3, typically. Users (with their
-// password hashes, profiles and roles), API keys, images (bytes checked
-// against their SHA-256) and settings are copied; sessions are not (users
-// log in again) nor is the stats history. Rows already in the target are
+// password hashes, profiles, roles and quotas), API keys, images (bytes
+// checked against their SHA-256, kept originals with them), share links
+// and settings are copied; sessions are not (users log in again), nor the
+// stats history, nor the trash (deleted images stay behind), nor the key
+// that signs share links (old links stop working; see shares). Rows already in the target are
 // left as they are, so it is safe to run again, e.g. after an interruption.
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
@@ -30,7 +34,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	accessKey := fs.String("s3-access-key", "", "S3 access key for --to-blob (default: AWS_ACCESS_KEY_ID)")
 	secretKey := fs.String("s3-secret-key", "", "S3 secret key for --to-blob (default: AWS_SECRET_ACCESS_KEY; prefer PIXPOOL_S3_SECRET_KEY_FILE to a flag)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: pixpool migrate --to-db URL --to-blob URL [--from-data DIR]\n\nCopies users, API keys, images and settings to other stores; safe to run again.\nStop the source server first, so nothing changes while it copies.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: pixpool migrate --to-db URL --to-blob URL [--from-data DIR]\n\nCopies users, API keys, images, share links and settings to other stores; safe to run again.\nStop the source server first, so nothing changes while it copies.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -61,8 +65,8 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := mg.run(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "done: %d users (%d new), %d API keys (%d new), %d images (%d copied, %d MB), %d settings; verified\n",
-		mg.users, mg.newUsers, mg.keys, mg.newKeys, mg.images, mg.newImages, mg.bytes>>20, mg.settings)
+	fmt.Fprintf(stdout, "done: %d users (%d new), %d API keys (%d new), %d images (%d copied, %d MB), %d share links (%d new), %d settings; verified\n",
+		mg.users, mg.newUsers, mg.keys, mg.newKeys, mg.images, mg.newImages, mg.bytes>>20, mg.sharesSeen, mg.newShares, mg.settings)
 	return nil
 }
 
@@ -73,6 +77,7 @@ type migration struct {
 	out                io.Writer
 
 	users, newUsers, keys, newKeys, images, newImages, settings int
+	sharesSeen, newShares                                       int
 	bytes                                                       int64
 }
 
@@ -99,6 +104,12 @@ func (mg *migration) run(ctx context.Context) error {
 		switch name {
 		case "pool.request", "pool.result", "setup_token_sha256":
 			continue // about the source server's life, not the deployment's
+		case service.ShareKeySetting:
+			// Share links are signed over their ids, which the target
+			// gives anew: with the old key, an old link could open
+			// another share. A new key ends the old links (as a restore
+			// does); owners find the new ones on their Shares page.
+			continue
 		}
 		if _, err := mg.dst.Setting(ctx, name); err == nil {
 			continue
@@ -126,6 +137,13 @@ func (mg *migration) user(ctx context.Context, u *pixpool.User) error {
 			return err
 		}
 		to, mg.newUsers = &c, mg.newUsers+1
+		// The admin's quotas for the user come along (UpdateUser and
+		// CreateUser leave them).
+		if u.QuotaBytes != nil || u.QuotaImages != nil {
+			if err := mg.dst.SetUserQuota(ctx, c.ID, u.QuotaBytes, u.QuotaImages); err != nil {
+				return err
+			}
+		}
 	} else if err != nil {
 		return err
 	}
@@ -166,6 +184,9 @@ func (mg *migration) user(ctx context.Context, u *pixpool.User) error {
 			break
 		}
 	}
+	if err := mg.shares(ctx, u.ID, to.ID); err != nil {
+		return fmt.Errorf("share links: %w", err)
+	}
 	n, err := mg.dst.CountImages(ctx, pixpool.ImageFilter{OwnerID: to.ID})
 	if err != nil {
 		return err
@@ -193,6 +214,15 @@ func (mg *migration) image(ctx context.Context, img *pixpool.Image, owner int64)
 	if err := mg.dstBlobs.Put(ctx, img.BlobKey, bytes.NewReader(data)); err != nil {
 		return err
 	}
+	if img.OriginalKey != "" {
+		orig, err := readBlob(ctx, mg.srcBlobs, img.OriginalKey)
+		if err != nil {
+			return fmt.Errorf("kept original: %w", err)
+		}
+		if err := mg.dstBlobs.Put(ctx, img.OriginalKey, bytes.NewReader(orig)); err != nil {
+			return err
+		}
+	}
 	if img.ThumbKey != "" {
 		if thumb, err := readBlob(ctx, mg.srcBlobs, img.ThumbKey); err == nil {
 			if err := mg.dstBlobs.Put(ctx, img.ThumbKey, bytes.NewReader(thumb)); err != nil {
@@ -215,6 +245,35 @@ func (mg *migration) image(ctx context.Context, img *pixpool.Image, owner int64)
 	}
 	mg.newImages++
 	mg.bytes += int64(len(data))
+	return nil
+}
+
+// shares copies an owner's share links, with their views, expiry and
+// revocation; one the target already has (same kind, key and creation
+// time) is skipped.
+func (mg *migration) shares(ctx context.Context, from, to int64) error {
+	src, err := mg.src.Shares(ctx, from)
+	if err != nil {
+		return err
+	}
+	have, err := mg.dst.Shares(ctx, to)
+	if err != nil {
+		return err
+	}
+	for _, sh := range src {
+		mg.sharesSeen++
+		if slices.ContainsFunc(have, func(d *pixpool.Share) bool {
+			return d.Kind == sh.Kind && d.Key == sh.Key && d.CreatedAt.Equal(sh.CreatedAt)
+		}) {
+			continue
+		}
+		c := *sh
+		c.ID, c.OwnerID = 0, to
+		if err := mg.dst.CreateShare(ctx, &c); err != nil {
+			return err
+		}
+		mg.newShares++
+	}
 	return nil
 }
 

@@ -154,16 +154,20 @@ func (s *Store) ImportTables(ctx context.Context, keep []string, next func(yield
 	return err
 }
 
-// clearTables locks the backed-up tables and sessions against writers and
-// deletes their rows, but the settings named in keep. EXCLUSIVE mode lets
+// clearTables locks the backed-up tables, sessions and variants against
+// writers and deletes their rows, but the settings named in keep (variants
+// are made of the images being replaced; their blobs go to the sweeper). EXCLUSIVE mode lets
 // readers go on. The tables are locked children first, the order in which
 // a writer locks them (its row, then the parent's key), so that a writer
 // holding a child's lock while it waits for the parent's finishes first
 // rather than deadlocking with the import.
 func clearTables(ctx context.Context, tx pgx.Tx, keep []string) error {
 	_, err := tx.Exec(ctx, `
-		LOCK TABLE analyses, images, api_keys, sessions, settings, users IN EXCLUSIVE MODE;
+		LOCK TABLE analyses, variants, trash, shares, images, api_keys, sessions, settings, users IN EXCLUSIVE MODE;
 		DELETE FROM analyses;
+		DELETE FROM variants;
+		DELETE FROM trash;
+		DELETE FROM shares;
 		DELETE FROM images;
 		DELETE FROM api_keys;
 		DELETE FROM sessions;
@@ -183,13 +187,13 @@ func clearTables(ctx context.Context, tx pgx.Tx, keep []string) error {
 	return err
 }
 
-// moveSequences moves the identity sequences of users, api_keys and images
-// past their tables' largest ids, so that new rows get new ids. It never
+// moveSequences moves the identity sequences of users, api_keys, images,
+// trash and shares past their tables' largest ids, so that new rows get new ids. It never
 // moves one back, even if the table is now empty: setval is not undone by
 // a rollback, so were the commit to fail after it, a sequence moved back
 // would hand out ids the old rows still hold.
 func moveSequences(ctx context.Context, tx pgx.Tx) error {
-	for _, table := range []string{"users", "api_keys", "images"} {
+	for _, table := range []string{"users", "api_keys", "images", "trash", "shares"} {
 		_, err := tx.Exec(ctx, `
 			SELECT setval(seq, greatest(nextval(seq), (SELECT coalesce(max(id), 0) + 1 FROM `+table+`)), false)
 			FROM (SELECT pg_get_serial_sequence($1, 'id')::regclass AS seq) s`, table)

@@ -93,9 +93,9 @@ func TestStore_BackupUnstorable(t *testing.T) {
 	}
 	users, images, settings := pixpool.BackupTable("users"), pixpool.BackupTable("images"), pixpool.BackupTable("settings")
 	tm := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	ada := []any{int64(1), "ada", "Ada", "L", "ada@example.org", "1990-05-17", "", false, false, "hash", tm, tm}
+	ada := []any{int64(1), "ada", "Ada", "L", "ada@example.org", "1990-05-17", "", false, false, "hash", tm, tm, nil, nil}
 	image := func(width int64) []any {
-		return []any{int64(1), int64(1), "a.png", "b", "", int64(0), "image/png", width, int64(1), "sum", tm}
+		return []any{int64(1), int64(1), "a.png", "b", "", int64(0), "image/png", width, int64(1), "sum", tm, int64(0), "", int64(0), "", ""}
 	}
 	type row struct {
 		table *pixpool.BackupTableDef
@@ -139,6 +139,10 @@ func TestStore_SchemaVersion(t *testing.T) {
 
 func BenchmarkBackup(b *testing.B) {
 	storetest.BenchBackup(b, openDSN(b, newDatabase(b)), 50_000)
+}
+
+func BenchmarkUsage(b *testing.B) {
+	storetest.BenchUsage(b, openDSN(b, newDatabase(b)), 100_000)
 }
 
 // versions returns the versions in schema_migrations.

@@ -142,11 +142,15 @@ func (s *Store) ImportTables(ctx context.Context, keep []string, next func(yield
 }
 
 // clearTables deletes every row of the backed-up tables, but the settings
-// named in keep, and every session and search index entry.
+// named in keep, and every session, search index entry and variant (the
+// images they were made of are replaced; their blobs go to the sweeper).
 func clearTables(ctx context.Context, tx *sql.Tx, keep []string) error {
 	_, err := tx.ExecContext(ctx, `
 		DELETE FROM analysis_search;
 		DELETE FROM analyses;
+		DELETE FROM variants;
+		DELETE FROM trash;
+		DELETE FROM shares;
 		DELETE FROM images;
 		DELETE FROM api_keys;
 		DELETE FROM sessions;

@@ -51,6 +51,15 @@ func BenchmarkBackup(b *testing.B) {
 	storetest.BenchBackup(b, s, 50_000)
 }
 
+func BenchmarkUsage(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), "pixpool.db"))
+	if err != nil {
+		b.Fatalf("Open()=%v", err)
+	}
+	defer s.Close()
+	storetest.BenchUsage(b, s, 100_000)
+}
+
 func TestOpen_Migrations(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "pixpool.db")
 	versions := func(s *Store) []int {

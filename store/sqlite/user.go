@@ -10,7 +10,8 @@ import (
 	"github.com/pixpool/pixpool"
 )
 
-const userColumns = `id, username, first_name, last_name, email, birthday, phone, admin, disabled, created_at, updated_at`
+const userColumns = `id, username, first_name, last_name, email, birthday, phone, admin, disabled, created_at, updated_at,
+	quota_bytes, quota_images`
 
 func scanUser(row scanner) (*pixpool.User, error) {
 	var (
@@ -19,7 +20,7 @@ func scanUser(row scanner) (*pixpool.User, error) {
 		createdAt, updatedAt int64
 	)
 	err := row.Scan(&u.ID, &u.Username, &u.FirstName, &u.LastName, &u.Email, &birthday, &u.Phone,
-		&u.Admin, &u.Disabled, &createdAt, &updatedAt)
+		&u.Admin, &u.Disabled, &createdAt, &updatedAt, &u.QuotaBytes, &u.QuotaImages)
 	if err != nil {
 		return nil, err
 	}
@@ -66,8 +67,8 @@ func (s *Store) UserByUsername(ctx context.Context, username string) (*pixpool.U
 	return u, nil
 }
 
-// UpdateUser saves every field of u but ID and CreatedAt, and sets
-// u.UpdatedAt. A missing user is ENOTFOUND; a username taken by another
+// UpdateUser saves every field of u but ID, CreatedAt and the quotas
+// (SetUserQuota), and sets u.UpdatedAt. A missing user is ENOTFOUND; a username taken by another
 // user, in any case, is ECONFLICT.
 func (s *Store) UpdateUser(ctx context.Context, u *pixpool.User) error {
 	defer s.authChanged()

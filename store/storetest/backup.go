@@ -520,6 +520,13 @@ func checkNewIDs(t *testing.T, s pixpool.Store, rows []backupRow) {
 	if img.ID <= 0 || img.ID <= maxID(rows, "images") {
 		t.Fatalf("PutImage() after ImportTables: ID=%d, want one past %d", img.ID, maxID(rows, "images"))
 	}
+	sh := &pixpool.Share{OwnerID: u.ID, Kind: pixpool.ShareImage, Key: "new.png", CreatedAt: t0}
+	if err := s.CreateShare(t.Context(), sh); err != nil {
+		t.Fatalf("CreateShare() after ImportTables: %v", err)
+	}
+	if sh.ID <= 0 || sh.ID <= maxID(rows, "shares") {
+		t.Fatalf("CreateShare() after ImportTables: ID=%d, want one past %d", sh.ID, maxID(rows, "shares"))
+	}
 }
 
 // testBackupIDs restores rows made by hand, as another store's backup, whose
@@ -529,24 +536,40 @@ func testBackupIDs(t *testing.T, s pixpool.Store) {
 	createUser(t, s, "ada") // id 1, most likely
 	users, keys, images, analyses, settings := pixpool.BackupTable("users"), pixpool.BackupTable("api_keys"),
 		pixpool.BackupTable("images"), pixpool.BackupTable("analyses"), pixpool.BackupTable("settings")
+	trash, shares := pixpool.BackupTable("trash"), pixpool.BackupTable("shares")
 	tm := time.Date(2031, 7, 8, 9, 10, 11, 123_000_000, time.UTC)
 	labels := `[{"name":"zebra","confidence":91.5,"box":{"x0":1,"y0":2,"x1":30,"y1":40}}]`
 	lines := `[{"text":"Hello Zoë","confidence":88,"box":{"x0":0,"y0":0,"x1":100,"y1":20}}]`
 	rows := []backupRow{
-		{users, []any{int64(7), "yann", "Yann", "Y", "y@example.org", "2000-02-29", "+1 555 0100", false, false, "hash-yann", tm, tm}},
-		{users, []any{int64(1000), "zoë", "Zoë", "Z", "z@example.org", "1985-12-31", "", true, true, "hash-zoë", tm, tm.Add(time.Second)}},
+		{users, []any{int64(7), "yann", "Yann", "Y", "y@example.org", "2000-02-29", "+1 555 0100", false, false, "hash-yann", tm, tm, nil, int64(5)}},
+		{users, []any{int64(1000), "zoë", "Zoë", "Z", "z@example.org", "1985-12-31", "", true, true, "hash-zoë", tm, tm.Add(time.Second), int64(1 << 30), nil}},
 		{keys, []any{int64(700), int64(1000), "zoës key", "pp_zz", "hash-zz", tm, nil}},
 		{keys, []any{int64(701), int64(7), "yanns key", "pp_yy", "hash-yy", tm, tm.Add(time.Hour)}},
-		{images, []any{int64(3), int64(7), "y.png", "images/y", "", int64(0), "image/png", int64(1), int64(1), "sum-y", tm}},
-		{images, []any{int64(5000), int64(1000), "z.png", "images/z", "thumbs/z", int64(1 << 40), "image/webp", int64(4000), int64(3000), "sum-z", tm}},
+		{images, []any{int64(3), int64(7), "y.png", "images/y", "", int64(0), "image/png", int64(1), int64(1), "sum-y", tm,
+			int64(0), "", int64(0), "", ""}},
+		{images, []any{int64(5000), int64(1000), "z.png", "images/z", "thumbs/z", int64(1 << 40), "image/webp", int64(4000), int64(3000), "sum-z", tm,
+			int64(1234), "orig/z", int64(99), `{"camera":"Zeiss"}`, "src-z"}},
+		{trash, []any{int64(40), int64(1000), "gone.png", "images/g", "thumbs/g", int64(2000), "image/png", int64(10), int64(20), "sum-g", tm,
+			int64(300), "", int64(0), "", "src-g", tm.Add(time.Hour), tm.Add(30 * 24 * time.Hour)}},
+		{trash, []any{int64(41), int64(1000), "z.png", "images/z", "thumbs/z", int64(1 << 40), "image/webp", int64(4000), int64(3000), "sum-z", tm,
+			int64(1234), "orig/z", int64(99), `{"camera":"Zeiss"}`, "src-z", tm, tm}},
 		{analyses, []any{int64(3), "sum-y", "pending", "null", "null", "", int64(0), tm, tm.Add(time.Minute), tm}},
 		{analyses, []any{int64(5000), "sum-z", "done", labels, lines, "", int64(2), tm, nil, tm}},
 		{settings, []any{"a", "1"}},
+		{shares, []any{int64(9), int64(7), "image", "y.png", "Y", tm, tm.Add(time.Hour), int64(10), int64(3), nil}},
+		{shares, []any{int64(12), int64(1000), "album", "holiday/", "", tm, nil, nil, int64(0), tm.Add(time.Minute)}},
 	}
 	if err := restore(t, s, nil, rows); err != nil {
 		t.Fatalf("ImportTables()=%v", err)
 	}
 	checkSameRows(t, export(t, s), rows)
+	// The trash counts in usage; its z.png shares the live one's blobs.
+	if got, want := usage(t, s, 1000), (pixpool.Usage{Bytes: 1<<40 + 1234 + 99 + 2300, Images: 3, TrashBytes: 2300, TrashImages: 2}); got != want {
+		t.Fatalf("Usage after ImportTables=%+v, want %+v", got, want)
+	}
+	if z, err := s.User(ctx, 1000); err != nil || z.QuotaBytes == nil || *z.QuotaBytes != 1<<30 || z.QuotaImages != nil {
+		t.Fatalf("User(1000)=%+v, %v, want its quotas restored", z, err)
+	}
 	checkSearch(t, s, 1000, "zebra", "z.png")
 	checkSearch(t, s, 1000, "zoë HELLO", "z.png")
 	checkSearch(t, s, 7, "zebra")
@@ -889,14 +912,15 @@ func benchRows(n int) []backupRow {
 	)
 	for i := range int64(users) {
 		rows = append(rows, backupRow{pixpool.BackupTable("users"), []any{i + 1, fmt.Sprintf("user%d", i), "First", "Last",
-			"user@example.org", "1990-05-17", "", false, false, "hash", tm, tm}})
+			"user@example.org", "1990-05-17", "", false, false, "hash", tm, tm, nil, nil}})
 	}
 	for i := range int64(users) {
 		rows = append(rows, backupRow{pixpool.BackupTable("api_keys"), []any{i + 1, i + 1, "key", "pp_x", fmt.Sprintf("hash-%d", i), tm, tm}})
 	}
 	for i := range int64(n) {
 		rows = append(rows, backupRow{pixpool.BackupTable("images"), []any{i + 1, i%int64(users) + 1, fmt.Sprintf("photos/%07d.jpg", i),
-			fmt.Sprintf("images/%d", i), fmt.Sprintf("thumbs/%d", i), int64(123456), "image/jpeg", int64(4000), int64(3000), "sum", tm}})
+			fmt.Sprintf("images/%d", i), fmt.Sprintf("thumbs/%d", i), int64(123456), "image/jpeg", int64(4000), int64(3000), "sum", tm,
+			int64(0), "", int64(0), "", ""}})
 	}
 	for i := range int64(n) {
 		rows = append(rows, backupRow{pixpool.BackupTable("analyses"), []any{i + 1, "sum", pixpool.AnalysisDone, labels, lines, "", int64(1), tm, nil, tm}})

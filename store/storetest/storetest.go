@@ -120,6 +120,7 @@ func Run(t *testing.T, open func(t *testing.T) pixpool.Store) {
 		{"Backup/Rollback", testBackupRollback},
 		{"Backup/BadRows", testBackupBadRows},
 	}
+	tests = append(tests, quotaTests()...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
 	}
