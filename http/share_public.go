@@ -264,6 +264,14 @@ func (s *Server) handleShareRaw(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	img, data, err := s.getImage(r.Context(), v.Share.OwnerID, key)
+	if err == nil && img.SourceChecksum == "" && data == nil {
+		// Stored before stripping and large: its bytes are stripped
+		// here rather than redirected to as they are.
+		img, data, err = s.Images.Get(r.Context(), v.Share.OwnerID, key)
+	}
+	if err == nil {
+		img, data, err = service.ForStrangers(img, data)
+	}
 	if err != nil {
 		s.shareImageError(w, r, v, err)
 		return
@@ -272,7 +280,14 @@ func (s *Server) handleShareRaw(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment",
 			map[string]string{"filename": downloadName(key, img.ContentType)}))
 	}
-	if s.redirectLarge(w, r, img) {
+	if img.SourceChecksum == "" {
+		// Stripped here: its blob, which a redirect would send, is not.
+		if s.ImageURL != nil && img.Size > s.ImageURLAbove {
+			w.Header().Del("Content-Disposition")
+			s.errorPage(w, r, pixpool.Errorf(pixpool.ETOOLARGE, "This image is too large to be shown through a link here. Ask its owner to upload it again."))
+			return
+		}
+	} else if s.redirectLarge(w, r, img) {
 		return
 	}
 	serveImage(w, r, img, data, img.ContentType)
