@@ -32,6 +32,7 @@ const (
 	removedTime      = "modification time"
 	removedOther     = "other application data"
 	removedTrailer   = "data after the end of the image"
+	removedThumbnail = "embedded thumbnail"
 	keptICC          = "ICC colour profile"
 	keptOrientation  = "orientation"
 	keptAnimation    = "animation settings"
@@ -209,8 +210,19 @@ func stripJPEG(b []byte) (*Stripped, error) {
 			s.strip(removedComment)
 		}
 		if keep {
-			out = append(out, b[p-2:end]...)
-			if m == 0xe0 && insertAt == 2 && len(out) == 2+2+n {
+			before := len(out)
+			if m == 0xe0 && len(seg) > jfifHeader {
+				// A JFIF thumbnail (width, height, then RGB pixels)
+				// shows what the photo was when it was written, before
+				// a crop perhaps: the header is kept without it.
+				s.strip(removedThumbnail)
+				out = append(out, 0xff, 0xe0, 0, 2+jfifHeader)
+				out = append(out, seg[:jfifHeader-2]...)
+				out = append(out, 0, 0)
+			} else {
+				out = append(out, b[p-2:end]...)
+			}
+			if m == 0xe0 && before == 2 {
 				insertAt = len(out)
 			}
 		}
@@ -240,6 +252,10 @@ func stripJPEG(b []byte) (*Stripped, error) {
 		}
 	}
 }
+
+// jfifHeader is the length of a JFIF APP0 segment's data up to its
+// thumbnail: "JFIF\0", version, units, densities, thumbnail size.
+const jfifHeader = 14
 
 // jpegExifSegment is an APP1 segment of EXIF holding only orientation o.
 func jpegExifSegment(o int) []byte {
