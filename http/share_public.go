@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/pixpool/pixpool"
 	"github.com/pixpool/pixpool/service"
@@ -290,7 +291,16 @@ func (s *Server) handleShareRaw(w http.ResponseWriter, r *http.Request) {
 	} else if s.redirectLarge(w, r, img) {
 		return
 	}
-	serveImage(w, r, img, data, img.ContentType)
+	serveImage(w, r, withoutTime(img), data, img.ContentType)
+}
+
+// withoutTime is img without its upload time, which serveImage would
+// send as Last-Modified: a share shows strangers nothing of when its
+// owner uploaded the image.
+func withoutTime(img *pixpool.Image) *pixpool.Image {
+	out := *img
+	out.CreatedAt = time.Time{}
+	return &out
 }
 
 // handleShareThumb sends the thumbnail of an image of a shared album.
@@ -309,7 +319,7 @@ func (s *Server) handleShareThumb(w http.ResponseWriter, r *http.Request) {
 		s.shareImageError(w, r, v, err)
 		return
 	}
-	thumb := *img
+	thumb := withoutTime(img)
 	thumb.Checksum += "-thumb"
-	serveImage(w, r, &thumb, data, "image/jpeg")
+	serveImage(w, r, thumb, data, "image/jpeg")
 }
