@@ -1,8 +1,11 @@
 package http
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -47,4 +50,29 @@ func ticketOf(t *testing.T, body string) string {
 	}
 	t.Fatalf("no link with a visit ticket in:\n%s", body)
 	return ""
+}
+
+// TestShare_GoneJSON: a script asking for JSON is told why a link no
+// longer works in words, as the page says it, with the status as a
+// separate field.
+func TestShare_GoneJSON(t *testing.T) {
+	e := newShareEnv(t)
+	id, link := e.share(t, e.ada, url.Values{"kind": {"image"}, "key": {"cats/tom"}, "expires": {"never"}})
+	e.ada.post("/shares/revoke", url.Values{"id": {strconv.FormatInt(id, 10)}, "csrf": {e.ada.csrf()}})
+	req, _ := http.NewRequest(http.MethodGet, e.ts.URL+link, nil)
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		Error struct{ Code, Message, Status string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != http.StatusGone {
+		t.Fatalf("%d, %v", resp.StatusCode, err)
+	}
+	if got.Error.Code != "gone" || got.Error.Status != "revoked" || !strings.Contains(got.Error.Message, "turned this link off") {
+		t.Fatalf("error %+v; want code gone, status revoked and the page's words", got.Error)
+	}
 }

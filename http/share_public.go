@@ -111,6 +111,21 @@ type shareGonePage struct {
 	Status string // pixpool.ShareRevoked, ShareExpired, ShareUsedUp or service.ShareDeleted
 }
 
+// Reason says in words why the link no longer works.
+func (d *shareGonePage) Reason() string {
+	switch d.Status {
+	case pixpool.ShareRevoked:
+		return "The person who shared it has turned this link off."
+	case pixpool.ShareExpired:
+		return "This link has expired."
+	case pixpool.ShareUsedUp:
+		return "This link could be opened a limited number of times, and that limit has been reached."
+	case service.ShareDeleted:
+		return "The image behind this link is no longer available."
+	}
+	return "This link is no longer available."
+}
+
 // shareError answers a failure of a public share route: a link that no
 // longer works gets its kind page (410), anything else the usual error
 // page.
@@ -120,13 +135,13 @@ func (s *Server) shareError(w http.ResponseWriter, r *http.Request, err error) {
 		s.errorPage(w, r, err)
 		return
 	}
+	d := &shareGonePage{layout: s.page(r, "Link no longer available", ""), Status: gone.Status}
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusGone, map[string]any{
-			"error": map[string]string{"code": "gone", "message": "This link no longer works: " + gone.Status + "."},
+			"error": map[string]string{"code": "gone", "status": gone.Status, "message": d.Reason()},
 		})
 		return
 	}
-	d := &shareGonePage{layout: s.page(r, "Link no longer available", ""), Status: gone.Status}
 	s.render(w, r, http.StatusGone, "share_gone.html", d)
 }
 
