@@ -439,6 +439,9 @@ func stripWebP(b []byte) (*Stripped, error) {
 	// past the end of the file is not an error: the chunks that are
 	// there are read.
 	riffEnd := min(8+int64(binary.LittleEndian.Uint32(b[4:])), int64(len(b)))
+	if riffEnd < 12 {
+		return nil, errStrip // a RIFF too short to hold "WEBP"
+	}
 	if riffEnd < int64(len(b)) {
 		s.strip(removedTrailer)
 	}

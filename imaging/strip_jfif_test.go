@@ -42,3 +42,15 @@ func TestStrip_JFIFThumbnail(t *testing.T) {
 		t.Fatalf("plain JFIF: %v, changed %v", err, err == nil && !bytes.Equal(s.Data, plain))
 	}
 }
+
+// TestStrip_WebPShortRIFF: a RIFF size too small to hold "WEBP" is a
+// damaged file, not a panic (Strip's input is hostile; the decoders
+// refuse such a file today, but Strip must not rely on running after
+// them).
+func TestStrip_WebPShortRIFF(t *testing.T) {
+	for _, in := range []string{"RIFF\x00\x00\x00\x00WEBPVP8 ", "RIFF\x02\x00\x00\x00WEBP", "RIFF\x03\x00\x00\x00WEBPVP8L"} {
+		if _, err := Strip([]byte(in)); err == nil {
+			t.Errorf("%q: no error; want the damaged structure refused", in)
+		}
+	}
+}
