@@ -512,12 +512,24 @@ func stripWebP(b []byte) (*Stripped, error) {
 	return s, nil
 }
 
-// Orientation returns the EXIF orientation an image records (1 to 8), 0 if
-// none: what a thumbnail must apply to look like the image in a browser.
+// KeptOrientation is the EXIF orientation Data keeps (2 to 8), so that
+// browsers turn it; 0 if none. It differs from Metadata.Orientation, what
+// the upload said, when that is 1 or could not be kept (a simple WebP has
+// no VP8X header to announce EXIF).
+func (s *Stripped) KeptOrientation() int {
+	if o := s.Metadata.Orientation; o > 1 && slices.Contains(s.Metadata.Kept, keptOrientation) {
+		return o
+	}
+	return 0
+}
+
+// Orientation returns the EXIF orientation that browsers apply to an
+// image once stripped (2 to 8), 0 if none: what a thumbnail must apply to
+// look like the image in a browser.
 func Orientation(data []byte) int {
 	s, err := Strip(data)
 	if err != nil {
 		return 0
 	}
-	return s.Metadata.Orientation
+	return s.KeptOrientation()
 }

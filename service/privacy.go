@@ -31,7 +31,7 @@ func (s *Images) strip(data []byte) (stripped, error) {
 	if err != nil {
 		return stripped{}, err
 	}
-	out := stripped{data: st.Data, orientation: st.Metadata.Orientation}
+	out := stripped{data: st.Data, orientation: st.KeptOrientation()}
 	if st.Metadata.Empty() {
 		return out, nil
 	}
