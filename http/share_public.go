@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/pixpool/pixpool"
 	"github.com/pixpool/pixpool/service"
@@ -110,6 +111,21 @@ type shareGonePage struct {
 	Status string // pixpool.ShareRevoked, ShareExpired, ShareUsedUp or service.ShareDeleted
 }
 
+// Reason says in words why the link no longer works.
+func (d *shareGonePage) Reason() string {
+	switch d.Status {
+	case pixpool.ShareRevoked:
+		return "The person who shared it has turned this link off."
+	case pixpool.ShareExpired:
+		return "This link has expired."
+	case pixpool.ShareUsedUp:
+		return "This link could be opened a limited number of times, and that limit has been reached."
+	case service.ShareDeleted:
+		return "The image behind this link is no longer available."
+	}
+	return "This link is no longer available."
+}
+
 // shareError answers a failure of a public share route: a link that no
 // longer works gets its kind page (410), anything else the usual error
 // page.
@@ -119,13 +135,13 @@ func (s *Server) shareError(w http.ResponseWriter, r *http.Request, err error) {
 		s.errorPage(w, r, err)
 		return
 	}
+	d := &shareGonePage{layout: s.page(r, "Link no longer available", ""), Status: gone.Status}
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusGone, map[string]any{
-			"error": map[string]string{"code": "gone", "message": "This link no longer works: " + gone.Status + "."},
+			"error": map[string]string{"code": "gone", "status": gone.Status, "message": d.Reason()},
 		})
 		return
 	}
-	d := &shareGonePage{layout: s.page(r, "Link no longer available", ""), Status: gone.Status}
 	s.render(w, r, http.StatusGone, "share_gone.html", d)
 }
 
@@ -264,6 +280,14 @@ func (s *Server) handleShareRaw(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	img, data, err := s.getImage(r.Context(), v.Share.OwnerID, key)
+	if err == nil && img.SourceChecksum == "" && data == nil {
+		// Stored before stripping and large: its bytes are stripped
+		// here rather than redirected to as they are.
+		img, data, err = s.Images.Get(r.Context(), v.Share.OwnerID, key)
+	}
+	if err == nil {
+		img, data, err = service.ForStrangers(img, data)
+	}
 	if err != nil {
 		s.shareImageError(w, r, v, err)
 		return
@@ -272,10 +296,26 @@ func (s *Server) handleShareRaw(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment",
 			map[string]string{"filename": downloadName(key, img.ContentType)}))
 	}
-	if s.redirectLarge(w, r, img) {
+	if img.SourceChecksum == "" {
+		// Stripped here: its blob, which a redirect would send, is not.
+		if s.ImageURL != nil && img.Size > s.ImageURLAbove {
+			w.Header().Del("Content-Disposition")
+			s.errorPage(w, r, pixpool.Errorf(pixpool.ETOOLARGE, "This image is too large to be shown through a link here. Ask its owner to upload it again."))
+			return
+		}
+	} else if s.redirectLarge(w, r, img) {
 		return
 	}
-	serveImage(w, r, img, data, img.ContentType)
+	serveImage(w, r, withoutTime(img), data, img.ContentType)
+}
+
+// withoutTime is img without its upload time, which serveImage would
+// send as Last-Modified: a share shows strangers nothing of when its
+// owner uploaded the image.
+func withoutTime(img *pixpool.Image) *pixpool.Image {
+	out := *img
+	out.CreatedAt = time.Time{}
+	return &out
 }
 
 // handleShareThumb sends the thumbnail of an image of a shared album.
@@ -294,7 +334,7 @@ func (s *Server) handleShareThumb(w http.ResponseWriter, r *http.Request) {
 		s.shareImageError(w, r, v, err)
 		return
 	}
-	thumb := *img
+	thumb := withoutTime(img)
 	thumb.Checksum += "-thumb"
-	serveImage(w, r, &thumb, data, "image/jpeg")
+	serveImage(w, r, thumb, data, "image/jpeg")
 }

@@ -32,6 +32,7 @@ const (
 	removedTime      = "modification time"
 	removedOther     = "other application data"
 	removedTrailer   = "data after the end of the image"
+	removedThumbnail = "embedded thumbnail"
 	keptICC          = "ICC colour profile"
 	keptOrientation  = "orientation"
 	keptAnimation    = "animation settings"
@@ -209,8 +210,19 @@ func stripJPEG(b []byte) (*Stripped, error) {
 			s.strip(removedComment)
 		}
 		if keep {
-			out = append(out, b[p-2:end]...)
-			if m == 0xe0 && insertAt == 2 && len(out) == 2+2+n {
+			before := len(out)
+			if m == 0xe0 && len(seg) > jfifHeader {
+				// A JFIF thumbnail (width, height, then RGB pixels)
+				// shows what the photo was when it was written, before
+				// a crop perhaps: the header is kept without it.
+				s.strip(removedThumbnail)
+				out = append(out, 0xff, 0xe0, 0, 2+jfifHeader)
+				out = append(out, seg[:jfifHeader-2]...)
+				out = append(out, 0, 0)
+			} else {
+				out = append(out, b[p-2:end]...)
+			}
+			if m == 0xe0 && before == 2 {
 				insertAt = len(out)
 			}
 		}
@@ -240,6 +252,10 @@ func stripJPEG(b []byte) (*Stripped, error) {
 		}
 	}
 }
+
+// jfifHeader is the length of a JFIF APP0 segment's data up to its
+// thumbnail: "JFIF\0", version, units, densities, thumbnail size.
+const jfifHeader = 14
 
 // jpegExifSegment is an APP1 segment of EXIF holding only orientation o.
 func jpegExifSegment(o int) []byte {
@@ -423,6 +439,9 @@ func stripWebP(b []byte) (*Stripped, error) {
 	// past the end of the file is not an error: the chunks that are
 	// there are read.
 	riffEnd := min(8+int64(binary.LittleEndian.Uint32(b[4:])), int64(len(b)))
+	if riffEnd < 12 {
+		return nil, errStrip // a RIFF too short to hold "WEBP"
+	}
 	if riffEnd < int64(len(b)) {
 		s.strip(removedTrailer)
 	}
@@ -493,12 +512,24 @@ func stripWebP(b []byte) (*Stripped, error) {
 	return s, nil
 }
 
-// Orientation returns the EXIF orientation an image records (1 to 8), 0 if
-// none: what a thumbnail must apply to look like the image in a browser.
+// KeptOrientation is the EXIF orientation Data keeps (2 to 8), so that
+// browsers turn it; 0 if none. It differs from Metadata.Orientation, what
+// the upload said, when that is 1 or could not be kept (a simple WebP has
+// no VP8X header to announce EXIF).
+func (s *Stripped) KeptOrientation() int {
+	if o := s.Metadata.Orientation; o > 1 && slices.Contains(s.Metadata.Kept, keptOrientation) {
+		return o
+	}
+	return 0
+}
+
+// Orientation returns the EXIF orientation that browsers apply to an
+// image once stripped (2 to 8), 0 if none: what a thumbnail must apply to
+// look like the image in a browser.
 func Orientation(data []byte) int {
 	s, err := Strip(data)
 	if err != nil {
 		return 0
 	}
-	return s.Metadata.Orientation
+	return s.KeptOrientation()
 }

@@ -31,7 +31,7 @@ func (s *Images) strip(data []byte) (stripped, error) {
 	if err != nil {
 		return stripped{}, err
 	}
-	out := stripped{data: st.Data, orientation: st.Metadata.Orientation}
+	out := stripped{data: st.Data, orientation: st.KeptOrientation()}
 	if st.Metadata.Empty() {
 		return out, nil
 	}
@@ -113,4 +113,28 @@ func (s *Images) OriginalInfo(ctx context.Context, ownerID int64, key string) (*
 func (s *Images) OriginalsAllowed(ctx context.Context) bool {
 	pol, err := s.policy(ctx)
 	return err == nil && pol.KeepOriginals
+}
+
+// ForStrangers returns what of an image and its bytes as served may be
+// shown to people other than its owner (share links). An image stored
+// before uploads were stripped (an upgrade, an older backup restored:
+// it has no SourceChecksum) still holds its metadata, GPS position and
+// all: its bytes are stripped now, and the image returned is a copy with
+// their size and checksum. Any other image comes back as it is. An image
+// whose metadata cannot be removed is not shown (EINVALID).
+func ForStrangers(img *pixpool.Image, data []byte) (*pixpool.Image, []byte, error) {
+	if img.SourceChecksum != "" {
+		return img, data, nil
+	}
+	st, err := imaging.Strip(data)
+	if err != nil {
+		return nil, nil, pixpool.Errorf(pixpool.EINVALID, "This image cannot be shown through a link: its metadata could not be removed. Ask its owner to upload it again.")
+	}
+	if len(st.Data) == len(data) {
+		return img, data, nil
+	}
+	out := *img
+	sum := sha256.Sum256(st.Data)
+	out.Size, out.Checksum = int64(len(st.Data)), hex.EncodeToString(sum[:])
+	return &out, st.Data, nil
 }
