@@ -187,3 +187,36 @@ func freeHint(usage pixpool.Usage, images bool) string {
 	}
 	return "Delete images to make room, or ask an administrator for a larger quota."
 }
+
+// reserveVariant reports whether a variant of size bytes fits in
+// ownerID's byte quota, counting the uploads and variants being stored,
+// and if so reserves its room until release is called (once its record
+// is committed).
+func (s *Images) reserveVariant(ctx context.Context, ownerID int64, size int64) (release func(), fits bool, err error) {
+	nothing := func() {}
+	u, err := s.Store.User(ctx, ownerID)
+	if err != nil {
+		return nil, false, err
+	}
+	pol, err := s.policy(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	q := pixpool.QuotaOf(u, pol)
+	if q.Bytes == 0 {
+		return nothing, true, nil
+	}
+	r := reservation{bytes: size}
+	s.quotas.add(ownerID, r)
+	release = func() { s.quotas.add(ownerID, reservation{bytes: -r.bytes}) }
+	usage, err := s.Store.Usage(ctx, ownerID)
+	if err != nil {
+		release()
+		return nil, false, err
+	}
+	if usage.Bytes+s.quotas.get(ownerID).bytes > q.Bytes {
+		release()
+		return nothing, false, nil
+	}
+	return release, true, nil
+}

@@ -152,7 +152,7 @@ func variantCacheKey(ownerID int64, key string, spec pixpool.VariantSpec) string
 // before, else rendered now (once, however many ask at the same time) from
 // the image's bytes, decoded within the Budget. The image returned
 // describes the variant: its type, size, an ETag (Checksum) of its own,
-// and its BlobKey ("" when it came from the cache). A spec that would give the image itself (same format and size,
+// and its BlobKey ("" when it came from the cache, or was not stored because it did not fit its owner's byte quota). A spec that would give the image itself (same format and size,
 // upright) gives the image. sig is SignVariant's signature, "" for an
 // allowlisted spec (see checkVariant's errors). Another user's key is
 // ENOTFOUND, as in Get.
@@ -284,6 +284,20 @@ func (s *Images) loadVariantOnce(ctx context.Context, ownerID int64, key string,
 		return nil, nil, false, err
 	}
 	out.Width, out.Height, out.Size = w, h, int64(len(data))
+
+	// A variant counts in its owner's usage: one that does not fit their
+	// quota is served (and cached in the pool) but not stored, or every
+	// signed size would grow their storage past it.
+	release, fits, err := s.reserveVariant(ctx, ownerID, int64(len(data)))
+	if err != nil {
+		return nil, nil, false, err
+	}
+	defer release()
+	if !fits {
+		s.logger().Info("variant not kept: over quota", "owner", ownerID, "key", key, "spec", resolved.String(), "bytes", len(data))
+		out.BlobKey = ""
+		return &out, data, false, nil
+	}
 
 	v := &pixpool.Variant{
 		BlobKey:   out.BlobKey,

@@ -1,0 +1,60 @@
+package service
+
+import (
+	"image/color"
+	"testing"
+
+	"github.com/pixpool/pixpool"
+)
+
+// A variant's bytes count in its owner's usage, so a user at their quota
+// must not grow it by asking for variants (each signed size is a new
+// one): a variant that does not fit is served, and kept in the cache
+// pool, but not stored.
+func TestVariant_Quota(t *testing.T) {
+	f, cache, _ := variantFixture(t)
+	ctx := t.Context()
+	data := jpegOf(t, 1200, 800, color.RGBA{200, 30, 30, 255})
+	if _, err := f.images.Put(ctx, f.owner, "cat", data); err != nil {
+		t.Fatal(err)
+	}
+	f.images.Wait()
+	used := f.usage(t).Bytes
+	f.withPolicy(t, pixpool.Policy{QuotaBytes: used + 1000, TrashDays: 30})
+
+	for _, w := range []string{"1000", "900", "800", "700"} {
+		s := spec(t, w, "", "", "png")
+		sig, err := f.images.SignVariant(ctx, f.owner, "cat", s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, got, err := f.images.Variant(ctx, f.owner, "cat", s, sig)
+		if err != nil || len(got) == 0 || img.ContentType != "image/png" {
+			t.Fatalf("Variant(w=%s) over quota=%v, %d bytes; want it served all the same", w, err, len(got))
+		}
+		if img.BlobKey != "" {
+			t.Fatalf("Variant(w=%s).BlobKey=%q, want none: it is not stored", w, img.BlobKey)
+		}
+	}
+	if u := f.usage(t); u.Bytes > used+1000 || u.VariantBytes != 0 {
+		t.Fatalf("usage %+v after variants over the quota of %d bytes; want the variants not kept", u, used+1000)
+	}
+	if vb := f.variantBlobs(t); len(vb) != 0 {
+		t.Fatalf("variant blobs %q, want none kept over the quota", vb)
+	}
+	cache.mu.Lock()
+	n := len(cache.m)
+	cache.mu.Unlock()
+	if n < 5 { // the image and its four variants
+		t.Fatalf("%d cache entries, want the variants cached", n)
+	}
+
+	// Within the quota a variant is kept as before.
+	f.withPolicy(t, pixpool.Policy{TrashDays: 30})
+	if _, _, err := f.images.Variant(ctx, f.owner, "cat", spec(t, "160", "", "", ""), ""); err != nil {
+		t.Fatal(err)
+	}
+	if vb := f.variantBlobs(t); len(vb) != 1 {
+		t.Fatalf("variant blobs %q, want the one within the quota", vb)
+	}
+}
