@@ -103,8 +103,8 @@ func originalSize(source, served []byte) int64 {
 // reserves its room until the returned func is called (when Put returns).
 // It counts the bytes served (size), the original (original bytes, if the
 // policy keeps originals) and an estimate of the thumbnail
-// (thumbEstimate); a replace adds no image and counts the new bytes minus
-// the old image's. Over a quota it is EQUOTA, saying what is used and
+// (thumbEstimate, or for a replace the old thumbnail's size if smaller); a
+// replace adds no image and counts the new bytes minus the old image's. Over a quota it is EQUOTA, saying what is used and
 // what is allowed. Put calls it after decoding and stripping, when these
 // sizes are known: a refused upload has cost that work, but the message
 // and the accounting are exact.
@@ -130,6 +130,13 @@ func (s *Images) reserveQuota(ctx context.Context, ownerID int64, key string, si
 	if old, err := s.Store.Image(ctx, ownerID, key); err == nil {
 		r.images = 0
 		freed = old.StoredBytes()
+		// The new thumbnail is estimated as the old one's real size, when
+		// known, if smaller: both fit the same box, and the upload-sized
+		// estimate would refuse a user at their quota the same image
+		// again, or a smaller one.
+		if old.ThumbSize > 0 && old.ThumbSize < thumbEstimate(size) {
+			r.bytes -= thumbEstimate(size) - old.ThumbSize
+		}
 	} else if pixpool.ErrorCode(err) != pixpool.ENOTFOUND {
 		return nil, err
 	}
