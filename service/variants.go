@@ -152,7 +152,7 @@ func variantCacheKey(ownerID int64, key string, spec pixpool.VariantSpec) string
 // before, else rendered now (once, however many ask at the same time) from
 // the image's bytes, decoded within the Budget. The image returned
 // describes the variant: its type, size, an ETag (Checksum) of its own,
-// and its BlobKey ("" when it came from the cache, or was not stored because it did not fit its owner's byte quota). A spec that would give the image itself (same format and size,
+// and its BlobKey ("" when it came from the cache, or was neither stored nor cached because it did not fit its owner's byte quota). A spec that would give the image itself (same format and size,
 // upright) gives the image. sig is SignVariant's signature, "" for an
 // allowlisted spec (see checkVariant's errors). Another user's key is
 // ENOTFOUND, as in Get.
@@ -186,8 +186,8 @@ func (s *Images) Variant(ctx context.Context, ownerID int64, key string, spec pi
 	v, err, _ := s.loads.Do(flight, func() (any, error) {
 		lctx := context.WithoutCancel(ctx)
 		since := s.writes.now()
-		img, data, original, err := s.loadVariant(lctx, ownerID, key, spec)
-		if err != nil || original {
+		img, data, uncached, err := s.loadVariant(lctx, ownerID, key, spec)
+		if err != nil || uncached {
 			return variantResult{img, data}, err
 		}
 		if s.Cache != nil && !s.writes.since(ik, since) {
@@ -208,21 +208,23 @@ type variantResult struct {
 }
 
 // loadVariant reads a variant from the blob store, or renders and keeps
-// it. original reports that the spec asks for the image itself, whose
-// row and bytes it returns (from Get, so from the cache). As load does,
+// it. uncached reports that what it returns must not be cached under
+// the variant's key: the image itself, when the spec asks for it (its
+// row and bytes, from Get, so from the cache), or a variant over its
+// owner's quota, not stored. As load does,
 // it reads the row again when the image's bytes went missing under it (a
 // replace or delete removed them), so a request racing a write answers
 // with the new image (or not found) rather than fails.
-func (s *Images) loadVariant(ctx context.Context, ownerID int64, key string, spec pixpool.VariantSpec) (img *pixpool.Image, data []byte, original bool, err error) {
+func (s *Images) loadVariant(ctx context.Context, ownerID int64, key string, spec pixpool.VariantSpec) (img *pixpool.Image, data []byte, uncached bool, err error) {
 	for attempt := 0; ; attempt++ {
-		img, data, original, err = s.loadVariantOnce(ctx, ownerID, key, spec)
+		img, data, uncached, err = s.loadVariantOnce(ctx, ownerID, key, spec)
 		if !errors.Is(err, errBytesMissing) || attempt == 2 {
-			return img, data, original, err
+			return img, data, uncached, err
 		}
 	}
 }
 
-func (s *Images) loadVariantOnce(ctx context.Context, ownerID int64, key string, spec pixpool.VariantSpec) (_ *pixpool.Image, _ []byte, original bool, err error) {
+func (s *Images) loadVariantOnce(ctx context.Context, ownerID int64, key string, spec pixpool.VariantSpec) (_ *pixpool.Image, _ []byte, uncached bool, err error) {
 	img, err := s.Store.Image(ctx, ownerID, key)
 	if err != nil {
 		return nil, nil, false, err
@@ -286,8 +288,9 @@ func (s *Images) loadVariantOnce(ctx context.Context, ownerID int64, key string,
 	out.Width, out.Height, out.Size = w, h, int64(len(data))
 
 	// A variant counts in its owner's usage: one that does not fit their
-	// quota is served (and cached in the pool) but not stored, or every
-	// signed size would grow their storage past it.
+	// quota is served but neither stored, or every signed size would grow
+	// their storage past it, nor cached, since without a record a replace
+	// or delete could not find its cache entry to drop it.
 	release, fits, err := s.reserveVariant(ctx, ownerID, int64(len(data)))
 	if err != nil {
 		return nil, nil, false, err
@@ -296,7 +299,7 @@ func (s *Images) loadVariantOnce(ctx context.Context, ownerID int64, key string,
 	if !fits {
 		s.logger().Info("variant not kept: over quota", "owner", ownerID, "key", key, "spec", resolved.String(), "bytes", len(data))
 		out.BlobKey = ""
-		return &out, data, false, nil
+		return &out, data, true, nil
 	}
 
 	v := &pixpool.Variant{
