@@ -318,9 +318,14 @@ func (s *Images) loadVariantOnce(ctx context.Context, ownerID int64, key string,
 		return nil, nil, false, err
 	}
 	// The image may have been replaced or deleted while this rendered,
-	// its variants removed before this one was recorded: do not leave it.
+	// its variants removed before this one was recorded: do not leave it,
+	// and do not answer with it either, since the caller would cache it
+	// when the write came from another replica (whose writes this one's
+	// log does not see): load the image again instead, as for bytes that
+	// went missing.
 	if cur, err := s.Store.Image(ctx, ownerID, key); err != nil && pixpool.ErrorCode(err) == pixpool.ENOTFOUND || err == nil && cur.BlobKey != img.BlobKey {
 		s.removeVariants(img)
+		return nil, nil, false, fmt.Errorf("%w: %q changed while its variant rendered", errBytesMissing, key)
 	}
 	s.logger().Info("variant rendered", "owner", ownerID, "key", key, "spec", v.Spec, "bytes", v.Size)
 	return &out, data, false, nil

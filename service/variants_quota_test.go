@@ -70,3 +70,43 @@ func TestVariant_Quota(t *testing.T) {
 		t.Fatalf("variant blobs %q, want the one within the quota", vb)
 	}
 }
+
+// TestVariant_RaceReplaceReplicas: as TestVariant_RaceReplace, with the
+// replace made by another replica sharing the store, blobs and cache,
+// whose write this replica's own log never sees: the render that finds
+// the image changed under it must not fill the shared cache with the old
+// picture.
+func TestVariant_RaceReplaceReplicas(t *testing.T) {
+	f, cache, _ := variantFixture(t)
+	ctx := t.Context()
+	other := &Images{Store: f.store, Blobs: f.blobs, Cache: cache, Logger: f.images.Logger}
+	t.Cleanup(other.Wait)
+	g := &gatedBlobs{BlobStore: f.blobs, held: make(chan struct{}), gate: make(chan struct{})}
+	f.images.Blobs = g
+	if _, err := f.images.Put(ctx, f.owner, "cat", jpegOf(t, 800, 600, color.RGBA{220, 20, 20, 255})); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() {
+		_, _, err := f.images.Variant(ctx, f.owner, "cat", spec(t, "320", "", "", ""), "")
+		done <- err
+	}()
+	<-g.held // rendered from red, about to be stored
+	if _, err := other.Put(ctx, f.owner, "cat", jpegOf(t, 800, 600, color.RGBA{20, 20, 220, 255})); err != nil {
+		t.Fatal(err)
+	}
+	close(g.gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	f.images.Wait()
+	for _, s := range []*Images{f.images, other} {
+		_, data, err := s.Variant(ctx, f.owner, "cat", spec(t, "320", "", "", ""), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := colorOf(t, data); c.B < 150 {
+			t.Fatalf("after the replace the variant is %v, want the new blue picture", c)
+		}
+	}
+}
