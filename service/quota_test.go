@@ -261,3 +261,24 @@ func TestImages_QuotaReplaceAtQuota(t *testing.T) {
 		t.Fatalf("Put(a, smaller) at the quota=%v, want it allowed", err)
 	}
 }
+
+// TestImages_QuotaOldThumbSize: an image stored before quotas existed
+// (thumb_size 0, its thumbnail made long ago) has its thumbnail counted
+// once it is served, rather than never (it is never made again).
+func TestImages_QuotaOldThumbSize(t *testing.T) {
+	f := open(t, t.TempDir())
+	ctx := t.Context()
+	if _, err := f.images.Put(ctx, f.owner, "a", jpegOf(t, 800, 600, color.RGBA{200, 30, 30, 255})); err != nil {
+		t.Fatal(err)
+	}
+	f.images.Wait()
+	f.exec(t, f.rawDB(t), `UPDATE images SET thumb_size = 0`) // as migration 9 leaves it
+	_, thumb, err := f.images.Thumbnail(ctx, f.owner, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := f.store.Image(ctx, f.owner, "a")
+	if err != nil || img.ThumbSize != int64(len(thumb)) {
+		t.Fatalf("ThumbSize=%d, %v after the thumbnail was served; want its %d bytes counted", img.ThumbSize, err, len(thumb))
+	}
+}
