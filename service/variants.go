@@ -152,7 +152,7 @@ func variantCacheKey(ownerID int64, key string, spec pixpool.VariantSpec) string
 // before, else rendered now (once, however many ask at the same time) from
 // the image's bytes, decoded within the Budget. The image returned
 // describes the variant: its type, size, an ETag (Checksum) of its own,
-// and its BlobKey ("" when it came from the cache, or was neither stored nor cached because it did not fit its owner's byte quota). A spec that would give the image itself (same format and size,
+// and its BlobKey ("" when it came from the cache, or was not stored because it did not fit its owner's byte quota). A spec that would give the image itself (same format and size,
 // upright) gives the image. sig is SignVariant's signature, "" for an
 // allowlisted spec (see checkVariant's errors). Another user's key is
 // ENOTFOUND, as in Get.
@@ -211,7 +211,7 @@ type variantResult struct {
 // it. uncached reports that what it returns must not be cached under
 // the variant's key: the image itself, when the spec asks for it (its
 // row and bytes, from Get, so from the cache), or a variant over its
-// owner's quota, not stored. As load does,
+// owner's quota, not stored (cached under its unkeptCacheKey). As load does,
 // it reads the row again when the image's bytes went missing under it (a
 // replace or delete removed them), so a request racing a write answers
 // with the new image (or not found) rather than fails.
@@ -244,6 +244,11 @@ func (s *Images) loadVariantOnce(ctx context.Context, ownerID int64, key string,
 	out.BlobKey = pixpool.VariantBlobKey(id, resolved)
 	out.ThumbKey, out.ThumbSize, out.OriginalKey, out.OriginalSize, out.Metadata = "", 0, "", 0, ""
 
+	// A variant not stored (over its owner's quota, below) is cached under
+	// its source bytes' id, which a replace changes: it needs no record
+	// for a replace or delete to drop it, and is never served stale.
+	unkept := unkeptCacheKey(id, resolved)
+
 	// Rendered before?
 	if v, err := s.Store.Variant(ctx, img.BlobKey, resolved.String()); err == nil {
 		data, err := s.readBlob(ctx, v.BlobKey)
@@ -261,6 +266,13 @@ func (s *Images) loadVariantOnce(ctx context.Context, ownerID int64, key string,
 		// Its bytes are gone (swept after a restore): render it again.
 	} else if pixpool.ErrorCode(err) != pixpool.ENOTFOUND {
 		return nil, nil, false, err
+	} else if s.Cache != nil {
+		if b, err := s.Cache.Get(ctx, unkept); err == nil {
+			if got, data, err := decodeEntry(b); err == nil {
+				got.OwnerID, got.Key = ownerID, key
+				return got, data, true, nil
+			}
+		}
 	}
 
 	src, err := s.readBlob(ctx, img.BlobKey)
@@ -288,9 +300,11 @@ func (s *Images) loadVariantOnce(ctx context.Context, ownerID int64, key string,
 	out.Width, out.Height, out.Size = w, h, int64(len(data))
 
 	// A variant counts in its owner's usage: one that does not fit their
-	// quota is served but neither stored, or every signed size would grow
-	// their storage past it, nor cached, since without a record a replace
-	// or delete could not find its cache entry to drop it.
+	// quota is served but not stored, or every signed size would grow
+	// their storage past it; nor cached under the variant's key, since
+	// without a record a replace or delete could not find the entry to
+	// drop it, but under unkept, so that it is not rendered again for
+	// every request.
 	release, fits, err := s.reserveVariant(ctx, ownerID, int64(len(data)))
 	if err != nil {
 		return nil, nil, false, err
@@ -299,6 +313,7 @@ func (s *Images) loadVariantOnce(ctx context.Context, ownerID int64, key string,
 	if !fits {
 		s.logger().Info("variant not kept: over quota", "owner", ownerID, "key", key, "spec", resolved.String(), "bytes", len(data))
 		out.BlobKey = ""
+		s.fillEntry(ctx, unkept, encodeEntry(&out, data), false)
 		return &out, data, true, nil
 	}
 
@@ -342,6 +357,13 @@ func variantFormat(contentType string) string {
 		return "webp"
 	}
 	return "jpeg"
+}
+
+// unkeptCacheKey is the cache key of a variant not stored (over quota)
+// of the image whose blob id is id: "i:v:<id>~<spec>", which no image's
+// CacheKey ("i:<owner id>:...") can be.
+func unkeptCacheKey(id string, resolved pixpool.VariantSpec) string {
+	return "i:v:" + id + "~" + resolved.String()
 }
 
 // forgetVariants drops from the cache the variants of img, an image that

@@ -1,8 +1,11 @@
 package service
 
 import (
+	"context"
 	"image/color"
+	"io"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pixpool/pixpool"
@@ -10,8 +13,7 @@ import (
 
 // A variant's bytes count in its owner's usage, so a user at their quota
 // must not grow it by asking for variants (each signed size is a new
-// one): a variant that does not fit is served, but neither stored nor
-// cached.
+// one): a variant that does not fit is served, but not stored.
 func TestVariant_Quota(t *testing.T) {
 	f, cache, _ := variantFixture(t)
 	ctx := t.Context()
@@ -43,17 +45,34 @@ func TestVariant_Quota(t *testing.T) {
 	if vb := f.variantBlobs(t); len(vb) != 0 {
 		t.Fatalf("variant blobs %q, want none kept over the quota", vb)
 	}
-	// Nor cached: no record would let a replace find the entry, and the
-	// old picture would be served after it.
+	// Nor cached under the variant's key: no record would let a replace
+	// find the entry, and the old picture would be served after it. It is
+	// cached under its source's blob id instead, so not rendered again.
+	base := CacheKey(f.owner, "cat") + "~"
 	cache.mu.Lock()
+	unkept := 0
 	for k := range cache.m {
-		if strings.Contains(k, "~") {
+		if strings.HasPrefix(k, base) {
 			t.Errorf("cache entry %q of a variant not stored", k)
+		}
+		if strings.HasPrefix(k, "i:v:") {
+			unkept++
 		}
 	}
 	cache.mu.Unlock()
+	if unkept != 4 {
+		t.Errorf("%d cache entries of variants not stored, want 4", unkept)
+	}
 	s := spec(t, "1000", "", "", "png")
 	sig, _ := f.images.SignVariant(ctx, f.owner, "cat", s)
+	f.images.Blobs = &countingBlobs{BlobStore: f.blobs}
+	if _, again, err := f.images.Variant(ctx, f.owner, "cat", s, sig); err != nil || len(again) == 0 {
+		t.Fatalf("Variant() again=%v", err)
+	}
+	if n := f.images.Blobs.(*countingBlobs).gets.Load(); n != 0 {
+		t.Fatalf("asking again read %d blobs, want the variant from the cache, not rendered again", n)
+	}
+	f.images.Blobs = f.blobs
 	if _, err := f.images.Put(ctx, f.owner, "cat", jpegOf(t, 1200, 800, color.RGBA{30, 30, 200, 255})); err != nil {
 		t.Fatal(err)
 	}
@@ -109,4 +128,15 @@ func TestVariant_RaceReplaceReplicas(t *testing.T) {
 			t.Fatalf("after the replace the variant is %v, want the new blue picture", c)
 		}
 	}
+}
+
+// countingBlobs counts the blobs read.
+type countingBlobs struct {
+	pixpool.BlobStore
+	gets atomic.Int64
+}
+
+func (c *countingBlobs) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	c.gets.Add(1)
+	return c.BlobStore.Get(ctx, key)
 }
