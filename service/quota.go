@@ -142,15 +142,18 @@ func (s *Images) reserveQuota(ctx context.Context, ownerID int64, key string, si
 	}
 	s.quotas.add(ownerID, r)
 	release = func() { s.quotas.add(ownerID, reservation{bytes: -r.bytes, images: -r.images}) }
+	// Others' reservations: all of this owner's, ours taken out. Read
+	// before Usage: an upload that commits and releases its reservation
+	// between the two reads is then in one of them (or both), never in
+	// neither.
+	others := s.quotas.get(ownerID)
+	others.bytes -= r.bytes
+	others.images -= r.images
 	usage, err := s.Store.Usage(ctx, ownerID)
 	if err != nil {
 		release()
 		return nil, err
 	}
-	// Others' reservations: all of this owner's, ours taken out.
-	others := s.quotas.get(ownerID)
-	others.bytes -= r.bytes
-	others.images -= r.images
 	if err := overQuota(q, usage, others, r, freed); err != nil {
 		release()
 		s.logger().Info("upload over quota", "owner", ownerID, "key", key, "bytes", size, "err", pixpool.ErrorMessage(err))
@@ -216,12 +219,13 @@ func (s *Images) reserveVariant(ctx context.Context, ownerID int64, size int64) 
 	r := reservation{bytes: size}
 	s.quotas.add(ownerID, r)
 	release = func() { s.quotas.add(ownerID, reservation{bytes: -r.bytes}) }
+	reserved := s.quotas.get(ownerID).bytes // before Usage, as in reserveQuota
 	usage, err := s.Store.Usage(ctx, ownerID)
 	if err != nil {
 		release()
 		return nil, false, err
 	}
-	if usage.Bytes+s.quotas.get(ownerID).bytes > q.Bytes {
+	if usage.Bytes+reserved > q.Bytes {
 		release()
 		return nothing, false, nil
 	}
