@@ -54,7 +54,9 @@ type QuotaStore interface {
 	// Usage returns what ownerID's images take. Bytes sums, over the
 	// distinct blob keys of the owner's images and trash rows, the size,
 	// thumbnail size and original size of one row holding it, plus the
-	// size of the owner's variants. An owner with nothing has the zero
+	// size of the owner's variants whose source (SourceKey) an image or
+	// trash row still has: a variant left behind by an interrupted delete
+	// is not counted, since its owner could never free it. An owner with nothing has the zero
 	// Usage (a missing owner too).
 	Usage(ctx context.Context, ownerID int64) (Usage, error)
 	// SetUserQuota sets a user's own quotas; nil sets the policy's

@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -16,7 +17,7 @@ import (
 // or another user's images. rowCheck refuses, before anything is
 // replaced, every row that pixpool itself would not have written:
 //
-//   - users: a positive id, once;
+//   - users: a positive id, once; no negative quota;
 //   - api_keys: an owner among the archive's users;
 //   - images and trash: a positive id, once per table; an owner among the
 //     archive's users; a valid key; a content type pixpool accepts; the
@@ -29,7 +30,9 @@ import (
 //   - analyses: an image among the archive's images, a known status, and
 //     no negative attempt count;
 //   - shares: an owner among the archive's users, a known kind, and no
-//     negative view count.
+//     negative view count;
+//   - settings: a storage policy that parses and that Policy.Validate
+//     accepts.
 type rowCheck struct {
 	live   map[string]owner // blob key -> its owner in the current store
 	users  map[int64]owner
@@ -91,6 +94,12 @@ func (c *rowCheck) check(t *pixpool.BackupTableDef, n int, row []any) error {
 		if _, dup := c.users[u.id]; dup || u.id <= 0 {
 			return refused(t, n, "user id %d is not positive or appears twice", u.id)
 		}
+		for _, q := range []struct{ col, what string }{{"quota_bytes", "byte"}, {"quota_images", "image"}} {
+			// A negative quota reads as no limit.
+			if v, ok := v(q.col).(int64); ok && v < 0 {
+				return refused(t, n, "user %q: the %s quota must be 0 (no limit) or more, or none for the default", u.username, q.what)
+			}
+		}
 		c.users[u.id] = u
 	case "api_keys":
 		if uid := v("user_id").(int64); !c.hasUser(uid) {
@@ -98,6 +107,18 @@ func (c *rowCheck) check(t *pixpool.BackupTableDef, n int, row []any) error {
 		}
 	case "images", "trash":
 		return c.image(t, n, row)
+	case "settings":
+		if v("name") == pixpool.PolicySetting {
+			// One that does not parse fails every upload and the policy
+			// page; bad values read as no quota or an instant purge.
+			var p pixpool.Policy
+			if err := json.Unmarshal([]byte(v("value").(string)), &p); err != nil {
+				return refused(t, n, "the storage policy is not valid JSON: %v", err)
+			}
+			if err := p.Validate(); err != nil {
+				return refused(t, n, "the storage policy: %s", strings.TrimSuffix(pixpool.ErrorMessage(err), "."))
+			}
+		}
 	case "shares":
 		uid := v("owner_id").(int64)
 		switch kind := v("kind").(string); {

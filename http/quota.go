@@ -99,6 +99,10 @@ func parseSize(field, s string) (*int64, error) {
 		return nil, pixpool.Errorf(pixpool.EINVALID, "%s must be a size such as 500 MiB or 2 GiB (a bare number is MiB; 0 is no limit).", field)
 	}
 	n := int64(math.Round(f * float64(mult)))
+	if n == 0 && f > 0 {
+		// 0 is no limit: a typed size of less than a byte is a mistake.
+		return nil, pixpool.Errorf(pixpool.EINVALID, "%s of %s is less than a byte: give a size such as 500 MiB (0 is no limit).", field, s)
+	}
 	return &n, nil
 }
 

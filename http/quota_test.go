@@ -155,6 +155,8 @@ func TestParseSize(t *testing.T) {
 		{"500", 500 << 20, true}, {"500 MiB", 500 << 20, true}, {"2 GB", 2 << 30, true}, {"1.5g", 3 << 29, true},
 		{"0", 0, true}, {"10 KiB", 10 << 10, true}, {"123 B", 123, true}, {"1 TiB", 1 << 40, true},
 		{"lots", 0, false}, {"-1", 0, false}, {"5 XB", 0, false}, {"1e3", 0, false}, {"99999999999 TiB", 0, false},
+		// Less than a byte is not 0 (no limit), which the admin did not type.
+		{"0.4 B", 0, false}, {"0.0000001", 0, false},
 	} {
 		got, err := parseSize("Size", c.in)
 		if (err == nil) != c.ok || (c.ok && *got != c.want) {

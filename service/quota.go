@@ -103,8 +103,8 @@ func originalSize(source, served []byte) int64 {
 // reserves its room until the returned func is called (when Put returns).
 // It counts the bytes served (size), the original (original bytes, if the
 // policy keeps originals) and an estimate of the thumbnail
-// (thumbEstimate); a replace adds no image and counts the new bytes minus
-// the old image's. Over a quota it is EQUOTA, saying what is used and
+// (thumbEstimate, or for a replace the old thumbnail's size if smaller); a
+// replace adds no image and counts the new bytes minus the old image's. Over a quota it is EQUOTA, saying what is used and
 // what is allowed. Put calls it after decoding and stripping, when these
 // sizes are known: a refused upload has cost that work, but the message
 // and the accounting are exact.
@@ -130,20 +130,30 @@ func (s *Images) reserveQuota(ctx context.Context, ownerID int64, key string, si
 	if old, err := s.Store.Image(ctx, ownerID, key); err == nil {
 		r.images = 0
 		freed = old.StoredBytes()
+		// The new thumbnail is estimated as the old one's real size, when
+		// known, if smaller: both fit the same box, and the upload-sized
+		// estimate would refuse a user at their quota the same image
+		// again, or a smaller one.
+		if old.ThumbSize > 0 && old.ThumbSize < thumbEstimate(size) {
+			r.bytes -= thumbEstimate(size) - old.ThumbSize
+		}
 	} else if pixpool.ErrorCode(err) != pixpool.ENOTFOUND {
 		return nil, err
 	}
 	s.quotas.add(ownerID, r)
 	release = func() { s.quotas.add(ownerID, reservation{bytes: -r.bytes, images: -r.images}) }
+	// Others' reservations: all of this owner's, ours taken out. Read
+	// before Usage: an upload that commits and releases its reservation
+	// between the two reads is then in one of them (or both), never in
+	// neither.
+	others := s.quotas.get(ownerID)
+	others.bytes -= r.bytes
+	others.images -= r.images
 	usage, err := s.Store.Usage(ctx, ownerID)
 	if err != nil {
 		release()
 		return nil, err
 	}
-	// Others' reservations: all of this owner's, ours taken out.
-	others := s.quotas.get(ownerID)
-	others.bytes -= r.bytes
-	others.images -= r.images
 	if err := overQuota(q, usage, others, r, freed); err != nil {
 		release()
 		s.logger().Info("upload over quota", "owner", ownerID, "key", key, "bytes", size, "err", pixpool.ErrorMessage(err))
@@ -186,4 +196,38 @@ func freeHint(usage pixpool.Usage, images bool) string {
 		return fmt.Sprintf("Empty the trash (%d images) or delete images to make room, or ask an administrator for a larger quota.", usage.TrashImages)
 	}
 	return "Delete images to make room, or ask an administrator for a larger quota."
+}
+
+// reserveVariant reports whether a variant of size bytes fits in
+// ownerID's byte quota, counting the uploads and variants being stored,
+// and if so reserves its room until release is called (once its record
+// is committed).
+func (s *Images) reserveVariant(ctx context.Context, ownerID int64, size int64) (release func(), fits bool, err error) {
+	nothing := func() {}
+	u, err := s.Store.User(ctx, ownerID)
+	if err != nil {
+		return nil, false, err
+	}
+	pol, err := s.policy(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	q := pixpool.QuotaOf(u, pol)
+	if q.Bytes == 0 {
+		return nothing, true, nil
+	}
+	r := reservation{bytes: size}
+	s.quotas.add(ownerID, r)
+	release = func() { s.quotas.add(ownerID, reservation{bytes: -r.bytes}) }
+	reserved := s.quotas.get(ownerID).bytes // before Usage, as in reserveQuota
+	usage, err := s.Store.Usage(ctx, ownerID)
+	if err != nil {
+		release()
+		return nil, false, err
+	}
+	if usage.Bytes+reserved > q.Bytes {
+		release()
+		return nothing, false, nil
+	}
+	return release, true, nil
 }

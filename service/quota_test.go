@@ -237,3 +237,50 @@ func TestImages_QuotaOriginals(t *testing.T) {
 		t.Fatalf("Usage.Bytes=%d, want at least the served copy and the original, %d", got, want)
 	}
 }
+
+// TestImages_QuotaReplaceAtQuota: a user at their byte quota may replace
+// an image with the same or a smaller one (docs/quotas.md): the new
+// thumbnail is not counted at the upload-sized estimate against the old
+// one's real size.
+func TestImages_QuotaReplaceAtQuota(t *testing.T) {
+	f := open(t, t.TempDir())
+	ctx := t.Context()
+	data := jpegOf(t, 1200, 800, color.RGBA{200, 30, 30, 255})
+	if _, err := f.images.Put(ctx, f.owner, "a", data); err != nil {
+		t.Fatal(err)
+	}
+	f.images.Wait() // the thumbnail's real size recorded
+	f.withPolicy(t, pixpool.Policy{QuotaBytes: f.usage(t).Bytes, TrashDays: 30})
+	if _, err := f.images.Put(ctx, f.owner, "a", data); err != nil {
+		t.Fatalf("Put(a) again at the quota=%v, want the same image to replace itself", err)
+	}
+	f.images.Wait()
+	smaller := jpegOf(t, 1000, 700, color.RGBA{200, 30, 30, 255})
+	if len(smaller) >= len(data) {
+		t.Fatalf("smaller image of %d bytes, not under %d", len(smaller), len(data))
+	}
+	if _, err := f.images.Put(ctx, f.owner, "a", smaller); err != nil {
+		t.Fatalf("Put(a, smaller) at the quota=%v, want it allowed", err)
+	}
+}
+
+// TestImages_QuotaOldThumbSize: an image stored before quotas existed
+// (thumb_size 0, its thumbnail made long ago) has its thumbnail counted
+// once it is served, rather than never (it is never made again).
+func TestImages_QuotaOldThumbSize(t *testing.T) {
+	f := open(t, t.TempDir())
+	ctx := t.Context()
+	if _, err := f.images.Put(ctx, f.owner, "a", jpegOf(t, 800, 600, color.RGBA{200, 30, 30, 255})); err != nil {
+		t.Fatal(err)
+	}
+	f.images.Wait()
+	f.exec(t, f.rawDB(t), `UPDATE images SET thumb_size = 0`) // as migration 9 leaves it
+	_, thumb, err := f.images.Thumbnail(ctx, f.owner, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := f.store.Image(ctx, f.owner, "a")
+	if err != nil || img.ThumbSize != int64(len(thumb)) {
+		t.Fatalf("ThumbSize=%d, %v after the thumbnail was served; want its %d bytes counted", img.ThumbSize, err, len(thumb))
+	}
+}

@@ -28,6 +28,13 @@ func (s *Images) Thumbnail(ctx context.Context, ownerID int64, key string) (*pix
 	}
 	data, err := s.readBlob(ctx, img.ThumbKey)
 	if err == nil {
+		if img.ThumbSize == 0 {
+			// Made before thumbnails were counted (thumb_size came with
+			// quotas) and never made again: count it now.
+			if err := s.Store.SetThumbSize(context.WithoutCancel(ctx), img.ThumbKey, int64(len(data))); err != nil {
+				s.logger().Warn("thumbnail size", "blob", img.ThumbKey, "err", err)
+			}
+		}
 		return img, data, nil
 	}
 	v, err, _ := s.loads.Do("thumb:"+img.ThumbKey, func() (any, error) {

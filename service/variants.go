@@ -152,7 +152,7 @@ func variantCacheKey(ownerID int64, key string, spec pixpool.VariantSpec) string
 // before, else rendered now (once, however many ask at the same time) from
 // the image's bytes, decoded within the Budget. The image returned
 // describes the variant: its type, size, an ETag (Checksum) of its own,
-// and its BlobKey ("" when it came from the cache). A spec that would give the image itself (same format and size,
+// and its BlobKey ("" when it came from the cache, or was not stored because it did not fit its owner's byte quota). A spec that would give the image itself (same format and size,
 // upright) gives the image. sig is SignVariant's signature, "" for an
 // allowlisted spec (see checkVariant's errors). Another user's key is
 // ENOTFOUND, as in Get.
@@ -186,8 +186,8 @@ func (s *Images) Variant(ctx context.Context, ownerID int64, key string, spec pi
 	v, err, _ := s.loads.Do(flight, func() (any, error) {
 		lctx := context.WithoutCancel(ctx)
 		since := s.writes.now()
-		img, data, original, err := s.loadVariant(lctx, ownerID, key, spec)
-		if err != nil || original {
+		img, data, uncached, err := s.loadVariant(lctx, ownerID, key, spec)
+		if err != nil || uncached {
 			return variantResult{img, data}, err
 		}
 		if s.Cache != nil && !s.writes.since(ik, since) {
@@ -208,21 +208,23 @@ type variantResult struct {
 }
 
 // loadVariant reads a variant from the blob store, or renders and keeps
-// it. original reports that the spec asks for the image itself, whose
-// row and bytes it returns (from Get, so from the cache). As load does,
+// it. uncached reports that what it returns must not be cached under
+// the variant's key: the image itself, when the spec asks for it (its
+// row and bytes, from Get, so from the cache), or a variant over its
+// owner's quota, not stored (cached under its unkeptCacheKey). As load does,
 // it reads the row again when the image's bytes went missing under it (a
 // replace or delete removed them), so a request racing a write answers
 // with the new image (or not found) rather than fails.
-func (s *Images) loadVariant(ctx context.Context, ownerID int64, key string, spec pixpool.VariantSpec) (img *pixpool.Image, data []byte, original bool, err error) {
+func (s *Images) loadVariant(ctx context.Context, ownerID int64, key string, spec pixpool.VariantSpec) (img *pixpool.Image, data []byte, uncached bool, err error) {
 	for attempt := 0; ; attempt++ {
-		img, data, original, err = s.loadVariantOnce(ctx, ownerID, key, spec)
+		img, data, uncached, err = s.loadVariantOnce(ctx, ownerID, key, spec)
 		if !errors.Is(err, errBytesMissing) || attempt == 2 {
-			return img, data, original, err
+			return img, data, uncached, err
 		}
 	}
 }
 
-func (s *Images) loadVariantOnce(ctx context.Context, ownerID int64, key string, spec pixpool.VariantSpec) (_ *pixpool.Image, _ []byte, original bool, err error) {
+func (s *Images) loadVariantOnce(ctx context.Context, ownerID int64, key string, spec pixpool.VariantSpec) (_ *pixpool.Image, _ []byte, uncached bool, err error) {
 	img, err := s.Store.Image(ctx, ownerID, key)
 	if err != nil {
 		return nil, nil, false, err
@@ -242,6 +244,11 @@ func (s *Images) loadVariantOnce(ctx context.Context, ownerID int64, key string,
 	out.BlobKey = pixpool.VariantBlobKey(id, resolved)
 	out.ThumbKey, out.ThumbSize, out.OriginalKey, out.OriginalSize, out.Metadata = "", 0, "", 0, ""
 
+	// A variant not stored (over its owner's quota, below) is cached under
+	// its source bytes' id, which a replace changes: it needs no record
+	// for a replace or delete to drop it, and is never served stale.
+	unkept := unkeptCacheKey(id, resolved)
+
 	// Rendered before?
 	if v, err := s.Store.Variant(ctx, img.BlobKey, resolved.String()); err == nil {
 		data, err := s.readBlob(ctx, v.BlobKey)
@@ -259,6 +266,13 @@ func (s *Images) loadVariantOnce(ctx context.Context, ownerID int64, key string,
 		// Its bytes are gone (swept after a restore): render it again.
 	} else if pixpool.ErrorCode(err) != pixpool.ENOTFOUND {
 		return nil, nil, false, err
+	} else if s.Cache != nil {
+		if b, err := s.Cache.Get(ctx, unkept); err == nil {
+			if got, data, err := decodeEntry(b); err == nil {
+				got.OwnerID, got.Key = ownerID, key
+				return got, data, true, nil
+			}
+		}
 	}
 
 	src, err := s.readBlob(ctx, img.BlobKey)
@@ -285,6 +299,24 @@ func (s *Images) loadVariantOnce(ctx context.Context, ownerID int64, key string,
 	}
 	out.Width, out.Height, out.Size = w, h, int64(len(data))
 
+	// A variant counts in its owner's usage: one that does not fit their
+	// quota is served but not stored, or every signed size would grow
+	// their storage past it; nor cached under the variant's key, since
+	// without a record a replace or delete could not find the entry to
+	// drop it, but under unkept, so that it is not rendered again for
+	// every request.
+	release, fits, err := s.reserveVariant(ctx, ownerID, int64(len(data)))
+	if err != nil {
+		return nil, nil, false, err
+	}
+	defer release()
+	if !fits {
+		s.logger().Info("variant not kept: over quota", "owner", ownerID, "key", key, "spec", resolved.String(), "bytes", len(data))
+		out.BlobKey = ""
+		s.fillEntry(ctx, unkept, encodeEntry(&out, data), false)
+		return &out, data, true, nil
+	}
+
 	v := &pixpool.Variant{
 		BlobKey:   out.BlobKey,
 		SourceKey: img.BlobKey,
@@ -301,9 +333,14 @@ func (s *Images) loadVariantOnce(ctx context.Context, ownerID int64, key string,
 		return nil, nil, false, err
 	}
 	// The image may have been replaced or deleted while this rendered,
-	// its variants removed before this one was recorded: do not leave it.
+	// its variants removed before this one was recorded: do not leave it,
+	// and do not answer with it either, since the caller would cache it
+	// when the write came from another replica (whose writes this one's
+	// log does not see): load the image again instead, as for bytes that
+	// went missing.
 	if cur, err := s.Store.Image(ctx, ownerID, key); err != nil && pixpool.ErrorCode(err) == pixpool.ENOTFOUND || err == nil && cur.BlobKey != img.BlobKey {
 		s.removeVariants(img)
+		return nil, nil, false, fmt.Errorf("%w: %q changed while its variant rendered", errBytesMissing, key)
 	}
 	s.logger().Info("variant rendered", "owner", ownerID, "key", key, "spec", v.Spec, "bytes", v.Size)
 	return &out, data, false, nil
@@ -320,6 +357,13 @@ func variantFormat(contentType string) string {
 		return "webp"
 	}
 	return "jpeg"
+}
+
+// unkeptCacheKey is the cache key of a variant not stored (over quota)
+// of the image whose blob id is id: "i:v:<id>~<spec>", which no image's
+// CacheKey ("i:<owner id>:...") can be.
+func unkeptCacheKey(id string, resolved pixpool.VariantSpec) string {
+	return "i:v:" + id + "~" + resolved.String()
 }
 
 // forgetVariants drops from the cache the variants of img, an image that

@@ -9,7 +9,9 @@ import (
 
 // usageQuery counts an owner ($1)'s usage: each blob key of their images
 // and trash once (identical images share blobs), the trash's share being
-// the keys no live image holds.
+// the keys no live image holds; and the owner's variants whose source an
+// image or trash row still has (one left by an interrupted delete is not
+// the owner's to free).
 const usageQuery = `
 WITH files AS (
 	SELECT blob_key, size + thumb_size + original_size AS bytes, 0 AS in_trash FROM images WHERE owner_id = $1
@@ -23,7 +25,9 @@ SELECT
 	(SELECT coalesce(sum(bytes), 0)::bigint FROM blobs WHERE in_trash = 1),
 	(SELECT count(*) FROM images WHERE owner_id = $1),
 	(SELECT count(*) FROM trash WHERE owner_id = $1),
-	(SELECT coalesce(sum(size), 0)::bigint FROM variants WHERE owner_id = $1)`
+	(SELECT coalesce(sum(size), 0)::bigint FROM variants v WHERE owner_id = $1
+		AND (EXISTS (SELECT 1 FROM images WHERE blob_key = v.source_key)
+			OR EXISTS (SELECT 1 FROM trash WHERE blob_key = v.source_key)))`
 
 // Usage returns what ownerID's images take (pixpool.QuotaStore).
 func (s *Store) Usage(ctx context.Context, ownerID int64) (pixpool.Usage, error) {

@@ -10,7 +10,9 @@ import (
 
 // usageQuery counts an owner's usage: each blob key of their images and
 // trash once (identical images share blobs), the trash's share being the
-// keys no live image holds. Its parameters are the owner, four times.
+// keys no live image holds, and the owner's variants whose source an image
+// or trash row still has (one left by an interrupted delete is not the
+// owner's to free). Its parameters are the owner, five times.
 const usageQuery = `
 WITH files AS (
 	SELECT blob_key, size + thumb_size + original_size AS bytes, 0 AS in_trash FROM images WHERE owner_id = ?
@@ -24,7 +26,9 @@ SELECT
 	(SELECT coalesce(sum(bytes), 0) FROM blobs WHERE in_trash = 1),
 	(SELECT count(*) FROM images WHERE owner_id = ?),
 	(SELECT count(*) FROM trash WHERE owner_id = ?),
-	(SELECT coalesce(sum(size), 0) FROM variants WHERE owner_id = ?)`
+	(SELECT coalesce(sum(size), 0) FROM variants v WHERE owner_id = ?
+		AND (EXISTS (SELECT 1 FROM images WHERE blob_key = v.source_key)
+			OR EXISTS (SELECT 1 FROM trash WHERE blob_key = v.source_key)))`
 
 // Usage returns what ownerID's images take (pixpool.QuotaStore).
 func (s *Store) Usage(ctx context.Context, ownerID int64) (pixpool.Usage, error) {

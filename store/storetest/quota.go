@@ -19,6 +19,7 @@ func quotaTests() []struct {
 	}{
 		{"Usage", testUsage},
 		{"Usage/Dedup", testUsageDedup},
+		{"Usage/OrphanVariants", testUsageOrphanVariants},
 		{"SetThumbSize", testSetThumbSize},
 		{"SetUserQuota", testSetUserQuota},
 	}
@@ -188,5 +189,27 @@ func BenchUsage(b *testing.B, s pixpool.Store, n int) {
 		if err != nil || u.Images != int64(n+n/10) {
 			b.Fatalf("Usage()=%+v, %v", u, err)
 		}
+	}
+}
+
+// testUsageOrphanVariants: a variant whose source no image or trash row
+// has any more (left by a delete interrupted before its variants were
+// removed, which the sweeper then clears from the blob store) is not
+// counted: its owner could never free it.
+func testUsageOrphanVariants(t *testing.T, s pixpool.Store) {
+	ctx := t.Context()
+	ada := createUser(t, s, "ada")
+	img := blobImage(ada.ID, "a", blobA, 1000, 100, 0)
+	mustPut(t, s, img)
+	for _, v := range []*pixpool.Variant{
+		{BlobKey: "var/aa/" + blobA + "/640x0-inside.png", SourceKey: img.BlobKey, OwnerID: ada.ID, Spec: "640x0-inside.png", Size: 70},
+		{BlobKey: "var/bb/" + blobB + "/640x0-inside.png", SourceKey: pixpool.ImageBlobKey(blobB, "png"), OwnerID: ada.ID, Spec: "640x0-inside.png", Size: 5000},
+	} {
+		if err := s.PutVariant(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := usage(t, s, ada.ID), (pixpool.Usage{Bytes: 1170, Images: 1, VariantBytes: 70}); got != want {
+		t.Fatalf("Usage=%+v, want %+v (the orphan variant not counted)", got, want)
 	}
 }
