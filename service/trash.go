@@ -38,6 +38,7 @@ func (s *Images) Trash(ctx context.Context, ownerID int64, key string) (*pixpool
 		return nil, err
 	}
 	s.invalidate(ctx, ownerID, key)
+	s.forgetVariants(ctx, &t.Image) // cached variants would serve it still
 	s.logger().Info("image moved to the trash", "owner", ownerID, "key", key, "trash_id", t.ID, "purge_at", t.PurgeAt)
 	return t, nil
 }

@@ -253,3 +253,34 @@ func TestImages_DedupRace(t *testing.T) {
 		}
 	}
 }
+
+// TestImages_TrashForgetsVariants: a variant in the cache is not served
+// once its image is in the trash, and the restored image's variant is
+// there again.
+func TestImages_TrashForgetsVariants(t *testing.T) {
+	f, _, _ := variantFixture(t)
+	ctx := t.Context()
+	if _, err := f.images.Put(ctx, f.owner, "cat", jpegOf(t, 800, 600, color.White)); err != nil {
+		t.Fatal(err)
+	}
+	for _, sp := range []pixpool.VariantSpec{spec(t, "320", "", "", ""), spec(t, "320", "", "", "png")} {
+		if _, _, err := f.images.Variant(ctx, f.owner, "cat", sp, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr, err := f.images.Trash(ctx, f.owner, "cat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sp := range []pixpool.VariantSpec{spec(t, "320", "", "", ""), spec(t, "320", "", "", "png")} {
+		if _, _, err := f.images.Variant(ctx, f.owner, "cat", sp, ""); pixpool.ErrorCode(err) != pixpool.ENOTFOUND {
+			t.Fatalf("Variant(%s) of a trashed image=%v, want ENOTFOUND", sp, err)
+		}
+	}
+	if _, err := f.images.Restore(ctx, f.owner, tr.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if img, _, err := f.images.Variant(ctx, f.owner, "cat", spec(t, "320", "", "", ""), ""); err != nil || img.Width != 320 {
+		t.Fatalf("Variant() after restore=%v, %v", img, err)
+	}
+}
