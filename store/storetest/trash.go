@@ -21,6 +21,7 @@ func runTrash(t *testing.T, open func(t *testing.T) pixpool.Store) {
 		{"Trash/Purge", testTrashPurge},
 		{"Trash/PurgeExpired", testTrashPurgeExpired},
 		{"Trash/BlobKeys", testTrashBlobKeys},
+		{"Trash/IDsNotReused", testTrashIDsNotReused},
 		{"Dedup/Share", testDedupShare},
 		{"Dedup/FilesShared", testDedupFilesShared},
 		{"Dedup/RaceDelete", testDedupRaceDelete},
