@@ -284,3 +284,42 @@ func TestImages_TrashForgetsVariants(t *testing.T) {
 		t.Fatalf("Variant() after restore=%v, %v", img, err)
 	}
 }
+
+// raceDeleteAll is a store that runs between, when DeleteAll has deleted
+// the images and not yet the trash: another request's moment.
+type raceDeleteAll struct {
+	pixpool.Store
+	between func()
+}
+
+func (s *raceDeleteAll) DeleteAllTrash(ctx context.Context) (int, error) {
+	s.between()
+	return s.Store.DeleteAllTrash(ctx)
+}
+
+// TestImages_DeleteAllRacingRestore: an image restored (or uploaded as a
+// copy of a trash entry) while DeleteAll runs survives it with its bytes;
+// DeleteAll removed every file it had listed first, the restored row's
+// among them.
+func TestImages_DeleteAllRacingRestore(t *testing.T) {
+	ctx := context.Background()
+	f := open(t, t.TempDir())
+	data := pngOf(t, 16, 16, color.White)
+	if _, err := f.images.Put(ctx, f.owner, "cat", data); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := f.images.Trash(ctx, f.owner, "cat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.images.Wait() // the thumbnail made
+	f.images.Store = &raceDeleteAll{Store: f.store, between: func() {
+		if _, err := f.images.Restore(ctx, f.owner, tr.ID, ""); err != nil {
+			t.Errorf("Restore()=%v", err)
+		}
+	}}
+	if _, _, err := f.images.DeleteAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.wantReadable(t, "cat", data)
+}
