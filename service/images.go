@@ -89,6 +89,8 @@ type Images struct {
 	thumbRetry time.Duration
 
 	variantKey atomic.Pointer[[]byte] // the key that signs variant specs, once read
+
+	purgeBatch int // PurgeExpired's batch; if zero, PurgeExpiredBatch (tests make it small)
 }
 
 // DefaultMaxBytes is the default image size limit.

@@ -323,3 +323,30 @@ func TestImages_DeleteAllRacingRestore(t *testing.T) {
 	}
 	f.wantReadable(t, "cat", data)
 }
+
+// TestImages_PurgeExpiredKeepsUp: one round purges every entry due, batch
+// after batch, so an install deleting more than a batch an hour does not
+// see its trash (and the disk and quotas it takes) grow without end.
+func TestImages_PurgeExpiredKeepsUp(t *testing.T) {
+	ctx := context.Background()
+	f := open(t, t.TempDir())
+	now := time.Date(2030, 5, 1, 12, 0, 0, 0, time.UTC)
+	f.images.Now = func() time.Time { return now }
+	f.images.purgeBatch = 2
+	for i := range 5 {
+		k := fmt.Sprint("k", i)
+		if _, err := f.images.Put(ctx, f.owner, k, pngOf(t, 8, 8, color.Gray{uint8(i * 40)})); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.images.Trash(ctx, f.owner, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = now.Add(31 * 24 * time.Hour)
+	if n, err := f.images.PurgeExpired(ctx); err != nil || n != 5 {
+		t.Fatalf("PurgeExpired()=%d, %v, want all 5 due", n, err)
+	}
+	if n, _ := f.store.CountTrash(ctx, f.owner); n != 0 {
+		t.Fatalf("CountTrash()=%d after the round, want 0", n)
+	}
+}
