@@ -56,7 +56,8 @@ func filesReferenced(ctx context.Context, tx pgx.Tx, blobKey string) (bool, erro
 
 // shareFiles points img at the files of another row of its owner with the
 // same source checksum, content type and size (an image or a trash
-// entry), if there is one, and locks that row (FOR UPDATE) until the
+// entry), if there is one (one with a kept original if img has one: its
+// original would be dropped else), and locks that row (FOR UPDATE) until the
 // transaction ends, so that no concurrent removal deletes the files
 // between this look and the commit (see pixpool.ImageStore.PutImage).
 func shareFiles(ctx context.Context, tx pgx.Tx, img *pixpool.Image) error {
@@ -66,8 +67,9 @@ func shareFiles(ctx context.Context, tx pgx.Tx, img *pixpool.Image) error {
 	for _, table := range []string{"images", "trash"} {
 		var twin pixpool.Image
 		err := tx.QueryRow(ctx, `SELECT blob_key, thumb_key, original_key, thumb_size, original_size, checksum FROM `+table+`
-			WHERE owner_id = $1 AND source_checksum = $2 AND content_type = $3 AND size = $4 LIMIT 1 FOR UPDATE`,
-			img.OwnerID, img.SourceChecksum, img.ContentType, img.Size).
+			WHERE owner_id = $1 AND source_checksum = $2 AND content_type = $3 AND size = $4 AND (original_key <> '' OR $5 = '')
+			LIMIT 1 FOR UPDATE`,
+			img.OwnerID, img.SourceChecksum, img.ContentType, img.Size, img.OriginalKey).
 			Scan(&twin.BlobKey, &twin.ThumbKey, &twin.OriginalKey, &twin.ThumbSize, &twin.OriginalSize, &twin.Checksum)
 		if errors.Is(err, pgx.ErrNoRows) {
 			continue

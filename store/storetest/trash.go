@@ -24,6 +24,7 @@ func runTrash(t *testing.T, open func(t *testing.T) pixpool.Store) {
 		{"Trash/IDsNotReused", testTrashIDsNotReused},
 		{"Dedup/Share", testDedupShare},
 		{"Dedup/FilesShared", testDedupFilesShared},
+		{"Dedup/KeepsOriginal", testDedupKeepsOriginal},
 		{"Dedup/RaceDelete", testDedupRaceDelete},
 		{"Dedup/RacePurge", testDedupRacePurge},
 		{"Dedup/CrossReplace", testDedupCrossReplace},
