@@ -46,7 +46,7 @@ func scanTrashed(row scanner) (*pixpool.TrashedImage, error) {
 // blobKey, asked in the transaction that removed a row naming it. A
 // PutImage sharing those files locks the row it shares with (shareFiles),
 // so it either committed before this removal took its row lock, and is
-// seen here, or it waits for this transaction and then finds the row gone.
+// seen here, or finds the row locked by this transaction and skips it.
 func filesReferenced(ctx context.Context, tx pgx.Tx, blobKey string) (bool, error) {
 	var yes bool
 	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM images WHERE blob_key = $1) OR EXISTS (SELECT 1 FROM trash WHERE blob_key = $1)`,
