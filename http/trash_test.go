@@ -165,3 +165,24 @@ func TestWeb_TrashRestoreConflict(t *testing.T) {
 		t.Fatalf("empty without CSRF: %d", resp.StatusCode)
 	}
 }
+
+// TestWeb_TrashPageNoTrashKept: when the admins set the trash days to 0,
+// entries deleted before still wait in the trash, and the page says so
+// rather than only that deletes are final.
+func TestWeb_TrashPageNoTrashKept(t *testing.T) {
+	srv, ts := newTestServer(t)
+	b := newBrowser(t, ts)
+	b.signUp("ada")
+	csrf := b.csrf()
+	if resp, body := b.upload(csrf, "cat", testPNG(t, 9, 9, 1)); resp.StatusCode >= 400 {
+		t.Fatalf("upload: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := b.post("/image/delete", url.Values{"csrf": {csrf}, "key": {"cat"}, "confirm": {"yes"}}); resp.StatusCode != 303 {
+		t.Fatalf("delete: %d", resp.StatusCode)
+	}
+	if err := srv.Images.Policies.Set(t.Context(), pixpool.Policy{TrashDays: 0}); err != nil {
+		t.Fatal(err)
+	}
+	_, body := b.get("/trash")
+	wantContains(t, body, "This server keeps no trash", "The images below were deleted while it kept one", "30 days left")
+}

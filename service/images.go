@@ -89,6 +89,8 @@ type Images struct {
 	thumbRetry time.Duration
 
 	variantKey atomic.Pointer[[]byte] // the key that signs variant specs, once read
+
+	purgeBatch int // PurgeExpired's batch; if zero, PurgeExpiredBatch (tests make it small)
 }
 
 // DefaultMaxBytes is the default image size limit.
@@ -548,7 +550,14 @@ func (s *Images) DeleteAll(ctx context.Context) (images, trashed int, err error)
 			s.logger().Warn("cache flush", "err", err)
 		}
 	}
-	s.removeBlobs(keys...)
+	// A row written meanwhile (an upload sharing a trash entry's files, a
+	// restore between the two deletes) may name files listed above: they
+	// stay.
+	again := make(map[string]bool)
+	if err := s.Store.ImageBlobKeys(ctx, func(k string) error { again[k] = true; return nil }); err != nil {
+		return n, trashed, err // the files are left to the sweeper
+	}
+	s.removeBlobs(slices.DeleteFunc(keys, func(k string) bool { return again[k] })...)
 	s.logger().Info("all images deleted", "images", n, "trashed", trashed)
 	return n, trashed, nil
 }

@@ -38,6 +38,7 @@ func (s *Images) Trash(ctx context.Context, ownerID int64, key string) (*pixpool
 		return nil, err
 	}
 	s.invalidate(ctx, ownerID, key)
+	s.forgetVariants(ctx, &t.Image) // cached variants would serve it still
 	s.logger().Info("image moved to the trash", "owner", ownerID, "key", key, "trash_id", t.ID, "purge_at", t.PurgeAt)
 	return t, nil
 }
@@ -131,25 +132,43 @@ func (s *Images) EmptyTrash(ctx context.Context, ownerID int64) (int, error) {
 	return len(items), nil
 }
 
-// PurgeExpiredBatch bounds one PurgeExpired round.
+// PurgeExpiredBatch is how many trash entries one transaction of
+// PurgeExpired purges.
 const PurgeExpiredBatch = 1000
 
-// PurgeExpired deletes for good up to PurgeExpiredBatch trash entries
-// whose time is up, of every owner, and reports how many; housekeeping
-// calls it beside SweepOrphans, and what is left waits for the next
-// round.
+// purgeExpiredBatches bounds the batches of one PurgeExpired call, so that
+// a round after a long stop does not hold housekeeping for hours.
+const purgeExpiredBatches = 100
+
+// PurgeExpired deletes for good the trash entries whose time is up, of
+// every owner, a batch (PurgeExpiredBatch) at a time until none is due
+// (at most purgeExpiredBatches batches, or until ctx ends), and reports
+// how many; housekeeping calls it beside SweepOrphans. One batch a round
+// would fall behind, for good, on an install deleting more than that
+// between rounds.
 func (s *Images) PurgeExpired(ctx context.Context) (int, error) {
-	items, err := s.Store.PurgeExpired(ctx, s.now(), PurgeExpiredBatch)
-	if err != nil {
-		return 0, err
+	batch := PurgeExpiredBatch
+	if s.purgeBatch > 0 {
+		batch = s.purgeBatch
 	}
-	for _, t := range items {
-		s.removeFiles(&t.Image)
+	n := 0
+	for range purgeExpiredBatches {
+		items, err := s.Store.PurgeExpired(ctx, s.now(), batch)
+		if err != nil {
+			return n, err
+		}
+		for _, t := range items {
+			s.removeFiles(&t.Image)
+		}
+		n += len(items)
+		if len(items) < batch || ctx.Err() != nil {
+			break
+		}
 	}
-	if len(items) > 0 {
-		s.logger().Info("expired trash purged", "items", len(items))
+	if n > 0 {
+		s.logger().Info("expired trash purged", "items", n)
 	}
-	return len(items), nil
+	return n, nil
 }
 
 // TrashDays returns how many days the trash keeps a deleted image under

@@ -253,3 +253,100 @@ func TestImages_DedupRace(t *testing.T) {
 		}
 	}
 }
+
+// TestImages_TrashForgetsVariants: a variant in the cache is not served
+// once its image is in the trash, and the restored image's variant is
+// there again.
+func TestImages_TrashForgetsVariants(t *testing.T) {
+	f, _, _ := variantFixture(t)
+	ctx := t.Context()
+	if _, err := f.images.Put(ctx, f.owner, "cat", jpegOf(t, 800, 600, color.White)); err != nil {
+		t.Fatal(err)
+	}
+	for _, sp := range []pixpool.VariantSpec{spec(t, "320", "", "", ""), spec(t, "320", "", "", "png")} {
+		if _, _, err := f.images.Variant(ctx, f.owner, "cat", sp, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr, err := f.images.Trash(ctx, f.owner, "cat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sp := range []pixpool.VariantSpec{spec(t, "320", "", "", ""), spec(t, "320", "", "", "png")} {
+		if _, _, err := f.images.Variant(ctx, f.owner, "cat", sp, ""); pixpool.ErrorCode(err) != pixpool.ENOTFOUND {
+			t.Fatalf("Variant(%s) of a trashed image=%v, want ENOTFOUND", sp, err)
+		}
+	}
+	if _, err := f.images.Restore(ctx, f.owner, tr.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if img, _, err := f.images.Variant(ctx, f.owner, "cat", spec(t, "320", "", "", ""), ""); err != nil || img.Width != 320 {
+		t.Fatalf("Variant() after restore=%v, %v", img, err)
+	}
+}
+
+// raceDeleteAll is a store that runs between, when DeleteAll has deleted
+// the images and not yet the trash: another request's moment.
+type raceDeleteAll struct {
+	pixpool.Store
+	between func()
+}
+
+func (s *raceDeleteAll) DeleteAllTrash(ctx context.Context) (int, error) {
+	s.between()
+	return s.Store.DeleteAllTrash(ctx)
+}
+
+// TestImages_DeleteAllRacingRestore: an image restored (or uploaded as a
+// copy of a trash entry) while DeleteAll runs survives it with its bytes;
+// DeleteAll removed every file it had listed first, the restored row's
+// among them.
+func TestImages_DeleteAllRacingRestore(t *testing.T) {
+	ctx := context.Background()
+	f := open(t, t.TempDir())
+	data := pngOf(t, 16, 16, color.White)
+	if _, err := f.images.Put(ctx, f.owner, "cat", data); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := f.images.Trash(ctx, f.owner, "cat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.images.Wait() // the thumbnail made
+	f.images.Store = &raceDeleteAll{Store: f.store, between: func() {
+		if _, err := f.images.Restore(ctx, f.owner, tr.ID, ""); err != nil {
+			t.Errorf("Restore()=%v", err)
+		}
+	}}
+	if _, _, err := f.images.DeleteAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.wantReadable(t, "cat", data)
+}
+
+// TestImages_PurgeExpiredKeepsUp: one round purges every entry due, batch
+// after batch, so an install deleting more than a batch an hour does not
+// see its trash (and the disk and quotas it takes) grow without end.
+func TestImages_PurgeExpiredKeepsUp(t *testing.T) {
+	ctx := context.Background()
+	f := open(t, t.TempDir())
+	now := time.Date(2030, 5, 1, 12, 0, 0, 0, time.UTC)
+	f.images.Now = func() time.Time { return now }
+	f.images.purgeBatch = 2
+	for i := range 5 {
+		k := fmt.Sprint("k", i)
+		if _, err := f.images.Put(ctx, f.owner, k, pngOf(t, 8, 8, color.Gray{uint8(i * 40)})); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.images.Trash(ctx, f.owner, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = now.Add(31 * 24 * time.Hour)
+	if n, err := f.images.PurgeExpired(ctx); err != nil || n != 5 {
+		t.Fatalf("PurgeExpired()=%d, %v, want all 5 due", n, err)
+	}
+	if n, _ := f.store.CountTrash(ctx, f.owner); n != 0 {
+		t.Fatalf("CountTrash()=%d after the round, want 0", n)
+	}
+}

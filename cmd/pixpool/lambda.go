@@ -270,7 +270,7 @@ type RoundReport struct {
 	Swept        bool     `json:"swept"`                 // sessions, attempts and orphans were swept (at most hourly)
 	Sessions     int      `json:"expired_sessions"`
 	Orphans      int      `json:"orphans"`
-	TrashPurged  int      `json:"trash_purged"` // expired trash entries purged (at most service.PurgeExpiredBatch a round)
+	TrashPurged  int      `json:"trash_purged"` // expired trash entries purged (every one due, up to 100 batches of service.PurgeExpiredBatch)
 	Notes        []string `json:"notes,omitempty"`
 	Errors       []string `json:"errors,omitempty"`
 	Took         string   `json:"took"`

@@ -59,14 +59,21 @@ func (s *Store) PutImage(ctx context.Context, img *pixpool.Image) (replaced *pix
 		put = *img
 		err = s.withTx(ctx, func(tx pgx.Tx) error {
 			id, replaced = 0, nil
-			if err := shareFiles(ctx, tx, &put); err != nil {
-				return err
-			}
 			for range putImageTries {
+				// The key's own row is locked first, the shared one after
+				// (shareFiles skips a row locked by another transaction):
+				// two uploads replacing each other's twins wait for
+				// nobody, where the other order deadlocked them.
+				put = *img
 				old, err := scanImage(tx.QueryRow(ctx, `SELECT `+imageColumns+` FROM images WHERE owner_id = $1 AND key = $2 FOR UPDATE`,
 					put.OwnerID, put.Key))
-				switch {
-				case err == nil:
+				if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+					return err
+				}
+				if err := shareFiles(ctx, tx, &put); err != nil {
+					return err
+				}
+				if old != nil {
 					_, err = tx.Exec(ctx, `
 						UPDATE images SET blob_key = $1, thumb_key = $2, size = $3, content_type = $4, width = $5, height = $6,
 							checksum = $7, created_at = $8,
@@ -79,8 +86,6 @@ func (s *Store) PutImage(ctx context.Context, img *pixpool.Image) (replaced *pix
 					}
 					id, replaced = old.ID, old
 					replaced.FilesShared, err = filesReferenced(ctx, tx, old.BlobKey)
-					return err
-				case !errors.Is(err, pgx.ErrNoRows):
 					return err
 				}
 				err = tx.QueryRow(ctx, `INSERT INTO images (`+imageInsertColumns+`) VALUES (`+imagePlaceholders+`)

@@ -46,7 +46,7 @@ func scanTrashed(row scanner) (*pixpool.TrashedImage, error) {
 // blobKey, asked in the transaction that removed a row naming it. A
 // PutImage sharing those files locks the row it shares with (shareFiles),
 // so it either committed before this removal took its row lock, and is
-// seen here, or it waits for this transaction and then finds the row gone.
+// seen here, or finds the row locked by this transaction and skips it.
 func filesReferenced(ctx context.Context, tx pgx.Tx, blobKey string) (bool, error) {
 	var yes bool
 	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM images WHERE blob_key = $1) OR EXISTS (SELECT 1 FROM trash WHERE blob_key = $1)`,
@@ -56,9 +56,14 @@ func filesReferenced(ctx context.Context, tx pgx.Tx, blobKey string) (bool, erro
 
 // shareFiles points img at the files of another row of its owner with the
 // same source checksum, content type and size (an image or a trash
-// entry), if there is one, and locks that row (FOR UPDATE) until the
-// transaction ends, so that no concurrent removal deletes the files
-// between this look and the commit (see pixpool.ImageStore.PutImage).
+// entry), if there is one (one with a kept original if img has one: its
+// original would be dropped else), and locks that row (FOR SHARE) until
+// the transaction ends, so that no concurrent removal deletes the files
+// between this look and the commit (see pixpool.ImageStore.PutImage). A
+// row being replaced or removed meanwhile is skipped (SKIP LOCKED), not
+// waited for: waiting made two uploads replacing each other's twins
+// deadlock, again on every retry; uploads of the same bytes at once share
+// (FOR SHARE locks do not conflict).
 func shareFiles(ctx context.Context, tx pgx.Tx, img *pixpool.Image) error {
 	if img.SourceChecksum == "" {
 		return nil
@@ -66,8 +71,9 @@ func shareFiles(ctx context.Context, tx pgx.Tx, img *pixpool.Image) error {
 	for _, table := range []string{"images", "trash"} {
 		var twin pixpool.Image
 		err := tx.QueryRow(ctx, `SELECT blob_key, thumb_key, original_key, thumb_size, original_size, checksum FROM `+table+`
-			WHERE owner_id = $1 AND source_checksum = $2 AND content_type = $3 AND size = $4 LIMIT 1 FOR UPDATE`,
-			img.OwnerID, img.SourceChecksum, img.ContentType, img.Size).
+			WHERE owner_id = $1 AND source_checksum = $2 AND content_type = $3 AND size = $4 AND (original_key <> '' OR $5 = '')
+			LIMIT 1 FOR SHARE SKIP LOCKED`,
+			img.OwnerID, img.SourceChecksum, img.ContentType, img.Size, img.OriginalKey).
 			Scan(&twin.BlobKey, &twin.ThumbKey, &twin.OriginalKey, &twin.ThumbSize, &twin.OriginalSize, &twin.Checksum)
 		if errors.Is(err, pgx.ErrNoRows) {
 			continue

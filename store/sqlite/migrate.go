@@ -248,7 +248,7 @@ CREATE INDEX images_owner_source ON images (owner_id, source_checksum);
 CREATE INDEX images_blob_key ON images (blob_key);
 
 CREATE TABLE trash (
-	id              INTEGER PRIMARY KEY,
+	id              INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: a purged entry's id sent again finds nothing
 	owner_id        INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
 	key             TEXT    NOT NULL,
 	blob_key        TEXT    NOT NULL,

@@ -56,7 +56,8 @@ func filesReferenced(ctx context.Context, tx *sql.Tx, blobKey string) (bool, err
 
 // shareFiles points img at the files of another row of its owner with the
 // same source checksum, content type and size (an image or a trash
-// entry), if there is one (see pixpool.ImageStore.PutImage).
+// entry), if there is one (one with a kept original if img has one: its
+// original would be dropped else) (see pixpool.ImageStore.PutImage).
 func shareFiles(ctx context.Context, tx *sql.Tx, img *pixpool.Image) error {
 	if img.SourceChecksum == "" {
 		return nil
@@ -64,10 +65,10 @@ func shareFiles(ctx context.Context, tx *sql.Tx, img *pixpool.Image) error {
 	var (
 		twin pixpool.Image
 		q    = `SELECT blob_key, thumb_key, original_key, thumb_size, original_size, checksum FROM %s
-			WHERE owner_id = ? AND source_checksum = ? AND content_type = ? AND size = ? LIMIT 1`
+			WHERE owner_id = ? AND source_checksum = ? AND content_type = ? AND size = ? AND (original_key <> '' OR ? = '') LIMIT 1`
 	)
 	for _, table := range []string{"images", "trash"} {
-		err := tx.QueryRowContext(ctx, fmt.Sprintf(q, table), img.OwnerID, img.SourceChecksum, img.ContentType, img.Size).
+		err := tx.QueryRowContext(ctx, fmt.Sprintf(q, table), img.OwnerID, img.SourceChecksum, img.ContentType, img.Size, img.OriginalKey).
 			Scan(&twin.BlobKey, &twin.ThumbKey, &twin.OriginalKey, &twin.ThumbSize, &twin.OriginalSize, &twin.Checksum)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
