@@ -1,5 +1,7 @@
 package pixpool
 
+import "slices"
+
 // ImageMetadata is what an upload's metadata said, kept for its owner
 // (Image.Metadata holds it as JSON) after it was stripped from the bytes
 // that are served: the camera, its settings, when and where the photo was
@@ -29,6 +31,22 @@ type ImageMetadata struct {
 	// Kept says what metadata the served bytes still carry because the
 	// image looks wrong without it ("ICC colour profile", "orientation").
 	Kept []string `json:"kept,omitempty"`
+}
+
+// KeptOrientation is how Kept names the EXIF orientation when the served
+// bytes keep it. They cannot always: a simple WebP (no VP8X header) has
+// nowhere to announce it, and browsers then show it as stored.
+const KeptOrientation = "orientation"
+
+// ServedOrientation is the EXIF orientation browsers apply to the served
+// bytes (2 to 8), 0 if none: Orientation only if the bytes kept it. What
+// a page says about the image's shape (a srcset's widths) must follow
+// this, not what the upload said.
+func (m *ImageMetadata) ServedOrientation() int {
+	if m != nil && m.Orientation > 1 && slices.Contains(m.Kept, KeptOrientation) {
+		return m.Orientation
+	}
+	return 0
 }
 
 // GPSPosition is where a photo was taken, in decimal degrees (north and

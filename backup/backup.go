@@ -79,7 +79,10 @@ var KeepOnRestore = []string{SettingSchedule, SettingKeep, settingLastScheduled,
 // variant URLs, kept so that URLs signed since the backup keep working),
 // or that a restore must drop: the key that signs share links
 // ("share.key", see service.ShareKeySetting), so that no link works again
-// after a restore, not even one revoked since the backup.
+// after a restore, not even one revoked since the backup. A restore never
+// imports them from an archive that holds them anyway (one made to): a
+// name also in KeepOnRestore keeps the running server's value, any other
+// ends up absent.
 var NotBackedUp = []string{"pool.secret", "device.key", "share.key", "variants.key"}
 
 // Defaults.
@@ -596,6 +599,7 @@ func (s *Service) Restore(ctx context.Context, r io.Reader, opts RestoreOptions)
 		owners   = make(map[int64]string)
 		images   []MissingImage
 		settings = make(map[string]string)
+		refused  []string // NotBackedUp settings the archive held
 	)
 	err = s.lease(ctx, func(ctx context.Context) error {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
@@ -609,6 +613,16 @@ func (s *Service) Restore(ctx context.Context, r io.Reader, opts RestoreOptions)
 				case "images":
 					images = append(images, MissingImage{Owner: owners[row[1].(int64)], Key: row[2].(string), BlobKey: row[3].(string)})
 				case "settings":
+					// No backup holds these (see NotBackedUp), so an
+					// archive that does was made to: its values are never
+					// imported, whether the restore keeps the running
+					// server's (KeepOnRestore) or drops it, to be made
+					// afresh (share.key: a crafted one would make links
+					// signed with it work).
+					if name := row[0].(string); slices.Contains(NotBackedUp, name) {
+						refused = append(refused, name)
+						return nil
+					}
 					settings[row[0].(string)] = row[1].(string)
 				}
 				return yield(t, row)
@@ -622,6 +636,10 @@ func (s *Service) Restore(ctx context.Context, r io.Reader, opts RestoreOptions)
 	s.logger().Info("backup restored", "backup", m.Name, "rows", rep.Rows)
 
 	ctx = context.WithoutCancel(ctx) // the restore happened: finish the report
+	if len(refused) > 0 {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("The backup held %s, which no backup made by pixpool holds (secrets); they were not restored.",
+			strings.Join(refused, ", ")))
+	}
 	if opts.KeepSession != nil && opts.KeepUser != nil {
 		if u, err := s.Store.User(ctx, opts.KeepUser.ID); err == nil && strings.EqualFold(u.Username, opts.KeepUser.Username) {
 			if err := s.Store.CreateSession(ctx, opts.KeepSession); err != nil {

@@ -119,13 +119,17 @@ func (s *Server) srcset(img *pixpool.Image, widths []int, square bool, whole str
 }
 
 // uprightSize is img's size as shown: its stored sides, swapped when the
-// orientation its metadata records turns it a quarter (variants are
-// upright, and browsers turn the image).
+// orientation the served bytes keep turns it a quarter (variants are
+// upright, and browsers turn the image). An orientation the upload had
+// but the served bytes could not keep (a simple WebP's) turns neither:
+// browsers show the image as stored, and its variants follow.
 func uprightSize(img *pixpool.Image) (w, h int) {
 	if strings.Contains(img.Metadata, `"orientation"`) {
 		var m pixpool.ImageMetadata
-		if json.Unmarshal([]byte(img.Metadata), &m) == nil && m.Orientation >= 5 && m.Orientation <= 8 {
-			return img.Height, img.Width
+		if json.Unmarshal([]byte(img.Metadata), &m) == nil {
+			if o := m.ServedOrientation(); o >= 5 && o <= 8 {
+				return img.Height, img.Width
+			}
 		}
 	}
 	return img.Width, img.Height

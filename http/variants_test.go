@@ -370,7 +370,9 @@ func TestUprightSize(t *testing.T) {
 		{`{"make":"X"}`, 1200, 900},
 		{`{"orientation":3}`, 1200, 900},
 		{`{"orientation":6,"kept":["orientation"]}`, 900, 1200},
-		{`{"orientation":8}`, 900, 1200},
+		{`{"orientation":8,"kept":["ICC colour profile","orientation"]}`, 900, 1200},
+		{`{"orientation":8}`, 1200, 900}, // not kept: shown as stored
+		{`{"orientation":6,"kept":["ICC colour profile"]}`, 1200, 900},
 		{`{"orientation":`, 1200, 900},
 	} {
 		if w, h := uprightSize(&pixpool.Image{Width: 1200, Height: 900, Metadata: tt.meta}); w != tt.w || h != tt.h {

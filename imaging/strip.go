@@ -34,7 +34,7 @@ const (
 	removedTrailer   = "data after the end of the image"
 	removedThumbnail = "embedded thumbnail"
 	keptICC          = "ICC colour profile"
-	keptOrientation  = "orientation"
+	keptOrientation  = pixpool.KeptOrientation
 	keptAnimation    = "animation settings"
 	maxMetadataBlock = 1 << 20 // EXIF read for the owner at most
 )
@@ -517,10 +517,7 @@ func stripWebP(b []byte) (*Stripped, error) {
 // the upload said, when that is 1 or could not be kept (a simple WebP has
 // no VP8X header to announce EXIF).
 func (s *Stripped) KeptOrientation() int {
-	if o := s.Metadata.Orientation; o > 1 && slices.Contains(s.Metadata.Kept, keptOrientation) {
-		return o
-	}
-	return 0
+	return s.Metadata.ServedOrientation()
 }
 
 // Orientation returns the EXIF orientation that browsers apply to an

@@ -349,8 +349,10 @@ func (m *Manager) loadSecret(ctx context.Context, create bool) error {
 	}
 	switch {
 	case pixpool.ErrorCode(err) == pixpool.ENOTFOUND && create:
-		v = rand.Text() + rand.Text() // 52 base32 characters: 260 bits
-		if err := m.Store.SetSetting(ctx, SecretSetting, v); err != nil {
+		// 52 base32 characters: 260 bits. Added, not set: a leader whose
+		// lease ran out while it made one must not replace the secret the
+		// next leader made and gave its nodes.
+		if v, err = m.Store.AddSetting(ctx, SecretSetting, rand.Text()+rand.Text()); err != nil {
 			return fmt.Errorf("manager: pool secret: %w", err)
 		}
 	case pixpool.ErrorCode(err) == pixpool.ENOTFOUND:

@@ -34,16 +34,13 @@ const DeviceKeySetting = "device.key"
 const DeviceTTL = 365 * 24 * time.Hour
 
 // deviceKey returns the signing key, making and storing one if there is
-// none and create is set. Two replicas making one at once both store
-// theirs and the last write wins; both then use the stored one, read back,
-// so at worst a cookie signed in that instant does not count.
+// none and create is set. Two replicas making one at once both use the
+// one stored first (AddSetting), so no cookie either signs stops
+// counting.
 func (a *Accounts) deviceKey(ctx context.Context, create bool) ([]byte, error) {
 	v, err := a.Store.Setting(ctx, DeviceKeySetting)
 	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND && create {
-		if err := a.Store.SetSetting(ctx, DeviceKeySetting, randomToken(32)); err != nil {
-			return nil, err
-		}
-		v, err = a.Store.Setting(ctx, DeviceKeySetting)
+		v, err = a.Store.AddSetting(ctx, DeviceKeySetting, randomToken(32))
 	}
 	if err != nil {
 		return nil, err

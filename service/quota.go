@@ -102,10 +102,11 @@ func originalSize(source, served []byte) int64 {
 // reserveQuota checks that an upload under key fits in ownerID's quotas and
 // reserves its room until the returned func is called (when Put returns).
 // It counts the bytes served (size), the original (original bytes, if the
-// policy keeps originals) and an estimate of the thumbnail
-// (thumbEstimate, or for a replace the old thumbnail's size if smaller); a
-// replace adds no image and counts the new bytes minus the old image's. Over a quota it is EQUOTA, saying what is used and
-// what is allowed. Put calls it after decoding and stripping, when these
+// policy keeps originals) and an estimate of the thumbnail: thumbEstimate,
+// or for a replace the old thumbnail's real size whenever it is known
+// (see below). A replace adds no image and counts the new bytes minus the
+// old image's. Over a quota it is EQUOTA, saying what is used and what is
+// allowed. Put calls it after decoding and stripping, when these
 // sizes are known: a refused upload has cost that work, but the message
 // and the accounting are exact.
 func (s *Images) reserveQuota(ctx context.Context, ownerID int64, key string, size, original int64) (release func(), err error) {
@@ -130,12 +131,18 @@ func (s *Images) reserveQuota(ctx context.Context, ownerID int64, key string, si
 	if old, err := s.Store.Image(ctx, ownerID, key); err == nil {
 		r.images = 0
 		freed = old.StoredBytes()
-		// The new thumbnail is estimated as the old one's real size, when
-		// known, if smaller: both fit the same box, and the upload-sized
-		// estimate would refuse a user at their quota the same image
-		// again, or a smaller one.
-		if old.ThumbSize > 0 && old.ThumbSize < thumbEstimate(size) {
-			r.bytes -= thumbEstimate(size) - old.ThumbSize
+		// The new thumbnail is counted at the old one's real size, when
+		// known, larger or smaller than the estimate: the two thumbnails'
+		// terms then cancel, so a replace by the same image (the same
+		// thumbnail) passes at the quota, and one by a smaller image
+		// (served and original bytes) too. Counting more would refuse
+		// the same image at the quota; counting less (the estimate, when
+		// the old thumbnail is over it) under-counts more, letting an
+		// image larger by up to the difference past the quota. The
+		// under-count is the new thumbnail's size minus the old one's,
+		// less than one thumbnail, as for the estimate of a new upload.
+		if old.ThumbSize > 0 {
+			r.bytes += old.ThumbSize - thumbEstimate(size)
 		}
 	} else if pixpool.ErrorCode(err) != pixpool.ENOTFOUND {
 		return nil, err

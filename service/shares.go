@@ -93,8 +93,9 @@ func (s *Shares) logger() *slog.Logger {
 // signingKey returns the key, read from the store if the cached one is
 // older than maxAge (0: always), made and stored first if there is none
 // and create is set (nil if there is none and create is not). Two
-// replicas making one at once both store theirs and the last write wins;
-// both then use the one read back.
+// replicas making one at once both use the one stored first (AddSetting):
+// had the second replaced it, the links the first signed with its own
+// would stop working.
 func (s *Shares) signingKey(ctx context.Context, maxAge time.Duration, create bool) ([]byte, error) {
 	now := time.Now()
 	s.mu.Lock()
@@ -107,8 +108,8 @@ func (s *Shares) signingKey(ctx context.Context, maxAge time.Duration, create bo
 	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
 		if !create {
 			v, err = "", nil
-		} else if err = s.Store.SetSetting(ctx, ShareKeySetting, randomToken(32)); err == nil {
-			v, err = s.Store.Setting(ctx, ShareKeySetting)
+		} else {
+			v, err = s.Store.AddSetting(ctx, ShareKeySetting, randomToken(32))
 		}
 	}
 	if err != nil {

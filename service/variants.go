@@ -118,18 +118,16 @@ func boxString(spec pixpool.VariantSpec) string {
 
 // signingKey returns the key that signs variant specs, making and storing
 // one if there is none and create is set. As with device keys, two
-// replicas making one at once both store theirs and both then use the one
-// read back.
+// replicas making one at once both use the one stored first (AddSetting):
+// each keeps the key for good once read, so one that replaced another's
+// would leave the two replicas refusing each other's signed URLs.
 func (s *Images) signingKey(ctx context.Context, create bool) ([]byte, error) {
 	if k := s.variantKey.Load(); k != nil {
 		return *k, nil
 	}
 	v, err := s.Store.Setting(ctx, VariantKeySetting)
 	if pixpool.ErrorCode(err) == pixpool.ENOTFOUND && create {
-		if err := s.Store.SetSetting(ctx, VariantKeySetting, randomToken(32)); err != nil {
-			return nil, err
-		}
-		v, err = s.Store.Setting(ctx, VariantKeySetting)
+		v, err = s.Store.AddSetting(ctx, VariantKeySetting, randomToken(32))
 	}
 	if err != nil {
 		return nil, err

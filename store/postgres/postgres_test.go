@@ -307,6 +307,9 @@ func TestStore_Unstorable(t *testing.T) {
 		if err := s.SetSetting(ctx, "name", bad); pixpool.ErrorCode(err) != pixpool.EINVALID {
 			t.Fatalf("SetSetting(value %q)=%v, want EINVALID", bad, err)
 		}
+		if _, err := s.AddSetting(ctx, "name", bad); pixpool.ErrorCode(err) != pixpool.EINVALID {
+			t.Fatalf("AddSetting(value %q)=%v, want EINVALID", bad, err)
+		}
 		key := "user:" + bad
 		lim := pixpool.AttemptLimit{Free: 1, Delay: time.Hour, MaxDelay: time.Hour, Forget: time.Hour}
 		if wait, err := s.TakeAttempt(ctx, key, time.Now(), lim); err != nil || wait != 0 {

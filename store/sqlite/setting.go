@@ -32,6 +32,24 @@ func (s *Store) SetSetting(ctx context.Context, name, value string) error {
 	return nil
 }
 
+// AddSetting creates a setting unless one of that name exists, and
+// returns the value stored after the call. One statement does both: the
+// conflict's update writes the stored value back unchanged, so that
+// RETURNING gives it (DO NOTHING would return no row), and a concurrent
+// insert of the same name waits for the first to commit and then sees its
+// row.
+func (s *Store) AddSetting(ctx context.Context, name, value string) (string, error) {
+	var stored string
+	err := s.db.QueryRowContext(ctx, `
+		INSERT INTO settings (name, value) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET value = settings.value
+		RETURNING value`, name, value).Scan(&stored)
+	if err != nil {
+		return "", wrap(fmt.Sprintf("add setting %q", name), err)
+	}
+	return stored, nil
+}
+
 // DeleteSetting removes a setting; a missing one is not an error.
 func (s *Store) DeleteSetting(ctx context.Context, name string) error {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM settings WHERE name = ?`, name); err != nil {

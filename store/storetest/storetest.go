@@ -76,6 +76,8 @@ func Run(t *testing.T, open func(t *testing.T) pixpool.Store) {
 
 		{"Setting", testSetting},
 		{"Settings", testSettings},
+		{"AddSetting", testAddSetting},
+		{"AddSetting/Concurrent", testAddSettingConcurrent},
 		{"SetupToken", testSetupToken},
 		{"SetupToken/Ends", testSetupTokenEnds},
 		{"SetupToken/Concurrent", testSetupTokenConcurrent},
