@@ -323,16 +323,8 @@ func (s *Images) get(ctx context.Context, ownerID int64, key string, limit int64
 		return nil, nil, err
 	}
 	ck := CacheKey(ownerID, key)
-	if s.Cache != nil {
-		if v, err := s.Cache.Get(ctx, ck); err == nil {
-			if img, data, err := decodeEntry(v); err == nil {
-				img.OwnerID, img.Key = ownerID, key
-				return img, data, nil
-			}
-			s.logger().Warn("cache entry unreadable", "cache_key", ck)
-		} else if !errors.Is(err, pixpool.ErrCacheMiss) {
-			s.logger().Debug("cache get", "cache_key", ck, "err", err)
-		}
+	if img, data, ok := s.cached(ctx, ck, ownerID, key); ok {
+		return img, data, nil
 	}
 	if limit >= 0 {
 		img, err := s.Store.Image(ctx, ownerID, key)
@@ -369,6 +361,29 @@ func (s *Images) get(ctx context.Context, ownerID int64, key string, limit int64
 	}
 	l := v.(loaded)
 	return l.img, l.data, nil
+}
+
+// cached returns the image entry (an original's or a variant's) under the
+// cache key ck, as ownerID's image under key, if the cache has a readable
+// one. A cache failure is only a miss.
+func (s *Images) cached(ctx context.Context, ck string, ownerID int64, key string) (*pixpool.Image, []byte, bool) {
+	if s.Cache == nil {
+		return nil, nil, false
+	}
+	v, err := s.Cache.Get(ctx, ck)
+	if err != nil {
+		if !errors.Is(err, pixpool.ErrCacheMiss) {
+			s.logger().Debug("cache get", "cache_key", ck, "err", err)
+		}
+		return nil, nil, false
+	}
+	img, data, err := decodeEntry(v)
+	if err != nil {
+		s.logger().Warn("cache entry unreadable", "cache_key", ck)
+		return nil, nil, false
+	}
+	img.OwnerID, img.Key = ownerID, key
+	return img, data, true
 }
 
 // Info returns the metadata of ownerID's image under key.

@@ -165,16 +165,8 @@ func (s *Images) Variant(ctx context.Context, ownerID int64, key string, spec pi
 		return nil, nil, err
 	}
 	ck := variantCacheKey(ownerID, key, spec)
-	if s.Cache != nil {
-		if v, err := s.Cache.Get(ctx, ck); err == nil {
-			if img, data, err := decodeEntry(v); err == nil {
-				img.OwnerID, img.Key = ownerID, key
-				return img, data, nil
-			}
-			s.logger().Warn("cache entry unreadable", "cache_key", ck)
-		} else if !errors.Is(err, pixpool.ErrCacheMiss) {
-			s.logger().Debug("cache get", "cache_key", ck, "err", err)
-		}
+	if img, data, ok := s.cached(ctx, ck, ownerID, key); ok {
+		return img, data, nil
 	}
 	// As in get: one load per variant at a time, and a read after a
 	// write to the image joins no load that began before it. Writes are
@@ -264,13 +256,8 @@ func (s *Images) loadVariantOnce(ctx context.Context, ownerID int64, key string,
 		// Its bytes are gone (swept after a restore): render it again.
 	} else if pixpool.ErrorCode(err) != pixpool.ENOTFOUND {
 		return nil, nil, false, err
-	} else if s.Cache != nil {
-		if b, err := s.Cache.Get(ctx, unkept); err == nil {
-			if got, data, err := decodeEntry(b); err == nil {
-				got.OwnerID, got.Key = ownerID, key
-				return got, data, true, nil
-			}
-		}
+	} else if got, data, ok := s.cached(ctx, unkept, ownerID, key); ok {
+		return got, data, true, nil
 	}
 
 	src, err := s.readBlob(ctx, img.BlobKey)
