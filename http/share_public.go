@@ -92,6 +92,20 @@ func redactSharePath(p string) string {
 	return "/s/" + id + ".***" + tail
 }
 
+// openShareKey is openShare, then the image key of r (?key=, none for an
+// image share) within the share, answering a key outside it itself.
+func (s *Server) openShareKey(w http.ResponseWriter, r *http.Request) (v *service.Visit, key string, ok bool) {
+	if v, ok = s.openShare(w, r); !ok {
+		return nil, "", false
+	}
+	key, err := v.Key(r.URL.Query().Get("key"))
+	if err != nil {
+		s.errorPage(w, r, err)
+		return nil, "", false
+	}
+	return v, key, true
+}
+
 // openShare opens the link of r's token, counting a view unless r carries
 // its visit's ticket (?v=) or is a HEAD. It answers the failures itself:
 // 404 for a token that is not a link's, 410 with a page saying why for a
@@ -189,13 +203,8 @@ func (s *Server) handleSharePage(w http.ResponseWriter, r *http.Request) {
 // handleShareItem shows one image of a shared album (or the image of an
 // image share).
 func (s *Server) handleShareItem(w http.ResponseWriter, r *http.Request) {
-	v, ok := s.openShare(w, r)
+	v, key, ok := s.openShareKey(w, r)
 	if !ok {
-		return
-	}
-	key, err := v.Key(r.URL.Query().Get("key"))
-	if err != nil {
-		s.errorPage(w, r, err)
 		return
 	}
 	s.renderShareImage(w, r, v, key)
@@ -270,13 +279,8 @@ func (s *Server) renderShareAlbum(w http.ResponseWriter, r *http.Request, v *ser
 // handleShareRaw sends a shared image's bytes (through the cache pool, as
 // the owner's own reads); with ?download=1 as an attachment.
 func (s *Server) handleShareRaw(w http.ResponseWriter, r *http.Request) {
-	v, ok := s.openShare(w, r)
+	v, key, ok := s.openShareKey(w, r)
 	if !ok {
-		return
-	}
-	key, err := v.Key(r.URL.Query().Get("key"))
-	if err != nil {
-		s.errorPage(w, r, err)
 		return
 	}
 	img, data, err := s.getImage(r.Context(), v.Share.OwnerID, key)
@@ -320,13 +324,8 @@ func withoutTime(img *pixpool.Image) *pixpool.Image {
 
 // handleShareThumb sends the thumbnail of an image of a shared album.
 func (s *Server) handleShareThumb(w http.ResponseWriter, r *http.Request) {
-	v, ok := s.openShare(w, r)
+	v, key, ok := s.openShareKey(w, r)
 	if !ok {
-		return
-	}
-	key, err := v.Key(r.URL.Query().Get("key"))
-	if err != nil {
-		s.errorPage(w, r, err)
 		return
 	}
 	img, data, err := s.Images.Thumbnail(r.Context(), v.Share.OwnerID, key)
