@@ -65,21 +65,23 @@ func (s *Images) makeThumbnailLater(img *pixpool.Image, decoded *imaging.Decoded
 	default:
 		return false
 	}
+	// Copies: img goes back to Put's caller, who may change it.
+	ownerID, key, thumbKey := img.OwnerID, img.Key, img.ThumbKey
 	s.background.Go(func() {
 		defer func() { <-s.thumbSlots() }()
 		defer decoded.Release()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if _, err := s.makeThumbnail(ctx, img.ThumbKey, decoded.Image, orientation); err != nil {
-			s.logger().Warn("thumbnail", "blob", img.ThumbKey, "err", err)
+		if _, err := s.makeThumbnail(ctx, thumbKey, decoded.Image, orientation); err != nil {
+			s.logger().Warn("thumbnail", "blob", thumbKey, "err", err)
 			return
 		}
 		// The image may have been replaced or deleted meanwhile, its old
 		// thumbnail removed before this one was written: do not leave it.
-		if cur, err := s.Store.Image(ctx, img.OwnerID, img.Key); err == nil && cur.ThumbKey == img.ThumbKey {
+		if cur, err := s.Store.Image(ctx, ownerID, key); err == nil && cur.ThumbKey == thumbKey {
 			return
 		} else if err == nil || pixpool.ErrorCode(err) == pixpool.ENOTFOUND {
-			s.removeBlobs(img.ThumbKey)
+			s.removeBlobs(thumbKey)
 		}
 	})
 	return true
