@@ -192,6 +192,31 @@ func screenshotDir(t *testing.T) string {
 	return dir
 }
 
+// stepper returns a scenario's step runner: each step runs as a subtest
+// with its own deadline (stepTimeout) in browser; the scenario stops at
+// the first step that fails, since the later ones build on it, and a
+// failed step leaves a screenshot in shots named prefix + the step.
+func stepper(t *testing.T, browser context.Context, shots, prefix string) func(name string, f func(t *testing.T, ctx context.Context)) {
+	return func(name string, f func(t *testing.T, ctx context.Context)) {
+		t.Helper()
+		ok := t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(browser, stepTimeout)
+			defer cancel()
+			defer func() {
+				if t.Failed() {
+					sctx, cancel := context.WithTimeout(browser, 5*time.Second)
+					defer cancel()
+					screenshot(t, sctx, shots, prefix+strings.ReplaceAll(name, " ", "-"))
+				}
+			}()
+			f(t, ctx)
+		})
+		if !ok {
+			t.FailNow()
+		}
+	}
+}
+
 func screenshot(t *testing.T, ctx context.Context, dir, name string) {
 	t.Helper()
 	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -51,24 +50,7 @@ func TestPrivacy(t *testing.T) {
 	}
 	const key = "holiday/lake.jpg"
 
-	step := func(name string, f func(t *testing.T, ctx context.Context)) {
-		t.Helper()
-		ok := t.Run(name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(browser, stepTimeout)
-			defer cancel()
-			defer func() {
-				if t.Failed() {
-					sctx, cancel := context.WithTimeout(browser, 5*time.Second)
-					defer cancel()
-					screenshot(t, sctx, shots, "failed-privacy-"+strings.ReplaceAll(name, " ", "-"))
-				}
-			}()
-			f(t, ctx)
-		})
-		if !ok {
-			t.FailNow()
-		}
-	}
+	step := stepper(t, browser, shots, "failed-privacy-")
 
 	step("signup", func(t *testing.T, ctx context.Context) {
 		navigate(t, ctx, "open /signup", chromedp.Navigate(base+"/signup"))

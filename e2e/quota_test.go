@@ -43,24 +43,7 @@ func TestQuotas(t *testing.T) {
 	pngPath := filepath.Join(t.TempDir(), "big.png")
 	writeNoisePNG(t, pngPath, 200, 200) // about 120 KB: over a 100 KiB quota
 
-	step := func(name string, f func(t *testing.T, ctx context.Context)) {
-		t.Helper()
-		ok := t.Run(name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(browser, stepTimeout)
-			defer cancel()
-			defer func() {
-				if t.Failed() {
-					sctx, cancel := context.WithTimeout(browser, 5*time.Second)
-					defer cancel()
-					screenshot(t, sctx, shots, "quota-failed-"+strings.ReplaceAll(name, " ", "-"))
-				}
-			}()
-			f(t, ctx)
-		})
-		if !ok {
-			t.FailNow()
-		}
-	}
+	step := stepper(t, browser, shots, "quota-failed-")
 	login := func(t *testing.T, ctx context.Context, username string) {
 		navigate(t, ctx, "open /login", chromedp.Navigate(base+"/login"))
 		do(t, ctx, "type the credentials",

@@ -48,24 +48,7 @@ func TestShareLinks(t *testing.T) {
 
 	browser := startBrowser(t, execPath)
 	shots := screenshotDir(t)
-	step := func(name string, f func(t *testing.T, ctx context.Context)) {
-		t.Helper()
-		ok := t.Run(name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(browser, stepTimeout)
-			defer cancel()
-			defer func() {
-				if t.Failed() {
-					sctx, cancel := context.WithTimeout(browser, 5*time.Second)
-					defer cancel()
-					screenshot(t, sctx, shots, "failed-share-"+strings.ReplaceAll(name, " ", "-"))
-				}
-			}()
-			f(t, ctx)
-		})
-		if !ok {
-			t.FailNow()
-		}
-	}
+	step := stepper(t, browser, shots, "failed-share-")
 	// stranger runs f in a new browser context of its own: no cookies,
 	// no cache, as someone else's browser.
 	stranger := func(t *testing.T, ctx context.Context, f func(ctx context.Context)) {

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
@@ -51,27 +50,7 @@ func TestWebUI(t *testing.T) {
 		badKey   = "notes.png"
 	)
 
-	// step runs one part of the scenario as a subtest with its own
-	// deadline; the scenario stops at the first part that fails, since the
-	// later ones build on it. A failed step leaves a screenshot.
-	step := func(name string, f func(t *testing.T, ctx context.Context)) {
-		t.Helper()
-		ok := t.Run(name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(browser, stepTimeout)
-			defer cancel()
-			defer func() {
-				if t.Failed() {
-					sctx, cancel := context.WithTimeout(browser, 5*time.Second)
-					defer cancel()
-					screenshot(t, sctx, shots, "failed-"+strings.ReplaceAll(name, " ", "-"))
-				}
-			}()
-			f(t, ctx)
-		})
-		if !ok {
-			t.FailNow()
-		}
-	}
+	step := stepper(t, browser, shots, "failed-")
 
 	step("home", func(t *testing.T, ctx context.Context) {
 		navigate(t, ctx, "open /", chromedp.Navigate(base+"/"))
